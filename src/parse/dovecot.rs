@@ -1,0 +1,1 @@
+//! Dovecot messages: login-process summaries, auth and auth-worker passdb results, PAM.

@@ -1,0 +1,1 @@
+//! Postfix smtpd messages: SASL failures and authenticated submissions.
