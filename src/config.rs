@@ -1,1 +1,244 @@
-//! (being written)
+//! Configuration: a TOML file, with a documented default for every key.
+//!
+//! Where it comes from, first found wins: `--config FILE`, `$MAILLOGSENTINEL_CONFIG`,
+//! `/etc/maillogsentinel/maillogsentinel.toml` (only when it exists). Without any file, every key
+//! takes its default, except that the data directory is the current directory, so a first try
+//! needs no setup. Unknown keys and bad values are errors that name the key and the file.
+//! `maillogsentinel.example.toml` at the repository root documents every key.
+
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+/// The system-wide configuration file, read when present.
+pub const SYSTEM_CONFIG: &str = "/etc/maillogsentinel/maillogsentinel.toml";
+/// Environment variable naming a configuration file.
+pub const CONFIG_ENV: &str = "MAILLOGSENTINEL_CONFIG";
+/// `data_dir` when a configuration file does not set it.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/maillogsentinel";
+/// `logs` when the configuration does not set it.
+pub const DEFAULT_LOG: &str = "/var/log/mail.log";
+
+/// The configuration after defaults are applied.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from, if any.
+    pub file: Option<PathBuf>,
+    /// Holds the store and `reports/intrusions.csv`.
+    pub data_dir: PathBuf,
+    /// Logs to scan; each one's rotated siblings are found automatically.
+    pub logs: Vec<PathBuf>,
+    /// Zone for timestamps that carry none, and for the CSV.
+    pub timezone: TimeZone,
+    /// Name of [`Config::timezone`] as configured (`system` when taken from the system).
+    pub timezone_name: String,
+    /// Server name for lines that carry no host (Dovecot's own log file).
+    pub server_name: String,
+    /// `[scan]` settings.
+    pub scan: ScanConfig,
+}
+
+/// `[scan]`: how events are detected and counted.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfig {
+    /// Count Postfix `Invalid authentication mechanism` as an intrusion (default false: it is
+    /// stored with reason `mechanism invalid`, but not written to intrusions.csv).
+    pub invalid_mechanism_is_intrusion: bool,
+    /// How far apart (seconds) two lines of one attempt written by different daemons may be
+    /// (Postfix and Dovecot, Dovecot and PAM). Default 10.
+    pub correlation_window_secs: u32,
+}
+
+impl Default for ScanConfig {
+    fn default() -> ScanConfig {
+        ScanConfig { invalid_mechanism_is_intrusion: false, correlation_window_secs: 10 }
+    }
+}
+
+/// The file as written; `None` means "use the default".
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    logs: Option<Vec<PathBuf>>,
+    timezone: Option<String>,
+    server_name: Option<String>,
+    #[serde(default)]
+    scan: ScanConfig,
+}
+
+/// A configuration that cannot be used; the message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys or wrongly typed values.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the key and shows the line.
+        message: String,
+    },
+    /// A value has the right type but is not acceptable.
+    #[error("config file {path}: key `{key}`: {message}")]
+    Value {
+        /// The file, or `command line`.
+        path: PathBuf,
+        /// The key.
+        key: &'static str,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads the configuration from `explicit` (`--config`), `$MAILLOGSENTINEL_CONFIG`, or
+    /// the system file when it exists; otherwise defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let from_env = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let path = match (explicit, from_env) {
+            (Some(p), _) => Some(p.to_path_buf()),
+            (None, Some(p)) => Some(p),
+            (None, None) => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
+        };
+        match path {
+            None => Config::from_file_config(FileConfig::default(), None),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                Config::parse(&text, &path)
+            }
+        }
+    }
+
+    /// Parses configuration text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file: FileConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        Config::from_file_config(file, Some(path))
+    }
+
+    fn from_file_config(file: FileConfig, path: Option<&Path>) -> Result<Config, ConfigError> {
+        let value_error = |key, message: String| ConfigError::Value {
+            path: path.map_or_else(|| PathBuf::from("(defaults)"), Path::to_path_buf),
+            key,
+            message,
+        };
+        let data_dir = match (file.data_dir, path) {
+            (Some(dir), _) => dir,
+            (None, Some(_)) => PathBuf::from(DEFAULT_DATA_DIR),
+            (None, None) => PathBuf::from("."),
+        };
+        let logs = file.logs.unwrap_or_else(|| vec![PathBuf::from(DEFAULT_LOG)]);
+        if logs.is_empty() {
+            return Err(value_error("logs", "the list is empty; name at least one log file".into()));
+        }
+        let (timezone, timezone_name) = match file.timezone {
+            Some(name) => (parse_timezone(&name).map_err(|m| value_error("timezone", m))?, name),
+            None => (TimeZone::system(), "system".to_string()),
+        };
+        let server_name = match file.server_name {
+            Some(name) if name.trim().is_empty() => {
+                return Err(value_error("server_name", "must not be empty".into()));
+            }
+            Some(name) => name,
+            None => system_hostname(),
+        };
+        if file.scan.correlation_window_secs > 3600 {
+            return Err(value_error(
+                "scan.correlation_window_secs",
+                format!("{} is too large; use at most 3600", file.scan.correlation_window_secs),
+            ));
+        }
+        Ok(Config {
+            file: path.map(Path::to_path_buf),
+            data_dir,
+            logs,
+            timezone,
+            timezone_name,
+            server_name,
+            scan: file.scan,
+        })
+    }
+}
+
+/// Parses an IANA zone name (`Europe/Paris`), `UTC`, or `system`.
+pub fn parse_timezone(name: &str) -> Result<TimeZone, String> {
+    if name == "system" {
+        return Ok(TimeZone::system());
+    }
+    TimeZone::get(name).map_err(|e| {
+        format!("unknown time zone {name:?} ({e}); use an IANA name such as \"Europe/Paris\", \"UTC\" or \"system\"")
+    })
+}
+
+/// The machine's host name, for lines that do not carry one.
+pub fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/test.toml"))
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_documented_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(c.logs, vec![PathBuf::from(DEFAULT_LOG)]);
+        assert_eq!(c.timezone_name, "system");
+        assert!(!c.server_name.is_empty());
+        assert!(!c.scan.invalid_mechanism_is_intrusion);
+        assert_eq!(c.scan.correlation_window_secs, 10);
+    }
+
+    #[test]
+    fn keys_are_read() {
+        let c = parse(
+            "data_dir = \"/d\"\nlogs = [\"/a.log\", \"/b.log\"]\ntimezone = \"Europe/Paris\"\n\
+             server_name = \"mx1\"\n[scan]\ninvalid_mechanism_is_intrusion = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/d"));
+        assert_eq!(c.logs.len(), 2);
+        assert_eq!(c.timezone.iana_name(), Some("Europe/Paris"));
+        assert_eq!(c.server_name, "mx1");
+        assert!(c.scan.invalid_mechanism_is_intrusion);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_key_and_file() {
+        let e = parse("data_dri = \"/d\"\n").unwrap_err().to_string();
+        assert!(e.contains("/etc/test.toml") && e.contains("data_dri"), "{e}");
+        let e = parse("[scan]\nfoo = 1\n").unwrap_err().to_string();
+        assert!(e.contains("foo"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_errors_naming_key_and_file() {
+        let e = parse("timezone = \"Mars/Olympus\"\n").unwrap_err().to_string();
+        assert!(e.contains("/etc/test.toml") && e.contains("`timezone`") && e.contains("Mars/Olympus"), "{e}");
+        let e = parse("logs = \"/var/log/mail.log\"\n").unwrap_err().to_string();
+        assert!(e.contains("logs"), "{e}");
+        let e = parse("logs = []\n").unwrap_err().to_string();
+        assert!(e.contains("`logs`"), "{e}");
+    }
+}

@@ -1,1 +1,490 @@
-//! (being written)
+//! The embedded SQLite store: events, checkpoints, and the CSV's committed length.
+//!
+//! The store is the source of truth. One transaction per batch holds the batch's new events, the
+//! checkpoint of every file it read, the correlator's state and the CSV length after the batch's
+//! rows; so a crash at any moment leaves either all of a batch or none of it, and the next scan
+//! resumes exactly where the last commit ended.
+//!
+//! Events are kept compact: strings (servers, services, users, ...) are interned in `strings`,
+//! IPs are 4- or 16-byte blobs, and the event's key (file id and line offset, see
+//! [`EventKey`]) is its rowid, so storing the same line twice is a no-op.
+
+pub mod csv;
+pub mod lock;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::correlate::Output;
+use crate::event::{Kind, Reason};
+use crate::parse::time::YearState;
+use crate::source::fingerprint::Fingerprint;
+
+/// File name of the store inside the data directory.
+pub const STORE_FILE: &str = "maillogsentinel.sqlite3";
+/// Schema version this build writes.
+const SCHEMA_VERSION: i64 = 1;
+
+/// What can go wrong with the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// The store is not one this build can use.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+/// Store results.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS strings (id INTEGER PRIMARY KEY, s TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS sources (
+    id INTEGER PRIMARY KEY,
+    fp_len INTEGER NOT NULL,
+    fp_hash INTEGER NOT NULL,
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    offset INTEGER NOT NULL DEFAULT 0,
+    lines INTEGER NOT NULL DEFAULT 0,
+    complete INTEGER NOT NULL DEFAULT 0,
+    year INTEGER,
+    month INTEGER,
+    last_seen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sources_fp ON sources (fp_len, fp_hash);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    reason INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    ip BLOB NOT NULL,
+    server INTEGER NOT NULL,
+    service INTEGER NOT NULL,
+    username INTEGER,
+    mechanism INTEGER,
+    logged_hostname INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+";
+
+/// What the store remembers about one file's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceRecord {
+    /// Id used in event keys.
+    pub id: u32,
+    /// The content's identity.
+    pub fingerprint: Fingerprint,
+    /// Device and inode where it was last seen.
+    pub dev: u64,
+    /// See `dev`.
+    pub ino: u64,
+    /// Bytes of content consumed (complete lines only).
+    pub offset: u64,
+    /// Lines consumed, for line numbers in messages.
+    pub lines: u64,
+    /// The whole content was read from an archive (which cannot grow).
+    pub complete: bool,
+    /// Stored size of the file when last read, to notice a replaced archive.
+    pub size: u64,
+    /// Year inference state after the last consumed line.
+    pub year: Option<YearState>,
+}
+
+/// A file's progress, saved with the batch that made it.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    /// The file's record with its new offset, lines, year state and completeness.
+    pub source: SourceRecord,
+    /// Where the file is now.
+    pub path: String,
+}
+
+/// One transaction's worth of work from the scanner.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Events to store.
+    pub outputs: Vec<Output>,
+    /// Checkpoints to save.
+    pub progress: Vec<Progress>,
+    /// The correlator's state at the end of the batch.
+    pub correlator: Option<Vec<u8>>,
+}
+
+/// What a commit added (events already stored are not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Added {
+    /// Failed attempts counted as intrusions (CSV rows).
+    pub failures: u64,
+    /// Failed attempts stored but not counted (mechanism probes, unless configured otherwise).
+    pub uncounted: u64,
+    /// Successful logins.
+    pub successes: u64,
+    /// Backend errors.
+    pub backend_errors: u64,
+}
+
+impl std::ops::AddAssign for Added {
+    fn add_assign(&mut self, o: Added) {
+        self.failures += o.failures;
+        self.uncounted += o.uncounted;
+        self.successes += o.successes;
+        self.backend_errors += o.backend_errors;
+    }
+}
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    strings: HashMap<String, i64>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL + NORMAL: a crash of the process never loses a commit; a power cut may lose the
+        // last one, which is then re-read (the CSV is cut back to match).
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        let version: Option<i64> = meta_get(&conn, "schema_version")?;
+        match version {
+            None => meta_set(&conn, "schema_version", SCHEMA_VERSION)?,
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::Unusable(format!(
+                    "{} was written by a newer maillogsentinel (schema {v}, this one knows {SCHEMA_VERSION}); \
+                     upgrade maillogsentinel",
+                    path.display()
+                )));
+            }
+            Some(_) => {}
+        }
+        Ok(Store { conn, strings: HashMap::new() })
+    }
+
+    /// The underlying connection, for read-only queries by reports and tests.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The CSV length recorded at the last commit, if any.
+    pub fn csv_len(&self) -> Result<Option<u64>> {
+        Ok(meta_get::<i64>(&self.conn, "csv_len")?.map(|v| v as u64))
+    }
+
+    /// Records the CSV length outside a batch (after creating or repairing the file).
+    pub fn set_csv_len(&self, len: u64) -> Result<()> {
+        meta_set(&self.conn, "csv_len", len as i64)
+    }
+
+    /// The correlator state saved by the last commit.
+    pub fn correlator_state(&self) -> Result<Option<Vec<u8>>> {
+        meta_get(&self.conn, "correlator")
+    }
+
+    /// Forgets every checkpoint (for `scan --full`): files are read again from the start. Events
+    /// are kept, and re-reading a line already stored adds nothing.
+    pub fn forget_checkpoints(&self) -> Result<()> {
+        Ok(self.conn.execute_batch(
+            "BEGIN; UPDATE sources SET offset = 0, lines = 0, complete = 0, year = NULL, month = NULL;
+             DELETE FROM meta WHERE key = 'correlator'; COMMIT;",
+        )?)
+    }
+
+    /// The known file whose content starts like `prefix`, preferring the one last seen at
+    /// `dev`/`ino`, then the one read furthest.
+    pub fn find_source(&self, prefix: &[u8], dev: u64, ino: u64) -> Result<Option<SourceRecord>> {
+        let mut lens = self.conn.prepare_cached("SELECT DISTINCT fp_len FROM sources")?;
+        let lens: Vec<i64> = lens.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let mut best: Option<SourceRecord> = None;
+        for len in lens {
+            let len = len as usize;
+            if len > prefix.len() || len == 0 {
+                continue;
+            }
+            let fp = Fingerprint::of(&prefix[..len]);
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id, fp_len, fp_hash, dev, ino, offset, lines, complete, size, year, month
+                 FROM sources WHERE fp_len = ?1 AND fp_hash = ?2",
+            )?;
+            let rows = stmt.query_map(params![fp.len, fp.hash_i64()], source_from_row)?;
+            for row in rows {
+                let candidate = row?;
+                let same_inode = |s: &SourceRecord| s.dev == dev && s.ino == ino;
+                let better = match &best {
+                    None => true,
+                    Some(b) => (same_inode(&candidate), candidate.offset) > (same_inode(b), b.offset),
+                };
+                if better {
+                    best = Some(candidate);
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// Registers a file not seen before.
+    pub fn new_source(&self, fingerprint: Fingerprint, dev: u64, ino: u64, path: &str) -> Result<SourceRecord> {
+        self.conn.execute(
+            "INSERT INTO sources (fp_len, fp_hash, dev, ino, path, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![fingerprint.len, fingerprint.hash_i64(), dev as i64, ino as i64, path, now()],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        let id = u32::try_from(id).ok().filter(|&id| id < (1 << 23)).ok_or_else(|| {
+            StoreError::Unusable(format!("too many log files recorded ({id}); start a new data directory"))
+        })?;
+        Ok(SourceRecord {
+            id,
+            fingerprint,
+            dev,
+            ino,
+            offset: 0,
+            lines: 0,
+            complete: false,
+            size: 0,
+            year: None,
+        })
+    }
+
+    /// Stores a batch atomically; rows for newly stored failures are appended to `csv` (formatted
+    /// by `rows`) before the commit records the CSV's new length.
+    pub fn commit_batch(
+        &mut self,
+        batch: &Batch,
+        csv: &mut csv::IntrusionCsv,
+        rows: &mut csv::RowFormatter,
+        mechanism_probes_count: bool,
+    ) -> std::result::Result<Added, CommitError> {
+        let tx = self.conn.transaction()?;
+        let mut added = Added::default();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO events
+                 (id, ts, kind, reason, count, ip, server, service, username, mechanism, logged_hostname)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for out in &batch.outputs {
+                let e = &out.event;
+                let d = &e.detail;
+                let server = intern(&tx, &mut self.strings, &e.server)?;
+                let service = intern(&tx, &mut self.strings, &d.service)?;
+                let username = intern_opt(&tx, &mut self.strings, d.username.as_deref())?;
+                let mechanism = intern_opt(&tx, &mut self.strings, d.mechanism.as_deref())?;
+                let logged = intern_opt(&tx, &mut self.strings, d.logged_hostname.as_deref())?;
+                let ip = ip_blob(&d.client_ip);
+                let inserted = insert.execute(params![
+                    out.key.rowid(),
+                    e.time.as_second(),
+                    d.kind.code(),
+                    d.reason.code(),
+                    d.count.max(1),
+                    &ip[..ip_len(&d.client_ip)],
+                    server,
+                    service,
+                    username,
+                    mechanism,
+                    logged,
+                ])?;
+                if inserted == 0 {
+                    continue;
+                }
+                let n = u64::from(d.count.max(1));
+                match (d.kind, d.reason) {
+                    (Kind::Success, _) => added.successes += n,
+                    (Kind::BackendError, _) => added.backend_errors += n,
+                    (Kind::Failure, Reason::MechanismInvalid) if !mechanism_probes_count => added.uncounted += n,
+                    (Kind::Failure, _) => {
+                        added.failures += n;
+                        rows.push(e).map_err(CommitError::Csv)?;
+                    }
+                }
+            }
+            let mut update = tx.prepare_cached(
+                "UPDATE sources SET fp_len = ?2, fp_hash = ?3, dev = ?4, ino = ?5, path = ?6, size = ?7,
+                 offset = ?8, lines = ?9, complete = ?10, year = ?11, month = ?12, last_seen = ?13 WHERE id = ?1",
+            )?;
+            for p in &batch.progress {
+                let s = &p.source;
+                update.execute(params![
+                    s.id,
+                    s.fingerprint.len,
+                    s.fingerprint.hash_i64(),
+                    s.dev as i64,
+                    s.ino as i64,
+                    p.path,
+                    s.size as i64,
+                    s.offset as i64,
+                    s.lines as i64,
+                    s.complete,
+                    s.year.map(|y| y.year),
+                    s.year.map(|y| y.month),
+                    now(),
+                ])?;
+            }
+            if let Some(state) = &batch.correlator {
+                meta_set(&tx, "correlator", state.as_slice())?;
+            }
+        }
+        let formatted = rows.take().map_err(CommitError::Csv)?;
+        csv.append(&formatted).map_err(CommitError::Csv)?;
+        meta_set(&tx, "csv_len", csv.len() as i64)?;
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Reads stored events back, oldest key first (used by tests and exports).
+    pub fn events(&self) -> Result<Vec<StoredEvent>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.id, e.ts, e.kind, e.reason, e.count, e.ip, sv.s, se.s, u.s, m.s, h.s
+             FROM events e JOIN strings sv ON sv.id = e.server JOIN strings se ON se.id = e.service
+             LEFT JOIN strings u ON u.id = e.username LEFT JOIN strings m ON m.id = e.mechanism
+             LEFT JOIN strings h ON h.id = e.logged_hostname ORDER BY e.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let ip: Vec<u8> = r.get(5)?;
+            Ok(StoredEvent {
+                rowid: r.get(0)?,
+                ts: r.get(1)?,
+                kind: Kind::from_code(r.get(2)?),
+                reason: Reason::from_code(r.get(3)?),
+                count: r.get(4)?,
+                ip: ip_from_blob(&ip),
+                server: r.get(6)?,
+                service: r.get(7)?,
+                username: r.get(8)?,
+                mechanism: r.get(9)?,
+                logged_hostname: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// An event as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The packed [`EventKey`](crate::event::EventKey).
+    pub rowid: i64,
+    /// Unix seconds.
+    pub ts: i64,
+    /// Decoded kind (None for a code this build does not know).
+    pub kind: Option<Kind>,
+    /// Decoded reason.
+    pub reason: Option<Reason>,
+    /// Attempts.
+    pub count: u32,
+    /// Client address.
+    pub ip: Option<IpAddr>,
+    /// Server name.
+    pub server: String,
+    /// Syslog name.
+    pub service: String,
+    /// Account tried.
+    pub username: Option<String>,
+    /// SASL mechanism.
+    pub mechanism: Option<String>,
+    /// Name Postfix logged.
+    pub logged_hostname: Option<String>,
+}
+
+/// Why a batch could not be committed. Nothing of the batch is kept.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The database refused.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The CSV could not be written (disk full, permissions).
+    #[error("intrusions.csv: {0}")]
+    Csv(std::io::Error),
+}
+
+impl From<rusqlite::Error> for CommitError {
+    fn from(e: rusqlite::Error) -> CommitError {
+        CommitError::Store(StoreError::Sqlite(e))
+    }
+}
+
+fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
+    let year: Option<i16> = r.get(9)?;
+    let month: Option<i8> = r.get(10)?;
+    Ok(SourceRecord {
+        id: r.get(0)?,
+        fingerprint: Fingerprint { len: r.get(1)?, hash: r.get::<_, i64>(2)? as u64 },
+        dev: r.get::<_, i64>(3)? as u64,
+        ino: r.get::<_, i64>(4)? as u64,
+        offset: r.get::<_, i64>(5)? as u64,
+        lines: r.get::<_, i64>(6)? as u64,
+        complete: r.get(7)?,
+        size: r.get::<_, i64>(8)? as u64,
+        year: year.zip(month).map(|(year, month)| YearState { year, month }),
+    })
+}
+
+fn intern(conn: &Connection, cache: &mut HashMap<String, i64>, s: &str) -> Result<i64> {
+    if let Some(&id) = cache.get(s) {
+        return Ok(id);
+    }
+    let found: Option<i64> =
+        conn.prepare_cached("SELECT id FROM strings WHERE s = ?1")?.query_row([s], |r| r.get(0)).optional()?;
+    let id = match found {
+        Some(id) => id,
+        None => {
+            conn.prepare_cached("INSERT INTO strings (s) VALUES (?1)")?.execute([s])?;
+            conn.last_insert_rowid()
+        }
+    };
+    cache.insert(s.to_string(), id);
+    Ok(id)
+}
+
+fn intern_opt(conn: &Connection, cache: &mut HashMap<String, i64>, s: Option<&str>) -> Result<Option<i64>> {
+    s.map(|s| intern(conn, cache, s)).transpose()
+}
+
+/// The address as stored: 4 bytes for IPv4, 16 for IPv6 (first `ip_len` bytes used).
+pub fn ip_blob(ip: &IpAddr) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    match ip {
+        IpAddr::V4(v4) => b[..4].copy_from_slice(&v4.octets()),
+        IpAddr::V6(v6) => b = v6.octets(),
+    }
+    b
+}
+
+fn ip_len(ip: &IpAddr) -> usize {
+    if ip.is_ipv4() { 4 } else { 16 }
+}
+
+/// Inverse of [`ip_blob`].
+pub fn ip_from_blob(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(b).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(b).ok()?)),
+        _ => None,
+    }
+}
+
+fn meta_get<T: rusqlite::types::FromSql>(conn: &Connection, key: &str) -> Result<Option<T>> {
+    Ok(conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+}
+
+fn meta_set<T: rusqlite::ToSql>(conn: &Connection, key: &str, value: T) -> Result<()> {
+    conn.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2")?
+        .execute(params![key, value])?;
+    Ok(())
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}

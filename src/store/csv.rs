@@ -1,0 +1,225 @@
+//! `reports/intrusions.csv`: one row per failed attempt, appended in step with the store.
+//!
+//! The store records how long the CSV was at each commit. Rows are written and synced before the
+//! store commits, so after a crash the file can only be longer than recorded; the extra tail
+//! (rows whose events were not committed and will be read again) is cut on the next start.
+
+use std::borrow::Cow;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+
+use crate::event::Event;
+
+/// The header row, exactly.
+pub const HEADER: &str = "timestamp,server,service,client_ip,username,mechanism,reason,logged_hostname,hostname,\
+                          reverse_dns_status,country_code,asn,aso\n";
+
+/// The CSV file, open for appending.
+#[derive(Debug)]
+pub struct IntrusionCsv {
+    file: File,
+    path: PathBuf,
+    len: u64,
+}
+
+impl IntrusionCsv {
+    /// Opens `path` for appending and makes it agree with `committed`, the length the store
+    /// recorded (`None` when the store is new). Returns the file and what was repaired, for the
+    /// user to read.
+    pub fn open(path: &Path, committed: Option<u64>) -> io::Result<(IntrusionCsv, Vec<String>)> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let existed = path.exists();
+        let file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
+        let mut len = file.metadata()?.len();
+        let mut notices = Vec::new();
+        let shown = path.display();
+        match committed {
+            Some(_) if !existed => notices.push(format!(
+                "{shown} was missing: started a new one (events already in the store are not written again)"
+            )),
+            Some(c) if len > c => {
+                file.set_len(c)?;
+                notices.push(format!(
+                    "{shown}: removed {} bytes of rows left by an interrupted scan (their lines are read again)",
+                    len - c
+                ));
+                len = c;
+            }
+            Some(c) if len < c => notices.push(format!(
+                "{shown} is shorter than this tool left it ({len} < {c} bytes): was it edited or rotated? \
+                 New rows are appended after its current end"
+            )),
+            None if len > 0 => notices.push(format!(
+                "{shown} already has rows but the store is new: keeping them and appending after them"
+            )),
+            _ => {}
+        }
+        let mut csv = IntrusionCsv { file, path: path.to_path_buf(), len };
+        if len == 0 {
+            csv.append(HEADER.as_bytes())?;
+        }
+        Ok((csv, notices))
+    }
+
+    /// The file's length, to be recorded with the next commit.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when not even the header is there (never, once opened).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends `rows` and syncs them to disk, so that the store never records rows that a power
+    /// cut could lose.
+    pub fn append(&mut self, rows: &[u8]) -> io::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(rows)?;
+        self.file.sync_data()?;
+        self.len += rows.len() as u64;
+        Ok(())
+    }
+}
+
+/// Formats events as CSV rows.
+pub struct RowFormatter {
+    tz: TimeZone,
+    out: csv::Writer<Vec<u8>>,
+}
+
+impl RowFormatter {
+    /// Timestamps are written as RFC 3339 with the offset of `tz`.
+    pub fn new(tz: TimeZone) -> RowFormatter {
+        RowFormatter { tz, out: csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new()) }
+    }
+
+    /// Adds `event.detail.count` identical rows, one per attempt.
+    pub fn push(&mut self, event: &Event) -> io::Result<()> {
+        let d = &event.detail;
+        let time = event.time.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+        let ip = d.client_ip.to_string();
+        fn opt(s: &Option<String>) -> Cow<'_, str> {
+            s.as_deref().map(neutralise).unwrap_or(Cow::Borrowed(""))
+        }
+        let record: [Cow<'_, str>; 13] = [
+            Cow::Owned(time),
+            neutralise(&event.server),
+            neutralise(&d.service),
+            Cow::Owned(ip),
+            opt(&d.username),
+            opt(&d.mechanism),
+            Cow::Borrowed(d.reason.as_str()),
+            opt(&d.logged_hostname),
+            Cow::Borrowed(""),
+            Cow::Borrowed(""),
+            Cow::Borrowed(""),
+            Cow::Borrowed(""),
+            Cow::Borrowed(""),
+        ];
+        for _ in 0..d.count.max(1) {
+            self.out.write_record(record.iter().map(|c| c.as_bytes()))?;
+        }
+        Ok(())
+    }
+
+    /// The rows formatted since the last call.
+    pub fn take(&mut self) -> io::Result<Vec<u8>> {
+        let fresh = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        std::mem::replace(&mut self.out, fresh).into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// Prefixes `'` to a cell a spreadsheet would run as a formula (OWASP CSV injection advice).
+/// Control characters never reach here: [`crate::text::visible`] escaped them at parse time.
+pub fn neutralise(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Detail, Kind, Layer, Reason};
+
+    fn event(user: &str, count: u32) -> Event {
+        Event {
+            time: "2026-11-24T09:00:00Z".parse().unwrap(),
+            server: "mx1".into(),
+            detail: Detail {
+                kind: Kind::Failure,
+                reason: Reason::AuthenticationFailure,
+                service: "postfix/submission/smtpd".into(),
+                client_ip: "2001:db8::1".parse().unwrap(),
+                username: Some(user.into()),
+                mechanism: Some("LOGIN".into()),
+                logged_hostname: Some("unknown".into()),
+                count,
+                layer: Layer::SmtpFront,
+                session: None,
+                duration_secs: None,
+            },
+        }
+    }
+
+    #[test]
+    fn rows_are_rfc4180_with_the_zone_offset_and_one_row_per_attempt() {
+        let mut f = RowFormatter::new(TimeZone::get("Europe/Paris").unwrap());
+        f.push(&event("a,b\"c", 2)).unwrap();
+        let text = String::from_utf8(f.take().unwrap()).unwrap();
+        let row = "2026-11-24T10:00:00+01:00,mx1,postfix/submission/smtpd,2001:db8::1,\"a,b\"\"c\",LOGIN,\
+                   authentication failure,unknown,,,,,\n";
+        assert_eq!(text, format!("{row}{row}"));
+    }
+
+    #[test]
+    fn formula_prefixes_are_neutralised() {
+        for bad in ["=cmd|' /C calc'!A0", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(neutralise(bad), format!("'{bad}"));
+        }
+        assert_eq!(neutralise("admin"), "admin");
+        let mut f = RowFormatter::new(TimeZone::UTC);
+        f.push(&event("=HYPERLINK(\"x\")", 1)).unwrap();
+        let text = String::from_utf8(f.take().unwrap()).unwrap();
+        assert!(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","), "{text}");
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_back_to_the_committed_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reports/intrusions.csv");
+        let (mut csv, notes) = IntrusionCsv::open(&path, None).unwrap();
+        assert!(notes.is_empty());
+        csv.append(b"row1\n").unwrap();
+        let committed = csv.len();
+        csv.append(b"row2 half").unwrap();
+        drop(csv);
+        let (csv, notes) = IntrusionCsv::open(&path, Some(committed)).unwrap();
+        assert_eq!(csv.len(), committed);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{HEADER}row1\n"));
+    }
+
+    #[test]
+    fn a_missing_file_is_recreated_with_its_header_and_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("intrusions.csv");
+        let (csv, notes) = IntrusionCsv::open(&path, Some(500)).unwrap();
+        assert_eq!(csv.len(), HEADER.len() as u64);
+        assert!(notes[0].contains("missing"), "{notes:?}");
+    }
+}
