@@ -1,6 +1,108 @@
-//! Command line (being written).
+//! The command line: `maillogsentinel [--config FILE] <command>`.
+//!
+//! Exit codes (also in the README):
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | finished, but some files or lines could not be read (each is named on stderr) |
+//! | 2 | bad command line |
+//! | 3 | bad or unreadable configuration |
+//! | 4 | the data directory or store cannot be used (nothing after the last commit was recorded) |
+//! | 5 | another maillogsentinel is using the data directory |
 
-/// Entry point of the binary.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// Exit code: finished, but some input could not be read.
+pub const EXIT_PARTIAL: u8 = 1;
+/// Exit code: bad command line (clap's own).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: bad configuration.
+pub const EXIT_CONFIG: u8 = 3;
+/// Exit code: data directory or store unusable.
+pub const EXIT_STORE: u8 = 4;
+/// Exit code: data directory locked by another process.
+pub const EXIT_LOCKED: u8 = 5;
+
+/// Finds password-guessing attacks in Postfix and Dovecot logs.
+#[derive(Debug, Parser)]
+#[command(name = "maillogsentinel", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: $MAILLOGSENTINEL_CONFIG, then
+    /// /etc/maillogsentinel/maillogsentinel.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the logs (and their rotated archives) and store every new authentication event.
+    Scan(scan::ScanArgs),
+}
+
+/// Runs the command line of this process and returns its exit code.
+pub fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("maillogsentinel: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match cli.command {
+        Command::Scan(args) => scan::run(args, &config),
+    }
+}
+
+/// Diagnostics for developers: `MAILLOGSENTINEL_LOG=debug`.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAILLOGSENTINEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -1,0 +1,120 @@
+//! `maillogsentinel scan`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{EXIT_CONFIG, EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
+use crate::config::{Config, parse_timezone};
+use crate::scan::{ScanError, ScanOptions, Summary};
+
+/// Options of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Log to scan, with its rotated siblings (NAME.1, NAME.2.gz, NAME-20261124, ...). Repeat for
+    /// several logs. Default: `logs` from the config, else /var/log/mail.log.
+    #[arg(long = "log", value_name = "PATH")]
+    pub logs: Vec<PathBuf>,
+    /// Directory for the store and reports/intrusions.csv. Default: `data_dir` from the config,
+    /// else the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Year of the newest year-less timestamp (for old archives). Default: from each file's
+    /// modification time.
+    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i16).range(1970..=9999))]
+    pub year: Option<i16>,
+    /// Time zone of timestamps that carry none (IANA name, `UTC`, or `system`). Default:
+    /// `timezone` from the config, else the system's.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<String>,
+    /// Do not resolve attacker IPs to host names.
+    #[arg(long)]
+    pub no_dns: bool,
+    /// Do not look up country and AS of attacker IPs.
+    #[arg(long)]
+    pub no_geo: bool,
+    /// Forget what was read and read every file again from its start (events already stored are
+    /// not stored twice).
+    #[arg(long)]
+    pub full: bool,
+    /// Print only problems, not the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Runs `scan` and returns the exit code.
+pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
+    let timezone = match &args.timezone {
+        Some(name) => match parse_timezone(name) {
+            Ok(tz) => tz,
+            Err(e) => {
+                eprintln!("maillogsentinel: --timezone: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => config.timezone.clone(),
+    };
+    let opts = ScanOptions {
+        logs: if args.logs.is_empty() { config.logs.clone() } else { args.logs },
+        data_dir: args.data_dir.unwrap_or_else(|| config.data_dir.clone()),
+        year: args.year,
+        timezone,
+        server_name: config.server_name.clone(),
+        full: args.full,
+        progress: !args.quiet,
+        scan: config.scan.clone(),
+    };
+    match crate::scan::run(&opts) {
+        Ok(summary) => {
+            for notice in &summary.notices {
+                eprintln!("maillogsentinel: note: {notice}");
+            }
+            for problem in &summary.problems {
+                eprintln!("maillogsentinel: warning: {problem}");
+            }
+            if !args.quiet {
+                println!("{}", summary_line(&summary));
+            }
+            if summary.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_PARTIAL) }
+        }
+        Err(e) => {
+            eprintln!("maillogsentinel: error: {e}");
+            ExitCode::from(match e {
+                ScanError::Locked(_) => EXIT_LOCKED,
+                _ => EXIT_STORE,
+            })
+        }
+    }
+}
+
+/// The one-line summary printed after a scan.
+pub fn summary_line(s: &Summary) -> String {
+    let a = &s.added;
+    let mut line = format!(
+        "scan: {} file{} read",
+        s.files,
+        if s.files == 1 { "" } else { "s" }
+    );
+    if s.unchanged > 0 {
+        line.push_str(&format!(" ({} unchanged)", s.unchanged));
+    }
+    line.push_str(&format!(
+        ", {} lines ({:.1} MB) in {:.2} s: {} new failed logins, {} successful logins",
+        thousands(s.lines),
+        s.bytes as f64 / 1e6,
+        s.elapsed.as_secs_f64(),
+        thousands(a.failures),
+        thousands(a.successes),
+    ));
+    if a.backend_errors > 0 {
+        line.push_str(&format!(", {} auth backend errors", thousands(a.backend_errors)));
+    }
+    if a.uncounted > 0 {
+        line.push_str(&format!(", {} mechanism probes (not counted)", thousands(a.uncounted)));
+    }
+    if !s.problems.is_empty() {
+        line.push_str(&format!(", {} problems (see above)", s.problems.len()));
+    }
+    line
+}

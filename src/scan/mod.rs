@@ -1,0 +1,467 @@
+//! The `scan` command: read every log, detect events, store each exactly once.
+//!
+//! The main thread reads and parses (and decompresses); a second thread commits batches to the
+//! store and the CSV ([`writer`]). A batch carries the events found in a stretch of a file and the
+//! checkpoint just after it, so the store's checkpoints never run ahead of its events.
+
+mod plan;
+mod writer;
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use aho_corasick::{AhoCorasick, Input, MatchKind};
+use jiff::tz::TimeZone;
+
+use crate::config::ScanConfig;
+use crate::correlate::{Correlator, Output};
+use crate::event::{Event, EventKey};
+use crate::parse::time::TimeResolver;
+use crate::parse::{self, NEEDLES};
+use crate::source::discover::rotated_family;
+use crate::source::lines::{Chunk, LineReader};
+use crate::source::open;
+use crate::store::csv::{IntrusionCsv, RowFormatter};
+use crate::store::lock::{DataDirLock, LockError};
+use crate::store::{Added, Batch, CommitError, Progress, STORE_FILE, Store, StoreError};
+
+use self::plan::{FilePlan, PlanError, Skip, plan_file};
+use self::writer::Writer;
+
+/// Where the CSV lives inside the data directory.
+pub const CSV_PATH: &str = "reports/intrusions.csv";
+
+/// A batch is committed after this many events...
+const BATCH_EVENTS: usize = 50_000;
+/// ...or this many bytes read, whichever comes first.
+const BATCH_BYTES: u64 = 64 << 20;
+/// At most this many problems of one kind per file are listed; the rest are counted.
+const PROBLEMS_PER_FILE: usize = 5;
+
+/// What to scan and how.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// Logs to scan (each with its rotated family).
+    pub logs: Vec<PathBuf>,
+    /// Where the store and the CSV live.
+    pub data_dir: PathBuf,
+    /// Year of the newest year-less timestamp, if given.
+    pub year: Option<i16>,
+    /// Zone of zone-less timestamps and of the CSV.
+    pub timezone: TimeZone,
+    /// Server name for lines without a host.
+    pub server_name: String,
+    /// Forget checkpoints and read everything again.
+    pub full: bool,
+    /// Show a progress bar (only honoured on a terminal).
+    pub progress: bool,
+    /// `[scan]` settings.
+    pub scan: ScanConfig,
+}
+
+/// Something that went wrong with one file or line; the scan went on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub path: PathBuf,
+    /// The line, when the problem is one line.
+    pub line: Option<u64>,
+    /// What happened, what was kept, and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+/// What a scan did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Files read (in part or whole).
+    pub files: usize,
+    /// Files skipped because nothing new could be in them.
+    pub unchanged: usize,
+    /// Complete lines read.
+    pub lines: u64,
+    /// Bytes of content read.
+    pub bytes: u64,
+    /// What was newly stored.
+    pub added: Added,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Per-file problems (the scan finished, but not everything could be read).
+    pub problems: Vec<Problem>,
+    /// Things repaired or worth knowing (not errors).
+    pub notices: Vec<String>,
+}
+
+/// Problems that stop the whole scan. Everything committed before stays committed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// Another scan holds the data directory.
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// The data directory cannot be created or used.
+    #[error("data directory {path}: {source}; create it or fix its permissions (or pass --data-dir)", path = path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store cannot be opened or written.
+    #[error("store {path}: {source}", path = path.display())]
+    Store {
+        /// The store file.
+        path: PathBuf,
+        /// Why.
+        source: StoreError,
+    },
+    /// A batch could not be committed (disk full, I/O error): the scan stopped there.
+    #[error("{0}; nothing after the last commit was recorded, the next scan reads it again (free disk space or fix permissions, then re-run)")]
+    Commit(#[from] CommitError),
+}
+
+/// Runs a scan.
+pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
+    let started = Instant::now();
+    let dir = &opts.data_dir;
+    std::fs::create_dir_all(dir).map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
+    let _lock = DataDirLock::acquire(dir)?;
+    let store_path = dir.join(STORE_FILE);
+    let store_err = |source| ScanError::Store { path: store_path.clone(), source };
+    let store = Store::open(&store_path).map_err(store_err)?;
+    if opts.full {
+        store.forget_checkpoints().map_err(store_err)?;
+    }
+    let mut summary = Summary::default();
+    let csv_path = dir.join(CSV_PATH);
+    let (csv, notices) = IntrusionCsv::open(&csv_path, store.csv_len().map_err(store_err)?)
+        .map_err(|source| ScanError::DataDir { path: csv_path.clone(), source })?;
+    summary.notices.extend(notices);
+    store.set_csv_len(csv.len()).map_err(store_err)?;
+
+    let mut plans = Vec::new();
+    for path in family_paths(&opts.logs, &mut summary.problems) {
+        match plan_file(&store, &path, opts.year, &opts.timezone) {
+            Ok(Ok(plan)) => plans.push(plan),
+            Ok(Err(Skip::Empty | Skip::AlreadyRead)) => summary.unchanged += 1,
+            Err(PlanError::Io { path, source }) => summary.problems.push(Problem {
+                path,
+                line: None,
+                message: format!("cannot read: {source}; this file was skipped, the others were scanned"),
+            }),
+            Err(PlanError::Store(source)) => return Err(store_err(source)),
+        }
+    }
+    let correlator = match store.correlator_state().map_err(store_err)? {
+        Some(state) => Correlator::restore(&state).unwrap_or_else(|e| {
+            summary.notices.push(format!("saved correlation state unreadable ({e}); starting afresh"));
+            Correlator::new()
+        }),
+        None => Correlator::new(),
+    };
+    let writer = Writer::start(
+        store,
+        csv,
+        RowFormatter::new(opts.timezone.clone()),
+        opts.scan.invalid_mechanism_is_intrusion,
+    )
+    .map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
+    let mut scanner = Scanner::new(opts, correlator, writer, &plans);
+    for plan in plans {
+        scanner.scan_file(plan, &mut summary);
+        if scanner.stopped {
+            break;
+        }
+    }
+    let added = scanner.finish(&mut summary)?;
+    summary.added = added;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// Every log's family, in order, each path once; missing logs become problems.
+fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for log in logs {
+        match rotated_family(log) {
+            Ok(family) if family.is_empty() => problems.push(Problem {
+                path: log.clone(),
+                line: None,
+                message: "no such log file (nor rotated copies of it); check --log or `logs` in the config".into(),
+            }),
+            Ok(family) => {
+                if !log.exists() {
+                    problems.push(Problem {
+                        path: log.clone(),
+                        line: None,
+                        message: "missing (its rotated copies were scanned); check --log or `logs` in the config"
+                            .into(),
+                    });
+                }
+                for path in family {
+                    let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                    if seen.insert(key) {
+                        out.push(path);
+                    }
+                }
+            }
+            Err(e) => problems.push(Problem {
+                path: log.clone(),
+                line: None,
+                message: format!("cannot list its directory: {e}; check permissions"),
+            }),
+        }
+    }
+    out
+}
+
+/// The parsing side of a scan.
+struct Scanner<'a> {
+    opts: &'a ScanOptions,
+    needles: AhoCorasick,
+    correlator: Correlator,
+    writer: Writer,
+    batch: Batch,
+    batch_bytes: u64,
+    /// How far each source was read in this scan, for a content seen twice (e.g. `mail.log.1`
+    /// and a compressed copy of it).
+    reached: HashMap<u32, (u64, u64, Option<crate::parse::time::YearState>)>,
+    latest: Option<jiff::Timestamp>,
+    bar: indicatif::ProgressBar,
+    stopped: bool,
+    outputs: Vec<Output>,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(opts: &'a ScanOptions, correlator: Correlator, writer: Writer, plans: &[FilePlan]) -> Scanner<'a> {
+        let needles = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(NEEDLES)
+            .unwrap_or_else(|e| panic!("the built-in needles are valid patterns: {e}"));
+        let total: u64 = plans.iter().map(|p| p.size.saturating_sub(p.source.offset)).sum();
+        Scanner {
+            opts,
+            needles,
+            correlator,
+            writer,
+            batch: Batch::default(),
+            batch_bytes: 0,
+            reached: HashMap::new(),
+            latest: None,
+            bar: progress_bar(opts.progress, total),
+            stopped: false,
+            outputs: Vec::new(),
+        }
+    }
+
+    fn scan_file(&mut self, mut plan: FilePlan, summary: &mut Summary) {
+        let path = plan.path.clone();
+        let problem = |line, message| Problem { path: path.clone(), line, message };
+        let source = &mut plan.source;
+        if let Some(&(offset, lines, year)) = self.reached.get(&source.id) {
+            if offset > source.offset {
+                (source.offset, source.lines, source.year) = (offset, lines, year);
+            }
+        }
+        let mut opened = match open::open_at(&plan.path, source.offset) {
+            Ok(o) => o,
+            Err(e) => {
+                summary.problems.push(problem(None, format!("cannot read: {e}; skipped, other files were scanned")));
+                return;
+            }
+        };
+        if opened.position < source.offset {
+            // Content shorter than what was read before: a truncated copy of a file already read.
+            source.complete |= opened.compression.is_compressed();
+            source.size = plan.size;
+            self.checkpoint(source, &plan.path);
+            summary.unchanged += 1;
+            return;
+        }
+        let year = match (source.offset, source.year) {
+            (o, Some(y)) if o > 0 => y,
+            _ => plan.fresh_year,
+        };
+        let mut times = TimeResolver::new(self.opts.timezone.clone(), year);
+        let mut reader = LineReader::new(&mut opened.reader, source.offset);
+        let start_offset = source.offset;
+        let mut bad_times = 0usize;
+        let mut failed = None;
+        self.bar.set_message(plan.path.display().to_string());
+        loop {
+            let chunk = match reader.next_chunk() {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            let (offset, data) = match chunk {
+                Chunk::Lines { offset, data } => (offset, data),
+                Chunk::Overlong { offset, len } => {
+                    if len > 0 {
+                        source.lines += 1;
+                        summary.problems.push(problem(
+                            Some(source.lines),
+                            format!(
+                                "line at byte {offset} is {len} bytes long, over the {} MiB limit: skipped (no mail \
+                                 daemon writes such lines)",
+                                crate::source::lines::MAX_LINE >> 20
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+            };
+            let lines_before = source.lines;
+            let mut pos = 0usize;
+            while let Some(m) = self.needles.find(Input::new(data).span(pos..data.len())) {
+                let start = memchr::memrchr(b'\n', &data[pos..m.start()]).map_or(pos, |i| pos + i + 1);
+                let end = memchr::memchr(b'\n', &data[m.end()..]).map_or(data.len(), |i| m.end() + i);
+                if let Some(parsed) = parse::parse_line(&data[start..end]) {
+                    let key = EventKey { source: source.id, offset: offset + start as u64 };
+                    match times.resolve(&parsed.time) {
+                        Some(time) => {
+                            let server = parsed.host.unwrap_or_else(|| self.opts.server_name.clone());
+                            self.latest = self.latest.max(Some(time));
+                            let event = Event { time, server, detail: parsed.detail };
+                            self.correlator.push(key, event, &mut self.outputs);
+                        }
+                        None => {
+                            bad_times += 1;
+                            if bad_times <= PROBLEMS_PER_FILE {
+                                let line = lines_before + bytecount::count(&data[..start], b'\n') as u64 + 1;
+                                summary.problems.push(problem(
+                                    Some(line),
+                                    "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; \
+                                     check --year): event skipped"
+                                        .into(),
+                                ));
+                            }
+                        }
+                    }
+                }
+                pos = end + 1;
+                if pos >= data.len() {
+                    break;
+                }
+            }
+            let n = data.len() as u64;
+            source.lines += bytecount::count(data, b'\n') as u64;
+            source.offset = offset + n;
+            source.year = Some(times.state());
+            summary.lines += source.lines - lines_before;
+            summary.bytes += n;
+            self.bar.inc(n);
+            self.batch_bytes += n;
+            self.batch.outputs.append(&mut self.outputs);
+            if self.batch.outputs.len() >= BATCH_EVENTS || self.batch_bytes >= BATCH_BYTES {
+                self.checkpoint(source, &plan.path);
+                if !self.flush() {
+                    return;
+                }
+            }
+        }
+        if bad_times > PROBLEMS_PER_FILE {
+            summary.problems.push(problem(
+                None,
+                format!("{} more lines with impossible dates were skipped", bad_times - PROBLEMS_PER_FILE),
+            ));
+        }
+        match failed {
+            None => source.complete = opened.compression.is_compressed(),
+            Some(e) => {
+                let kind = if opened.compression.is_compressed() {
+                    format!("{} archive is truncated or corrupt", opened.compression.name())
+                } else {
+                    "read error".to_string()
+                };
+                summary.problems.push(problem(
+                    Some(source.lines + 1),
+                    format!(
+                        "{kind} ({e}): the {} lines before this point were scanned and kept; the rest of this \
+                         file cannot be read (restore it from a backup, or ignore this if it is an old archive)",
+                        source.lines
+                    ),
+                ));
+                // Do not retry a broken archive every run; a replaced file (new size) is read again.
+                source.complete = opened.compression.is_compressed();
+            }
+        }
+        if reader.partial_len() > 0 && opened.compression.is_compressed() {
+            summary.notices.push(format!(
+                "{}: the archive ends in the middle of a line; that last line was not read",
+                plan.path.display()
+            ));
+        }
+        source.size = plan.size;
+        if source.offset > start_offset {
+            summary.files += 1;
+        } else {
+            summary.unchanged += 1;
+        }
+        self.reached.insert(source.id, (source.offset, source.lines, source.year));
+        self.checkpoint(source, &plan.path);
+        self.flush();
+    }
+
+    /// Adds the file's progress to the current batch.
+    fn checkpoint(&mut self, source: &crate::store::SourceRecord, path: &Path) {
+        self.batch.progress.retain(|p| p.source.id != source.id);
+        self.batch.progress.push(Progress { source: source.clone(), path: path.to_string_lossy().into_owned() });
+    }
+
+    /// Sends the current batch with the correlator's state. False when the writer has failed.
+    fn flush(&mut self) -> bool {
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.correlator = Some(self.correlator.snapshot());
+        self.batch_bytes = 0;
+        if !self.writer.send(batch) {
+            self.stopped = true;
+        }
+        !self.stopped
+    }
+
+    /// Releases held-back events that can no longer be joined, commits, and waits for the store.
+    fn finish(mut self, _summary: &mut Summary) -> Result<Added, ScanError> {
+        if !self.stopped {
+            // A partner line is written within seconds; anything older than twice the window
+            // before now will not get one.
+            let window = i64::from(self.opts.scan.correlation_window_secs);
+            let cutoff = jiff::Timestamp::now()
+                .checked_sub(jiff::SignedDuration::from_secs(2 * window))
+                .unwrap_or(jiff::Timestamp::MIN);
+            self.correlator.flush_before(cutoff, &mut self.outputs);
+            self.batch.outputs.append(&mut self.outputs);
+            self.flush();
+        }
+        self.bar.finish_and_clear();
+        Ok(self.writer.finish()?)
+    }
+}
+
+/// A byte progress bar on stderr when it is a terminal and not under systemd.
+fn progress_bar(wanted: bool, total: u64) -> indicatif::ProgressBar {
+    let under_systemd = std::env::var_os("INVOCATION_ID").is_some() || std::env::var_os("JOURNAL_STREAM").is_some();
+    if !wanted || under_systemd || !std::io::stderr().is_terminal() || total < (16 << 20) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

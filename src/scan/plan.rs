@@ -1,0 +1,150 @@
+//! Deciding, for each file of each log's family, which known content it holds and where reading
+//! resumes.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+
+use crate::event::RawTime;
+use crate::parse::syslog::peek_time;
+use crate::parse::time::{YearState, first_year};
+use crate::source::fingerprint::{FINGERPRINT_BYTES, Fingerprint};
+use crate::source::lines::{Chunk, LineReader};
+use crate::source::open::{self, Compression};
+use crate::store::{SourceRecord, Store, StoreError};
+
+/// How much of a file's start is read to find its first timestamp.
+const HEAD_BYTES: usize = 64 * 1024;
+/// How much of a plain file's end is read to find its last timestamp.
+const TAIL_BYTES: u64 = 64 * 1024;
+
+/// One file to read in this scan.
+#[derive(Debug)]
+pub struct FilePlan {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its stored record, identity refreshed (path, inode, longer fingerprint).
+    pub source: SourceRecord,
+    /// Stored size at planning time.
+    pub size: u64,
+    /// Year state for its first line, when reading from its start.
+    pub fresh_year: YearState,
+}
+
+/// Why a file is not read.
+#[derive(Debug)]
+pub enum Skip {
+    /// Empty: nothing to identify or read yet.
+    Empty,
+    /// An archive read completely before.
+    AlreadyRead,
+}
+
+/// Identifies `path` against the store and plans its reading.
+pub fn plan_file(
+    store: &Store,
+    path: &Path,
+    year: Option<i16>,
+    tz: &TimeZone,
+) -> Result<Result<FilePlan, Skip>, PlanError> {
+    let io = |source| PlanError::Io { path: path.to_path_buf(), source };
+    let (head, compression, meta) = open::read_head(path, HEAD_BYTES).map_err(io)?;
+    if head.is_empty() {
+        return Ok(Err(Skip::Empty));
+    }
+    let (dev, ino) = (meta.dev(), meta.ino());
+    let shown = path.to_string_lossy();
+    let mut source = match store.find_source(&head, dev, ino)? {
+        Some(s) => s,
+        None => store.new_source(Fingerprint::of(&head), dev, ino, &shown)?,
+    };
+    if compression.is_compressed() && source.complete && source.size == meta.len() {
+        return Ok(Err(Skip::AlreadyRead));
+    }
+    if (source.fingerprint.len as usize) < FINGERPRINT_BYTES && head.len() > source.fingerprint.len as usize {
+        source.fingerprint = Fingerprint::of(&head);
+    }
+    source.dev = dev;
+    source.ino = ino;
+    let fresh_year = initial_year(path, &head, compression, &meta, year, tz);
+    Ok(Ok(FilePlan { path: path.to_path_buf(), source, size: meta.len(), fresh_year }))
+}
+
+/// Problems that stop one file from being planned; other files go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The file could not be opened or its start read.
+    #[error("{path}: {source}", path = path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store failed: fatal for the scan.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The year of the file's first year-less line: the newest line's date comes from `--year` (with
+/// the last line's month and day) or from the modification time, see [`crate::parse::time`].
+fn initial_year(
+    path: &Path,
+    head: &[u8],
+    compression: Compression,
+    meta: &std::fs::Metadata,
+    year: Option<i16>,
+    tz: &TimeZone,
+) -> YearState {
+    let first = head.split(|&b| b == b'\n').take(200).find_map(month_day);
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|m| jiff::Timestamp::try_from(m).ok())
+        .unwrap_or_else(jiff::Timestamp::now)
+        .to_zoned_datetime(tz.clone());
+    let mtime = (modified.year(), modified.month(), modified.day());
+    let last = match (compression, year) {
+        (Compression::None, _) => open::read_tail(path, TAIL_BYTES).ok().and_then(|t| last_month_day(&t)),
+        // Only `--year` needs an archive's last line; otherwise its mtime is close enough.
+        (_, Some(_)) => last_month_day_of_archive(path),
+        (_, None) => None,
+    };
+    let newest = match (year, last) {
+        (Some(y), Some((m, d))) => (y, m, d),
+        (Some(y), None) => (y, 12, 31),
+        (None, Some((m, d))) => {
+            let y = if (m, d) > (mtime.1, mtime.2) { mtime.0 - 1 } else { mtime.0 };
+            (y, m, d)
+        }
+        (None, None) => mtime,
+    };
+    match first {
+        Some(f) => YearState { year: first_year(f, newest), month: f.0 },
+        None => YearState { year: newest.0, month: newest.1 },
+    }
+}
+
+fn month_day(line: &[u8]) -> Option<(i8, i8)> {
+    match peek_time(line)? {
+        RawTime::YearLess { month, day, .. } => Some((month, day)),
+        _ => None,
+    }
+}
+
+fn last_month_day(text: &[u8]) -> Option<(i8, i8)> {
+    text.split(|&b| b == b'\n').rev().take(200).find_map(month_day)
+}
+
+fn last_month_day_of_archive(path: &Path) -> Option<(i8, i8)> {
+    let opened = open::open_at(path, 0).ok()?;
+    let mut reader = LineReader::new(opened.reader, 0);
+    let mut last = None;
+    while let Ok(Some(chunk)) = reader.next_chunk() {
+        if let Chunk::Lines { data, .. } = chunk {
+            last = last_month_day(data).or(last);
+        }
+    }
+    last
+}

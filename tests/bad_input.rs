@@ -1,0 +1,141 @@
+//! Hostile and broken input: clear messages, no panic, nothing lost.
+
+mod common;
+
+use std::io::Write;
+
+use common::*;
+
+#[test]
+fn hostile_bytes_do_not_stop_the_scan_and_are_kept_visibly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    let mut text = Vec::new();
+    text.extend_from_slice(failure(1).as_bytes());
+    // Non-UTF-8, NUL and an escape sequence inside a username.
+    text.extend_from_slice(
+        b"Nov 24 00:00:02 mx1 postfix/smtpd[9]: warning: unknown[198.51.100.9]: SASL LOGIN authentication failed: \
+          UGFzc3dvcmQ6, sasl_username=ev\xffil\x00\x1b[31mred\n",
+    );
+    // A formula in a username.
+    text.extend_from_slice(
+        b"Nov 24 00:00:03 mx1 postfix/smtpd[9]: warning: unknown[198.51.100.10]: SASL LOGIN authentication failed: \
+          UGFzc3dvcmQ6, sasl_username==cmd|' /C calc'!A0\n",
+    );
+    // A 1 MB line of garbage, and raw binary junk.
+    text.extend(std::iter::repeat_n(b'\xfe', 1 << 20));
+    text.push(b'\n');
+    text.extend((0..4096u32).map(|i| (i * 7919 % 251) as u8));
+    text.push(b'\n');
+    text.extend_from_slice(failure(2).as_bytes());
+    std::fs::write(&log, &text).unwrap();
+
+    scan_ok(&data, &[&log], &[]);
+    let rows = csv_rows(&data);
+    let users: Vec<&str> = rows.iter().map(|r| r[4].as_str()).collect();
+    assert!(users.contains(&"user1") && users.contains(&"user2"), "{users:?}");
+    assert!(users.contains(&"ev\\xFFil\\x00\\x1B[31mred"), "{users:?}");
+    assert!(users.contains(&"'=cmd|' /C calc'!A0"), "{users:?}");
+    let raw = std::fs::read(data.join("reports/intrusions.csv")).unwrap();
+    assert!(std::str::from_utf8(&raw).is_ok(), "the CSV must be valid UTF-8");
+    assert!(!raw.contains(&0x1b) && !raw.contains(&0), "no raw control characters in the CSV");
+}
+
+#[test]
+fn a_truncated_archive_keeps_what_it_had_and_other_files_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, data) = (dir.path().join("log"), dir.path().join("data"));
+    std::fs::create_dir(&logs).unwrap();
+    let live = logs.join("mail.log");
+    append(&logs.join("full"), &failures(0..20_000));
+    let mut gz = Vec::new();
+    {
+        let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::fast());
+        e.write_all(&std::fs::read(logs.join("full")).unwrap()).unwrap();
+        e.finish().unwrap();
+    }
+    std::fs::remove_file(logs.join("full")).unwrap();
+    std::fs::write(logs.join("mail.log.2.gz"), &gz[..gz.len() / 2]).unwrap();
+    append(&live, &failures(20_000..20_010));
+
+    let out = scan(&data, &[&live], &[]);
+    assert_eq!(out.status.code(), Some(1), "partial success is exit 1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("mail.log.2.gz:") && stderr.contains("truncated or corrupt"), "{stderr}");
+    assert!(stderr.contains("were scanned and kept"), "{stderr}");
+    let per_user = rows_per_user(&data);
+    // The live file was read in full, and a good part of the archive before the damage.
+    assert!((20_000..20_010).all(|n| per_user.get(&format!("user{n}")) == Some(&1)));
+    assert!(per_user.len() > 5_000, "only {} rows kept from the archive", per_user.len());
+    assert!(per_user.values().all(|&c| c == 1));
+    // The broken archive is not retried (and re-reported) on every run.
+    let out = scan(&data, &[&live], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn missing_and_unreadable_logs_are_named_and_the_rest_is_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, data) = (dir.path().join("log"), dir.path().join("data"));
+    std::fs::create_dir(&logs).unwrap();
+    let live = logs.join("mail.log");
+    append(&live, &failures(0..3));
+    // A rotated sibling that cannot be opened (dangling link; permissions do not stop root).
+    std::os::unix::fs::symlink(logs.join("gone"), logs.join("mail.log.1")).unwrap();
+    let missing = logs.join("dovecot.log");
+    let out = scan(&data, &[&live, &missing], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("dovecot.log: no such log file"), "{stderr}");
+    assert!(stderr.contains("mail.log.1: cannot read"), "{stderr}");
+    assert_exactly_once(&data, 0..3);
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    append(&log, &failures(0..10));
+    scan_ok(&data, &[&log], &[]);
+    append(&log, &failures(10..20));
+    // Every write to the CSV now fails with ENOSPC.
+    let csv = data.join("reports/intrusions.csv");
+    let saved = dir.path().join("saved.csv");
+    std::fs::rename(&csv, &saved).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &csv).unwrap();
+    let out = scan(&data, &[&log], &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("intrusions.csv") && stderr.contains("No space left"), "{stderr}");
+    // Space is back: the next scan stores the 10 new events, once.
+    std::fs::remove_file(&csv).unwrap();
+    std::fs::rename(&saved, &csv).unwrap();
+    scan_ok(&data, &[&log], &[]);
+    assert_exactly_once(&data, 0..20);
+}
+
+#[test]
+fn a_second_scan_on_the_same_data_dir_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    append(&log, &failures(0..3));
+    std::fs::create_dir_all(&data).unwrap();
+    let lock = std::fs::File::create(data.join(".maillogsentinel.lock")).unwrap();
+    lock.lock().unwrap();
+    let out = scan(&data, &[&log], &[]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another maillogsentinel"));
+    drop(lock);
+    scan_ok(&data, &[&log], &[]);
+}
+
+#[test]
+fn bad_configuration_is_exit_3_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "data_dir = \"/tmp/x\"\nlog = [\"/var/log/mail.log\"]\n").unwrap();
+    let out = command().arg("--config").arg(&cfg).arg("scan").output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("c.toml") && stderr.contains("`log`"), "{stderr}");
+}

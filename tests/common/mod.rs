@@ -1,0 +1,136 @@
+//! Helpers shared by the integration tests, which drive the real binary.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_maillogsentinel"))
+}
+
+/// A command for the binary with no configuration from the environment.
+pub fn command() -> Command {
+    let mut c = Command::new(bin());
+    c.env_remove("MAILLOGSENTINEL_CONFIG");
+    c
+}
+
+/// Runs `scan` on `logs` into `data`, in UTC with a fixed year.
+pub fn scan(data: &Path, logs: &[&Path], extra: &[&str]) -> Output {
+    let mut c = command();
+    c.arg("scan").arg("--data-dir").arg(data).args(["--timezone", "UTC", "--year", "2026", "--no-dns", "--no-geo"]);
+    for log in logs {
+        c.arg("--log").arg(log);
+    }
+    c.args(extra);
+    c.output().expect("run maillogsentinel")
+}
+
+/// Runs `scan` and insists that it succeeded.
+pub fn scan_ok(data: &Path, logs: &[&Path], extra: &[&str]) -> String {
+    let out = scan(data, logs, extra);
+    assert!(
+        out.status.success(),
+        "scan failed ({:?}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The CSV's data rows, as string records.
+pub fn csv_rows(data: &Path) -> Vec<Vec<String>> {
+    let path = data.join("reports/intrusions.csv");
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_path(&path).expect("open csv");
+    reader
+        .records()
+        .map(|r| r.expect("valid csv row").iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// How many CSV rows each username has.
+pub fn rows_per_user(data: &Path) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for row in csv_rows(data) {
+        *m.entry(row[4].clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// A Postfix SASL failure for account `user{n}` at second `n` of 2026-11-24 (UTC).
+pub fn failure(n: u64) -> String {
+    let (h, m, s) = ((n / 3600) % 24, (n / 60) % 60, n % 60);
+    format!(
+        "Nov 24 {h:02}:{m:02}:{s:02} mx1 postfix/submission/smtpd[{pid}]: warning: unknown[198.51.100.{ip}]: \
+         SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=user{n}\n",
+        pid = 1000 + n % 5000,
+        ip = n % 250 + 1
+    )
+}
+
+/// Ordinary traffic that must not be counted.
+pub fn noise(n: u64) -> String {
+    let (h, m, s) = ((n / 3600) % 24, (n / 60) % 60, n % 60);
+    format!(
+        "Nov 24 {h:02}:{m:02}:{s:02} mx1 postfix/smtpd[{pid}]: connect from mail{n}.example.net[203.0.113.{ip}]\n",
+        pid = 1000 + n % 5000,
+        ip = n % 250 + 1
+    )
+}
+
+/// Appends lines to a file (creating it).
+pub fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open for append");
+    f.write_all(text.as_bytes()).expect("append");
+}
+
+/// Failures `range`, each followed by a noise line.
+pub fn failures(range: std::ops::Range<u64>) -> String {
+    range.map(|n| failure(n) + &noise(n)).collect()
+}
+
+/// Asserts that users `user{n}` for `n` in `expected` each appear exactly once, and no others.
+pub fn assert_exactly_once(data: &Path, expected: impl IntoIterator<Item = u64>) {
+    let got = rows_per_user(data);
+    let want: BTreeMap<String, usize> = expected.into_iter().map(|n| (format!("user{n}"), 1)).collect();
+    if got != want {
+        let dup: Vec<_> = got.iter().filter(|(_, c)| **c > 1).take(5).collect();
+        let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).take(5).collect();
+        let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
+        panic!(
+            "rows differ: {} rows for {} users, want {}; duplicated {dup:?}, missing {missing:?}, unexpected {extra:?}",
+            got.values().sum::<usize>(),
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// Compresses `src` into `dst` with an external-format encoder chosen by `kind`.
+pub fn compress(src: &Path, dst: &Path, kind: &str) {
+    let data = std::fs::read(src).expect("read");
+    let out = match kind {
+        "gz" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }
+        "xz" => {
+            let mut e = liblzma::write::XzEncoder::new(Vec::new(), 6);
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }
+        "zst" => zstd::encode_all(&data[..], 3).unwrap(),
+        "bz2" => {
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+            e.write_all(&data).unwrap();
+            e.finish().unwrap()
+        }
+        other => panic!("unknown compression {other}"),
+    };
+    std::fs::write(dst, out).expect("write archive");
+}
