@@ -144,6 +144,16 @@ impl Record {
         self.has[BACKEND_SESSION].saturating_add(self.has[BACKEND_PLAIN])
     }
 
+    /// Attempts a front line (Postfix, login) may claim: those of a Backend-without-session or
+    /// Pam record that no front line and no session Backend line has claimed.
+    fn free_for_front(&self) -> u32 {
+        if self.origin == BACKEND_PLAIN || self.origin == PAM {
+            self.free(self.front().saturating_add(self.has[BACKEND_SESSION]))
+        } else {
+            0
+        }
+    }
+
     /// Attempts still free for a line that must not meet `taken` attempts.
     fn free(&self, taken: u32) -> u32 {
         self.count.saturating_sub(taken)
@@ -434,13 +444,7 @@ impl Correlator {
             Prefer::Nearest,
             SMTP,
             Some(&event),
-            |r| {
-                if r.origin == BACKEND_PLAIN || r.origin == PAM {
-                    r.free(r.front().saturating_add(r.has[BACKEND_SESSION]))
-                } else {
-                    0
-                }
-            },
+            Record::free_for_front,
         );
         let rest = count - claimed;
         if rest > 0 {
@@ -478,13 +482,16 @@ impl Correlator {
             .map_or(DEFAULT_DURATION_SECS, i64::from);
         let lo = t.saturating_sub(secs * 1000).saturating_sub(self.window_ms);
         let hi = t.saturating_add(self.window_ms);
-        let claimed = self.claim(ip, (lo, hi), t, n - m, Prefer::Oldest, LOGIN, None, |r| {
-            if r.origin == BACKEND_PLAIN || r.origin == PAM {
-                r.free(r.front().saturating_add(r.has[BACKEND_SESSION]))
-            } else {
-                0
-            }
-        });
+        let claimed = self.claim(
+            ip,
+            (lo, hi),
+            t,
+            n - m,
+            Prefer::Oldest,
+            LOGIN,
+            None,
+            Record::free_for_front,
+        );
         let rest = n - m - claimed;
         if rest > 0 {
             event.detail.count = rest;
@@ -1006,6 +1013,33 @@ mod tests {
         assert_eq!(out.len(), 4);
         assert_eq!(out[3].key, keys[3].0);
         assert_eq!(out[3].event.detail.count, 1);
+    }
+
+    #[test]
+    fn flush_before_releases_only_older_pending_events() {
+        let mut c = Correlator::new();
+        let mut out = Vec::new();
+        let keys = keyed(&[backend(0.0, IP1), pam(5.0, IP2)]);
+        for (k, e) in &keys {
+            c.push(*k, e.clone(), &mut out);
+        }
+        assert!(out.is_empty());
+        assert_eq!((c.len(), c.pending_len()), (2, 2));
+        c.flush_before(Timestamp::from_second(T0 + 3).unwrap(), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].key, keys[0].0);
+        assert_eq!(c.pending_len(), 1);
+        // A late partner still joins the released record instead of counting again.
+        c.push(
+            EventKey {
+                source: 1,
+                offset: 900,
+            },
+            smtp(2.0, IP1),
+            &mut out,
+        );
+        c.flush_before(far_future(), &mut out);
+        assert_eq!(total(&out), 2);
     }
 
     fn scenarios() -> Vec<Vec<Event>> {
