@@ -346,15 +346,7 @@ impl Correlator {
     }
 
     /// Adds a record; returns nothing, the record is found again by time.
-    fn insert(
-        &mut self,
-        ip: IpAddr,
-        time: i64,
-        key: EventKey,
-        origin: usize,
-        count: u32,
-        pending: Option<Event>,
-    ) {
+    fn insert(&mut self, ip: IpAddr, time: i64, key: EventKey, origin: usize, count: u32, pending: Option<Event>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let mut has = [0; 5];
@@ -364,18 +356,7 @@ impl Correlator {
         }
         let records = self.ips.entry(ip).or_default();
         let at = records.partition_point(|r| (r.time, r.seq) <= (time, seq));
-        records.insert(
-            at,
-            Record {
-                seq,
-                time,
-                key,
-                origin,
-                count,
-                has,
-                pending,
-            },
-        );
+        records.insert(at, Record { seq, time, key, origin, count, has, pending });
     }
 
     /// Claims up to `need` attempts among the records of `ip` with time in `[lo, hi]`, as
@@ -426,26 +407,15 @@ impl Correlator {
     }
 
     fn near(&self, t: i64) -> (i64, i64) {
-        (
-            t.saturating_sub(self.window_ms),
-            t.saturating_add(self.window_ms),
-        )
+        (t.saturating_sub(self.window_ms), t.saturating_add(self.window_ms))
     }
 
     /// Rule 3.
     fn on_smtp(&mut self, key: EventKey, mut event: Event, t: i64, out: &mut Vec<Output>) {
         let ip = event.detail.client_ip;
         let count = event.detail.count;
-        let claimed = self.claim(
-            ip,
-            self.near(t),
-            t,
-            count,
-            Prefer::Nearest,
-            SMTP,
-            Some(&event),
-            Record::free_for_front,
-        );
+        let claimed =
+            self.claim(ip, self.near(t), t, count, Prefer::Nearest, SMTP, Some(&event), Record::free_for_front);
         let rest = count - claimed;
         if rest > 0 {
             event.detail.count = rest;
@@ -455,14 +425,7 @@ impl Correlator {
     }
 
     /// Rule 2.
-    fn on_login(
-        &mut self,
-        key: EventKey,
-        mut event: Event,
-        session: Option<String>,
-        t: i64,
-        out: &mut Vec<Output>,
-    ) {
+    fn on_login(&mut self, key: EventKey, mut event: Event, session: Option<String>, t: i64, out: &mut Vec<Output>) {
         let ip = event.detail.client_ip;
         let n = event.detail.count;
         let m = match session {
@@ -476,22 +439,10 @@ impl Correlator {
             }
             None => 0,
         };
-        let secs = event
-            .detail
-            .duration_secs
-            .map_or(DEFAULT_DURATION_SECS, i64::from);
+        let secs = event.detail.duration_secs.map_or(DEFAULT_DURATION_SECS, i64::from);
         let lo = t.saturating_sub(secs * 1000).saturating_sub(self.window_ms);
         let hi = t.saturating_add(self.window_ms);
-        let claimed = self.claim(
-            ip,
-            (lo, hi),
-            t,
-            n - m,
-            Prefer::Oldest,
-            LOGIN,
-            None,
-            Record::free_for_front,
-        );
+        let claimed = self.claim(ip, (lo, hi), t, n - m, Prefer::Oldest, LOGIN, None, Record::free_for_front);
         let rest = n - m - claimed;
         if rest > 0 {
             event.detail.count = rest;
@@ -501,14 +452,7 @@ impl Correlator {
     }
 
     /// Rule 1.
-    fn on_backend_session(
-        &mut self,
-        key: EventKey,
-        mut event: Event,
-        session: String,
-        t: i64,
-        out: &mut Vec<Output>,
-    ) {
+    fn on_backend_session(&mut self, key: EventKey, mut event: Event, session: String, t: i64, out: &mut Vec<Output>) {
         let ip = event.detail.client_ip;
         let sess = self.sessions.entry(session).or_default();
         let covered = event.detail.count.min(sess.credit);
@@ -516,22 +460,9 @@ impl Correlator {
         let count = event.detail.count - covered;
         sess.backend = sess.backend.saturating_add(count);
         sess.last = sess.last.max(t);
-        let claimed = self.claim(
-            ip,
-            self.near(t),
-            t,
-            count,
-            Prefer::Nearest,
-            BACKEND_SESSION,
-            Some(&event),
-            |r| {
-                if r.origin == PAM {
-                    r.free(r.backend().saturating_add(r.front()))
-                } else {
-                    0
-                }
-            },
-        );
+        let claimed = self.claim(ip, self.near(t), t, count, Prefer::Nearest, BACKEND_SESSION, Some(&event), |r| {
+            if r.origin == PAM { r.free(r.backend().saturating_add(r.front())) } else { 0 }
+        });
         let rest = count - claimed;
         if rest > 0 {
             event.detail.count = rest;
@@ -544,20 +475,12 @@ impl Correlator {
     fn on_backend_plain(&mut self, key: EventKey, mut event: Event, t: i64) {
         let ip = event.detail.client_ip;
         let count = event.detail.count;
-        let claimed = self.claim(
-            ip,
-            self.near(t),
-            t,
-            count,
-            Prefer::Nearest,
-            BACKEND_PLAIN,
-            Some(&event),
-            |r| match r.origin {
+        let claimed =
+            self.claim(ip, self.near(t), t, count, Prefer::Nearest, BACKEND_PLAIN, Some(&event), |r| match r.origin {
                 SMTP => r.free(r.backend()),
                 PAM => r.free(r.backend().saturating_add(r.has[LOGIN])),
                 _ => 0,
-            },
-        );
+            });
         let rest = count - claimed;
         if rest > 0 {
             event.detail.count = rest;
@@ -569,22 +492,9 @@ impl Correlator {
     fn on_pam(&mut self, key: EventKey, mut event: Event, t: i64) {
         let ip = event.detail.client_ip;
         let count = event.detail.count;
-        let claimed = self.claim(
-            ip,
-            self.near(t),
-            t,
-            count,
-            Prefer::Nearest,
-            PAM,
-            Some(&event),
-            |r| {
-                if r.origin == PAM {
-                    0
-                } else {
-                    r.free(r.has[PAM])
-                }
-            },
-        );
+        let claimed = self.claim(ip, self.near(t), t, count, Prefer::Nearest, PAM, Some(&event), |r| {
+            if r.origin == PAM { 0 } else { r.free(r.has[PAM]) }
+        });
         let rest = count - claimed;
         if rest > 0 {
             event.detail.count = rest;
@@ -666,22 +576,8 @@ mod tests {
                 None,
                 Some(30),
             ),
-            Layer::Backend => (
-                "dovecot/auth",
-                Some("bob"),
-                Reason::PasswordMismatch,
-                None,
-                None,
-                None,
-            ),
-            Layer::Pam => (
-                "auth",
-                Some("bob"),
-                Reason::AuthenticationFailure,
-                None,
-                None,
-                None,
-            ),
+            Layer::Backend => ("dovecot/auth", Some("bob"), Reason::PasswordMismatch, None, None, None),
+            Layer::Pam => ("auth", Some("bob"), Reason::AuthenticationFailure, None, None, None),
         };
         Event {
             time: Timestamp::from_millisecond(T0 * 1000 + (secs * 1000.0) as i64).unwrap(),
@@ -720,19 +616,7 @@ mod tests {
 
     /// Keys by position: line `i` of the sequence is at offset `100 * i`.
     fn keyed(events: &[Event]) -> Vec<(EventKey, Event)> {
-        events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                (
-                    EventKey {
-                        source: 1,
-                        offset: 100 * i as u64,
-                    },
-                    e.clone(),
-                )
-            })
-            .collect()
+        events.iter().enumerate().map(|(i, e)| (EventKey { source: 1, offset: 100 * i as u64 }, e.clone())).collect()
     }
 
     fn far_future() -> Timestamp {
@@ -792,13 +676,7 @@ mod tests {
         let out = run(&[backend(0.0, IP1), smtp(2.0, IP1)]);
         assert_eq!(out.len(), 1);
         let o = &out[0];
-        assert_eq!(
-            o.key,
-            EventKey {
-                source: 1,
-                offset: 0
-            }
-        );
+        assert_eq!(o.key, EventKey { source: 1, offset: 0 });
         let d = &o.event.detail;
         assert_eq!(d.count, 1);
         assert_eq!(d.service, "postfix/submission/smtpd");
@@ -837,33 +715,16 @@ mod tests {
     #[test]
     fn imap_backend_lines_and_login_line() {
         let s = "AbCdEf";
-        let full = [
-            backend_s(0.0, IP1, s),
-            backend_s(3.0, IP1, s),
-            backend_s(6.0, IP1, s),
-            login(8.0, IP1, s, 3),
-        ];
+        let full = [backend_s(0.0, IP1, s), backend_s(3.0, IP1, s), backend_s(6.0, IP1, s), login(8.0, IP1, s, 3)];
         let out = run(&full);
         assert_eq!(total(&out), 3);
         assert_eq!(out.len(), 3);
         assert!(out.iter().all(|o| o.event.detail.layer == Layer::Backend));
         // Login line minutes later still joins by session.
-        let late = [
-            backend_s(0.0, IP1, s),
-            backend_s(3.0, IP1, s),
-            backend_s(6.0, IP1, s),
-            login(400.0, IP1, s, 3),
-        ];
+        let late = [backend_s(0.0, IP1, s), backend_s(3.0, IP1, s), backend_s(6.0, IP1, s), login(400.0, IP1, s, 3)];
         assert_eq!(total(&run(&late)), 3);
         // Close together, any order.
-        every_order(
-            &[
-                backend_s(0.0, IP1, s),
-                backend_s(1.0, IP1, s),
-                login(2.0, IP1, s, 2),
-            ],
-            2,
-        );
+        every_order(&[backend_s(0.0, IP1, s), backend_s(1.0, IP1, s), login(2.0, IP1, s, 2)], 2);
     }
 
     #[test]
@@ -871,10 +732,7 @@ mod tests {
         let s = "sess1";
         let out = run(&[backend_s(0.0, IP1, s), login(5.0, IP1, s, 3)]);
         assert_eq!(total(&out), 3);
-        let login_out = out
-            .iter()
-            .find(|o| o.event.detail.layer == Layer::LoginFront)
-            .unwrap();
+        let login_out = out.iter().find(|o| o.event.detail.layer == Layer::LoginFront).unwrap();
         assert_eq!(login_out.event.detail.count, 2);
 
         let out = run(&[login(5.0, IP1, s, 2)]);
@@ -891,13 +749,7 @@ mod tests {
         every_order(&[pam(0.0, IP1), backend(0.5, IP1), smtp(2.5, IP1)], 1);
         let out = run(&[pam(0.0, IP1), backend(0.5, IP1), smtp(2.5, IP1)]);
         assert_eq!(out.len(), 1);
-        assert_eq!(
-            out[0].key,
-            EventKey {
-                source: 1,
-                offset: 0
-            }
-        );
+        assert_eq!(out[0].key, EventKey { source: 1, offset: 0 });
         assert_eq!(out[0].event.detail.service, "postfix/submission/smtpd");
         assert_eq!(out[0].event.detail.reason, Reason::PasswordMismatch);
         assert_eq!(out[0].event.detail.username.as_deref(), Some("bob"));
@@ -906,10 +758,7 @@ mod tests {
     #[test]
     fn pam_backend_session_and_login_count_once() {
         let s = "pamsess";
-        every_order(
-            &[pam(0.0, IP1), backend_s(0.5, IP1, s), login(3.0, IP1, s, 1)],
-            1,
-        );
+        every_order(&[pam(0.0, IP1), backend_s(0.5, IP1, s), login(3.0, IP1, s, 1)], 1);
         every_order(&[pam(0.0, IP1), login(3.0, IP1, s, 1)], 1);
         every_order(&[pam(0.0, IP1), backend(0.5, IP1)], 1);
         every_order(&[pam(0.0, IP1), smtp(2.0, IP1)], 1);
@@ -925,21 +774,13 @@ mod tests {
 
     #[test]
     fn different_ips_never_join() {
-        let out = run(&[
-            backend(0.0, IP1),
-            backend(0.1, IP2),
-            smtp(2.0, IP1),
-            smtp(2.1, IP2),
-        ]);
+        let out = run(&[backend(0.0, IP1), backend(0.1, IP2), smtp(2.0, IP1), smtp(2.1, IP2)]);
         assert_eq!(total(&out), 2);
         assert_eq!(out.len(), 2);
         assert!(out.iter().all(|o| o.event.detail.layer == Layer::SmtpFront));
         assert_eq!(total(&run(&[backend(0.0, IP1), smtp(2.0, IP2)])), 2);
         assert_eq!(total(&run(&[pam(0.0, IP1), backend(0.0, IP2)])), 2);
-        assert_eq!(
-            total(&run(&[backend_s(0.0, IP1, "s"), login(1.0, IP2, "t", 1)])),
-            2
-        );
+        assert_eq!(total(&run(&[backend_s(0.0, IP1, "s"), login(1.0, IP2, "t", 1)])), 2);
     }
 
     #[test]
@@ -980,36 +821,12 @@ mod tests {
         err.detail.reason = Reason::BackendOutage;
         let mut invalid = smtp(1.5, IP1);
         invalid.detail.reason = Reason::MechanismInvalid;
-        let events = [
-            ok.clone(),
-            err.clone(),
-            invalid.clone(),
-            backend(1.8, IP1),
-            smtp(2.0, IP1),
-        ];
+        let events = [ok.clone(), err.clone(), invalid.clone(), backend(1.8, IP1), smtp(2.0, IP1)];
         let keys = keyed(&events);
         let out = run(&events);
-        assert_eq!(
-            out[0],
-            Output {
-                key: keys[0].0,
-                event: ok
-            }
-        );
-        assert_eq!(
-            out[1],
-            Output {
-                key: keys[1].0,
-                event: err
-            }
-        );
-        assert_eq!(
-            out[2],
-            Output {
-                key: keys[2].0,
-                event: invalid
-            }
-        );
+        assert_eq!(out[0], Output { key: keys[0].0, event: ok });
+        assert_eq!(out[1], Output { key: keys[1].0, event: err });
+        assert_eq!(out[2], Output { key: keys[2].0, event: invalid });
         assert_eq!(out.len(), 4);
         assert_eq!(out[3].key, keys[3].0);
         assert_eq!(out[3].event.detail.count, 1);
@@ -1030,14 +847,7 @@ mod tests {
         assert_eq!(out[0].key, keys[0].0);
         assert_eq!(c.pending_len(), 1);
         // A late partner still joins the released record instead of counting again.
-        c.push(
-            EventKey {
-                source: 1,
-                offset: 900,
-            },
-            smtp(2.0, IP1),
-            &mut out,
-        );
+        c.push(EventKey { source: 1, offset: 900 }, smtp(2.0, IP1), &mut out);
         c.flush_before(far_future(), &mut out);
         assert_eq!(total(&out), 2);
     }
@@ -1047,40 +857,15 @@ mod tests {
         vec![
             vec![backend(0.0, IP1), smtp(2.0, IP1)],
             vec![smtp(0.0, IP1), backend(2.0, IP1)],
-            vec![
-                backend_s(0.0, IP1, s),
-                backend_s(3.0, IP1, s),
-                backend_s(6.0, IP1, s),
-                login(200.0, IP1, s, 3),
-            ],
+            vec![backend_s(0.0, IP1, s), backend_s(3.0, IP1, s), backend_s(6.0, IP1, s), login(200.0, IP1, s, 3)],
             vec![backend_s(0.0, IP1, s), login(5.0, IP1, s, 3)],
             vec![login(5.0, IP1, s, 2), backend_s(6.0, IP1, s)],
             vec![pam(0.0, IP1), backend(0.5, IP1), smtp(2.5, IP1)],
             vec![pam(0.0, IP1), backend_s(0.5, IP1, s), login(3.0, IP1, s, 1)],
-            vec![
-                backend(0.0, IP1),
-                backend(0.1, IP2),
-                pam(0.2, IP2),
-                smtp(2.0, IP1),
-                smtp(2.1, IP2),
-            ],
-            vec![
-                backend(0.0, IP1),
-                smtp(60.0, IP1),
-                backend(61.0, IP1),
-                smtp(62.0, IP1),
-                pam(200.0, IP1),
-            ],
-            vec![
-                ev(2.0, IP1, Layer::SmtpFront, None, 3),
-                backend(0.5, IP1),
-                backend(1.5, IP1),
-            ],
-            vec![
-                backend(0.5, IP1),
-                backend(1.5, IP1),
-                ev(2.0, IP1, Layer::SmtpFront, None, 3),
-            ],
+            vec![backend(0.0, IP1), backend(0.1, IP2), pam(0.2, IP2), smtp(2.0, IP1), smtp(2.1, IP2)],
+            vec![backend(0.0, IP1), smtp(60.0, IP1), backend(61.0, IP1), smtp(62.0, IP1), pam(200.0, IP1)],
+            vec![ev(2.0, IP1, Layer::SmtpFront, None, 3), backend(0.5, IP1), backend(1.5, IP1)],
+            vec![backend(0.5, IP1), backend(1.5, IP1), ev(2.0, IP1, Layer::SmtpFront, None, 3)],
         ]
     }
 
@@ -1122,35 +907,15 @@ mod tests {
     #[test]
     fn time_going_backwards_loses_nothing() {
         // File 1 ends with a pending Backend line; file 2 starts a day earlier.
-        let events = [
-            backend(86_400.0, IP1),
-            backend(0.0, IP2),
-            smtp(2.0, IP2),
-            pam(5.0, IP1),
-            smtp(86_402.0, IP1),
-        ];
+        let events = [backend(86_400.0, IP1), backend(0.0, IP2), smtp(2.0, IP2), pam(5.0, IP1), smtp(86_402.0, IP1)];
         let out = run(&events);
         assert_eq!(total(&out), 3);
         // The pending line of file 1 survives pruning while file 2 is read.
         let mut c = Correlator::new();
         let mut out = Vec::new();
-        c.push(
-            EventKey {
-                source: 1,
-                offset: 0,
-            },
-            backend(86_400.0, IP1),
-            &mut out,
-        );
+        c.push(EventKey { source: 1, offset: 0 }, backend(86_400.0, IP1), &mut out);
         for i in 0..2000 {
-            c.push(
-                EventKey {
-                    source: 2,
-                    offset: i,
-                },
-                smtp(i as f64 * 30.0, IP2),
-                &mut out,
-            );
+            c.push(EventKey { source: 2, offset: i }, smtp(i as f64 * 30.0, IP2), &mut out);
         }
         assert_eq!(c.pending_len(), 1);
         c.flush_before(far_future(), &mut out);
@@ -1174,14 +939,7 @@ mod tests {
                 3 => backend_s(secs, &ip, &format!("s{i}")),
                 _ => login(secs, &ip, &format!("s{}", i - 1), 2),
             };
-            c.push(
-                EventKey {
-                    source: 1,
-                    offset: u64::from(i),
-                },
-                e,
-                &mut out,
-            );
+            c.push(EventKey { source: 1, offset: u64::from(i) }, e, &mut out);
             max_len = max_len.max(c.len());
             assert!(c.pending_len() <= 100);
         }

@@ -55,7 +55,7 @@ fn is_hidden(c: char) -> bool {
         | 0x2028..=0x202e      // separators, bidi embeddings and overrides
         | 0x2060..=0x2069      // word joiner, bidi isolates
         | 0xfeff               // BOM / zero-width no-break space
-        | 0xfff9..=0xfffb)     // interlinear annotations
+        | 0xfff9..=0xfffb) // interlinear annotations
 }
 
 #[cfg(test)]

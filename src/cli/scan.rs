@@ -91,11 +91,7 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
 /// The one-line summary printed after a scan.
 pub fn summary_line(s: &Summary) -> String {
     let a = &s.added;
-    let mut line = format!(
-        "scan: {} file{} read",
-        s.files,
-        if s.files == 1 { "" } else { "s" }
-    );
+    let mut line = format!("scan: {} file{} read", s.files, if s.files == 1 { "" } else { "s" });
     if s.unchanged > 0 {
         line.push_str(&format!(" ({} unchanged)", s.unchanged));
     }

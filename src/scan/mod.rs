@@ -125,7 +125,9 @@ pub enum ScanError {
         source: StoreError,
     },
     /// A batch could not be committed (disk full, I/O error): the scan stopped there.
-    #[error("{0}; nothing after the last commit was recorded, the next scan reads it again (free disk space or fix permissions, then re-run)")]
+    #[error(
+        "{0}; nothing after the last commit was recorded, the next scan reads it again (free disk space or fix permissions, then re-run)"
+    )]
     Commit(#[from] CommitError),
 }
 
@@ -161,20 +163,17 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
             Err(PlanError::Store(source)) => return Err(store_err(source)),
         }
     }
-    let correlator = match store.correlator_state().map_err(store_err)? {
+    let mut correlator = match store.correlator_state().map_err(store_err)? {
         Some(state) => Correlator::restore(&state).unwrap_or_else(|e| {
             summary.notices.push(format!("saved correlation state unreadable ({e}); starting afresh"));
             Correlator::new()
         }),
         None => Correlator::new(),
     };
-    let writer = Writer::start(
-        store,
-        csv,
-        RowFormatter::new(opts.timezone.clone()),
-        opts.scan.invalid_mechanism_is_intrusion,
-    )
-    .map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
+    correlator.set_window(jiff::SignedDuration::from_secs(i64::from(opts.scan.correlation_window_secs)));
+    let writer =
+        Writer::start(store, csv, RowFormatter::new(opts.timezone.clone()), opts.scan.invalid_mechanism_is_intrusion)
+            .map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
     let mut scanner = Scanner::new(opts, correlator, writer, &plans);
     for plan in plans {
         scanner.scan_file(plan, &mut summary);

@@ -19,17 +19,20 @@ pub struct Writer {
 
 impl Writer {
     /// Starts committing batches to `store`.
-    pub fn start(mut store: Store, mut csv: IntrusionCsv, mut rows: RowFormatter, probes_count: bool) -> std::io::Result<Writer> {
+    pub fn start(
+        mut store: Store,
+        mut csv: IntrusionCsv,
+        mut rows: RowFormatter,
+        probes_count: bool,
+    ) -> std::io::Result<Writer> {
         let (tx, rx): (Sender<Batch>, Receiver<Batch>) = bounded(QUEUE);
-        let handle = std::thread::Builder::new()
-            .name("store".into())
-            .spawn(move || {
-                let mut added = Added::default();
-                for batch in rx {
-                    added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count)?;
-                }
-                Ok(added)
-            })?;
+        let handle = std::thread::Builder::new().name("store".into()).spawn(move || {
+            let mut added = Added::default();
+            for batch in rx {
+                added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count)?;
+            }
+            Ok(added)
+        })?;
         Ok(Writer { tx: Some(tx), handle })
     }
 

@@ -54,9 +54,8 @@ impl IntrusionCsv {
                 "{shown} is shorter than this tool left it ({len} < {c} bytes): was it edited or rotated? \
                  New rows are appended after its current end"
             )),
-            None if len > 0 => notices.push(format!(
-                "{shown} already has rows but the store is new: keeping them and appending after them"
-            )),
+            None if len > 0 => notices
+                .push(format!("{shown} already has rows but the store is new: keeping them and appending after them")),
             _ => {}
         }
         let mut csv = IntrusionCsv { file, path: path.to_path_buf(), len };

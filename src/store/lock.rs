@@ -43,14 +43,16 @@ impl DataDirLock {
     pub fn acquire(data_dir: &Path) -> Result<DataDirLock, LockError> {
         let path = data_dir.join(LOCK_FILE);
         let io = |source| LockError::Io { path: path.clone(), source };
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
-                let holder = if holder.is_empty() { "unknown".to_string() } else { crate::text::visible(holder.as_bytes()) };
+                let holder =
+                    if holder.is_empty() { "unknown".to_string() } else { crate::text::visible(holder.as_bytes()) };
                 return Err(LockError::Busy { path, holder });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),

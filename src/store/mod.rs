@@ -244,17 +244,7 @@ impl Store {
         let id = u32::try_from(id).ok().filter(|&id| id < (1 << 23)).ok_or_else(|| {
             StoreError::Unusable(format!("too many log files recorded ({id}); start a new data directory"))
         })?;
-        Ok(SourceRecord {
-            id,
-            fingerprint,
-            dev,
-            ino,
-            offset: 0,
-            lines: 0,
-            complete: false,
-            size: 0,
-            year: None,
-        })
+        Ok(SourceRecord { id, fingerprint, dev, ino, offset: 0, lines: 0, complete: false, size: 0, year: None })
     }
 
     /// Stores a batch atomically; rows for newly stored failures are appended to `csv` (formatted

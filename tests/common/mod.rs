@@ -46,10 +46,7 @@ pub fn scan_ok(data: &Path, logs: &[&Path], extra: &[&str]) -> String {
 pub fn csv_rows(data: &Path) -> Vec<Vec<String>> {
     let path = data.join("reports/intrusions.csv");
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_path(&path).expect("open csv");
-    reader
-        .records()
-        .map(|r| r.expect("valid csv row").iter().map(str::to_string).collect())
-        .collect()
+    reader.records().map(|r| r.expect("valid csv row").iter().map(str::to_string).collect()).collect()
 }
 
 /// How many CSV rows each username has.
