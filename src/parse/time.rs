@@ -52,7 +52,10 @@ impl TimeResolver {
             RawTime::Civil(dt) => self.localize(dt),
             RawTime::YearLess { month, day, time } => {
                 let year = if self.state.month - month >= ROLLOVER_MONTHS {
-                    self.state = YearState { year: self.state.year.checked_add(1)?, month };
+                    self.state = YearState {
+                        year: self.state.year.checked_add(1)?,
+                        month,
+                    };
                     self.state.year
                 } else if month - self.state.month >= ROLLOVER_MONTHS {
                     // A straggler from before the new year, logged after it: it belongs to the
@@ -87,7 +90,11 @@ mod tests {
     use super::*;
 
     fn yearless(month: i8, day: i8, h: i8) -> RawTime {
-        RawTime::YearLess { month, day, time: civil::time(h, 0, 0, 0) }
+        RawTime::YearLess {
+            month,
+            day,
+            time: civil::time(h, 0, 0, 0),
+        }
     }
 
     fn utc(start: YearState) -> TimeResolver {
@@ -96,29 +103,65 @@ mod tests {
 
     #[test]
     fn rollover_from_december_to_january_moves_to_next_year() {
-        let mut r = utc(YearState { year: 2025, month: 12 });
-        assert_eq!(r.resolve(&yearless(12, 31, 23)).unwrap().to_string(), "2025-12-31T23:00:00Z");
-        assert_eq!(r.resolve(&yearless(1, 1, 0)).unwrap().to_string(), "2026-01-01T00:00:00Z");
-        assert_eq!(r.state(), YearState { year: 2026, month: 1 });
+        let mut r = utc(YearState {
+            year: 2025,
+            month: 12,
+        });
+        assert_eq!(
+            r.resolve(&yearless(12, 31, 23)).unwrap().to_string(),
+            "2025-12-31T23:00:00Z"
+        );
+        assert_eq!(
+            r.resolve(&yearless(1, 1, 0)).unwrap().to_string(),
+            "2026-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            r.state(),
+            YearState {
+                year: 2026,
+                month: 1
+            }
+        );
     }
 
     #[test]
     fn a_late_december_line_after_new_year_stays_in_the_old_year() {
-        let mut r = utc(YearState { year: 2026, month: 1 });
-        assert_eq!(r.resolve(&yearless(12, 31, 23)).unwrap().to_string(), "2025-12-31T23:00:00Z");
-        assert_eq!(r.state(), YearState { year: 2026, month: 1 });
+        let mut r = utc(YearState {
+            year: 2026,
+            month: 1,
+        });
+        assert_eq!(
+            r.resolve(&yearless(12, 31, 23)).unwrap().to_string(),
+            "2025-12-31T23:00:00Z"
+        );
+        assert_eq!(
+            r.state(),
+            YearState {
+                year: 2026,
+                month: 1
+            }
+        );
     }
 
     #[test]
     fn small_backward_steps_do_not_change_the_year() {
-        let mut r = utc(YearState { year: 2026, month: 3 });
+        let mut r = utc(YearState {
+            year: 2026,
+            month: 3,
+        });
         r.resolve(&yearless(3, 1, 0)).unwrap();
-        assert_eq!(r.resolve(&yearless(2, 28, 0)).unwrap().to_string(), "2026-02-28T00:00:00Z");
+        assert_eq!(
+            r.resolve(&yearless(2, 28, 0)).unwrap().to_string(),
+            "2026-02-28T00:00:00Z"
+        );
     }
 
     #[test]
     fn impossible_dates_are_rejected() {
-        let mut r = utc(YearState { year: 2025, month: 2 });
+        let mut r = utc(YearState {
+            year: 2025,
+            month: 2,
+        });
         assert_eq!(r.resolve(&yearless(2, 29, 0)), None);
         assert_eq!(r.resolve(&yearless(2, 30, 0)), None);
     }
@@ -126,10 +169,22 @@ mod tests {
     #[test]
     fn zone_less_times_are_read_in_the_configured_zone() {
         let tz = TimeZone::get("Europe/Paris").unwrap();
-        let mut r = TimeResolver::new(tz, YearState { year: 2026, month: 7 });
-        assert_eq!(r.resolve(&yearless(7, 1, 12)).unwrap().to_string(), "2026-07-01T10:00:00Z");
+        let mut r = TimeResolver::new(
+            tz,
+            YearState {
+                year: 2026,
+                month: 7,
+            },
+        );
+        assert_eq!(
+            r.resolve(&yearless(7, 1, 12)).unwrap().to_string(),
+            "2026-07-01T10:00:00Z"
+        );
         let civil = RawTime::Civil(civil::datetime(2026, 1, 1, 12, 0, 0, 0));
-        assert_eq!(r.resolve(&civil).unwrap().to_string(), "2026-01-01T11:00:00Z");
+        assert_eq!(
+            r.resolve(&civil).unwrap().to_string(),
+            "2026-01-01T11:00:00Z"
+        );
     }
 
     #[test]
