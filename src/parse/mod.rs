@@ -275,6 +275,39 @@ mod tests {
         assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
     }
 
+    /// Used by `scripts/corpus-check.py --parser-only`: parses every line of
+    /// `$MLS_PARSE_INPUT` and writes one tab-separated result per line to `$MLS_PARSE_OUTPUT`
+    /// (`kind reason ip username`, or `-` for no event).
+    #[test]
+    #[ignore]
+    fn dump_for_corpus_check() {
+        let (Ok(input), Ok(output)) = (
+            std::env::var("MLS_PARSE_INPUT"),
+            std::env::var("MLS_PARSE_OUTPUT"),
+        ) else {
+            return;
+        };
+        let data = std::fs::read(input).unwrap();
+        let mut out = String::new();
+        for line in data.split(|&b| b == b'\n') {
+            match parse_line(line) {
+                Some(p) => {
+                    let d = p.detail;
+                    let user = d.username.unwrap_or_default();
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}\n",
+                        d.kind.as_str(),
+                        d.reason.as_str(),
+                        d.client_ip,
+                        user
+                    ));
+                }
+                None => out.push_str("-\n"),
+            }
+        }
+        std::fs::write(output, out).unwrap();
+    }
+
     #[test]
     fn repeat_unwrapping() {
         assert_eq!(unrepeat(b"message repeated 4 times: [ x]"), (&b"x"[..], 4));
