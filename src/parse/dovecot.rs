@@ -437,6 +437,10 @@ fn times(s: &[u8]) -> Option<u32> {
 
 /// PAM's error text after `pam_authenticate() failed: `: server text, so only a plain charset.
 fn pam_result(s: &[u8]) -> Option<(Reason, u32)> {
+    // Bounded before any search: this runs once per tuple candidate.
+    if s.len() > 230 {
+        return None;
+    }
     let (text, count) = match memmem::rfind(s, b": ") {
         Some(i) => (&s[..i], times(&s[i..])?),
         None => (s, 1),

@@ -242,6 +242,8 @@ mod tests {
         let units = [
             "a: ",
             ",1.2.3.4): unknown user ",
+            ",1.2.3.4): pam_authenticate() failed: x: ",
+            ",1.2.3.4,sasl:login)<s>: Info: sql: unknown user (given password: ",
             ", rip=1.2.3.4",
             "user=<",
             "(given password: ",
