@@ -38,11 +38,7 @@ pub fn parse(tag: &[u8], msg: &[u8]) -> Option<Detail> {
         (tag, msg)
     };
     if proc.ends_with(b"-login") || proc == b"lmtp" {
-        let body = if tag == b"dovecot" {
-            text[proc.len()..].strip_prefix(b": ")?
-        } else {
-            text
-        };
+        let body = if tag == b"dovecot" { text[proc.len()..].strip_prefix(b": ")? } else { text };
         let mut service = b"dovecot/".to_vec();
         service.extend_from_slice(proc);
         return login(&service, strip_level(body));
@@ -57,21 +53,12 @@ pub fn parse(tag: &[u8], msg: &[u8]) -> Option<Detail> {
 
 /// Length of the `[a-z0-9-]+` name at the start of `s`.
 fn name_len(s: &[u8]) -> usize {
-    s.iter()
-        .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'-')
-        .count()
+    s.iter().take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'-').count()
 }
 
 /// Strips one Dovecot log level prefix (`Info: `, `Error: `, ...).
 fn strip_level(s: &[u8]) -> &[u8] {
-    for level in [
-        &b"Info: "[..],
-        b"Error: ",
-        b"Warning: ",
-        b"Debug: ",
-        b"Fatal: ",
-        b"Panic: ",
-    ] {
+    for level in [&b"Info: "[..], b"Error: ", b"Warning: ", b"Debug: ", b"Fatal: ", b"Panic: "] {
         if let Some(rest) = s.strip_prefix(level) {
             return rest;
         }
@@ -99,9 +86,7 @@ fn detail(
         service: visible(service),
         client_ip,
         username: username.filter(|u| !u.is_empty()).map(visible),
-        mechanism: mechanism
-            .filter(|m| !m.is_empty())
-            .map(|m| visible(&m.to_ascii_uppercase())),
+        mechanism: mechanism.filter(|m| !m.is_empty()).map(|m| visible(&m.to_ascii_uppercase())),
         logged_hostname: None,
         count: count.max(1),
         layer,
@@ -117,10 +102,7 @@ fn number(s: &[u8]) -> Option<(u32, usize)> {
 }
 
 fn ip_len(s: &[u8]) -> usize {
-    s.iter()
-        .take(46)
-        .take_while(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':'))
-        .count()
+    s.iter().take(46).take_while(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':')).count()
 }
 
 /// `<...>` at the start of `s` (server-generated session id): (content, bytes used).
@@ -136,10 +118,7 @@ fn angle(s: &[u8]) -> Option<(&[u8], usize)> {
 fn login(service: &[u8], body: &[u8]) -> Option<Detail> {
     // The fields start at the first `: user=<`, `: method=` or `: rip=`: everything before is the
     // server's reason text.
-    let fields_start = [&b": user=<"[..], b": method=", b": rip="]
-        .iter()
-        .filter_map(|m| find(body, m))
-        .min()?;
+    let fields_start = [&b": user=<"[..], b": method=", b": rip="].iter().filter_map(|m| find(body, m)).min()?;
     let reason_text = &body[..fields_start];
     let fields = &body[fields_start + 2..];
 
@@ -179,10 +158,7 @@ fn login(service: &[u8], body: &[u8]) -> Option<Detail> {
     if let Some(u) = pre.strip_prefix(b"user=<") {
         if let Some(m) = rfind(u, b">, method=") {
             let value = &u[m + 10..];
-            if value
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-            {
+            if value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')) {
                 user = Some(&u[..m]);
                 mech = Some(value);
             }
@@ -197,21 +173,8 @@ fn login(service: &[u8], body: &[u8]) -> Option<Detail> {
         return None;
     }
     let after = &fields[rip_at..];
-    let session = find(after, b"session=<")
-        .and_then(|i| angle(&after[i + 8..]))
-        .map(|(s, _)| s);
-    Some(detail(
-        kind,
-        reason,
-        service,
-        addr,
-        user,
-        mech,
-        count,
-        Layer::LoginFront,
-        session,
-        duration,
-    ))
+    let session = find(after, b"session=<").and_then(|i| angle(&after[i + 8..])).map(|(s, _)| s);
+    Some(detail(kind, reason, service, addr, user, mech, count, Layer::LoginFront, session, duration))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,11 +182,7 @@ fn login(service: &[u8], body: &[u8]) -> Option<Detail> {
 
 /// `NAME(ID): ` with a server-written id (`304`, `default`): a process prefix, not a tuple.
 fn looks_like_id(s: &[u8]) -> bool {
-    let n = s
-        .iter()
-        .take(33)
-        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-        .count();
+    let n = s.iter().take(33).take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')).count();
     s[n..].starts_with(b"): ")
 }
 
@@ -264,10 +223,7 @@ fn backend(service: &[u8], text: &[u8]) -> Option<Detail> {
             None => break,
         }
     }
-    deferred
-        .into_iter()
-        .find_map(|open| tuple(service, text, open))
-        .map(|(d, _)| d)
+    deferred.into_iter().find_map(|open| tuple(service, text, open)).map(|(d, _)| d)
 }
 
 /// Dovecot truncates the username it logs to 64 bytes plus `...`; a tuple whose IP comma lies
@@ -347,11 +303,7 @@ fn candidate(text: &[u8], comma: usize) -> Option<Candidate<'_>> {
         if rest.starts_with(b",master") && matches!(rest.get(7), Some(b',' | b')')) {
             i += 7;
         } else if let Some(m) = rest.strip_prefix(b",sasl:") {
-            let len = m
-                .iter()
-                .take(32)
-                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
-                .count();
+            let len = m.iter().take(32).take_while(|b| b.is_ascii_alphanumeric() || **b == b'-').count();
             mech = Some(&m[..len]);
             i += 6 + len;
         } else if rest.starts_with(b",<") {
@@ -377,16 +329,7 @@ fn candidate(text: &[u8], comma: usize) -> Option<Candidate<'_>> {
     }
     let msg = text[i..].strip_prefix(b": ")?;
     let (kind, reason, count, password_span) = backend_message(msg)?;
-    Some(Candidate {
-        addr,
-        session,
-        mech,
-        kind,
-        reason,
-        count,
-        password_span,
-        v24,
-    })
+    Some(Candidate { addr, session, mech, kind, reason, count, password_span, v24 })
 }
 
 /// Classifies a passdb result message; it must run to the end of the line.
@@ -403,10 +346,7 @@ fn backend_message(msg: &[u8]) -> Option<(Kind, Reason, u32, bool)> {
     }
     let (reason, rest) = if let Some(r) = msg.strip_prefix(b"unknown user") {
         (Reason::UnknownUser, r)
-    } else if let Some(r) = msg
-        .strip_prefix(b"Password mismatch")
-        .or_else(|| msg.strip_prefix(b"password mismatch"))
-    {
+    } else if let Some(r) = msg.strip_prefix(b"Password mismatch").or_else(|| msg.strip_prefix(b"password mismatch")) {
         (Reason::PasswordMismatch, r)
     } else if let Some(r) = msg.strip_prefix(b"invalid credentials") {
         (Reason::InvalidCredentials, r)
@@ -447,10 +387,9 @@ fn pam_result(s: &[u8]) -> Option<(Reason, u32)> {
     };
     if text.is_empty()
         || text.len() > 200
-        || !text.iter().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(b, b' ' | b'(' | b')' | b'?' | b'\'' | b'.' | b'_' | b'-')
-        })
+        || !text
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'(' | b')' | b'?' | b'\'' | b'.' | b'_' | b'-'))
     {
         return None;
     }
@@ -477,18 +416,10 @@ fn pam_body(msg: &[u8]) -> Option<&[u8]> {
     for _ in 0..4 {
         if b.starts_with(b"pam_") {
             // `pam_unix(dovecot:auth): `, not a driver's `pam_authenticate() failed`.
-            let n = b
-                .iter()
-                .take(40)
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-                .count();
+            let n = b.iter().take(40).take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
             return b[n..].starts_with(b"(dovecot").then_some(b);
         }
-        let n = b
-            .iter()
-            .take(40)
-            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
-            .count();
+        let n = b.iter().take(40).take_while(|c| c.is_ascii_alphanumeric() || **c == b'-').count();
         if n == 0 {
             return None;
         }
@@ -511,10 +442,7 @@ fn pam_body(msg: &[u8]) -> Option<&[u8]> {
 /// `pam_username_format`) is the first candidate followed by `  user=` trusted.
 fn pam(tag: &[u8], body: &[u8]) -> Option<Detail> {
     let open = memchr::memchr(b'(', &body[..body.len().min(64)])?;
-    if !body[..open]
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
-    {
+    if !body[..open].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
         return None;
     }
     let svc = &body[open + 1..];
@@ -565,18 +493,7 @@ fn pam(tag: &[u8], body: &[u8]) -> Option<Detail> {
     let addr = ip(&tail[k + 7..e])?;
     let ruser = &tail[..k];
     let name = user.filter(|u| !u.is_empty()).or(Some(ruser));
-    Some(detail(
-        Kind::Failure,
-        Reason::AuthenticationFailure,
-        tag,
-        addr,
-        name,
-        None,
-        1,
-        Layer::Pam,
-        None,
-        None,
-    ))
+    Some(detail(Kind::Failure, Reason::AuthenticationFailure, tag, addr, name, None, 1, Layer::Pam, None, None))
 }
 
 #[cfg(test)]
@@ -585,9 +502,7 @@ mod tests {
     use crate::event::{Detail, Kind, Layer, Reason};
 
     fn one(line: &str) -> Detail {
-        parse_line(line.as_bytes())
-            .unwrap_or_else(|| panic!("no event: {line}"))
-            .detail
+        parse_line(line.as_bytes()).unwrap_or_else(|| panic!("no event: {line}")).detail
     }
 
     fn none(line: &str) {
@@ -595,14 +510,7 @@ mod tests {
     }
 
     #[track_caller]
-    fn check(
-        d: &Detail,
-        ip: &str,
-        user: Option<&str>,
-        reason: Reason,
-        layer: Layer,
-        service: &str,
-    ) {
+    fn check(d: &Detail, ip: &str, user: Option<&str>, reason: Reason, layer: Layer, service: &str) {
         assert_eq!(d.client_ip.to_string(), ip, "{d:?}");
         assert_eq!(d.username.as_deref(), user, "{d:?}");
         assert_eq!(d.reason, reason, "{d:?}");
@@ -626,10 +534,7 @@ mod tests {
             Layer::LoginFront,
             "dovecot/imap-login",
         );
-        assert_eq!(
-            (d.kind, d.count, d.duration_secs),
-            (Kind::Failure, 2, Some(7))
-        );
+        assert_eq!((d.kind, d.count, d.duration_secs), (Kind::Failure, 2, Some(7)));
         assert_eq!(d.mechanism.as_deref(), Some("PLAIN"));
         assert_eq!(d.session.as_deref(), Some("AbCd+/12"));
 
@@ -644,23 +549,13 @@ mod tests {
             Layer::LoginFront,
             "dovecot/imap-login",
         );
-        assert_eq!(
-            (d.count, d.duration_secs, d.session.as_deref()),
-            (1, None, None)
-        );
+        assert_eq!((d.count, d.duration_secs, d.session.as_deref()), (1, None, None));
         assert_eq!(d.mechanism.as_deref(), Some("CRAM-MD5"));
 
         let d = one(
             "Jun 14 00:48:21 p dovecot: imap-login: Disconnected (auth failed, 1 attempts): method=PLAIN, rip=198.51.100.81, lip=192.0.2.1, TLS: Disconnected",
         );
-        check(
-            &d,
-            "198.51.100.81",
-            None,
-            Reason::AuthenticationFailure,
-            Layer::LoginFront,
-            "dovecot/imap-login",
-        );
+        check(&d, "198.51.100.81", None, Reason::AuthenticationFailure, Layer::LoginFront, "dovecot/imap-login");
         assert_eq!(d.mechanism.as_deref(), Some("PLAIN"));
 
         let d = one(
@@ -730,38 +625,17 @@ mod tests {
         let d = one(
             "Dec 12 11:19:11 d dovecot: pop3-login: Aborted login (tried to use disabled plaintext auth): rip=198.51.100.90, lip=192.0.2.2",
         );
-        check(
-            &d,
-            "198.51.100.90",
-            None,
-            Reason::PlaintextDisallowed,
-            Layer::LoginFront,
-            "dovecot/pop3-login",
-        );
+        check(&d, "198.51.100.90", None, Reason::PlaintextDisallowed, Layer::LoginFront, "dovecot/pop3-login");
         assert_eq!(d.count, 1);
         let d = one(
             "Jul 26 11:11:21 h dovecot: imap-login: Disconnected: Too many invalid commands (tried to use disallowed plaintext auth): user=<test>, rip=198.51.100.91, lip=192.0.2.1, session=<S5dI>",
         );
-        check(
-            &d,
-            "198.51.100.91",
-            Some("test"),
-            Reason::PlaintextDisallowed,
-            Layer::LoginFront,
-            "dovecot/imap-login",
-        );
+        check(&d, "198.51.100.91", Some("test"), Reason::PlaintextDisallowed, Layer::LoginFront, "dovecot/imap-login");
         assert_eq!(d.session.as_deref(), Some("S5dI"));
         let d = one(
             "Aug 31 16:06:05 s dovecot: imap-login: Disconnected: a: a: a: a: a: (reason: x) (tried to use disallowed test auth): user=<>, rip=198.51.100.92",
         );
-        check(
-            &d,
-            "198.51.100.92",
-            None,
-            Reason::MechanismDisallowed,
-            Layer::LoginFront,
-            "dovecot/imap-login",
-        );
+        check(&d, "198.51.100.92", None, Reason::MechanismDisallowed, Layer::LoginFront, "dovecot/imap-login");
         let d = one(
             "Jul 17 09:21:22 px dovecot: imap-login: Disconnected (proxy dest auth failed): user=<hal@example.com.au>, method=PLAIN, rip=198.51.100.93, lip=192.168.1.2, session=<NTI4>",
         );
@@ -780,18 +654,8 @@ mod tests {
         let d = one(
             "Oct 13 09:22:59 c dovecot: pop3-login: Info: Login: user=<ivy@example.net>, method=PLAIN, rip=172.16.5.1, lip=172.16.5.2, mpid=18, TLS, session=<PeYc>",
         );
-        check(
-            &d,
-            "172.16.5.1",
-            Some("ivy@example.net"),
-            Reason::LoginOk,
-            Layer::LoginFront,
-            "dovecot/pop3-login",
-        );
-        assert_eq!(
-            (d.kind, d.count, d.session.as_deref()),
-            (Kind::Success, 1, Some("PeYc"))
-        );
+        check(&d, "172.16.5.1", Some("ivy@example.net"), Reason::LoginOk, Layer::LoginFront, "dovecot/pop3-login");
+        assert_eq!((d.kind, d.count, d.session.as_deref()), (Kind::Success, 1, Some("PeYc")));
         assert_eq!(d.mechanism.as_deref(), Some("PLAIN"));
     }
 
@@ -836,10 +700,8 @@ mod tests {
             none(line);
         }
         // The GHSA case stays fast with a huge repetition.
-        let line = format!(
-            "Aug 31 16:06:06 s dovecot: imap-login: Disconnected: {}test no match",
-            "a: ".repeat(300_000)
-        );
+        let line =
+            format!("Aug 31 16:06:06 s dovecot: imap-login: Disconnected: {}test no match", "a: ".repeat(300_000));
         let start = std::time::Instant::now();
         none(&line);
         assert!(start.elapsed().as_secs() < 5);
@@ -849,37 +711,14 @@ mod tests {
 
     #[test]
     fn backend_drivers_and_prefix_chains() {
-        let d =
-            one("Jan 29 05:13:50 mail dovecot: auth: passwd-file(kim,192.0.2.20): unknown user");
-        check(
-            &d,
-            "192.0.2.20",
-            Some("kim"),
-            Reason::UnknownUser,
-            Layer::Backend,
-            "dovecot/auth",
-        );
-        assert_eq!(
-            (
-                d.kind,
-                d.count,
-                d.session.as_deref(),
-                d.mechanism.as_deref()
-            ),
-            (Kind::Failure, 1, None, None)
-        );
+        let d = one("Jan 29 05:13:50 mail dovecot: auth: passwd-file(kim,192.0.2.20): unknown user");
+        check(&d, "192.0.2.20", Some("kim"), Reason::UnknownUser, Layer::Backend, "dovecot/auth");
+        assert_eq!((d.kind, d.count, d.session.as_deref(), d.mechanism.as_deref()), (Kind::Failure, 1, None, None));
 
         let d = one(
             "Jan 29 05:32:50 mail dovecot: auth-worker(304): pam(lee,192.0.2.21): pam_authenticate() failed: Authentication failure (password mismatch?)",
         );
-        check(
-            &d,
-            "192.0.2.21",
-            Some("lee"),
-            Reason::PasswordMismatch,
-            Layer::Backend,
-            "dovecot/auth-worker",
-        );
+        check(&d, "192.0.2.21", Some("lee"), Reason::PasswordMismatch, Layer::Backend, "dovecot/auth-worker");
         let d = one(
             "Jan 29 18:55:55 mail dovecot: auth-worker(12182): pam(lee,192.0.2.22): pam_authenticate() failed: Authentication failure (Password mismatch?)",
         );
@@ -888,39 +727,17 @@ mod tests {
         let d = one(
             "Jul 02 13:49:32 h dovecot[442]: dovecot: auth(default): pam(acct@EXAMPLE.com,192.0.2.23): pam_authenticate() failed: User not known to the underlying authentication module: 2 Time(s)",
         );
-        check(
-            &d,
-            "192.0.2.23",
-            Some("acct@EXAMPLE.com"),
-            Reason::UnknownUser,
-            Layer::Backend,
-            "dovecot/auth",
-        );
+        check(&d, "192.0.2.23", Some("acct@EXAMPLE.com"), Reason::UnknownUser, Layer::Backend, "dovecot/auth");
         assert_eq!(d.count, 2);
 
         let d = one(
             "2013-08-11 03:56:40 auth-worker(default): Info: pam(mo,192.0.2.24): pam_authenticate() failed: Authentication failure (password mismatch?)",
         );
-        check(
-            &d,
-            "192.0.2.24",
-            Some("mo"),
-            Reason::PasswordMismatch,
-            Layer::Backend,
-            "dovecot/auth-worker",
-        );
+        check(&d, "192.0.2.24", Some("mo"), Reason::PasswordMismatch, Layer::Backend, "dovecot/auth-worker");
 
-        let d = one(
-            "Jan 29 13:54:06 auth-worker(22401): Info: sql(ned@example.de,192.0.2.25,<n4JLdHNV>): unknown user",
-        );
-        check(
-            &d,
-            "192.0.2.25",
-            Some("ned@example.de"),
-            Reason::UnknownUser,
-            Layer::Backend,
-            "dovecot/auth-worker",
-        );
+        let d =
+            one("Jan 29 13:54:06 auth-worker(22401): Info: sql(ned@example.de,192.0.2.25,<n4JLdHNV>): unknown user");
+        check(&d, "192.0.2.25", Some("ned@example.de"), Reason::UnknownUser, Layer::Backend, "dovecot/auth-worker");
         assert_eq!(d.session.as_deref(), Some("n4JLdHNV"));
 
         let d = one(
@@ -939,14 +756,7 @@ mod tests {
         let d = one(
             "Apr 29 15:54:21 mail dovecot: auth-worker(14877): conn unix:auth-worker (pid=14830,uid=109): auth-worker<5>: pam(a,5.34.207.161): pam_authenticate() failed: Authentication failure (Password mismatch?)",
         );
-        check(
-            &d,
-            "5.34.207.161",
-            Some("a"),
-            Reason::PasswordMismatch,
-            Layer::Backend,
-            "dovecot/auth-worker",
-        );
+        check(&d, "5.34.207.161", Some("a"), Reason::PasswordMismatch, Layer::Backend, "dovecot/auth-worker");
 
         let d = one(
             "Jan 29 14:38:51 example.com dovecot[24941]: auth-worker(30165): pam(pat@example.com,192.0.2.27,<PNHQ>): pam_authenticate() failed: Permission denied",
@@ -965,51 +775,20 @@ mod tests {
         assert_eq!(d.reason, Reason::AuthenticationFailure);
 
         let d = one("Mar 23 06:10:52 auth: Info: ldap(dog,198.51.100.121,): invalid credentials");
-        check(
-            &d,
-            "198.51.100.121",
-            Some("dog"),
-            Reason::InvalidCredentials,
-            Layer::Backend,
-            "dovecot/auth",
-        );
+        check(&d, "198.51.100.121", Some("dog"), Reason::InvalidCredentials, Layer::Backend, "dovecot/auth");
 
         let d = one(
             "Jun 11 13:57:17 main dovecot: auth: ldap(rae@example.org,192.0.2.29,<LZmG>): Password mismatch (for LDAP bind) (SHA1 of given password: f638ff)",
         );
-        check(
-            &d,
-            "192.0.2.29",
-            Some("rae@example.org"),
-            Reason::PasswordMismatch,
-            Layer::Backend,
-            "dovecot/auth",
-        );
+        check(&d, "192.0.2.29", Some("rae@example.org"), Reason::PasswordMismatch, Layer::Backend, "dovecot/auth");
         assert_eq!(d.session.as_deref(), Some("LZmG"));
 
-        let d = one(
-            "Jun 11 13:57:17 main dovecot: auth: sql(sam,2001:db8::29,master,<MsT>): unknown user",
-        );
-        check(
-            &d,
-            "2001:db8::29",
-            Some("sam"),
-            Reason::UnknownUser,
-            Layer::Backend,
-            "dovecot/auth",
-        );
+        let d = one("Jun 11 13:57:17 main dovecot: auth: sql(sam,2001:db8::29,master,<MsT>): unknown user");
+        check(&d, "2001:db8::29", Some("sam"), Reason::UnknownUser, Layer::Backend, "dovecot/auth");
         assert_eq!(d.session.as_deref(), Some("MsT"));
 
-        let d =
-            one("Jun 11 13:57:17 main dovecot-auth: passwd(tom,::ffff:192.0.2.30): unknown user");
-        check(
-            &d,
-            "192.0.2.30",
-            Some("tom"),
-            Reason::UnknownUser,
-            Layer::Backend,
-            "dovecot/auth",
-        );
+        let d = one("Jun 11 13:57:17 main dovecot-auth: passwd(tom,::ffff:192.0.2.30): unknown user");
+        check(&d, "192.0.2.30", Some("tom"), Reason::UnknownUser, Layer::Backend, "dovecot/auth");
     }
 
     #[test]
@@ -1017,14 +796,7 @@ mod tests {
         let d = one(
             "Aug 30 00:10:57 auth(uma@example.com,192.0.2.110,sasl:login)<CvN+E95Uf4e7eEnj>: Info: sql: Password mismatch (given password: S3cretPw)",
         );
-        check(
-            &d,
-            "192.0.2.110",
-            Some("uma@example.com"),
-            Reason::PasswordMismatch,
-            Layer::Backend,
-            "dovecot/auth",
-        );
+        check(&d, "192.0.2.110", Some("uma@example.com"), Reason::PasswordMismatch, Layer::Backend, "dovecot/auth");
         assert_eq!(d.session.as_deref(), Some("CvN+E95Uf4e7eEnj"));
         assert_eq!(d.mechanism.as_deref(), Some("LOGIN"));
         // A username that looks like a process id.
@@ -1070,25 +842,11 @@ mod tests {
         let d = one(
             "2024-12-31T06:56:17.784598+01:00 mail dovecot: auth-worker(10377): conn unix:auth-worker (pid=919,uid=112): auth-worker<1>: sql(vic@example.com,192.0.2.42): unknown user (given password: S3cret,10.6.6.6): unknown user)",
         );
-        check(
-            &d,
-            "192.0.2.42",
-            Some("vic@example.com"),
-            Reason::UnknownUser,
-            Layer::Backend,
-            "dovecot/auth-worker",
-        );
+        check(&d, "192.0.2.42", Some("vic@example.com"), Reason::UnknownUser, Layer::Backend, "dovecot/auth-worker");
         let d = one(
             "Jun 11 13:57:17 m dovecot: auth: sql(w,192.0.2.43,<s1>): Password mismatch (given password: S3cret,10.6.6.6,<s2>): unknown user)",
         );
-        check(
-            &d,
-            "192.0.2.43",
-            Some("w"),
-            Reason::PasswordMismatch,
-            Layer::Backend,
-            "dovecot/auth",
-        );
+        check(&d, "192.0.2.43", Some("w"), Reason::PasswordMismatch, Layer::Backend, "dovecot/auth");
         assert_eq!(d.session.as_deref(), Some("s1"));
         // A whole fake syslog line in the username.
         let d = one(
@@ -1109,10 +867,7 @@ mod tests {
         ));
         assert_eq!(d.client_ip.to_string(), "192.0.2.45");
         // Truncated username (Dovecot appends `...`).
-        let d = one(&format!(
-            "Jun 11 13:57:17 m dovecot: auth: sql({}...,192.0.2.46): unknown user",
-            "u".repeat(64)
-        ));
+        let d = one(&format!("Jun 11 13:57:17 m dovecot: auth: sql({}...,192.0.2.46): unknown user", "u".repeat(64)));
         assert_eq!(d.client_ip.to_string(), "192.0.2.46");
         assert_eq!(d.username.as_deref().map(str::len), Some(67));
     }
@@ -1139,51 +894,20 @@ mod tests {
         let d = one(
             "Apr 19 05:22:20 vm5 auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=informix rhost=198.51.100.104",
         );
-        check(
-            &d,
-            "198.51.100.104",
-            Some("informix"),
-            Reason::AuthenticationFailure,
-            Layer::Pam,
-            "auth",
-        );
-        assert_eq!(
-            (d.kind, d.count, d.mechanism.as_deref()),
-            (Kind::Failure, 1, None)
-        );
+        check(&d, "198.51.100.104", Some("informix"), Reason::AuthenticationFailure, Layer::Pam, "auth");
+        assert_eq!((d.kind, d.count, d.mechanism.as_deref()), (Kind::Failure, 1, None));
         let d = one(
             "@400000004c91b044077a9e94 dovecot-auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=root rhost=198.51.100.225  user=root",
         );
-        check(
-            &d,
-            "198.51.100.225",
-            Some("root"),
-            Reason::AuthenticationFailure,
-            Layer::Pam,
-            "dovecot-auth",
-        );
+        check(&d, "198.51.100.225", Some("root"), Reason::AuthenticationFailure, Layer::Pam, "dovecot-auth");
         let d = one(
             "Apr 19 05:22:20 vm5 dovecot: auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser= rhost=2001:db8::9",
         );
-        check(
-            &d,
-            "2001:db8::9",
-            None,
-            Reason::AuthenticationFailure,
-            Layer::Pam,
-            "dovecot",
-        );
+        check(&d, "2001:db8::9", None, Reason::AuthenticationFailure, Layer::Pam, "dovecot");
         let d = one(
             "Apr 19 05:22:20 vm5 auth: pam_sss(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=ann rhost=198.51.100.5  user=ann@example.org",
         );
-        check(
-            &d,
-            "198.51.100.5",
-            Some("ann@example.org"),
-            Reason::AuthenticationFailure,
-            Layer::Pam,
-            "auth",
-        );
+        check(&d, "198.51.100.5", Some("ann@example.org"), Reason::AuthenticationFailure, Layer::Pam, "auth");
     }
 
     #[test]
@@ -1191,26 +915,12 @@ mod tests {
         let d = one(
             "@400000004c91b044077a9e94 dovecot-auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=rhost=10.6.6.6 rhost=198.51.100.10",
         );
-        check(
-            &d,
-            "198.51.100.10",
-            Some("rhost=10.6.6.6"),
-            Reason::AuthenticationFailure,
-            Layer::Pam,
-            "dovecot-auth",
-        );
+        check(&d, "198.51.100.10", Some("rhost=10.6.6.6"), Reason::AuthenticationFailure, Layer::Pam, "dovecot-auth");
         let s = "b rhost=10.6.6.6  user=b rhost=10.7.7.7";
         let d = one(&format!(
             "Apr 19 05:22:20 vm5 auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser={s} rhost=198.51.100.11  user={s}"
         ));
-        check(
-            &d,
-            "198.51.100.11",
-            Some(s),
-            Reason::AuthenticationFailure,
-            Layer::Pam,
-            "auth",
-        );
+        check(&d, "198.51.100.11", Some(s), Reason::AuthenticationFailure, Layer::Pam, "auth");
     }
 
     #[test]
@@ -1232,10 +942,7 @@ mod tests {
         let d = one(
             "Jan 29 05:13:50 mail dovecot: message repeated 4 times: [ auth: passwd-file(kim,192.0.2.20): unknown user]",
         );
-        assert_eq!(
-            (d.count, d.reason, d.username.as_deref()),
-            (4, Reason::UnknownUser, Some("kim"))
-        );
+        assert_eq!((d.count, d.reason, d.username.as_deref()), (4, Reason::UnknownUser, Some("kim")));
         let d = one(
             "Jan 29 05:13:50 mail dovecot: message repeated 2 times: [ imap-login: Disconnected (auth failed, 3 attempts in 9 secs): user=<kim>, method=PLAIN, rip=192.0.2.20, lip=192.0.2.1]",
         );

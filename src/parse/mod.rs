@@ -59,11 +59,7 @@ pub fn parse_line(line: &[u8]) -> Option<Parsed> {
         dovecot::parse(header.tag, message)?
     };
     detail.count = detail.count.max(1).saturating_mul(repeat);
-    Some(Parsed {
-        time: header.time,
-        host: header.host.map(visible),
-        detail,
-    })
+    Some(Parsed { time: header.time, host: header.host.map(visible), detail })
 }
 
 /// rsyslog's repeat reduction: `message repeated N times: [ INNER]` → (INNER, N).
@@ -71,15 +67,8 @@ fn unrepeat(msg: &[u8]) -> (&[u8], u32) {
     let Some(rest) = msg.strip_prefix(b"message repeated ") else {
         return (msg, 1);
     };
-    let n = rest
-        .iter()
-        .take(10)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    let Some(count) = std::str::from_utf8(&rest[..n])
-        .ok()
-        .and_then(|s| s.parse::<u32>().ok())
-    else {
+    let n = rest.iter().take(10).take_while(|b| b.is_ascii_digit()).count();
+    let Some(count) = std::str::from_utf8(&rest[..n]).ok().and_then(|s| s.parse::<u32>().ok()) else {
         return (msg, 1);
     };
     let Some(inner) = rest[n..].strip_prefix(b" times: [ ") else {
@@ -100,12 +89,7 @@ pub(crate) fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// An IP address as logged; IPv4-mapped IPv6 becomes IPv4.
 pub(crate) fn ip(s: &[u8]) -> Option<IpAddr> {
-    if s.is_empty()
-        || s.len() > 45
-        || !s
-            .iter()
-            .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':'))
-    {
+    if s.is_empty() || s.len() > 45 || !s.iter().all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':')) {
         return None;
     }
     let addr: IpAddr = std::str::from_utf8(s).ok()?.parse().ok()?;
@@ -121,15 +105,11 @@ mod tests {
     const FIXTURES: &str = include_str!("../../tests/fixtures/parse/lines.log");
 
     fn fixture_lines() -> impl Iterator<Item = &'static str> {
-        FIXTURES
-            .lines()
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        FIXTURES.lines().filter(|l| !l.is_empty() && !l.starts_with('#'))
     }
 
     fn has_needle(line: &[u8]) -> bool {
-        NEEDLES
-            .iter()
-            .any(|n| memmem::find(line, n.as_bytes()).is_some())
+        NEEDLES.iter().any(|n| memmem::find(line, n.as_bytes()).is_some())
     }
 
     #[test]
@@ -138,10 +118,7 @@ mod tests {
         for line in fixture_lines() {
             if parse_line(line.as_bytes()).is_some() {
                 accepted += 1;
-                assert!(
-                    has_needle(line.as_bytes()),
-                    "accepted without needle: {line}"
-                );
+                assert!(has_needle(line.as_bytes()), "accepted without needle: {line}");
             }
         }
         assert!(accepted >= 40, "only {accepted} fixture lines accepted");
@@ -154,10 +131,7 @@ mod tests {
             if let Some(p) = parse_line(line.as_bytes()) {
                 let d = format!("{:?}", p.detail);
                 assert!(!d.contains("S3cret"), "password leaked from {line}: {d}");
-                assert!(
-                    !d.contains("given password"),
-                    "password leaked from {line}: {d}"
-                );
+                assert!(!d.contains("given password"), "password leaked from {line}: {d}");
             }
         }
     }
@@ -182,11 +156,7 @@ mod tests {
                     }
                 }
                 if parse_line(&m).is_some() {
-                    assert!(
-                        has_needle(&m),
-                        "accepted without needle: {}",
-                        String::from_utf8_lossy(&m)
-                    );
+                    assert!(has_needle(&m), "accepted without needle: {}", String::from_utf8_lossy(&m));
                 }
             }
         }
@@ -205,9 +175,7 @@ mod tests {
         let alphabet: &[u8] = b"abc:;,()<>[] =@.0123456789\x00\xff\xc3user=rip=auth failed";
         for _ in 0..20_000 {
             let len = rng.usize(0..200);
-            let mut v: Vec<u8> = (0..len)
-                .map(|_| alphabet[rng.usize(0..alphabet.len())])
-                .collect();
+            let mut v: Vec<u8> = (0..len).map(|_| alphabet[rng.usize(0..alphabet.len())]).collect();
             if rng.bool() {
                 let prefix: &[u8] = match rng.u8(0..4) {
                     0 => b"Jan  1 00:00:00 h dovecot: auth: pam(",
@@ -259,7 +227,9 @@ mod tests {
                 let mut line = head.as_bytes().to_vec();
                 line.extend_from_slice(fill(unit).as_bytes());
                 let _ = parse_line(&line);
-                line.extend_from_slice(b"), user=<a>, method=PLAIN, rip=192.0.2.9, lip=192.0.2.1: unknown user rhost=192.0.2.9");
+                line.extend_from_slice(
+                    b"), user=<a>, method=PLAIN, rip=192.0.2.9, lip=192.0.2.1: unknown user rhost=192.0.2.9",
+                );
                 let _ = parse_line(&line);
             }
         }
@@ -268,7 +238,8 @@ mod tests {
         line.extend(std::iter::repeat_n(b'A', 1 << 20));
         let p = parse_line(&line).unwrap();
         assert_eq!(p.detail.client_ip.to_string(), "192.0.2.99");
-        let mut line = b"Jan  1 00:00:00 h dovecot: imap-login: Disconnected (auth failed, 1 attempts): user=<".to_vec();
+        let mut line =
+            b"Jan  1 00:00:00 h dovecot: imap-login: Disconnected (auth failed, 1 attempts): user=<".to_vec();
         line.extend(std::iter::repeat_n(b'>', 1 << 20));
         line.extend_from_slice(b">, method=PLAIN, rip=192.0.2.98, lip=192.0.2.1");
         let p = parse_line(&line).unwrap();
@@ -283,10 +254,7 @@ mod tests {
     #[test]
     #[ignore]
     fn dump_for_corpus_check() {
-        let (Ok(input), Ok(output)) = (
-            std::env::var("MLS_PARSE_INPUT"),
-            std::env::var("MLS_PARSE_OUTPUT"),
-        ) else {
+        let (Ok(input), Ok(output)) = (std::env::var("MLS_PARSE_INPUT"), std::env::var("MLS_PARSE_OUTPUT")) else {
             return;
         };
         let data = std::fs::read(input).unwrap();
@@ -296,13 +264,7 @@ mod tests {
                 Some(p) => {
                     let d = p.detail;
                     let user = d.username.unwrap_or_default();
-                    out.push_str(&format!(
-                        "{}\t{}\t{}\t{}\n",
-                        d.kind.as_str(),
-                        d.reason.as_str(),
-                        d.client_ip,
-                        user
-                    ));
+                    out.push_str(&format!("{}\t{}\t{}\t{}\n", d.kind.as_str(), d.reason.as_str(), d.client_ip, user));
                 }
                 None => out.push_str("-\n"),
             }
@@ -313,14 +275,8 @@ mod tests {
     #[test]
     fn repeat_unwrapping() {
         assert_eq!(unrepeat(b"message repeated 4 times: [ x]"), (&b"x"[..], 4));
-        assert_eq!(
-            unrepeat(b"message repeated 4 times: [ x]]"),
-            (&b"x]"[..], 4)
-        );
-        assert_eq!(
-            unrepeat(b"message repeated many times: [ x]"),
-            (&b"message repeated many times: [ x]"[..], 1)
-        );
+        assert_eq!(unrepeat(b"message repeated 4 times: [ x]]"), (&b"x]"[..], 4));
+        assert_eq!(unrepeat(b"message repeated many times: [ x]"), (&b"message repeated many times: [ x]"[..], 1));
         assert_eq!(unrepeat(b"message repeated 99999999999 times: [ x]").1, 1);
     }
 

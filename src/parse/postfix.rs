@@ -41,11 +41,7 @@ fn client(s: &[u8]) -> Option<(&[u8], std::net::IpAddr, usize)> {
     let addr = ip(&s[open + 1..close])?;
     let mut end = close + 1;
     if s.get(end) == Some(&b':') {
-        let n = s[end + 1..]
-            .iter()
-            .take(6)
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let n = s[end + 1..].iter().take(6).take_while(|b| b.is_ascii_digit()).count();
         if n > 0 {
             end += 1 + n;
         }
@@ -58,11 +54,7 @@ fn failure(tag: &[u8], s: &[u8]) -> Option<Detail> {
     let rest = s[end..].strip_prefix(b": SASL ")?;
     let sp = memchr::memchr(b' ', rest)?;
     let mech = &rest[..sp];
-    if mech.is_empty()
-        || !mech
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
-    {
+    if mech.is_empty() || !mech.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') {
         return None;
     }
     let rest = rest[sp..].strip_prefix(b" authentication failed:")?;
@@ -93,11 +85,7 @@ fn classify(reason: &[u8]) -> (Kind, Reason) {
         return (Kind::Failure, Reason::MechanismInvalid);
     }
     // Problems between Postfix and its SASL backend (Dovecot auth socket, saslauthd): our side.
-    const BACKEND: [&[u8]; 3] = [
-        b"authentication server",
-        b"saslauthd server",
-        b"cannot connect to",
-    ];
+    const BACKEND: [&[u8]; 3] = [b"authentication server", b"saslauthd server", b"cannot connect to"];
     if BACKEND.iter().any(|m| memmem::find(reason, m).is_some()) {
         return (Kind::BackendError, Reason::BackendOutage);
     }
@@ -145,9 +133,7 @@ mod tests {
     use crate::event::{Kind, Layer, Reason};
 
     fn one(line: &str) -> crate::event::Detail {
-        parse_line(line.as_bytes())
-            .unwrap_or_else(|| panic!("no event: {line}"))
-            .detail
+        parse_line(line.as_bytes()).unwrap_or_else(|| panic!("no event: {line}")).detail
     }
 
     #[test]
@@ -172,10 +158,7 @@ mod tests {
         let d = one(
             "Aug 4 16:47:52 m3 postfix/smtpd[1]: warning: unknown[203.0.113.9]:41234: SASL login authentication failed: authentication failure",
         );
-        assert_eq!(
-            (d.client_ip.to_string(), d.mechanism.as_deref()),
-            ("203.0.113.9".into(), Some("LOGIN"))
-        );
+        assert_eq!((d.client_ip.to_string(), d.mechanism.as_deref()), ("203.0.113.9".into(), Some("LOGIN")));
         assert_eq!(d.logged_hostname.as_deref(), Some("unknown"));
         let d = one(
             "Aug 4 16:47:52 m3 postfix-incoming/smtpd[1]: warning: unknown[2001:db8::17]: SASL Plain authentication failed:",
@@ -187,10 +170,7 @@ mod tests {
         let d = one(
             "2022-04-14T00:36:03.150Z hub postfix/smtps/smtpd[3]: warning: unknown[2001:db8::a:1]:5555: SASL CRAM-MD5 authentication failed: PDEyMzQ+",
         );
-        assert_eq!(
-            (d.client_ip.to_string(), d.mechanism.as_deref()),
-            ("2001:db8::a:1".into(), Some("CRAM-MD5"))
-        );
+        assert_eq!((d.client_ip.to_string(), d.mechanism.as_deref()), ("2001:db8::a:1".into(), Some("CRAM-MD5")));
         let d = one(
             "Jan 1 00:00:00 m postfix/smtpd[1]: warning: unknown[::ffff:192.0.2.77]: SASL XOAUTH2 authentication failed: Password:",
         );
@@ -215,10 +195,7 @@ mod tests {
             "Sep 28 00:33:04 srv postfix/smtps/smtpd[9]: warning: unknown[192.0.2.153]: SASL LOGIN authentication failed: (reason unavailable), sasl_username=x, sasl_username=y]: rip=10.0.0.1 [10.0.0.2]",
         );
         assert_eq!(d.client_ip.to_string(), "192.0.2.153");
-        assert_eq!(
-            d.username.as_deref(),
-            Some("x, sasl_username=y]: rip=10.0.0.1 [10.0.0.2]")
-        );
+        assert_eq!(d.username.as_deref(), Some("x, sasl_username=y]: rip=10.0.0.1 [10.0.0.2]"));
         let d = one(
             "Sep 28 00:33:04 srv postfix/smtps/smtpd[9]: warning: unknown[192.0.2.154]: SASL PLAIN authentication failed: , sasl_username=a\nSep 28 00:33:05 srv postfix/smtps/smtpd[9]: warning: unknown[10.9.9.9]: SASL PLAIN authentication failed: Connection lost to authentication server",
         );
@@ -234,24 +211,15 @@ mod tests {
         let d = one(
             "Feb  3 08:29:28 mail postfix/smtpd[2]: warning: unknown[192.0.2.30]: SASL LOGIN authentication failed: Connection lost to authentication server",
         );
-        assert_eq!(
-            (d.kind, d.reason),
-            (Kind::BackendError, Reason::BackendOutage)
-        );
+        assert_eq!((d.kind, d.reason), (Kind::BackendError, Reason::BackendOutage));
         let d = one(
             "Feb  3 08:29:28 mail postfix/smtpd[2]: warning: unknown[192.0.2.31]: SASL LOGIN authentication failed: SASL authentication failure: cannot connect to saslauthd server: No such file or directory",
         );
-        assert_eq!(
-            (d.kind, d.reason),
-            (Kind::BackendError, Reason::BackendOutage)
-        );
+        assert_eq!((d.kind, d.reason), (Kind::BackendError, Reason::BackendOutage));
         let d = one(
             "Jan 14 16:18:16 x postfix/smtpd[3]: warning: h[192.0.2.32]: SASL CRAM-MD5 authentication failed: Invalid authentication mechanism",
         );
-        assert_eq!(
-            (d.kind, d.reason),
-            (Kind::Failure, Reason::MechanismInvalid)
-        );
+        assert_eq!((d.kind, d.reason), (Kind::Failure, Reason::MechanismInvalid));
     }
 
     #[test]
@@ -291,10 +259,7 @@ mod tests {
         let d = one(
             "Mar  7 02:09:33 mx postfix/submission/smtpd[27]: 1D8CC1CA0A7F: client=laptop.example.org[198.51.100.20]:50123, sasl_method=PLAIN, sasl_username=alice@example.org",
         );
-        assert_eq!(
-            (d.kind, d.reason, d.layer),
-            (Kind::Success, Reason::LoginOk, Layer::SmtpFront)
-        );
+        assert_eq!((d.kind, d.reason, d.layer), (Kind::Success, Reason::LoginOk, Layer::SmtpFront));
         assert_eq!(d.client_ip.to_string(), "198.51.100.20");
         assert_eq!(d.username.as_deref(), Some("alice@example.org"));
         assert_eq!(d.mechanism.as_deref(), Some("PLAIN"));
@@ -303,15 +268,7 @@ mod tests {
             "Mar  7 02:09:33 mx postfix/smtpd[27]: 4JCRG5tYPzCqt2: client=unknown[2001:db8::5], orig_queue_id=4JCRG5tYPzCqt1, orig_client=a[192.0.2.1], sasl_method=login, sasl_username=bob, sasl_sender=bob@example.org",
         );
         assert_eq!(d.client_ip.to_string(), "2001:db8::5");
-        assert_eq!(
-            (d.username.as_deref(), d.mechanism.as_deref()),
-            (Some("bob"), Some("LOGIN"))
-        );
-        assert_eq!(
-            parse_line(
-                b"Mar  7 02:09:33 mx postfix/smtpd[27]: 1D8CC1CA0A7F: client=unknown[192.0.2.1]"
-            ),
-            None
-        );
+        assert_eq!((d.username.as_deref(), d.mechanism.as_deref()), (Some("bob"), Some("LOGIN")));
+        assert_eq!(parse_line(b"Mar  7 02:09:33 mx postfix/smtpd[27]: 1D8CC1CA0A7F: client=unknown[192.0.2.1]"), None);
     }
 }

@@ -52,12 +52,7 @@ pub fn split(line: &[u8]) -> Option<Header<'_>> {
         return None;
     }
     let (tag, message) = split_tag(&rest[sp + 1..])?;
-    Some(Header {
-        time,
-        host: Some(host),
-        tag,
-        message,
-    })
+    Some(Header { time, host: Some(host), tag, message })
 }
 
 /// Just the timestamp of a line.
@@ -79,11 +74,7 @@ fn split_tag(s: &[u8]) -> Option<(&[u8], &[u8])> {
     if tag.is_empty() {
         return None;
     }
-    let message = if end < s.len() {
-        &s[end + 1..]
-    } else {
-        &[][..]
-    };
+    let message = if end < s.len() { &s[end + 1..] } else { &[][..] };
     Some((tag, message))
 }
 
@@ -119,10 +110,7 @@ fn is_dovecot_process(name: &[u8]) -> bool {
 }
 
 fn hostless(time: RawTime, rest: &[u8]) -> Option<Header<'_>> {
-    let n = rest
-        .iter()
-        .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'-')
-        .count();
+    let n = rest.iter().take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'-').count();
     let name = &rest[..n];
     let next = *rest.get(n)?;
     if !matches!(next, b':' | b'(' | b'<' | b'[') || !is_dovecot_process(name) {
@@ -130,19 +118,9 @@ fn hostless(time: RawTime, rest: &[u8]) -> Option<Header<'_>> {
     }
     if matches!(name, b"dovecot" | b"dovecot-auth") && matches!(next, b':' | b'[') {
         let (tag, message) = split_tag(rest)?;
-        return Some(Header {
-            time,
-            host: None,
-            tag,
-            message,
-        });
+        return Some(Header { time, host: None, tag, message });
     }
-    Some(Header {
-        time,
-        host: None,
-        tag: b"dovecot",
-        message: rest,
-    })
+    Some(Header { time, host: None, tag: b"dovecot", message: rest })
 }
 
 /// Parses the timestamp at the start of `line`: the time and the number of bytes it used.
@@ -195,9 +173,8 @@ fn clock(s: &[u8], at: usize) -> Option<(civil::Time, usize)> {
     Some((t, end))
 }
 
-const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
+const MONTHS: [&[u8; 3]; 12] =
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
 
 fn bsd(s: &[u8]) -> Option<(RawTime, usize)> {
     let mon = s.get(..3)?;
@@ -209,11 +186,7 @@ fn bsd(s: &[u8]) -> Option<(RawTime, usize)> {
     while s.get(i) == Some(&b' ') && i < 5 {
         i += 1;
     }
-    let nd = s[i..]
-        .iter()
-        .take(3)
-        .take_while(|b| b.is_ascii_digit())
-        .count();
+    let nd = s[i..].iter().take(3).take_while(|b| b.is_ascii_digit()).count();
     if !(1..=2).contains(&nd) {
         return None;
     }
@@ -249,14 +222,7 @@ fn iso(s: &[u8]) -> Option<(RawTime, usize)> {
             let (m, len) = if s.get(end + 3) == Some(&b':') {
                 (digits(s, end + 4, 2)?, 6)
             } else {
-                (
-                    digits(s, end + 3, 2).unwrap_or(0),
-                    if digits(s, end + 3, 2).is_some() {
-                        5
-                    } else {
-                        3
-                    },
-                )
+                (digits(s, end + 3, 2).unwrap_or(0), if digits(s, end + 3, 2).is_some() { 5 } else { 3 })
             };
             end += len;
             let secs = (h * 3600 + m * 60) as i32;
@@ -296,11 +262,7 @@ mod tests {
     use super::*;
 
     fn yl(month: i8, day: i8, h: i8, m: i8, s: i8) -> RawTime {
-        RawTime::YearLess {
-            month,
-            day,
-            time: civil::time(h, m, s, 0),
-        }
+        RawTime::YearLess { month, day, time: civil::time(h, m, s, 0) }
     }
 
     #[test]
@@ -310,11 +272,7 @@ mod tests {
         assert_eq!(peek_time(b"Jul 02 13:49:31 x"), Some(yl(7, 2, 13, 49, 31)));
         assert_eq!(
             peek_time(b"Dec 31 23:59:59.250 x"),
-            Some(RawTime::YearLess {
-                month: 12,
-                day: 31,
-                time: civil::time(23, 59, 59, 250_000_000)
-            })
+            Some(RawTime::YearLess { month: 12, day: 31, time: civil::time(23, 59, 59, 250_000_000) })
         );
         assert_eq!(peek_time(b"Foo 3 15:30:49 x"), None);
         assert_eq!(peek_time(b"Aug 32 15:30:49 x"), None);
@@ -326,27 +284,15 @@ mod tests {
     #[test]
     fn rfc3339_and_civil_timestamps() {
         let t = peek_time(b"2024-12-31T06:56:17.784598+01:00 mail x").unwrap();
-        assert_eq!(
-            t,
-            RawTime::Instant("2024-12-31T05:56:17.784598Z".parse().unwrap())
-        );
+        assert_eq!(t, RawTime::Instant("2024-12-31T05:56:17.784598Z".parse().unwrap()));
         let t = peek_time(b"2022-04-14T00:36:03.150Z mailhub x").unwrap();
-        assert_eq!(
-            t,
-            RawTime::Instant("2022-04-14T00:36:03.15Z".parse().unwrap())
-        );
+        assert_eq!(t, RawTime::Instant("2022-04-14T00:36:03.15Z".parse().unwrap()));
         let t = peek_time(b"2022-04-14T00:36:03-0530 x").unwrap();
         assert_eq!(t, RawTime::Instant("2022-04-14T06:06:03Z".parse().unwrap()));
         let t = peek_time(b"2013-08-11 03:56:40 auth-worker(default): x").unwrap();
-        assert_eq!(
-            t,
-            RawTime::Civil(civil::datetime(2013, 8, 11, 3, 56, 40, 0))
-        );
+        assert_eq!(t, RawTime::Civil(civil::datetime(2013, 8, 11, 3, 56, 40, 0)));
         let t = peek_time(b"2013-08-11T03:56:40 host x").unwrap();
-        assert_eq!(
-            t,
-            RawTime::Civil(civil::datetime(2013, 8, 11, 3, 56, 40, 0))
-        );
+        assert_eq!(t, RawTime::Civil(civil::datetime(2013, 8, 11, 3, 56, 40, 0)));
         assert_eq!(peek_time(b"2013-02-30 03:56:40 x"), None);
         assert_eq!(peek_time(b"2013-08-11"), None);
     }
@@ -355,10 +301,7 @@ mod tests {
     fn tai64n_labels() {
         let t = peek_time(b"@400000004c91b044077a9e94 imap-login: x").unwrap();
         // 0x4c91b044 = 1284616260, minus the 10 s offset; 0x077a9e94 = 125476500 ns.
-        assert_eq!(
-            t,
-            RawTime::Instant(Timestamp::new(1_284_616_250, 125_476_500).unwrap())
-        );
+        assert_eq!(t, RawTime::Instant(Timestamp::new(1_284_616_250, 125_476_500).unwrap()));
         assert_eq!(peek_time(b"@400000004c91b044077a9e9"), None);
         assert_eq!(peek_time(b"@400000004c91b044077a9eZZ x"), None);
         assert_eq!(peek_time(b"@000000004c91b044077a9e94 x"), None);
@@ -391,17 +334,12 @@ mod tests {
         assert_eq!(h.host, None);
         assert_eq!(h.tag, b"dovecot");
         assert_eq!(h.message, b"pop3-login: Info: Aborted login");
-        let h =
-            split(b"2013-08-11 03:56:40 auth-worker(default): Info: pam(u,1.2.3.4): x").unwrap();
+        let h = split(b"2013-08-11 03:56:40 auth-worker(default): Info: pam(u,1.2.3.4): x").unwrap();
         assert_eq!((h.host, h.tag), (None, &b"dovecot"[..]));
         assert_eq!(h.message, b"auth-worker(default): Info: pam(u,1.2.3.4): x");
         let h = split(b"Aug 30 00:10:57 auth(a b,192.0.2.1,sasl:login)<S>: Info: sql: x").unwrap();
-        assert_eq!(
-            h.message,
-            b"auth(a b,192.0.2.1,sasl:login)<S>: Info: sql: x"
-        );
-        let h =
-            split(b"@400000004c91b044077a9e94 dovecot-auth: pam_unix(dovecot:auth): x").unwrap();
+        assert_eq!(h.message, b"auth(a b,192.0.2.1,sasl:login)<S>: Info: sql: x");
+        let h = split(b"@400000004c91b044077a9e94 dovecot-auth: pam_unix(dovecot:auth): x").unwrap();
         assert_eq!((h.host, h.tag), (None, &b"dovecot-auth"[..]));
         assert_eq!(h.message, b"pam_unix(dovecot:auth): x");
     }
