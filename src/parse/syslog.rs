@@ -1,8 +1,346 @@
 //! The syslog header: timestamp, host and tag, in every form mail servers write them.
+//!
+//! Accepted timestamps: classic `Mmm dd HH:MM:SS[.frac]` (day padded with a space, a zero or not
+//! at all), RFC 3339 with an offset or `Z`, ISO date and time without zone (`T` or space
+//! separated) and TAI64N labels (`@4000000...`, as multilog writes them).
+//!
+//! After the timestamp comes either the usual `HOST TAG[PID]: MESSAGE`, or, in Dovecot's own log
+//! file (`log_path`), no host and no `dovecot:` tag at all: `pop3-login: Info: ...`,
+//! `auth-worker(22401): Info: ...`, `auth(user,ip,sasl:login)<session>: Info: ...`. That form is
+//! recognised structurally: the first word after the timestamp is a Dovecot process name directly
+//! followed by `:`, `(`, `<` or `[` (a syslog host is a single word followed by a space). Such a
+//! line is returned with `host: None`, `tag: b"dovecot"` and the message starting at the process
+//! name, exactly as the same line reads after a syslog `dovecot: ` tag, so the Dovecot parser sees
+//! one shape. (`dovecot:` and `dovecot-auth:` without a host are program tags themselves and are
+//! split like syslog tags.)
+
+use jiff::civil;
+use jiff::tz::Offset;
+use jiff::{Timestamp, civil::DateTime};
 
 use crate::event::RawTime;
 
-/// The timestamp at the start of `line`, if it has one. (Placeholder.)
-pub fn peek_time(_line: &[u8]) -> Option<RawTime> {
-    None
+/// A line split into its syslog parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The timestamp as written.
+    pub time: RawTime,
+    /// The host field; `None` for Dovecot's own log file.
+    pub host: Option<&'a [u8]>,
+    /// The program name without `[pid]`: `postfix/submission/smtpd`, `dovecot`, `auth`.
+    pub tag: &'a [u8],
+    /// Everything after `TAG[PID]: `.
+    pub message: &'a [u8],
+}
+
+/// Splits a line (without newline) into timestamp, host, tag and message.
+pub fn split(line: &[u8]) -> Option<Header<'_>> {
+    let (time, used) = timestamp(line)?;
+    let rest = &line[used..];
+    // At least one space separates the timestamp from what follows.
+    let skip = rest.iter().take_while(|&&b| b == b' ').count();
+    if skip == 0 {
+        return None;
+    }
+    let rest = &rest[skip..];
+    if let Some(h) = hostless(time, rest) {
+        return Some(h);
+    }
+    let sp = memchr::memchr(b' ', rest)?;
+    let host = &rest[..sp];
+    if host.is_empty() {
+        return None;
+    }
+    let (tag, message) = split_tag(&rest[sp + 1..])?;
+    Some(Header { time, host: Some(host), tag, message })
+}
+
+/// Just the timestamp of a line.
+pub fn peek_time(line: &[u8]) -> Option<RawTime> {
+    timestamp(line).map(|(t, _)| t)
+}
+
+/// `TAG[PID]: MESSAGE` (the `[PID]` optional) → (TAG, MESSAGE).
+fn split_tag(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    // A tag is one word: it ends at the first space, which must be preceded by `:`.
+    let end = memchr::memchr(b' ', s).unwrap_or(s.len());
+    let word = &s[..end];
+    let word = word.strip_suffix(b":")?;
+    let tag = match memchr::memchr(b'[', word) {
+        Some(i) if word.ends_with(b"]") => &word[..i],
+        Some(_) => return None,
+        None => word,
+    };
+    if tag.is_empty() {
+        return None;
+    }
+    let message = if end < s.len() { &s[end + 1..] } else { &[][..] };
+    Some((tag, message))
+}
+
+/// Dovecot process names that start a line of Dovecot's own log file.
+fn is_dovecot_process(name: &[u8]) -> bool {
+    name.ends_with(b"-login")
+        || matches!(
+            name,
+            b"auth"
+                | b"auth-worker"
+                | b"dovecot"
+                | b"dovecot-auth"
+                | b"lmtp"
+                | b"imap"
+                | b"pop3"
+                | b"submission"
+                | b"managesieve"
+                | b"master"
+                | b"lda"
+                | b"dovecot-lda"
+                | b"config"
+                | b"anvil"
+                | b"log"
+                | b"stats"
+                | b"indexer"
+                | b"indexer-worker"
+                | b"doveadm"
+                | b"dict"
+                | b"quota-status"
+                | b"replicator"
+                | b"aggregator"
+        )
+}
+
+fn hostless(time: RawTime, rest: &[u8]) -> Option<Header<'_>> {
+    let n = rest.iter().take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'-').count();
+    let name = &rest[..n];
+    let next = *rest.get(n)?;
+    if !matches!(next, b':' | b'(' | b'<' | b'[') || !is_dovecot_process(name) {
+        return None;
+    }
+    if matches!(name, b"dovecot" | b"dovecot-auth") && matches!(next, b':' | b'[') {
+        let (tag, message) = split_tag(rest)?;
+        return Some(Header { time, host: None, tag, message });
+    }
+    Some(Header { time, host: None, tag: b"dovecot", message: rest })
+}
+
+/// Parses the timestamp at the start of `line`: the time and the number of bytes it used.
+fn timestamp(line: &[u8]) -> Option<(RawTime, usize)> {
+    match *line.first()? {
+        b'@' => tai64n(line),
+        b'0'..=b'9' => iso(line),
+        b'A'..=b'Z' => bsd(line),
+        _ => None,
+    }
+}
+
+fn digits(s: &[u8], at: usize, n: usize) -> Option<i64> {
+    let d = s.get(at..at + n)?;
+    let mut v = 0i64;
+    for &b in d {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(b - b'0');
+    }
+    Some(v)
+}
+
+/// `HH:MM:SS[.frac]` at `at`: the time and the end position.
+fn clock(s: &[u8], at: usize) -> Option<(civil::Time, usize)> {
+    let h = digits(s, at, 2)?;
+    let m = digits(s, at + 3, 2)?;
+    let sec = digits(s, at + 6, 2)?;
+    if s[at + 2] != b':' || s[at + 5] != b':' {
+        return None;
+    }
+    let mut end = at + 8;
+    let mut nanos = 0i64;
+    if s.get(end) == Some(&b'.') || s.get(end) == Some(&b',') {
+        let mut k = end + 1;
+        let mut scale = 100_000_000i64;
+        while let Some(b) = s.get(k).filter(|b| b.is_ascii_digit()) {
+            nanos += i64::from(b - b'0') * scale;
+            scale /= 10;
+            k += 1;
+        }
+        if k == end + 1 {
+            return None;
+        }
+        end = k;
+    }
+    // Leap seconds (`:60`) are folded into `:59`.
+    let t = civil::Time::new(h as i8, m as i8, sec.min(59) as i8, nanos as i32).ok()?;
+    Some((t, end))
+}
+
+const MONTHS: [&[u8; 3]; 12] =
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+
+fn bsd(s: &[u8]) -> Option<(RawTime, usize)> {
+    let mon = s.get(..3)?;
+    let month = MONTHS.iter().position(|m| &m[..] == mon)? as i8 + 1;
+    let mut i = 3;
+    if s.get(i) != Some(&b' ') {
+        return None;
+    }
+    while s.get(i) == Some(&b' ') && i < 5 {
+        i += 1;
+    }
+    let nd = s[i..].iter().take(3).take_while(|b| b.is_ascii_digit()).count();
+    if !(1..=2).contains(&nd) {
+        return None;
+    }
+    let day = digits(s, i, nd)? as i8;
+    if !(1..=31).contains(&day) {
+        return None;
+    }
+    i += nd;
+    if s.get(i) != Some(&b' ') {
+        return None;
+    }
+    let (time, end) = clock(s, i + 1)?;
+    Some((RawTime::YearLess { month, day, time }, end))
+}
+
+fn iso(s: &[u8]) -> Option<(RawTime, usize)> {
+    let y = digits(s, 0, 4)?;
+    let mo = digits(s, 5, 2)?;
+    let d = digits(s, 8, 2)?;
+    if s[4] != b'-' || s[7] != b'-' || !matches!(s.get(10), Some(b'T' | b' ')) {
+        return None;
+    }
+    let date = civil::Date::new(y as i16, mo as i8, d as i8).ok()?;
+    let (time, mut end) = clock(s, 11)?;
+    let dt = DateTime::from_parts(date, time);
+    let offset = match s.get(end) {
+        Some(b'Z' | b'z') => {
+            end += 1;
+            Some(0)
+        }
+        Some(&c @ (b'+' | b'-')) => {
+            let h = digits(s, end + 1, 2)?;
+            let (m, len) = if s.get(end + 3) == Some(&b':') {
+                (digits(s, end + 4, 2)?, 6)
+            } else {
+                (digits(s, end + 3, 2).unwrap_or(0), if digits(s, end + 3, 2).is_some() { 5 } else { 3 })
+            };
+            end += len;
+            let secs = (h * 3600 + m * 60) as i32;
+            Some(if c == b'-' { -secs } else { secs })
+        }
+        _ => None,
+    };
+    let raw = match offset {
+        Some(secs) => RawTime::Instant(Offset::from_seconds(secs).ok()?.to_timestamp(dt).ok()?),
+        None => RawTime::Civil(dt),
+    };
+    Some((raw, end))
+}
+
+/// TAI64N: `@` and 24 hex digits. Seconds are the label minus 2^62 and minus the 10 s TAI-UTC
+/// offset daemontools assumes; nanoseconds are the last 8 hex digits.
+fn tai64n(s: &[u8]) -> Option<(RawTime, usize)> {
+    let hex = s.get(1..25)?;
+    let mut label = 0u64;
+    for &b in &hex[..16] {
+        label = (label << 4) | u64::from((b as char).to_digit(16)?);
+    }
+    let mut nanos = 0u32;
+    for &b in &hex[16..] {
+        nanos = (nanos << 4) | (b as char).to_digit(16)?;
+    }
+    let secs = label.checked_sub(1 << 62)? as i64 - 10;
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    let ts = Timestamp::new(secs, nanos as i32).ok()?;
+    Some((RawTime::Instant(ts), 25))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yl(month: i8, day: i8, h: i8, m: i8, s: i8) -> RawTime {
+        RawTime::YearLess { month, day, time: civil::time(h, m, s, 0) }
+    }
+
+    #[test]
+    fn bsd_timestamps_with_any_day_padding() {
+        assert_eq!(peek_time(b"Aug 3 15:30:49 x"), Some(yl(8, 3, 15, 30, 49)));
+        assert_eq!(peek_time(b"Aug  3 15:30:49 x"), Some(yl(8, 3, 15, 30, 49)));
+        assert_eq!(peek_time(b"Jul 02 13:49:31 x"), Some(yl(7, 2, 13, 49, 31)));
+        assert_eq!(
+            peek_time(b"Dec 31 23:59:59.250 x"),
+            Some(RawTime::YearLess { month: 12, day: 31, time: civil::time(23, 59, 59, 250_000_000) })
+        );
+        assert_eq!(peek_time(b"Foo 3 15:30:49 x"), None);
+        assert_eq!(peek_time(b"Aug 32 15:30:49 x"), None);
+        assert_eq!(peek_time(b"Aug 3 15:30 x"), None);
+        assert_eq!(peek_time(b"warning: unknown[1.2.3.4]: SASL"), None);
+        assert_eq!(peek_time(b""), None);
+    }
+
+    #[test]
+    fn rfc3339_and_civil_timestamps() {
+        let t = peek_time(b"2024-12-31T06:56:17.784598+01:00 mail x").unwrap();
+        assert_eq!(t, RawTime::Instant("2024-12-31T05:56:17.784598Z".parse().unwrap()));
+        let t = peek_time(b"2022-04-14T00:36:03.150Z mailhub x").unwrap();
+        assert_eq!(t, RawTime::Instant("2022-04-14T00:36:03.15Z".parse().unwrap()));
+        let t = peek_time(b"2022-04-14T00:36:03-0530 x").unwrap();
+        assert_eq!(t, RawTime::Instant("2022-04-14T06:06:03Z".parse().unwrap()));
+        let t = peek_time(b"2013-08-11 03:56:40 auth-worker(default): x").unwrap();
+        assert_eq!(t, RawTime::Civil(civil::datetime(2013, 8, 11, 3, 56, 40, 0)));
+        let t = peek_time(b"2013-08-11T03:56:40 host x").unwrap();
+        assert_eq!(t, RawTime::Civil(civil::datetime(2013, 8, 11, 3, 56, 40, 0)));
+        assert_eq!(peek_time(b"2013-02-30 03:56:40 x"), None);
+        assert_eq!(peek_time(b"2013-08-11"), None);
+    }
+
+    #[test]
+    fn tai64n_labels() {
+        let t = peek_time(b"@400000004c91b044077a9e94 imap-login: x").unwrap();
+        // 0x4c91b044 = 1284616260, minus the 10 s offset; 0x077a9e94 = 125476500 ns.
+        assert_eq!(t, RawTime::Instant(Timestamp::new(1_284_616_250, 125_476_500).unwrap()));
+        assert_eq!(peek_time(b"@400000004c91b044077a9e9"), None);
+        assert_eq!(peek_time(b"@400000004c91b044077a9eZZ x"), None);
+        assert_eq!(peek_time(b"@000000004c91b044077a9e94 x"), None);
+    }
+
+    #[test]
+    fn syslog_header() {
+        let h = split(b"Jul 02 13:49:31 mx1 dovecot[442]: pop3-login: Aborted").unwrap();
+        assert_eq!(h.host, Some(&b"mx1"[..]));
+        assert_eq!(h.tag, b"dovecot");
+        assert_eq!(h.message, b"pop3-login: Aborted");
+        let h = split(b"Oct  1 00:00:00 mx postfix/submission/smtpd[1]: warning: x").unwrap();
+        assert_eq!(h.tag, b"postfix/submission/smtpd");
+        assert_eq!(h.message, b"warning: x");
+        let h = split(b"Apr 19 05:22:20 vm5 auth: pam_unix(dovecot:auth): fail").unwrap();
+        assert_eq!(h.tag, b"auth");
+        assert_eq!(h.message, b"pam_unix(dovecot:auth): fail");
+        // A host named like a Dovecot process is still a host.
+        let h = split(b"Apr 19 05:22:20 imap dovecot: auth: x").unwrap();
+        assert_eq!(h.host, Some(&b"imap"[..]));
+        assert_eq!(h.message, b"auth: x");
+        assert!(split(b"Apr 19 05:22:20 host notag message").is_none());
+        assert!(split(b"Apr 19 05:22:20").is_none());
+        assert!(split(b"Apr 19 05:22:20 host").is_none());
+    }
+
+    #[test]
+    fn dovecot_own_log_has_no_host() {
+        let h = split(b"Jan 29 09:33:58 pop3-login: Info: Aborted login").unwrap();
+        assert_eq!(h.host, None);
+        assert_eq!(h.tag, b"dovecot");
+        assert_eq!(h.message, b"pop3-login: Info: Aborted login");
+        let h = split(b"2013-08-11 03:56:40 auth-worker(default): Info: pam(u,1.2.3.4): x").unwrap();
+        assert_eq!((h.host, h.tag), (None, &b"dovecot"[..]));
+        assert_eq!(h.message, b"auth-worker(default): Info: pam(u,1.2.3.4): x");
+        let h = split(b"Aug 30 00:10:57 auth(a b,192.0.2.1,sasl:login)<S>: Info: sql: x").unwrap();
+        assert_eq!(h.message, b"auth(a b,192.0.2.1,sasl:login)<S>: Info: sql: x");
+        let h = split(b"@400000004c91b044077a9e94 dovecot-auth: pam_unix(dovecot:auth): x").unwrap();
+        assert_eq!((h.host, h.tag), (None, &b"dovecot-auth"[..]));
+        assert_eq!(h.message, b"pam_unix(dovecot:auth): x");
+    }
 }
