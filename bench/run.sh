@@ -147,6 +147,19 @@ if ((SCAN_OK)); then
     SCAN_S=$MEDIAN
 fi
 
+# `check_printed LABEL EXPECTED WORD_REGEX [quiet]`: finds "N [word] WORD" in the scan summary
+# and compares N with EXPECTED (quiet: say nothing when the summary has no such number).
+check_printed() {
+    local label=$1 expected=$2 word=$3 n
+    n=$(grep -oiE "[0-9][0-9,_]*[[:space:]]+([a-z]+[[:space:]]+)?$word" <<<"$SUMMARY" | head -n1 |
+        grep -oE '^[0-9][0-9,_]*' | tr -d ',_' || true)
+    if [[ -n $n ]]; then
+        echo "  printed $label: $n$([[ $n == "$expected" ]] && echo '  OK' || echo "  MISMATCH (expected $expected)")"
+    elif [[ -z ${4:-} ]]; then
+        echo "  printed $label: (not recognised in the summary)"
+    fi
+}
+
 # --- 4. report --------------------------------------------------------------------------------------
 exp_fail=$(json_num failures "$COUNTS")
 exp_records=$(json_num failure_records "$COUNTS")
@@ -174,13 +187,11 @@ exp_grep=$(json_num grep_authentication_failed "$COUNTS")
     echo "  expected: failures=$exp_fail (one per attempt; $exp_records failure lines after correlation) successes=$exp_succ backend_errors=$exp_backend mechanism_invalid=$exp_mech attacker_ips=$exp_ips"
     if ((SCAN_OK)); then
         echo "  scan summary: ${SUMMARY:-(none)}"
-        printed=$(grep -oiE '[0-9][0-9,_]*[[:space:]]+(failed|failures?|failed attempts|attempts)\b|(failures?|failed|attempts)[^0-9]{0,20}[0-9][0-9,_]*' <<<"$SUMMARY" |
-            head -n1 | grep -oE '[0-9][0-9,_]*' | tr -d ',_' || true)
-        if [[ -n $printed ]]; then
-            echo "  printed failures: $printed$([[ $printed == "$exp_fail" ]] && echo '  OK' || echo "  MISMATCH (expected $exp_fail)")"
-        else
-            echo "  printed failures: (no failure count recognised in the summary)"
-        fi
+        # The summary reads like `...: 31 new failed logins, 3 successful logins, 1 auth backend errors`.
+        check_printed "failures" "$exp_fail" '(failed|failures?)\b'
+        check_printed "successes" "$exp_succ" '(successful|successes|success)\b'
+        check_printed "backend errors" "$exp_backend" '(auth )?backend'
+        check_printed "mechanism-invalid" "$exp_mech" '(invalid|mechanism)' quiet
         if [[ -n $CSV ]]; then
             rows=$(($(wc -l <"$CSV") - 1))
             verdict="MISMATCH (expected $exp_fail rows, one per attempt, or $exp_records, one per line)"

@@ -118,9 +118,7 @@ const REMOTE_DOMAINS: &[&str] = &[
     "partner.example",
 ];
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const HEX: &[u8] = b"0123456789ABCDEF";
@@ -231,16 +229,8 @@ impl Gen {
         while attackers.len() < 3000 {
             let ip = match rng.u32(0..100) {
                 0..=9 => {
-                    let seg: [u16; 8] = [
-                        0x2001,
-                        0xdb8,
-                        rng.u16(0x100..0xffff),
-                        rng.u16(..),
-                        0,
-                        0,
-                        0,
-                        rng.u16(1..0x200),
-                    ];
+                    let seg: [u16; 8] =
+                        [0x2001, 0xdb8, rng.u16(0x100..0xffff), rng.u16(..), 0, 0, 0, rng.u16(1..0x200)];
                     IpAddr::from(seg)
                 }
                 10..=14 => ipv4(192, 0, 2, rng.u8(30..255)),
@@ -279,11 +269,7 @@ impl Gen {
                 IpAddr::from([0x2001, 0xdb8, 0x1, 0x20, 0, 0, 0, 0x10 + i as u16])
             };
             seen.insert(ip);
-            let name = if i % 3 == 0 {
-                "unknown".to_string()
-            } else {
-                format!("client{i}.isp.example.net")
-            };
+            let name = if i % 3 == 0 { "unknown".to_string() } else { format!("client{i}.isp.example.net") };
             legit.push(Client { ip, name });
         }
 
@@ -314,11 +300,7 @@ impl Gen {
         Gen {
             qmgr_pid: rng.u32(600..1500),
             pickup_pid: rng.u32(20000..40000),
-            auth_worker_pids: [
-                rng.u32(3000..9000),
-                rng.u32(3000..9000),
-                rng.u32(3000..9000),
-            ],
+            auth_worker_pids: [rng.u32(3000..9000), rng.u32(3000..9000), rng.u32(3000..9000)],
             rng,
             heap: BinaryHeap::new(),
             seq: 0,
@@ -346,16 +328,7 @@ impl Gen {
         ip: Option<IpAddr>,
     ) {
         self.seq += 1;
-        self.heap.push(Pending {
-            t,
-            seq: self.seq,
-            prog,
-            pid,
-            body,
-            tag,
-            n,
-            ip,
-        });
+        self.heap.push(Pending { t, seq: self.seq, prog, pid, body, tag, n, ip });
     }
 
     fn attacker(&mut self) -> Client {
@@ -429,11 +402,8 @@ impl Gen {
             _ => ("postfix/smtps/smtpd", true, false),
         };
         // The smtps instance runs with smtpd_client_port_logging=yes.
-        let who = if is_smtps {
-            format!("{}[{}]:{}", c.name, c.ip, self.port())
-        } else {
-            format!("{}[{}]", c.name, c.ip)
-        };
+        let who =
+            if is_smtps { format!("{}[{}]:{}", c.name, c.ip, self.port()) } else { format!("{}[{}]", c.name, c.ip) };
         if prog == "postfix/smtpd" && self.rng.bool() {
             let port = self.port();
             self.push(
@@ -443,12 +413,7 @@ impl Gen {
                 format!("CONNECT from [{}]:{port} to [{LIP4}]:25", c.ip),
             );
             t += self.rng.u64(1..40);
-            self.push(
-                t,
-                "postfix/postscreen",
-                self.qmgr_pid + 3,
-                format!("PASS OLD [{}]:{port}", c.ip),
-            );
+            self.push(t, "postfix/postscreen", self.qmgr_pid + 3, format!("PASS OLD [{}]:{port}", c.ip));
             t += self.rng.u64(1..20);
         }
         self.push(t, prog, pid, format!("connect from {who}"));
@@ -474,9 +439,7 @@ impl Gen {
                 t,
                 prog,
                 pid,
-                format!(
-                    "warning: {who}: SASL {mech} authentication failed: Invalid authentication mechanism"
-                ),
+                format!("warning: {who}: SASL {mech} authentication failed: Invalid authentication mechanism"),
                 Tag::MechanismInvalid,
                 1,
                 None,
@@ -485,20 +448,13 @@ impl Gen {
             t += self.rng.u64(10..300);
         } else if rare < 6 {
             // The auth backend is down: not an attack.
-            self.push(
-                t,
-                prog,
-                pid,
-                "warning: SASL: Connect to private/auth failed: Connection refused".to_string(),
-            );
+            self.push(t, prog, pid, "warning: SASL: Connect to private/auth failed: Connection refused".to_string());
             t += self.rng.u64(1..30);
             self.push_tagged(
                 t,
                 prog,
                 pid,
-                format!(
-                    "warning: {who}: SASL LOGIN authentication failed: Connection lost to authentication server"
-                ),
+                format!("warning: {who}: SASL LOGIN authentication failed: Connection lost to authentication server"),
                 Tag::BackendError,
                 1,
                 None,
@@ -512,20 +468,11 @@ impl Gen {
                 0..=34 => ("LOGIN", "UGFzc3dvcmQ6".into()),
                 35..=54 => ("LOGIN", "authentication failure".into()),
                 55..=59 => ("login", "UGFzc3dvcmQ6".into()),
-                60..=74 => (
-                    "LOGIN",
-                    format!("(reason unavailable), sasl_username={user}"),
-                ),
-                75..=79 => (
-                    "PLAIN",
-                    format!("(reason unavailable), sasl_username={user}"),
-                ),
+                60..=74 => ("LOGIN", format!("(reason unavailable), sasl_username={user}")),
+                75..=79 => ("PLAIN", format!("(reason unavailable), sasl_username={user}")),
                 80..=89 => ("PLAIN", "authentication failure".into()),
                 90..=95 => ("PLAIN", String::new()),
-                _ => (
-                    "CRAM-MD5",
-                    "PDEyMzQ1Njc4OTAxMjM0NTYuMTc5NDYwMDAwMEBteDE+".into(),
-                ),
+                _ => ("CRAM-MD5", "PDEyMzQ1Njc4OTAxMjM0NTYuMTc5NDYwMDAwMEBteDE+".into()),
             };
             let sep = if reason.is_empty() { "" } else { " " };
             let msg = format!("warning: {who}: SASL {mech} authentication failed:{sep}{reason}");
@@ -562,53 +509,25 @@ impl Gen {
                             self.auth_worker_pids[0], c.ip
                         ),
                     };
-                    self.push_tagged(
-                        t,
-                        "dovecot",
-                        0,
-                        b,
-                        Tag::DovecotBackendFailure,
-                        0,
-                        Some(c.ip),
-                    );
+                    self.push_tagged(t, "dovecot", 0, b, Tag::DovecotBackendFailure, 0, Some(c.ip));
                     t += 2000 + self.rng.u64(0..60);
                 } else {
                     t += self.rng.u64(300..3500);
                 }
-                self.push_tagged(
-                    t,
-                    prog,
-                    pid,
-                    msg.clone(),
-                    Tag::PostfixFailure,
-                    1,
-                    Some(c.ip),
-                );
+                self.push_tagged(t, prog, pid, msg.clone(), Tag::PostfixFailure, 1, Some(c.ip));
                 auth_total += 1;
                 t += self.rng.u64(100..1500);
             }
         }
-        let (ehlo, tls) = if is_sub {
-            ("ehlo=2 starttls=1 ", 2)
-        } else {
-            ("ehlo=1 ", 1)
-        };
+        let (ehlo, tls) = if is_sub { ("ehlo=2 starttls=1 ", 2) } else { ("ehlo=1 ", 1) };
         if self.rng.u32(0..100) < 60 {
-            self.push(
-                t,
-                prog,
-                pid,
-                format!("lost connection after AUTH from {who}"),
-            );
+            self.push(t, prog, pid, format!("lost connection after AUTH from {who}"));
             t += self.rng.u64(0..5);
             self.push(
                 t,
                 prog,
                 pid,
-                format!(
-                    "disconnect from {who} {ehlo}auth=0/{auth_total} commands={tls}/{}",
-                    tls + auth_total
-                ),
+                format!("disconnect from {who} {ehlo}auth=0/{auth_total} commands={tls}/{}", tls + auth_total),
             );
         } else {
             t += self.rng.u64(10..200);
@@ -650,21 +569,10 @@ impl Gen {
                         self.auth_worker_pids[self.rng.usize(..3)],
                         c.ip
                     ),
-                    1 => format!(
-                        "auth: passwd-file({user},{},<{sess}>): Password mismatch",
-                        c.ip
-                    ),
+                    1 => format!("auth: passwd-file({user},{},<{sess}>): Password mismatch", c.ip),
                     _ => format!("auth: passwd-file({user},{},<{sess}>): unknown user", c.ip),
                 };
-                self.push_tagged(
-                    t,
-                    "dovecot",
-                    0,
-                    b,
-                    Tag::DovecotBackendFailure,
-                    0,
-                    Some(c.ip),
-                );
+                self.push_tagged(t, "dovecot", 0, b, Tag::DovecotBackendFailure, 0, Some(c.ip));
             }
             t += 2000 + self.rng.u64(0..3000);
         }
@@ -688,15 +596,7 @@ impl Gen {
                 c.ip
             ),
         };
-        self.push_tagged(
-            t,
-            "dovecot",
-            0,
-            body,
-            Tag::DovecotLoginFailure,
-            n,
-            Some(c.ip),
-        );
+        self.push_tagged(t, "dovecot", 0, body, Tag::DovecotLoginFailure, n, Some(c.ip));
     }
 
     fn delivery_tail(&mut self, mut t: u64, qid: &str, from: &str, to: &str, local: bool) -> u64 {
@@ -757,11 +657,7 @@ impl Gen {
         let c = self.legit();
         let user = *self.pick(USERS);
         let pid = self.smtpd_pid();
-        let prog = if self.rng.u32(0..4) == 0 {
-            "postfix/smtps/smtpd"
-        } else {
-            "postfix/submission/smtpd"
-        };
+        let prog = if self.rng.u32(0..4) == 0 { "postfix/smtps/smtpd" } else { "postfix/submission/smtpd" };
         let who = if prog == "postfix/smtps/smtpd" {
             format!("{}[{}]:{}", c.name, c.ip, self.port())
         } else {
@@ -792,11 +688,7 @@ impl Gen {
             auth = "auth=1/2";
         }
         let qid = self.queue_id();
-        let method = if self.rng.u32(0..5) == 0 {
-            "LOGIN"
-        } else {
-            "PLAIN"
-        };
+        let method = if self.rng.u32(0..5) == 0 { "LOGIN" } else { "PLAIN" };
         self.push_tagged(
             t,
             prog,
@@ -808,18 +700,10 @@ impl Gen {
         );
         t += self.rng.u64(20..200);
         let mid = self.session_id().replace(['+', '/'], "x");
-        self.push(
-            t,
-            "postfix/cleanup",
-            self.qmgr_pid + 11,
-            format!("{qid}: message-id=<{mid}@{DOMAIN}>"),
-        );
+        self.push(t, "postfix/cleanup", self.qmgr_pid + 11, format!("{qid}: message-id=<{mid}@{DOMAIN}>"));
         t += self.rng.u64(5..100);
-        let to = format!(
-            "{}@{}",
-            TARGETS[self.rng.usize(..22)],
-            REMOTE_DOMAINS[self.rng.usize(..REMOTE_DOMAINS.len())]
-        );
+        let to =
+            format!("{}@{}", TARGETS[self.rng.usize(..22)], REMOTE_DOMAINS[self.rng.usize(..REMOTE_DOMAINS.len())]);
         let t_end = self.delivery_tail(t, &qid, user, &to, false);
         let cmds = if auth == "auth=1" { "8" } else { "8/9" };
         let td = t_end.max(t) + self.rng.u64(1..50);
@@ -827,9 +711,7 @@ impl Gen {
             td,
             prog,
             pid,
-            format!(
-                "disconnect from {who} ehlo=2 starttls=1 {auth} mail=1 rcpt=1 data=1 quit=1 commands={cmds}"
-            ),
+            format!("disconnect from {who} ehlo=2 starttls=1 {auth} mail=1 rcpt=1 data=1 quit=1 commands={cmds}"),
         );
     }
 
@@ -880,19 +762,9 @@ impl Gen {
         let pid = self.smtpd_pid();
         let port = self.port();
         let ps = self.qmgr_pid + 3;
-        self.push(
-            t,
-            "postfix/postscreen",
-            ps,
-            format!("CONNECT from [{}]:{port} to [{LIP4}]:25", c.ip),
-        );
+        self.push(t, "postfix/postscreen", ps, format!("CONNECT from [{}]:{port} to [{LIP4}]:25", c.ip));
         t += self.rng.u64(1..50);
-        self.push(
-            t,
-            "postfix/postscreen",
-            ps,
-            format!("PASS OLD [{}]:{port}", c.ip),
-        );
+        self.push(t, "postfix/postscreen", ps, format!("PASS OLD [{}]:{port}", c.ip));
         t += self.rng.u64(1..20);
         let who = format!("{}[{}]", c.name, c.ip);
         self.push(t, "postfix/smtpd", pid, format!("connect from {who}"));
@@ -912,17 +784,9 @@ impl Gen {
         t += self.rng.u64(20..300);
         let mid = self.session_id().replace(['+', '/'], "x");
         let dom = REMOTE_DOMAINS[self.rng.usize(..REMOTE_DOMAINS.len())];
-        self.push(
-            t,
-            "postfix/cleanup",
-            self.qmgr_pid + 11,
-            format!("{qid}: message-id=<{mid}@{dom}>"),
-        );
+        self.push(t, "postfix/cleanup", self.qmgr_pid + 11, format!("{qid}: message-id=<{mid}@{dom}>"));
         t += self.rng.u64(5..100);
-        let from = format!(
-            "{}@{dom}",
-            ["news", "noreply", "billing", "jane", "orders"][self.rng.usize(..5)]
-        );
+        let from = format!("{}@{dom}", ["news", "noreply", "billing", "jane", "orders"][self.rng.usize(..5)]);
         let to = *self.pick(USERS);
         let t2 = self.delivery_tail(t, &qid, &from, to, true);
         let starttls = if tls { "starttls=1 " } else { "" };
@@ -940,42 +804,19 @@ impl Gen {
     }
 
     fn inbound_reject(&mut self, mut t: u64) {
-        let c = if self.rng.bool() {
-            self.sender()
-        } else {
-            self.attacker()
-        };
+        let c = if self.rng.bool() { self.sender() } else { self.attacker() };
         let pid = self.smtpd_pid();
         let who = format!("{}[{}]", c.name, c.ip);
         self.push(t, "postfix/smtpd", pid, format!("connect from {who}"));
         t += self.rng.u64(200..3000);
-        let helo = if c.name == "unknown" {
-            "WIN-3KQ8TLM0B2C".to_string()
-        } else {
-            c.name.clone()
-        };
+        let helo = if c.name == "unknown" { "WIN-3KQ8TLM0B2C".to_string() } else { c.name.clone() };
         let to = format!("{}@{DOMAIN}", TARGETS[self.rng.usize(..22)]);
-        let from = format!(
-            "spam{}@{}",
-            self.rng.u32(0..1000),
-            REMOTE_DOMAINS[self.rng.usize(..8)]
-        );
+        let from = format!("spam{}@{}", self.rng.u32(0..1000), REMOTE_DOMAINS[self.rng.usize(..8)]);
         let what = match self.rng.u32(0..4) {
-            0 => format!(
-                "554 5.7.1 Service unavailable; Client host [{}] blocked using zen.dnsbl.example",
-                c.ip
-            ),
-            1 => format!(
-                "554 5.7.1 <relay@{}>: Relay access denied",
-                REMOTE_DOMAINS[self.rng.usize(..8)]
-            ),
-            2 => format!(
-                "450 4.7.1 Client host rejected: cannot find your hostname, [{}]",
-                c.ip
-            ),
-            _ => format!(
-                "550 5.1.1 <{to}>: Recipient address rejected: User unknown in virtual mailbox table"
-            ),
+            0 => format!("554 5.7.1 Service unavailable; Client host [{}] blocked using zen.dnsbl.example", c.ip),
+            1 => format!("554 5.7.1 <relay@{}>: Relay access denied", REMOTE_DOMAINS[self.rng.usize(..8)]),
+            2 => format!("450 4.7.1 Client host rejected: cannot find your hostname, [{}]", c.ip),
+            _ => format!("550 5.1.1 <{to}>: Recipient address rejected: User unknown in virtual mailbox table"),
         };
         self.push(
             t,
@@ -984,24 +825,14 @@ impl Gen {
             format!("NOQUEUE: reject: RCPT from {who}: {what}; from=<{from}> to=<{to}> proto=ESMTP helo=<{helo}>"),
         );
         t += self.rng.u64(50..2000);
-        self.push(
-            t,
-            "postfix/smtpd",
-            pid,
-            format!("disconnect from {who} ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4"),
-        );
+        self.push(t, "postfix/smtpd", pid, format!("disconnect from {who} ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4"));
     }
 
     fn postscreen_drop(&mut self, mut t: u64) {
         let c = self.attacker();
         let port = self.port();
         let ps = self.qmgr_pid + 3;
-        self.push(
-            t,
-            "postfix/postscreen",
-            ps,
-            format!("CONNECT from [{}]:{port} to [{LIP4}]:25", c.ip),
-        );
+        self.push(t, "postfix/postscreen", ps, format!("CONNECT from [{}]:{port} to [{LIP4}]:25", c.ip));
         t += self.rng.u64(1..200);
         match self.rng.u32(0..3) {
             0 => {
@@ -1010,26 +841,13 @@ impl Gen {
                     t,
                     "postfix/postscreen",
                     ps,
-                    format!(
-                        "PREGREET 11 after 0.{after:02} from [{}]:{port}: EHLO User\\r\\n",
-                        c.ip
-                    ),
+                    format!("PREGREET 11 after 0.{after:02} from [{}]:{port}: EHLO User\\r\\n", c.ip),
                 );
                 t += self.rng.u64(1..200);
-                self.push(
-                    t,
-                    "postfix/postscreen",
-                    ps,
-                    format!("DISCONNECT [{}]:{port}", c.ip),
-                );
+                self.push(t, "postfix/postscreen", ps, format!("DISCONNECT [{}]:{port}", c.ip));
             }
             1 => {
-                self.push(
-                    t,
-                    "postfix/postscreen",
-                    ps,
-                    format!("DNSBL rank 3 for [{}]:{port}", c.ip),
-                );
+                self.push(t, "postfix/postscreen", ps, format!("DNSBL rank 3 for [{}]:{port}", c.ip));
                 t += self.rng.u64(1..200);
                 self.push(
                     t,
@@ -1038,12 +856,7 @@ impl Gen {
                     format!("NOQUEUE: reject: RCPT from [{}]:{port}: 550 5.7.1 Service unavailable; client [{}] blocked using zen.dnsbl.example; from=<x@example.com>, to=<info@{DOMAIN}>, proto=ESMTP, helo=<User>", c.ip, c.ip),
                 );
                 t += self.rng.u64(1..200);
-                self.push(
-                    t,
-                    "postfix/postscreen",
-                    ps,
-                    format!("DISCONNECT [{}]:{port}", c.ip),
-                );
+                self.push(t, "postfix/postscreen", ps, format!("DISCONNECT [{}]:{port}", c.ip));
             }
             _ => {
                 t += self.rng.u64(100..3000);
@@ -1052,18 +865,10 @@ impl Gen {
                     t,
                     "postfix/postscreen",
                     ps,
-                    format!(
-                        "HANGUP after 1.{after} from [{}]:{port} in tests after SMTP handshake",
-                        c.ip
-                    ),
+                    format!("HANGUP after 1.{after} from [{}]:{port} in tests after SMTP handshake", c.ip),
                 );
                 t += self.rng.u64(0..5);
-                self.push(
-                    t,
-                    "postfix/postscreen",
-                    ps,
-                    format!("DISCONNECT [{}]:{port}", c.ip),
-                );
+                self.push(t, "postfix/postscreen", ps, format!("DISCONNECT [{}]:{port}", c.ip));
             }
         }
     }
@@ -1071,62 +876,28 @@ impl Gen {
     fn scanner(&mut self, mut t: u64) {
         let c = self.attacker();
         let pid = self.smtpd_pid();
-        let prog = if self.rng.bool() {
-            "postfix/submission/smtpd"
-        } else {
-            "postfix/smtpd"
-        };
+        let prog = if self.rng.bool() { "postfix/submission/smtpd" } else { "postfix/smtpd" };
         let who = format!("{}[{}]", c.name, c.ip);
         self.push(t, prog, pid, format!("connect from {who}"));
         t += self.rng.u64(10..5000);
         match self.rng.u32(0..4) {
             0 => {
-                self.push(
-                    t,
-                    prog,
-                    pid,
-                    format!("lost connection after CONNECT from {who}"),
-                );
+                self.push(t, prog, pid, format!("lost connection after CONNECT from {who}"));
                 t += self.rng.u64(0..3);
                 self.push(t, prog, pid, format!("disconnect from {who} commands=0/0"));
             }
             1 => {
-                self.push(
-                    t,
-                    prog,
-                    pid,
-                    format!("lost connection after EHLO from {who}"),
-                );
+                self.push(t, prog, pid, format!("lost connection after EHLO from {who}"));
                 t += self.rng.u64(0..3);
-                self.push(
-                    t,
-                    prog,
-                    pid,
-                    format!("disconnect from {who} ehlo=1 commands=1"),
-                );
+                self.push(t, prog, pid, format!("disconnect from {who} ehlo=1 commands=1"));
             }
             2 => {
-                self.push(
-                    t,
-                    prog,
-                    pid,
-                    format!("warning: non-SMTP command from {who}: GET / HTTP/1.1"),
-                );
+                self.push(t, prog, pid, format!("warning: non-SMTP command from {who}: GET / HTTP/1.1"));
                 t += self.rng.u64(0..3);
-                self.push(
-                    t,
-                    prog,
-                    pid,
-                    format!("disconnect from {who} unknown=0/1 commands=0/1"),
-                );
+                self.push(t, prog, pid, format!("disconnect from {who} unknown=0/1 commands=0/1"));
             }
             _ => {
-                self.push(
-                    t,
-                    prog,
-                    pid,
-                    format!("disconnect from {who} ehlo=1 quit=1 commands=2"),
-                );
+                self.push(t, prog, pid, format!("disconnect from {who} ehlo=1 quit=1 commands=2"));
             }
         }
     }
@@ -1155,12 +926,7 @@ impl Gen {
 
     fn local_mail(&mut self, mut t: u64) {
         let qid = self.queue_id();
-        self.push(
-            t,
-            "postfix/pickup",
-            self.pickup_pid,
-            format!("{qid}: uid=0 from=<root>"),
-        );
+        self.push(t, "postfix/pickup", self.pickup_pid, format!("{qid}: uid=0 from=<root>"));
         t += self.rng.u64(1..30);
         let stamp = 20261101 + self.rng.u32(0..30);
         self.push(
@@ -1199,9 +965,7 @@ impl Gen {
                 t2,
                 "dovecot",
                 0,
-                format!(
-                    "lmtp({user})<{pid}><{sess}>: msgid=<{sess}@example.com>: saved mail to INBOX"
-                ),
+                format!("lmtp({user})<{pid}><{sess}>: msgid=<{sess}@example.com>: saved mail to INBOX"),
             );
         }
     }
@@ -1235,42 +999,22 @@ struct Clock {
 
 impl Clock {
     fn new(start: DateTime) -> Clock {
-        let start_secs_of_day =
-            start.hour() as u64 * 3600 + start.minute() as u64 * 60 + start.second() as u64;
-        let mut c = Clock {
-            start,
-            start_secs_of_day,
-            day: u64::MAX,
-            prefix: *b"Jan  1 ",
-        };
+        let start_secs_of_day = start.hour() as u64 * 3600 + start.minute() as u64 * 60 + start.second() as u64;
+        let mut c = Clock { start, start_secs_of_day, day: u64::MAX, prefix: *b"Jan  1 " };
         c.set_day(0);
         c
     }
 
     fn set_day(&mut self, day: u64) {
-        let date = self
-            .start
-            .date()
-            .checked_add(jiff::Span::new().days(day as i64))
-            .expect("date in range");
+        let date = self.start.date().checked_add(jiff::Span::new().days(day as i64)).expect("date in range");
         let m = MONTHS[date.month() as usize - 1].as_bytes();
         let d = date.day() as u8;
-        self.prefix = [
-            m[0],
-            m[1],
-            m[2],
-            b' ',
-            if d >= 10 { b'0' + d / 10 } else { b' ' },
-            b'0' + d % 10,
-            b' ',
-        ];
+        self.prefix = [m[0], m[1], m[2], b' ', if d >= 10 { b'0' + d / 10 } else { b' ' }, b'0' + d % 10, b' '];
         self.day = day;
     }
 
     fn civil(&self, ms: u64) -> DateTime {
-        self.start
-            .checked_add(jiff::SignedDuration::from_millis(ms as i64))
-            .expect("time in range")
+        self.start.checked_add(jiff::SignedDuration::from_millis(ms as i64)).expect("time in range")
     }
 
     fn write(&mut self, ms: u64, out: &mut Vec<u8>) {
@@ -1343,9 +1087,7 @@ fn parse_args() -> Args {
         if k == "-h" || k == "--help" {
             usage();
         }
-        let Some(v) = inline.or_else(|| it.next()) else {
-            usage()
-        };
+        let Some(v) = inline.or_else(|| it.next()) else { usage() };
         let bad = |what: &str| -> ! {
             eprintln!("gen_traffic: bad {what}: {v:?}");
             std::process::exit(2)
@@ -1445,11 +1187,8 @@ fn main() -> io::Result<()> {
 
     let elapsed = began.elapsed().as_secs_f64();
     let fmt = |dt: DateTime| dt.strftime("%Y-%m-%dT%H:%M:%S").to_string();
-    let by_tag: serde_json::Map<String, serde_json::Value> = TAG_NAMES
-        .iter()
-        .zip(counts.by_tag)
-        .map(|(k, v)| (k.to_string(), v.into()))
-        .collect();
+    let by_tag: serde_json::Map<String, serde_json::Value> =
+        TAG_NAMES.iter().zip(counts.by_tag).map(|(k, v)| (k.to_string(), v.into())).collect();
     let json = serde_json::json!({
         "generator": "examples/gen_traffic.rs",
         "size_arg": args.size_arg,
