@@ -15,6 +15,12 @@ use std::fmt::Write;
 ///   on screen become `\u{NNNN}`;
 /// - a backslash becomes `\\`, so every escape is unambiguous.
 pub fn visible(bytes: &[u8]) -> String {
+    if is_plain(bytes) {
+        // The common case, kept cheap: printable ASCII needs no escaping.
+        if let Ok(plain) = std::str::from_utf8(bytes) {
+            return plain.to_owned();
+        }
+    }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {

@@ -16,7 +16,7 @@ use aho_corasick::{AhoCorasick, Input, MatchKind};
 use jiff::tz::TimeZone;
 
 use crate::config::ScanConfig;
-use crate::correlate::{Correlator, Output};
+use crate::correlate::Correlator;
 use crate::event::{Event, EventKey};
 use crate::parse::time::TimeResolver;
 use crate::parse::{self, NEEDLES};
@@ -238,7 +238,6 @@ struct Scanner<'a> {
     latest: Option<jiff::Timestamp>,
     bar: indicatif::ProgressBar,
     stopped: bool,
-    outputs: Vec<Output>,
 }
 
 impl<'a> Scanner<'a> {
@@ -259,7 +258,6 @@ impl<'a> Scanner<'a> {
             latest: None,
             bar: progress_bar(opts.progress, total),
             stopped: false,
-            outputs: Vec::new(),
         }
     }
 
@@ -335,7 +333,7 @@ impl<'a> Scanner<'a> {
                             let server = parsed.host.unwrap_or_else(|| self.opts.server_name.clone());
                             self.latest = self.latest.max(Some(time));
                             let event = Event { time, server, detail: parsed.detail };
-                            self.correlator.push(key, event, &mut self.outputs);
+                            self.correlator.push(key, event, &mut self.batch.outputs);
                         }
                         None => {
                             bad_times += 1;
@@ -364,7 +362,6 @@ impl<'a> Scanner<'a> {
             summary.bytes += n;
             self.bar.inc(n);
             self.batch_bytes += n;
-            self.batch.outputs.append(&mut self.outputs);
             if self.batch.outputs.len() >= BATCH_EVENTS || self.batch_bytes >= BATCH_BYTES {
                 self.checkpoint(source, &plan.path);
                 if !self.flush() {
@@ -441,8 +438,7 @@ impl<'a> Scanner<'a> {
             let cutoff = jiff::Timestamp::now()
                 .checked_sub(jiff::SignedDuration::from_secs(2 * window))
                 .unwrap_or(jiff::Timestamp::MIN);
-            self.correlator.flush_before(cutoff, &mut self.outputs);
-            self.batch.outputs.append(&mut self.outputs);
+            self.correlator.flush_before(cutoff, &mut self.batch.outputs);
             self.flush();
         }
         self.bar.finish_and_clear();

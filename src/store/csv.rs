@@ -5,6 +5,7 @@
 //! (rows whose events were not committed and will be read again) is cut on the next start.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -97,48 +98,93 @@ impl IntrusionCsv {
 pub struct RowFormatter {
     tz: TimeZone,
     out: csv::Writer<Vec<u8>>,
+    /// The last second formatted and its text: attacks come in bursts.
+    last_time: Option<(i64, String)>,
+    ip: String,
 }
 
 impl RowFormatter {
     /// Timestamps are written as RFC 3339 with the offset of `tz`.
     pub fn new(tz: TimeZone) -> RowFormatter {
-        RowFormatter { tz, out: csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new()) }
+        RowFormatter { tz, out: new_writer(), last_time: None, ip: String::with_capacity(40) }
     }
 
     /// Adds `event.detail.count` identical rows, one per attempt.
     pub fn push(&mut self, event: &Event) -> io::Result<()> {
         let d = &event.detail;
-        let time = event.time.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
-        let ip = d.client_ip.to_string();
         fn opt(s: &Option<String>) -> Cow<'_, str> {
             s.as_deref().map(neutralise).unwrap_or(Cow::Borrowed(""))
         }
-        let record: [Cow<'_, str>; 13] = [
-            Cow::Owned(time),
-            neutralise(&event.server),
-            neutralise(&d.service),
-            Cow::Owned(ip),
-            opt(&d.username),
-            opt(&d.mechanism),
-            Cow::Borrowed(d.reason.as_str()),
-            opt(&d.logged_hostname),
-            Cow::Borrowed(""),
-            Cow::Borrowed(""),
-            Cow::Borrowed(""),
-            Cow::Borrowed(""),
-            Cow::Borrowed(""),
+        let second = event.time.as_second();
+        if self.last_time.as_ref().is_none_or(|(s, _)| *s != second) {
+            self.last_time = Some((second, rfc3339(event.time, &self.tz)));
+        }
+        let time = self.last_time.as_ref().map_or("", |(_, t)| t.as_str());
+        self.ip.clear();
+        let _ = write!(self.ip, "{}", d.client_ip);
+        let ip = self.ip.as_str();
+        let record: [&str; 13] = [
+            time,
+            &neutralise(&event.server),
+            &neutralise(&d.service),
+            ip,
+            &opt(&d.username),
+            &opt(&d.mechanism),
+            d.reason.as_str(),
+            &opt(&d.logged_hostname),
+            "",
+            "",
+            "",
+            "",
+            "",
         ];
-        for _ in 0..d.count.max(1) {
-            self.out.write_record(record.iter().map(|c| c.as_bytes()))?;
+        if d.count <= 1 {
+            return self.out.write_record(record).map_err(io::Error::from);
+        }
+        // The same attempt repeated (rsyslog's "message repeated N times"): the same row again.
+        self.out.flush()?;
+        let start = self.out.get_ref().len();
+        self.out.write_record(record)?;
+        self.out.flush()?;
+        {
+            let buf = self.out.get_ref();
+            let row = buf[start..].to_vec();
+            let mut inner = std::mem::replace(&mut self.out, new_writer()).into_inner().map_err(|e| e.into_error())?;
+            for _ in 1..d.count {
+                inner.extend_from_slice(&row);
+            }
+            self.out = csv::WriterBuilder::new().has_headers(false).from_writer(inner);
         }
         Ok(())
     }
 
     /// The rows formatted since the last call.
     pub fn take(&mut self) -> io::Result<Vec<u8>> {
-        let fresh = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-        std::mem::replace(&mut self.out, fresh).into_inner().map_err(|e| e.into_error())
+        std::mem::replace(&mut self.out, new_writer()).into_inner().map_err(|e| e.into_error())
     }
+}
+
+fn new_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().has_headers(false).from_writer(Vec::with_capacity(1 << 20))
+}
+
+/// `2026-11-24T10:00:00+01:00`: RFC 3339 in `tz`, whole seconds.
+pub fn rfc3339(ts: jiff::Timestamp, tz: &TimeZone) -> String {
+    let offset = tz.to_offset(ts);
+    let dt = offset.to_datetime(ts);
+    let secs = offset.seconds();
+    let (sign, abs) = if secs < 0 { ('-', -secs) } else { ('+', secs) };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second(),
+        abs / 3600,
+        abs % 3600 / 60
+    )
 }
 
 /// Prefixes `'` to a cell a spreadsheet would run as a formula (OWASP CSV injection advice).

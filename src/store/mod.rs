@@ -13,6 +13,8 @@ pub mod csv;
 pub mod lock;
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -145,7 +147,7 @@ impl std::ops::AddAssign for Added {
 /// An open store.
 pub struct Store {
     conn: Connection,
-    strings: HashMap<String, i64>,
+    strings: HashMap<String, i64, RandomState>,
 }
 
 impl Store {
@@ -157,6 +159,9 @@ impl Store {
         // WAL + NORMAL: a crash of the process never loses a commit; a power cut may lose the
         // last one, which is then re-read (the CSV is cut back to match).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // A first scan of a big log inserts hundreds of thousands of rows: a larger page cache
+        // keeps the B-tree pages being appended to in memory between commits.
+        conn.pragma_update(None, "cache_size", -32768)?;
         conn.execute_batch(SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
@@ -170,7 +175,7 @@ impl Store {
             }
             Some(_) => {}
         }
-        Ok(Store { conn, strings: HashMap::new() })
+        Ok(Store { conn, strings: HashMap::default() })
     }
 
     /// The underlying connection, for read-only queries by reports and tests.
@@ -421,7 +426,7 @@ fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
     })
 }
 
-fn intern(conn: &Connection, cache: &mut HashMap<String, i64>, s: &str) -> Result<i64> {
+fn intern(conn: &Connection, cache: &mut HashMap<String, i64, RandomState>, s: &str) -> Result<i64> {
     if let Some(&id) = cache.get(s) {
         return Ok(id);
     }
@@ -438,7 +443,11 @@ fn intern(conn: &Connection, cache: &mut HashMap<String, i64>, s: &str) -> Resul
     Ok(id)
 }
 
-fn intern_opt(conn: &Connection, cache: &mut HashMap<String, i64>, s: Option<&str>) -> Result<Option<i64>> {
+fn intern_opt(
+    conn: &Connection,
+    cache: &mut HashMap<String, i64, RandomState>,
+    s: Option<&str>,
+) -> Result<Option<i64>> {
     s.map(|s| intern(conn, cache, s)).transpose()
 }
 
