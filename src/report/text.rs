@@ -237,7 +237,8 @@ pub fn render(r: &Report) -> String {
     let max = r.per_hour.iter().map(|h| h.attempts).max().unwrap_or(0).max(1);
     for h in &r.per_hour {
         let bar = (h.attempts * 50).div_ceil(max) as usize;
-        let _ = writeln!(out, "{}  {:>10}  {}", h.start, thousands(h.attempts), "#".repeat(bar));
+        let line = format!("{}  {:>10}  {}", h.start, thousands(h.attempts), "#".repeat(bar));
+        let _ = writeln!(out, "{}", line.trim_end());
     }
 
     section(&mut out, &format!("New IPs never seen before: {}", thousands(r.new_ips.count)));
