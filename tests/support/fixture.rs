@@ -106,7 +106,7 @@ pub fn fill(data: &Path, enrich: bool) {
     if enrich {
         let conn = store.connection();
         conn.execute_batch(
-            "CREATE TABLE ip_info (ip BLOB PRIMARY KEY, hostname TEXT, reverse_dns_status TEXT, country_code TEXT,
+            "CREATE TABLE IF NOT EXISTS ip_info (ip BLOB PRIMARY KEY, hostname TEXT, reverse_dns_status TEXT, country_code TEXT,
              asn INTEGER, aso TEXT)",
         )
         .unwrap();
@@ -121,7 +121,7 @@ pub fn fill(data: &Path, enrich: bool) {
             let ip: IpAddr = ip.parse().unwrap();
             let len = if ip.is_ipv4() { 4 } else { 16 };
             conn.execute(
-                "INSERT INTO ip_info VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO ip_info VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 rusqlite::params![&ip_blob(&ip)[..len], host, status, cc, asn, aso],
             )
             .unwrap();

@@ -59,7 +59,7 @@ class Handler:
             "content_type": msg.get_content_type(),
             "parts": parts,
             "auth_user": auth.login.decode() if isinstance(auth, LoginPassword) else None,
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
         }
         self.n += 1
         tmp = os.path.join(a.out, f".msg-{self.n}.tmp")
@@ -73,7 +73,8 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     user, _, password = a.auth.partition(":")
     ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user \
         and auth_data.password.decode() == password
-    return AuthResult(success=ok)
+    # handled=False: let aiosmtpd send its 535 reply on failure.
+    return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
 ctx = None
