@@ -153,10 +153,8 @@ fn pending_days(store: &Store, current: &Period, max: u32) -> rusqlite::Result<V
             Some(SendState::Sent) => false,
             None => after_first,
         };
-        if pending {
-            if let Ok(p) = Period::day(d, &current.tz) {
-                out.push(p);
-            }
+        if pending && let Ok(p) = Period::day(d, &current.tz) {
+            out.push(p);
         }
     }
     Ok(out)

@@ -235,10 +235,10 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
         let count = u64::from(r.get::<_, u32>(3)?.max(1));
         let Some(ip) = ip_from_blob(r.get_ref(4)?.as_blob()?) else { continue };
         let user_id: Option<i64> = r.get(5)?;
-        if let Some(id) = user_id {
-            if !names.contains_key(&id) {
-                names.insert(id, r.get::<_, Option<String>>(6)?.unwrap_or_default());
-            }
+        if let Some(id) = user_id
+            && let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id)
+        {
+            slot.insert(r.get::<_, Option<String>>(6)?.unwrap_or_default());
         }
         let service: String = r.get(7)?;
         match kind {
@@ -480,27 +480,6 @@ fn compromises(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn networks_are_slash_24_and_slash_64() {
-        assert_eq!(network_of("203.0.113.77".parse().unwrap()), "203.0.113.0/24");
-        assert_eq!(network_of("2001:db8:1:2:3:4:5:6".parse().unwrap()), "2001:db8:1:2::/64");
-    }
-
-    #[test]
-    fn services_are_classified_by_syslog_name() {
-        assert_eq!(service_class("postfix/submission/smtpd"), "SMTP submission (587)");
-        assert_eq!(service_class("postfix/smtps/smtpd"), "SMTPS (465)");
-        assert_eq!(service_class("postfix/smtpd"), "SMTP (25)");
-        assert_eq!(service_class("dovecot/imap-login"), "IMAP");
-        assert_eq!(service_class("dovecot/pop3-login"), "POP3");
-        assert_eq!(service_class("dovecot/auth"), "other");
-    }
-}
-
 /// The period's intrusion rows, in the format (and with the header) of `intrusions.csv`, with the
 /// enrichment columns filled when known: the email attachment.
 pub fn intrusion_csv(conn: &Connection, period: &Period, probes_count: bool) -> rusqlite::Result<Vec<u8>> {
@@ -550,4 +529,25 @@ pub fn intrusion_csv(conn: &Connection, period: &Period, probes_count: bool) -> 
     let rows = w.into_inner().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e.into_error())))?;
     out.extend_from_slice(&rows);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_slash_24_and_slash_64() {
+        assert_eq!(network_of("203.0.113.77".parse().unwrap()), "203.0.113.0/24");
+        assert_eq!(network_of("2001:db8:1:2:3:4:5:6".parse().unwrap()), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn services_are_classified_by_syslog_name() {
+        assert_eq!(service_class("postfix/submission/smtpd"), "SMTP submission (587)");
+        assert_eq!(service_class("postfix/smtps/smtpd"), "SMTPS (465)");
+        assert_eq!(service_class("postfix/smtpd"), "SMTP (25)");
+        assert_eq!(service_class("dovecot/imap-login"), "IMAP");
+        assert_eq!(service_class("dovecot/pop3-login"), "POP3");
+        assert_eq!(service_class("dovecot/auth"), "other");
+    }
 }

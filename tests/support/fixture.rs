@@ -110,7 +110,8 @@ pub fn fill(data: &Path, enrich: bool) {
              asn INTEGER, aso TEXT)",
         )
         .unwrap();
-        let info: [(&str, Option<&str>, &str, &str, i64, &str); 5] = [
+        type Row = (&'static str, Option<&'static str>, &'static str, &'static str, i64, &'static str);
+        let info: [Row; 5] = [
             ("203.0.113.5", Some("scanner.example.net"), "ok", "CN", 64500, "Evil Hosting <b>Ltd</b>"),
             ("198.51.100.7", None, "nxdomain", "BR", 64501, "Other Net"),
             ("2001:db8::1", None, "timeout", "US", 64502, "V6 Corp"),
