@@ -142,12 +142,14 @@ fn pending_days(store: &Store, current: &Period, max: u32) -> rusqlite::Result<V
     if !log.any()? {
         return Ok(vec![]);
     }
+    let first_recorded = log_first_day(store)?;
     let mut out = Vec::new();
     for back in (1..=i64::from(max)).rev() {
         let Ok(d) = day.checked_sub(back.days()) else { continue };
         let state = log.state(&d.to_string())?;
-        let first_recorded = log_first_day(store)?;
-        let after_first = first_recorded.is_some_and(|f| d.to_string() > f);
+        // Days after the first one ever recorded were due but never tried (machine off, timer
+        // missed); days before it predate the installation and are not sent unasked.
+        let after_first = first_recorded.as_ref().is_some_and(|f| d.to_string() > *f);
         let pending = match state {
             Some(SendState::Failed(_)) => true,
             Some(SendState::Sent) => false,
