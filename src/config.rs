@@ -37,6 +37,10 @@ pub struct Config {
     pub server_name: String,
     /// `[scan]` settings.
     pub scan: ScanConfig,
+    /// `[report]` settings.
+    pub report: ReportConfig,
+    /// `[email]` settings.
+    pub email: EmailConfig,
 }
 
 /// `[scan]`: how events are detected and counted.
@@ -57,6 +61,121 @@ impl Default for ScanConfig {
     }
 }
 
+/// `[report]`: what `maillogsentinel report` shows.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// Rows in each "top" table (default 10; `--top` overrides it).
+    pub top: usize,
+    /// How many days back the scheduled `report --send` looks for days whose report was never
+    /// sent (default 7), so that a failed or missed run is caught up instead of skipped.
+    pub catch_up_days: u32,
+}
+
+impl Default for ReportConfig {
+    fn default() -> ReportConfig {
+        ReportConfig { top: 10, catch_up_days: 7 }
+    }
+}
+
+/// How `[email]` messages leave the machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransport {
+    /// SMTP to `smtp_host:smtp_port` (default).
+    #[default]
+    Smtp,
+    /// Pipe to the local MTA's `sendmail` binary.
+    Sendmail,
+}
+
+/// Encryption of the SMTP connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain text (default; right for a local MTA on localhost).
+    #[default]
+    None,
+    /// Plain connection upgraded with STARTTLS, which is then required.
+    Starttls,
+    /// Implicit TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+/// `[email]`: where `report --send` sends the report.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// Recipients (default none: `--send` is then an error).
+    pub to: Vec<String>,
+    /// Sender address (default `maillogsentinel@<server_name>`).
+    pub from: Option<String>,
+    /// Put at the start of the subject (default `[MailLogSentinel]`).
+    pub subject_prefix: String,
+    /// `smtp` (default) or `sendmail`.
+    pub transport: EmailTransport,
+    /// SMTP server (default `localhost`).
+    pub smtp_host: String,
+    /// SMTP port (default 25 with `security = "none"`, 587 with `starttls`, 465 with `tls`).
+    pub smtp_port: Option<u16>,
+    /// `none` (default), `starttls` or `tls`.
+    pub security: SmtpSecurity,
+    /// SMTP AUTH user name (default: no AUTH).
+    pub username: Option<String>,
+    /// SMTP AUTH password, written in this file (prefer `password_file`, which can be made
+    /// readable by the service user only).
+    pub password: Option<String>,
+    /// File holding the SMTP AUTH password (trailing newline ignored).
+    pub password_file: Option<PathBuf>,
+    /// PEM file of a CA to trust in addition to the system's (for a private or self-signed CA).
+    pub ca_file: Option<PathBuf>,
+    /// Check the server's certificate (default true; false accepts any certificate, which
+    /// lets anyone on the path read the message and the password).
+    pub tls_verify: bool,
+    /// The `sendmail` binary for `transport = "sendmail"` (default `/usr/sbin/sendmail`).
+    pub sendmail_path: PathBuf,
+    /// Attach the period's intrusion rows as CSV (default true).
+    pub attach_csv: bool,
+    /// Gzip the CSV attachment when it is larger than this many bytes (default 1000000).
+    pub gzip_over_bytes: u64,
+    /// Seconds to wait for the SMTP server (default 60).
+    pub timeout_secs: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> EmailConfig {
+        EmailConfig {
+            to: Vec::new(),
+            from: None,
+            subject_prefix: "[MailLogSentinel]".into(),
+            transport: EmailTransport::Smtp,
+            smtp_host: "localhost".into(),
+            smtp_port: None,
+            security: SmtpSecurity::None,
+            username: None,
+            password: None,
+            password_file: None,
+            ca_file: None,
+            tls_verify: true,
+            sendmail_path: PathBuf::from("/usr/sbin/sendmail"),
+            attach_csv: true,
+            gzip_over_bytes: 1_000_000,
+            timeout_secs: 60,
+        }
+    }
+}
+
+impl EmailConfig {
+    /// The port to use: `smtp_port`, else the usual one for `security`.
+    pub fn port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.security {
+            SmtpSecurity::None => 25,
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+        })
+    }
+}
+
 /// The file as written; `None` means "use the default".
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +186,10 @@ struct FileConfig {
     server_name: Option<String>,
     #[serde(default)]
     scan: ScanConfig,
+    #[serde(default)]
+    report: ReportConfig,
+    #[serde(default)]
+    email: EmailConfig,
 }
 
 /// A configuration that cannot be used; the message names the file and the key.
@@ -159,6 +282,18 @@ impl Config {
                 format!("{} is too large; use at most 3600", file.scan.correlation_window_secs),
             ));
         }
+        if file.email.password.is_some() && file.email.password_file.is_some() {
+            return Err(value_error(
+                "email.password_file",
+                "set either `password` or `password_file`, not both".into(),
+            ));
+        }
+        if file.email.to.iter().any(|a| a.trim().is_empty()) {
+            return Err(value_error("email.to", "an address is empty".into()));
+        }
+        if file.report.top == 0 {
+            return Err(value_error("report.top", "must be at least 1".into()));
+        }
         Ok(Config {
             file: path.map(Path::to_path_buf),
             data_dir,
@@ -167,6 +302,8 @@ impl Config {
             timezone_name,
             server_name,
             scan: file.scan,
+            report: file.report,
+            email: file.email,
         })
     }
 }
@@ -230,6 +367,40 @@ mod tests {
         assert!(e.contains("/etc/test.toml") && e.contains("data_dri"), "{e}");
         let e = parse("[scan]\nfoo = 1\n").unwrap_err().to_string();
         assert!(e.contains("foo"), "{e}");
+        let e = parse("[email]\nsmtp_hots = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains("smtp_hots"), "{e}");
+    }
+
+    #[test]
+    fn email_and_report_sections_are_read_with_defaults() {
+        let c = parse("").unwrap();
+        assert!(c.email.to.is_empty());
+        assert_eq!(c.email.subject_prefix, "[MailLogSentinel]");
+        assert_eq!(
+            (c.email.transport, c.email.security, c.email.port()),
+            (EmailTransport::Smtp, SmtpSecurity::None, 25)
+        );
+        assert!(c.email.attach_csv && c.email.tls_verify);
+        assert_eq!(c.report.top, 10);
+        let c = parse(
+            "[email]\nto = [\"a@example.org\"]\nsecurity = \"tls\"\ntransport = \"sendmail\"\n\
+             username = \"u\"\npassword_file = \"/etc/p\"\n[report]\ntop = 3\n",
+        )
+        .unwrap();
+        assert_eq!(c.email.to, vec!["a@example.org".to_string()]);
+        assert_eq!((c.email.transport, c.email.port()), (EmailTransport::Sendmail, 465));
+        assert_eq!(c.email.password_file.as_deref(), Some(Path::new("/etc/p")));
+        assert_eq!(c.report.top, 3);
+        let e = parse("[email]\nsecurity = \"ssl\"\n").unwrap_err().to_string();
+        assert!(e.contains("ssl"), "{e}");
+        let e = parse("[email]\npassword = \"a\"\npassword_file = \"/p\"\n").unwrap_err().to_string();
+        assert!(e.contains("email.password_file"), "{e}");
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let c = Config::parse(include_str!("../maillogsentinel.example.toml"), Path::new("example")).unwrap();
+        assert_eq!(c.email.port(), 25);
     }
 
     #[test]

@@ -8,8 +8,10 @@
 pub mod cli;
 pub mod config;
 pub mod correlate;
+pub mod deliver;
 pub mod event;
 pub mod parse;
+pub mod report;
 pub mod scan;
 pub mod source;
 pub mod store;

@@ -10,8 +10,11 @@
 //! | 3 | bad or unreadable configuration |
 //! | 4 | the data directory or store cannot be used (nothing after the last commit was recorded) |
 //! | 5 | another maillogsentinel is using the data directory |
+//! | 6 | a report could not be sent (it was kept in the data directory and is sent again next time) |
 
+mod report;
 mod scan;
+mod setup;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +33,8 @@ pub const EXIT_CONFIG: u8 = 3;
 pub const EXIT_STORE: u8 = 4;
 /// Exit code: data directory locked by another process.
 pub const EXIT_LOCKED: u8 = 5;
+/// Exit code: the report could not be emailed.
+pub const EXIT_SEND: u8 = 6;
 
 /// Finds password-guessing attacks in Postfix and Dovecot logs.
 #[derive(Debug, Parser)]
@@ -50,12 +55,22 @@ pub struct Cli {
 pub enum Command {
     /// Read the logs (and their rotated archives) and store every new authentication event.
     Scan(scan::ScanArgs),
+    /// Summarise a period (default: yesterday) from the store, as text, HTML or JSON; --send
+    /// emails it.
+    Report(report::ReportArgs),
+    /// Write a configuration and systemd units that scan hourly and email a daily report.
+    Setup(setup::SetupArgs),
 }
 
 /// Runs the command line of this process and returns its exit code.
 pub fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
+    // `setup` writes the configuration: it must work before there is a valid one.
+    let command = match cli.command {
+        Command::Setup(args) => return setup::run(args),
+        other => other,
+    };
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -63,8 +78,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match cli.command {
+    match command {
         Command::Scan(args) => scan::run(args, &config),
+        Command::Report(args) => report::run(args, &config),
+        Command::Setup(args) => setup::run(args),
     }
 }
 

@@ -1,0 +1,112 @@
+//! Fills a store with synthetic events and times `report`'s queries on it.
+//!
+//! ```text
+//! cargo run --release --example report_bench -- /tmp/bench 10000000 365
+//! ```
+//!
+//! Arguments: data directory (created; an existing store there is reused, not refilled),
+//! number of events, and the number of days they are spread over (ending yesterday, UTC).
+//! The events are written with plain SQL in one transaction (the store API would also write
+//! every failure to intrusions.csv, gigabytes at this size); the schema and encodings are the
+//! store's own, since the store is opened first with `Store::open`.
+
+use std::time::Instant;
+
+use maillogsentinel::report::{self, Period, ReportOptions};
+use maillogsentinel::store::{STORE_FILE, Store};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let dir = std::path::PathBuf::from(args.next().ok_or("usage: report_bench DIR [EVENTS] [DAYS]")?);
+    let events: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10_000_000);
+    let days: i64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(365);
+    std::fs::create_dir_all(&dir)?;
+    let tz = jiff::tz::TimeZone::UTC;
+    let today = jiff::Timestamp::now().to_zoned_datetime(tz.clone()).date();
+    let end = today.to_zoned_datetime(tz.clone())?.timestamp().as_second();
+    let start = end - days * 86_400;
+    let mut store = Store::open(&dir.join(STORE_FILE))?;
+    let have: i64 = store.connection().query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    if have == 0 {
+        let t = Instant::now();
+        fill(&mut store, events, start, end)?;
+        println!("filled {events} events over {days} days in {:.1} s", t.elapsed().as_secs_f64());
+    } else {
+        println!("reusing {have} events");
+    }
+    let t = Instant::now();
+    let store = report::open_store(&dir)?;
+    println!("open + indexes: {:.2} s", t.elapsed().as_secs_f64());
+    let period = Period::previous_day(&jiff::Timestamp::now().to_zoned_datetime(tz))?;
+    let opts = ReportOptions { period, top: 10, server: "bench".into(), probes_count: false };
+    for run in 1..=3 {
+        let t = Instant::now();
+        let r = report::build(&store, &opts)?;
+        let text = report::text::render(&r);
+        let html = report::html::render(&r);
+        println!(
+            "report run {run}: {:.3} s ({} failed attempts, {} IPs, {} compromises; {} + {} bytes)",
+            t.elapsed().as_secs_f64(),
+            r.totals.failed_attempts,
+            r.totals.unique_ips,
+            r.compromises.len(),
+            text.len(),
+            html.len()
+        );
+    }
+    Ok(())
+}
+
+/// Inserts `n` events between `start` and `end`: 97% failures from a pool of attacker IPs
+/// against a pool of usernames, 3% successes of regular users from their own IPs (and a few from
+/// attacker IPs), a trickle of backend errors.
+fn fill(store: &mut Store, n: u64, start: i64, end: i64) -> rusqlite::Result<()> {
+    let conn = store.connection();
+    conn.execute_batch("PRAGMA synchronous = OFF; BEGIN")?;
+    let services = ["postfix/submission/smtpd", "postfix/smtpd", "dovecot/imap-login", "dovecot/pop3-login"];
+    for s in services.iter().chain(["mx1"].iter()) {
+        conn.execute("INSERT OR IGNORE INTO strings (s) VALUES (?1)", [s])?;
+    }
+    let id = |s: &str| conn.query_row("SELECT id FROM strings WHERE s = ?1", [s], |r| r.get::<_, i64>(0));
+    let service_ids: Vec<i64> = services.iter().map(|s| id(s)).collect::<rusqlite::Result<_>>()?;
+    let server = id("mx1")?;
+    let mut user_ids = Vec::new();
+    for u in 0..5_000 {
+        conn.execute("INSERT OR IGNORE INTO strings (s) VALUES (?1)", [format!("user{u}@example.org")])?;
+        user_ids.push(id(&format!("user{u}@example.org"))?);
+    }
+    let mut insert = conn.prepare(
+        "INSERT INTO events (id, ts, kind, reason, count, ip, server, service, username) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut rng = fastrand::Rng::with_seed(7);
+    let span = (end - start).max(1) as u64;
+    for i in 0..n {
+        let ts = start + (i * span / n.max(1)) as i64;
+        let roll = rng.u32(0..1000);
+        let (kind, reason, ip, user) = if roll < 970 {
+            // 200k attacker IPs, skewed so that some are much busier than others.
+            let a = rng.u32(0..200_000).min(rng.u32(0..200_000));
+            let ip = [45, (a >> 16) as u8, (a >> 8) as u8, a as u8];
+            (1, 2, ip, user_ids[rng.usize(0..user_ids.len()).min(rng.usize(0..user_ids.len()))])
+        } else if roll < 999 {
+            let u = rng.usize(0..user_ids.len());
+            let ip = if rng.u32(0..500) == 0 { [45, 0, 0, rng.u8(..)] } else { [10, (u >> 8) as u8, u as u8, 1] };
+            (2, 11, ip, user_ids[u])
+        } else {
+            (3, 10, [127, 0, 0, 1], user_ids[0])
+        };
+        insert.execute(rusqlite::params![
+            i as i64 + 1,
+            ts,
+            kind,
+            reason,
+            &ip[..],
+            server,
+            service_ids[rng.usize(0..service_ids.len())],
+            user
+        ])?;
+    }
+    drop(insert);
+    conn.execute_batch("COMMIT; PRAGMA synchronous = NORMAL")?;
+    Ok(())
+}

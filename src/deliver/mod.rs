@@ -1,0 +1,215 @@
+//! Sending reports by email: composing the message ([`compose`]), handing it to SMTP
+//! ([`smtp`]) or the local MTA ([`sendmail`]), and remembering which periods were sent
+//! ([`SentLog`]) so that a failed or missed day is sent later instead of skipped.
+
+pub mod sendmail;
+pub mod smtp;
+
+use std::io::Write;
+
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::config::{EmailConfig, EmailTransport};
+use crate::report::Report;
+
+/// Why a report could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    /// `[email]` is incomplete or wrong.
+    #[error("[email] in the configuration: {0}")]
+    Config(String),
+    /// The message could not be built.
+    #[error("cannot build the message: {0}")]
+    Compose(String),
+    /// The SMTP server refused or could not be reached; the text has its reply.
+    #[error("SMTP {host}:{port}: {message}")]
+    Smtp {
+        /// Server.
+        host: String,
+        /// Port.
+        port: u16,
+        /// lettre's error, with the server's reply code and text when there was one.
+        message: String,
+    },
+    /// The sendmail binary failed.
+    #[error("{path}: {message}")]
+    Sendmail {
+        /// The binary.
+        path: String,
+        /// Its error output or exit status.
+        message: String,
+    },
+}
+
+/// `[MailLogSentinel] mx1: 1,234 failed logins, 2 possible compromises (2026-11-23)`.
+pub fn subject(prefix: &str, r: &Report) -> String {
+    let n = r.compromises.len();
+    let mut s = format!(
+        "{prefix} {}: {} failed login{}, {n} possible compromise{} ({})",
+        r.server,
+        crate::cli::thousands(r.totals.failed_attempts),
+        if r.totals.failed_attempts == 1 { "" } else { "s" },
+        if n == 1 { "" } else { "s" },
+        r.period.label
+    );
+    if r.backend_outages.events > 0 {
+        s.push_str(", auth backend errors");
+    }
+    s.trim_start().to_string()
+}
+
+/// The CSV attachment: the rows as is, or gzipped when larger than `gzip_over` bytes.
+pub fn csv_attachment(
+    rows: Vec<u8>,
+    gzip_over: u64,
+    label: &str,
+) -> Result<(String, Vec<u8>, ContentType), DeliverError> {
+    let name = format!("intrusions-{}.csv", label.replace([' ', ':', '–'], "_"));
+    let csv_type = |t: &str| ContentType::parse(t).map_err(|e| DeliverError::Compose(e.to_string()));
+    if rows.len() as u64 <= gzip_over {
+        return Ok((name, rows, csv_type("text/csv; charset=utf-8")?));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&rows).and_then(|_| gz.try_finish()).map_err(|e| DeliverError::Compose(e.to_string()))?;
+    let bytes = gz.finish().map_err(|e| DeliverError::Compose(e.to_string()))?;
+    Ok((format!("{name}.gz"), bytes, csv_type("application/gzip")?))
+}
+
+/// The sender: `from`, else `maillogsentinel@<server_name>`.
+fn sender(cfg: &EmailConfig, server: &str) -> Result<Mailbox, DeliverError> {
+    let from = cfg.from.clone().unwrap_or_else(|| format!("maillogsentinel@{server}"));
+    from.parse().map_err(|e| DeliverError::Config(format!("from = {from:?} is not an address: {e}")))
+}
+
+/// Builds the message: `multipart/mixed` of `multipart/alternative` (text, HTML) and, when
+/// given, the CSV attachment.
+pub fn compose(
+    cfg: &EmailConfig,
+    report: &Report,
+    text: String,
+    html: String,
+    csv: Option<(String, Vec<u8>, ContentType)>,
+) -> Result<Message, DeliverError> {
+    if cfg.to.is_empty() {
+        return Err(DeliverError::Config("`to` is empty: list at least one recipient".into()));
+    }
+    let mut builder = Message::builder()
+        .from(sender(cfg, &report.server)?)
+        .subject(subject(&cfg.subject_prefix, report))
+        .user_agent(format!("maillogsentinel {}", report.version));
+    for to in &cfg.to {
+        let mailbox: Mailbox =
+            to.parse().map_err(|e| DeliverError::Config(format!("to: {to:?} is not an address: {e}")))?;
+        builder = builder.to(mailbox);
+    }
+    let body = MultiPart::alternative_plain_html(text, html);
+    let message = match csv {
+        Some((name, bytes, content_type)) => builder
+            .multipart(MultiPart::mixed().multipart(body).singlepart(Attachment::new(name).body(bytes, content_type))),
+        None => builder.multipart(body),
+    };
+    message.map_err(|e| DeliverError::Compose(e.to_string()))
+}
+
+/// Sends `message` with the configured transport.
+pub fn send(cfg: &EmailConfig, message: &Message) -> Result<(), DeliverError> {
+    match cfg.transport {
+        EmailTransport::Smtp => smtp::send(cfg, message),
+        EmailTransport::Sendmail => sendmail::send(cfg, message),
+    }
+}
+
+/// Which report periods were sent, kept in the store (`report_sends`).
+pub struct SentLog<'a> {
+    conn: &'a Connection,
+}
+
+/// A period's sending state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendState {
+    /// Delivered to the transport.
+    Sent,
+    /// The last try failed, with this error.
+    Failed(String),
+}
+
+impl<'a> SentLog<'a> {
+    /// Opens (creating) the table.
+    pub fn open(conn: &'a Connection) -> rusqlite::Result<SentLog<'a>> {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS report_sends (
+                period TEXT PRIMARY KEY,
+                status TEXT NOT NULL,
+                error TEXT,
+                tries INTEGER NOT NULL DEFAULT 0,
+                updated INTEGER NOT NULL
+            )",
+        )?;
+        Ok(SentLog { conn })
+    }
+
+    /// Records the outcome of sending `period` (its label, e.g. `2026-11-23`).
+    pub fn record(&self, period: &str, state: &SendState) -> rusqlite::Result<()> {
+        let (status, error) = match state {
+            SendState::Sent => ("sent", None),
+            SendState::Failed(e) => ("failed", Some(e.as_str())),
+        };
+        self.conn.execute(
+            "INSERT INTO report_sends (period, status, error, tries, updated) VALUES (?1, ?2, ?3, 1, ?4)
+             ON CONFLICT (period) DO UPDATE SET status = ?2, error = ?3, tries = tries + 1, updated = ?4",
+            params![period, status, error, jiff::Timestamp::now().as_second()],
+        )?;
+        Ok(())
+    }
+
+    /// The state of `period`, `None` when never tried.
+    pub fn state(&self, period: &str) -> rusqlite::Result<Option<SendState>> {
+        let row: Option<(String, Option<String>)> = self
+            .conn
+            .query_row("SELECT status, error FROM report_sends WHERE period = ?1", [period], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(row.map(|(status, error)| match status.as_str() {
+            "sent" => SendState::Sent,
+            _ => SendState::Failed(error.unwrap_or_default()),
+        }))
+    }
+
+    /// True when some period was ever recorded (before that, there is nothing to catch up).
+    pub fn any(&self) -> rusqlite::Result<bool> {
+        Ok(self.conn.query_row("SELECT count(*) FROM report_sends", [], |r| r.get::<_, i64>(0))? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_csv_is_attached_as_is_and_large_csv_gzipped() {
+        let (name, bytes, _) = csv_attachment(b"a,b\n".to_vec(), 100, "2026-11-23").unwrap();
+        assert_eq!((name.as_str(), bytes.as_slice()), ("intrusions-2026-11-23.csv", &b"a,b\n"[..]));
+        let big = b"x,y\n".repeat(100);
+        let (name, bytes, _) = csv_attachment(big.clone(), 100, "2026-11-23").unwrap();
+        assert_eq!(name, "intrusions-2026-11-23.csv.gz");
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut back).unwrap();
+        assert_eq!(back, big);
+    }
+
+    #[test]
+    fn sent_periods_are_remembered() {
+        let conn = Connection::open_in_memory().unwrap();
+        let log = SentLog::open(&conn).unwrap();
+        assert!(!log.any().unwrap());
+        log.record("2026-11-23", &SendState::Failed("451 try later".into())).unwrap();
+        assert_eq!(log.state("2026-11-23").unwrap(), Some(SendState::Failed("451 try later".into())));
+        log.record("2026-11-23", &SendState::Sent).unwrap();
+        assert_eq!(log.state("2026-11-23").unwrap(), Some(SendState::Sent));
+        assert_eq!(log.state("2026-11-24").unwrap(), None);
+    }
+}

@@ -1,0 +1,506 @@
+//! `maillogsentinel report`: what happened in a period, built from the store.
+//!
+//! [`stats::collect`] turns the store into a [`Report`] (plain data); [`text`], [`html`] and
+//! [`json`] render that same value, so the three formats always carry the same facts.
+//! Values that came from a log (usernames, host names) are escaped by each renderer for its own
+//! medium: HTML escaping in [`html`], visible control characters in [`text`].
+
+pub mod chart;
+pub mod html;
+pub mod json;
+pub mod stats;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan, ZonedDateTime};
+use serde::Serialize;
+
+use crate::store::{STORE_FILE, Store, StoreError};
+
+/// The tool's version, shown in every report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A half-open time range `[start, end)` and how to show it.
+#[derive(Clone, Debug)]
+pub struct Period {
+    /// First second included.
+    pub start: Timestamp,
+    /// First second not included.
+    pub end: Timestamp,
+    /// Zone the report is written in.
+    pub tz: TimeZone,
+    /// The calendar day, when the period is exactly one (`--day`, or the default).
+    pub day: Option<jiff::civil::Date>,
+}
+
+/// Why a period could not be understood.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PeriodError(String);
+
+impl Period {
+    /// The calendar day `day` in `tz` (23 or 25 hours long on DST changes).
+    pub fn day(day: jiff::civil::Date, tz: &TimeZone) -> Result<Period, PeriodError> {
+        let err = |e: jiff::Error| PeriodError(format!("day {day}: {e}"));
+        let start = day.to_zoned_datetime(tz.clone()).map_err(err)?;
+        let next = day.checked_add(1.day()).map_err(err)?.to_zoned_datetime(tz.clone()).map_err(err)?;
+        Ok(Period { start: start.timestamp(), end: next.timestamp(), tz: tz.clone(), day: Some(day) })
+    }
+
+    /// The calendar day before the one `now` is in: the default report period.
+    pub fn previous_day(now: &ZonedDateTime) -> Result<Period, PeriodError> {
+        let yesterday = now.date().checked_sub(1.day()).map_err(|e| PeriodError(e.to_string()))?;
+        Period::day(yesterday, now.time_zone())
+    }
+
+    /// The `since` seconds before `now`.
+    pub fn since(secs: i64, now: Timestamp, tz: &TimeZone) -> Result<Period, PeriodError> {
+        let start = now
+            .checked_sub(jiff::SignedDuration::from_secs(secs))
+            .map_err(|e| PeriodError(format!("--since reaches too far back: {e}")))?;
+        Ok(Period { start, end: now, tz: tz.clone(), day: None })
+    }
+
+    /// Length in seconds.
+    pub fn secs(&self) -> i64 {
+        self.end.as_second() - self.start.as_second()
+    }
+
+    /// `2026-11-23` for a day, else `2026-11-23 07:00 – 2026-11-24 07:00`.
+    pub fn label(&self) -> String {
+        match self.day {
+            Some(d) => d.to_string(),
+            None => format!(
+                "{} – {}",
+                self.start.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%d %H:%M"),
+                self.end.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%d %H:%M")
+            ),
+        }
+    }
+
+    /// Unix seconds as local `YYYY-MM-DD HH:MM:SS`.
+    pub fn format_ts(&self, ts: i64) -> String {
+        match Timestamp::from_second(ts) {
+            Ok(t) => t.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            Err(_) => ts.to_string(),
+        }
+    }
+
+    /// Unix seconds as local `YYYY-MM-DD HH:00`, the label of an hour bucket.
+    pub fn format_hour(&self, ts: i64) -> String {
+        match Timestamp::from_second(ts) {
+            Ok(t) => t.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+            Err(_) => ts.to_string(),
+        }
+    }
+
+    fn info(&self) -> PeriodInfo {
+        let rfc = |t: Timestamp| t.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+        PeriodInfo {
+            label: self.label(),
+            start: rfc(self.start),
+            end: rfc(self.end),
+            timezone: self.tz.iana_name().unwrap_or("system").to_string(),
+        }
+    }
+}
+
+/// Parses `90s`, `30m`, `24h`, `7d`, `2w` (or a combination such as `1d12h`) into seconds.
+pub fn parse_duration(s: &str) -> Result<i64, PeriodError> {
+    let bad = || PeriodError(format!("{s:?} is not a duration; write e.g. 24h, 90m, 7d or 1d12h"));
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit: i64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return Err(bad()),
+        };
+        let n: i64 = digits.parse().map_err(|_| bad())?;
+        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() || total <= 0 {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// The period as written in reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeriodInfo {
+    /// `2026-11-23`, or a range.
+    pub label: String,
+    /// RFC 3339 with the zone's offset.
+    pub start: String,
+    /// RFC 3339, exclusive.
+    pub end: String,
+    /// IANA name of the zone.
+    pub timezone: String,
+}
+
+/// Everything a report says. Every renderer shows all of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// `server_name` from the configuration.
+    pub server: String,
+    /// The tool's version.
+    pub version: String,
+    /// The period covered.
+    pub period: PeriodInfo,
+    /// The enrichment table exists (host names, countries, AS); without it those columns are empty.
+    pub enrichment: bool,
+    /// Headline numbers.
+    pub totals: Totals,
+    /// Successful logins that look like a guessed password: shown first.
+    pub compromises: Vec<Compromise>,
+    /// Attacker IPs by attempts.
+    pub top_ips: Vec<IpRow>,
+    /// Accounts tried, by attempts.
+    pub top_users: Vec<UserRow>,
+    /// Countries of attacker IPs (needs enrichment).
+    pub top_countries: Vec<CountryRow>,
+    /// Autonomous systems of attacker IPs (needs enrichment).
+    pub top_asns: Vec<AsnRow>,
+    /// /24 and /64 networks.
+    pub top_networks: Vec<NetworkRow>,
+    /// Failed attempts in each hour of the period, in order.
+    pub per_hour: Vec<HourRow>,
+    /// Attacker IPs never seen before the period.
+    pub new_ips: NewIps,
+    /// Attacker IPs by reverse DNS outcome (needs enrichment).
+    pub reverse_dns: Vec<DnsRow>,
+    /// Failed attempts per protocol.
+    pub services: Vec<ServiceRow>,
+    /// Authentication backend failures: an operational problem, not an attack.
+    pub backend_outages: BackendOutages,
+}
+
+/// Headline numbers, with the previous period of the same length.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    /// Failed attempts counted as intrusions.
+    pub failed_attempts: u64,
+    /// Distinct IPs behind them.
+    pub unique_ips: u64,
+    /// The same, in the previous period.
+    pub previous_failed_attempts: u64,
+    /// The same, in the previous period.
+    pub previous_unique_ips: u64,
+    /// Successful logins in the period.
+    pub successful_logins: u64,
+    /// Mechanism probes, stored but not counted (unless configured).
+    pub mechanism_probes: u64,
+}
+
+/// Why a successful login is listed as a possible compromise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompromiseWhy {
+    /// The IP failed to log in (any account) in the 7 days before.
+    FailedBefore,
+    /// The account never logged in from this country before.
+    NewCountry,
+}
+
+/// A successful login worth checking, per account and IP.
+#[derive(Clone, Debug, Serialize)]
+pub struct Compromise {
+    /// The account.
+    pub username: Option<String>,
+    /// From where.
+    pub ip: String,
+    /// First successful login in the period from this IP for this account (local time).
+    pub first_login: String,
+    /// Successful logins in the period.
+    pub logins: u64,
+    /// Syslog name of the service of the first one.
+    pub service: String,
+    /// The rules that matched.
+    pub why: Vec<CompromiseWhy>,
+    /// Failed attempts from this IP from 7 days before the first login to the last.
+    pub failures_7d: u64,
+    /// Distinct accounts those failures tried.
+    pub failed_accounts_7d: u64,
+    /// Reverse DNS name.
+    pub hostname: Option<String>,
+    /// Country of the IP.
+    pub country_code: Option<String>,
+    /// Countries of the account's earlier logins.
+    pub previous_countries: Vec<String>,
+    /// AS number.
+    pub asn: Option<String>,
+    /// AS organisation.
+    pub aso: Option<String>,
+}
+
+/// One attacker IP.
+#[derive(Clone, Debug, Serialize)]
+pub struct IpRow {
+    /// The address.
+    pub ip: String,
+    /// Failed attempts in the period.
+    pub attempts: u64,
+    /// Distinct accounts tried in the period.
+    pub accounts: u64,
+    /// Reverse DNS name.
+    pub hostname: Option<String>,
+    /// Country code.
+    pub country_code: Option<String>,
+    /// AS number.
+    pub asn: Option<String>,
+    /// AS organisation.
+    pub aso: Option<String>,
+    /// First event ever from it (local time).
+    pub first_seen: Option<String>,
+    /// Last event from it up to the end of the period.
+    pub last_seen: Option<String>,
+}
+
+/// One account tried.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserRow {
+    /// The account name as logged.
+    pub username: String,
+    /// Failed attempts.
+    pub attempts: u64,
+    /// Distinct IPs.
+    pub ips: u64,
+}
+
+/// One country.
+#[derive(Clone, Debug, Serialize)]
+pub struct CountryRow {
+    /// ISO code, or `unknown`.
+    pub country_code: String,
+    /// Failed attempts.
+    pub attempts: u64,
+    /// Distinct IPs.
+    pub ips: u64,
+}
+
+/// One autonomous system.
+#[derive(Clone, Debug, Serialize)]
+pub struct AsnRow {
+    /// AS number, or `unknown`.
+    pub asn: String,
+    /// Its organisation.
+    pub aso: String,
+    /// Failed attempts.
+    pub attempts: u64,
+    /// Distinct IPs.
+    pub ips: u64,
+}
+
+/// One /24 or /64.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkRow {
+    /// `203.0.113.0/24`, `2001:db8::/64`.
+    pub network: String,
+    /// Failed attempts.
+    pub attempts: u64,
+    /// Distinct IPs.
+    pub ips: u64,
+}
+
+/// One hour of the period.
+#[derive(Clone, Debug, Serialize)]
+pub struct HourRow {
+    /// Local start, `YYYY-MM-DD HH:MM`.
+    pub start: String,
+    /// Failed attempts.
+    pub attempts: u64,
+}
+
+/// Attacker IPs never seen before the period.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NewIps {
+    /// How many.
+    pub count: u64,
+    /// Their failed attempts.
+    pub attempts: u64,
+    /// The busiest of them.
+    pub top: Vec<IpRow>,
+}
+
+/// Attacker IPs by reverse DNS status.
+#[derive(Clone, Debug, Serialize)]
+pub struct DnsRow {
+    /// The enrichment's status (`ok`, `nxdomain`, ...), or `unknown`.
+    pub status: String,
+    /// Failed attempts.
+    pub attempts: u64,
+    /// Distinct IPs.
+    pub ips: u64,
+}
+
+/// One protocol.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceRow {
+    /// `SMTP submission (587)`, `IMAP`, ...
+    pub service: String,
+    /// Failed attempts.
+    pub attempts: u64,
+    /// Distinct IPs.
+    pub ips: u64,
+}
+
+/// `Connection lost to authentication server` and the like.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct BackendOutages {
+    /// How many such events.
+    pub events: u64,
+    /// First one (unix seconds).
+    #[serde(skip)]
+    pub first: Option<i64>,
+    /// Last one (unix seconds).
+    #[serde(skip)]
+    pub last: Option<i64>,
+    /// First one, local time.
+    pub first_seen: Option<String>,
+    /// Last one, local time.
+    pub last_seen: Option<String>,
+    /// Events per syslog service.
+    pub services: Vec<(String, u64)>,
+}
+
+/// Why a report could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// No store yet.
+    #[error("no store at {0}: run `maillogsentinel scan` first (or pass --data-dir)")]
+    NoStore(PathBuf),
+    /// The store cannot be opened.
+    #[error("store {path}: {source}")]
+    Store {
+        /// The store file.
+        path: PathBuf,
+        /// Why.
+        source: StoreError,
+    },
+    /// A query failed.
+    #[error("store {path}: {source}")]
+    Query {
+        /// The store file.
+        path: PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+}
+
+/// What to put in a report.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// The period.
+    pub period: Period,
+    /// Rows per top table.
+    pub top: usize,
+    /// Server name for the header.
+    pub server: String,
+    /// Count mechanism probes as attempts (the `[scan]` setting).
+    pub probes_count: bool,
+}
+
+/// Opens the store in `data_dir` for reading reports (adding the report's indexes if missing).
+pub fn open_store(data_dir: &Path) -> Result<Store, ReportError> {
+    let path = data_dir.join(STORE_FILE);
+    if !path.exists() {
+        return Err(ReportError::NoStore(path));
+    }
+    let store = Store::open(&path).map_err(|source| ReportError::Store { path: path.clone(), source })?;
+    stats::ensure_indexes(store.connection()).map_err(|source| ReportError::Query { path, source })?;
+    Ok(store)
+}
+
+/// Builds the report from an open store.
+pub fn build(store: &Store, opts: &ReportOptions) -> rusqlite::Result<Report> {
+    let mut report = stats::collect(store.connection(), &opts.period, opts.top, opts.probes_count)?;
+    report.server = opts.server.clone();
+    report.version = VERSION.to_string();
+    let outages = &mut report.backend_outages;
+    outages.first_seen = outages.first.map(|t| opts.period.format_ts(t));
+    outages.last_seen = outages.last.map(|t| opts.period.format_ts(t));
+    Ok(report)
+}
+
+/// Makes a value from a log safe for a terminal or a plain-text mail: control and invisible
+/// formatting characters become `\u{XXXX}`. The parser already did this ([`crate::text::visible`]),
+/// but a store written by an older or other tool must not be trusted to have.
+pub fn safe_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c as u32, 0xad | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff | 0xfff9..=0xfffb)
+    };
+    if !s.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{{{:04X}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `+12%`, `-3%`, `new` (from zero), `±0%`: the change against the previous period.
+pub fn change(now: u64, before: u64) -> String {
+    if before == 0 {
+        return if now == 0 { "±0%".into() } else { "new".into() };
+    }
+    let pct = (now as f64 - before as f64) * 100.0 / before as f64;
+    if pct.abs() < 0.5 { "±0%".into() } else { format!("{pct:+.0}%") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_parsed() {
+        assert_eq!(parse_duration("24h").unwrap(), 86_400);
+        assert_eq!(parse_duration("90m").unwrap(), 5_400);
+        assert_eq!(parse_duration("1d12h").unwrap(), 129_600);
+        assert_eq!(parse_duration("2w").unwrap(), 14 * 86_400);
+        for bad in ["", "24", "h", "-1h", "0h", "1y", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_default_period_is_yesterday_in_the_zone() {
+        let tz = TimeZone::get("Europe/Paris").unwrap();
+        let now = "2026-03-30T00:30:00+02:00[Europe/Paris]".parse::<ZonedDateTime>().unwrap();
+        let p = Period::previous_day(&now).unwrap();
+        assert_eq!(p.label(), "2026-03-29");
+        // The DST change day is 23 hours long.
+        assert_eq!(p.secs(), 23 * 3600);
+        assert_eq!(p.start.to_zoned_datetime(tz).hour(), 0);
+    }
+
+    #[test]
+    fn control_characters_are_made_visible() {
+        assert_eq!(safe_text("adm\x1b[31min"), "adm\\u{001B}[31min");
+        assert_eq!(safe_text("a\u{202e}b"), "a\\u{202E}b");
+        assert_eq!(safe_text("josé"), "josé");
+    }
+
+    #[test]
+    fn change_is_a_signed_percentage() {
+        assert_eq!(change(150, 100), "+50%");
+        assert_eq!(change(50, 100), "-50%");
+        assert_eq!(change(5, 0), "new");
+        assert_eq!(change(0, 0), "±0%");
+    }
+}

@@ -1,0 +1,553 @@
+//! The queries behind a report: everything is read from the store, never from the CSV.
+//!
+//! The period's rows are read once through the `events_ts` index and aggregated in memory (a day
+//! is thousands to a few hundred thousand rows); the questions about history ("seen before?",
+//! "failed in the last 7 days?") are point lookups on two indexes this module adds
+//! ([`ensure_indexes`]), so the cost does not grow with the size of the store.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, Period, Report,
+    ServiceRow, Totals, UserRow,
+};
+use crate::event::{Kind, Reason};
+use crate::store::{ip_blob, ip_from_blob};
+
+/// How far back a failure makes a later successful login from the same IP suspicious.
+pub const COMPROMISE_LOOKBACK_SECS: i64 = 7 * 86_400;
+
+/// The table where enrichment (reverse DNS, country, AS) is kept per IP, when it exists.
+///
+/// Expected shape: `ip` (the same 4/16-byte blob as `events.ip`, or the address as text) and any
+/// of the columns in [`ENRICHMENT_COLUMNS`]; missing columns are simply not shown.
+pub const ENRICHMENT_TABLE: &str = "ip_info";
+/// Enrichment columns the report shows when the table has them.
+pub const ENRICHMENT_COLUMNS: [&str; 5] = ["hostname", "reverse_dns_status", "country_code", "asn", "aso"];
+
+/// Adds the indexes the report's history lookups need (kept by SQLite from then on).
+///
+/// The first call on a large existing store takes a while (about a second per million events);
+/// later calls are no-ops.
+pub fn ensure_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS events_ip_ts ON events (ip, ts);
+         CREATE INDEX IF NOT EXISTS events_success_user ON events (username, ts) WHERE kind = 2;",
+    )
+}
+
+/// What is known about one IP from the enrichment table.
+#[derive(Clone, Debug, Default)]
+pub struct IpInfo {
+    /// Reverse DNS name.
+    pub hostname: Option<String>,
+    /// Outcome of the reverse lookup (`ok`, `nxdomain`, `timeout`, ...).
+    pub reverse_dns_status: Option<String>,
+    /// ISO country code.
+    pub country_code: Option<String>,
+    /// Autonomous system number.
+    pub asn: Option<String>,
+    /// Autonomous system organisation.
+    pub aso: Option<String>,
+}
+
+/// Reads `ip_info` when it exists; every lookup answers `None` otherwise.
+struct Enrichment {
+    /// `SELECT` text with the columns present, or `None` without the table.
+    query: Option<String>,
+    /// The table keys IPs as text rather than as blobs.
+    text_keys: bool,
+    /// Which of [`ENRICHMENT_COLUMNS`] the query returns, in order.
+    columns: Vec<usize>,
+    cache: HashMap<IpAddr, IpInfo>,
+}
+
+impl Enrichment {
+    fn new(conn: &Connection) -> rusqlite::Result<Enrichment> {
+        let exists: Option<String> = conn
+            .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1", [ENRICHMENT_TABLE], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let mut e = Enrichment { query: None, text_keys: false, columns: Vec::new(), cache: HashMap::new() };
+        if exists.is_none() {
+            return Ok(e);
+        }
+        let mut stmt = conn.prepare(&format!("PRAGMA table_info({ENRICHMENT_TABLE})"))?;
+        let cols: Vec<(String, String)> =
+            stmt.query_map([], |r| Ok((r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+        let Some((_, ip_type)) = cols.iter().find(|(name, _)| name == "ip") else {
+            return Ok(e);
+        };
+        e.text_keys = ip_type.to_ascii_uppercase().contains("TEXT");
+        let mut names = Vec::new();
+        for (i, wanted) in ENRICHMENT_COLUMNS.iter().enumerate() {
+            if cols.iter().any(|(name, _)| name == wanted) {
+                e.columns.push(i);
+                names.push(*wanted);
+            }
+        }
+        if !names.is_empty() {
+            e.query = Some(format!("SELECT {} FROM {ENRICHMENT_TABLE} WHERE ip = ?1", names.join(", ")));
+        }
+        Ok(e)
+    }
+
+    fn available(&self) -> bool {
+        self.query.is_some()
+    }
+
+    fn get(&mut self, conn: &Connection, ip: IpAddr) -> rusqlite::Result<IpInfo> {
+        if let Some(info) = self.cache.get(&ip) {
+            return Ok(info.clone());
+        }
+        let mut info = IpInfo::default();
+        if let Some(query) = &self.query {
+            let mut stmt = conn.prepare_cached(query)?;
+            let blob = ip_blob(&ip);
+            let key: Value =
+                if self.text_keys { Value::Text(ip.to_string()) } else { Value::Blob(blob[..ip_len(&ip)].to_vec()) };
+            let row: Option<Vec<Option<String>>> = stmt
+                .query_row([key], |r| (0..self.columns.len()).map(|i| Ok(value_text(r.get_ref(i)?))).collect())
+                .optional()?;
+            for (slot, value) in self.columns.iter().zip(row.unwrap_or_default()) {
+                let value = value.filter(|v| !v.is_empty());
+                match slot {
+                    0 => info.hostname = value,
+                    1 => info.reverse_dns_status = value,
+                    2 => info.country_code = value,
+                    3 => info.asn = value,
+                    _ => info.aso = value,
+                }
+            }
+        }
+        self.cache.insert(ip, info.clone());
+        Ok(info)
+    }
+}
+
+/// Any SQLite value as text (ASNs may be stored as numbers or as `AS64500`).
+fn value_text(v: ValueRef<'_>) -> Option<String> {
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+    }
+}
+
+fn ip_len(ip: &IpAddr) -> usize {
+    if ip.is_ipv4() { 4 } else { 16 }
+}
+
+/// The /24 (IPv4) or /64 (IPv6) network of an address.
+pub fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
+        }
+    }
+}
+
+/// The protocol a syslog service name stands for, as shown in the service split.
+pub fn service_class(service: &str) -> &'static str {
+    let s = service.to_ascii_lowercase();
+    if s.contains("submission") {
+        "SMTP submission (587)"
+    } else if s.contains("smtps") {
+        "SMTPS (465)"
+    } else if s.starts_with("postfix") || s.contains("smtp") {
+        "SMTP (25)"
+    } else if s.contains("imap") {
+        "IMAP"
+    } else if s.contains("pop3") {
+        "POP3"
+    } else if s.contains("managesieve") || s.contains("sieve") {
+        "ManageSieve"
+    } else {
+        "other"
+    }
+}
+
+#[derive(Default)]
+struct IpAgg {
+    attempts: u64,
+    users: HashSet<i64>,
+}
+
+#[derive(Default)]
+struct UserAgg {
+    attempts: u64,
+    ips: HashSet<IpAddr>,
+}
+
+#[derive(Default)]
+struct GroupAgg {
+    attempts: u64,
+    ips: HashSet<IpAddr>,
+}
+
+/// One successful login in the period, grouped by account and IP.
+struct SuccessGroup {
+    user_id: Option<i64>,
+    first: i64,
+    last: i64,
+    logins: u64,
+    service: String,
+}
+
+/// Builds the report for `period`; `top` rows per table, mechanism probes counted when
+/// `probes_count` (the `[scan]` setting).
+pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: bool) -> rusqlite::Result<Report> {
+    let (start, end) = (period.start.as_second(), period.end.as_second());
+    let mut enrichment = Enrichment::new(conn)?;
+    let mut names: HashMap<i64, String> = HashMap::new();
+    let mut by_ip: HashMap<IpAddr, IpAgg> = HashMap::new();
+    let mut by_user: HashMap<i64, UserAgg> = HashMap::new();
+    let mut by_service: BTreeMap<&'static str, GroupAgg> = BTreeMap::new();
+    let mut successes: BTreeMap<(Option<i64>, IpAddr), SuccessGroup> = BTreeMap::new();
+    let mut backend = BackendOutages::default();
+    let mut backend_services: BTreeMap<String, u64> = BTreeMap::new();
+    let hours = ((end - start).max(0) as u64).div_ceil(3600) as usize;
+    let mut per_hour = vec![0u64; hours];
+    let mut totals = Totals::default();
+
+    let mut stmt = conn.prepare(
+        "SELECT e.ts, e.kind, e.reason, e.count, e.ip, e.username, u.s, se.s
+         FROM events e JOIN strings se ON se.id = e.service LEFT JOIN strings u ON u.id = e.username
+         WHERE e.ts >= ?1 AND e.ts < ?2",
+    )?;
+    let mut rows = stmt.query(params![start, end])?;
+    while let Some(r) = rows.next()? {
+        let ts: i64 = r.get(0)?;
+        let kind = Kind::from_code(r.get(1)?);
+        let reason = Reason::from_code(r.get(2)?);
+        let count = u64::from(r.get::<_, u32>(3)?.max(1));
+        let Some(ip) = ip_from_blob(r.get_ref(4)?.as_blob()?) else { continue };
+        let user_id: Option<i64> = r.get(5)?;
+        if let Some(id) = user_id
+            && let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id)
+        {
+            slot.insert(r.get::<_, Option<String>>(6)?.unwrap_or_default());
+        }
+        let service: String = r.get(7)?;
+        match kind {
+            Some(Kind::Failure) if reason == Some(Reason::MechanismInvalid) && !probes_count => {
+                totals.mechanism_probes += count;
+            }
+            Some(Kind::Failure) => {
+                totals.failed_attempts += count;
+                let agg = by_ip.entry(ip).or_default();
+                agg.attempts += count;
+                if let Some(id) = user_id {
+                    agg.users.insert(id);
+                    let u = by_user.entry(id).or_default();
+                    u.attempts += count;
+                    u.ips.insert(ip);
+                }
+                let s = by_service.entry(service_class(&service)).or_default();
+                s.attempts += count;
+                s.ips.insert(ip);
+                if let Some(slot) = per_hour.get_mut(((ts - start) / 3600) as usize) {
+                    *slot += count;
+                }
+            }
+            Some(Kind::Success) => {
+                totals.successful_logins += count;
+                let g = successes.entry((user_id, ip)).or_insert(SuccessGroup {
+                    user_id,
+                    first: ts,
+                    last: ts,
+                    logins: 0,
+                    service: service.clone(),
+                });
+                g.first = g.first.min(ts);
+                g.last = g.last.max(ts);
+                g.logins += count;
+            }
+            Some(Kind::BackendError) => {
+                backend.events += count;
+                backend.first = Some(backend.first.map_or(ts, |f: i64| f.min(ts)));
+                backend.last = Some(backend.last.map_or(ts, |l: i64| l.max(ts)));
+                *backend_services.entry(service).or_default() += count;
+            }
+            None => {}
+        }
+    }
+    drop(rows);
+    totals.unique_ips = by_ip.len() as u64;
+    let previous = (start - (end - start), start);
+    (totals.previous_failed_attempts, totals.previous_unique_ips) = conn.query_row(
+        "SELECT coalesce(sum(count), 0), count(DISTINCT ip) FROM events
+         WHERE ts >= ?1 AND ts < ?2 AND kind = 1 AND (reason != 4 OR ?3)",
+        params![previous.0, previous.1, probes_count],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )?;
+
+    let name = |id: &i64| names.get(id).cloned().unwrap_or_default();
+    let mut first_seen = conn.prepare_cached("SELECT min(ts) FROM events WHERE ip = ?1")?;
+    let mut last_seen = conn.prepare_cached("SELECT max(ts) FROM events WHERE ip = ?1 AND ts < ?2")?;
+    let ip_key = |ip: &IpAddr| ip_blob(ip)[..ip_len(ip)].to_vec();
+
+    // Top IPs and new IPs: ranked by attempts, then address for a stable order.
+    let mut ranked: Vec<(&IpAddr, &IpAgg)> = by_ip.iter().collect();
+    ranked.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(b.0)));
+    let mut ip_row = |ip: &IpAddr, agg: &IpAgg, enrichment: &mut Enrichment| -> rusqlite::Result<IpRow> {
+        let info = enrichment.get(conn, *ip)?;
+        let first: Option<i64> = first_seen.query_row([ip_key(ip)], |r| r.get(0))?;
+        let last: Option<i64> = last_seen.query_row(params![ip_key(ip), end], |r| r.get(0))?;
+        Ok(IpRow {
+            ip: ip.to_string(),
+            attempts: agg.attempts,
+            accounts: agg.users.len() as u64,
+            hostname: info.hostname,
+            country_code: info.country_code,
+            asn: info.asn,
+            aso: info.aso,
+            first_seen: first.map(|t| period.format_ts(t)),
+            last_seen: last.map(|t| period.format_ts(t)),
+        })
+    };
+    let mut top_ips = Vec::new();
+    for (ip, agg) in ranked.iter().take(top) {
+        top_ips.push(ip_row(ip, agg, &mut enrichment)?);
+    }
+    let mut is_new = conn.prepare_cached("SELECT 1 FROM events WHERE ip = ?1 AND ts < ?2 LIMIT 1")?;
+    let mut new_ips = super::NewIps::default();
+    for (ip, agg) in &ranked {
+        if is_new.query_row(params![ip_key(ip), start], |_| Ok(())).optional()?.is_none() {
+            new_ips.count += 1;
+            new_ips.attempts += agg.attempts;
+            if new_ips.top.len() < top {
+                new_ips.top.push(ip_row(ip, agg, &mut enrichment)?);
+            }
+        }
+    }
+
+    let mut users: Vec<UserRow> = by_user
+        .iter()
+        .map(|(id, u)| UserRow { username: name(id), attempts: u.attempts, ips: u.ips.len() as u64 })
+        .collect();
+    users.sort_by(|a, b| b.attempts.cmp(&a.attempts).then_with(|| a.username.cmp(&b.username)));
+    users.truncate(top);
+
+    let mut countries: HashMap<String, GroupAgg> = HashMap::new();
+    let mut asns: HashMap<(String, String), GroupAgg> = HashMap::new();
+    let mut networks: HashMap<String, GroupAgg> = HashMap::new();
+    let mut dns: HashMap<String, GroupAgg> = HashMap::new();
+    for (ip, agg) in &ranked {
+        let info = if enrichment.available() { enrichment.get(conn, **ip)? } else { IpInfo::default() };
+        let add = |g: &mut GroupAgg| {
+            g.attempts += agg.attempts;
+            g.ips.insert(**ip);
+        };
+        if enrichment.available() {
+            add(countries.entry(info.country_code.clone().unwrap_or_else(|| "unknown".into())).or_default());
+            let asn = info.asn.clone().unwrap_or_else(|| "unknown".into());
+            add(asns.entry((asn, info.aso.clone().unwrap_or_default())).or_default());
+            add(dns.entry(info.reverse_dns_status.clone().unwrap_or_else(|| "unknown".into())).or_default());
+        }
+        add(networks.entry(network_of(**ip)).or_default());
+    }
+    fn ranked_groups<K: Ord + Clone>(m: HashMap<K, GroupAgg>, top: usize) -> Vec<(K, u64, u64)> {
+        let mut v: Vec<(K, u64, u64)> = m.into_iter().map(|(k, g)| (k, g.attempts, g.ips.len() as u64)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(top);
+        v
+    }
+    let top_countries = ranked_groups(countries, top)
+        .into_iter()
+        .map(|(country_code, attempts, ips)| CountryRow { country_code, attempts, ips })
+        .collect();
+    let top_asns = ranked_groups(asns, top)
+        .into_iter()
+        .map(|((asn, aso), attempts, ips)| AsnRow { asn, aso, attempts, ips })
+        .collect();
+    let top_networks = ranked_groups(networks, top)
+        .into_iter()
+        .map(|(network, attempts, ips)| NetworkRow { network, attempts, ips })
+        .collect();
+    let reverse_dns = ranked_groups(dns, usize::MAX)
+        .into_iter()
+        .map(|(status, attempts, ips)| DnsRow { status, attempts, ips })
+        .collect();
+    let services = ranked_groups(by_service.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), usize::MAX)
+        .into_iter()
+        .map(|(service, attempts, ips)| ServiceRow { service, attempts, ips })
+        .collect();
+    backend.services = backend_services.into_iter().collect();
+
+    let compromises = compromises(conn, period, &successes, &names, &mut enrichment, probes_count)?;
+    let hour_rows = per_hour
+        .iter()
+        .enumerate()
+        .map(|(i, &attempts)| HourRow { start: period.format_hour(start + i as i64 * 3600), attempts })
+        .collect();
+    Ok(Report {
+        server: String::new(),
+        version: String::new(),
+        period: period.info(),
+        enrichment: enrichment.available(),
+        totals,
+        compromises,
+        top_ips,
+        top_users: users,
+        top_countries,
+        top_asns,
+        top_networks,
+        per_hour: hour_rows,
+        new_ips,
+        reverse_dns,
+        services,
+        backend_outages: backend,
+    })
+}
+
+/// Successful logins that look like a guessed password: from an IP that failed (for any
+/// account) in the 7 days before, or from a country the account never logged in from before.
+fn compromises(
+    conn: &Connection,
+    period: &Period,
+    successes: &BTreeMap<(Option<i64>, IpAddr), SuccessGroup>,
+    names: &HashMap<i64, String>,
+    enrichment: &mut Enrichment,
+    probes_count: bool,
+) -> rusqlite::Result<Vec<Compromise>> {
+    let mut failed_before = conn.prepare_cached(
+        "SELECT coalesce(sum(count), 0), count(DISTINCT username) FROM events
+         WHERE ip = ?1 AND ts >= ?2 AND ts <= ?3 AND kind = 1 AND (reason != 4 OR ?4)",
+    )?;
+    let mut earlier_ips =
+        conn.prepare_cached("SELECT DISTINCT ip FROM events WHERE username = ?1 AND ts < ?2 AND kind = 2")?;
+    let mut out = Vec::new();
+    for ((_, ip), g) in successes {
+        let blob = ip_blob(ip)[..ip_len(ip)].to_vec();
+        let (failures, accounts): (i64, i64) = failed_before
+            .query_row(params![blob, g.first - COMPROMISE_LOOKBACK_SECS, g.last, probes_count], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let info = enrichment.get(conn, *ip)?;
+        let mut why = Vec::new();
+        if failures > 0 {
+            why.push(CompromiseWhy::FailedBefore);
+        }
+        let mut previous_countries = Vec::new();
+        if let (Some(user), Some(country)) = (g.user_id, info.country_code.as_ref()) {
+            let ips: Vec<Vec<u8>> =
+                earlier_ips.query_map(params![user, g.first], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+            let mut seen = std::collections::BTreeSet::new();
+            for earlier in ips.iter().filter_map(|b| ip_from_blob(b)) {
+                if let Some(c) = enrichment.get(conn, earlier)?.country_code {
+                    seen.insert(c);
+                }
+            }
+            // An account with no located login before has no "usual" country to compare with.
+            if !seen.is_empty() && !seen.contains(country) {
+                why.push(CompromiseWhy::NewCountry);
+            }
+            previous_countries = seen.into_iter().collect();
+        }
+        if why.is_empty() {
+            continue;
+        }
+        out.push(Compromise {
+            username: g.user_id.and_then(|id| names.get(&id).cloned()),
+            ip: ip.to_string(),
+            first_login: period.format_ts(g.first),
+            logins: g.logins,
+            service: g.service.clone(),
+            why,
+            failures_7d: failures as u64,
+            failed_accounts_7d: accounts as u64,
+            hostname: info.hostname,
+            country_code: info.country_code,
+            previous_countries,
+            asn: info.asn,
+            aso: info.aso,
+        });
+    }
+    out.sort_by(|a, b| a.first_login.cmp(&b.first_login).then_with(|| a.ip.cmp(&b.ip)));
+    Ok(out)
+}
+
+/// The period's intrusion rows, in the format (and with the header) of `intrusions.csv`, with the
+/// enrichment columns filled when known: the email attachment.
+pub fn intrusion_csv(conn: &Connection, period: &Period, probes_count: bool) -> rusqlite::Result<Vec<u8>> {
+    use crate::store::csv::neutralise;
+    let mut enrichment = Enrichment::new(conn)?;
+    let mut out = crate::store::csv::HEADER.as_bytes().to_vec();
+    let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let mut stmt = conn.prepare(
+        "SELECT e.ts, e.reason, e.count, e.ip, sv.s, se.s, u.s, m.s, h.s
+         FROM events e JOIN strings sv ON sv.id = e.server JOIN strings se ON se.id = e.service
+         LEFT JOIN strings u ON u.id = e.username LEFT JOIN strings m ON m.id = e.mechanism
+         LEFT JOIN strings h ON h.id = e.logged_hostname
+         WHERE e.ts >= ?1 AND e.ts < ?2 AND e.kind = 1 AND (e.reason != 4 OR ?3) ORDER BY e.ts, e.id",
+    )?;
+    let mut rows = stmt.query(params![period.start.as_second(), period.end.as_second(), probes_count])?;
+    while let Some(r) = rows.next()? {
+        let Some(ip) = ip_from_blob(r.get_ref(3)?.as_blob()?) else { continue };
+        let info = enrichment.get(conn, ip)?;
+        let ts: i64 = r.get(0)?;
+        let time = jiff::Timestamp::from_second(ts)
+            .map(|t| t.to_zoned_datetime(period.tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())
+            .unwrap_or_else(|_| ts.to_string());
+        let reason = Reason::from_code(r.get(1)?).map_or("unknown", Reason::as_str);
+        let text = |i: usize| -> rusqlite::Result<String> {
+            Ok(r.get::<_, Option<String>>(i)?.map(|s| neutralise(&s).into_owned()).unwrap_or_default())
+        };
+        let o = |s: &Option<String>| s.as_deref().map(|s| neutralise(s).into_owned()).unwrap_or_default();
+        let record = [
+            time,
+            text(4)?,
+            text(5)?,
+            ip.to_string(),
+            text(6)?,
+            text(7)?,
+            reason.to_string(),
+            text(8)?,
+            o(&info.hostname),
+            o(&info.reverse_dns_status),
+            o(&info.country_code),
+            o(&info.asn),
+            o(&info.aso),
+        ];
+        for _ in 0..r.get::<_, u32>(2)?.max(1) {
+            w.write_record(&record).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        }
+    }
+    let rows = w.into_inner().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e.into_error())))?;
+    out.extend_from_slice(&rows);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_slash_24_and_slash_64() {
+        assert_eq!(network_of("203.0.113.77".parse().unwrap()), "203.0.113.0/24");
+        assert_eq!(network_of("2001:db8:1:2:3:4:5:6".parse().unwrap()), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn services_are_classified_by_syslog_name() {
+        assert_eq!(service_class("postfix/submission/smtpd"), "SMTP submission (587)");
+        assert_eq!(service_class("postfix/smtps/smtpd"), "SMTPS (465)");
+        assert_eq!(service_class("postfix/smtpd"), "SMTP (25)");
+        assert_eq!(service_class("dovecot/imap-login"), "IMAP");
+        assert_eq!(service_class("dovecot/pop3-login"), "POP3");
+        assert_eq!(service_class("dovecot/auth"), "other");
+    }
+}

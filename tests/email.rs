@@ -1,0 +1,324 @@
+//! `report --send` against a real SMTP server on loopback (aiosmtpd, tests/support/smtp_server.py):
+//! the received message is parsed back and its parts, attachment and numbers checked.
+
+#[path = "support/fixture.rs"]
+mod fixture;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The SMTP server process; killed when dropped.
+struct Server {
+    child: Child,
+    out: PathBuf,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn have_aiosmtpd() -> bool {
+    Command::new("python3").args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start(dir: &Path, args: &[&str]) -> Server {
+    let out = dir.join("received");
+    std::fs::create_dir_all(&out).unwrap();
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(&out)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python3 smtp_server.py");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "SMTP server did not start");
+    Server { child, out, port }
+}
+
+impl Server {
+    /// The messages received, in order, waiting up to 10 s for `n` of them.
+    fn messages(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(&self.out)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            if found.len() >= n || Instant::now() > deadline {
+                found.sort_by_key(|p| {
+                    p.file_stem().unwrap().to_string_lossy().trim_start_matches("msg-").parse::<u32>().unwrap_or(0)
+                });
+                return found
+                    .iter()
+                    .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+                    .collect();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn email_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
+    fixture::fill(&dir.join("data"), true);
+    fixture::config(
+        dir,
+        &format!(
+            "[email]\nto = [\"admin@example.org\", \"sec@example.org\"]\nfrom = \"sentinel@mx1.example.org\"\n\
+             smtp_host = \"localhost\"\nsmtp_port = {port}\ntimeout_secs = 10\n{extra}"
+        ),
+    )
+}
+
+fn part<'a>(msg: &'a Value, content_type: &str) -> &'a Value {
+    msg["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["content_type"] == content_type)
+        .unwrap_or_else(|| panic!("no {content_type} part in {msg:#}"))
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_report_is_sent_as_text_html_and_csv() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "");
+    let day = fixture::day().to_string();
+    let out = fixture::run(&config, &["report", "--day", &day, "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let msgs = server.messages(1);
+    assert_eq!(msgs.len(), 1);
+    let m = &msgs[0];
+    assert_eq!(
+        m["subject"],
+        format!("[MailLogSentinel] mx1: 15 failed logins, 2 possible compromises ({day}), auth backend errors")
+    );
+    assert_eq!(m["mail_from"], "sentinel@mx1.example.org");
+    assert_eq!(m["rcpt_tos"], serde_json::json!(["admin@example.org", "sec@example.org"]));
+    assert_eq!(m["content_type"], "multipart/mixed");
+    part(m, "multipart/alternative");
+    let text = part(m, "text/plain")["content"].as_str().unwrap();
+    assert!(text.contains("Possible compromises: 2") && text.contains("Failed login attempts"), "{text}");
+    let html = part(m, "text/html")["content"].as_str().unwrap();
+    assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"), "HTML is escaped");
+    let csv = part(m, "text/csv");
+    assert_eq!(csv["filename"], format!("intrusions-{day}.csv"));
+    let rows: Vec<&str> = csv["content"].as_str().unwrap().lines().collect();
+    assert!(rows[0].starts_with("timestamp,server,service,client_ip,username"), "{rows:?}");
+    assert_eq!(rows.len() as u64, 1 + fixture::FAILED, "one row per failed attempt: {rows:?}");
+    assert!(rows.iter().any(|r| r.contains("203.0.113.5") && r.contains("scanner.example.net") && r.contains(",CN,")));
+}
+
+#[test]
+fn a_large_csv_is_gzipped() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "gzip_over_bytes = 100\n");
+    let out = fixture::run(&config, &["report", "--day", &fixture::day().to_string(), "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m = &server.messages(1)[0];
+    let gz = part(m, "application/gzip");
+    assert!(gz["filename"].as_str().unwrap().ends_with(".csv.gz"));
+    assert_eq!(gz["content"].as_str().unwrap().lines().count() as u64, 1 + fixture::FAILED);
+}
+
+/// Makes a CA and a `localhost` certificate signed by it with openssl.
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Test CA",
+    ]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=localhost"]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
+#[test]
+fn starttls_with_a_private_ca_and_auth() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let server = start(
+        dir.path(),
+        &["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--starttls", "--auth", "reporter:s3cret"],
+    );
+    std::fs::write(dir.path().join("smtp.pass"), "s3cret\n").unwrap();
+    let extra = format!(
+        "security = \"starttls\"\nusername = \"reporter\"\npassword_file = \"{}\"\nca_file = \"{}\"\n",
+        dir.path().join("smtp.pass").display(),
+        ca.display()
+    );
+    let config = email_config(dir.path(), server.port, &extra);
+    let day = fixture::day().to_string();
+    let out = fixture::run(&config, &["report", "--day", &day, "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m = &server.messages(1)[0];
+    assert_eq!(m["tls"], true);
+    assert_eq!(m["auth_user"], "reporter");
+
+    // Without the CA, the self-signed chain is refused: nothing is sent in clear instead.
+    let config = fixture::config(
+        dir.path(),
+        &format!(
+            "[email]\nto = [\"a@example.org\"]\nsmtp_port = {}\nsecurity = \"starttls\"\nusername = \"reporter\"\n\
+             password = \"s3cret\"\ntimeout_secs = 10\n",
+            server.port
+        ),
+    );
+    let out = fixture::run(&config, &["report", "--day", &day, "--send"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(server.messages(1).len(), 1);
+
+    // A wrong password is refused with the server's reply.
+    let config = email_config(
+        dir.path(),
+        server.port,
+        &extra.replace("password_file", "x_unused").replace("x_unused", "password_file"),
+    );
+    std::fs::write(dir.path().join("smtp.pass"), "wrong\n").unwrap();
+    let out = fixture::run(&config, &["report", "--day", &day, "--send"]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(stderr(&out).contains("535"), "the SMTP reply is shown: {}", stderr(&out));
+}
+
+#[test]
+fn implicit_tls() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let server = start(dir.path(), &["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--tls"]);
+    let config =
+        email_config(dir.path(), server.port, &format!("security = \"tls\"\nca_file = \"{}\"\n", ca.display()));
+    let out = fixture::run(&config, &["report", "--day", &fixture::day().to_string(), "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.messages(1)[0]["tls"], true);
+}
+
+#[test]
+fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let refusing = start(dir.path(), &["--reject", "451"]);
+    let config = email_config(dir.path(), refusing.port, "");
+    let day = fixture::day();
+    let before = day.yesterday().unwrap().to_string();
+    let out = fixture::run(&config, &["report", "--day", &before, "--send"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("451") && err.contains("Test server says no"), "the SMTP reply is shown: {err}");
+    let kept = dir.path().join(format!("data/reports/unsent/report-{before}.eml"));
+    let eml = std::fs::read_to_string(&kept).unwrap_or_else(|e| panic!("{}: {e}; stderr: {err}", kept.display()));
+    assert!(eml.contains("Subject: [MailLogSentinel] mx1: 4 failed logins"), "{eml}");
+    drop(refusing);
+
+    // The scheduled run (no --day) sends yesterday and the day that failed, oldest first.
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "");
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let msgs = server.messages(2);
+    let subjects: Vec<&str> = msgs.iter().map(|m| m["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(subjects[0].ends_with(&format!("({before})")), "{subjects:?}");
+    assert!(subjects[1].contains(&format!("({day})")), "{subjects:?}");
+    // Once sent, a day is not sent again.
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    let subjects: Vec<String> = server.messages(3).iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
+    assert_eq!(subjects.len(), 3, "{subjects:?}");
+    assert!(subjects[2].contains(&format!("({day})")), "the scheduled day itself is sent each run: {subjects:?}");
+}
+
+#[test]
+fn sendmail_transport_pipes_to_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    // A stand-in MTA that records its arguments and the message.
+    let fake = dir.path().join("sendmail");
+    let log = dir.path().join("sendmail.out");
+    std::fs::write(&fake, format!("#!/bin/sh\necho \"$@\" > {0}.args\ncat > {0}\n", log.display())).unwrap();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&fake).unwrap().permissions(), 0o755);
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fixture::fill(&dir.path().join("data"), false);
+    let config = fixture::config(
+        dir.path(),
+        &format!(
+            "[email]\nto = [\"admin@example.org\"]\ntransport = \"sendmail\"\nsendmail_path = \"{}\"\n",
+            fake.display()
+        ),
+    );
+    let out = fixture::run(&config, &["report", "--day", &fixture::day().to_string(), "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let msg = std::fs::read_to_string(&log).unwrap();
+    assert!(msg.contains("Subject: [MailLogSentinel] mx1: 15 failed logins, 1 possible compromise"), "{msg}");
+    assert!(msg.contains("multipart/alternative"));
+    let args = std::fs::read_to_string(format!("{}.args", log.display())).unwrap();
+    assert!(args.contains("-i") && args.contains("admin@example.org"), "{args}");
+}
