@@ -91,26 +91,31 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
 /// The one-line summary printed after a scan.
 pub fn summary_line(s: &Summary) -> String {
     let a = &s.added;
-    let mut line = format!("scan: {} file{} read", s.files, if s.files == 1 { "" } else { "s" });
+    let mut line = format!("scan: {} read", counted(s.files as u64, "file"));
     if s.unchanged > 0 {
         line.push_str(&format!(" ({} unchanged)", s.unchanged));
     }
     line.push_str(&format!(
-        ", {} lines ({:.1} MB) in {:.2} s: {} new failed logins, {} successful logins",
-        thousands(s.lines),
+        ", {} ({:.1} MB) in {:.2} s: {} new, {}",
+        counted(s.lines, "line"),
         s.bytes as f64 / 1e6,
         s.elapsed.as_secs_f64(),
-        thousands(a.failures),
-        thousands(a.successes),
+        counted(a.failures, "failed login"),
+        counted(a.successes, "successful login"),
     ));
     if a.backend_errors > 0 {
-        line.push_str(&format!(", {} auth backend errors", thousands(a.backend_errors)));
+        line.push_str(&format!(", {}", counted(a.backend_errors, "auth backend error")));
     }
     if a.uncounted > 0 {
-        line.push_str(&format!(", {} mechanism probes (not counted)", thousands(a.uncounted)));
+        line.push_str(&format!(", {} (not counted)", counted(a.uncounted, "mechanism probe")));
     }
     if !s.problems.is_empty() {
-        line.push_str(&format!(", {} problems (see above)", s.problems.len()));
+        line.push_str(&format!(", {} (see above)", counted(s.problems.len() as u64, "problem")));
     }
     line
+}
+
+/// `3 failed logins`, `1 failed login`.
+fn counted(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
