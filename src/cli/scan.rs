@@ -96,11 +96,11 @@ pub fn summary_line(s: &Summary) -> String {
         line.push_str(&format!(" ({} unchanged)", s.unchanged));
     }
     line.push_str(&format!(
-        ", {} ({:.1} MB) in {:.2} s: {} new, {}",
+        ", {} ({:.1} MB) in {:.2} s: {}, {}",
         counted(s.lines, "line"),
         s.bytes as f64 / 1e6,
         s.elapsed.as_secs_f64(),
-        counted(a.failures, "failed login"),
+        counted(a.failures, "new failed login"),
         counted(a.successes, "successful login"),
     ));
     if a.backend_errors > 0 {
