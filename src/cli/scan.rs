@@ -109,6 +109,12 @@ pub fn summary_line(s: &Summary) -> String {
     if a.uncounted > 0 {
         line.push_str(&format!(", {} (not counted)", counted(a.uncounted, "mechanism probe")));
     }
+    if s.held_back > 0 {
+        line.push_str(&format!(
+            ", {} held back for the next scan (its partner line may still be written)",
+            counted(s.held_back as u64, "line")
+        ));
+    }
     if !s.problems.is_empty() {
         line.push_str(&format!(", {} (see above)", counted(s.problems.len() as u64, "problem")));
     }

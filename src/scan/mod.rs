@@ -34,7 +34,7 @@ use self::writer::Writer;
 pub const CSV_PATH: &str = "reports/intrusions.csv";
 
 /// A batch is committed after this many events...
-const BATCH_EVENTS: usize = 50_000;
+const BATCH_EVENTS: usize = 16_384;
 /// ...or this many bytes read, whichever comes first.
 const BATCH_BYTES: u64 = 64 << 20;
 /// At most this many problems of one kind per file are listed; the rest are counted.
@@ -100,6 +100,9 @@ pub struct Summary {
     pub problems: Vec<Problem>,
     /// Things repaired or worth knowing (not errors).
     pub notices: Vec<String>,
+    /// Failure lines held back because their partner line (the same attempt logged by another
+    /// daemon) may still be written; the next scan stores them.
+    pub held_back: usize,
 }
 
 /// Problems that stop the whole scan. Everything committed before stays committed.
@@ -430,7 +433,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Releases held-back events that can no longer be joined, commits, and waits for the store.
-    fn finish(mut self, _summary: &mut Summary) -> Result<Added, ScanError> {
+    fn finish(mut self, summary: &mut Summary) -> Result<Added, ScanError> {
         if !self.stopped {
             // A partner line is written within seconds; anything older than twice the window
             // before now will not get one.
@@ -439,6 +442,7 @@ impl<'a> Scanner<'a> {
                 .checked_sub(jiff::SignedDuration::from_secs(2 * window))
                 .unwrap_or(jiff::Timestamp::MIN);
             self.correlator.flush_before(cutoff, &mut self.batch.outputs);
+            summary.held_back = self.correlator.pending_len();
             self.flush();
         }
         self.bar.finish_and_clear();
