@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod correlate;
+pub mod enrich;
 pub mod event;
 pub mod parse;
 pub mod scan;

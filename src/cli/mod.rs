@@ -11,6 +11,7 @@
 //! | 4 | the data directory or store cannot be used (nothing after the last commit was recorded) |
 //! | 5 | another maillogsentinel is using the data directory |
 
+mod geo;
 mod scan;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ pub struct Cli {
 pub enum Command {
     /// Read the logs (and their rotated archives) and store every new authentication event.
     Scan(scan::ScanArgs),
+    /// Geolocation databases: `geo update` downloads them, `geo lookup IP...` queries them.
+    Geo(geo::GeoArgs),
 }
 
 /// Runs the command line of this process and returns its exit code.
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Scan(args) => scan::run(args, &config),
+        Command::Geo(args) => geo::run(args, &config),
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 
+use crate::enrich::IpInfo;
 use crate::event::Event;
 
 /// The header row, exactly.
@@ -105,8 +106,8 @@ impl RowFormatter {
         RowFormatter { tz, out: csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new()) }
     }
 
-    /// Adds `event.detail.count` identical rows, one per attempt.
-    pub fn push(&mut self, event: &Event) -> io::Result<()> {
+    /// Adds `event.detail.count` identical rows, one per attempt, with `info`'s enrichment.
+    pub fn push(&mut self, event: &Event, info: &IpInfo) -> io::Result<()> {
         let d = &event.detail;
         let time = event.time.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
         let ip = d.client_ip.to_string();
@@ -122,11 +123,11 @@ impl RowFormatter {
             opt(&d.mechanism),
             Cow::Borrowed(d.reason.as_str()),
             opt(&d.logged_hostname),
-            Cow::Borrowed(""),
-            Cow::Borrowed(""),
-            Cow::Borrowed(""),
-            Cow::Borrowed(""),
-            Cow::Borrowed(""),
+            opt(&info.hostname),
+            Cow::Borrowed(info.rdns_status.map_or("", |s| s.as_str())),
+            opt(&info.country_code),
+            Cow::Owned(info.asn.map(|a| a.to_string()).unwrap_or_default()),
+            opt(&info.aso),
         ];
         for _ in 0..d.count.max(1) {
             self.out.write_record(record.iter().map(|c| c.as_bytes()))?;
@@ -178,11 +179,27 @@ mod tests {
     #[test]
     fn rows_are_rfc4180_with_the_zone_offset_and_one_row_per_attempt() {
         let mut f = RowFormatter::new(TimeZone::get("Europe/Paris").unwrap());
-        f.push(&event("a,b\"c", 2)).unwrap();
+        f.push(&event("a,b\"c", 2), &IpInfo::default()).unwrap();
         let text = String::from_utf8(f.take().unwrap()).unwrap();
         let row = "2026-11-24T10:00:00+01:00,mx1,postfix/submission/smtpd,2001:db8::1,\"a,b\"\"c\",LOGIN,\
                    authentication failure,unknown,,,,,\n";
         assert_eq!(text, format!("{row}{row}"));
+    }
+
+    #[test]
+    fn enrichment_fills_the_last_five_columns() {
+        let mut f = RowFormatter::new(TimeZone::UTC);
+        let info = IpInfo {
+            hostname: Some("-x,y.example".into()),
+            rdns_status: Some(crate::enrich::dns::RdnsStatus::Unverified),
+            country_code: Some("DE".into()),
+            asn: Some(3320),
+            aso: Some("Deutsche Telekom AG".into()),
+            resolved_at: Some(0),
+        };
+        f.push(&event("u", 1), &info).unwrap();
+        let text = String::from_utf8(f.take().unwrap()).unwrap();
+        assert!(text.ends_with(",unknown,\"'-x,y.example\",unverified,DE,3320,Deutsche Telekom AG\n"), "{text}");
     }
 
     #[test]
@@ -192,7 +209,7 @@ mod tests {
         }
         assert_eq!(neutralise("admin"), "admin");
         let mut f = RowFormatter::new(TimeZone::UTC);
-        f.push(&event("=HYPERLINK(\"x\")", 1)).unwrap();
+        f.push(&event("=HYPERLINK(\"x\")", 1), &IpInfo::default()).unwrap();
         let text = String::from_utf8(f.take().unwrap()).unwrap();
         assert!(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","), "{text}");
     }

@@ -10,6 +10,7 @@
 //! [`EventKey`]) is its rowid, so storing the same line twice is a no-op.
 
 pub mod csv;
+mod ipinfo;
 pub mod lock;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::correlate::Output;
+use crate::enrich::IpInfo;
 use crate::event::{Kind, Reason};
 use crate::parse::time::YearState;
 use crate::source::fingerprint::Fingerprint;
@@ -158,6 +160,7 @@ impl Store {
         // last one, which is then re-read (the CSV is cut back to match).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(ipinfo::SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
             None => meta_set(&conn, "schema_version", SCHEMA_VERSION)?,
@@ -248,16 +251,19 @@ impl Store {
     }
 
     /// Stores a batch atomically; rows for newly stored failures are appended to `csv` (formatted
-    /// by `rows`) before the commit records the CSV's new length.
+    /// by `rows`, with each address's enrichment from `enrich`) before the commit records the
+    /// CSV's new length. The enrichment used is saved in `ip_info` in the same transaction.
     pub fn commit_batch(
         &mut self,
         batch: &Batch,
         csv: &mut csv::IntrusionCsv,
         rows: &mut csv::RowFormatter,
         mechanism_probes_count: bool,
+        enrich: &mut dyn FnMut(IpAddr) -> IpInfo,
     ) -> std::result::Result<Added, CommitError> {
         let tx = self.conn.transaction()?;
         let mut added = Added::default();
+        let mut infos: HashMap<IpAddr, IpInfo> = HashMap::new();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events
@@ -296,7 +302,9 @@ impl Store {
                     (Kind::Failure, Reason::MechanismInvalid) if !mechanism_probes_count => added.uncounted += n,
                     (Kind::Failure, _) => {
                         added.failures += n;
-                        rows.push(e).map_err(CommitError::Csv)?;
+                        let ip = d.client_ip.to_canonical();
+                        let info = infos.entry(ip).or_insert_with(|| enrich(ip));
+                        rows.push(e, info).map_err(CommitError::Csv)?;
                     }
                 }
             }
@@ -325,6 +333,7 @@ impl Store {
             if let Some(state) = &batch.correlator {
                 meta_set(&tx, "correlator", state.as_slice())?;
             }
+            ipinfo::save(&tx, &mut self.strings, &infos)?;
         }
         let formatted = rows.take().map_err(CommitError::Csv)?;
         csv.append(&formatted).map_err(CommitError::Csv)?;
