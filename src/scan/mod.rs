@@ -290,10 +290,10 @@ impl<'a> Scanner<'a> {
         let path = plan.path.clone();
         let problem = |line, message| Problem { path: path.clone(), line, message };
         let source = &mut plan.source;
-        if let Some(&(offset, lines, year)) = self.reached.get(&source.id) {
-            if offset > source.offset {
-                (source.offset, source.lines, source.year) = (offset, lines, year);
-            }
+        if let Some(&(offset, lines, year)) = self.reached.get(&source.id)
+            && offset > source.offset
+        {
+            (source.offset, source.lines, source.year) = (offset, lines, year);
         }
         let mut opened = match open::open_at(&plan.path, source.offset) {
             Ok(o) => o,

@@ -61,10 +61,11 @@ pub fn rotated_family(log: &Path) -> io::Result<Vec<PathBuf>> {
 fn sibling_age(base: &str, candidate: &str) -> Option<Age> {
     let rest = candidate.strip_prefix(base)?;
     let rest = COMPRESSION_SUFFIXES.iter().find_map(|s| rest.strip_suffix(s)).unwrap_or(rest);
-    if let Some(n) = rest.strip_prefix('.') {
-        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
-            return n.parse().ok().map(|n| Age::Numbered(Reverse(n)));
-        }
+    if let Some(n) = rest.strip_prefix('.')
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+    {
+        return n.parse().ok().map(|n| Age::Numbered(Reverse(n)));
     }
     if let Some(d) = rest.strip_prefix('-') {
         let date_like = d.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'_');

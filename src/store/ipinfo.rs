@@ -93,7 +93,8 @@ pub(super) fn save(
         }
         let blob = ip_blob(ip);
         let aso = info.aso.as_deref().map(|s| intern(conn, strings, s)).transpose()?;
-        // A timed-out lookup has a status but no answer time: it is shown, not cached.
+        // Failures (timeout, servfail) are stored too, but `dns_cache` only reuses definite
+        // answers, so they are asked again next time.
         let resolved_at = info.resolved_at.filter(|_| info.rdns_status.is_some());
         stmt.execute(params![
             &blob[..ip_len(ip)],

@@ -107,7 +107,7 @@ fn fetch(agent: &ureq::Agent, url: &str, to: &Path) -> Result<u64, String> {
     }
     let mut file = File::create(to).map_err(|e| format!("cannot write {}: {e}", to.display()))?;
     let mut reader = response.body_mut().with_config().limit(4 << 30).reader();
-    let n = std::io::copy(&mut reader, &mut file).map_err(|e| format!("transfer interrupted: {e}"))?;
+    let n = std::io::copy(&mut reader, &mut file).map_err(|e| format!("transfer incomplete: {e}"))?;
     if let Some(len) = expected.filter(|&len| len != n) {
         return Err(format!("transfer incomplete: got {n} of {len} bytes"));
     }
