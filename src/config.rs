@@ -441,6 +441,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_parses_and_states_the_defaults() {
+        let c = parse(include_str!("../maillogsentinel.example.toml")).unwrap();
+        let d = parse("").unwrap();
+        assert_eq!(
+            (c.dns.timeout_ms, c.dns.concurrency, &c.dns.cache_ttl),
+            (d.dns.timeout_ms, d.dns.concurrency, &d.dns.cache_ttl)
+        );
+        assert_eq!((c.geo.min_rows, &c.geo.check_ips), (d.geo.min_rows, &d.geo.check_ips));
+    }
+
+    #[test]
     fn bad_geo_and_dns_values_name_the_key() {
         let e = parse("[dns]\ncache_ttl = \"1 fortnight\"\n").unwrap_err().to_string();
         assert!(e.contains("dns.cache_ttl"), "{e}");

@@ -430,6 +430,9 @@ fn without_a_database_a_scan_works_and_warns_once_how_to_get_one() {
     assert!(ok, "{err}");
     assert_eq!(err.matches("geo update").count(), 1, "{err}");
     assert!(err.contains("no geolocation database"), "{err}");
+    // --no-geo: nothing to warn about.
+    let (ok, _, err) = run(&cfg, &["scan", "--log", log.to_str().unwrap(), "--year", "2026", "--no-geo", "--full"]);
+    assert!(ok && !err.contains("geo"), "{err}");
 }
 
 // --- A minimal MMDB writer (IPv6 tree, 24-bit records), enough for lookups by the real reader.

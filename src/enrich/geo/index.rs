@@ -6,10 +6,11 @@
 //! next to the data directory and mapped on later runs: opening costs a few page faults, a
 //! lookup is a binary search touching ~20 pages.
 //!
-//! Layout (little-endian): a 64-byte header, then IPv4 starts `[u32]`, ends `[u32]`, values
+//! Layout (little-endian): a 64-byte header (magic, source size, mtime, kind, counts, text
+//! length, source inode, source ctime), then IPv4 starts `[u32]`, ends `[u32]`, values
 //! `[u32]`, IPv6 starts `[u128]`, ends `[u128]`, values `[u32]`, records `[(asn u32, text offset
 //! u32, text len u32)]`, then the text bytes. The header records the source file's size and
-//! modification time; a mismatch means the source changed and the index is rebuilt.
+//! modification time, inode and change time; a mismatch means the source changed and the index is rebuilt.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -52,21 +53,27 @@ pub struct RangeIndex {
     text: usize,
 }
 
-/// The source file's identity as recorded in the header.
+/// The source file's identity as recorded in the header. Size and mtime alone are not enough:
+/// npm and tar give every release the same 1985 mtime, so the inode and its change time (which
+/// no tool can set back) are recorded too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Stamp {
     size: u64,
     mtime_ns: u64,
+    ino: u64,
+    ctime_ns: u64,
 }
 
 fn stamp_of(path: &Path) -> std::io::Result<Stamp> {
+    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path)?;
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64);
-    Ok(Stamp { size: meta.len(), mtime_ns })
+    let ns = |s: i64, n: i64| (s as u64).wrapping_mul(1_000_000_000).wrapping_add(n as u64);
+    Ok(Stamp {
+        size: meta.len(),
+        mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+        ino: meta.ino(),
+        ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+    })
 }
 
 /// Where the index of `source` is cached inside `cache_dir`.
@@ -113,7 +120,7 @@ impl RangeIndex {
 
     /// Builds an index from rows in memory (for tests and for checking downloads).
     pub fn from_rows(rows: Rows, kind: DbKind) -> RangeIndex {
-        let bytes = build(rows, kind, Stamp { size: 0, mtime_ns: 0 });
+        let bytes = build(rows, kind, Stamp { size: 0, mtime_ns: 0, ino: 0, ctime_ns: 0 });
         match RangeIndex::from_bytes(Bytes::Owned(bytes), kind, None) {
             Ok(index) => index,
             // `build` wrote the layout `from_bytes` checks; a mismatch is a bug in this file.
@@ -136,7 +143,7 @@ impl RangeIndex {
         }
         let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
         let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
-        let found = Stamp { size: u64_at(8), mtime_ns: u64_at(16) };
+        let found = Stamp { size: u64_at(8), mtime_ns: u64_at(16), ino: u64_at(48), ctime_ns: u64_at(56) };
         if stamp.is_some_and(|s| s != found) {
             return Err("stale".into());
         }
@@ -261,7 +268,8 @@ fn build(mut rows: Rows, kind: DbKind, stamp: Stamp) -> Vec<u8> {
     out.extend_from_slice(&(rows.v6.len() as u32).to_le_bytes());
     out.extend_from_slice(&(recs.len() as u32).to_le_bytes());
     out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    out.resize(HEADER, 0);
+    out.extend_from_slice(&stamp.ino.to_le_bytes());
+    out.extend_from_slice(&stamp.ctime_ns.to_le_bytes());
     rows.v4.iter().for_each(|r| out.extend_from_slice(&(r.start as u32).to_le_bytes()));
     rows.v4.iter().for_each(|r| out.extend_from_slice(&(r.end as u32).to_le_bytes()));
     vals4.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
