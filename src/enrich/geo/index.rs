@@ -14,13 +14,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use super::csv::{DbKind, Row, Rows};
+use super::csv::{DbKind, Rows};
 
 const MAGIC: &[u8; 8] = b"MLSGEOI1";
 const HEADER: usize = 64;
@@ -102,25 +102,32 @@ impl RangeIndex {
         if let Ok(index) = RangeIndex::map(&cache, kind, stamp) {
             return Ok((index, Origin::Cached));
         }
-        let file = File::open(source).map_err(|e| format!("{}: {e}", source.display()))?;
-        let rows = super::csv::read(BufReader::with_capacity(1 << 20, file), kind)
-            .map_err(|e| format!("{}: {e}", source.display()))?;
-        let bytes = build(rows, kind, stamp);
-        match write_atomically(&cache, &bytes)
+        let read_rows = || {
+            let file = File::open(source).map_err(|e| format!("{}: {e}", source.display()))?;
+            super::csv::read(BufReader::with_capacity(1 << 20, file), kind)
+                .map_err(|e| format!("{}: {e}", source.display()))
+        };
+        let rows = read_rows()?;
+        // Streamed to the cache file: only the rows are held in memory.
+        let written = write_atomically(&cache, |out| build(rows, kind, stamp, out))
             .map_err(|e| e.to_string())
-            .and_then(|()| RangeIndex::map(&cache, kind, stamp))
-        {
+            .and_then(|()| RangeIndex::map(&cache, kind, stamp));
+        match written {
             Ok(index) => Ok((index, Origin::Built)),
             Err(e) => {
+                // A read-only data directory: read again (rare) and keep the index in memory.
                 tracing::warn!("cannot write geo index {}: {e}; using it from memory", cache.display());
-                RangeIndex::from_bytes(Bytes::Owned(bytes), kind, None).map(|i| (i, Origin::BuiltInMemory))
+                Ok((RangeIndex::from_rows(read_rows()?, kind), Origin::BuiltInMemory))
             }
         }
     }
 
     /// Builds an index from rows in memory (for tests and for checking downloads).
     pub fn from_rows(rows: Rows, kind: DbKind) -> RangeIndex {
-        let bytes = build(rows, kind, Stamp { size: 0, mtime_ns: 0, ino: 0, ctime_ns: 0 });
+        let mut bytes = Vec::new();
+        let stamp = Stamp { size: 0, mtime_ns: 0, ino: 0, ctime_ns: 0 };
+        // Writing to a Vec cannot fail.
+        let _ = build(rows, kind, stamp, &mut bytes);
         match RangeIndex::from_bytes(Bytes::Owned(bytes), kind, None) {
             Ok(index) => index,
             // `build` wrote the layout `from_bytes` checks; a mismatch is a bug in this file.
@@ -235,59 +242,67 @@ fn kind_code(kind: DbKind) -> u32 {
     }
 }
 
-fn build(mut rows: Rows, kind: DbKind, stamp: Stamp) -> Vec<u8> {
-    rows.v4.sort_by_key(|r| r.start);
-    rows.v6.sort_by_key(|r| r.start);
-    // Distinct (asn, text) values, each text stored once.
-    let mut recs: Vec<(u32, u32, u32)> = Vec::new();
-    let mut rec_ids: HashMap<(u32, String), u32> = HashMap::new();
-    let mut text_ids: HashMap<String, (u32, u32)> = HashMap::new();
+/// Writes the index of `rows` to `out`, streaming: the rows are the only large allocation.
+fn build(mut rows: Rows, kind: DbKind, stamp: Stamp, out: &mut impl Write) -> std::io::Result<()> {
+    rows.v4.sort_unstable_by_key(|r| r.0);
+    rows.v6.sort_unstable_by_key(|r| r.0);
+    // Each distinct text once (an organisation can have several AS numbers).
     let mut text = Vec::new();
-    let mut value_of = |r: &Row| -> u32 {
-        if let Some(&id) = rec_ids.get(&(r.asn, r.text.clone())) {
-            return id;
-        }
-        let (off, len) = *text_ids.entry(r.text.clone()).or_insert_with(|| {
+    let mut text_at: HashMap<&str, (u32, u32)> = HashMap::new();
+    let mut recs = Vec::with_capacity(rows.values.len());
+    for (asn, t) in &rows.values {
+        let (off, len) = *text_at.entry(t.as_str()).or_insert_with(|| {
             let off = text.len() as u32;
-            text.extend_from_slice(r.text.as_bytes());
-            (off, r.text.len() as u32)
+            text.extend_from_slice(t.as_bytes());
+            (off, t.len() as u32)
         });
-        let id = recs.len() as u32;
-        recs.push((r.asn, off, len));
-        rec_ids.insert((r.asn, r.text.clone()), id);
-        id
-    };
-    let vals4: Vec<u32> = rows.v4.iter().map(&mut value_of).collect();
-    let vals6: Vec<u32> = rows.v6.iter().map(&mut value_of).collect();
-    let mut out = Vec::with_capacity(HEADER + rows.v4.len() * 12 + rows.v6.len() * 36 + recs.len() * 12 + text.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&stamp.size.to_le_bytes());
-    out.extend_from_slice(&stamp.mtime_ns.to_le_bytes());
-    out.extend_from_slice(&kind_code(kind).to_le_bytes());
-    out.extend_from_slice(&(rows.v4.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(rows.v6.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(recs.len() as u32).to_le_bytes());
-    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    out.extend_from_slice(&stamp.ino.to_le_bytes());
-    out.extend_from_slice(&stamp.ctime_ns.to_le_bytes());
-    rows.v4.iter().for_each(|r| out.extend_from_slice(&(r.start as u32).to_le_bytes()));
-    rows.v4.iter().for_each(|r| out.extend_from_slice(&(r.end as u32).to_le_bytes()));
-    vals4.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
-    rows.v6.iter().for_each(|r| out.extend_from_slice(&r.start.to_le_bytes()));
-    rows.v6.iter().for_each(|r| out.extend_from_slice(&r.end.to_le_bytes()));
-    vals6.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
-    for (asn, off, len) in &recs {
-        out.extend_from_slice(&asn.to_le_bytes());
-        out.extend_from_slice(&off.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
+        recs.push((*asn, off, len));
     }
-    out.extend_from_slice(&text);
-    out
+    let (n4, n6) = (rows.v4.len(), rows.v6.len());
+    let mut header = Vec::with_capacity(HEADER);
+    header.extend_from_slice(MAGIC);
+    header.extend_from_slice(&stamp.size.to_le_bytes());
+    header.extend_from_slice(&stamp.mtime_ns.to_le_bytes());
+    header.extend_from_slice(&kind_code(kind).to_le_bytes());
+    header.extend_from_slice(&(n4 as u32).to_le_bytes());
+    header.extend_from_slice(&(n6 as u32).to_le_bytes());
+    header.extend_from_slice(&(recs.len() as u32).to_le_bytes());
+    header.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    header.extend_from_slice(&stamp.ino.to_le_bytes());
+    header.extend_from_slice(&stamp.ctime_ns.to_le_bytes());
+    out.write_all(&header)?;
+    for r in &rows.v4 {
+        out.write_all(&r.0.to_le_bytes())?;
+    }
+    for r in &rows.v4 {
+        out.write_all(&r.1.to_le_bytes())?;
+    }
+    for r in &rows.v4 {
+        out.write_all(&r.2.to_le_bytes())?;
+    }
+    for r in &rows.v6 {
+        out.write_all(&r.0.to_le_bytes())?;
+    }
+    for r in &rows.v6 {
+        out.write_all(&r.1.to_le_bytes())?;
+    }
+    for r in &rows.v6 {
+        out.write_all(&r.2.to_le_bytes())?;
+    }
+    for (asn, off, len) in &recs {
+        out.write_all(&asn.to_le_bytes())?;
+        out.write_all(&off.to_le_bytes())?;
+        out.write_all(&len.to_le_bytes())?;
+    }
+    out.write_all(&text)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename, so that readers (and a
-/// running scan's mapping) only ever see a complete file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `path` through a temporary file and a rename, so that readers (and a running scan's
+/// mapping) only ever see a complete file.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(
@@ -295,13 +310,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         path.file_name().map_or_else(|| "index".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
-    let mut f = File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_data()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
+    let result = (|| {
+        let mut f = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        write(&mut f)?;
+        let f = f.into_inner().map_err(|e| e.into_error())?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +365,9 @@ mod tests {
         f.set_len(len - 3).unwrap();
         let (_, origin) = RangeIndex::open(&src, DbKind::Asn, &cache).unwrap();
         assert_eq!(origin, Origin::Built);
+        // A cache directory that cannot be created: the index is used from memory.
+        let (idx, origin) = RangeIndex::open(&src, DbKind::Asn, &src.join("cache")).unwrap();
+        assert_eq!(origin, Origin::BuiltInMemory);
+        assert_eq!(idx.lookup("1.0.0.1".parse().unwrap()), Some((64500, "Changed")));
     }
 }
