@@ -53,7 +53,7 @@ echo -n "index build (first use, geo lookup 8.8.8.8): "
 /usr/bin/time -f "$fmt" "$bin" --config "$work/bench.toml" geo lookup 8.8.8.8 2>&1 >/dev/null | tail -1
 du -sh "$data/cache/geo" | awk '{print "index cache size: " $1}'
 for run in 1 2 3; do
-    echo -n "scan of a ${run}x small log (cached index): "
+    echo -n "scan of a small log, run $run (cached index): "
     /usr/bin/time -f "$fmt" "$bin" --config "$work/bench.toml" scan --log "$log" --full --quiet 2>&1 | tail -1
 done
 # GNU time reports 10 ms steps; the mean of 20 runs in milliseconds:
