@@ -41,6 +41,10 @@ pub struct Config {
     pub report: ReportConfig,
     /// `[email]` settings.
     pub email: EmailConfig,
+    /// `[geo]` settings: offline country and AS databases.
+    pub geo: GeoConfig,
+    /// `[dns]` settings: reverse DNS of attacker addresses.
+    pub dns: DnsConfig,
 }
 
 /// `[scan]`: how events are detected and counted.
@@ -176,6 +180,172 @@ impl EmailConfig {
     }
 }
 
+/// Directory of the geolocation databases and of `geo update`'s downloads, under the data
+/// directory's default.
+pub const DEFAULT_GEO_DIR: &str = "/var/lib/maillogsentinel/geo";
+/// Default `geo.country_url`: ip-location-db's country-by-ASN files (IPv4 and IPv6).
+pub const DEFAULT_COUNTRY_URLS: [&str; 2] = [
+    "https://cdn.jsdelivr.net/npm/@ip-location-db/asn-country/asn-country-ipv4.csv",
+    "https://cdn.jsdelivr.net/npm/@ip-location-db/asn-country/asn-country-ipv6.csv",
+];
+/// Default `geo.asn_url`: ip-location-db's ASN files (IPv4 and IPv6).
+pub const DEFAULT_ASN_URLS: [&str; 2] = [
+    "https://cdn.jsdelivr.net/npm/@ip-location-db/asn/asn-ipv4.csv",
+    "https://cdn.jsdelivr.net/npm/@ip-location-db/asn/asn-ipv6.csv",
+];
+
+/// One path or URL, or a list of them (`key = "a"` or `key = ["a", "b"]`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// A single value.
+    One(T),
+    /// Several values, tried in order.
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    /// The values as a list.
+    pub fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// `[geo]`: offline country and AS databases (ip-location-db CSV or MaxMind DB `.mmdb`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoConfig {
+    /// Look up country and AS at all (default true; `scan --no-geo` turns it off for one run).
+    pub enabled: bool,
+    /// Country databases, tried in order (IPv4 and IPv6 may be two files). Default: the two files
+    /// `geo update` writes, `country-ipv4.csv` and `country-ipv6.csv` in `<data_dir>/geo`.
+    pub country_db: Option<OneOrMany<PathBuf>>,
+    /// ASN databases, likewise. Default: `asn-ipv4.csv` and `asn-ipv6.csv` in `<data_dir>/geo`.
+    pub asn_db: Option<OneOrMany<PathBuf>>,
+    /// Where `geo update` downloads the country databases from, one URL per `country_db` path.
+    /// Default: [`DEFAULT_COUNTRY_URLS`].
+    pub country_url: Option<OneOrMany<String>>,
+    /// Where `geo update` downloads the ASN databases from, one URL per `asn_db` path.
+    /// Default: [`DEFAULT_ASN_URLS`].
+    pub asn_url: Option<OneOrMany<String>>,
+    /// `geo update` rejects a download with fewer rows than this (a truncated file or an error
+    /// page). Default 1000.
+    pub min_rows: u64,
+    /// Addresses a downloaded database must know (any one of them per file), as a sanity check.
+    /// Default: `1.1.1.1`, `8.8.8.8`, `2001:4860:4860::8888`.
+    pub check_ips: Vec<std::net::IpAddr>,
+    /// How long `geo update` waits for a server (seconds). Default 300.
+    pub download_timeout_secs: u64,
+}
+
+impl Default for GeoConfig {
+    fn default() -> GeoConfig {
+        GeoConfig {
+            enabled: true,
+            country_db: None,
+            asn_db: None,
+            country_url: None,
+            asn_url: None,
+            min_rows: 1000,
+            check_ips: ["1.1.1.1", "8.8.8.8", "2001:4860:4860::8888"].iter().filter_map(|s| s.parse().ok()).collect(),
+            download_timeout_secs: 300,
+        }
+    }
+}
+
+impl GeoConfig {
+    /// The country database paths, with `data_dir/geo` defaults.
+    pub fn country_paths(&self, data_dir: &Path) -> Vec<PathBuf> {
+        self.country_db.as_ref().map_or_else(
+            || vec![data_dir.join("geo/country-ipv4.csv"), data_dir.join("geo/country-ipv6.csv")],
+            OneOrMany::to_vec,
+        )
+    }
+
+    /// The ASN database paths, with `data_dir/geo` defaults.
+    pub fn asn_paths(&self, data_dir: &Path) -> Vec<PathBuf> {
+        self.asn_db.as_ref().map_or_else(
+            || vec![data_dir.join("geo/asn-ipv4.csv"), data_dir.join("geo/asn-ipv6.csv")],
+            OneOrMany::to_vec,
+        )
+    }
+
+    /// The country download URLs.
+    pub fn country_urls(&self) -> Vec<String> {
+        self.country_url
+            .as_ref()
+            .map_or_else(|| DEFAULT_COUNTRY_URLS.iter().map(|s| s.to_string()).collect(), OneOrMany::to_vec)
+    }
+
+    /// The ASN download URLs.
+    pub fn asn_urls(&self) -> Vec<String> {
+        self.asn_url
+            .as_ref()
+            .map_or_else(|| DEFAULT_ASN_URLS.iter().map(|s| s.to_string()).collect(), OneOrMany::to_vec)
+    }
+}
+
+/// `[dns]`: reverse DNS (PTR, forward-confirmed) of attacker addresses.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Resolve at all (default true; `scan --no-dns` turns it off for one run).
+    pub enabled: bool,
+    /// Name servers as `IP` or `IP:PORT` (`[v6]:port`). Default: those of `/etc/resolv.conf`.
+    pub nameservers: Vec<String>,
+    /// How long one query may take (milliseconds). Default 2000.
+    pub timeout_ms: u64,
+    /// Queries in flight at once. Default 256, so that a slow server (1 s per answer) costs about
+    /// 4 s per 1,000 new addresses.
+    pub concurrency: usize,
+    /// How long a resolved name is reused before it is asked again (`30m`, `24h`, `7d`, or
+    /// seconds). Default `24h`.
+    pub cache_ttl: String,
+}
+
+impl Default for DnsConfig {
+    fn default() -> DnsConfig {
+        DnsConfig {
+            enabled: true,
+            nameservers: Vec::new(),
+            timeout_ms: 2000,
+            concurrency: 256,
+            cache_ttl: "24h".into(),
+        }
+    }
+}
+
+/// Parses `30s`, `30m`, `24h`, `7d` or a plain number of seconds.
+pub fn parse_duration_secs(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&t[..i], t[i..].trim()),
+        None => (t, "s"),
+    };
+    let n: u64 =
+        num.parse().map_err(|_| format!("{text:?} is not a duration; write e.g. \"24h\", \"30m\" or \"7d\""))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use s, m, h or d")),
+    };
+    Ok(n.saturating_mul(mult))
+}
+
+/// Parses a name server as `IP` (port 53) or `IP:PORT` / `[IPv6]:PORT`.
+pub fn parse_nameserver(text: &str) -> Result<std::net::SocketAddr, String> {
+    let t = text.trim();
+    if let Ok(ip) = t.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    t.parse().map_err(|_| format!("{text:?} is not an address; write \"192.0.2.53\" or \"127.0.0.1:5353\""))
+}
+
 /// The file as written; `None` means "use the default".
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +360,10 @@ struct FileConfig {
     report: ReportConfig,
     #[serde(default)]
     email: EmailConfig,
+    #[serde(default)]
+    geo: GeoConfig,
+    #[serde(default)]
+    dns: DnsConfig,
 }
 
 /// A configuration that cannot be used; the message names the file and the key.
@@ -294,6 +468,19 @@ impl Config {
         if file.report.top == 0 {
             return Err(value_error("report.top", "must be at least 1".into()));
         }
+        parse_duration_secs(&file.dns.cache_ttl).map_err(|m| value_error("dns.cache_ttl", m))?;
+        for ns in &file.dns.nameservers {
+            parse_nameserver(ns).map_err(|m| value_error("dns.nameservers", m))?;
+        }
+        if file.dns.concurrency == 0 || file.dns.concurrency > 4096 {
+            return Err(value_error(
+                "dns.concurrency",
+                format!("{} is out of range; use 1 to 4096", file.dns.concurrency),
+            ));
+        }
+        if file.dns.timeout_ms == 0 {
+            return Err(value_error("dns.timeout_ms", "must be at least 1".into()));
+        }
         Ok(Config {
             file: path.map(Path::to_path_buf),
             data_dir,
@@ -304,6 +491,8 @@ impl Config {
             scan: file.scan,
             report: file.report,
             email: file.email,
+            geo: file.geo,
+            dns: file.dns,
         })
     }
 }
@@ -359,6 +548,56 @@ mod tests {
         assert_eq!(c.timezone.iana_name(), Some("Europe/Paris"));
         assert_eq!(c.server_name, "mx1");
         assert!(c.scan.invalid_mechanism_is_intrusion);
+    }
+
+    #[test]
+    fn geo_and_dns_defaults_and_keys() {
+        let c = parse("").unwrap();
+        assert!(c.geo.enabled && c.dns.enabled);
+        assert_eq!(c.dns.concurrency, 256);
+        assert_eq!(c.dns.timeout_ms, 2000);
+        assert_eq!(parse_duration_secs(&c.dns.cache_ttl), Ok(86400));
+        assert_eq!(
+            c.geo.country_paths(Path::new("/d")),
+            vec![PathBuf::from("/d/geo/country-ipv4.csv"), PathBuf::from("/d/geo/country-ipv6.csv")]
+        );
+        assert_eq!(c.geo.asn_urls().len(), 2);
+        let c = parse(
+            "[geo]\ncountry_db = \"/g/c.mmdb\"\nasn_db = [\"/g/a4.csv\", \"/g/a6.csv\"]\n\
+             country_url = \"http://127.0.0.1:1/c.mmdb\"\n[dns]\nenabled = false\n\
+             nameservers = [\"127.0.0.1:5353\", \"::1\"]\ntimeout_ms = 300\nconcurrency = 8\ncache_ttl = \"7d\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.geo.country_paths(Path::new("/d")), vec![PathBuf::from("/g/c.mmdb")]);
+        assert_eq!(c.geo.asn_paths(Path::new("/d")).len(), 2);
+        assert_eq!(c.geo.country_urls(), vec!["http://127.0.0.1:1/c.mmdb".to_string()]);
+        assert!(!c.dns.enabled);
+        assert_eq!(parse_nameserver(&c.dns.nameservers[0]), Ok("127.0.0.1:5353".parse().unwrap()));
+        assert_eq!(parse_nameserver(&c.dns.nameservers[1]), Ok("[::1]:53".parse().unwrap()));
+        assert_eq!(parse_duration_secs(&c.dns.cache_ttl), Ok(7 * 86400));
+    }
+
+    #[test]
+    fn the_example_file_parses_and_states_the_defaults() {
+        let c = parse(include_str!("../maillogsentinel.example.toml")).unwrap();
+        let d = parse("").unwrap();
+        assert_eq!(
+            (c.dns.timeout_ms, c.dns.concurrency, &c.dns.cache_ttl),
+            (d.dns.timeout_ms, d.dns.concurrency, &d.dns.cache_ttl)
+        );
+        assert_eq!((c.geo.min_rows, &c.geo.check_ips), (d.geo.min_rows, &d.geo.check_ips));
+    }
+
+    #[test]
+    fn bad_geo_and_dns_values_name_the_key() {
+        let e = parse("[dns]\ncache_ttl = \"1 fortnight\"\n").unwrap_err().to_string();
+        assert!(e.contains("dns.cache_ttl"), "{e}");
+        let e = parse("[dns]\nnameservers = [\"localhost\"]\n").unwrap_err().to_string();
+        assert!(e.contains("dns.nameservers") && e.contains("localhost"), "{e}");
+        let e = parse("[dns]\nconcurrency = 0\n").unwrap_err().to_string();
+        assert!(e.contains("dns.concurrency"), "{e}");
+        let e = parse("[geo]\ncountry_dbs = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains("country_dbs"), "{e}");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | 5 | another maillogsentinel is using the data directory |
 //! | 6 | a report could not be sent (it was kept in the data directory and is sent again next time) |
 
+mod geo;
 mod report;
 mod scan;
 mod setup;
@@ -60,6 +61,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Write a configuration and systemd units that scan hourly and email a daily report.
     Setup(setup::SetupArgs),
+    /// Geolocation databases: `geo update` downloads them, `geo lookup IP...` queries them.
+    Geo(geo::GeoArgs),
 }
 
 /// Runs the command line of this process and returns its exit code.
@@ -82,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args, &config),
         Command::Report(args) => report::run(args, &config),
         Command::Setup(args) => setup::run(args),
+        Command::Geo(args) => geo::run(args, &config),
     }
 }
 

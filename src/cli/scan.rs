@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{EXIT_CONFIG, EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
 use crate::config::{Config, parse_timezone};
+use crate::enrich::EnrichOptions;
 use crate::scan::{ScanError, ScanOptions, Summary};
 
 /// Options of `scan`.
@@ -55,20 +56,25 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
         },
         None => config.timezone.clone(),
     };
+    let data_dir = args.data_dir.unwrap_or_else(|| config.data_dir.clone());
     let opts = ScanOptions {
         logs: if args.logs.is_empty() { config.logs.clone() } else { args.logs },
-        data_dir: args.data_dir.unwrap_or_else(|| config.data_dir.clone()),
+        data_dir: data_dir.clone(),
         year: args.year,
         timezone,
         server_name: config.server_name.clone(),
         full: args.full,
         progress: !args.quiet,
         scan: config.scan.clone(),
+        enrich: EnrichOptions::from_config(config, &data_dir, args.no_dns, args.no_geo),
     };
     match crate::scan::run(&opts) {
         Ok(summary) => {
             for notice in &summary.notices {
                 eprintln!("maillogsentinel: note: {notice}");
+            }
+            for warning in &summary.warnings {
+                eprintln!("maillogsentinel: warning: {warning}");
             }
             for problem in &summary.problems {
                 eprintln!("maillogsentinel: warning: {problem}");

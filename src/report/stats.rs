@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
-use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
@@ -20,14 +19,6 @@ use crate::store::{ip_blob, ip_from_blob};
 
 /// How far back a failure makes a later successful login from the same IP suspicious.
 pub const COMPROMISE_LOOKBACK_SECS: i64 = 7 * 86_400;
-
-/// The table where enrichment (reverse DNS, country, AS) is kept per IP, when it exists.
-///
-/// Expected shape: `ip` (the same 4/16-byte blob as `events.ip`, or the address as text) and any
-/// of the columns in [`ENRICHMENT_COLUMNS`]; missing columns are simply not shown.
-pub const ENRICHMENT_TABLE: &str = "ip_info";
-/// Enrichment columns the report shows when the table has them.
-pub const ENRICHMENT_COLUMNS: [&str; 5] = ["hostname", "reverse_dns_status", "country_code", "asn", "aso"];
 
 /// Adds the indexes the report's history lookups need (kept by SQLite from then on).
 ///
@@ -55,88 +46,46 @@ pub struct IpInfo {
     pub aso: Option<String>,
 }
 
-/// Reads `ip_info` when it exists; every lookup answers `None` otherwise.
+/// Reads the per-address enrichment that scans keep in `ip_info` (see `store::ipinfo`).
 struct Enrichment {
-    /// `SELECT` text with the columns present, or `None` without the table.
-    query: Option<String>,
-    /// The table keys IPs as text rather than as blobs.
-    text_keys: bool,
-    /// Which of [`ENRICHMENT_COLUMNS`] the query returns, in order.
-    columns: Vec<usize>,
+    /// Whether any address has been enriched: the report only shows the columns then.
+    any: bool,
     cache: HashMap<IpAddr, IpInfo>,
 }
 
 impl Enrichment {
     fn new(conn: &Connection) -> rusqlite::Result<Enrichment> {
-        let exists: Option<String> = conn
-            .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1", [ENRICHMENT_TABLE], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let mut e = Enrichment { query: None, text_keys: false, columns: Vec::new(), cache: HashMap::new() };
-        if exists.is_none() {
-            return Ok(e);
-        }
-        let mut stmt = conn.prepare(&format!("PRAGMA table_info({ENRICHMENT_TABLE})"))?;
-        let cols: Vec<(String, String)> =
-            stmt.query_map([], |r| Ok((r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
-        let Some((_, ip_type)) = cols.iter().find(|(name, _)| name == "ip") else {
-            return Ok(e);
-        };
-        e.text_keys = ip_type.to_ascii_uppercase().contains("TEXT");
-        let mut names = Vec::new();
-        for (i, wanted) in ENRICHMENT_COLUMNS.iter().enumerate() {
-            if cols.iter().any(|(name, _)| name == wanted) {
-                e.columns.push(i);
-                names.push(*wanted);
-            }
-        }
-        if !names.is_empty() {
-            e.query = Some(format!("SELECT {} FROM {ENRICHMENT_TABLE} WHERE ip = ?1", names.join(", ")));
-        }
-        Ok(e)
+        let any = conn.query_row("SELECT EXISTS (SELECT 1 FROM ip_info)", [], |r| r.get(0))?;
+        Ok(Enrichment { any, cache: HashMap::new() })
     }
 
     fn available(&self) -> bool {
-        self.query.is_some()
+        self.any
     }
 
     fn get(&mut self, conn: &Connection, ip: IpAddr) -> rusqlite::Result<IpInfo> {
         if let Some(info) = self.cache.get(&ip) {
             return Ok(info.clone());
         }
-        let mut info = IpInfo::default();
-        if let Some(query) = &self.query {
-            let mut stmt = conn.prepare_cached(query)?;
-            let blob = ip_blob(&ip);
-            let key: Value =
-                if self.text_keys { Value::Text(ip.to_string()) } else { Value::Blob(blob[..ip_len(&ip)].to_vec()) };
-            let row: Option<Vec<Option<String>>> = stmt
-                .query_row([key], |r| (0..self.columns.len()).map(|i| Ok(value_text(r.get_ref(i)?))).collect())
-                .optional()?;
-            for (slot, value) in self.columns.iter().zip(row.unwrap_or_default()) {
-                let value = value.filter(|v| !v.is_empty());
-                match slot {
-                    0 => info.hostname = value,
-                    1 => info.reverse_dns_status = value,
-                    2 => info.country_code = value,
-                    3 => info.asn = value,
-                    _ => info.aso = value,
-                }
-            }
-        }
+        let blob = ip_blob(&ip);
+        let info = conn
+            .prepare_cached(
+                "SELECT i.hostname, i.rdns_status, i.country_code, i.asn, s.s
+                 FROM ip_info i LEFT JOIN strings s ON s.id = i.aso_id WHERE i.ip = ?1",
+            )?
+            .query_row([&blob[..ip_len(&ip)]], |r| {
+                Ok(IpInfo {
+                    hostname: r.get(0)?,
+                    reverse_dns_status: r.get(1)?,
+                    country_code: r.get(2)?,
+                    asn: r.get::<_, Option<i64>>(3)?.map(|a| a.to_string()),
+                    aso: r.get(4)?,
+                })
+            })
+            .optional()?
+            .unwrap_or_default();
         self.cache.insert(ip, info.clone());
         Ok(info)
-    }
-}
-
-/// Any SQLite value as text (ASNs may be stored as numbers or as `AS64500`).
-fn value_text(v: ValueRef<'_>) -> Option<String> {
-    match v {
-        ValueRef::Null => None,
-        ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(f) => Some(f.to_string()),
-        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
     }
 }
 

@@ -10,6 +10,7 @@ mod writer;
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
@@ -17,7 +18,8 @@ use jiff::tz::TimeZone;
 
 use crate::config::ScanConfig;
 use crate::correlate::Correlator;
-use crate::event::{Event, EventKey};
+use crate::enrich::{EnrichOptions, Enricher};
+use crate::event::{Event, EventKey, Kind};
 use crate::parse::time::TimeResolver;
 use crate::parse::{self, NEEDLES};
 use crate::source::discover::rotated_family;
@@ -59,6 +61,8 @@ pub struct ScanOptions {
     pub progress: bool,
     /// `[scan]` settings.
     pub scan: ScanConfig,
+    /// Reverse DNS and geolocation (`--no-dns`, `--no-geo` and `[dns]`/`[geo]` applied).
+    pub enrich: EnrichOptions,
 }
 
 /// Something that went wrong with one file or line; the scan went on.
@@ -103,6 +107,8 @@ pub struct Summary {
     /// Failure lines held back because their partner line (the same attempt logged by another
     /// daemon) may still be written; the next scan stores them.
     pub held_back: usize,
+    /// Degraded but finished: e.g. no geolocation database, DNS unusable (exit code unchanged).
+    pub warnings: Vec<String>,
 }
 
 /// Problems that stop the whole scan. Everything committed before stays committed.
@@ -174,10 +180,18 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
         None => Correlator::new(),
     };
     correlator.set_window(jiff::SignedDuration::from_secs(i64::from(opts.scan.correlation_window_secs)));
-    let writer =
-        Writer::start(store, csv, RowFormatter::new(opts.timezone.clone()), opts.scan.invalid_mechanism_is_intrusion)
-            .map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
-    let mut scanner = Scanner::new(opts, correlator, writer, &plans);
+    let (enricher, warnings) = Enricher::new(&opts.enrich, &store);
+    summary.warnings.extend(warnings);
+    let enricher = Arc::new(enricher);
+    let writer = Writer::start(
+        store,
+        csv,
+        RowFormatter::new(opts.timezone.clone()),
+        opts.scan.invalid_mechanism_is_intrusion,
+        Arc::clone(&enricher),
+    )
+    .map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
+    let mut scanner = Scanner::new(opts, correlator, writer, &plans, enricher);
     for plan in plans {
         scanner.scan_file(plan, &mut summary);
         if scanner.stopped {
@@ -241,10 +255,18 @@ struct Scanner<'a> {
     latest: Option<jiff::Timestamp>,
     bar: indicatif::ProgressBar,
     stopped: bool,
+    /// Reverse lookups start as soon as an attacker's line is parsed.
+    enricher: Arc<Enricher>,
 }
 
 impl<'a> Scanner<'a> {
-    fn new(opts: &'a ScanOptions, correlator: Correlator, writer: Writer, plans: &[FilePlan]) -> Scanner<'a> {
+    fn new(
+        opts: &'a ScanOptions,
+        correlator: Correlator,
+        writer: Writer,
+        plans: &[FilePlan],
+        enricher: Arc<Enricher>,
+    ) -> Scanner<'a> {
         let needles = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
             .build(NEEDLES)
@@ -261,6 +283,7 @@ impl<'a> Scanner<'a> {
             latest: None,
             bar: progress_bar(opts.progress, total),
             stopped: false,
+            enricher,
         }
     }
 
@@ -335,6 +358,9 @@ impl<'a> Scanner<'a> {
                         Some(time) => {
                             let server = parsed.host.unwrap_or_else(|| self.opts.server_name.clone());
                             self.latest = self.latest.max(Some(time));
+                            if parsed.detail.kind != Kind::BackendError {
+                                self.enricher.submit(parsed.detail.client_ip);
+                            }
                             let event = Event { time, server, detail: parsed.detail };
                             self.correlator.push(key, event, &mut self.batch.outputs);
                         }

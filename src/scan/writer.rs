@@ -1,9 +1,11 @@
 //! The store side of the pipeline, on its own thread so that storing runs beside parsing.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use crate::enrich::Enricher;
 use crate::store::csv::{IntrusionCsv, RowFormatter};
 use crate::store::{Added, Batch, CommitError, Store};
 
@@ -24,12 +26,14 @@ impl Writer {
         mut csv: IntrusionCsv,
         mut rows: RowFormatter,
         probes_count: bool,
+        enricher: Arc<Enricher>,
     ) -> std::io::Result<Writer> {
         let (tx, rx): (Sender<Batch>, Receiver<Batch>) = bounded(QUEUE);
         let handle = std::thread::Builder::new().name("store".into()).spawn(move || {
             let mut added = Added::default();
             for batch in rx {
-                added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count)?;
+                let mut enrich = |ip| enricher.info(ip);
+                added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count, &mut enrich)?;
             }
             Ok(added)
         })?;

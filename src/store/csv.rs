@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 
+use crate::enrich::IpInfo;
 use crate::event::Event;
 
 /// The header row, exactly.
@@ -101,16 +102,17 @@ pub struct RowFormatter {
     /// The last second formatted and its text: attacks come in bursts.
     last_time: Option<(i64, String)>,
     ip: String,
+    asn: String,
 }
 
 impl RowFormatter {
     /// Timestamps are written as RFC 3339 with the offset of `tz`.
     pub fn new(tz: TimeZone) -> RowFormatter {
-        RowFormatter { tz, out: new_writer(), last_time: None, ip: String::with_capacity(40) }
+        RowFormatter { tz, out: new_writer(), last_time: None, ip: String::with_capacity(40), asn: String::new() }
     }
 
-    /// Adds `event.detail.count` identical rows, one per attempt.
-    pub fn push(&mut self, event: &Event) -> io::Result<()> {
+    /// Adds `event.detail.count` identical rows, one per attempt, with `info`'s enrichment.
+    pub fn push(&mut self, event: &Event, info: &IpInfo) -> io::Result<()> {
         let d = &event.detail;
         fn opt(s: &Option<String>) -> Cow<'_, str> {
             s.as_deref().map(neutralise).unwrap_or(Cow::Borrowed(""))
@@ -123,6 +125,10 @@ impl RowFormatter {
         self.ip.clear();
         let _ = write!(self.ip, "{}", d.client_ip);
         let ip = self.ip.as_str();
+        self.asn.clear();
+        if let Some(asn) = info.asn {
+            let _ = write!(self.asn, "{asn}");
+        }
         let record: [&str; 13] = [
             time,
             &neutralise(&event.server),
@@ -132,11 +138,11 @@ impl RowFormatter {
             &opt(&d.mechanism),
             d.reason.as_str(),
             &opt(&d.logged_hostname),
-            "",
-            "",
-            "",
-            "",
-            "",
+            &opt(&info.hostname),
+            info.rdns_status.map_or("", |s| s.as_str()),
+            &opt(&info.country_code),
+            &self.asn,
+            &opt(&info.aso),
         ];
         if d.count <= 1 {
             return self.out.write_record(record).map_err(io::Error::from);
@@ -224,11 +230,27 @@ mod tests {
     #[test]
     fn rows_are_rfc4180_with_the_zone_offset_and_one_row_per_attempt() {
         let mut f = RowFormatter::new(TimeZone::get("Europe/Paris").unwrap());
-        f.push(&event("a,b\"c", 2)).unwrap();
+        f.push(&event("a,b\"c", 2), &IpInfo::default()).unwrap();
         let text = String::from_utf8(f.take().unwrap()).unwrap();
         let row = "2026-11-24T10:00:00+01:00,mx1,postfix/submission/smtpd,2001:db8::1,\"a,b\"\"c\",LOGIN,\
                    authentication failure,unknown,,,,,\n";
         assert_eq!(text, format!("{row}{row}"));
+    }
+
+    #[test]
+    fn enrichment_fills_the_last_five_columns() {
+        let mut f = RowFormatter::new(TimeZone::UTC);
+        let info = IpInfo {
+            hostname: Some("-x,y.example".into()),
+            rdns_status: Some(crate::enrich::dns::RdnsStatus::Unverified),
+            country_code: Some("DE".into()),
+            asn: Some(3320),
+            aso: Some("Deutsche Telekom AG".into()),
+            resolved_at: Some(0),
+        };
+        f.push(&event("u", 1), &info).unwrap();
+        let text = String::from_utf8(f.take().unwrap()).unwrap();
+        assert!(text.ends_with(",unknown,\"'-x,y.example\",unverified,DE,3320,Deutsche Telekom AG\n"), "{text}");
     }
 
     #[test]
@@ -238,7 +260,7 @@ mod tests {
         }
         assert_eq!(neutralise("admin"), "admin");
         let mut f = RowFormatter::new(TimeZone::UTC);
-        f.push(&event("=HYPERLINK(\"x\")", 1)).unwrap();
+        f.push(&event("=HYPERLINK(\"x\")", 1), &IpInfo::default()).unwrap();
         let text = String::from_utf8(f.take().unwrap()).unwrap();
         assert!(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","), "{text}");
     }

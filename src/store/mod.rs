@@ -10,17 +10,22 @@
 //! [`EventKey`]) is its rowid, so storing the same line twice is a no-op.
 
 pub mod csv;
+mod ipinfo;
 pub mod lock;
 
 use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
+
+/// The string-to-id cache of the `strings` table.
+pub(crate) type StringIds = HashMap<String, i64, RandomState>;
 use std::net::IpAddr;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::correlate::Output;
+use crate::enrich::IpInfo;
 use crate::event::{Kind, Reason};
 use crate::parse::time::YearState;
 use crate::source::fingerprint::Fingerprint;
@@ -147,7 +152,7 @@ impl std::ops::AddAssign for Added {
 /// An open store.
 pub struct Store {
     conn: Connection,
-    strings: HashMap<String, i64, RandomState>,
+    strings: StringIds,
 }
 
 impl Store {
@@ -163,6 +168,7 @@ impl Store {
         // keeps the B-tree pages being appended to in memory between commits.
         conn.pragma_update(None, "cache_size", -32768)?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(ipinfo::SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
             None => meta_set(&conn, "schema_version", SCHEMA_VERSION)?,
@@ -253,16 +259,19 @@ impl Store {
     }
 
     /// Stores a batch atomically; rows for newly stored failures are appended to `csv` (formatted
-    /// by `rows`) before the commit records the CSV's new length.
+    /// by `rows`, with each address's enrichment from `enrich`) before the commit records the
+    /// CSV's new length. The enrichment used is saved in `ip_info` in the same transaction.
     pub fn commit_batch(
         &mut self,
         batch: &Batch,
         csv: &mut csv::IntrusionCsv,
         rows: &mut csv::RowFormatter,
         mechanism_probes_count: bool,
+        enrich: &mut dyn FnMut(IpAddr) -> IpInfo,
     ) -> std::result::Result<Added, CommitError> {
         let tx = self.conn.transaction()?;
         let mut added = Added::default();
+        let mut infos: HashMap<IpAddr, IpInfo> = HashMap::new();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events
@@ -296,12 +305,19 @@ impl Store {
                 }
                 let n = u64::from(d.count.max(1));
                 match (d.kind, d.reason) {
-                    (Kind::Success, _) => added.successes += n,
+                    (Kind::Success, _) => {
+                        added.successes += n;
+                        // Reports compare a login's country with the account's earlier ones.
+                        let ip = d.client_ip.to_canonical();
+                        infos.entry(ip).or_insert_with(|| enrich(ip));
+                    }
                     (Kind::BackendError, _) => added.backend_errors += n,
                     (Kind::Failure, Reason::MechanismInvalid) if !mechanism_probes_count => added.uncounted += n,
                     (Kind::Failure, _) => {
                         added.failures += n;
-                        rows.push(e).map_err(CommitError::Csv)?;
+                        let ip = d.client_ip.to_canonical();
+                        let info = infos.entry(ip).or_insert_with(|| enrich(ip));
+                        rows.push(e, info).map_err(CommitError::Csv)?;
                     }
                 }
             }
@@ -330,6 +346,7 @@ impl Store {
             if let Some(state) = &batch.correlator {
                 meta_set(&tx, "correlator", state.as_slice())?;
             }
+            ipinfo::save(&tx, &mut self.strings, &infos)?;
         }
         let formatted = rows.take().map_err(CommitError::Csv)?;
         csv.append(&formatted).map_err(CommitError::Csv)?;
@@ -426,7 +443,7 @@ fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
     })
 }
 
-fn intern(conn: &Connection, cache: &mut HashMap<String, i64, RandomState>, s: &str) -> Result<i64> {
+fn intern(conn: &Connection, cache: &mut StringIds, s: &str) -> Result<i64> {
     if let Some(&id) = cache.get(s) {
         return Ok(id);
     }
@@ -443,11 +460,7 @@ fn intern(conn: &Connection, cache: &mut HashMap<String, i64, RandomState>, s: &
     Ok(id)
 }
 
-fn intern_opt(
-    conn: &Connection,
-    cache: &mut HashMap<String, i64, RandomState>,
-    s: Option<&str>,
-) -> Result<Option<i64>> {
+fn intern_opt(conn: &Connection, cache: &mut StringIds, s: Option<&str>) -> Result<Option<i64>> {
     s.map(|s| intern(conn, cache, s)).transpose()
 }
 

@@ -9,9 +9,11 @@ use std::process::{Command, Output};
 use jiff::ToSpan;
 use jiff::civil::Date;
 use maillogsentinel::correlate::Output as Stored;
+use maillogsentinel::enrich::IpInfo;
+use maillogsentinel::enrich::dns::RdnsStatus;
 use maillogsentinel::event::{Detail, Event, EventKey, Kind, Layer, Reason};
 use maillogsentinel::store::csv::{IntrusionCsv, RowFormatter};
-use maillogsentinel::store::{Batch, STORE_FILE, Store, ip_blob};
+use maillogsentinel::store::{Batch, STORE_FILE, Store};
 
 /// The report day: yesterday in UTC.
 pub fn day() -> Date {
@@ -102,32 +104,27 @@ pub fn fill(data: &Path, enrich: bool) {
     b.add(d, "13:00:00", Failure, MechanismInvalid, "postfix/smtpd", "203.0.113.50", "probe", 1);
     b.add(d, "14:00:00", BackendError, BackendOutage, "dovecot/auth", "127.0.0.1", "alice", 2);
     let batch = Batch { outputs: b.outputs, progress: vec![], correlator: None };
-    store.commit_batch(&batch, &mut csv, &mut rows, false).unwrap();
-    if enrich {
-        let conn = store.connection();
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS ip_info (ip BLOB PRIMARY KEY, hostname TEXT, reverse_dns_status TEXT, country_code TEXT,
-             asn INTEGER, aso TEXT)",
-        )
-        .unwrap();
-        type Row = (&'static str, Option<&'static str>, &'static str, &'static str, i64, &'static str);
-        let info: [Row; 5] = [
-            ("203.0.113.5", Some("scanner.example.net"), "ok", "CN", 64500, "Evil Hosting <b>Ltd</b>"),
-            ("198.51.100.7", None, "nxdomain", "BR", 64501, "Other Net"),
-            ("2001:db8::1", None, "timeout", "US", 64502, "V6 Corp"),
-            ("192.0.2.10", Some("home.example.fr"), "ok", "FR", 3215, "Orange"),
-            ("203.0.113.99", None, "nxdomain", "RU", 64503, "Far Away"),
-        ];
-        for (ip, host, status, cc, asn, aso) in info {
-            let ip: IpAddr = ip.parse().unwrap();
-            let len = if ip.is_ipv4() { 4 } else { 16 };
-            conn.execute(
-                "INSERT OR REPLACE INTO ip_info VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                rusqlite::params![&ip_blob(&ip)[..len], host, status, cc, asn, aso],
-            )
-            .unwrap();
-        }
-    }
+    type Row = (&'static str, Option<&'static str>, RdnsStatus, &'static str, u32, &'static str);
+    let known: [Row; 5] = [
+        ("203.0.113.5", Some("scanner.example.net"), RdnsStatus::Ok, "CN", 64500, "Evil Hosting <b>Ltd</b>"),
+        ("198.51.100.7", None, RdnsStatus::Nxdomain, "BR", 64501, "Other Net"),
+        ("2001:db8::1", None, RdnsStatus::Timeout, "US", 64502, "V6 Corp"),
+        ("192.0.2.10", Some("home.example.fr"), RdnsStatus::Ok, "FR", 3215, "Orange"),
+        ("203.0.113.99", None, RdnsStatus::Nxdomain, "RU", 64503, "Far Away"),
+    ];
+    // The enrichment a scan would have found, given to the store the way a scan gives it.
+    let mut enrichment = |ip: IpAddr| match known.iter().find(|k| k.0.parse::<IpAddr>().ok() == Some(ip)) {
+        Some(&(_, host, status, cc, asn, aso)) if enrich => IpInfo {
+            hostname: host.map(str::to_string),
+            rdns_status: Some(status),
+            country_code: Some(cc.to_string()),
+            asn: Some(asn),
+            aso: Some(aso.to_string()),
+            resolved_at: Some(jiff::Timestamp::now().as_second()),
+        },
+        _ => IpInfo::default(),
+    };
+    store.commit_batch(&batch, &mut csv, &mut rows, false, &mut enrichment).unwrap();
 }
 
 /// Writes a config file in `dir` (data in `dir/data`, UTC, server mx1) with `extra` appended.

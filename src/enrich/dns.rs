@@ -1,0 +1,237 @@
+//! Reverse DNS of attacker addresses: PTR, then forward confirmation (FCrDNS).
+//!
+//! Many lookups run at once (bounded by a semaphore) on a tokio runtime, each bounded by the
+//! per-query timeout, so a slow or dead server costs about `timeout × addresses / concurrency`,
+//! never `timeout × addresses`. When the server has answered nothing and many queries already
+//! timed out, the rest are not sent: a dead server costs one timeout, not one per address.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData};
+use tokio::sync::Semaphore;
+
+/// The outcome of a reverse lookup, as written to `reverse_dns_status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RdnsStatus {
+    /// A PTR name that resolves back to the address (forward-confirmed).
+    Ok,
+    /// A PTR name that does not resolve back to the address: it may be forged.
+    Unverified,
+    /// No PTR record (NXDOMAIN, or the name exists without PTR).
+    Nxdomain,
+    /// No answer in time.
+    Timeout,
+    /// The server failed (SERVFAIL).
+    Servfail,
+    /// The server refused (REFUSED).
+    Refused,
+    /// Anything else (network error, malformed answer).
+    Error,
+}
+
+impl RdnsStatus {
+    /// Every status, for decoding.
+    pub const ALL: [RdnsStatus; 7] = [
+        RdnsStatus::Ok,
+        RdnsStatus::Unverified,
+        RdnsStatus::Nxdomain,
+        RdnsStatus::Timeout,
+        RdnsStatus::Servfail,
+        RdnsStatus::Refused,
+        RdnsStatus::Error,
+    ];
+
+    /// The CSV and store spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RdnsStatus::Ok => "ok",
+            RdnsStatus::Unverified => "unverified",
+            RdnsStatus::Nxdomain => "nxdomain",
+            RdnsStatus::Timeout => "timeout",
+            RdnsStatus::Servfail => "servfail",
+            RdnsStatus::Refused => "refused",
+            RdnsStatus::Error => "error",
+        }
+    }
+
+    /// Inverse of [`RdnsStatus::as_str`].
+    pub fn parse(s: &str) -> Option<RdnsStatus> {
+        RdnsStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether the answer is worth caching for the full TTL: a server's definite answer, not a
+    /// failure that may be gone in a minute.
+    pub fn is_definite(self) -> bool {
+        matches!(self, RdnsStatus::Ok | RdnsStatus::Unverified | RdnsStatus::Nxdomain)
+    }
+}
+
+/// The reverse DNS of one address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsAnswer {
+    /// The PTR name without its final dot, made visible with [`crate::text::visible`].
+    pub hostname: Option<String>,
+    /// How the lookup went.
+    pub status: RdnsStatus,
+}
+
+impl DnsAnswer {
+    fn failed(status: RdnsStatus) -> DnsAnswer {
+        DnsAnswer { hostname: None, status }
+    }
+}
+
+/// How to resolve.
+#[derive(Clone, Debug)]
+pub struct DnsOptions {
+    /// Servers to ask; empty means those of `/etc/resolv.conf`.
+    pub nameservers: Vec<SocketAddr>,
+    /// Per-query time limit.
+    pub timeout: Duration,
+    /// Queries in flight at once.
+    pub concurrency: usize,
+}
+
+/// Timeouts without any answer after which the server is taken as dead.
+const DEAD_AFTER: u32 = 32;
+
+/// A reverse resolver.
+pub struct ReverseResolver {
+    resolver: TokioResolver,
+    slots: Semaphore,
+    timeout: Duration,
+    answered: AtomicBool,
+    timeouts: AtomicU32,
+}
+
+impl ReverseResolver {
+    /// Builds a resolver; fails when `/etc/resolv.conf` is needed and unreadable.
+    pub fn new(opts: &DnsOptions) -> Result<Arc<ReverseResolver>, String> {
+        let (config, mut ropts) = if opts.nameservers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()
+                .map_err(|e| format!("cannot read /etc/resolv.conf ({e}); set dns.nameservers or use --no-dns"))?
+        } else {
+            let servers = opts
+                .nameservers
+                .iter()
+                .map(|addr| {
+                    let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
+                    for c in &mut ns.connections {
+                        c.port = addr.port();
+                    }
+                    ns
+                })
+                .collect();
+            (ResolverConfig::from_name_servers(servers), ResolverOpts::default())
+        };
+        ropts.timeout = opts.timeout;
+        // One try: the deadline is what bounds a scan; a retry would double a dead server's cost.
+        ropts.attempts = 1;
+        ropts.use_hosts_file = ResolveHosts::Never;
+        ropts.num_concurrent_reqs = 1;
+        // hickory refuses requests beyond this per connection ("busy"); our semaphore is the limit.
+        ropts.max_active_requests = opts.concurrency.saturating_mul(2).max(32);
+        ropts.cache_size = 0;
+        ropts.try_tcp_on_error = false;
+        let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(ropts)
+            .build()
+            .map_err(|e| format!("cannot set up the DNS resolver: {e}"))?;
+        Ok(Arc::new(ReverseResolver {
+            resolver,
+            slots: Semaphore::new(opts.concurrency.max(1)),
+            timeout: opts.timeout,
+            answered: AtomicBool::new(false),
+            timeouts: AtomicU32::new(0),
+        }))
+    }
+
+    /// Resolves `ip`'s PTR name and confirms it forward. Never takes much longer than two
+    /// timeouts once a slot is free.
+    pub async fn resolve(&self, ip: IpAddr) -> DnsAnswer {
+        let Ok(_slot) = self.slots.acquire().await else { return DnsAnswer::failed(RdnsStatus::Error) };
+        if self.is_dead() {
+            return DnsAnswer::failed(RdnsStatus::Timeout);
+        }
+        // Hard bound in case the resolver's own timeout does not fire (e.g. a TCP fallback).
+        let limit = self.timeout * 2 + Duration::from_millis(200);
+        let answer = match tokio::time::timeout(limit, self.resolve_inner(ip.to_canonical())).await {
+            Ok(a) => a,
+            Err(_) => DnsAnswer::failed(RdnsStatus::Timeout),
+        };
+        if answer.status == RdnsStatus::Timeout {
+            self.timeouts.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.answered.store(true, Ordering::Relaxed);
+        }
+        answer
+    }
+
+    fn is_dead(&self) -> bool {
+        !self.answered.load(Ordering::Relaxed) && self.timeouts.load(Ordering::Relaxed) >= DEAD_AFTER
+    }
+
+    async fn resolve_inner(&self, ip: IpAddr) -> DnsAnswer {
+        let lookup = match self.resolver.reverse_lookup(Name::from(ip)).await {
+            Ok(l) => l,
+            Err(e) => return DnsAnswer::failed(classify(&e)),
+        };
+        let names: Vec<&Name> = lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::PTR(ptr) => Some(&ptr.0),
+                _ => None,
+            })
+            .collect();
+        let Some(first) = names.first() else { return DnsAnswer::failed(RdnsStatus::Nxdomain) };
+        // Several PTR names: report the first that confirms, else the first.
+        for name in &names {
+            if self.confirms(name, ip).await {
+                return DnsAnswer { hostname: Some(show(name)), status: RdnsStatus::Ok };
+            }
+        }
+        DnsAnswer { hostname: Some(show(first)), status: RdnsStatus::Unverified }
+    }
+
+    /// True when `name`'s A/AAAA records include `ip`.
+    async fn confirms(&self, name: &Name, ip: IpAddr) -> bool {
+        let mut fqdn = name.clone();
+        fqdn.set_fqdn(true);
+        match self.resolver.lookup_ip(fqdn).await {
+            Ok(found) => found.iter().any(|a| a.to_canonical() == ip),
+            Err(_) => false,
+        }
+    }
+}
+
+/// The name as text: labels joined by dots, without the root's dot, every byte made visible
+/// (a PTR label may hold any byte, including escape sequences and commas).
+fn show(name: &Name) -> String {
+    let labels: Vec<&[u8]> = name.iter().collect();
+    crate::text::visible(&labels.join(&b'.'))
+}
+
+fn classify(e: &NetError) -> RdnsStatus {
+    match e {
+        NetError::Timeout => RdnsStatus::Timeout,
+        // No PTR: NXDOMAIN, or NOERROR without records (the name exists, the PTR does not).
+        NetError::Dns(DnsError::NoRecordsFound(_)) => RdnsStatus::Nxdomain,
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => RdnsStatus::Servfail,
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => RdnsStatus::Refused,
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::NXDomain)) => RdnsStatus::Nxdomain,
+        NetError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => RdnsStatus::Timeout,
+        other => {
+            tracing::debug!("reverse DNS error: {other}");
+            RdnsStatus::Error
+        }
+    }
+}
