@@ -410,15 +410,13 @@ pub struct ReportOptions {
     pub probes_count: bool,
 }
 
-/// Opens the store in `data_dir` for reading reports (adding the report's indexes if missing).
+/// Opens the store in `data_dir` for reading reports.
 pub fn open_store(data_dir: &Path) -> Result<Store, ReportError> {
     let path = data_dir.join(STORE_FILE);
     if !path.exists() {
         return Err(ReportError::NoStore(path));
     }
-    let store = Store::open(&path).map_err(|source| ReportError::Store { path: path.clone(), source })?;
-    stats::ensure_indexes(store.connection()).map_err(|source| ReportError::Query { path, source })?;
-    Ok(store)
+    Store::open(&path).map_err(|source| ReportError::Store { path, source })
 }
 
 /// Builds the report from an open store.

@@ -2,8 +2,9 @@
 //!
 //! The period's rows are read once through the `events_ts` index and aggregated in memory (a day
 //! is thousands to a few hundred thousand rows); the questions about history ("seen before?",
-//! "failed in the last 7 days?") are point lookups on two indexes this module adds
-//! ([`ensure_indexes`]), so the cost does not grow with the size of the store.
+//! "failed in the last 7 days?", "where did this account log in from before?") are point lookups
+//! in the small history tables the scan keeps (`ips`, `logins`; see `store::history`), so the
+//! cost does not grow with the size of the store.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -19,17 +20,6 @@ use crate::store::{ip_blob, ip_from_blob};
 
 /// How far back a failure makes a later successful login from the same IP suspicious.
 pub const COMPROMISE_LOOKBACK_SECS: i64 = 7 * 86_400;
-
-/// Adds the indexes the report's history lookups need (kept by SQLite from then on).
-///
-/// The first call on a large existing store takes a while (about a second per million events);
-/// later calls are no-ops.
-pub fn ensure_indexes(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE INDEX IF NOT EXISTS events_ip_ts ON events (ip, ts);
-         CREATE INDEX IF NOT EXISTS events_success_user ON events (username, ts) WHERE kind = 2;",
-    )
-}
 
 /// What is known about one IP from the enrichment table.
 #[derive(Clone, Debug, Default)]
@@ -132,6 +122,8 @@ pub fn service_class(service: &str) -> &'static str {
 struct IpAgg {
     attempts: u64,
     users: HashSet<i64>,
+    /// Last failure in the period.
+    last: i64,
 }
 
 #[derive(Default)]
@@ -198,6 +190,7 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
                 totals.failed_attempts += count;
                 let agg = by_ip.entry(ip).or_default();
                 agg.attempts += count;
+                agg.last = agg.last.max(ts);
                 if let Some(id) = user_id {
                     agg.users.insert(id);
                     let u = by_user.entry(id).or_default();
@@ -244,8 +237,8 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
     )?;
 
     let name = |id: &i64| names.get(id).cloned().unwrap_or_default();
-    let mut first_seen = conn.prepare_cached("SELECT min(ts) FROM events WHERE ip = ?1")?;
-    let mut last_seen = conn.prepare_cached("SELECT max(ts) FROM events WHERE ip = ?1 AND ts < ?2")?;
+    // The store keeps each address's first appearance (`ips`, see store::history).
+    let mut first_seen = conn.prepare_cached("SELECT first_seen FROM ips WHERE ip = ?1")?;
     let ip_key = |ip: &IpAddr| ip_blob(ip)[..ip_len(ip)].to_vec();
 
     // Top IPs and new IPs: ranked by attempts, then address for a stable order.
@@ -253,8 +246,7 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
     ranked.sort_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(b.0)));
     let mut ip_row = |ip: &IpAddr, agg: &IpAgg, enrichment: &mut Enrichment| -> rusqlite::Result<IpRow> {
         let info = enrichment.get(conn, *ip)?;
-        let first: Option<i64> = first_seen.query_row([ip_key(ip)], |r| r.get(0))?;
-        let last: Option<i64> = last_seen.query_row(params![ip_key(ip), end], |r| r.get(0))?;
+        let first: Option<i64> = first_seen.query_row([ip_key(ip)], |r| r.get(0)).optional()?;
         Ok(IpRow {
             ip: ip.to_string(),
             attempts: agg.attempts,
@@ -264,17 +256,17 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
             asn: info.asn,
             aso: info.aso,
             first_seen: first.map(|t| period.format_ts(t)),
-            last_seen: last.map(|t| period.format_ts(t)),
+            last_seen: Some(period.format_ts(agg.last)),
         })
     };
     let mut top_ips = Vec::new();
     for (ip, agg) in ranked.iter().take(top) {
         top_ips.push(ip_row(ip, agg, &mut enrichment)?);
     }
-    let mut is_new = conn.prepare_cached("SELECT 1 FROM events WHERE ip = ?1 AND ts < ?2 LIMIT 1")?;
+    let mut seen_before = conn.prepare_cached("SELECT 1 FROM ips WHERE ip = ?1 AND first_seen < ?2")?;
     let mut new_ips = super::NewIps::default();
     for (ip, agg) in &ranked {
-        if is_new.query_row(params![ip_key(ip), start], |_| Ok(())).optional()?.is_none() {
+        if seen_before.query_row(params![ip_key(ip), start], |_| Ok(())).optional()?.is_none() {
             new_ips.count += 1;
             new_ips.attempts += agg.attempts;
             if new_ips.top.len() < top {
@@ -372,19 +364,26 @@ fn compromises(
     enrichment: &mut Enrichment,
     probes_count: bool,
 ) -> rusqlite::Result<Vec<Compromise>> {
+    // `ips` says whether an address failed at all around the login; only then are the events
+    // of the 7 days read (through the time index), which keeps the report fast on a big store.
+    let mut failure_span = conn.prepare_cached("SELECT first_failure, last_failure FROM ips WHERE ip = ?1")?;
     let mut failed_before = conn.prepare_cached(
         "SELECT coalesce(sum(count), 0), count(DISTINCT username) FROM events
-         WHERE ip = ?1 AND ts >= ?2 AND ts <= ?3 AND kind = 1 AND (reason != 4 OR ?4)",
+         WHERE ts >= ?2 AND ts <= ?3 AND ip = ?1 AND kind = 1 AND (reason != 4 OR ?4)",
     )?;
-    let mut earlier_ips =
-        conn.prepare_cached("SELECT DISTINCT ip FROM events WHERE username = ?1 AND ts < ?2 AND kind = 2")?;
+    let mut earlier_ips = conn.prepare_cached("SELECT ip FROM logins WHERE username = ?1 AND first_seen < ?2")?;
     let mut out = Vec::new();
     for ((_, ip), g) in successes {
         let blob = ip_blob(ip)[..ip_len(ip)].to_vec();
-        let (failures, accounts): (i64, i64) = failed_before
-            .query_row(params![blob, g.first - COMPROMISE_LOOKBACK_SECS, g.last, probes_count], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+        let window = (g.first - COMPROMISE_LOOKBACK_SECS, g.last);
+        let span: Option<(Option<i64>, Option<i64>)> =
+            failure_span.query_row([&blob], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let may_have_failed = matches!(span, Some((Some(first), Some(last))) if first <= window.1 && last >= window.0);
+        let (failures, accounts): (i64, i64) = if may_have_failed {
+            failed_before.query_row(params![blob, window.0, window.1, probes_count], |r| Ok((r.get(0)?, r.get(1)?)))?
+        } else {
+            (0, 0)
+        };
         let info = enrichment.get(conn, *ip)?;
         let mut why = Vec::new();
         if failures > 0 {

@@ -10,10 +10,11 @@
 //! [`EventKey`]) is its rowid, so storing the same line twice is a no-op.
 
 pub mod csv;
+pub mod history;
 mod ipinfo;
 pub mod lock;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use foldhash::fast::RandomState;
 
@@ -153,6 +154,7 @@ impl std::ops::AddAssign for Added {
 pub struct Store {
     conn: Connection,
     strings: StringIds,
+    known_logins: HashSet<history::LoginKey>,
 }
 
 impl Store {
@@ -169,6 +171,7 @@ impl Store {
         conn.pragma_update(None, "cache_size", -32768)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(ipinfo::SCHEMA)?;
+        conn.execute_batch(history::SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
             None => meta_set(&conn, "schema_version", SCHEMA_VERSION)?,
@@ -181,7 +184,7 @@ impl Store {
             }
             Some(_) => {}
         }
-        Ok(Store { conn, strings: HashMap::default() })
+        Ok(Store { conn, strings: HashMap::default(), known_logins: HashSet::new() })
     }
 
     /// The underlying connection, for read-only queries by reports and tests.
@@ -272,6 +275,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut added = Added::default();
         let mut infos: HashMap<IpAddr, IpInfo> = HashMap::new();
+        let mut tally = history::Tally::default();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events
@@ -304,6 +308,10 @@ impl Store {
                     continue;
                 }
                 let n = u64::from(d.count.max(1));
+                tally.event(&ip[..ip_len(&d.client_ip)], e.time.as_second(), d.kind == Kind::Failure);
+                if let (Kind::Success, Some(user)) = (d.kind, username) {
+                    tally.login(user, &ip[..ip_len(&d.client_ip)], e.time.as_second());
+                }
                 match (d.kind, d.reason) {
                     (Kind::Success, _) => {
                         added.successes += n;
@@ -321,6 +329,7 @@ impl Store {
                     }
                 }
             }
+            tally.save(&tx, &mut self.known_logins)?;
             let mut update = tx.prepare_cached(
                 "UPDATE sources SET fp_len = ?2, fp_hash = ?3, dev = ?4, ino = ?5, path = ?6, size = ?7,
                  offset = ?8, lines = ?9, complete = ?10, year = ?11, month = ?12, last_seen = ?13 WHERE id = ?1",
