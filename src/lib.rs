@@ -2,8 +2,11 @@
 //!
 //! The crate is a pipeline, and its modules follow it:
 //! [`source`] (files, rotation, decompression) → [`parse`] (syslog header, Postfix, Dovecot) →
-//! [`correlate`] (one attempt logged by several daemons counts once) → [`store`] (SQLite, CSV,
-//! checkpoints), with [`cli`] and [`config`] at the edge. [`scan`] wires the stages together.
+//! [`correlate`] (one attempt logged by several daemons counts once) → [`enrich`] (country, AS,
+//! reverse DNS) → [`store`] (SQLite, CSV, checkpoints, history) → [`report`] (statistics, text,
+//! HTML, JSON) → [`deliver`] (SMTP, sendmail), with [`cli`] and [`config`] at the edge.
+//! [`scan`] wires the scan stages together; [`event`] is the model they share and [`text`] makes
+//! attacker-controlled text safe to show.
 
 pub mod cli;
 pub mod config;
