@@ -756,8 +756,7 @@ fn geo_update_accepts_mmdb_downloads_and_checks_them() {
     assert!(out.contains("country=US"), "{out}");
 }
 
-/// End to end through `scan`: needs the Postfix parser (landing on another branch). Until then
-/// it fails on the row count, on purpose: it must not pass without rows.
+/// End to end through `scan`: detection, geolocation and reverse DNS fill every column.
 #[test]
 fn a_scan_fills_every_enrichment_column() {
     let server = start_dns();
@@ -774,10 +773,47 @@ fn a_scan_fills_every_enrichment_column() {
     let (ok, out, err) = run(&cfg, &["scan", "--log", log.to_str().unwrap(), "--year", "2026"]);
     assert!(ok, "{out}\n{err}");
     let rows = common::csv_rows(&dir.path().join("data"));
-    assert_eq!(rows.len(), 2, "two failed logins expected in the CSV (needs the parser): {out}\n{err}");
+    assert_eq!(rows.len(), 2, "two failed logins expected in the CSV: {out}\n{err}");
     assert_eq!(&rows[0][8..], ["mail.example.org", "ok", "FR", "64496", "Example, \"Docs\" Net"]);
     assert_eq!(&rows[1][8..], ["v6.example.org", "ok", "NL", "64497", "Doc6 Networks"]);
     let store = Store::open(&dir.path().join("data").join(maillogsentinel::store::STORE_FILE)).unwrap();
     let info = store.ip_info(ip("192.0.2.1")).unwrap().unwrap();
     assert_eq!((info.country_code.as_deref(), info.asn), (Some("FR"), Some(64496)));
+}
+
+/// The issue's "done when": a scan of the repository's example log fills every enrichment
+/// column where the data exists (here: databases covering the documentation ranges it uses, and
+/// a name server that knows none of its addresses, so the lookup status is filled but no name).
+#[test]
+fn the_example_log_gets_its_enrichment_columns_filled() {
+    let server = start_dns();
+    let dir = tempfile::tempdir().unwrap();
+    let geo = dir.path().join("data/geo");
+    std::fs::create_dir_all(&geo).unwrap();
+    std::fs::write(
+        geo.join("c4.csv"),
+        "192.0.2.0,192.0.2.255,FR\n198.51.100.0,198.51.100.255,DE\n203.0.113.0,203.0.113.255,NL\n",
+    )
+    .unwrap();
+    std::fs::write(geo.join("c6.csv"), "2001:db8::,2001:db8:ffff:ffff:ffff:ffff:ffff:ffff,JP\n").unwrap();
+    std::fs::write(
+        geo.join("a4.csv"),
+        "192.0.2.0,192.0.2.255,64496,Doc Net One\n198.51.100.0,198.51.100.255,64497,\"Doc Net, Two\"\n\
+         203.0.113.0,203.0.113.255,64498,Doc Net Three\n",
+    )
+    .unwrap();
+    std::fs::write(geo.join("a6.csv"), "2001:db8::,2001:db8:ffff:ffff:ffff:ffff:ffff:ffff,64499,Doc Six\n").unwrap();
+    let cfg = write_config(dir.path(), &format!("[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 1000\n", server.addr));
+    let log = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mail.log");
+    let (ok, out, err) = run(&cfg, &["scan", "--log", log.to_str().unwrap(), "--year", "2026"]);
+    assert!(ok, "{out}\n{err}");
+    let rows = common::csv_rows(&dir.path().join("data"));
+    assert_eq!(rows.len(), 24, "{out}");
+    for row in &rows {
+        assert!(!row[9].is_empty(), "reverse_dns_status empty: {row:?}");
+        assert!(row[8].is_empty() == (row[9] != "ok" && row[9] != "unverified"), "{row:?}");
+        assert!(!row[10].is_empty() && !row[11].is_empty() && !row[12].is_empty(), "geo columns empty: {row:?}");
+    }
+    let v6: Vec<_> = rows.iter().filter(|r| r[3] == "2001:db8:dead:beef::17").collect();
+    assert_eq!(&v6[0][10..], ["JP", "64499", "Doc Six"]);
 }
