@@ -325,7 +325,7 @@ impl Store {
                         added.failures += n;
                         let ip = d.client_ip.to_canonical();
                         let info = infos.entry(ip).or_insert_with(|| enrich(ip));
-                        rows.push(e, info).map_err(CommitError::Csv)?;
+                        rows.push(e, info).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
                     }
                 }
             }
@@ -357,8 +357,8 @@ impl Store {
             }
             ipinfo::save(&tx, &mut self.strings, &infos)?;
         }
-        let formatted = rows.take().map_err(CommitError::Csv)?;
-        csv.append(&formatted).map_err(CommitError::Csv)?;
+        let formatted = rows.take().map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
+        csv.append(&formatted).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
         meta_set(&tx, "csv_len", csv.len() as i64)?;
         tx.commit()?;
         Ok(added)
@@ -426,8 +426,13 @@ pub enum CommitError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// The CSV could not be written (disk full, permissions).
-    #[error("intrusions.csv: {0}")]
-    Csv(std::io::Error),
+    #[error("cannot write {path}: {source}", path = path.display())]
+    Csv {
+        /// The CSV file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 impl From<rusqlite::Error> for CommitError {
