@@ -57,22 +57,16 @@ impl Enrichment {
         if let Some(info) = self.cache.get(&ip) {
             return Ok(info.clone());
         }
-        let blob = ip_blob(&ip);
-        let info = conn
-            .prepare_cached(
-                "SELECT i.hostname, i.rdns_status, i.country_code, i.asn, s.s
-                 FROM ip_info i LEFT JOIN strings s ON s.id = i.aso_id WHERE i.ip = ?1",
-            )?
-            .query_row([&blob[..ip_len(&ip)]], |r| {
-                Ok(IpInfo {
-                    hostname: r.get(0)?,
-                    reverse_dns_status: r.get(1)?,
-                    country_code: r.get(2)?,
-                    asn: r.get::<_, Option<i64>>(3)?.map(|a| a.to_string()),
-                    aso: r.get(4)?,
-                })
+        // The store's typed record, turned into the text the report shows.
+        let stored = crate::store::ipinfo::lookup(conn, ip)?;
+        let info = stored
+            .map(|i| IpInfo {
+                hostname: i.hostname,
+                reverse_dns_status: i.rdns_status.map(|s| s.as_str().to_string()),
+                country_code: i.country_code,
+                asn: i.asn.map(|a| a.to_string()),
+                aso: i.aso,
             })
-            .optional()?
             .unwrap_or_default();
         self.cache.insert(ip, info.clone());
         Ok(info)

@@ -50,23 +50,28 @@ impl Store {
 
     /// What the store holds about `ip` (for reports and tests).
     pub fn ip_info(&self, ip: IpAddr) -> Result<Option<IpInfo>> {
-        let ip = ip.to_canonical();
-        let blob = ip_blob(&ip);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT i.hostname, i.rdns_status, i.country_code, i.asn, s.s, i.resolved_at
-             FROM ip_info i LEFT JOIN strings s ON s.id = i.aso_id WHERE i.ip = ?1",
-        )?;
-        let mut rows = stmt.query([&blob[..ip_len(&ip)]])?;
-        let Some(r) = rows.next()? else { return Ok(None) };
-        Ok(Some(IpInfo {
-            hostname: r.get(0)?,
-            rdns_status: r.get::<_, Option<String>>(1)?.as_deref().and_then(RdnsStatus::parse),
-            country_code: r.get(2)?,
-            asn: r.get(3)?,
-            aso: r.get(4)?,
-            resolved_at: r.get(5)?,
-        }))
+        Ok(lookup(&self.conn, ip)?)
     }
+}
+
+/// What `ip_info` holds about `ip`, on any connection to the store.
+pub fn lookup(conn: &Connection, ip: IpAddr) -> rusqlite::Result<Option<IpInfo>> {
+    let ip = ip.to_canonical();
+    let blob = ip_blob(&ip);
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.hostname, i.rdns_status, i.country_code, i.asn, s.s, i.resolved_at
+         FROM ip_info i LEFT JOIN strings s ON s.id = i.aso_id WHERE i.ip = ?1",
+    )?;
+    let mut rows = stmt.query([&blob[..ip_len(&ip)]])?;
+    let Some(r) = rows.next()? else { return Ok(None) };
+    Ok(Some(IpInfo {
+        hostname: r.get(0)?,
+        rdns_status: r.get::<_, Option<String>>(1)?.as_deref().and_then(RdnsStatus::parse),
+        country_code: r.get(2)?,
+        asn: r.get(3)?,
+        aso: r.get(4)?,
+        resolved_at: r.get(5)?,
+    }))
 }
 
 /// Saves `infos` inside the caller's transaction. Reverse DNS fields are only replaced by a new

@@ -11,7 +11,7 @@
 
 pub mod csv;
 pub mod history;
-mod ipinfo;
+pub mod ipinfo;
 pub mod lock;
 
 use std::collections::{HashMap, HashSet};
