@@ -20,7 +20,7 @@ use crate::config::ScanConfig;
 use crate::correlate::Correlator;
 use crate::enrich::{EnrichOptions, Enricher};
 use crate::event::{Event, EventKey, Kind};
-use crate::parse::time::TimeResolver;
+use crate::parse::time::{TimeResolver, YearState};
 use crate::parse::{self, NEEDLES};
 use crate::source::discover::rotated_family;
 use crate::source::lines::{Chunk, LineReader};
@@ -313,7 +313,12 @@ impl<'a> Scanner<'a> {
         }
         let year = match (source.offset, source.year) {
             (o, Some(y)) if o > 0 => y,
-            _ => plan.fresh_year,
+            // Planning infers the years of every file it does not plan to resume; a resumed file
+            // always has its saved state, so the last fallback is never reached in practice.
+            _ => plan.fresh_year.or(source.year).unwrap_or_else(|| {
+                let now = jiff::Timestamp::now().to_zoned_datetime(self.opts.timezone.clone());
+                YearState { year: now.year(), month: now.month() }
+            }),
         };
         let mut times = TimeResolver::new(self.opts.timezone.clone(), year);
         let mut reader = LineReader::new(&mut opened.reader, source.offset);

@@ -28,8 +28,8 @@ pub struct FilePlan {
     pub source: SourceRecord,
     /// Stored size at planning time.
     pub size: u64,
-    /// Year state for its first line, when reading from its start.
-    pub fresh_year: YearState,
+    /// Year state for its first line; `None` when reading resumes with the saved state.
+    pub fresh_year: Option<YearState>,
 }
 
 /// Why a file is not read.
@@ -67,7 +67,9 @@ pub fn plan_file(
     }
     source.dev = dev;
     source.ino = ino;
-    let fresh_year = initial_year(path, &head, compression, &meta, year, tz);
+    // Only a file read from its start needs its years inferred (which may mean reading its end).
+    let resumes = source.offset > 0 && source.year.is_some();
+    let fresh_year = (!resumes).then(|| initial_year(path, &head, compression, &meta, year, tz));
     Ok(Ok(FilePlan { path: path.to_path_buf(), source, size: meta.len(), fresh_year }))
 }
 
