@@ -454,7 +454,8 @@ impl<'a> Scanner<'a> {
 
     /// Sends the current batch with the correlator's state. False when the writer has failed.
     fn flush(&mut self) -> bool {
-        let mut batch = std::mem::take(&mut self.batch);
+        let next = Batch { outputs: self.writer.buffer(BATCH_EVENTS + BATCH_EVENTS / 4), ..Batch::default() };
+        let mut batch = std::mem::replace(&mut self.batch, next);
         batch.correlator = Some(self.correlator.snapshot());
         self.batch_bytes = 0;
         if !self.writer.send(batch) {

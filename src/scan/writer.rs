@@ -5,6 +5,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use crate::correlate::Output;
 use crate::enrich::Enricher;
 use crate::store::csv::{IntrusionCsv, RowFormatter};
 use crate::store::{Added, Batch, CommitError, Store};
@@ -16,6 +17,9 @@ const QUEUE: usize = 2;
 /// The writer thread's handle.
 pub struct Writer {
     tx: Option<Sender<Batch>>,
+    /// Committed batches' event buffers, emptied and handed back for reuse: a fresh buffer per
+    /// batch would cost a growth copy and page faults for every megabyte of events.
+    recycled: Receiver<Vec<Output>>,
     handle: JoinHandle<Result<Added, CommitError>>,
 }
 
@@ -29,21 +33,30 @@ impl Writer {
         enricher: Arc<Enricher>,
     ) -> std::io::Result<Writer> {
         let (tx, rx): (Sender<Batch>, Receiver<Batch>) = bounded(QUEUE);
+        let (give_back, recycled) = bounded(QUEUE + 1);
         let handle = std::thread::Builder::new().name("store".into()).spawn(move || {
             let mut added = Added::default();
             for batch in rx {
                 let mut enrich = |ip| enricher.info(ip);
                 added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count, &mut enrich)?;
+                let mut outputs = batch.outputs;
+                outputs.clear();
+                let _ = give_back.try_send(outputs);
             }
             Ok(added)
         })?;
-        Ok(Writer { tx: Some(tx), handle })
+        Ok(Writer { tx: Some(tx), recycled, handle })
     }
 
     /// Queues a batch. Returns false when the writer has stopped (its error comes from
     /// [`Writer::finish`]).
     pub fn send(&self, batch: Batch) -> bool {
         self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok())
+    }
+
+    /// An empty event buffer with room for `capacity` events, reused when one is back.
+    pub fn buffer(&self, capacity: usize) -> Vec<Output> {
+        self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(capacity))
     }
 
     /// Waits for every queued batch to be committed.

@@ -99,8 +99,8 @@ impl IntrusionCsv {
 pub struct RowFormatter {
     tz: TimeZone,
     out: csv::Writer<Vec<u8>>,
-    /// The last second formatted and its text: attacks come in bursts.
-    last_time: Option<(i64, String)>,
+    /// Timestamps are formatted often and change slowly: see [`TimeText`].
+    time: TimeText,
     ip: String,
     asn: String,
 }
@@ -108,7 +108,13 @@ pub struct RowFormatter {
 impl RowFormatter {
     /// Timestamps are written as RFC 3339 with the offset of `tz`.
     pub fn new(tz: TimeZone) -> RowFormatter {
-        RowFormatter { tz, out: new_writer(), last_time: None, ip: String::with_capacity(40), asn: String::new() }
+        RowFormatter {
+            tz,
+            out: new_writer(),
+            time: TimeText::default(),
+            ip: String::with_capacity(40),
+            asn: String::new(),
+        }
     }
 
     /// Adds `event.detail.count` identical rows, one per attempt, with `info`'s enrichment.
@@ -117,11 +123,7 @@ impl RowFormatter {
         fn opt(s: &Option<String>) -> Cow<'_, str> {
             s.as_deref().map(neutralise).unwrap_or(Cow::Borrowed(""))
         }
-        let second = event.time.as_second();
-        if self.last_time.as_ref().is_none_or(|(s, _)| *s != second) {
-            self.last_time = Some((second, rfc3339(event.time, &self.tz)));
-        }
-        let time = self.last_time.as_ref().map_or("", |(_, t)| t.as_str());
+        let time = self.time.format(event.time, &self.tz);
         self.ip.clear();
         let _ = write!(self.ip, "{}", d.client_ip);
         let ip = self.ip.as_str();
@@ -172,6 +174,45 @@ impl RowFormatter {
 
 fn new_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new().has_headers(false).from_writer(Vec::with_capacity(1 << 20))
+}
+
+/// RFC 3339 text of successive timestamps, reusing the date, hour and offset of the previous one.
+///
+/// Zone offsets are whole quarter hours (since the early 20th century), so within one
+/// quarter hour of UTC the local date, hour and offset stay the same and only the minutes and
+/// seconds need writing.
+#[derive(Debug, Default)]
+struct TimeText {
+    /// The quarter hour (Unix seconds / 900) the cached text belongs to, and its offset.
+    block: Option<(i64, i64)>,
+    text: String,
+}
+
+impl TimeText {
+    const BLOCK: i64 = 900;
+
+    fn format(&mut self, ts: jiff::Timestamp, tz: &TimeZone) -> &str {
+        let second = ts.as_second();
+        let block = second.div_euclid(Self::BLOCK);
+        match self.block {
+            Some((b, offset)) if b == block => {
+                let local = (second + offset).rem_euclid(3600);
+                // "YYYY-MM-DDTHH:" is 14 bytes; minutes and seconds follow.
+                let digits = [b'0' + (local / 600) as u8, b'0' + (local / 60 % 10) as u8];
+                let secs = [b'0' + (local % 60 / 10) as u8, b'0' + (local % 10) as u8];
+                let mut bytes = std::mem::take(&mut self.text).into_bytes();
+                bytes[14..16].copy_from_slice(&digits);
+                bytes[17..19].copy_from_slice(&secs);
+                self.text = String::from_utf8(bytes).unwrap_or_else(|_| rfc3339(ts, tz));
+            }
+            _ => {
+                let offset = i64::from(tz.to_offset(ts).seconds());
+                self.text = rfc3339(ts, tz);
+                self.block = (offset % Self::BLOCK == 0).then_some((block, offset));
+            }
+        }
+        &self.text
+    }
 }
 
 /// `2026-11-24T10:00:00+01:00`: RFC 3339 in `tz`, whole seconds.
@@ -251,6 +292,21 @@ mod tests {
         f.push(&event("u", 1), &info).unwrap();
         let text = String::from_utf8(f.take().unwrap()).unwrap();
         assert!(text.ends_with(",unknown,\"'-x,y.example\",unverified,DE,3320,Deutsche Telekom AG\n"), "{text}");
+    }
+
+    #[test]
+    fn cached_timestamps_match_a_full_format_across_hours_days_and_dst() {
+        for zone in ["UTC", "Europe/Paris", "Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe"] {
+            let tz = TimeZone::get(zone).unwrap();
+            let mut cache = TimeText::default();
+            // Around the end of daylight saving time in Europe, in steps that cross every boundary.
+            let mut t: i64 = 1_792_800_000;
+            while t < 1_792_800_000 + 3 * 86_400 {
+                let ts = jiff::Timestamp::from_second(t).unwrap();
+                assert_eq!(cache.format(ts, &tz), rfc3339(ts, &tz), "{zone} at {t}");
+                t += 37;
+            }
+        }
     }
 
     #[test]

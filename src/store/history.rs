@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use foldhash::fast::RandomState;
 use rusqlite::{Connection, params};
 
 use super::Result;
@@ -45,9 +46,9 @@ fn key(ip: &[u8]) -> IpKey {
 #[derive(Debug, Default)]
 pub(super) struct Tally {
     /// Address → (first seen, first failure, last failure) within the batch.
-    ips: HashMap<IpKey, (i64, Option<i64>, Option<i64>)>,
+    ips: HashMap<IpKey, (i64, Option<i64>, Option<i64>), RandomState>,
     /// (account, address) → first login within the batch.
-    logins: HashMap<(i64, IpKey), i64>,
+    logins: HashMap<(i64, IpKey), i64, RandomState>,
 }
 
 impl Tally {
