@@ -382,6 +382,9 @@ impl Correlator {
         }
         let start = records.partition_point(|r| r.time < lo);
         let end = records.partition_point(|r| r.time <= hi);
+        if start == end {
+            return 0;
+        }
         let mut candidates: Vec<(u64, usize)> = (start..end)
             .filter(|&i| free(&records[i]) > 0)
             .map(|i| match prefer {

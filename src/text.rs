@@ -33,6 +33,13 @@ pub fn visible(bytes: &[u8]) -> String {
     out
 }
 
+/// [`visible`] of an identifier that is compared case-insensitively (SASL mechanisms), upper-cased.
+pub fn visible_upper(bytes: &[u8]) -> String {
+    let mut s = visible(bytes);
+    s.make_ascii_uppercase();
+    s
+}
+
 /// True when `bytes` would come out of [`visible`] unchanged, so callers on the hot path can
 /// skip the copy-and-escape work.
 pub fn is_plain(bytes: &[u8]) -> bool {

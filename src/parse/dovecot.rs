@@ -20,7 +20,7 @@ use memchr::memmem;
 
 use super::{find, ip, rfind};
 use crate::event::{Detail, Kind, Layer, Reason};
-use crate::text::visible;
+use crate::text::{visible, visible_upper};
 
 /// Reads a message logged under a Dovecot-related tag (`dovecot`, `auth`, `dovecot-auth`, ...).
 pub fn parse(tag: &[u8], msg: &[u8]) -> Option<Detail> {
@@ -86,7 +86,7 @@ fn detail(
         service: visible(service),
         client_ip,
         username: username.filter(|u| !u.is_empty()).map(visible),
-        mechanism: mechanism.filter(|m| !m.is_empty()).map(|m| visible(&m.to_ascii_uppercase())),
+        mechanism: mechanism.filter(|m| !m.is_empty()).map(|m| visible_upper(m)),
         logged_hostname: None,
         count: count.max(1),
         layer,

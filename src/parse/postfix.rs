@@ -15,7 +15,7 @@ use memchr::memmem;
 
 use super::{find, ip};
 use crate::event::{Detail, Kind, Layer, Reason};
-use crate::text::visible;
+use crate::text::{visible, visible_upper};
 
 /// True for a Postfix smtpd tag (`postfix*/.../smtpd`).
 pub fn is_smtpd(tag: &[u8]) -> bool {
@@ -70,7 +70,7 @@ fn failure(tag: &[u8], s: &[u8]) -> Option<Detail> {
         service: visible(tag),
         client_ip: addr,
         username: user.filter(|u| !u.is_empty()).map(visible),
-        mechanism: Some(visible(&mech.to_ascii_uppercase())),
+        mechanism: Some(visible_upper(mech)),
         logged_hostname: Some(visible(host)),
         count: 1,
         layer: Layer::SmtpFront,
@@ -118,7 +118,7 @@ fn success(tag: &[u8], msg: &[u8]) -> Option<Detail> {
         service: visible(tag),
         client_ip: addr,
         username: (!user.is_empty()).then(|| visible(user)),
-        mechanism: (!mech.is_empty()).then(|| visible(&mech.to_ascii_uppercase())),
+        mechanism: (!mech.is_empty()).then(|| visible_upper(mech)),
         logged_hostname: Some(visible(host)),
         count: 1,
         layer: Layer::SmtpFront,
