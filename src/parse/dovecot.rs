@@ -86,7 +86,7 @@ fn detail(
         service: visible(service),
         client_ip,
         username: username.filter(|u| !u.is_empty()).map(visible),
-        mechanism: mechanism.filter(|m| !m.is_empty()).map(|m| visible_upper(m)),
+        mechanism: mechanism.filter(|m| !m.is_empty()).map(visible_upper),
         logged_hostname: None,
         count: count.max(1),
         layer,
