@@ -262,7 +262,7 @@ pub struct IpRow {
     pub aso: Option<String>,
     /// First event ever from it (local time).
     pub first_seen: Option<String>,
-    /// Last event from it up to the end of the period.
+    /// Its last failed attempt in the period (local time).
     pub last_seen: Option<String>,
 }
 

@@ -16,7 +16,7 @@ use super::{
     ServiceRow, Totals, UserRow,
 };
 use crate::event::{Kind, Reason};
-use crate::store::{ip_blob, ip_from_blob};
+use crate::store::{ip_blob, ip_from_blob, ip_len};
 
 /// How far back a failure makes a later successful login from the same IP suspicious.
 pub const COMPROMISE_LOOKBACK_SECS: i64 = 7 * 86_400;
@@ -71,10 +71,6 @@ impl Enrichment {
         self.cache.insert(ip, info.clone());
         Ok(info)
     }
-}
-
-fn ip_len(ip: &IpAddr) -> usize {
-    if ip.is_ipv4() { 4 } else { 16 }
 }
 
 /// The /24 (IPv4) or /64 (IPv6) network of an address.

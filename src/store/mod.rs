@@ -290,14 +290,15 @@ impl Store {
                 let username = intern_opt(&tx, &mut self.strings, d.username.as_deref())?;
                 let mechanism = intern_opt(&tx, &mut self.strings, d.mechanism.as_deref())?;
                 let logged = intern_opt(&tx, &mut self.strings, d.logged_hostname.as_deref())?;
-                let ip = ip_blob(&d.client_ip);
+                let blob = ip_blob(&d.client_ip);
+                let ip = &blob[..ip_len(&d.client_ip)];
                 let inserted = insert.execute(params![
                     out.key.rowid(),
                     e.time.as_second(),
                     d.kind.code(),
                     d.reason.code(),
                     d.count.max(1),
-                    &ip[..ip_len(&d.client_ip)],
+                    ip,
                     server,
                     service,
                     username,
@@ -308,23 +309,22 @@ impl Store {
                     continue;
                 }
                 let n = u64::from(d.count.max(1));
-                tally.event(&ip[..ip_len(&d.client_ip)], e.time.as_second(), d.kind == Kind::Failure);
+                tally.event(ip, e.time.as_second(), d.kind == Kind::Failure);
                 if let (Kind::Success, Some(user)) = (d.kind, username) {
-                    tally.login(user, &ip[..ip_len(&d.client_ip)], e.time.as_second());
+                    tally.login(user, ip, e.time.as_second());
                 }
+                let canonical = d.client_ip.to_canonical();
                 match (d.kind, d.reason) {
                     (Kind::Success, _) => {
                         added.successes += n;
                         // Reports compare a login's country with the account's earlier ones.
-                        let ip = d.client_ip.to_canonical();
-                        infos.entry(ip).or_insert_with(|| enrich(ip));
+                        infos.entry(canonical).or_insert_with(|| enrich(canonical));
                     }
                     (Kind::BackendError, _) => added.backend_errors += n,
                     (Kind::Failure, Reason::MechanismInvalid) if !mechanism_probes_count => added.uncounted += n,
                     (Kind::Failure, _) => {
                         added.failures += n;
-                        let ip = d.client_ip.to_canonical();
-                        let info = infos.entry(ip).or_insert_with(|| enrich(ip));
+                        let info = infos.entry(canonical).or_insert_with(|| enrich(canonical));
                         rows.push(e, info).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
                     }
                 }
@@ -488,7 +488,8 @@ pub fn ip_blob(ip: &IpAddr) -> [u8; 16] {
     b
 }
 
-fn ip_len(ip: &IpAddr) -> usize {
+/// How many bytes of [`ip_blob`] the address uses: 4 for IPv4, 16 for IPv6.
+pub fn ip_len(ip: &IpAddr) -> usize {
     if ip.is_ipv4() { 4 } else { 16 }
 }
 
