@@ -81,13 +81,14 @@
 //! than one whole file after another; across a large time jump, joins are lost (attempts may be
 //! counted twice) but none is lost.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use foldhash::fast::RandomState;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventKey, Kind, Layer, Reason};
+use crate::event::{Event, EventKey, Kind, Layer, Reason, Sym, Symbols};
 
 /// The default join window `W`.
 pub const DEFAULT_WINDOW: SignedDuration = SignedDuration::from_secs(10);
@@ -185,13 +186,25 @@ pub struct Correlator {
     last_prune: Option<i64>,
     /// Next record sequence number.
     next_seq: u64,
-    /// Records per client IP, ordered by (time, seq).
-    ips: BTreeMap<IpAddr, Vec<Record>>,
-    /// Session counters.
-    sessions: BTreeMap<String, Session>,
+    /// Records per client IP, each list ordered by (time, seq).
+    ips: HashMap<IpAddr, Vec<Record>, RandomState>,
+    /// Session counters, by session id hash.
+    sessions: HashMap<u64, Session, RandomState>,
     /// Index of pending records: (time, seq) → IP. Rebuilt on restore.
     #[serde(skip)]
     pending: BTreeMap<(i64, u64), IpAddr>,
+    /// Reused candidate list of [`Correlator::claim`].
+    #[serde(skip)]
+    scratch: Vec<(u64, usize)>,
+}
+
+/// What [`Correlator::snapshot`] saves: the state, with the symbols of its pending events
+/// renumbered into `strings` (symbol numbers only mean something within one scan).
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+struct Saved {
+    state: Correlator,
+    strings: Vec<String>,
 }
 
 impl Default for Correlator {
@@ -220,9 +233,10 @@ impl Correlator {
             latest: None,
             last_prune: None,
             next_seq: 0,
-            ips: BTreeMap::new(),
-            sessions: BTreeMap::new(),
+            ips: HashMap::default(),
+            sessions: HashMap::default(),
             pending: BTreeMap::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -236,10 +250,18 @@ impl Correlator {
         SignedDuration::from_millis(self.window_ms)
     }
 
-    /// Restores the state saved by [`Correlator::snapshot`].
-    pub fn restore(state: &[u8]) -> Result<Correlator, serde_json::Error> {
-        let mut c: Correlator = serde_json::from_slice(state)?;
+    /// Restores the state saved by [`Correlator::snapshot`], interning its texts in `symbols`.
+    pub fn restore(state: &[u8], symbols: &mut Symbols) -> Result<Correlator, serde_json::Error> {
+        let saved: Saved = serde_json::from_slice(state)?;
+        let mut c = saved.state;
+        let syms: Vec<Sym> = saved.strings.iter().map(|s| symbols.text(s)).collect();
+        // A number outside the saved table (a corrupt state) reads as the first symbol rather
+        // than failing the scan; the state is our own file.
+        let remap = |s: Sym| syms.get(s as usize).copied().unwrap_or(0);
         for (ip, records) in &mut c.ips {
+            for e in records.iter_mut().filter_map(|r| r.pending.as_mut()) {
+                e.map_syms(remap);
+            }
             records.sort_by_key(|r| (r.time, r.seq));
             for r in records.iter().filter(|r| r.pending.is_some()) {
                 c.pending.insert((r.time, r.seq), *ip);
@@ -251,9 +273,27 @@ impl Correlator {
         Ok(c)
     }
 
-    /// The state to save with the checkpoints.
-    pub fn snapshot(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("correlator state serializes")
+    /// The state to save with the checkpoints; `symbols` holds the texts of pending events.
+    pub fn snapshot(&self, symbols: &Symbols) -> Vec<u8> {
+        let mut state = self.clone();
+        // Texts in sorted order, so that equal states give equal snapshots whatever the symbol
+        // numbers and the map order.
+        let mut texts = std::collections::BTreeMap::new();
+        for e in state.ips.values().flatten().filter_map(|r| r.pending.as_ref()) {
+            let mut e = *e;
+            e.map_syms(|s| {
+                texts.insert(symbols.get(s), 0);
+                s
+            });
+        }
+        for (i, n) in texts.values_mut().enumerate() {
+            *n = i as Sym;
+        }
+        for e in state.ips.values_mut().flatten().filter_map(|r| r.pending.as_mut()) {
+            e.map_syms(|s| texts.get(symbols.get(s)).copied().unwrap_or(0));
+        }
+        let strings = texts.into_keys().map(str::to_string).collect();
+        serde_json::to_vec(&Saved { state, strings }).expect("correlator state serializes")
     }
 
     /// How many attempt records are held (pending or not): bounded by the traffic of the
@@ -280,17 +320,17 @@ impl Correlator {
     /// Takes the next event in log order; appends to `out` what can be stored now.
     pub fn push(&mut self, key: EventKey, mut event: Event, out: &mut Vec<Output>) {
         let t = event.time.as_millisecond();
-        event.detail.count = event.detail.count.max(1);
+        event.count = event.count.max(1);
         self.release_before(t.saturating_sub(self.window_ms), out);
         self.latest = Some(self.latest.map_or(t, |l| l.max(t)));
         self.maybe_prune();
 
-        let d = &event.detail;
+        let d = &event;
         if d.kind != Kind::Failure || d.reason == Reason::MechanismInvalid {
             out.push(Output { key, event });
             return;
         }
-        match (d.layer, d.session.clone()) {
+        match (d.layer, d.session) {
             (Layer::SmtpFront, _) => self.on_smtp(key, event, t, out),
             (Layer::LoginFront, session) => self.on_login(key, event, session, t, out),
             (Layer::Backend, Some(session)) => self.on_backend_session(key, event, session, t, out),
@@ -320,7 +360,7 @@ impl Correlator {
             };
             let r = &mut records[i];
             if let Some(mut event) = r.pending.take() {
-                event.detail.count = r.count;
+                event.count = r.count;
                 out.push(Output { key: r.key, event });
             }
         }
@@ -385,16 +425,15 @@ impl Correlator {
         if start == end {
             return 0;
         }
-        let mut candidates: Vec<(u64, usize)> = (start..end)
-            .filter(|&i| free(&records[i]) > 0)
-            .map(|i| match prefer {
-                Prefer::Nearest => (records[i].time.abs_diff(t), i),
-                Prefer::Oldest => (0, i),
-            })
-            .collect();
+        let candidates = &mut self.scratch;
+        candidates.clear();
+        candidates.extend((start..end).filter(|&i| free(&records[i]) > 0).map(|i| match prefer {
+            Prefer::Nearest => (records[i].time.abs_diff(t), i),
+            Prefer::Oldest => (0, i),
+        }));
         candidates.sort_unstable();
         let mut claimed = 0;
-        for (_, i) in candidates {
+        for &(_, i) in candidates.iter() {
             if claimed == need {
                 break;
             }
@@ -415,22 +454,22 @@ impl Correlator {
 
     /// Rule 3.
     fn on_smtp(&mut self, key: EventKey, mut event: Event, t: i64, out: &mut Vec<Output>) {
-        let ip = event.detail.client_ip;
-        let count = event.detail.count;
+        let ip = event.client_ip;
+        let count = event.count;
         let claimed =
             self.claim(ip, self.near(t), t, count, Prefer::Nearest, SMTP, Some(&event), Record::free_for_front);
         let rest = count - claimed;
         if rest > 0 {
-            event.detail.count = rest;
+            event.count = rest;
             out.push(Output { key, event });
             self.insert(ip, t, key, SMTP, rest, None);
         }
     }
 
     /// Rule 2.
-    fn on_login(&mut self, key: EventKey, mut event: Event, session: Option<String>, t: i64, out: &mut Vec<Output>) {
-        let ip = event.detail.client_ip;
-        let n = event.detail.count;
+    fn on_login(&mut self, key: EventKey, mut event: Event, session: Option<u64>, t: i64, out: &mut Vec<Output>) {
+        let ip = event.client_ip;
+        let n = event.count;
         let m = match session {
             Some(s) => {
                 let sess = self.sessions.entry(s).or_default();
@@ -442,25 +481,25 @@ impl Correlator {
             }
             None => 0,
         };
-        let secs = event.detail.duration_secs.map_or(DEFAULT_DURATION_SECS, i64::from);
+        let secs = event.duration_secs.map_or(DEFAULT_DURATION_SECS, i64::from);
         let lo = t.saturating_sub(secs * 1000).saturating_sub(self.window_ms);
         let hi = t.saturating_add(self.window_ms);
         let claimed = self.claim(ip, (lo, hi), t, n - m, Prefer::Oldest, LOGIN, None, Record::free_for_front);
         let rest = n - m - claimed;
         if rest > 0 {
-            event.detail.count = rest;
+            event.count = rest;
             out.push(Output { key, event });
             self.insert(ip, t, key, LOGIN, rest, None);
         }
     }
 
     /// Rule 1.
-    fn on_backend_session(&mut self, key: EventKey, mut event: Event, session: String, t: i64, out: &mut Vec<Output>) {
-        let ip = event.detail.client_ip;
+    fn on_backend_session(&mut self, key: EventKey, mut event: Event, session: u64, t: i64, out: &mut Vec<Output>) {
+        let ip = event.client_ip;
         let sess = self.sessions.entry(session).or_default();
-        let covered = event.detail.count.min(sess.credit);
+        let covered = event.count.min(sess.credit);
         sess.credit -= covered;
-        let count = event.detail.count - covered;
+        let count = event.count - covered;
         sess.backend = sess.backend.saturating_add(count);
         sess.last = sess.last.max(t);
         let claimed = self.claim(ip, self.near(t), t, count, Prefer::Nearest, BACKEND_SESSION, Some(&event), |r| {
@@ -468,7 +507,7 @@ impl Correlator {
         });
         let rest = count - claimed;
         if rest > 0 {
-            event.detail.count = rest;
+            event.count = rest;
             out.push(Output { key, event });
             self.insert(ip, t, key, BACKEND_SESSION, rest, None);
         }
@@ -476,8 +515,8 @@ impl Correlator {
 
     /// Rule 4.
     fn on_backend_plain(&mut self, key: EventKey, mut event: Event, t: i64) {
-        let ip = event.detail.client_ip;
-        let count = event.detail.count;
+        let ip = event.client_ip;
+        let count = event.count;
         let claimed =
             self.claim(ip, self.near(t), t, count, Prefer::Nearest, BACKEND_PLAIN, Some(&event), |r| match r.origin {
                 SMTP => r.free(r.backend()),
@@ -486,21 +525,21 @@ impl Correlator {
             });
         let rest = count - claimed;
         if rest > 0 {
-            event.detail.count = rest;
+            event.count = rest;
             self.insert(ip, t, key, BACKEND_PLAIN, rest, Some(event));
         }
     }
 
     /// Rule 5.
     fn on_pam(&mut self, key: EventKey, mut event: Event, t: i64) {
-        let ip = event.detail.client_ip;
-        let count = event.detail.count;
+        let ip = event.client_ip;
+        let count = event.count;
         let claimed = self.claim(ip, self.near(t), t, count, Prefer::Nearest, PAM, Some(&event), |r| {
             if r.origin == PAM { 0 } else { r.free(r.has[PAM]) }
         });
         let rest = count - claimed;
         if rest > 0 {
-            event.detail.count = rest;
+            event.count = rest;
             self.insert(ip, t, key, PAM, rest, Some(event));
         }
     }
@@ -521,31 +560,22 @@ fn rank(layer: Layer) -> u8 {
 
 /// Merges `other` (a line of the same attempt) into the pending event, keeping its count.
 fn merge(pending: &mut Event, other: &Event) {
-    let count = pending.detail.count;
-    if rank(other.detail.layer) > rank(pending.detail.layer) {
-        let old = std::mem::replace(pending, other.clone());
+    let count = pending.count;
+    if rank(other.layer) > rank(pending.layer) {
+        let old = std::mem::replace(pending, *other);
         fill(pending, &old);
     } else {
         fill(pending, other);
     }
-    pending.detail.count = count;
+    pending.count = count;
 }
 
 /// Completes `base` with what `other` knows and it does not.
-fn fill(base: &mut Event, other: &Event) {
-    let (b, o) = (&mut base.detail, &other.detail);
-    if b.username.is_none() {
-        b.username.clone_from(&o.username);
-    }
-    if b.mechanism.is_none() {
-        b.mechanism.clone_from(&o.mechanism);
-    }
-    if b.logged_hostname.is_none() {
-        b.logged_hostname.clone_from(&o.logged_hostname);
-    }
-    if b.session.is_none() {
-        b.session.clone_from(&o.session);
-    }
+fn fill(b: &mut Event, o: &Event) {
+    b.username = b.username.or(o.username);
+    b.mechanism = b.mechanism.or(o.mechanism);
+    b.logged_hostname = b.logged_hostname.or(o.logged_hostname);
+    b.session = b.session.or(o.session);
     if b.reason == Reason::AuthenticationFailure && o.kind == Kind::Failure {
         b.reason = o.reason;
     }
@@ -554,7 +584,35 @@ fn fill(base: &mut Event, other: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Detail;
+    use crate::event::{Detail, OwnedEvent};
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The texts of the test events.
+        static SYMBOLS: RefCell<Symbols> = RefCell::new(Symbols::new());
+    }
+
+    /// The text of a symbol of a test event.
+    fn text(sym: Sym) -> String {
+        SYMBOLS.with(|s| s.borrow().get(sym).to_string())
+    }
+
+    fn opt_text(sym: Option<Sym>) -> Option<String> {
+        sym.map(text)
+    }
+
+    fn snapshot(c: &Correlator) -> Vec<u8> {
+        SYMBOLS.with(|s| c.snapshot(&s.borrow()))
+    }
+
+    fn restore(state: &[u8]) -> Result<Correlator, serde_json::Error> {
+        SYMBOLS.with(|s| Correlator::restore(state, &mut s.borrow_mut()))
+    }
+
+    /// The JSON value of a state: objects compare without regard to key order.
+    fn json(state: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(state).unwrap()
+    }
 
     const T0: i64 = 1_700_000_000;
     const IP1: &str = "192.0.2.1";
@@ -582,7 +640,7 @@ mod tests {
             Layer::Backend => ("dovecot/auth", Some("bob"), Reason::PasswordMismatch, None, None, None),
             Layer::Pam => ("auth", Some("bob"), Reason::AuthenticationFailure, None, None, None),
         };
-        Event {
+        let owned = OwnedEvent {
             time: Timestamp::from_millisecond(T0 * 1000 + (secs * 1000.0) as i64).unwrap(),
             server: "mx".to_string(),
             detail: Detail {
@@ -598,7 +656,8 @@ mod tests {
                 session: session.map(str::to_string),
                 duration_secs,
             },
-        }
+        };
+        SYMBOLS.with(|s| s.borrow_mut().event(&owned))
     }
 
     fn smtp(secs: f64, ip: &str) -> Event {
@@ -619,7 +678,7 @@ mod tests {
 
     /// Keys by position: line `i` of the sequence is at offset `100 * i`.
     fn keyed(events: &[Event]) -> Vec<(EventKey, Event)> {
-        events.iter().enumerate().map(|(i, e)| (EventKey { source: 1, offset: 100 * i as u64 }, e.clone())).collect()
+        events.iter().enumerate().map(|(i, e)| (EventKey { source: 1, offset: 100 * i as u64 }, *e)).collect()
     }
 
     fn far_future() -> Timestamp {
@@ -640,7 +699,7 @@ mod tests {
     }
 
     fn check(out: &[Output]) {
-        assert!(out.iter().all(|o| o.event.detail.count >= 1), "{out:#?}");
+        assert!(out.iter().all(|o| o.event.count >= 1), "{out:#?}");
         let mut keys: Vec<_> = out.iter().map(|o| o.key).collect();
         keys.sort();
         keys.dedup();
@@ -648,7 +707,7 @@ mod tests {
     }
 
     fn total(out: &[Output]) -> u32 {
-        out.iter().map(|o| o.event.detail.count).sum()
+        out.iter().map(|o| o.event.count).sum()
     }
 
     fn permutations(n: usize) -> Vec<Vec<usize>> {
@@ -669,7 +728,7 @@ mod tests {
     /// Feeds the events in every order (times unchanged) and checks the total each time.
     fn every_order(events: &[Event], expected: u32) {
         for p in permutations(events.len()) {
-            let ordered: Vec<Event> = p.iter().map(|&i| events[i].clone()).collect();
+            let ordered: Vec<Event> = p.iter().map(|&i| events[i]).collect();
             assert_eq!(total(&run(&ordered)), expected, "order {p:?}");
         }
     }
@@ -680,12 +739,12 @@ mod tests {
         assert_eq!(out.len(), 1);
         let o = &out[0];
         assert_eq!(o.key, EventKey { source: 1, offset: 0 });
-        let d = &o.event.detail;
+        let d = &o.event;
         assert_eq!(d.count, 1);
-        assert_eq!(d.service, "postfix/submission/smtpd");
-        assert_eq!(d.logged_hostname.as_deref(), Some("unknown"));
-        assert_eq!(d.mechanism.as_deref(), Some("LOGIN"));
-        assert_eq!(d.username.as_deref(), Some("bob"));
+        assert_eq!(text(d.service), "postfix/submission/smtpd");
+        assert_eq!(opt_text(d.logged_hostname).as_deref(), Some("unknown"));
+        assert_eq!(opt_text(d.mechanism).as_deref(), Some("LOGIN"));
+        assert_eq!(opt_text(d.username).as_deref(), Some("bob"));
         assert_eq!(d.reason, Reason::PasswordMismatch);
         assert_eq!(d.layer, Layer::SmtpFront);
     }
@@ -695,14 +754,14 @@ mod tests {
         let mut c = Correlator::new();
         let mut out = Vec::new();
         let ev = keyed(&[backend(0.0, IP1), smtp(2.0, IP1), smtp(20.0, IP2)]);
-        c.push(ev[0].0, ev[0].1.clone(), &mut out);
-        c.push(ev[1].0, ev[1].1.clone(), &mut out);
+        c.push(ev[0].0, ev[0].1, &mut out);
+        c.push(ev[1].0, ev[1].1, &mut out);
         assert!(out.is_empty());
         assert_eq!(c.pending_len(), 1);
-        c.push(ev[2].0, ev[2].1.clone(), &mut out);
+        c.push(ev[2].0, ev[2].1, &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].key, ev[0].0);
-        assert_eq!(out[0].event.detail.service, "postfix/submission/smtpd");
+        assert_eq!(text(out[0].event.service), "postfix/submission/smtpd");
         assert_eq!(c.pending_len(), 0);
     }
 
@@ -711,7 +770,7 @@ mod tests {
         let out = run(&[smtp(0.0, IP1), backend(2.0, IP1)]);
         assert_eq!(total(&out), 1);
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].event.detail.layer, Layer::SmtpFront);
+        assert_eq!(out[0].event.layer, Layer::SmtpFront);
         every_order(&[backend(0.0, IP1), smtp(2.0, IP1)], 1);
     }
 
@@ -722,7 +781,7 @@ mod tests {
         let out = run(&full);
         assert_eq!(total(&out), 3);
         assert_eq!(out.len(), 3);
-        assert!(out.iter().all(|o| o.event.detail.layer == Layer::Backend));
+        assert!(out.iter().all(|o| o.event.layer == Layer::Backend));
         // Login line minutes later still joins by session.
         let late = [backend_s(0.0, IP1, s), backend_s(3.0, IP1, s), backend_s(6.0, IP1, s), login(400.0, IP1, s, 3)];
         assert_eq!(total(&run(&late)), 3);
@@ -735,8 +794,8 @@ mod tests {
         let s = "sess1";
         let out = run(&[backend_s(0.0, IP1, s), login(5.0, IP1, s, 3)]);
         assert_eq!(total(&out), 3);
-        let login_out = out.iter().find(|o| o.event.detail.layer == Layer::LoginFront).unwrap();
-        assert_eq!(login_out.event.detail.count, 2);
+        let login_out = out.iter().find(|o| o.event.layer == Layer::LoginFront).unwrap();
+        assert_eq!(login_out.event.count, 2);
 
         let out = run(&[login(5.0, IP1, s, 2)]);
         assert_eq!(total(&out), 2);
@@ -753,9 +812,9 @@ mod tests {
         let out = run(&[pam(0.0, IP1), backend(0.5, IP1), smtp(2.5, IP1)]);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].key, EventKey { source: 1, offset: 0 });
-        assert_eq!(out[0].event.detail.service, "postfix/submission/smtpd");
-        assert_eq!(out[0].event.detail.reason, Reason::PasswordMismatch);
-        assert_eq!(out[0].event.detail.username.as_deref(), Some("bob"));
+        assert_eq!(text(out[0].event.service), "postfix/submission/smtpd");
+        assert_eq!(out[0].event.reason, Reason::PasswordMismatch);
+        assert_eq!(opt_text(out[0].event.username).as_deref(), Some("bob"));
     }
 
     #[test]
@@ -771,7 +830,7 @@ mod tests {
     fn pam_alone_counts_once() {
         let out = run(&[pam(0.0, IP1)]);
         assert_eq!(total(&out), 1);
-        assert_eq!(out[0].event.detail.layer, Layer::Pam);
+        assert_eq!(out[0].event.layer, Layer::Pam);
         assert_eq!(total(&run(&[ev(0.0, IP1, Layer::Pam, None, 4)])), 4);
     }
 
@@ -780,7 +839,7 @@ mod tests {
         let out = run(&[backend(0.0, IP1), backend(0.1, IP2), smtp(2.0, IP1), smtp(2.1, IP2)]);
         assert_eq!(total(&out), 2);
         assert_eq!(out.len(), 2);
-        assert!(out.iter().all(|o| o.event.detail.layer == Layer::SmtpFront));
+        assert!(out.iter().all(|o| o.event.layer == Layer::SmtpFront));
         assert_eq!(total(&run(&[backend(0.0, IP1), smtp(2.0, IP2)])), 2);
         assert_eq!(total(&run(&[pam(0.0, IP1), backend(0.0, IP2)])), 2);
         assert_eq!(total(&run(&[backend_s(0.0, IP1, "s"), login(1.0, IP2, "t", 1)])), 2);
@@ -806,10 +865,10 @@ mod tests {
     #[test]
     fn repeated_postfix_line_and_backend_lines() {
         let rep = ev(2.0, IP1, Layer::SmtpFront, None, 3);
-        every_order(&[rep.clone(), backend(0.5, IP1), backend(1.5, IP1)], 3);
-        let out = run(&[backend(0.5, IP1), backend(1.5, IP1), rep.clone()]);
+        every_order(&[rep, backend(0.5, IP1), backend(1.5, IP1)], 3);
+        let out = run(&[backend(0.5, IP1), backend(1.5, IP1), rep]);
         assert_eq!(out.len(), 3);
-        assert!(out.iter().all(|o| o.event.detail.layer == Layer::SmtpFront));
+        assert!(out.iter().all(|o| o.event.layer == Layer::SmtpFront));
         // Repeated backend line, single Postfix line: three attempts.
         every_order(&[ev(0.0, IP1, Layer::Backend, None, 3), smtp(2.0, IP1)], 3);
     }
@@ -817,14 +876,14 @@ mod tests {
     #[test]
     fn success_and_backend_error_pass_through() {
         let mut ok = backend_s(0.0, IP1, "s");
-        ok.detail.kind = Kind::Success;
-        ok.detail.reason = Reason::LoginOk;
+        ok.kind = Kind::Success;
+        ok.reason = Reason::LoginOk;
         let mut err = backend(1.0, IP1);
-        err.detail.kind = Kind::BackendError;
-        err.detail.reason = Reason::BackendOutage;
+        err.kind = Kind::BackendError;
+        err.reason = Reason::BackendOutage;
         let mut invalid = smtp(1.5, IP1);
-        invalid.detail.reason = Reason::MechanismInvalid;
-        let events = [ok.clone(), err.clone(), invalid.clone(), backend(1.8, IP1), smtp(2.0, IP1)];
+        invalid.reason = Reason::MechanismInvalid;
+        let events = [ok, err, invalid, backend(1.8, IP1), smtp(2.0, IP1)];
         let keys = keyed(&events);
         let out = run(&events);
         assert_eq!(out[0], Output { key: keys[0].0, event: ok });
@@ -832,7 +891,7 @@ mod tests {
         assert_eq!(out[2], Output { key: keys[2].0, event: invalid });
         assert_eq!(out.len(), 4);
         assert_eq!(out[3].key, keys[3].0);
-        assert_eq!(out[3].event.detail.count, 1);
+        assert_eq!(out[3].event.count, 1);
     }
 
     #[test]
@@ -841,7 +900,7 @@ mod tests {
         let mut out = Vec::new();
         let keys = keyed(&[backend(0.0, IP1), pam(5.0, IP2)]);
         for (k, e) in &keys {
-            c.push(*k, e.clone(), &mut out);
+            c.push(*k, *e, &mut out);
         }
         assert!(out.is_empty());
         assert_eq!((c.len(), c.pending_len()), (2, 2));
@@ -881,13 +940,13 @@ mod tests {
                 let mut c = Correlator::new();
                 let mut out = Vec::new();
                 for (k, e) in &keys[..split] {
-                    c.push(*k, e.clone(), &mut out);
+                    c.push(*k, *e, &mut out);
                 }
-                let state = c.snapshot();
-                let mut c = Correlator::restore(&state).unwrap();
-                assert_eq!(c.snapshot(), state, "round trip");
+                let state = snapshot(&c);
+                let mut c = restore(&state).unwrap();
+                assert_eq!(json(&snapshot(&c)), json(&state), "round trip");
                 for (k, e) in &keys[split..] {
-                    c.push(*k, e.clone(), &mut out);
+                    c.push(*k, *e, &mut out);
                 }
                 c.flush_before(far_future(), &mut out);
                 assert_eq!(total(&out), total(&whole), "split {split} of {events:#?}");
@@ -898,13 +957,13 @@ mod tests {
 
     #[test]
     fn restore_accepts_the_placeholder_state_and_keeps_the_window() {
-        let c = Correlator::restore(b"{}").unwrap();
+        let c = restore(b"{}").unwrap();
         assert_eq!(c.window(), DEFAULT_WINDOW);
         assert!(c.is_empty());
         let c = Correlator::with_window(SignedDuration::from_secs(3));
-        let c = Correlator::restore(&c.snapshot()).unwrap();
+        let c = restore(&snapshot(&c)).unwrap();
         assert_eq!(c.window(), SignedDuration::from_secs(3));
-        assert!(Correlator::restore(b"not json").is_err());
+        assert!(restore(b"not json").is_err());
     }
 
     #[test]
@@ -953,6 +1012,6 @@ mod tests {
         // 600 s of horizon plus a quarter between prunings, two lines a second.
         assert!(max_len <= 2000, "{max_len}");
         assert!(c.sessions_len() <= 3 * 3600, "{}", c.sessions_len());
-        assert!(c.snapshot().len() < 2_000_000);
+        assert!(snapshot(&c).len() < 2_000_000);
     }
 }

@@ -1,13 +1,18 @@
 //! The authentication event model that every pipeline stage shares.
 //!
-//! The parser produces [`Parsed`] (timestamp still as written), the scan resolves it into an
-//! [`Event`] (a UTC instant and a server name), the correlator decides how many attempts it stands
-//! for, and the store keeps it under its [`EventKey`].
+//! The parser produces [`Parsed`] (timestamp still as written, text borrowed from the line), the
+//! scan resolves it into an [`Event`] (a UTC instant, a server name, texts interned as [`Sym`]s),
+//! the correlator decides how many attempts it stands for, and the store keeps it under its
+//! [`EventKey`]. [`OwnedEvent`] and [`Detail`] are the same facts as owned text, for tests,
+//! fixtures and saved state.
 
 use std::net::IpAddr;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+pub use crate::symbols::{Sym, Symbols};
+use crate::text::{visible, visible_upper};
 
 /// What a log line says happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -161,7 +166,81 @@ pub enum RawTime {
     },
 }
 
-/// What a line says, apart from its time and server: shared by [`Parsed`] and [`Event`].
+/// The syslog name of the daemon as a line gives it: a fixed prefix the parser adds (Dovecot's
+/// `dovecot/` before a login process name) and the name as logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Service<'a> {
+    /// Added by the parser; empty for names taken whole from the line.
+    pub prefix: &'static [u8],
+    /// As logged (pid stripped).
+    pub name: &'a [u8],
+}
+
+impl Service<'_> {
+    /// A service named entirely by the parser (`dovecot/auth`).
+    pub const fn fixed(name: &'static [u8]) -> Service<'static> {
+        Service { prefix: b"", name }
+    }
+
+    /// The whole name, made visible.
+    pub fn visible(&self) -> String {
+        if self.prefix.is_empty() {
+            return visible(self.name);
+        }
+        visible(&[self.prefix, self.name].concat())
+    }
+}
+
+/// What a line says, as the parser found it: fields borrowed from the line, raw (not yet made
+/// visible), so that the scan's hot path allocates nothing. See [`Detail`] for the meaning of
+/// each field and [`Fields::detail`] for the owned, visible form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fields<'a> {
+    /// Failure, success or backend error.
+    pub kind: Kind,
+    /// Short reason class.
+    pub reason: Reason,
+    /// The syslog name of the daemon.
+    pub service: Service<'a>,
+    /// The remote client (IPv4-mapped IPv6 already made IPv4).
+    pub client_ip: IpAddr,
+    /// The account tried; never empty when `Some`.
+    pub username: Option<&'a [u8]>,
+    /// SASL mechanism as logged (any case); never empty when `Some`.
+    pub mechanism: Option<&'a [u8]>,
+    /// The client name Postfix printed before `[ip]`.
+    pub logged_hostname: Option<&'a [u8]>,
+    /// Attempts the line stands for (at least 1).
+    pub count: u32,
+    /// Which program wrote it.
+    pub layer: Layer,
+    /// Dovecot session id; never empty when `Some`.
+    pub session: Option<&'a [u8]>,
+    /// Dovecot's connection duration.
+    pub duration_secs: Option<u32>,
+}
+
+impl Fields<'_> {
+    /// The owned form, every text made visible.
+    pub fn detail(&self) -> Detail {
+        Detail {
+            kind: self.kind,
+            reason: self.reason,
+            service: self.service.visible(),
+            client_ip: self.client_ip,
+            username: self.username.map(visible),
+            mechanism: self.mechanism.map(visible_upper),
+            logged_hostname: self.logged_hostname.map(visible),
+            count: self.count,
+            layer: self.layer,
+            session: self.session.map(visible),
+            duration_secs: self.duration_secs,
+        }
+    }
+}
+
+/// What a line says, apart from its time and server, as owned visible text: the form tests,
+/// fixtures and saved correlator state use (the scan itself works on [`Event`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Detail {
     /// Failure, success or backend error.
@@ -190,26 +269,79 @@ pub struct Detail {
     pub duration_secs: Option<u32>,
 }
 
-/// One detected line as the parser returns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Parsed {
+/// One detected line as the parser returns it, borrowing from the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parsed<'a> {
     /// The timestamp as written.
     pub time: RawTime,
-    /// The syslog host field; `None` for lines without a syslog header (Dovecot's own log).
-    pub host: Option<String>,
+    /// The syslog host field, raw; `None` for lines without a syslog header (Dovecot's own log).
+    pub host: Option<&'a [u8]>,
     /// Everything else.
-    pub detail: Detail,
+    pub fields: Fields<'a>,
 }
 
-/// A detected event with its instant and server resolved: what is correlated and stored.
+/// A detected event with owned text: what tests and fixtures build, and what [`Symbols`] turns
+/// into an [`Event`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
+pub struct OwnedEvent {
     /// When it happened, as a UTC instant.
     pub time: Timestamp,
     /// The syslog host field, or the configured `server_name` when the line had none.
     pub server: String,
     /// Everything else.
     pub detail: Detail,
+}
+
+/// A detected event with its instant and server resolved: what is correlated and stored.
+///
+/// Texts are [`Sym`]s of the scan's [`Symbols`], so an event is a small `Copy` value: a gigabyte
+/// of log yields about a million of them, and strings per event would make allocation the
+/// scan's main cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened, as a UTC instant.
+    pub time: Timestamp,
+    /// The remote client.
+    pub client_ip: IpAddr,
+    /// The syslog host field, or the configured `server_name`.
+    pub server: Sym,
+    /// The syslog name of the daemon.
+    pub service: Sym,
+    /// The account tried.
+    pub username: Option<Sym>,
+    /// SASL mechanism, upper-cased.
+    pub mechanism: Option<Sym>,
+    /// The client name Postfix printed before `[ip]`.
+    pub logged_hostname: Option<Sym>,
+    /// A 64-bit hash of the Dovecot session id: only ever compared for equality, and ids are
+    /// random, so a collision within the hour a session is remembered is not a practical concern.
+    pub session: Option<u64>,
+    /// Attempts the event stands for (at least 1).
+    pub count: u32,
+    /// Dovecot's connection duration.
+    pub duration_secs: Option<u32>,
+    /// Failure, success or backend error.
+    pub kind: Kind,
+    /// Short reason class.
+    pub reason: Reason,
+    /// Which program wrote it.
+    pub layer: Layer,
+}
+
+impl Event {
+    /// Applies `f` to every symbol of the event (to move it between symbol tables).
+    pub fn map_syms(&mut self, mut f: impl FnMut(Sym) -> Sym) {
+        self.server = f(self.server);
+        self.service = f(self.service);
+        for s in [&mut self.username, &mut self.mechanism, &mut self.logged_hostname].into_iter().flatten() {
+            *s = f(*s);
+        }
+    }
+}
+
+/// The hash [`Event::session`] keeps of a session id.
+pub fn session_hash(session: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(session)
 }
 
 /// Where an event came from: the file (its id in the store) and the byte offset of its line.

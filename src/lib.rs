@@ -19,4 +19,5 @@ pub mod report;
 pub mod scan;
 pub mod source;
 pub mod store;
+pub mod symbols;
 pub mod text;

@@ -312,14 +312,11 @@ fn a_dead_server_costs_about_one_timeout_not_one_per_address() {
 }
 
 fn batch_for(ips: &[&str]) -> maillogsentinel::store::Batch {
-    use maillogsentinel::correlate::Output;
-    use maillogsentinel::event::{Detail, Event, EventKey, Kind, Layer, Reason};
-    let outputs = ips
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Output {
-            key: EventKey { source: 1, offset: i as u64 * 100 },
-            event: Event {
+    use maillogsentinel::event::{Detail, EventKey, Kind, Layer, OwnedEvent, Reason};
+    let events = ips.iter().enumerate().map(|(i, s)| {
+        (
+            EventKey { source: 1, offset: i as u64 * 100 },
+            OwnedEvent {
                 time: "2026-11-24T10:00:00Z".parse().unwrap(),
                 server: "mx1".into(),
                 detail: Detail {
@@ -336,9 +333,9 @@ fn batch_for(ips: &[&str]) -> maillogsentinel::store::Batch {
                     duration_secs: None,
                 },
             },
-        })
-        .collect();
-    maillogsentinel::store::Batch { outputs, progress: Vec::new(), correlator: None }
+        )
+    });
+    maillogsentinel::store::Batch::of(events)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -18,12 +18,11 @@ use std::net::IpAddr;
 
 use memchr::memmem;
 
-use super::{find, ip, rfind};
-use crate::event::{Detail, Kind, Layer, Reason};
-use crate::text::{visible, visible_upper};
+use super::{find, finder, ip, rfind, rfinder};
+use crate::event::{Fields, Kind, Layer, Reason, Service};
 
 /// Reads a message logged under a Dovecot-related tag (`dovecot`, `auth`, `dovecot-auth`, ...).
-pub fn parse(tag: &[u8], msg: &[u8]) -> Option<Detail> {
+pub fn parse<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
     if let Some(body) = pam_body(msg) {
         return pam(tag, body);
     }
@@ -39,13 +38,11 @@ pub fn parse(tag: &[u8], msg: &[u8]) -> Option<Detail> {
     };
     if proc.ends_with(b"-login") || proc == b"lmtp" {
         let body = if tag == b"dovecot" { text[proc.len()..].strip_prefix(b": ")? } else { text };
-        let mut service = b"dovecot/".to_vec();
-        service.extend_from_slice(proc);
-        return login(&service, strip_level(body));
+        return login(Service { prefix: b"dovecot/", name: proc }, strip_level(body));
     }
-    let service: &[u8] = match proc {
-        b"auth" | b"dovecot-auth" => b"dovecot/auth",
-        b"auth-worker" => b"dovecot/auth-worker",
+    let service = match proc {
+        b"auth" | b"dovecot-auth" => Service::fixed(b"dovecot/auth"),
+        b"auth-worker" => Service::fixed(b"dovecot/auth-worker"),
         _ => return None,
     };
     backend(service, text)
@@ -66,31 +63,31 @@ fn strip_level(s: &[u8]) -> &[u8] {
     s
 }
 
-/// Detail fields every Dovecot event shares.
+/// Fields every Dovecot event shares.
 #[allow(clippy::too_many_arguments)]
-fn detail(
+fn detail<'a>(
     kind: Kind,
     reason: Reason,
-    service: &[u8],
+    service: Service<'a>,
     client_ip: IpAddr,
-    username: Option<&[u8]>,
-    mechanism: Option<&[u8]>,
+    username: Option<&'a [u8]>,
+    mechanism: Option<&'a [u8]>,
     count: u32,
     layer: Layer,
-    session: Option<&[u8]>,
+    session: Option<&'a [u8]>,
     duration_secs: Option<u32>,
-) -> Detail {
-    Detail {
+) -> Fields<'a> {
+    Fields {
         kind,
         reason,
-        service: visible(service),
+        service,
         client_ip,
-        username: username.filter(|u| !u.is_empty()).map(visible),
-        mechanism: mechanism.filter(|m| !m.is_empty()).map(visible_upper),
+        username: username.filter(|u| !u.is_empty()),
+        mechanism: mechanism.filter(|m| !m.is_empty()),
         logged_hostname: None,
         count: count.max(1),
         layer,
-        session: session.filter(|s| !s.is_empty()).map(visible),
+        session: session.filter(|s| !s.is_empty()),
         duration_secs,
     }
 }
@@ -115,37 +112,40 @@ fn angle(s: &[u8]) -> Option<(&[u8], usize)> {
 // ---------------------------------------------------------------------------------------------
 // Login processes
 
-fn login(service: &[u8], body: &[u8]) -> Option<Detail> {
+fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
     // The fields start at the first `: user=<`, `: method=` or `: rip=`: everything before is the
     // server's reason text.
-    let fields_start = [&b": user=<"[..], b": method=", b": rip="].iter().filter_map(|m| find(body, m)).min()?;
+    let fields_start = [finder!(b": user=<"), finder!(b": method="), finder!(b": rip=")]
+        .into_iter()
+        .filter_map(|f| find(body, f))
+        .min()?;
     let reason_text = &body[..fields_start];
     let fields = &body[fields_start + 2..];
 
     let success = body.starts_with(b"Login: user=<");
     let (kind, reason, count, duration) = if success {
         (Kind::Success, Reason::LoginOk, 1, None)
-    } else if let Some(i) = find(reason_text, b"(auth failed, ") {
+    } else if let Some(i) = find(reason_text, finder!(b"(auth failed, ")) {
         let s = &reason_text[i + 14..];
         let (n, used) = number(s)?;
         let s = s[used..].strip_prefix(b" attempt")?;
         let s = s.strip_prefix(b"s").unwrap_or(s);
         let duration = s.strip_prefix(b" in ").and_then(number).map(|(v, _)| v);
         (Kind::Failure, Reason::AuthenticationFailure, n, duration)
-    } else if find(reason_text, b"(proxy dest auth failed)").is_some() {
+    } else if find(reason_text, finder!(b"(proxy dest auth failed)")).is_some() {
         (Kind::Failure, Reason::ProxyAuthFailed, 1, None)
-    } else if find(reason_text, b"(tried to use disabled plaintext auth)").is_some()
-        || find(reason_text, b"(tried to use disallowed plaintext auth)").is_some()
+    } else if find(reason_text, finder!(b"(tried to use disabled plaintext auth)")).is_some()
+        || find(reason_text, finder!(b"(tried to use disallowed plaintext auth)")).is_some()
     {
         (Kind::Failure, Reason::PlaintextDisallowed, 1, None)
-    } else if find(reason_text, b"(tried to use disallowed ").is_some() {
+    } else if find(reason_text, finder!(b"(tried to use disallowed ")).is_some() {
         (Kind::Failure, Reason::MechanismDisallowed, 1, None)
     } else {
         return None;
     };
 
     // The real client address: the last `, rip=` (or the leading `rip=` when there is no user).
-    let (rip_at, pre_end) = match rfind(fields, b", rip=") {
+    let (rip_at, pre_end) = match rfind(fields, rfinder!(b", rip=")) {
         Some(r) => (r + 6, r),
         None if fields.starts_with(b"rip=") => (4, 0),
         None => return None,
@@ -156,7 +156,7 @@ fn login(service: &[u8], body: &[u8]) -> Option<Detail> {
     let mut user = None;
     let mut mech = None;
     if let Some(u) = pre.strip_prefix(b"user=<") {
-        if let Some(m) = rfind(u, b">, method=") {
+        if let Some(m) = rfind(u, rfinder!(b">, method=")) {
             let value = &u[m + 10..];
             if value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')) {
                 user = Some(&u[..m]);
@@ -173,7 +173,7 @@ fn login(service: &[u8], body: &[u8]) -> Option<Detail> {
         return None;
     }
     let after = &fields[rip_at..];
-    let session = find(after, b"session=<").and_then(|i| angle(&after[i + 8..])).map(|(s, _)| s);
+    let session = find(after, finder!(b"session=<")).and_then(|i| angle(&after[i + 8..])).map(|(s, _)| s);
     Some(detail(kind, reason, service, addr, user, mech, count, Layer::LoginFront, session, duration))
 }
 
@@ -193,7 +193,7 @@ fn looks_like_id(s: &[u8]) -> bool {
 /// its `(` may be attacker text, so the walk stops there. Segments that look like a process id
 /// (`auth(default): `) are tried as a tuple only when nothing else matched (a Dovecot 2.4 line
 /// whose username is `x): ...`).
-fn backend(service: &[u8], text: &[u8]) -> Option<Detail> {
+fn backend<'a>(service: Service<'a>, text: &'a [u8]) -> Option<Fields<'a>> {
     let mut p = 0;
     let mut deferred = Vec::new();
     for _ in 0..8 {
@@ -218,7 +218,7 @@ fn backend(service: &[u8], text: &[u8]) -> Option<Detail> {
                 break;
             }
         }
-        match find(seg, b": ") {
+        match find(seg, finder!(b": ")) {
             Some(k) => p += k + 2,
             None => break,
         }
@@ -244,7 +244,7 @@ const MAX_USER_LOG_LEN: usize = 70;
 /// rest the last is taken, since text after the real tuple is never the client's except the
 /// password. A username and a password crafted together can still be ambiguous (both readings
 /// are then well-formed lines); this rule then trusts the earlier one.
-fn tuple(service: &[u8], text: &[u8], open: usize) -> Option<(Detail, bool)> {
+fn tuple<'a>(service: Service<'a>, text: &'a [u8], open: usize) -> Option<(Fields<'a>, bool)> {
     let start = open + 1;
     let window_end = text.len().min(start + MAX_USER_LOG_LEN + 1);
     let mut best = None;
@@ -381,7 +381,7 @@ fn pam_result(s: &[u8]) -> Option<(Reason, u32)> {
     if s.len() > 230 {
         return None;
     }
-    let (text, count) = match memmem::rfind(s, b": ") {
+    let (text, count) = match rfind(s, rfinder!(b": ")) {
         Some(i) => (&s[..i], times(&s[i..])?),
         None => (s, 1),
     };
@@ -394,7 +394,7 @@ fn pam_result(s: &[u8]) -> Option<(Reason, u32)> {
         return None;
     }
     let lower = text.to_ascii_lowercase();
-    let reason = if memmem::find(&lower, b"password mismatch").is_some() {
+    let reason = if find(&lower, finder!(b"password mismatch")).is_some() {
         Reason::PasswordMismatch
     } else if lower.starts_with(b"user not known to the underlying authentication module") {
         Reason::UnknownUser
@@ -440,7 +440,7 @@ fn pam_body(msg: &[u8]) -> Option<&[u8]> {
 /// PAM user and remote user, so when `  user=` is present the split where R equals U is taken;
 /// without `  user=` the IP is the one ending the line. Only when R and U differ (a
 /// `pam_username_format`) is the first candidate followed by `  user=` trusted.
-fn pam(tag: &[u8], body: &[u8]) -> Option<Detail> {
+fn pam<'a>(tag: &'a [u8], body: &'a [u8]) -> Option<Fields<'a>> {
     let open = memchr::memchr(b'(', &body[..body.len().min(64)])?;
     if !body[..open].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
         return None;
@@ -449,9 +449,9 @@ fn pam(tag: &[u8], body: &[u8]) -> Option<Detail> {
     if !svc.starts_with(b"dovecot") {
         return None;
     }
-    let close = find(&svc[..svc.len().min(64)], b"): ")?;
+    let close = find(&svc[..svc.len().min(64)], finder!(b"): "))?;
     let rest = svc[close + 3..].strip_prefix(b"authentication failure; ")?;
-    let r = find(rest, b" ruser=")?;
+    let r = find(rest, finder!(b" ruser="))?;
     let tail = &rest[r + 7..];
 
     // (rhost position in tail, ip end in tail)
@@ -461,7 +461,7 @@ fn pam(tag: &[u8], body: &[u8]) -> Option<Detail> {
         ip(&tail[s..e])?;
         (e == tail.len() || tail[e..].starts_with(b"  user=")).then_some((k, e))
     });
-    let has_user = find(tail, b"  user=").is_some();
+    let has_user = find(tail, finder!(b"  user=")).is_some();
     let mut chosen: Option<(usize, usize, Option<&[u8]>)> = None;
     let mut first_with_user = None;
     let mut last_at_end = None;
@@ -493,7 +493,8 @@ fn pam(tag: &[u8], body: &[u8]) -> Option<Detail> {
     let addr = ip(&tail[k + 7..e])?;
     let ruser = &tail[..k];
     let name = user.filter(|u| !u.is_empty()).or(Some(ruser));
-    Some(detail(Kind::Failure, Reason::AuthenticationFailure, tag, addr, name, None, 1, Layer::Pam, None, None))
+    let service = Service { prefix: b"", name: tag };
+    Some(detail(Kind::Failure, Reason::AuthenticationFailure, service, addr, name, None, 1, Layer::Pam, None, None))
 }
 
 #[cfg(test)]
@@ -502,7 +503,7 @@ mod tests {
     use crate::event::{Detail, Kind, Layer, Reason};
 
     fn one(line: &str) -> Detail {
-        parse_line(line.as_bytes()).unwrap_or_else(|| panic!("no event: {line}")).detail
+        parse_line(line.as_bytes()).unwrap_or_else(|| panic!("no event: {line}")).fields.detail()
     }
 
     fn none(line: &str) {
@@ -680,7 +681,7 @@ mod tests {
             "Aug 31 16:15:10 s dovecot: imap-login: Disconnected (client didn't finish SASL auth, waited 2 secs): user=<(auth failed, 9 attempts in 1 secs)>, method=PLAIN, rip=192.0.2.6, lip=192.168.1.2",
         );
         // Non-UTF-8 and control bytes are escaped.
-        let d = parse_line(b"Jun 13 16:30:54 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts): user=<j\xf6rg\x07>, method=PLAIN, rip=203.0.113.8").unwrap().detail;
+        let d = parse_line(b"Jun 13 16:30:54 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts): user=<j\xf6rg\x07>, method=PLAIN, rip=203.0.113.8").unwrap().fields.detail();
         assert_eq!(d.username.as_deref(), Some("j\\xF6rg\\x07"));
     }
 

@@ -11,11 +11,8 @@
 //! The reason is the server's; the username is attacker text and runs to the end of the line, so
 //! the split is at the first `, sasl_username=` after the reason.
 
-use memchr::memmem;
-
-use super::{find, ip};
-use crate::event::{Detail, Kind, Layer, Reason};
-use crate::text::{visible, visible_upper};
+use super::{find, finder, ip};
+use crate::event::{Fields, Kind, Layer, Reason, Service};
 
 /// True for a Postfix smtpd tag (`postfix*/.../smtpd`).
 pub fn is_smtpd(tag: &[u8]) -> bool {
@@ -23,7 +20,7 @@ pub fn is_smtpd(tag: &[u8]) -> bool {
 }
 
 /// Reads a message logged under an smtpd tag.
-pub fn parse(tag: &[u8], msg: &[u8]) -> Option<Detail> {
+pub fn parse<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
     if let Some(rest) = msg.strip_prefix(b"warning: ") {
         return failure(tag, rest);
     }
@@ -49,7 +46,7 @@ fn client(s: &[u8]) -> Option<(&[u8], std::net::IpAddr, usize)> {
     Some((host, addr, end))
 }
 
-fn failure(tag: &[u8], s: &[u8]) -> Option<Detail> {
+fn failure<'a>(tag: &'a [u8], s: &'a [u8]) -> Option<Fields<'a>> {
     let (host, addr, end) = client(s)?;
     let rest = s[end..].strip_prefix(b": SASL ")?;
     let sp = memchr::memchr(b' ', rest)?;
@@ -59,19 +56,19 @@ fn failure(tag: &[u8], s: &[u8]) -> Option<Detail> {
     }
     let rest = rest[sp..].strip_prefix(b" authentication failed:")?;
     let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-    let (reason_text, user) = match find(rest, b", sasl_username=") {
+    let (reason_text, user) = match find(rest, finder!(b", sasl_username=")) {
         Some(i) => (&rest[..i], Some(&rest[i + 16..])),
         None => (rest, None),
     };
     let (kind, reason) = classify(reason_text);
-    Some(Detail {
+    Some(Fields {
         kind,
         reason,
-        service: visible(tag),
+        service: Service { prefix: b"", name: tag },
         client_ip: addr,
-        username: user.filter(|u| !u.is_empty()).map(visible),
-        mechanism: Some(visible_upper(mech)),
-        logged_hostname: Some(visible(host)),
+        username: user.filter(|u| !u.is_empty()),
+        mechanism: Some(mech),
+        logged_hostname: Some(host),
         count: 1,
         layer: Layer::SmtpFront,
         session: None,
@@ -85,15 +82,15 @@ fn classify(reason: &[u8]) -> (Kind, Reason) {
         return (Kind::Failure, Reason::MechanismInvalid);
     }
     // Problems between Postfix and its SASL backend (Dovecot auth socket, saslauthd): our side.
-    const BACKEND: [&[u8]; 3] = [b"authentication server", b"saslauthd server", b"cannot connect to"];
-    if BACKEND.iter().any(|m| memmem::find(reason, m).is_some()) {
+    let backend = [finder!(b"authentication server"), finder!(b"saslauthd server"), finder!(b"cannot connect to")];
+    if backend.into_iter().any(|f| find(reason, f).is_some()) {
         return (Kind::BackendError, Reason::BackendOutage);
     }
     (Kind::Failure, Reason::AuthenticationFailure)
 }
 
 /// `QUEUEID: client=HOST[IP](:PORT)?, ..., sasl_method=M, sasl_username=U(, sasl_sender=S)?`
-fn success(tag: &[u8], msg: &[u8]) -> Option<Detail> {
+fn success<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
     let colon = memchr::memchr(b':', msg)?;
     let qid = &msg[..colon];
     if qid.is_empty() || qid.len() > 32 || !qid.iter().all(u8::is_ascii_alphanumeric) {
@@ -103,23 +100,23 @@ fn success(tag: &[u8], msg: &[u8]) -> Option<Detail> {
     let (host, addr, end) = client(rest)?;
     let rest = &rest[end..];
     // Server-written fields (`orig_queue_id=`, `orig_client=`) may come before sasl_method.
-    let m = find(rest, b", sasl_method=")?;
+    let m = find(rest, finder!(b", sasl_method="))?;
     let rest = &rest[m + 14..];
-    let comma = find(rest, b", sasl_username=")?;
+    let comma = find(rest, finder!(b", sasl_username="))?;
     let mech = &rest[..comma];
     let user = &rest[comma + 16..];
-    let user = match find(user, b", sasl_sender=") {
+    let user = match find(user, finder!(b", sasl_sender=")) {
         Some(i) => &user[..i],
         None => user,
     };
-    Some(Detail {
+    Some(Fields {
         kind: Kind::Success,
         reason: Reason::LoginOk,
-        service: visible(tag),
+        service: Service { prefix: b"", name: tag },
         client_ip: addr,
-        username: (!user.is_empty()).then(|| visible(user)),
-        mechanism: (!mech.is_empty()).then(|| visible_upper(mech)),
-        logged_hostname: Some(visible(host)),
+        username: (!user.is_empty()).then_some(user),
+        mechanism: (!mech.is_empty()).then_some(mech),
+        logged_hostname: Some(host),
         count: 1,
         layer: Layer::SmtpFront,
         session: None,
@@ -133,7 +130,7 @@ mod tests {
     use crate::event::{Kind, Layer, Reason};
 
     fn one(line: &str) -> crate::event::Detail {
-        parse_line(line.as_bytes()).unwrap_or_else(|| panic!("no event: {line}")).detail
+        parse_line(line.as_bytes()).unwrap_or_else(|| panic!("no event: {line}")).fields.detail()
     }
 
     #[test]
@@ -202,7 +199,7 @@ mod tests {
         assert_eq!(d.client_ip.to_string(), "192.0.2.154");
         assert_eq!(d.kind, Kind::Failure);
         assert!(d.username.unwrap().starts_with("a\\x0ASep 28"));
-        let d = parse_line(b"Sep 28 00:33:04 srv postfix/smtpd[9]: warning: unknown[192.0.2.155]: SASL PLAIN authentication failed: authentication failure, sasl_username=r\xe9my\x1b[0m").unwrap().detail;
+        let d = parse_line(b"Sep 28 00:33:04 srv postfix/smtpd[9]: warning: unknown[192.0.2.155]: SASL PLAIN authentication failed: authentication failure, sasl_username=r\xe9my\x1b[0m").unwrap().fields.detail();
         assert_eq!(d.username.as_deref(), Some("r\\xE9my\\x1B[0m"));
     }
 

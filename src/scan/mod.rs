@@ -19,7 +19,7 @@ use jiff::tz::TimeZone;
 use crate::config::ScanConfig;
 use crate::correlate::Correlator;
 use crate::enrich::{EnrichOptions, Enricher};
-use crate::event::{Event, EventKey, Kind};
+use crate::event::{Event, EventKey, Kind, Parsed, Sym, Symbols, session_hash};
 use crate::parse::time::{TimeResolver, YearState};
 use crate::parse::{self, NEEDLES};
 use crate::source::discover::rotated_family;
@@ -172,8 +172,9 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
             Err(PlanError::Store(source)) => return Err(store_err(source)),
         }
     }
+    let mut symbols = Symbols::new();
     let mut correlator = match store.correlator_state().map_err(store_err)? {
-        Some(state) => Correlator::restore(&state).unwrap_or_else(|e| {
+        Some(state) => Correlator::restore(&state, &mut symbols).unwrap_or_else(|e| {
             summary.notices.push(format!("saved correlation state unreadable ({e}); starting afresh"));
             Correlator::new()
         }),
@@ -191,7 +192,7 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
         Arc::clone(&enricher),
     )
     .map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
-    let mut scanner = Scanner::new(opts, correlator, writer, &plans, enricher);
+    let mut scanner = Scanner::new(opts, correlator, symbols, writer, &plans, enricher);
     for plan in plans {
         scanner.scan_file(plan, &mut summary);
         if scanner.stopped {
@@ -246,6 +247,12 @@ struct Scanner<'a> {
     opts: &'a ScanOptions,
     needles: AhoCorasick,
     correlator: Correlator,
+    /// The texts of every event of this scan.
+    symbols: Symbols,
+    /// How many of `symbols` the writer has been sent.
+    symbols_sent: usize,
+    /// `server_name`, for lines without a host.
+    server_name: Sym,
     writer: Writer,
     batch: Batch,
     batch_bytes: u64,
@@ -263,10 +270,12 @@ impl<'a> Scanner<'a> {
     fn new(
         opts: &'a ScanOptions,
         correlator: Correlator,
+        mut symbols: Symbols,
         writer: Writer,
         plans: &[FilePlan],
         enricher: Arc<Enricher>,
     ) -> Scanner<'a> {
+        let server_name = symbols.visible(opts.server_name.as_bytes());
         let needles = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
             .build(NEEDLES)
@@ -276,6 +285,9 @@ impl<'a> Scanner<'a> {
             opts,
             needles,
             correlator,
+            symbols,
+            symbols_sent: 0,
+            server_name,
             writer,
             batch: Batch::default(),
             batch_bytes: 0,
@@ -361,12 +373,11 @@ impl<'a> Scanner<'a> {
                     let key = EventKey { source: source.id, offset: offset + start as u64 };
                     match times.resolve(&parsed.time) {
                         Some(time) => {
-                            let server = parsed.host.unwrap_or_else(|| self.opts.server_name.clone());
                             self.latest = self.latest.max(Some(time));
-                            if parsed.detail.kind != Kind::BackendError {
-                                self.enricher.submit(parsed.detail.client_ip);
+                            if parsed.fields.kind != Kind::BackendError {
+                                self.enricher.submit(parsed.fields.client_ip);
                             }
-                            let event = Event { time, server, detail: parsed.detail };
+                            let event = self.event(time, &parsed);
                             self.correlator.push(key, event, &mut self.batch.outputs);
                         }
                         None => {
@@ -446,6 +457,27 @@ impl<'a> Scanner<'a> {
         self.flush();
     }
 
+    /// The event `parsed` describes, its texts interned.
+    fn event(&mut self, time: jiff::Timestamp, parsed: &Parsed<'_>) -> Event {
+        let f = &parsed.fields;
+        let s = &mut self.symbols;
+        Event {
+            time,
+            client_ip: f.client_ip,
+            server: parsed.host.map_or(self.server_name, |h| s.visible(h)),
+            service: s.service(f.service),
+            username: f.username.map(|u| s.visible(u)),
+            mechanism: f.mechanism.map(|m| s.visible_upper(m)),
+            logged_hostname: f.logged_hostname.map(|h| s.visible(h)),
+            session: f.session.map(session_hash),
+            count: f.count,
+            duration_secs: f.duration_secs,
+            kind: f.kind,
+            reason: f.reason,
+            layer: f.layer,
+        }
+    }
+
     /// Adds the file's progress to the current batch.
     fn checkpoint(&mut self, source: &crate::store::SourceRecord, path: &Path) {
         self.batch.progress.retain(|p| p.source.id != source.id);
@@ -456,7 +488,10 @@ impl<'a> Scanner<'a> {
     fn flush(&mut self) -> bool {
         let next = Batch { outputs: self.writer.buffer(BATCH_EVENTS + BATCH_EVENTS / 4), ..Batch::default() };
         let mut batch = std::mem::replace(&mut self.batch, next);
-        batch.correlator = Some(self.correlator.snapshot());
+        batch.correlator = Some(self.correlator.snapshot(&self.symbols));
+        batch.symbols_start = self.symbols_sent;
+        batch.symbols = self.symbols.since(self.symbols_sent).to_vec();
+        self.symbols_sent = self.symbols.len();
         self.batch_bytes = 0;
         if !self.writer.send(batch) {
             self.stopped = true;

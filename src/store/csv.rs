@@ -5,11 +5,13 @@
 //! (rows whose events were not committed and will be read again) is cut on the next start.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use foldhash::fast::RandomState;
 use jiff::tz::TimeZone;
 
 use crate::enrich::IpInfo;
@@ -96,13 +98,20 @@ impl IntrusionCsv {
 }
 
 /// Formats events as CSV rows.
+///
+/// A first scan of a big log writes close to a million rows, so rows are assembled from cells
+/// encoded once: each text of the scan's [`Symbols`](crate::event::Symbols) is neutralised and
+/// quoted when it is first learnt ([`RowFormatter::learn`]), and each address's cells (the address
+/// and its five enrichment columns) once per batch.
 pub struct RowFormatter {
     tz: TimeZone,
-    out: csv::Writer<Vec<u8>>,
+    out: Vec<u8>,
     /// Timestamps are formatted often and change slowly: see [`TimeText`].
     time: TimeText,
-    ip: String,
-    asn: String,
+    /// The encoded cell of every symbol, by symbol number.
+    cells: Vec<String>,
+    /// Per address in this batch: its cell, and the enrichment columns with their leading commas.
+    ips: HashMap<IpAddr, (String, String), RandomState>,
 }
 
 impl RowFormatter {
@@ -110,70 +119,76 @@ impl RowFormatter {
     pub fn new(tz: TimeZone) -> RowFormatter {
         RowFormatter {
             tz,
-            out: new_writer(),
+            out: Vec::with_capacity(1 << 20),
             time: TimeText::default(),
-            ip: String::with_capacity(40),
-            asn: String::new(),
+            cells: Vec::new(),
+            ips: HashMap::default(),
         }
     }
 
-    /// Adds `event.detail.count` identical rows, one per attempt, with `info`'s enrichment.
-    pub fn push(&mut self, event: &Event, info: &IpInfo) -> io::Result<()> {
-        let d = &event.detail;
-        fn opt(s: &Option<String>) -> Cow<'_, str> {
-            s.as_deref().map(neutralise).unwrap_or(Cow::Borrowed(""))
-        }
-        let time = self.time.format(event.time, &self.tz);
-        self.ip.clear();
-        let _ = write!(self.ip, "{}", d.client_ip);
-        let ip = self.ip.as_str();
-        self.asn.clear();
-        if let Some(asn) = info.asn {
-            let _ = write!(self.asn, "{asn}");
-        }
-        let record: [&str; 13] = [
-            time,
-            &neutralise(&event.server),
-            &neutralise(&d.service),
+    /// Learns the texts of symbols `start..`; a `start` below what is known starts a new table.
+    pub fn learn(&mut self, start: usize, texts: &[std::sync::Arc<str>]) {
+        self.cells.truncate(start);
+        self.cells.extend(texts.iter().map(|t| cell(t)));
+    }
+
+    /// Adds `event.count` identical rows, one per attempt, with `info`'s enrichment (which must
+    /// be the same for an address throughout a batch, i.e. until [`RowFormatter::take`]).
+    pub fn push(&mut self, event: &Event, info: &IpInfo) {
+        let RowFormatter { tz, out, time, cells, ips } = self;
+        let sym = |s: crate::event::Sym| cells.get(s as usize).map_or("", String::as_str);
+        let opt = |s: Option<crate::event::Sym>| s.map_or("", sym);
+        let (ip, enrichment) = ips.entry(event.client_ip).or_insert_with(|| ip_cells(event.client_ip, info));
+        let start = out.len();
+        for part in [
+            time.format(event.time, tz),
+            ",",
+            sym(event.server),
+            ",",
+            sym(event.service),
+            ",",
             ip,
-            &opt(&d.username),
-            &opt(&d.mechanism),
-            d.reason.as_str(),
-            &opt(&d.logged_hostname),
-            &opt(&info.hostname),
-            info.rdns_status.map_or("", |s| s.as_str()),
-            &opt(&info.country_code),
-            &self.asn,
-            &opt(&info.aso),
-        ];
-        if d.count <= 1 {
-            return self.out.write_record(record).map_err(io::Error::from);
+            ",",
+            opt(event.username),
+            ",",
+            opt(event.mechanism),
+            ",",
+            event.reason.as_str(),
+            ",",
+            opt(event.logged_hostname),
+            enrichment,
+            "\n",
+        ] {
+            out.extend_from_slice(part.as_bytes());
         }
         // The same attempt repeated (rsyslog's "message repeated N times"): the same row again.
-        self.out.flush()?;
-        let start = self.out.get_ref().len();
-        self.out.write_record(record)?;
-        self.out.flush()?;
-        {
-            let buf = self.out.get_ref();
-            let row = buf[start..].to_vec();
-            let mut inner = std::mem::replace(&mut self.out, new_writer()).into_inner().map_err(|e| e.into_error())?;
-            for _ in 1..d.count {
-                inner.extend_from_slice(&row);
-            }
-            self.out = csv::WriterBuilder::new().has_headers(false).from_writer(inner);
+        let row = out.len() - start;
+        for _ in 1..event.count {
+            out.extend_from_within(start..start + row);
         }
-        Ok(())
     }
 
     /// The rows formatted since the last call.
-    pub fn take(&mut self) -> io::Result<Vec<u8>> {
-        std::mem::replace(&mut self.out, new_writer()).into_inner().map_err(|e| e.into_error())
+    pub fn take(&mut self) -> Vec<u8> {
+        self.ips.clear();
+        std::mem::replace(&mut self.out, Vec::with_capacity(1 << 20))
     }
 }
 
-fn new_writer() -> csv::Writer<Vec<u8>> {
-    csv::WriterBuilder::new().has_headers(false).from_writer(Vec::with_capacity(1 << 20))
+/// An address's cell and its enrichment columns (each with its leading comma).
+fn ip_cells(ip: IpAddr, info: &IpInfo) -> (String, String) {
+    let opt = |s: &Option<String>| s.as_deref().map(cell).unwrap_or_default();
+    let asn = info.asn.map(|a| a.to_string()).unwrap_or_default();
+    let status = info.rdns_status.map_or("", |s| s.as_str());
+    let tail = format!(",{},{status},{},{asn},{}", opt(&info.hostname), opt(&info.country_code), opt(&info.aso));
+    (ip.to_string(), tail)
+}
+
+/// A text as one RFC 4180 cell: neutralised ([`neutralise`]), and quoted when it holds a comma,
+/// a quote or a line break.
+pub fn cell(text: &str) -> String {
+    let text = neutralise(text);
+    if text.contains([',', '"', '\r', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.into_owned() }
 }
 
 /// RFC 3339 text of successive timestamps, reusing the date, hour and offset of the previous one.
@@ -246,10 +261,19 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Detail, Kind, Layer, Reason};
+    use crate::event::{Detail, Kind, Layer, OwnedEvent, Reason, Symbols};
 
-    fn event(user: &str, count: u32) -> Event {
-        Event {
+    /// A formatter for `tz` and the event it knows the texts of.
+    fn formatter(tz: TimeZone, user: &str, count: u32) -> (RowFormatter, Event) {
+        let mut symbols = Symbols::new();
+        let e = symbols.event(&owned(user, count));
+        let mut f = RowFormatter::new(tz);
+        f.learn(0, symbols.since(0));
+        (f, e)
+    }
+
+    fn owned(user: &str, count: u32) -> OwnedEvent {
+        OwnedEvent {
             time: "2026-11-24T09:00:00Z".parse().unwrap(),
             server: "mx1".into(),
             detail: Detail {
@@ -270,9 +294,9 @@ mod tests {
 
     #[test]
     fn rows_are_rfc4180_with_the_zone_offset_and_one_row_per_attempt() {
-        let mut f = RowFormatter::new(TimeZone::get("Europe/Paris").unwrap());
-        f.push(&event("a,b\"c", 2), &IpInfo::default()).unwrap();
-        let text = String::from_utf8(f.take().unwrap()).unwrap();
+        let (mut f, e) = formatter(TimeZone::get("Europe/Paris").unwrap(), "a,b\"c", 2);
+        f.push(&e, &IpInfo::default());
+        let text = String::from_utf8(f.take()).unwrap();
         let row = "2026-11-24T10:00:00+01:00,mx1,postfix/submission/smtpd,2001:db8::1,\"a,b\"\"c\",LOGIN,\
                    authentication failure,unknown,,,,,\n";
         assert_eq!(text, format!("{row}{row}"));
@@ -280,7 +304,7 @@ mod tests {
 
     #[test]
     fn enrichment_fills_the_last_five_columns() {
-        let mut f = RowFormatter::new(TimeZone::UTC);
+        let (mut f, e) = formatter(TimeZone::UTC, "u", 1);
         let info = IpInfo {
             hostname: Some("-x,y.example".into()),
             rdns_status: Some(crate::enrich::dns::RdnsStatus::Unverified),
@@ -289,8 +313,8 @@ mod tests {
             aso: Some("Deutsche Telekom AG".into()),
             resolved_at: Some(0),
         };
-        f.push(&event("u", 1), &info).unwrap();
-        let text = String::from_utf8(f.take().unwrap()).unwrap();
+        f.push(&e, &info);
+        let text = String::from_utf8(f.take()).unwrap();
         assert!(text.ends_with(",unknown,\"'-x,y.example\",unverified,DE,3320,Deutsche Telekom AG\n"), "{text}");
     }
 
@@ -310,14 +334,24 @@ mod tests {
     }
 
     #[test]
+    fn cells_are_encoded_as_the_csv_crate_would() {
+        for text in ["plain", "a,b", "say \"hi\"", "", "=1+2", "x\\x0A"] {
+            let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+            w.write_record([neutralise(text).as_ref(), "z"]).unwrap();
+            let want = String::from_utf8(w.into_inner().unwrap()).unwrap();
+            assert_eq!(format!("{},z\n", cell(text)), want, "{text:?}");
+        }
+    }
+
+    #[test]
     fn formula_prefixes_are_neutralised() {
         for bad in ["=cmd|' /C calc'!A0", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
             assert_eq!(neutralise(bad), format!("'{bad}"));
         }
         assert_eq!(neutralise("admin"), "admin");
-        let mut f = RowFormatter::new(TimeZone::UTC);
-        f.push(&event("=HYPERLINK(\"x\")", 1), &IpInfo::default()).unwrap();
-        let text = String::from_utf8(f.take().unwrap()).unwrap();
+        let (mut f, e) = formatter(TimeZone::UTC, "=HYPERLINK(\"x\")", 1);
+        f.push(&e, &IpInfo::default());
+        let text = String::from_utf8(f.take()).unwrap();
         assert!(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","), "{text}");
     }
 

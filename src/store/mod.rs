@@ -22,12 +22,13 @@ use foldhash::fast::RandomState;
 pub(crate) type StringIds = HashMap<String, i64, RandomState>;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::correlate::Output;
 use crate::enrich::IpInfo;
-use crate::event::{Kind, Reason};
+use crate::event::{EventKey, Kind, OwnedEvent, Reason, Symbols};
 use crate::parse::time::YearState;
 use crate::source::fingerprint::Fingerprint;
 
@@ -122,10 +123,24 @@ pub struct Progress {
 pub struct Batch {
     /// Events to store.
     pub outputs: Vec<Output>,
+    /// The texts of symbols `symbols_start..` of the scan's table, first used by this batch (the
+    /// store learns each text once). A start below what the store knows begins a new table.
+    pub symbols: Vec<Arc<str>>,
+    /// See `symbols`.
+    pub symbols_start: usize,
     /// Checkpoints to save.
     pub progress: Vec<Progress>,
     /// The correlator's state at the end of the batch.
     pub correlator: Option<Vec<u8>>,
+}
+
+impl Batch {
+    /// A batch of owned events (for tests and tools), with a table of its own.
+    pub fn of(events: impl IntoIterator<Item = (EventKey, OwnedEvent)>) -> Batch {
+        let mut symbols = Symbols::new();
+        let outputs = events.into_iter().map(|(key, e)| Output { key, event: symbols.event(&e) }).collect();
+        Batch { outputs, symbols: symbols.since(0).to_vec(), ..Batch::default() }
+    }
 }
 
 /// What a commit added (events already stored are not counted).
@@ -154,6 +169,8 @@ impl std::ops::AddAssign for Added {
 pub struct Store {
     conn: Connection,
     strings: StringIds,
+    /// The `strings` id of each symbol of the current scan's table.
+    sym_ids: Vec<i64>,
     known_logins: HashSet<history::LoginKey>,
 }
 
@@ -184,7 +201,7 @@ impl Store {
             }
             Some(_) => {}
         }
-        Ok(Store { conn, strings: HashMap::default(), known_logins: HashSet::new() })
+        Ok(Store { conn, strings: HashMap::default(), sym_ids: Vec::new(), known_logins: HashSet::new() })
     }
 
     /// The underlying connection, for read-only queries by reports and tests.
@@ -276,6 +293,13 @@ impl Store {
         let mut added = Added::default();
         let mut infos: HashMap<IpAddr, IpInfo> = HashMap::new();
         let mut tally = history::Tally::default();
+        self.sym_ids.truncate(batch.symbols_start);
+        for text in &batch.symbols {
+            self.sym_ids.push(intern(&tx, &mut self.strings, text)?);
+        }
+        rows.learn(batch.symbols_start, &batch.symbols);
+        let ids = &self.sym_ids;
+        let id = |s: crate::event::Sym| ids.get(s as usize).copied().unwrap_or(0);
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events
@@ -284,48 +308,45 @@ impl Store {
             )?;
             for out in &batch.outputs {
                 let e = &out.event;
-                let d = &e.detail;
-                let server = intern(&tx, &mut self.strings, &e.server)?;
-                let service = intern(&tx, &mut self.strings, &d.service)?;
-                let username = intern_opt(&tx, &mut self.strings, d.username.as_deref())?;
-                let mechanism = intern_opt(&tx, &mut self.strings, d.mechanism.as_deref())?;
-                let logged = intern_opt(&tx, &mut self.strings, d.logged_hostname.as_deref())?;
-                let blob = ip_blob(&d.client_ip);
-                let ip = &blob[..ip_len(&d.client_ip)];
-                let inserted = insert.execute(params![
-                    out.key.rowid(),
-                    e.time.as_second(),
-                    d.kind.code(),
-                    d.reason.code(),
-                    d.count.max(1),
-                    ip,
-                    server,
-                    service,
-                    username,
-                    mechanism,
-                    logged,
-                ])?;
-                if inserted == 0 {
+                let username = e.username.map(id);
+                let blob = ip_blob(&e.client_ip);
+                let ip = &blob[..ip_len(&e.client_ip)];
+                let ts = e.time.as_second();
+                // Bound one by one: a million rows per gigabyte make the generic parameter
+                // slice of `execute` measurable.
+                insert.raw_bind_parameter(1, out.key.rowid())?;
+                insert.raw_bind_parameter(2, ts)?;
+                insert.raw_bind_parameter(3, e.kind.code())?;
+                insert.raw_bind_parameter(4, e.reason.code())?;
+                insert.raw_bind_parameter(5, e.count.max(1))?;
+                insert.raw_bind_parameter(6, ip)?;
+                insert.raw_bind_parameter(7, id(e.server))?;
+                insert.raw_bind_parameter(8, id(e.service))?;
+                insert.raw_bind_parameter(9, username)?;
+                insert.raw_bind_parameter(10, e.mechanism.map(id))?;
+                insert.raw_bind_parameter(11, e.logged_hostname.map(id))?;
+                if insert.raw_execute()? == 0 {
                     continue;
                 }
-                let n = u64::from(d.count.max(1));
-                tally.event(ip, e.time.as_second(), d.kind == Kind::Failure);
-                if let (Kind::Success, Some(user)) = (d.kind, username) {
-                    tally.login(user, ip, e.time.as_second());
+                let n = u64::from(e.count.max(1));
+                tally.event(ip, ts, e.kind == Kind::Failure);
+                if let (Kind::Success, Some(user)) = (e.kind, username) {
+                    tally.login(user, ip, ts);
                 }
-                let canonical = d.client_ip.to_canonical();
-                match (d.kind, d.reason) {
+                match (e.kind, e.reason) {
                     (Kind::Success, _) => {
                         added.successes += n;
                         // Reports compare a login's country with the account's earlier ones.
+                        let canonical = e.client_ip.to_canonical();
                         infos.entry(canonical).or_insert_with(|| enrich(canonical));
                     }
                     (Kind::BackendError, _) => added.backend_errors += n,
                     (Kind::Failure, Reason::MechanismInvalid) if !mechanism_probes_count => added.uncounted += n,
                     (Kind::Failure, _) => {
                         added.failures += n;
+                        let canonical = e.client_ip.to_canonical();
                         let info = infos.entry(canonical).or_insert_with(|| enrich(canonical));
-                        rows.push(e, info).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
+                        rows.push(e, info);
                     }
                 }
             }
@@ -357,7 +378,7 @@ impl Store {
             }
             ipinfo::save(&tx, &mut self.strings, &infos)?;
         }
-        let formatted = rows.take().map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
+        let formatted = rows.take();
         csv.append(&formatted).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
         meta_set(&tx, "csv_len", csv.len() as i64)?;
         tx.commit()?;
@@ -472,10 +493,6 @@ fn intern(conn: &Connection, cache: &mut StringIds, s: &str) -> Result<i64> {
     };
     cache.insert(s.to_string(), id);
     Ok(id)
-}
-
-fn intern_opt(conn: &Connection, cache: &mut StringIds, s: Option<&str>) -> Result<Option<i64>> {
-    s.map(|s| intern(conn, cache, s)).transpose()
 }
 
 /// The address as stored: 4 bytes for IPv4, 16 for IPv6 (first `ip_len` bytes used).

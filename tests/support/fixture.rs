@@ -8,10 +8,9 @@ use std::process::{Command, Output};
 
 use jiff::ToSpan;
 use jiff::civil::Date;
-use maillogsentinel::correlate::Output as Stored;
 use maillogsentinel::enrich::IpInfo;
 use maillogsentinel::enrich::dns::RdnsStatus;
-use maillogsentinel::event::{Detail, Event, EventKey, Kind, Layer, Reason};
+use maillogsentinel::event::{Detail, EventKey, Kind, Layer, OwnedEvent, Reason};
 use maillogsentinel::store::csv::{IntrusionCsv, RowFormatter};
 use maillogsentinel::store::{Batch, STORE_FILE, Store};
 
@@ -26,7 +25,7 @@ pub const EVIL_USER: &str = "evil\x1b[31m";
 pub const SCRIPT_USER: &str = "<script>alert(1)</script>";
 
 struct Builder {
-    outputs: Vec<Stored>,
+    outputs: Vec<(EventKey, OwnedEvent)>,
     offset: u64,
 }
 
@@ -45,9 +44,9 @@ impl Builder {
     ) {
         let time = format!("{day}T{hms}Z").parse().unwrap();
         self.offset += 100;
-        self.outputs.push(Stored {
-            key: EventKey { source: 1, offset: self.offset },
-            event: Event {
+        self.outputs.push((
+            EventKey { source: 1, offset: self.offset },
+            OwnedEvent {
                 time,
                 server: "mx1".into(),
                 detail: Detail {
@@ -64,7 +63,7 @@ impl Builder {
                     duration_secs: None,
                 },
             },
-        });
+        ));
     }
 }
 
@@ -103,7 +102,7 @@ pub fn fill(data: &Path, enrich: bool) {
     b.add(d, "12:00:00", Success, LoginOk, sub, "203.0.113.99", "alice", 1);
     b.add(d, "13:00:00", Failure, MechanismInvalid, "postfix/smtpd", "203.0.113.50", "probe", 1);
     b.add(d, "14:00:00", BackendError, BackendOutage, "dovecot/auth", "127.0.0.1", "alice", 2);
-    let batch = Batch { outputs: b.outputs, progress: vec![], correlator: None };
+    let batch = Batch::of(b.outputs);
     type Row = (&'static str, Option<&'static str>, RdnsStatus, &'static str, u32, &'static str);
     let known: [Row; 5] = [
         ("203.0.113.5", Some("scanner.example.net"), RdnsStatus::Ok, "CN", 64500, "Evil Hosting <b>Ltd</b>"),

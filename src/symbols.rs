@@ -1,0 +1,161 @@
+//! Interned text: each distinct server, service, username, mechanism and hostname of a scan is
+//! kept once, and events refer to it by number.
+//!
+//! A gigabyte of log holds about a million events but only thousands of distinct texts, so the
+//! parser thread turns each text into a [`Sym`] (one hash lookup, usually on the raw bytes of the
+//! line, so that a known text is neither copied nor escaped again) and events stay small `Copy`
+//! values. The store thread receives each new text once, with the batch that first uses it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+
+use crate::event::{Event, OwnedEvent, Service, session_hash};
+use crate::text::{visible, visible_upper};
+
+/// A text's number in its [`Symbols`] table.
+pub type Sym = u32;
+
+/// A table of interned texts. Texts are stored made visible ([`crate::text::visible`]).
+#[derive(Debug, Default)]
+pub struct Symbols {
+    strings: Vec<Arc<str>>,
+    by_text: HashMap<Arc<str>, Sym, RandomState>,
+    /// Raw bytes as logged → the symbol of their visible form.
+    raw: HashMap<Box<[u8]>, Sym, RandomState>,
+    /// Raw bytes as logged → the symbol of their visible, upper-cased form (mechanisms).
+    raw_upper: HashMap<Box<[u8]>, Sym, RandomState>,
+}
+
+impl Symbols {
+    /// An empty table.
+    pub fn new() -> Symbols {
+        Symbols::default()
+    }
+
+    /// The symbol of `text`, which is already visible (configuration, saved state).
+    pub fn text(&mut self, text: &str) -> Sym {
+        if let Some(&sym) = self.by_text.get(text) {
+            return sym;
+        }
+        let sym = Sym::try_from(self.strings.len()).unwrap_or(Sym::MAX);
+        let text: Arc<str> = Arc::from(text);
+        self.strings.push(Arc::clone(&text));
+        self.by_text.insert(text, sym);
+        sym
+    }
+
+    /// The symbol of `raw` as logged, made visible.
+    pub fn visible(&mut self, raw: &[u8]) -> Sym {
+        if let Some(&sym) = self.raw.get(raw) {
+            return sym;
+        }
+        let sym = self.text(&visible(raw));
+        self.raw.insert(raw.into(), sym);
+        sym
+    }
+
+    /// The symbol of `raw` as logged, made visible and upper-cased (SASL mechanisms).
+    pub fn visible_upper(&mut self, raw: &[u8]) -> Sym {
+        if let Some(&sym) = self.raw_upper.get(raw) {
+            return sym;
+        }
+        let sym = self.text(&visible_upper(raw));
+        self.raw_upper.insert(raw.into(), sym);
+        sym
+    }
+
+    /// The symbol of a service name.
+    pub fn service(&mut self, service: Service<'_>) -> Sym {
+        if service.prefix.is_empty() {
+            return self.visible(service.name);
+        }
+        self.visible(&[service.prefix, service.name].concat())
+    }
+
+    /// The text of `sym` (empty for a number this table never gave out).
+    pub fn get(&self, sym: Sym) -> &str {
+        self.strings.get(sym as usize).map_or("", |s| s)
+    }
+
+    /// How many texts the table holds; symbols are `0..len`.
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+
+    /// The texts of symbols `start..`, in order: what a batch sends to the store.
+    pub fn since(&self, start: usize) -> &[Arc<str>] {
+        self.strings.get(start..).unwrap_or(&[])
+    }
+
+    /// Interns an owned event's texts.
+    pub fn event(&mut self, e: &OwnedEvent) -> Event {
+        let d = &e.detail;
+        Event {
+            time: e.time,
+            client_ip: d.client_ip,
+            server: self.text(&e.server),
+            service: self.text(&d.service),
+            username: d.username.as_deref().map(|s| self.text(s)),
+            mechanism: d.mechanism.as_deref().map(|s| self.text(s)),
+            logged_hostname: d.logged_hostname.as_deref().map(|s| self.text(s)),
+            session: d.session.as_deref().map(|s| session_hash(s.as_bytes())),
+            count: d.count,
+            duration_secs: d.duration_secs,
+            kind: d.kind,
+            reason: d.reason,
+            layer: d.layer,
+        }
+    }
+
+    /// The owned form of `e`. Its session id is only a hash: the owned event has none.
+    pub fn owned(&self, e: &Event) -> OwnedEvent {
+        let text = |s: Option<u32>| s.map(|s| self.get(s).to_string());
+        OwnedEvent {
+            time: e.time,
+            server: self.get(e.server).to_string(),
+            detail: crate::event::Detail {
+                kind: e.kind,
+                reason: e.reason,
+                service: self.get(e.service).to_string(),
+                client_ip: e.client_ip,
+                username: text(e.username),
+                mechanism: text(e.mechanism),
+                logged_hostname: text(e.logged_hostname),
+                count: e.count,
+                layer: e.layer,
+                session: None,
+                duration_secs: e.duration_secs,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_and_visible_texts_share_symbols() {
+        let mut s = Symbols::new();
+        let a = s.visible(b"bob");
+        assert_eq!(s.visible(b"bob"), a);
+        assert_eq!(s.text("bob"), a);
+        let esc = s.visible(b"e\x1bvil");
+        assert_eq!(s.get(esc), "e\\x1Bvil");
+        // The visible text of a raw escape is not the same symbol as that text typed literally.
+        assert_ne!(s.visible(b"e\\x1Bvil"), esc);
+        let login = s.visible_upper(b"login");
+        assert_eq!(s.visible_upper(b"LOGIN"), login);
+        assert_eq!(s.get(login), "LOGIN");
+        assert_eq!(s.len(), 4);
+        assert_eq!(s.since(2).len(), 2);
+        assert_eq!(s.service(Service { prefix: b"dovecot/", name: b"imap-login" }), s.text("dovecot/imap-login"));
+    }
+}
