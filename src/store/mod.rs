@@ -9,6 +9,7 @@
 //! IPs are 4- or 16-byte blobs, and the event's key (file id and line offset, see
 //! [`EventKey`]) is its rowid, so storing the same line twice is a no-op.
 
+mod bulk;
 pub mod csv;
 pub mod history;
 pub mod ipinfo;
@@ -171,6 +172,10 @@ pub struct Store {
     strings: StringIds,
     /// The `strings` id of each symbol of the current scan's table.
     sym_ids: Vec<i64>,
+    /// The highest event rowid stored per source file (loaded on first use).
+    max_rowid: HashMap<u32, i64>,
+    /// What [`bulk::INSERT`] inserts.
+    bulk_rows: bulk::Rows,
     known_logins: HashSet<history::LoginKey>,
 }
 
@@ -186,6 +191,9 @@ impl Store {
         // A first scan of a big log inserts hundreds of thousands of rows: a larger page cache
         // keeps the B-tree pages being appended to in memory between commits.
         conn.pragma_update(None, "cache_size", -32768)?;
+        // Each checkpoint syncs the WAL and the database: the default (every 1,000 pages) makes a
+        // first scan of a big log wait on dozens of syncs.
+        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(ipinfo::SCHEMA)?;
         conn.execute_batch(history::SCHEMA)?;
@@ -201,7 +209,16 @@ impl Store {
             }
             Some(_) => {}
         }
-        Ok(Store { conn, strings: HashMap::default(), sym_ids: Vec::new(), known_logins: HashSet::new() })
+        let bulk_rows = bulk::Rows::default();
+        bulk::register(&conn, std::sync::Arc::clone(&bulk_rows))?;
+        Ok(Store {
+            conn,
+            strings: HashMap::default(),
+            sym_ids: Vec::new(),
+            max_rowid: HashMap::new(),
+            bulk_rows,
+            known_logins: HashSet::new(),
+        })
     }
 
     /// The underlying connection, for read-only queries by reports and tests.
@@ -300,38 +317,36 @@ impl Store {
         rows.learn(batch.symbols_start, &batch.symbols);
         let ids = &self.sym_ids;
         let id = |s: crate::event::Sym| ids.get(s as usize).copied().unwrap_or(0);
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO events
-                 (id, ts, kind, reason, count, ip, server, service, username, mechanism, logged_hostname)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for out in &batch.outputs {
+        let event_rows: Vec<bulk::Row> = batch
+            .outputs
+            .iter()
+            .map(|out| {
                 let e = &out.event;
-                let username = e.username.map(id);
-                let blob = ip_blob(&e.client_ip);
-                let ip = &blob[..ip_len(&e.client_ip)];
-                let ts = e.time.as_second();
-                // Bound one by one: a million rows per gigabyte make the generic parameter
-                // slice of `execute` measurable.
-                insert.raw_bind_parameter(1, out.key.rowid())?;
-                insert.raw_bind_parameter(2, ts)?;
-                insert.raw_bind_parameter(3, e.kind.code())?;
-                insert.raw_bind_parameter(4, e.reason.code())?;
-                insert.raw_bind_parameter(5, e.count.max(1))?;
-                insert.raw_bind_parameter(6, ip)?;
-                insert.raw_bind_parameter(7, id(e.server))?;
-                insert.raw_bind_parameter(8, id(e.service))?;
-                insert.raw_bind_parameter(9, username)?;
-                insert.raw_bind_parameter(10, e.mechanism.map(id))?;
-                insert.raw_bind_parameter(11, e.logged_hostname.map(id))?;
-                if insert.raw_execute()? == 0 {
-                    continue;
+                bulk::Row {
+                    id: out.key.rowid(),
+                    ts: e.time.as_second(),
+                    kind: e.kind.code(),
+                    reason: e.reason.code(),
+                    count: e.count.max(1),
+                    ip: ip_blob(&e.client_ip),
+                    ip_len: ip_len(&e.client_ip) as u8,
+                    server: id(e.server),
+                    service: id(e.service),
+                    username: e.username.map(id),
+                    mechanism: e.mechanism.map(id),
+                    logged_hostname: e.logged_hostname.map(id),
                 }
-                let n = u64::from(e.count.max(1));
-                tally.event(ip, ts, e.kind == Kind::Failure);
-                if let (Kind::Success, Some(user)) = (e.kind, username) {
-                    tally.login(user, ip, ts);
+            })
+            .collect();
+        let new = insert_events(&tx, &mut self.max_rowid, &self.bulk_rows, &batch.outputs, &event_rows)?;
+        {
+            for ((out, row), _) in batch.outputs.iter().zip(&event_rows).zip(&new).filter(|(_, new)| **new) {
+                let e = &out.event;
+                let ip = &row.ip[..usize::from(row.ip_len)];
+                let n = u64::from(row.count);
+                tally.event(ip, row.ts, e.kind == Kind::Failure);
+                if let (Kind::Success, Some(user)) = (e.kind, row.username) {
+                    tally.login(user, ip, row.ts);
                 }
                 match (e.kind, e.reason) {
                     (Kind::Success, _) => {
@@ -382,8 +397,13 @@ impl Store {
         csv.append(&formatted).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
         meta_set(&tx, "csv_len", csv.len() as i64)?;
         tx.commit()?;
+        for (row, _) in event_rows.iter().zip(&new).filter(|(_, new)| **new) {
+            let max = self.max_rowid.entry(EventKey::from_rowid(row.id).source).or_insert(row.id);
+            *max = (*max).max(row.id);
+        }
         Ok(added)
     }
+
 
     /// Reads stored events back, oldest key first (used by tests and exports).
     pub fn events(&self) -> Result<Vec<StoredEvent>> {
@@ -411,6 +431,78 @@ impl Store {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// Inserts the events of `rows` that are not stored yet, inside `tx`; returns which were new.
+///
+/// An event is new when its rowid lies beyond the highest one stored for its file (a line
+/// read for the first time) or, for the few below it (events the correlator held back across
+/// a commit, rescans), when a lookup does not find it. The new ones go in with one statement
+/// ([`bulk`]). Should that fail (two equal keys in one batch would), the batch is inserted
+/// row by row instead, which settles every case exactly.
+fn insert_events(
+tx: &Connection,
+max_rowid: &mut HashMap<u32, i64>,
+bulk_rows: &bulk::Rows,
+outputs: &[Output],
+rows: &[bulk::Row],
+) -> Result<Vec<bool>> {
+    let mut new = Vec::with_capacity(rows.len());
+    {
+        let mut exists = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)")?;
+        let mut max_of = tx.prepare_cached("SELECT max(id) FROM events WHERE id BETWEEN ?1 AND ?2")?;
+        for (out, row) in outputs.iter().zip(rows) {
+            let source = out.key.source;
+            let max = match max_rowid.get(&source) {
+                Some(&m) => m,
+                None => {
+                    let lo = EventKey { source, offset: 0 }.rowid();
+                    let hi = EventKey { source, offset: u64::MAX }.rowid();
+                    let m: Option<i64> = max_of.query_row([lo, hi], |r| r.get(0))?;
+                    let m = m.unwrap_or(lo - 1);
+                    max_rowid.insert(source, m);
+                    m
+                }
+            };
+            new.push(row.id > max || !exists.query_row([row.id], |r| r.get::<_, bool>(0))?);
+        }
+    }
+    {
+        let mut buffer = bulk_rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        buffer.clear();
+        buffer.extend(rows.iter().zip(&new).filter(|(_, new)| **new).map(|(r, _)| *r));
+    }
+    let expected = new.iter().filter(|n| **n).count();
+    tx.execute_batch("SAVEPOINT bulk")?;
+    match tx.prepare_cached(bulk::INSERT)?.execute([]) {
+        Ok(n) if n == expected => {
+            tx.execute_batch("RELEASE bulk")?;
+            return Ok(new);
+        }
+        _ => tx.execute_batch("ROLLBACK TO bulk; RELEASE bulk")?,
+    }
+    bulk_rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO events
+         (id, ts, kind, reason, count, ip, server, service, username, mechanism, logged_hostname)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for (r, new) in rows.iter().zip(new.iter_mut()) {
+        *new = insert.execute(params![
+            r.id,
+            r.ts,
+            r.kind,
+            r.reason,
+            r.count,
+            &r.ip[..usize::from(r.ip_len)],
+            r.server,
+            r.service,
+            r.username,
+            r.mechanism,
+            r.logged_hostname
+        ])? > 0;
+    }
+    Ok(new)
 }
 
 /// An event as stored.
