@@ -1,25 +1,82 @@
 //! The queries behind a report: everything is read from the store, never from the CSV.
 //!
-//! The period's rows are read once through the `events_ts` index and aggregated in memory (a day
-//! is thousands to a few hundred thousand rows); the questions about history ("seen before?",
-//! "failed in the last 7 days?", "where did this account log in from before?") are point lookups
-//! in the small history tables the scan keeps (`ips`, `logins`; see `store::history`), so the
-//! cost does not grow with the size of the store.
+//! The period's rows are read once and aggregated in memory (a day is thousands to a few hundred
+//! thousand rows). `events` has no index on time: keeping one up to date cost the first scan of a
+//! big log about 40% of its insert time, one index entry per event. Instead the scan records, per
+//! batch and file, which rowid range holds which times (`store::spans`; a file's events are stored
+//! in line order, which is time order), and every query here runs once per rowid range that may
+//! hold the period ([`crate::store::spans::ranges`]) as a rowid range scan, still filtering on
+//! `ts`. Sums and distinct counts are therefore made here across the ranges, not in SQL.
+//!
+//! The questions about history ("seen before?", "failed in the last 7 days?", "where did this
+//! account log in from before?") are point lookups in the small history tables the scan keeps
+//! (`ips`, `logins`; see `store::history`), so the cost does not grow with the size of the store.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, params};
 
 use super::{
     AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, Period, Report,
     ServiceRow, Totals, UserRow,
 };
 use crate::event::{Kind, Reason};
-use crate::store::{ip_blob, ip_from_blob, ip_len};
+use crate::store::{ip_blob, ip_from_blob, ip_len, spans};
 
 /// How far back a failure makes a later successful login from the same IP suspicious.
 pub const COMPROMISE_LOOKBACK_SECS: i64 = 7 * 86_400;
+
+/// The period's events. Like every query on `events` here, its last two parameters are the rowid
+/// range to read (see [`for_each_row`]).
+const PERIOD_EVENTS: &str = "SELECT e.ts, e.kind, e.reason, e.count, e.ip, e.username, u.s, se.s
+     FROM events e JOIN strings se ON se.id = e.service LEFT JOIN strings u ON u.id = e.username
+     WHERE e.ts >= ?1 AND e.ts < ?2 AND e.id BETWEEN ?3 AND ?4";
+
+/// The previous period's counted failures.
+const PREVIOUS_FAILURES: &str = "SELECT e.count, e.ip FROM events e
+     WHERE e.ts >= ?1 AND e.ts < ?2 AND e.kind = 1 AND (e.reason != 4 OR ?3) AND e.id BETWEEN ?4 AND ?5";
+
+/// An address's counted failures in a window (both ends included).
+const FAILED_BEFORE: &str = "SELECT e.count, e.username FROM events e
+     WHERE e.ts >= ?2 AND e.ts <= ?3 AND e.ip = ?1 AND e.kind = 1 AND (e.reason != 4 OR ?4)
+     AND e.id BETWEEN ?5 AND ?6";
+
+/// The period's counted failures for the CSV, each string as its id and its text.
+const INTRUSIONS: &str = "SELECT e.ts, e.id, e.reason, e.count, e.ip,
+     e.server, sv.s, e.service, se.s, e.username, u.s, e.mechanism, m.s, e.logged_hostname, h.s
+     FROM events e JOIN strings sv ON sv.id = e.server JOIN strings se ON se.id = e.service
+     LEFT JOIN strings u ON u.id = e.username LEFT JOIN strings m ON m.id = e.mechanism
+     LEFT JOIN strings h ON h.id = e.logged_hostname
+     WHERE e.ts >= ?1 AND e.ts < ?2 AND e.kind = 1 AND (e.reason != 4 OR ?3) AND e.id BETWEEN ?4 AND ?5";
+
+/// Runs `stmt` once per rowid range that may hold events with `start <= ts < end`, binding
+/// `params` and then the range's bounds, and calls `f` on every row. The ranges are disjoint, so
+/// no row is seen twice; rows come in rowid order within a range, not in time order.
+fn for_each_row(
+    conn: &Connection,
+    stmt: &mut Statement<'_>,
+    (start, end): (i64, i64),
+    params: &[&dyn ToSql],
+    mut f: impl FnMut(&Row<'_>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    for (lo, hi) in spans::ranges(conn, start, end)? {
+        let mut bound = params.to_vec();
+        bound.extend_from_slice(&[&lo as &dyn ToSql, &hi]);
+        let mut rows = stmt.query(bound.as_slice())?;
+        while let Some(r) = rows.next()? {
+            f(r)?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens a read transaction unless the caller has one: the queries, run once per range, then see
+/// one state of the store even while a scan commits, and the thousands of point lookups that
+/// follow them do not each take and release the store's locks.
+fn read_transaction(conn: &Connection) -> rusqlite::Result<Option<rusqlite::Transaction<'_>>> {
+    if conn.is_autocommit() { conn.unchecked_transaction().map(Some) } else { Ok(None) }
+}
 
 /// What is known about one IP from the enrichment table.
 #[derive(Clone, Debug, Default)]
@@ -140,6 +197,7 @@ struct SuccessGroup {
 /// Builds the report for `period`; `top` rows per table, mechanism probes counted when
 /// `probes_count` (the `[scan]` setting).
 pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: bool) -> rusqlite::Result<Report> {
+    let _snapshot = read_transaction(conn)?;
     let (start, end) = (period.start.as_second(), period.end.as_second());
     let mut enrichment = Enrichment::new(conn)?;
     let mut names: HashMap<i64, String> = HashMap::new();
@@ -153,18 +211,13 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
     let mut per_hour = vec![0u64; hours];
     let mut totals = Totals::default();
 
-    let mut stmt = conn.prepare(
-        "SELECT e.ts, e.kind, e.reason, e.count, e.ip, e.username, u.s, se.s
-         FROM events e JOIN strings se ON se.id = e.service LEFT JOIN strings u ON u.id = e.username
-         WHERE e.ts >= ?1 AND e.ts < ?2",
-    )?;
-    let mut rows = stmt.query(params![start, end])?;
-    while let Some(r) = rows.next()? {
+    let mut stmt = conn.prepare(PERIOD_EVENTS)?;
+    for_each_row(conn, &mut stmt, (start, end), params![start, end], |r| {
         let ts: i64 = r.get(0)?;
         let kind = Kind::from_code(r.get(1)?);
         let reason = Reason::from_code(r.get(2)?);
         let count = u64::from(r.get::<_, u32>(3)?.max(1));
-        let Some(ip) = ip_from_blob(r.get_ref(4)?.as_blob()?) else { continue };
+        let Some(ip) = ip_from_blob(r.get_ref(4)?.as_blob()?) else { return Ok(()) };
         let user_id: Option<i64> = r.get(5)?;
         if let Some(id) = user_id
             && let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id)
@@ -215,16 +268,23 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
             }
             None => {}
         }
-    }
-    drop(rows);
+        Ok(())
+    })?;
     totals.unique_ips = by_ip.len() as u64;
     let previous = (start - (end - start), start);
-    (totals.previous_failed_attempts, totals.previous_unique_ips) = conn.query_row(
-        "SELECT coalesce(sum(count), 0), count(DISTINCT ip) FROM events
-         WHERE ts >= ?1 AND ts < ?2 AND kind = 1 AND (reason != 4 OR ?3)",
-        params![previous.0, previous.1, probes_count],
-        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-    )?;
+    let mut previous_failed: i64 = 0;
+    let mut previous_ips: HashSet<Vec<u8>> = HashSet::new();
+    let mut stmt = conn.prepare(PREVIOUS_FAILURES)?;
+    for_each_row(conn, &mut stmt, previous, params![previous.0, previous.1, probes_count], |r| {
+        previous_failed += r.get::<_, i64>(0)?;
+        let ip = r.get_ref(1)?.as_bytes()?;
+        if !previous_ips.contains(ip) {
+            previous_ips.insert(ip.to_vec());
+        }
+        Ok(())
+    })?;
+    totals.previous_failed_attempts = previous_failed as u64;
+    totals.previous_unique_ips = previous_ips.len() as u64;
 
     let name = |id: &i64| names.get(id).cloned().unwrap_or_default();
     // The store keeps each address's first appearance (`ips`, see store::history).
@@ -355,12 +415,10 @@ fn compromises(
     probes_count: bool,
 ) -> rusqlite::Result<Vec<Compromise>> {
     // `ips` says whether an address failed at all around the login; only then are the events
-    // of the 7 days read (through the time index), which keeps the report fast on a big store.
+    // of the 7 days read (the rowid ranges `spans` gives for them), which keeps the report fast
+    // on a big store.
     let mut failure_span = conn.prepare_cached("SELECT first_failure, last_failure FROM ips WHERE ip = ?1")?;
-    let mut failed_before = conn.prepare_cached(
-        "SELECT coalesce(sum(count), 0), count(DISTINCT username) FROM events
-         WHERE ts >= ?2 AND ts <= ?3 AND ip = ?1 AND kind = 1 AND (reason != 4 OR ?4)",
-    )?;
+    let mut failed_before = conn.prepare_cached(FAILED_BEFORE)?;
     let mut earlier_ips = conn.prepare_cached("SELECT ip FROM logins WHERE username = ?1 AND first_seen < ?2")?;
     let mut out = Vec::new();
     for ((_, ip), g) in successes {
@@ -369,11 +427,16 @@ fn compromises(
         let span: Option<(Option<i64>, Option<i64>)> =
             failure_span.query_row([&blob], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
         let may_have_failed = matches!(span, Some((Some(first), Some(last))) if first <= window.1 && last >= window.0);
-        let (failures, accounts): (i64, i64) = if may_have_failed {
-            failed_before.query_row(params![blob, window.0, window.1, probes_count], |r| Ok((r.get(0)?, r.get(1)?)))?
-        } else {
-            (0, 0)
-        };
+        let (mut failures, mut accounts) = (0_i64, HashSet::new());
+        if may_have_failed {
+            // `ranges` takes a half-open period; the window includes the last login.
+            let times = (window.0, window.1.saturating_add(1));
+            for_each_row(conn, &mut failed_before, times, params![blob, window.0, window.1, probes_count], |r| {
+                failures += r.get::<_, i64>(0)?;
+                accounts.extend(r.get::<_, Option<i64>>(1)?);
+                Ok(())
+            })?;
+        }
         let info = enrichment.get(conn, *ip)?;
         let mut why = Vec::new();
         if failures > 0 {
@@ -406,7 +469,7 @@ fn compromises(
             service: g.service.clone(),
             why,
             failures_7d: failures as u64,
-            failed_accounts_7d: accounts as u64,
+            failed_accounts_7d: accounts.len() as u64,
             hostname: info.hostname,
             country_code: info.country_code,
             previous_countries,
@@ -418,50 +481,69 @@ fn compromises(
     Ok(out)
 }
 
+/// One row of [`intrusion_csv`], its strings as ids into the texts gathered with the rows.
+struct Intrusion {
+    ts: i64,
+    id: i64,
+    reason: u8,
+    count: u32,
+    ip: IpAddr,
+    /// `strings` ids of the server, service, username, mechanism and logged host name.
+    strings: [Option<i64>; 5],
+}
+
 /// The period's intrusion rows, in the format (and with the header) of `intrusions.csv`, with the
 /// enrichment columns filled when known: the email attachment.
 pub fn intrusion_csv(conn: &Connection, period: &Period, probes_count: bool) -> rusqlite::Result<Vec<u8>> {
     use crate::store::csv::neutralise;
+    let _snapshot = read_transaction(conn)?;
     let mut enrichment = Enrichment::new(conn)?;
     let mut out = crate::store::csv::HEADER.as_bytes().to_vec();
     let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-    let mut stmt = conn.prepare(
-        "SELECT e.ts, e.reason, e.count, e.ip, sv.s, se.s, u.s, m.s, h.s
-         FROM events e JOIN strings sv ON sv.id = e.server JOIN strings se ON se.id = e.service
-         LEFT JOIN strings u ON u.id = e.username LEFT JOIN strings m ON m.id = e.mechanism
-         LEFT JOIN strings h ON h.id = e.logged_hostname
-         WHERE e.ts >= ?1 AND e.ts < ?2 AND e.kind = 1 AND (e.reason != 4 OR ?3) ORDER BY e.ts, e.id",
-    )?;
-    let mut rows = stmt.query(params![period.start.as_second(), period.end.as_second(), probes_count])?;
-    while let Some(r) = rows.next()? {
-        let Some(ip) = ip_from_blob(r.get_ref(3)?.as_blob()?) else { continue };
-        let info = enrichment.get(conn, ip)?;
-        let ts: i64 = r.get(0)?;
-        let time = jiff::Timestamp::from_second(ts)
+    // The ranges interleave in time (two log files cover the same hours), so the rows are
+    // gathered and sorted here; compactly, each string kept once in `texts` (already made safe
+    // for a spreadsheet) and the rows holding its id. Within a range rows come in line order,
+    // which is nearly time order: the sort mostly merges runs.
+    let mut found: Vec<Intrusion> = Vec::new();
+    let mut texts: HashMap<i64, String> = HashMap::new();
+    let mut stmt = conn.prepare(INTRUSIONS)?;
+    let times = (period.start.as_second(), period.end.as_second());
+    for_each_row(conn, &mut stmt, times, params![times.0, times.1, probes_count], |r| {
+        let Some(ip) = ip_from_blob(r.get_ref(4)?.as_blob()?) else { return Ok(()) };
+        let mut strings = [None; 5];
+        for (k, slot) in strings.iter_mut().enumerate() {
+            *slot = r.get::<_, Option<i64>>(5 + 2 * k)?;
+            if let Some(id) = *slot
+                && !texts.contains_key(&id)
+            {
+                let text: Option<String> = r.get(6 + 2 * k)?;
+                texts.insert(id, text.map(|s| neutralise(&s).into_owned()).unwrap_or_default());
+            }
+        }
+        found.push(Intrusion { ts: r.get(0)?, id: r.get(1)?, reason: r.get(2)?, count: r.get(3)?, ip, strings });
+        Ok(())
+    })?;
+    found.sort_by_key(|i| (i.ts, i.id));
+    let o = |s: &Option<String>| s.as_deref().map(|s| neutralise(s).into_owned()).unwrap_or_default();
+    for i in &found {
+        let info = enrichment.get(conn, i.ip)?;
+        let time = jiff::Timestamp::from_second(i.ts)
             .map(|t| t.to_zoned_datetime(period.tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string())
-            .unwrap_or_else(|_| ts.to_string());
-        let reason = Reason::from_code(r.get(1)?).map_or("unknown", Reason::as_str);
-        let text = |i: usize| -> rusqlite::Result<String> {
-            Ok(r.get::<_, Option<String>>(i)?.map(|s| neutralise(&s).into_owned()).unwrap_or_default())
-        };
-        let o = |s: &Option<String>| s.as_deref().map(|s| neutralise(s).into_owned()).unwrap_or_default();
-        let record = [
-            time,
-            text(4)?,
-            text(5)?,
-            ip.to_string(),
-            text(6)?,
-            text(7)?,
-            reason.to_string(),
-            text(8)?,
+            .unwrap_or_else(|_| i.ts.to_string());
+        let reason = Reason::from_code(i.reason).map_or("unknown", Reason::as_str);
+        let text = |k: usize| i.strings[k].and_then(|id| texts.get(&id)).map_or("", String::as_str);
+        let (ip, hostname, rdns, country, asn, aso) = (
+            i.ip.to_string(),
             o(&info.hostname),
             o(&info.reverse_dns_status),
             o(&info.country_code),
             o(&info.asn),
             o(&info.aso),
-        ];
-        for _ in 0..r.get::<_, u32>(2)?.max(1) {
-            w.write_record(&record).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        );
+        let record: [&str; 13] =
+            [&time, text(0), text(1), &ip, text(2), text(3), reason, text(4), &hostname, &rdns, &country, &asn, &aso];
+        for _ in 0..i.count.max(1) {
+            w.write_record(record).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         }
     }
     let rows = w.into_inner().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e.into_error())))?;
@@ -472,6 +554,111 @@ pub fn intrusion_csv(conn: &Connection, period: &Period, probes_count: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::correlate::Output;
+    use crate::event::{Detail, Event, EventKey, Layer};
+    use crate::store::csv::{IntrusionCsv, RowFormatter};
+    use crate::store::{Batch, STORE_FILE, Store};
+
+    /// One line: (source, offset, time, kind, ip, user, count).
+    type Line = (u32, u64, &'static str, Kind, &'static str, &'static str, u32);
+
+    fn output(&(source, offset, time, kind, ip, user, count): &Line) -> Output {
+        Output {
+            key: EventKey { source, offset },
+            event: Event {
+                time: time.parse().unwrap(),
+                server: "mx1".into(),
+                detail: Detail {
+                    kind,
+                    reason: if kind == Kind::Success { Reason::LoginOk } else { Reason::PasswordMismatch },
+                    service: "dovecot/imap-login".into(),
+                    client_ip: ip.parse().unwrap(),
+                    username: Some(user.into()),
+                    mechanism: None,
+                    logged_hostname: None,
+                    count,
+                    layer: Layer::LoginFront,
+                    session: None,
+                    duration_secs: None,
+                },
+            },
+        }
+    }
+
+    /// A store holding `batches`, each committed the way a scan commits it.
+    fn store_with(dir: &std::path::Path, batches: &[&[Line]]) -> Store {
+        let mut store = Store::open(&dir.join(STORE_FILE)).unwrap();
+        let (mut csv, _) = IntrusionCsv::open(&dir.join("intrusions.csv"), None).unwrap();
+        let mut rows = RowFormatter::new(jiff::tz::TimeZone::UTC);
+        for lines in batches {
+            let batch = Batch { outputs: lines.iter().map(output).collect(), ..Batch::default() };
+            store.commit_batch(&batch, &mut csv, &mut rows, false, &mut |_| Default::default()).unwrap();
+        }
+        store
+    }
+
+    fn day(date: &str) -> Period {
+        Period::day(date.parse().unwrap(), &jiff::tz::TimeZone::UTC).unwrap()
+    }
+
+    #[test]
+    fn reports_read_every_range_once_and_only_the_period() {
+        use Kind::{Failure, Success};
+        let dir = tempfile::tempdir().unwrap();
+        // Two log files covering the same hours, committed in several batches, so that the
+        // period's events lie in several rowid ranges whose times interleave, and some ranges
+        // also hold events of the days around it.
+        let store = store_with(
+            dir.path(),
+            &[
+                &[
+                    (1, 0, "2026-03-09T23:00:00Z", Failure, "198.51.100.1", "a", 2),
+                    (1, 100, "2026-03-10T01:00:00Z", Failure, "198.51.100.1", "b", 1),
+                    (2, 0, "2026-03-09T22:00:00Z", Failure, "198.51.100.2", "a", 1),
+                    (2, 100, "2026-03-10T00:30:00Z", Failure, "198.51.100.1", "c", 1),
+                ],
+                &[
+                    (1, 200, "2026-03-10T03:00:00Z", Failure, "198.51.100.3", "a", 1),
+                    (2, 200, "2026-03-10T02:00:00Z", Failure, "198.51.100.3", "a", 1),
+                    (2, 300, "2026-03-10T04:00:00Z", Success, "198.51.100.1", "c", 1),
+                    (1, 300, "2026-03-11T00:00:00Z", Failure, "198.51.100.9", "a", 7),
+                ],
+            ],
+        );
+        let conn = store.connection();
+        let period = day("2026-03-10");
+        let r = collect(conn, &period, 10, false).unwrap();
+        assert_eq!((r.totals.failed_attempts, r.totals.unique_ips), (4, 2));
+        assert_eq!((r.totals.previous_failed_attempts, r.totals.previous_unique_ips), (3, 2));
+        assert_eq!(r.totals.successful_logins, 1);
+        // 198.51.100.1 failed 4 times for 3 accounts in the 7 days before its login, in both files.
+        assert_eq!(r.compromises.len(), 1);
+        assert_eq!((r.compromises[0].failures_7d, r.compromises[0].failed_accounts_7d), (4, 3));
+
+        let csv = String::from_utf8(intrusion_csv(conn, &period, false).unwrap()).unwrap();
+        let times: Vec<&str> = csv.lines().skip(1).map(|l| &l[11..19]).collect();
+        assert_eq!(times, ["00:30:00", "01:00:00", "02:00:00", "03:00:00"], "in time order across the files");
+    }
+
+    #[test]
+    fn every_events_query_reads_rowid_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(dir.path(), &[]);
+        for sql in [PERIOD_EVENTS, PREVIOUS_FAILURES, FAILED_BEFORE, INTRUSIONS] {
+            let mut stmt = store.connection().prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count());
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(nulls), |r| r.get(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|p| p.starts_with("SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")),
+                "{sql}: {plan:?}"
+            );
+            assert!(!plan.iter().any(|p| p.starts_with("SCAN")), "{sql}: {plan:?}");
+        }
+    }
 
     #[test]
     fn networks_are_slash_24_and_slash_64() {

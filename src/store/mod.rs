@@ -7,13 +7,16 @@
 //!
 //! Events are kept compact: strings (servers, services, users, ...) are interned in `strings`,
 //! IPs are 4- or 16-byte blobs, and the event's key (file id and line offset, see
-//! [`EventKey`]) is its rowid, so storing the same line twice is a no-op.
+//! [`EventKey`]) is its rowid, so storing the same line twice is a no-op. Events have no other
+//! index: each batch records which rowid ranges hold which times in [`spans`], which is how
+//! reports find a period's events.
 
 mod bulk;
 pub mod csv;
 pub mod history;
 pub mod ipinfo;
 pub mod lock;
+pub mod spans;
 
 use std::collections::{HashMap, HashSet};
 
@@ -25,7 +28,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::correlate::Output;
 use crate::enrich::IpInfo;
@@ -36,7 +39,9 @@ use crate::source::fingerprint::Fingerprint;
 /// File name of the store inside the data directory.
 pub const STORE_FILE: &str = "maillogsentinel.sqlite3";
 /// Schema version this build writes.
-const SCHEMA_VERSION: i64 = 1;
+///
+/// 2: the `events_ts` index was replaced by `spans` (see [`spans`]).
+const SCHEMA_VERSION: i64 = 2;
 
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +89,6 @@ CREATE TABLE IF NOT EXISTS events (
     mechanism INTEGER,
     logged_hostname INTEGER
 );
-CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 ";
 
 /// What the store remembers about one file's content.
@@ -182,7 +186,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // WAL + NORMAL: a crash of the process never loses a commit; a power cut may lose the
@@ -197,6 +201,7 @@ impl Store {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(ipinfo::SCHEMA)?;
         conn.execute_batch(history::SCHEMA)?;
+        conn.execute_batch(spans::SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
             None => meta_set(&conn, "schema_version", SCHEMA_VERSION)?,
@@ -209,6 +214,7 @@ impl Store {
             }
             Some(_) => {}
         }
+        migrate(&mut conn)?;
         let bulk_rows = bulk::Rows::default();
         bulk::register(&conn, std::sync::Arc::clone(&bulk_rows))?;
         Ok(Store {
@@ -310,6 +316,7 @@ impl Store {
         let mut added = Added::default();
         let mut infos: HashMap<IpAddr, IpInfo> = HashMap::new();
         let mut tally = history::Tally::default();
+        let mut spans = spans::SpanTally::default();
         self.sym_ids.truncate(batch.symbols_start);
         for text in &batch.symbols {
             self.sym_ids.push(intern(&tx, &mut self.strings, text)?);
@@ -345,6 +352,7 @@ impl Store {
                 let ip = &row.ip[..usize::from(row.ip_len)];
                 let n = u64::from(row.count);
                 tally.event(ip, row.ts, e.kind == Kind::Failure);
+                spans.event(row.id, row.ts);
                 if let (Kind::Success, Some(user)) = (e.kind, row.username) {
                     tally.login(user, ip, row.ts);
                 }
@@ -366,6 +374,7 @@ impl Store {
                 }
             }
             tally.save(&tx, &mut self.known_logins)?;
+            spans.save(&tx)?;
             let mut update = tx.prepare_cached(
                 "UPDATE sources SET fp_len = ?2, fp_hash = ?3, dev = ?4, ino = ?5, path = ?6, size = ?7,
                  offset = ?8, lines = ?9, complete = ?10, year = ?11, month = ?12, last_seen = ?13 WHERE id = ?1",
@@ -554,6 +563,32 @@ impl From<rusqlite::Error> for CommitError {
     }
 }
 
+/// Brings a store written by an older build up to [`SCHEMA_VERSION`].
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let current = meta_get::<i64>(conn, "schema_version")?.is_none_or(|v| v >= SCHEMA_VERSION);
+    let time_index = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_ts'")?
+        .query_row([], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if current && !time_index {
+        return Ok(());
+    }
+    // Immediate, and the version read again inside: a scan and a report opening an old store at
+    // the same moment must not both migrate it.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = meta_get(&tx, "schema_version")?.unwrap_or(SCHEMA_VERSION);
+    // Version 2 replaced the time index, whose upkeep cost a first scan ~40% of its inserts, by
+    // spans; a version-1 store has none yet, so they are built from its events.
+    tx.execute_batch("DROP INDEX IF EXISTS events_ts")?;
+    if version < 2 {
+        spans::rebuild(&tx)?;
+    }
+    meta_set(&tx, "schema_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
 fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
     let year: Option<i16> = r.get(9)?;
     let month: Option<i8> = r.get(10)?;
@@ -623,4 +658,104 @@ fn meta_set<T: rusqlite::ToSql>(conn: &Connection, key: &str, value: T) -> Resul
 
 fn now() -> i64 {
     jiff::Timestamp::now().as_second()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(conn: &Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    fn has_time_index(conn: &Connection) -> bool {
+        count(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_ts'") == 1
+    }
+
+    /// Writes a store as version 1 left it: the tables of then, the `events_ts` index, no spans.
+    fn version_1_store(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch(ipinfo::SCHEMA).unwrap();
+        conn.execute_batch(history::SCHEMA).unwrap();
+        conn.execute_batch(
+            "CREATE INDEX events_ts ON events (ts);
+             INSERT INTO meta VALUES ('schema_version', 1);
+             INSERT INTO strings VALUES (1, 'mx1'), (2, 'dovecot/imap-login'), (3, 'admin');",
+        )
+        .unwrap();
+        let day = 1_773_100_800; // 2026-03-10T00:00:00Z
+        // (source, offset, ts, kind): failures from two files on the day, one on the day before.
+        let events = [
+            (1_i64, 0_i64, day - 3_600, 1),
+            (1, 100, day + 3_600, 1),
+            (1, 200, day + 7_200, 2),
+            (2, 0, day + 1_800, 1),
+            (2, 100, day + 86_399, 1),
+        ];
+        for (source, offset, ts, kind) in events {
+            conn.execute(
+                "INSERT INTO events (id, ts, kind, reason, count, ip, server, service, username)
+                 VALUES (?1, ?2, ?3, 2, 1, X'C6336401', 1, 2, 3)",
+                params![source << 40 | offset, ts, kind],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_version_1_store_trades_its_time_index_for_spans() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        version_1_store(&path);
+        let store = Store::open(&path).unwrap();
+        let conn = store.connection();
+        assert!(!has_time_index(conn));
+        assert_eq!(meta_get::<i64>(conn, "schema_version").unwrap(), Some(2));
+        let covered = count(
+            conn,
+            "SELECT count(*) FROM events e
+             WHERE EXISTS (SELECT 1 FROM spans s WHERE e.id BETWEEN s.lo AND s.hi AND e.ts BETWEEN s.min_ts AND s.max_ts)",
+        );
+        assert_eq!(covered, 5, "every event is covered by a span");
+
+        let period = crate::report::Period::day("2026-03-10".parse().unwrap(), &jiff::tz::TimeZone::UTC).unwrap();
+        let report = crate::report::stats::collect(conn, &period, 10, false).unwrap();
+        assert_eq!(report.totals.failed_attempts, 3);
+        assert_eq!(report.totals.successful_logins, 1);
+        assert_eq!(report.totals.previous_failed_attempts, 1);
+
+        // Opening again changes nothing: spans are built once.
+        drop(store);
+        let spans = count(Store::open(&path).unwrap().connection(), "SELECT count(*) FROM spans");
+        assert_eq!(spans, 2, "one per file, as the events fit in one block each");
+        let again = Store::open(&path).unwrap();
+        assert_eq!(count(again.connection(), "SELECT count(*) FROM spans"), spans);
+    }
+
+    #[test]
+    fn a_current_store_keeps_its_spans_and_loses_a_stray_time_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        let store = Store::open(&path).unwrap();
+        assert!(!has_time_index(store.connection()), "a new store has no time index");
+        assert_eq!(meta_get::<i64>(store.connection(), "schema_version").unwrap(), Some(SCHEMA_VERSION));
+        store
+            .connection()
+            .execute_batch("CREATE INDEX events_ts ON events (ts); INSERT INTO spans VALUES (1, 2, 3, 4);")
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert!(!has_time_index(store.connection()));
+        assert_eq!(count(store.connection(), "SELECT count(*) FROM spans WHERE lo = 1"), 1, "spans are kept");
+    }
+
+    #[test]
+    fn a_store_from_a_newer_build_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        drop(Store::open(&path).unwrap());
+        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 3 WHERE key = 'schema_version'", []).unwrap();
+        assert!(matches!(Store::open(&path), Err(StoreError::Unusable(_))));
+    }
 }
