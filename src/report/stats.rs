@@ -554,18 +554,17 @@ pub fn intrusion_csv(conn: &Connection, period: &Period, probes_count: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::correlate::Output;
-    use crate::event::{Detail, Event, EventKey, Layer};
+    use crate::event::{Detail, EventKey, Layer, OwnedEvent};
     use crate::store::csv::{IntrusionCsv, RowFormatter};
     use crate::store::{Batch, STORE_FILE, Store};
 
     /// One line: (source, offset, time, kind, ip, user, count).
     type Line = (u32, u64, &'static str, Kind, &'static str, &'static str, u32);
 
-    fn output(&(source, offset, time, kind, ip, user, count): &Line) -> Output {
-        Output {
-            key: EventKey { source, offset },
-            event: Event {
+    fn output(&(source, offset, time, kind, ip, user, count): &Line) -> (EventKey, OwnedEvent) {
+        (
+            EventKey { source, offset },
+            OwnedEvent {
                 time: time.parse().unwrap(),
                 server: "mx1".into(),
                 detail: Detail {
@@ -582,7 +581,7 @@ mod tests {
                     duration_secs: None,
                 },
             },
-        }
+        )
     }
 
     /// A store holding `batches`, each committed the way a scan commits it.
@@ -591,7 +590,7 @@ mod tests {
         let (mut csv, _) = IntrusionCsv::open(&dir.join("intrusions.csv"), None).unwrap();
         let mut rows = RowFormatter::new(jiff::tz::TimeZone::UTC);
         for lines in batches {
-            let batch = Batch { outputs: lines.iter().map(output).collect(), ..Batch::default() };
+            let batch = Batch::of(lines.iter().map(output));
             store.commit_batch(&batch, &mut csv, &mut rows, false, &mut |_| Default::default()).unwrap();
         }
         store

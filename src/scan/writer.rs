@@ -12,7 +12,7 @@ use crate::store::{Added, Batch, CommitError, Store};
 
 /// Batches waiting to be committed before the parser has to wait: enough to smooth out commits,
 /// few enough to keep memory flat.
-const QUEUE: usize = 2;
+const QUEUE: usize = 4;
 
 /// The writer thread's handle.
 pub struct Writer {

@@ -70,7 +70,8 @@ unsafe impl<'vtab> VTab<'vtab> for RowsTab {
         _args: &[&[u8]],
     ) -> rusqlite::Result<(Cow<'static, CStr>, Self)> {
         let rows = aux.cloned().ok_or_else(|| rusqlite::Error::ModuleError("mls_new_events has no buffer".into()))?;
-        let schema = c"CREATE TABLE x(id, ts, kind, reason, count, ip, server, service, username, mechanism, logged_hostname)";
+        let schema =
+            c"CREATE TABLE x(id, ts, kind, reason, count, ip, server, service, username, mechanism, logged_hostname)";
         Ok((Cow::Borrowed(schema), RowsTab { base: ffi::sqlite3_vtab::default(), rows }))
     }
 
@@ -131,19 +132,19 @@ unsafe impl VTabCursor for RowsCursor<'_> {
     }
 
     fn column(&self, ctx: &mut Context, i: c_int) -> rusqlite::Result<()> {
-        let Some(r) = self.rows.get(self.at) else { return ctx.set_result(&rusqlite::types::Null) };
+        let Some(r) = self.rows.get(self.at) else { return ctx.set_result(rusqlite::types::Null) };
         match i {
-            0 => ctx.set_result(&r.id),
-            1 => ctx.set_result(&r.ts),
-            2 => ctx.set_result(&r.kind),
-            3 => ctx.set_result(&r.reason),
-            4 => ctx.set_result(&r.count),
-            5 => ctx.set_result(&&r.ip[..usize::from(r.ip_len).min(16)]),
-            6 => ctx.set_result(&r.server),
-            7 => ctx.set_result(&r.service),
-            8 => ctx.set_result(&r.username),
-            9 => ctx.set_result(&r.mechanism),
-            _ => ctx.set_result(&r.logged_hostname),
+            0 => ctx.set_result(r.id),
+            1 => ctx.set_result(r.ts),
+            2 => ctx.set_result(r.kind),
+            3 => ctx.set_result(r.reason),
+            4 => ctx.set_result(r.count),
+            5 => ctx.set_result(&r.ip[..usize::from(r.ip_len).min(16)]),
+            6 => ctx.set_result(r.server),
+            7 => ctx.set_result(r.service),
+            8 => ctx.set_result(r.username),
+            9 => ctx.set_result(r.mechanism),
+            _ => ctx.set_result(r.logged_hostname),
         }
     }
 

@@ -413,7 +413,6 @@ impl Store {
         Ok(added)
     }
 
-
     /// Reads stored events back, oldest key first (used by tests and exports).
     pub fn events(&self) -> Result<Vec<StoredEvent>> {
         let mut stmt = self.conn.prepare(
@@ -450,11 +449,11 @@ impl Store {
 /// ([`bulk`]). Should that fail (two equal keys in one batch would), the batch is inserted
 /// row by row instead, which settles every case exactly.
 fn insert_events(
-tx: &Connection,
-max_rowid: &mut HashMap<u32, i64>,
-bulk_rows: &bulk::Rows,
-outputs: &[Output],
-rows: &[bulk::Row],
+    tx: &Connection,
+    max_rowid: &mut HashMap<u32, i64>,
+    bulk_rows: &bulk::Rows,
+    outputs: &[Output],
+    rows: &[bulk::Row],
 ) -> Result<Vec<bool>> {
     let mut new = Vec::with_capacity(rows.len());
     {
@@ -663,6 +662,61 @@ fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{Detail, Layer};
+
+    /// A failure of `user` from 192.0.2.1 logged at byte `offset` of file 1.
+    fn failure(offset: u64, user: &str) -> (EventKey, OwnedEvent) {
+        let detail = Detail {
+            kind: Kind::Failure,
+            reason: Reason::PasswordMismatch,
+            service: "dovecot/imap-login".into(),
+            client_ip: "192.0.2.1".parse().unwrap(),
+            username: Some(user.into()),
+            mechanism: None,
+            logged_hostname: None,
+            count: 1,
+            layer: Layer::LoginFront,
+            session: None,
+            duration_secs: None,
+        };
+        let time = jiff::Timestamp::from_second(1_773_100_800 + offset as i64).unwrap();
+        (EventKey { source: 1, offset }, OwnedEvent { time, server: "mx1".into(), detail })
+    }
+
+    /// Commits `events` as one batch; returns what was added and the CSV's data rows.
+    fn commit(dir: &Path, events: Vec<(EventKey, OwnedEvent)>) -> (Added, usize) {
+        let mut store = Store::open(&dir.join(STORE_FILE)).unwrap();
+        let path = dir.join("intrusions.csv");
+        let (mut csv, _) = csv::IntrusionCsv::open(&path, store.csv_len().unwrap()).unwrap();
+        let mut rows = csv::RowFormatter::new(jiff::tz::TimeZone::UTC);
+        let added =
+            store.commit_batch(&Batch::of(events), &mut csv, &mut rows, false, &mut |_| IpInfo::default()).unwrap();
+        (added, std::fs::read_to_string(&path).unwrap().lines().count() - 1)
+    }
+
+    #[test]
+    fn events_below_the_highest_stored_key_are_looked_up_not_assumed_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(commit(dir.path(), vec![failure(100, "a"), failure(300, "b")]).0.failures, 2);
+        // 200 was held back by the correlator (below the highest key, never stored), 300 is a
+        // replay after a crash, 400 is new.
+        let (added, rows) = commit(dir.path(), vec![failure(200, "c"), failure(300, "b"), failure(400, "d")]);
+        assert_eq!((added.failures, rows), (2, 4));
+        let store = Store::open(&dir.path().join(STORE_FILE)).unwrap();
+        let users: Vec<_> = store.events().unwrap().into_iter().filter_map(|e| e.username).collect();
+        assert_eq!(users, ["a", "c", "b", "d"]);
+    }
+
+    #[test]
+    fn a_key_twice_in_one_batch_is_stored_and_written_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // The one-statement insert fails on the repeated key; the row-by-row path settles it.
+        let (added, rows) = commit(dir.path(), vec![failure(100, "a"), failure(200, "b"), failure(100, "a")]);
+        assert_eq!((added.failures, rows), (2, 2));
+        let store = Store::open(&dir.path().join(STORE_FILE)).unwrap();
+        assert_eq!(store.events().unwrap().len(), 2);
+        assert_eq!(commit(dir.path(), vec![failure(200, "b")]).0, Added::default());
+    }
 
     fn count(conn: &Connection, sql: &str) -> i64 {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
