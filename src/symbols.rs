@@ -48,21 +48,23 @@ impl Symbols {
 
     /// The symbol of `raw` as logged, made visible.
     pub fn visible(&mut self, raw: &[u8]) -> Sym {
-        if let Some(&sym) = self.raw.get(raw) {
-            return sym;
-        }
-        let sym = self.text(&visible(raw));
-        self.raw.insert(raw.into(), sym);
-        sym
+        self.from_raw(raw, false)
     }
 
     /// The symbol of `raw` as logged, made visible and upper-cased (SASL mechanisms).
     pub fn visible_upper(&mut self, raw: &[u8]) -> Sym {
-        if let Some(&sym) = self.raw_upper.get(raw) {
+        self.from_raw(raw, true)
+    }
+
+    /// A known raw text costs one lookup; a new one is made visible once.
+    fn from_raw(&mut self, raw: &[u8], upper: bool) -> Sym {
+        let cache = if upper { &self.raw_upper } else { &self.raw };
+        if let Some(&sym) = cache.get(raw) {
             return sym;
         }
-        let sym = self.text(&visible_upper(raw));
-        self.raw_upper.insert(raw.into(), sym);
+        let sym = self.text(&if upper { visible_upper(raw) } else { visible(raw) });
+        let cache = if upper { &mut self.raw_upper } else { &mut self.raw };
+        cache.insert(raw.into(), sym);
         sym
     }
 
