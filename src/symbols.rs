@@ -48,16 +48,16 @@ impl Symbols {
 
     /// The symbol of `raw` as logged, made visible.
     pub fn visible(&mut self, raw: &[u8]) -> Sym {
-        self.from_raw(raw, false)
+        self.intern_raw(raw, false)
     }
 
     /// The symbol of `raw` as logged, made visible and upper-cased (SASL mechanisms).
     pub fn visible_upper(&mut self, raw: &[u8]) -> Sym {
-        self.from_raw(raw, true)
+        self.intern_raw(raw, true)
     }
 
     /// A known raw text costs one lookup; a new one is made visible once.
-    fn from_raw(&mut self, raw: &[u8], upper: bool) -> Sym {
+    fn intern_raw(&mut self, raw: &[u8], upper: bool) -> Sym {
         let cache = if upper { &self.raw_upper } else { &self.raw };
         if let Some(&sym) = cache.get(raw) {
             return sym;
