@@ -23,10 +23,16 @@ pub struct Symbols {
     strings: Vec<Arc<str>>,
     by_text: HashMap<Arc<str>, Sym, RandomState>,
     /// Raw bytes as logged → the symbol of their visible form.
-    raw: HashMap<Box<[u8]>, Sym, RandomState>,
+    raw: RawSyms,
     /// Raw bytes as logged → the symbol of their visible, upper-cased form (mechanisms).
-    raw_upper: HashMap<Box<[u8]>, Sym, RandomState>,
+    raw_upper: RawSyms,
+    /// Service names with a parser-added prefix: prefix → name as logged → symbol, so that a
+    /// known name is found without building the whole name.
+    prefixed: HashMap<&'static [u8], RawSyms, RandomState>,
 }
+
+/// Raw bytes as logged → a symbol.
+type RawSyms = HashMap<Box<[u8]>, Sym, RandomState>;
 
 impl Symbols {
     /// An empty table.
@@ -73,7 +79,12 @@ impl Symbols {
         if service.prefix.is_empty() {
             return self.visible(service.name);
         }
-        self.visible(&[service.prefix, service.name].concat())
+        if let Some(&sym) = self.prefixed.get(service.prefix).and_then(|names| names.get(service.name)) {
+            return sym;
+        }
+        let sym = self.text(&service.visible());
+        self.prefixed.entry(service.prefix).or_default().insert(service.name.into(), sym);
+        sym
     }
 
     /// The text of `sym` (empty for a number this table never gave out).
@@ -158,6 +169,9 @@ mod tests {
         assert_eq!(s.get(login), "LOGIN");
         assert_eq!(s.len(), 4);
         assert_eq!(s.since(2).len(), 2);
-        assert_eq!(s.service(Service { prefix: b"dovecot/", name: b"imap-login" }), s.text("dovecot/imap-login"));
+        let imap = Service { prefix: b"dovecot/", name: b"imap-login" };
+        assert_eq!(s.service(imap), s.text("dovecot/imap-login"));
+        assert_eq!(s.service(imap), s.text("dovecot/imap-login"), "found again without building the name");
+        assert_ne!(s.service(Service { prefix: b"dovecot/", name: b"pop3-login" }), s.service(imap));
     }
 }

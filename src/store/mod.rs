@@ -345,7 +345,7 @@ impl Store {
                 }
             })
             .collect();
-        let new = insert_events(&tx, &mut self.max_rowid, &self.bulk_rows, &batch.outputs, &event_rows)?;
+        let new = insert_events(&tx, &mut self.max_rowid, &self.bulk_rows, &event_rows)?;
         {
             for ((out, row), _) in batch.outputs.iter().zip(&event_rows).zip(&new).filter(|(_, new)| **new) {
                 let e = &out.event;
@@ -452,15 +452,14 @@ fn insert_events(
     tx: &Connection,
     max_rowid: &mut HashMap<u32, i64>,
     bulk_rows: &bulk::Rows,
-    outputs: &[Output],
     rows: &[bulk::Row],
 ) -> Result<Vec<bool>> {
     let mut new = Vec::with_capacity(rows.len());
     {
         let mut exists = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)")?;
         let mut max_of = tx.prepare_cached("SELECT max(id) FROM events WHERE id BETWEEN ?1 AND ?2")?;
-        for (out, row) in outputs.iter().zip(rows) {
-            let source = out.key.source;
+        for row in rows {
+            let source = EventKey::from_rowid(row.id).source;
             let max = match max_rowid.get(&source) {
                 Some(&m) => m,
                 None => {
