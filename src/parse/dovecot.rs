@@ -138,7 +138,9 @@ fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
         || find(reason_text, finder!(b"(tried to use disallowed plaintext auth)")).is_some()
     {
         (Kind::Failure, Reason::PlaintextDisallowed, 1, None)
-    } else if find(reason_text, finder!(b"(tried to use disallowed ")).is_some() {
+    } else if let Some(i) = find(reason_text, finder!(b"(tried to use disallowed "))
+        && find(&reason_text[i..], finder!(b" auth)")).is_some()
+    {
         (Kind::Failure, Reason::MechanismDisallowed, 1, None)
     } else {
         return None;

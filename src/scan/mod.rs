@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aho_corasick::{AhoCorasick, Input, MatchKind};
 use jiff::tz::TimeZone;
 
 use crate::config::ScanConfig;
@@ -21,7 +20,7 @@ use crate::correlate::Correlator;
 use crate::enrich::{EnrichOptions, Enricher};
 use crate::event::{Event, EventKey, Kind, Parsed, Sym, Symbols, session_hash};
 use crate::parse::time::{TimeResolver, YearState};
-use crate::parse::{self, NEEDLES};
+use crate::parse::{self, Prefilter};
 use crate::source::discover::rotated_family;
 use crate::source::lines::{Chunk, LineReader};
 use crate::source::open;
@@ -245,7 +244,6 @@ fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<PathBuf> {
 /// The parsing side of a scan.
 struct Scanner<'a> {
     opts: &'a ScanOptions,
-    needles: AhoCorasick,
     correlator: Correlator,
     /// The texts of every event of this scan.
     symbols: Symbols,
@@ -276,14 +274,9 @@ impl<'a> Scanner<'a> {
         enricher: Arc<Enricher>,
     ) -> Scanner<'a> {
         let server_name = symbols.visible(opts.server_name.as_bytes());
-        let needles = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(NEEDLES)
-            .unwrap_or_else(|e| panic!("the built-in needles are valid patterns: {e}"));
         let total: u64 = plans.iter().map(|p| p.size.saturating_sub(p.source.offset)).sum();
         Scanner {
             opts,
-            needles,
             correlator,
             symbols,
             symbols_sent: 0,
@@ -334,6 +327,7 @@ impl<'a> Scanner<'a> {
         };
         let mut times = TimeResolver::new(self.opts.timezone.clone(), year);
         let mut reader = LineReader::new(&mut opened.reader, source.offset);
+        let prefilter = Prefilter::default();
         let start_offset = source.offset;
         let mut bad_times = 0usize;
         let mut failed = None;
@@ -365,11 +359,9 @@ impl<'a> Scanner<'a> {
                 }
             };
             let lines_before = source.lines;
-            let mut pos = 0usize;
-            while let Some(m) = self.needles.find(Input::new(data).span(pos..data.len())) {
-                let start = memchr::memrchr(b'\n', &data[pos..m.start()]).map_or(pos, |i| pos + i + 1);
-                let end = memchr::memchr(b'\n', &data[m.end()..]).map_or(data.len(), |i| m.end() + i);
-                if let Some(parsed) = parse::parse_line(&data[start..end]) {
+            for line in prefilter.lines(data) {
+                let start = line.start;
+                if let Some(parsed) = parse::parse_line(&data[line]) {
                     let key = EventKey { source: source.id, offset: offset + start as u64 };
                     match times.resolve(&parsed.time) {
                         Some(time) => {
@@ -393,10 +385,6 @@ impl<'a> Scanner<'a> {
                             }
                         }
                     }
-                }
-                pos = end + 1;
-                if pos >= data.len() {
-                    break;
                 }
             }
             let n = data.len() as u64;
