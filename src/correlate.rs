@@ -66,7 +66,8 @@
 //!    (time, arrival) order. Pending events are never dropped, only output. Emitted records older
 //!    than the latest time seen minus `max(W, 600 s)` are pruned, as are session counters
 //!    untouched for `max(W, 3600 s)` (IMAP connections can last minutes before their login
-//!    line). Pruning runs every quarter of that horizon of log time, and only against the
+//!    line). Pruning runs every quarter of that horizon of log time (but only once a quarter as
+//!    many lines as there are addresses and sessions held have come), and only against the
 //!    *latest* time seen, so a scan moving to an older file (time going backwards) neither
 //!    panics nor loses pending events; records of the older file are kept until the clock
 //!    passes them.
@@ -184,6 +185,9 @@ pub struct Correlator {
     latest: Option<i64>,
     /// `latest` at the last pruning.
     last_prune: Option<i64>,
+    /// Lines pushed since the last pruning.
+    #[serde(skip)]
+    pushed_since_prune: usize,
     /// Next record sequence number.
     next_seq: u64,
     /// Records per client IP, each list ordered by (time, seq).
@@ -232,6 +236,7 @@ impl Correlator {
             window_ms: window_ms(window),
             latest: None,
             last_prune: None,
+            pushed_since_prune: 0,
             next_seq: 0,
             ips: HashMap::default(),
             sessions: HashMap::default(),
@@ -370,12 +375,17 @@ impl Correlator {
     fn maybe_prune(&mut self) {
         let Some(latest) = self.latest else { return };
         let horizon = RECORD_HORIZON_MS.max(self.window_ms);
+        self.pushed_since_prune += 1;
+        // A pruning visits every address and session: waiting for a quarter as many lines keeps
+        // that at most four visits per line when thousands of addresses trickle in slowly.
         if let Some(last) = self.last_prune
-            && latest.saturating_sub(last) < horizon / 4
+            && (latest.saturating_sub(last) < horizon / 4
+                || self.pushed_since_prune < (self.ips.len() + self.sessions.len()) / 4)
         {
             return;
         }
         self.last_prune = Some(latest);
+        self.pushed_since_prune = 0;
         let oldest = latest.saturating_sub(horizon);
         self.ips.retain(|_, records| {
             records.retain(|r| r.pending.is_some() || r.time >= oldest);

@@ -132,13 +132,14 @@ impl RowFormatter {
         self.cells.extend(texts.iter().map(|t| cell(t)));
     }
 
-    /// Adds `event.count` identical rows, one per attempt, with `info`'s enrichment (which must
-    /// be the same for an address throughout a batch, i.e. until [`RowFormatter::take`]).
-    pub fn push(&mut self, event: &Event, info: &IpInfo) {
+    /// Adds `event.count` identical rows, one per attempt. `info` gives the enrichment of the
+    /// event's address; it is asked once per address and batch (until [`RowFormatter::take`]).
+    pub fn push<'i>(&mut self, event: &Event, info: impl FnOnce(IpAddr) -> &'i IpInfo) {
         let RowFormatter { tz, out, time, cells, ips } = self;
         let sym = |s: crate::event::Sym| cells.get(s as usize).map_or("", String::as_str);
         let opt = |s: Option<crate::event::Sym>| s.map_or("", sym);
-        let (ip, enrichment) = ips.entry(event.client_ip).or_insert_with(|| ip_cells(event.client_ip, info));
+        let (ip, enrichment) =
+            ips.entry(event.client_ip).or_insert_with(|| ip_cells(event.client_ip, info(event.client_ip)));
         let start = out.len();
         for part in [
             time.format(event.time, tz),
@@ -295,7 +296,8 @@ mod tests {
     #[test]
     fn rows_are_rfc4180_with_the_zone_offset_and_one_row_per_attempt() {
         let (mut f, e) = formatter(TimeZone::get("Europe/Paris").unwrap(), "a,b\"c", 2);
-        f.push(&e, &IpInfo::default());
+        let none = IpInfo::default();
+        f.push(&e, |_| &none);
         let text = String::from_utf8(f.take()).unwrap();
         let row = "2026-11-24T10:00:00+01:00,mx1,postfix/submission/smtpd,2001:db8::1,\"a,b\"\"c\",LOGIN,\
                    authentication failure,unknown,,,,,\n";
@@ -313,7 +315,7 @@ mod tests {
             aso: Some("Deutsche Telekom AG".into()),
             resolved_at: Some(0),
         };
-        f.push(&e, &info);
+        f.push(&e, |_| &info);
         let text = String::from_utf8(f.take()).unwrap();
         assert!(text.ends_with(",unknown,\"'-x,y.example\",unverified,DE,3320,Deutsche Telekom AG\n"), "{text}");
     }
@@ -350,7 +352,8 @@ mod tests {
         }
         assert_eq!(neutralise("admin"), "admin");
         let (mut f, e) = formatter(TimeZone::UTC, "=HYPERLINK(\"x\")", 1);
-        f.push(&e, &IpInfo::default());
+        let none = IpInfo::default();
+        f.push(&e, |_| &none);
         let text = String::from_utf8(f.take()).unwrap();
         assert!(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","), "{text}");
     }

@@ -76,7 +76,11 @@ pub fn lookup(conn: &Connection, ip: IpAddr) -> rusqlite::Result<Option<IpInfo>>
 
 /// Saves `infos` inside the caller's transaction. Reverse DNS fields are only replaced by a new
 /// lookup (`resolved_at` set), so a `--no-dns` scan keeps the cached names.
-pub(super) fn save(conn: &Connection, strings: &mut super::StringIds, infos: &HashMap<IpAddr, IpInfo>) -> Result<()> {
+pub(super) fn save<S>(
+    conn: &Connection,
+    strings: &mut super::StringIds,
+    infos: &HashMap<IpAddr, IpInfo, S>,
+) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO ip_info (ip, hostname, rdns_status, country_code, asn, aso_id, resolved_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)

@@ -196,8 +196,9 @@ impl Store {
         // keeps the B-tree pages being appended to in memory between commits.
         conn.pragma_update(None, "cache_size", -32768)?;
         // Each checkpoint syncs the WAL and the database: the default (every 1,000 pages) makes a
-        // first scan of a big log wait on dozens of syncs.
-        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        // first scan of a big log wait on dozens of syncs. Much larger leaves all the copying to
+        // the checkpoint at close, after the last line was parsed, where nothing runs beside it.
+        conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(ipinfo::SCHEMA)?;
         conn.execute_batch(history::SCHEMA)?;
@@ -314,7 +315,7 @@ impl Store {
     ) -> std::result::Result<Added, CommitError> {
         let tx = self.conn.transaction()?;
         let mut added = Added::default();
-        let mut infos: HashMap<IpAddr, IpInfo> = HashMap::new();
+        let mut infos: HashMap<IpAddr, IpInfo, RandomState> = HashMap::default();
         let mut tally = history::Tally::default();
         let mut spans = spans::SpanTally::default();
         self.sym_ids.truncate(batch.symbols_start);
@@ -367,9 +368,10 @@ impl Store {
                     (Kind::Failure, Reason::MechanismInvalid) if !mechanism_probes_count => added.uncounted += n,
                     (Kind::Failure, _) => {
                         added.failures += n;
-                        let canonical = e.client_ip.to_canonical();
-                        let info = infos.entry(canonical).or_insert_with(|| enrich(canonical));
-                        rows.push(e, info);
+                        rows.push(e, |ip| {
+                            let canonical = ip.to_canonical();
+                            infos.entry(canonical).or_insert_with(|| enrich(canonical))
+                        });
                     }
                 }
             }
