@@ -24,6 +24,7 @@ use crate::parse::{self, Prefilter};
 use crate::source::discover::rotated_family;
 use crate::source::lines::{Chunk, LineReader};
 use crate::source::open;
+use crate::source::readahead::ReadAhead;
 use crate::store::csv::{IntrusionCsv, RowFormatter};
 use crate::store::lock::{DataDirLock, LockError};
 use crate::store::{Added, Batch, CommitError, Progress, STORE_FILE, Store, StoreError};
@@ -301,7 +302,7 @@ impl<'a> Scanner<'a> {
         {
             (source.offset, source.lines, source.year) = (offset, lines, year);
         }
-        let mut opened = match open::open_at(&plan.path, source.offset) {
+        let opened = match open::open_at(&plan.path, source.offset) {
             Ok(o) => o,
             Err(e) => {
                 summary.problems.push(problem(None, format!("cannot read: {e}; skipped, other files were scanned")));
@@ -326,7 +327,23 @@ impl<'a> Scanner<'a> {
             }),
         };
         let mut times = TimeResolver::new(self.opts.timezone.clone(), year);
-        let mut reader = LineReader::new(&mut opened.reader, source.offset);
+        let compression = opened.compression;
+        // Archives are decoded on a thread of their own, beside parsing and storing.
+        let content: Box<dyn std::io::Read + Send> = if compression.is_compressed() {
+            match ReadAhead::new(opened.reader) {
+                Ok(r) => Box::new(r),
+                Err(e) => {
+                    summary.problems.push(problem(
+                        None,
+                        format!("cannot start a thread to decompress it: {e}; skipped, other files were scanned"),
+                    ));
+                    return;
+                }
+            }
+        } else {
+            opened.reader
+        };
+        let mut reader = LineReader::new(content, source.offset);
         let prefilter = Prefilter::default();
         let start_offset = source.offset;
         let mut bad_times = 0usize;
@@ -409,10 +426,10 @@ impl<'a> Scanner<'a> {
             ));
         }
         match failed {
-            None => source.complete = opened.compression.is_compressed(),
+            None => source.complete = compression.is_compressed(),
             Some(e) => {
-                let kind = if opened.compression.is_compressed() {
-                    format!("{} archive is truncated or corrupt", opened.compression.name())
+                let kind = if compression.is_compressed() {
+                    format!("{} archive is truncated or corrupt", compression.name())
                 } else {
                     "read error".to_string()
                 };
@@ -425,10 +442,10 @@ impl<'a> Scanner<'a> {
                     ),
                 ));
                 // Do not retry a broken archive every run; a replaced file (new size) is read again.
-                source.complete = opened.compression.is_compressed();
+                source.complete = compression.is_compressed();
             }
         }
-        if reader.partial_len() > 0 && opened.compression.is_compressed() {
+        if reader.partial_len() > 0 && compression.is_compressed() {
             summary.notices.push(format!(
                 "{}: the archive ends in the middle of a line; that last line was not read",
                 plan.path.display()
