@@ -122,6 +122,7 @@ fn text_report_fits_80_columns_and_shows_controls() {
     let compromises = text.find("Possible compromises: 2").expect("compromises section");
     assert!(compromises < text.find("Top attacker IPs").unwrap(), "compromises come first");
     assert!(text.contains("WARNING: authentication backend errors"), "{text}");
+    assert!(text.contains("2 events such as"), "{text}");
     assert!(text.contains("scanner.examp…"), "long host names are cut with an ellipsis: {text}");
 }
 
@@ -136,6 +137,7 @@ fn html_report_is_self_contained_and_escaped() {
     assert!(!html.contains("<b>Ltd</b>") && html.contains("&lt;b&gt;Ltd&lt;/b&gt;"));
     assert!(!html.contains(EVIL_USER));
     assert!(html.contains("<svg"), "the chart is inline SVG");
+    assert!(html.contains("bgcolor=\"#c0392b\""), "and bars of table cells for clients without SVG");
     for external in ["src=\"http", "href=\"http", "url(", "<link", "<script"] {
         assert!(!html.contains(external), "external resource or script: {external}");
     }

@@ -1,9 +1,15 @@
-//! The attempts-per-hour chart as inline SVG: no scripts, fonts or external resources.
+//! The attempts-per-hour chart: inline SVG (no scripts, fonts or external resources) for
+//! browsers and the mail clients that show it, and the same numbers as a table whose bars are
+//! coloured cells for those that drop SVG (Gmail, Outlook).
 
 use std::fmt::Write;
 
 use super::HourRow;
 use super::html::escape;
+use crate::cli::thousands;
+
+/// Width in pixels of the longest bar of [`hours_table`].
+const BAR_PX: u64 = 300;
 
 /// Renders a bar chart of `hours`.
 pub fn hours_svg(hours: &[HourRow]) -> String {
@@ -63,4 +69,62 @@ pub fn hours_svg(hours: &[HourRow]) -> String {
         escape(hours.last().map_or("", |x| x.start.as_str()))
     );
     svg
+}
+
+/// The hours with attempts as table rows: the hour, the count and a bar (a coloured cell
+/// `BAR_PX` wide for the busiest hour). Tables, cell widths and background colours are what
+/// every mail client renders.
+pub fn hours_table(hours: &[HourRow]) -> String {
+    let max = hours.iter().map(|x| x.attempts).max().unwrap_or(0).max(1);
+    let cell = "padding:1px 8px 1px 0;white-space:nowrap";
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        r#"<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;margin:6px 0 14px 0;font-size:13px"><tr><th style="{cell};text-align:left">Hour</th><th style="{cell};text-align:right">Attempts</th><th></th></tr>"#
+    );
+    for h in hours.iter().filter(|h| h.attempts > 0) {
+        let px = (u128::from(h.attempts) * u128::from(BAR_PX)).div_ceil(u128::from(max)).max(1);
+        let _ = write!(
+            o,
+            r##"<tr><td style="{cell}">{}</td><td style="{cell};text-align:right">{}</td><td style="padding:1px 0"><table role="presentation" cellpadding="0" cellspacing="0" border="0"><tr><td width="{px}" height="10" bgcolor="#c0392b" style="width:{px}px;height:10px;background:#c0392b;font-size:1px;line-height:1px">&nbsp;</td></tr></table></td></tr>"##,
+            escape(&h.start),
+            thousands(h.attempts)
+        );
+    }
+    o.push_str("</table>\n");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hour(start: &str, attempts: u64) -> HourRow {
+        HourRow { start: start.into(), attempts }
+    }
+
+    /// The bar widths of a rendered table, in order.
+    fn widths(html: &str) -> Vec<u64> {
+        html.split(r#"<td width=""#).skip(1).filter_map(|s| s.split('"').next()?.parse().ok()).collect()
+    }
+
+    #[test]
+    fn bars_are_proportional_and_empty_hours_are_left_out() {
+        let html = hours_table(&[
+            hour("2026-11-24 00:00", 1_000),
+            hour("2026-11-24 01:00", 0),
+            hour("2026-11-24 02:00", 500),
+            hour("2026-11-24 03:00", 1),
+        ]);
+        assert_eq!(widths(&html), [BAR_PX, BAR_PX / 2, 1]);
+        assert!(html.contains(">1,000<") && !html.contains("01:00"), "{html}");
+    }
+
+    #[test]
+    fn huge_counts_do_not_overflow_and_text_is_escaped() {
+        let html = hours_table(&[hour("<b>", u64::MAX), hour("x", u64::MAX / 2)]);
+        assert_eq!(widths(&html), [BAR_PX, BAR_PX / 2]);
+        assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"));
+        assert_eq!(hours_table(&[]).matches("<tr>").count(), 1, "header only");
+    }
 }

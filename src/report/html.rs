@@ -1,5 +1,6 @@
 //! The HTML report: one self-contained page (inline CSS and SVG, nothing fetched), readable in a
-//! browser and in mail clients. Every value is HTML-escaped.
+//! browser and in mail clients (the hourly chart is also drawn with table cells for those that
+//! drop SVG). Every value is HTML-escaped.
 
 use std::fmt::Write;
 
@@ -196,9 +197,10 @@ pub fn render(r: &Report) -> String {
             o,
             "<div style=\"border:2px solid #e67e22;background:#fff4e5;padding:8px;margin:12px 0\">\
              <h2 style=\"font-size:17px;margin:0 0 4px 0;color:#a04000\">Warning: authentication backend errors</h2>\
-             <p>{} events (e.g. &quot;Connection lost to authentication server&quot;) from {} to {}. This is an \
+             <p>{} {} (e.g. &quot;Connection lost to authentication server&quot;) from {} to {}. This is an \
              operational problem on this server, not an attack; logins may have failed.</p>",
             thousands(b.events),
+            if b.events == 1 { "event" } else { "events" },
             escape(&opt(&b.first_seen)),
             escape(&opt(&b.last_seen))
         );
@@ -240,12 +242,8 @@ pub fn render(r: &Report) -> String {
     t.end();
 
     let _ = write!(o, "<h2 {H2}>Attempts per hour</h2>\n<div>{}</div>\n", chart::hours_svg(&r.per_hour));
-    // The numbers again as a table: some mail clients do not display SVG.
-    let mut t = Table::new(&mut o, &[("Hour", false), ("Attempts", true)]);
-    for h in r.per_hour.iter().filter(|h| h.attempts > 0) {
-        t.row(&[h.start.clone(), thousands(h.attempts)]);
-    }
-    t.end();
+    // The numbers again, with bars of coloured cells: Gmail and Outlook do not display SVG.
+    o.push_str(&chart::hours_table(&r.per_hour));
 
     let _ = write!(
         o,

@@ -158,9 +158,10 @@ pub fn render(r: &Report) -> String {
         section(&mut out, "WARNING: authentication backend errors");
         let _ = writeln!(
             out,
-            "{} events such as \"Connection lost to authentication server\"\nfrom {} to {}.\n\
+            "{} {} such as \"Connection lost to authentication server\"\nfrom {} to {}.\n\
              This is an operational problem on this server, not an attack;\nlogins may have failed.",
             thousands(b.events),
+            if b.events == 1 { "event" } else { "events" },
             opt(&b.first_seen),
             opt(&b.last_seen)
         );
