@@ -37,10 +37,10 @@ const PERIOD_EVENTS: &str = "SELECT e.ts, e.kind, e.reason, e.count, e.ip, e.use
 const PREVIOUS_FAILURES: &str = "SELECT e.count, e.ip FROM events e
      WHERE e.ts >= ?1 AND e.ts < ?2 AND e.kind = 1 AND (e.reason != 4 OR ?3) AND e.id BETWEEN ?4 AND ?5";
 
-/// An address's counted failures in a window (both ends included).
-const FAILED_BEFORE: &str = "SELECT e.count, e.username FROM events e
-     WHERE e.ts >= ?2 AND e.ts <= ?3 AND e.ip = ?1 AND e.kind = 1 AND (e.reason != 4 OR ?4)
-     AND e.id BETWEEN ?5 AND ?6";
+/// Counted failures in a window (both ends included), for the logins' look-back.
+const FAILED_BEFORE: &str = "SELECT e.ts, e.count, e.username, e.ip FROM events e
+     WHERE e.ts >= ?1 AND e.ts <= ?2 AND e.kind = 1 AND (e.reason != 4 OR ?3)
+     AND e.id BETWEEN ?4 AND ?5";
 
 /// The period's counted failures for the CSV, each string as its id and its text.
 const INTRUSIONS: &str = "SELECT e.ts, e.id, e.reason, e.count, e.ip,
@@ -404,6 +404,9 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
     })
 }
 
+/// One counted failure read for the logins' look-back: (time, attempts, username id).
+type Failure = (i64, i64, Option<i64>);
+
 /// Successful logins that look like a guessed password: from an IP that failed (for any
 /// account) in the 7 days before, or from a country the account never logged in from before.
 fn compromises(
@@ -414,28 +417,45 @@ fn compromises(
     enrichment: &mut Enrichment,
     probes_count: bool,
 ) -> rusqlite::Result<Vec<Compromise>> {
-    // `ips` says whether an address failed at all around the login; only then are the events
-    // of the 7 days read (the rowid ranges `spans` gives for them), which keeps the report fast
-    // on a big store.
+    // `ips` says whether an address failed at all around the login; only the logins that may
+    // follow failures need the events of the 7 days before them, and those are read in one pass
+    // over the union of their windows (the rowid ranges `spans` gives for it), keeping the
+    // failures of those addresses only: a query per login would read the same week again for
+    // each of thousands of logins.
     let mut failure_span = conn.prepare_cached("SELECT first_failure, last_failure FROM ips WHERE ip = ?1")?;
-    let mut failed_before = conn.prepare_cached(FAILED_BEFORE)?;
     let mut earlier_ips = conn.prepare_cached("SELECT ip FROM logins WHERE username = ?1 AND first_seen < ?2")?;
-    let mut out = Vec::new();
+    let window = |g: &SuccessGroup| (g.first - COMPROMISE_LOOKBACK_SECS, g.last);
+    let mut looked_up: HashMap<Vec<u8>, Vec<Failure>> = HashMap::new();
+    let mut union: Option<(i64, i64)> = None;
     for ((_, ip), g) in successes {
         let blob = ip_blob(ip)[..ip_len(ip)].to_vec();
-        let window = (g.first - COMPROMISE_LOOKBACK_SECS, g.last);
+        let (lo, hi) = window(g);
         let span: Option<(Option<i64>, Option<i64>)> =
             failure_span.query_row([&blob], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-        let may_have_failed = matches!(span, Some((Some(first), Some(last))) if first <= window.1 && last >= window.0);
+        if matches!(span, Some((Some(first), Some(last))) if first <= hi && last >= lo) {
+            looked_up.insert(blob, Vec::new());
+            union = Some(union.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+    }
+    if let Some((lo, hi)) = union {
+        let mut failed_before = conn.prepare_cached(FAILED_BEFORE)?;
+        // `ranges` takes a half-open period; the windows include the last login.
+        for_each_row(conn, &mut failed_before, (lo, hi.saturating_add(1)), params![lo, hi, probes_count], |r| {
+            if let Some(list) = looked_up.get_mut(r.get_ref(3)?.as_blob()?) {
+                list.push((r.get(0)?, r.get(1)?, r.get(2)?));
+            }
+            Ok(())
+        })?;
+    }
+    let mut out = Vec::new();
+    for ((_, ip), g) in successes {
+        let (lo, hi) = window(g);
         let (mut failures, mut accounts) = (0_i64, HashSet::new());
-        if may_have_failed {
-            // `ranges` takes a half-open period; the window includes the last login.
-            let times = (window.0, window.1.saturating_add(1));
-            for_each_row(conn, &mut failed_before, times, params![blob, window.0, window.1, probes_count], |r| {
-                failures += r.get::<_, i64>(0)?;
-                accounts.extend(r.get::<_, Option<i64>>(1)?);
-                Ok(())
-            })?;
+        for &(ts, count, user) in looked_up.get(&ip_blob(ip)[..ip_len(ip)]).into_iter().flatten() {
+            if (lo..=hi).contains(&ts) {
+                failures += count;
+                accounts.extend(user);
+            }
         }
         let info = enrichment.get(conn, *ip)?;
         let mut why = Vec::new();
@@ -637,6 +657,41 @@ mod tests {
         let csv = String::from_utf8(intrusion_csv(conn, &period, false).unwrap()).unwrap();
         let times: Vec<&str> = csv.lines().skip(1).map(|l| &l[11..19]).collect();
         assert_eq!(times, ["00:30:00", "01:00:00", "02:00:00", "03:00:00"], "in time order across the files");
+    }
+
+    #[test]
+    fn each_login_counts_the_failures_of_its_own_week() {
+        use Kind::{Failure, Success};
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(
+            dir.path(),
+            &[&[
+                // Too old for both logins (more than 7 days before the first).
+                (1, 0, "2026-03-01T23:00:00Z", Failure, "198.51.100.1", "x", 5),
+                // Within the week of both.
+                (1, 100, "2026-03-09T08:00:00Z", Failure, "198.51.100.1", "a", 2),
+                (1, 300, "2026-03-10T10:00:00Z", Success, "198.51.100.1", "c", 1),
+                (1, 400, "2026-03-10T12:00:00Z", Success, "198.51.100.1", "d", 1),
+                // Another address's failures count for nobody here.
+                (1, 500, "2026-03-10T11:00:00Z", Failure, "198.51.100.2", "c", 4),
+                // After the first login, before the second: counts for the second only.
+                (1, 550, "2026-03-10T11:30:00Z", Failure, "198.51.100.1", "b", 3),
+                (1, 600, "2026-03-10T13:00:00Z", Success, "198.51.100.3", "e", 1),
+            ]],
+        );
+        let r = collect(store.connection(), &day("2026-03-10"), 10, false).unwrap();
+        let got: Vec<(String, Option<String>, u64, u64)> = r
+            .compromises
+            .iter()
+            .map(|c| (c.ip.clone(), c.username.clone(), c.failures_7d, c.failed_accounts_7d))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("198.51.100.1".to_string(), Some("c".to_string()), 2, 1),
+                ("198.51.100.1".to_string(), Some("d".to_string()), 5, 2),
+            ]
+        );
     }
 
     #[test]
