@@ -88,7 +88,12 @@ fn fill(store: &mut Store, n: u64, start: i64, end: i64) -> Result<(), Box<dyn s
     for i in 0..n {
         let ts = start + (i * span / n.max(1)) as i64;
         let roll = rng.u32(0..1000);
-        let (kind, reason, ip, user) = if roll < 970 {
+        let (kind, reason, ip, user) = if roll < 10 {
+            // Users mistyping their password: failures from addresses that also log in, which
+            // send the report to the events of the week before those logins.
+            let u = rng.usize(0..user_ids.len());
+            (1, 2, [10, (u >> 8) as u8, u as u8, 1], user_ids[u])
+        } else if roll < 970 {
             // 200k attacker IPs, skewed so that some are much busier than others.
             let a = rng.u32(0..200_000).min(rng.u32(0..200_000));
             let ip = [45, (a >> 16) as u8, (a >> 8) as u8, a as u8];
