@@ -12,7 +12,7 @@
 //!   `auth(U,IP,sasl:login)<S>: Info: sql: MESSAGE`): see [`tuple`] for how the end of the
 //!   attacker-controlled username is chosen.
 //! - **PAM** (`pam_unix(dovecot:auth): authentication failure; ... ruser=R rhost=IP  user=U`):
-//!   see [`pam`].
+//!   see `pam` below.
 
 use std::net::IpAddr;
 

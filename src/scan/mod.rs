@@ -2,7 +2,7 @@
 //!
 //! The main thread reads and parses (archives are decompressed ahead of it on a thread of their
 //! own, [`crate::source::readahead`]); a second thread commits batches to the store and the CSV
-//! ([`writer`]). A batch carries the events found in a stretch of a file and the
+//! (`writer`). A batch carries the events found in a stretch of a file and the
 //! checkpoint just after it, so the store's checkpoints never run ahead of its events.
 
 mod plan;

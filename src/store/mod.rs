@@ -517,7 +517,7 @@ fn insert_events(
 /// An event as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredEvent {
-    /// The packed [`EventKey`](crate::event::EventKey).
+    /// The packed [`EventKey`].
     pub rowid: i64,
     /// Unix seconds.
     pub ts: i64,
