@@ -78,9 +78,9 @@
 //!    back, so a scan stopped between two lines of one attempt still counts it once.
 //!
 //! Limits: lines are joined only when they arrive within the retention horizon of each other,
-//! so the scanner should feed the files of one time span together (interleaved by time) rather
-//! than one whole file after another; across a large time jump, joins are lost (attempts may be
-//! counted twice) but none is lost.
+//! so the files of one time span must be fed together, interleaved by time, rather than one whole
+//! file after another: the scanner does so (`scan::Scanner::scan_streams`). Across a large time
+//! jump within one file, joins are lost (attempts may be counted twice) but none is lost.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;

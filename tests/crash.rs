@@ -43,7 +43,7 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
             c.arg("scan")
                 .arg("--data-dir")
                 .arg(&data)
-                .args(["--timezone", "UTC", "--year", "2026", "--quiet", "--log"])
+                .args(["--timezone", "UTC", "--year", "2026", "--quiet", "--no-dns", "--no-geo", "--log"])
                 .arg(&live)
                 .args(if full { &["--full"][..] } else { &[][..] })
                 .stdout(std::process::Stdio::null())
@@ -64,4 +64,59 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     assert_exactly_once(&data, 0..appended);
     let store = maillogsentinel::store::Store::open(&data.join(maillogsentinel::store::STORE_FILE)).unwrap();
     assert_eq!(store.events().unwrap().len() as u64, appended, "one stored event per attempt");
+}
+
+/// The same with two logs read side by side (Postfix of two servers, say): a checkpoint then
+/// holds each log at its first line whose event was parsed but not yet correlated.
+#[test]
+fn kill_9_while_two_logs_are_read_side_by_side_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, data) = (dir.path().join("log"), dir.path().join("data"));
+    std::fs::create_dir(&logs).unwrap();
+    let (one, two) = (logs.join("mail.log"), logs.join("other.log"));
+    // The second log's attempts are for accounts `other{n}`, at the same times as the first's.
+    let others = |range| failures(range).replace("sasl_username=user", "sasl_username=other");
+    // Each round adds this many attempts to each log: several batches per scan.
+    let per_round = 40_000u64;
+
+    let probe = dir.path().join("probe");
+    let (probe_one, probe_two) = (dir.path().join("probe-one.log"), dir.path().join("probe-two.log"));
+    append(&probe_one, &failures(0..per_round));
+    append(&probe_two, &others(0..per_round));
+    let t = Instant::now();
+    scan_ok(&probe, &[&probe_one, &probe_two], &[]);
+    let whole = t.elapsed().max(Duration::from_millis(20));
+
+    let mut rng = fastrand::Rng::with_seed(11);
+    let (mut kills, mut appended) = (0, 0);
+    for round in 0..12 {
+        if round % 2 == 0 {
+            append(&one, &failures(appended..appended + per_round));
+            append(&two, &others(appended..appended + per_round));
+            appended += per_round;
+        }
+        let mut child = {
+            let mut c = command();
+            c.arg("scan")
+                .arg("--data-dir")
+                .arg(&data)
+                .args(["--timezone", "UTC", "--year", "2026", "--quiet", "--no-dns", "--no-geo", "--log"])
+                .arg(&one)
+                .arg("--log")
+                .arg(&two)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            c.spawn().unwrap()
+        };
+        std::thread::sleep(whole.mul_f64(rng.f64() * 1.5));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    eprintln!("{kills} of 12 scans were killed with SIGKILL");
+    assert!(kills >= 4, "only {kills} scans were interrupted; the test did not test much");
+    scan_ok(&data, &[&one, &two], &[]);
+    assert_each_once(&data, (0..appended).flat_map(|n| [format!("user{n}"), format!("other{n}")]));
 }

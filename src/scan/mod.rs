@@ -8,8 +8,9 @@
 mod plan;
 mod writer;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::IsTerminal;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use crate::parse::time::{TimeResolver, YearState};
 use crate::parse::{self, Prefilter};
 use crate::source::discover::rotated_family;
 use crate::source::lines::{Chunk, LineReader};
-use crate::source::open;
+use crate::source::open::{self, Compression};
 use crate::source::readahead::ReadAhead;
 use crate::store::csv::{IntrusionCsv, RowFormatter};
 use crate::store::lock::{DataDirLock, LockError};
@@ -160,18 +161,23 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     summary.notices.extend(notices);
     store.set_csv_len(csv.len()).map_err(store_err)?;
 
-    let mut plans = Vec::new();
-    for path in family_paths(&opts.logs, &mut summary.problems) {
-        match plan_file(&store, &path, opts.year, &opts.timezone) {
-            Ok(Ok(plan)) => plans.push(plan),
-            Ok(Err(Skip::Empty | Skip::AlreadyRead)) => summary.unchanged += 1,
-            Err(PlanError::Io { path, source }) => summary.problems.push(Problem {
-                path,
-                line: None,
-                message: format!("cannot read: {source}; this file was skipped, the others were scanned"),
-            }),
-            Err(PlanError::Store(source)) => return Err(store_err(source)),
+    // One stream of files per log: its rotated family, oldest first.
+    let mut streams = Vec::new();
+    for family in family_paths(&opts.logs, &mut summary.problems) {
+        let mut plans = VecDeque::new();
+        for path in family {
+            match plan_file(&store, &path, opts.year, &opts.timezone) {
+                Ok(Ok(plan)) => plans.push_back(plan),
+                Ok(Err(Skip::Empty | Skip::AlreadyRead)) => summary.unchanged += 1,
+                Err(PlanError::Io { path, source }) => summary.problems.push(Problem {
+                    path,
+                    line: None,
+                    message: format!("cannot read: {source}; this file was skipped, the others were scanned"),
+                }),
+                Err(PlanError::Store(source)) => return Err(store_err(source)),
+            }
         }
+        streams.push(plans);
     }
     let mut symbols = Symbols::new();
     let mut correlator = match store.correlator_state().map_err(store_err)? {
@@ -193,12 +199,10 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
         Arc::clone(&enricher),
     )
     .map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
-    let mut scanner = Scanner::new(opts, correlator, symbols, writer, &plans, enricher);
-    for plan in plans {
-        scanner.scan_file(plan, &mut summary);
-        if scanner.stopped {
-            break;
-        }
+    let mut scanner = Scanner::new(opts, correlator, symbols, writer, &streams, enricher);
+    let deferred = scanner.scan_streams(streams, &mut summary);
+    if !deferred.is_empty() {
+        scanner.scan_streams(vec![deferred], &mut summary);
     }
     let added = scanner.finish(&mut summary)?;
     summary.added = added;
@@ -206,8 +210,8 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     Ok(summary)
 }
 
-/// Every log's family, in order, each path once; missing logs become problems.
-fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<PathBuf> {
+/// Every log's family (oldest file first), each path once; missing logs become problems.
+fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<Vec<PathBuf>> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for log in logs {
@@ -226,12 +230,14 @@ fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<PathBuf> {
                             .into(),
                     });
                 }
+                let mut paths = Vec::new();
                 for path in family {
                     let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
                     if seen.insert(key) {
-                        out.push(path);
+                        paths.push(path);
                     }
                 }
+                out.push(paths);
             }
             Err(e) => problems.push(Problem {
                 path: log.clone(),
@@ -272,11 +278,11 @@ impl<'a> Scanner<'a> {
         correlator: Correlator,
         mut symbols: Symbols,
         writer: Writer,
-        plans: &[FilePlan],
+        streams: &[VecDeque<FilePlan>],
         enricher: Arc<Enricher>,
     ) -> Scanner<'a> {
         let server_name = symbols.visible(opts.server_name.as_bytes());
-        let total: u64 = plans.iter().map(|p| p.size.saturating_sub(p.source.offset)).sum();
+        let total: u64 = streams.iter().flatten().map(|p| p.size.saturating_sub(p.source.offset)).sum();
         Scanner {
             opts,
             correlator,
@@ -294,9 +300,65 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn scan_file(&mut self, mut plan: FilePlan, summary: &mut Summary) {
-        let path = plan.path.clone();
-        let problem = |line, message| Problem { path: path.clone(), line, message };
+    /// Reads the streams side by side: the events of all of them reach the correlator in time
+    /// order, so that the lines one attempt left in different logs (Postfix in `mail.log`,
+    /// Dovecot in its own file) are joined as if they were in one. Each stream's files are read
+    /// one after the other. Returns the plans put off because another stream was reading the
+    /// same content at the time (a copy under another name).
+    fn scan_streams(&mut self, streams: Vec<VecDeque<FilePlan>>, summary: &mut Summary) -> VecDeque<FilePlan> {
+        let mut streams = streams;
+        let mut readings: Vec<Option<Reading>> = streams.iter().map(|_| None).collect();
+        let mut deferred = VecDeque::new();
+        while !self.stopped {
+            // Every stream gets an event waiting, or runs out of files.
+            for i in 0..streams.len() {
+                loop {
+                    if let Some(r) = &mut readings[i] {
+                        if !r.queue.is_empty() {
+                            break;
+                        }
+                        if !r.ended {
+                            self.read_chunk(r, summary);
+                            if self.batch_bytes >= BATCH_BYTES {
+                                self.checkpoint_all(&readings);
+                                self.flush();
+                            }
+                            if self.stopped {
+                                return deferred;
+                            }
+                            continue;
+                        }
+                    }
+                    if let Some(done) = readings[i].take() {
+                        self.end_file(done, summary);
+                        if self.stopped {
+                            return deferred;
+                        }
+                    }
+                    let Some(plan) = streams[i].pop_front() else { break };
+                    if readings.iter().flatten().any(|r| r.plan.source.id == plan.source.id) {
+                        deferred.push_back(plan);
+                        continue;
+                    }
+                    readings[i] = self.open_file(plan, summary);
+                }
+            }
+            let earliest =
+                readings.iter().enumerate().filter_map(|(i, r)| Some((r.as_ref()?.queue.front()?.event.time, i))).min();
+            let Some((_, i)) = earliest else { break };
+            let Some(q) = readings[i].as_mut().and_then(|r| r.queue.pop_front()) else { break };
+            self.correlator.push(q.key, q.event, &mut self.batch.outputs);
+            if self.batch.outputs.len() >= BATCH_EVENTS {
+                self.checkpoint_all(&readings);
+                self.flush();
+            }
+        }
+        deferred
+    }
+
+    /// Opens a planned file where its reading resumes; `None` when there is nothing to read.
+    fn open_file(&mut self, mut plan: FilePlan, summary: &mut Summary) -> Option<Reading> {
+        let problem = |message| Problem { path: plan.path.clone(), line: None, message };
         let source = &mut plan.source;
         if let Some(&(offset, lines, year)) = self.reached.get(&source.id)
             && offset > source.offset
@@ -306,17 +368,17 @@ impl<'a> Scanner<'a> {
         let opened = match open::open_at(&plan.path, source.offset) {
             Ok(o) => o,
             Err(e) => {
-                summary.problems.push(problem(None, format!("cannot read: {e}; skipped, other files were scanned")));
-                return;
+                summary.problems.push(problem(format!("cannot read: {e}; skipped, other files were scanned")));
+                return None;
             }
         };
         if opened.position < source.offset {
             // Content shorter than what was read before: a truncated copy of a file already read.
             source.complete |= opened.compression.is_compressed();
             source.size = plan.size;
-            self.checkpoint(source, &plan.path);
+            self.checkpoint(&plan.source, &plan.path);
             summary.unchanged += 1;
-            return;
+            return None;
         }
         let year = match (source.offset, source.year) {
             (o, Some(y)) if o > 0 => y,
@@ -327,99 +389,112 @@ impl<'a> Scanner<'a> {
                 YearState { year: now.year(), month: now.month() }
             }),
         };
-        let mut times = TimeResolver::new(self.opts.timezone.clone(), year);
         let compression = opened.compression;
         // Archives are decoded on a thread of their own, beside parsing and storing.
-        let content: Box<dyn std::io::Read + Send> = if compression.is_compressed() {
+        let content: Box<dyn Read + Send> = if compression.is_compressed() {
             match ReadAhead::new(opened.reader) {
                 Ok(r) => Box::new(r),
                 Err(e) => {
-                    summary.problems.push(problem(
-                        None,
-                        format!("cannot start a thread to decompress it: {e}; skipped, other files were scanned"),
-                    ));
-                    return;
+                    summary.problems.push(problem(format!(
+                        "cannot start a thread to decompress it: {e}; skipped, other files were scanned"
+                    )));
+                    return None;
                 }
             }
         } else {
             opened.reader
         };
-        let mut reader = LineReader::new(content, source.offset);
-        let prefilter = Prefilter::default();
-        let start_offset = source.offset;
-        let mut bad_times = 0usize;
-        let mut failed = None;
         self.bar.set_message(plan.path.display().to_string());
-        loop {
-            let chunk = match reader.next_chunk() {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
+        Some(Reading {
+            reader: LineReader::new(content, source.offset),
+            times: TimeResolver::new(self.opts.timezone.clone(), year),
+            compression,
+            prefilter: Prefilter::default(),
+            start_offset: source.offset,
+            bad_times: 0,
+            queue: VecDeque::new(),
+            ended: false,
+            failed: None,
+            plan,
+        })
+    }
+
+    /// Reads `r`'s next chunk of lines and queues the events in it.
+    fn read_chunk(&mut self, r: &mut Reading, summary: &mut Summary) {
+        let path = &r.plan.path;
+        let problem = |line, message| Problem { path: path.clone(), line, message };
+        let source = &mut r.plan.source;
+        let (offset, data) = match r.reader.next_chunk() {
+            Ok(Some(Chunk::Lines { offset, data })) => (offset, data),
+            Ok(Some(Chunk::Overlong { offset, len })) => {
+                if len > 0 {
+                    source.lines += 1;
+                    summary.problems.push(problem(
+                        Some(source.lines),
+                        format!(
+                            "line at byte {offset} is {len} bytes long, over the {} MiB limit: skipped (no mail \
+                             daemon writes such lines)",
+                            crate::source::lines::MAX_LINE >> 20
+                        ),
+                    ));
                 }
-            };
-            let (offset, data) = match chunk {
-                Chunk::Lines { offset, data } => (offset, data),
-                Chunk::Overlong { offset, len } => {
-                    if len > 0 {
-                        source.lines += 1;
-                        summary.problems.push(problem(
-                            Some(source.lines),
-                            format!(
-                                "line at byte {offset} is {len} bytes long, over the {} MiB limit: skipped (no mail \
-                                 daemon writes such lines)",
-                                crate::source::lines::MAX_LINE >> 20
-                            ),
-                        ));
-                    }
-                    continue;
-                }
-            };
-            let lines_before = source.lines;
-            for line in prefilter.lines(data) {
-                let start = line.start;
-                if let Some(parsed) = parse::parse_line(&data[line]) {
-                    let key = EventKey { source: source.id, offset: offset + start as u64 };
-                    match times.resolve(&parsed.time) {
-                        Some(time) => {
-                            self.latest = self.latest.max(Some(time));
-                            if parsed.fields.kind != Kind::BackendError {
-                                self.enricher.submit(parsed.fields.client_ip);
-                            }
-                            let event = self.event(time, &parsed);
-                            self.correlator.push(key, event, &mut self.batch.outputs);
-                        }
-                        None => {
-                            bad_times += 1;
-                            if bad_times <= PROBLEMS_PER_FILE {
-                                let line = lines_before + bytecount::count(&data[..start], b'\n') as u64 + 1;
-                                summary.problems.push(problem(
-                                    Some(line),
-                                    "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; \
-                                     check --year): event skipped"
-                                        .into(),
-                                ));
-                            }
-                        }
-                    }
-                }
+                return;
             }
-            let n = data.len() as u64;
-            source.lines += bytecount::count(data, b'\n') as u64;
-            source.offset = offset + n;
-            source.year = Some(times.state());
-            summary.lines += source.lines - lines_before;
-            summary.bytes += n;
-            self.bar.inc(n);
-            self.batch_bytes += n;
-            if self.batch.outputs.len() >= BATCH_EVENTS || self.batch_bytes >= BATCH_BYTES {
-                self.checkpoint(source, &plan.path);
-                if !self.flush() {
-                    return;
-                }
+            Ok(None) => {
+                r.ended = true;
+                return;
             }
+            Err(e) => {
+                r.ended = true;
+                r.failed = Some(e);
+                return;
+            }
+        };
+        // Lines before the current candidate, counted as the candidates go.
+        let (mut lines, mut counted) = (source.lines, 0);
+        for line in r.prefilter.lines(data) {
+            let start = line.start;
+            let Some(parsed) = parse::parse_line(&data[line]) else { continue };
+            lines += bytecount::count(&data[counted..start], b'\n') as u64;
+            counted = start;
+            let year = r.times.state();
+            let Some(time) = r.times.resolve(&parsed.time) else {
+                r.bad_times += 1;
+                if r.bad_times <= PROBLEMS_PER_FILE {
+                    summary.problems.push(problem(
+                        Some(lines + 1),
+                        "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; check \
+                         --year): event skipped"
+                            .into(),
+                    ));
+                }
+                continue;
+            };
+            self.latest = self.latest.max(Some(time));
+            if parsed.fields.kind != Kind::BackendError {
+                self.enricher.submit(parsed.fields.client_ip);
+            }
+            let event = self.event(time, &parsed);
+            let key = EventKey { source: source.id, offset: offset + start as u64 };
+            r.queue.push_back(Queued { key, event, lines, year });
         }
+        let n = data.len() as u64;
+        let total = lines + bytecount::count(&data[counted..], b'\n') as u64;
+        summary.lines += total - source.lines;
+        summary.bytes += n;
+        source.lines = total;
+        source.offset = offset + n;
+        source.year = Some(r.times.state());
+        self.bar.inc(n);
+        self.batch_bytes += n;
+    }
+
+    /// Wraps up a file that was read to its end (or to a read error) and whose events were all
+    /// given to the correlator.
+    fn end_file(&mut self, r: Reading, summary: &mut Summary) {
+        let Reading { mut plan, reader, compression, start_offset, bad_times, failed, .. } = r;
+        let problem = |line, message| Problem { path: plan.path.clone(), line, message };
+        let source = &mut plan.source;
         if bad_times > PROBLEMS_PER_FILE {
             summary.problems.push(problem(
                 None,
@@ -459,8 +534,20 @@ impl<'a> Scanner<'a> {
             summary.unchanged += 1;
         }
         self.reached.insert(source.id, (source.offset, source.lines, source.year));
-        self.checkpoint(source, &plan.path);
+        self.checkpoint(&plan.source, &plan.path);
         self.flush();
+    }
+
+    /// Adds every open file's progress to the current batch: up to its first event still
+    /// waiting, whose line is read again after a restart.
+    fn checkpoint_all(&mut self, readings: &[Option<Reading>]) {
+        for r in readings.iter().flatten() {
+            let mut source = r.plan.source.clone();
+            if let Some(q) = r.queue.front() {
+                (source.offset, source.lines, source.year) = (q.key.offset, q.lines, Some(q.year));
+            }
+            self.checkpoint(&source, &r.plan.path);
+        }
     }
 
     /// The event `parsed` describes, its texts interned.
@@ -521,6 +608,33 @@ impl<'a> Scanner<'a> {
         self.bar.finish_and_clear();
         Ok(self.writer.finish()?)
     }
+}
+
+/// One file being read.
+struct Reading {
+    plan: FilePlan,
+    reader: LineReader<Box<dyn Read + Send>>,
+    times: TimeResolver,
+    compression: Compression,
+    prefilter: Prefilter,
+    /// Where this scan started reading it.
+    start_offset: u64,
+    bad_times: usize,
+    /// Events of the chunk read last, in line order, waiting for the other logs to catch up.
+    queue: VecDeque<Queued>,
+    /// No complete line is left (or reading failed with `failed`).
+    ended: bool,
+    failed: Option<std::io::Error>,
+}
+
+/// An event waiting in a [`Reading`], with what a checkpoint just before its line records.
+struct Queued {
+    key: EventKey,
+    event: Event,
+    /// Lines before its line.
+    lines: u64,
+    /// The year state before its line.
+    year: YearState,
 }
 
 /// A byte progress bar on stderr when it is a terminal and not under systemd.

@@ -92,8 +92,13 @@ pub fn failures(range: std::ops::Range<u64>) -> String {
 
 /// Asserts that users `user{n}` for `n` in `expected` each appear exactly once, and no others.
 pub fn assert_exactly_once(data: &Path, expected: impl IntoIterator<Item = u64>) {
+    assert_each_once(data, expected.into_iter().map(|n| format!("user{n}")));
+}
+
+/// Asserts that each of `users` has exactly one CSV row, and no other user has any.
+pub fn assert_each_once(data: &Path, users: impl IntoIterator<Item = String>) {
     let got = rows_per_user(data);
-    let want: BTreeMap<String, usize> = expected.into_iter().map(|n| (format!("user{n}"), 1)).collect();
+    let want: BTreeMap<String, usize> = users.into_iter().map(|u| (u, 1)).collect();
     if got != want {
         let dup: Vec<_> = got.iter().filter(|(_, c)| **c > 1).take(5).collect();
         let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).take(5).collect();

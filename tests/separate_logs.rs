@@ -1,0 +1,80 @@
+//! Postfix in `mail.log`, Dovecot in its own log file: every SMTP AUTH attempt leaves a line in
+//! each (Postfix's warning, Dovecot's passdb result), and must still count once, whatever order
+//! the logs are given in, over hours of log (longer than the correlator keeps its records), and
+//! across scans.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// Attempts, one a minute from 10:00: over three hours.
+const ATTEMPTS: u32 = 200;
+
+/// The two logs of attempts `range`: (Postfix's lines, Dovecot's lines, a second earlier).
+fn logs(range: std::ops::Range<u32>) -> (String, String) {
+    let (mut postfix, mut dovecot) = (String::new(), String::new());
+    for i in range {
+        let (h, m) = (10 + i / 60, i % 60);
+        let ip = format!("198.51.100.{}", 10 + i % 4);
+        dovecot
+            .push_str(&format!("Nov 24 {h:02}:{m:02}:04 auth: Info: passwd-file(user{i},{ip}): Password mismatch\n"));
+        postfix.push_str(&format!(
+            "Nov 24 {h:02}:{m:02}:05 mx1 postfix/submission/smtpd[{}]: warning: unknown[{ip}]: SASL LOGIN authentication \
+             failed: UGFzc3dvcmQ6\n",
+            1000 + i
+        ));
+        // Traffic that is not an attempt, in both.
+        postfix.push_str(&format!(
+            "Nov 24 {h:02}:{m:02}:30 mx1 postfix/smtpd[7]: connect from unknown[192.0.2.{}]\n",
+            i % 250
+        ));
+        dovecot.push_str(&format!("Nov 24 {h:02}:{m:02}:31 imap(u{i}): Info: Logged out in=10 out=20\n"));
+    }
+    (postfix, dovecot)
+}
+
+/// Every attempt is one CSV row, stored under Postfix's service with Dovecot's user name.
+fn assert_each_attempt_once(data: &Path) {
+    let rows = csv_rows(data);
+    assert_eq!(rows.len(), ATTEMPTS as usize, "one row per attempt");
+    let mut users: Vec<&str> = rows.iter().map(|r| r[4].as_str()).collect();
+    users.sort_unstable();
+    users.dedup();
+    assert_eq!(users.len(), ATTEMPTS as usize, "every attempt's user once");
+    assert!(rows.iter().all(|r| r[2] == "postfix/submission/smtpd"), "joined into Postfix's line");
+}
+
+#[test]
+fn both_orders_count_each_attempt_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (postfix, dovecot) = logs(0..ATTEMPTS);
+    let mail_log = dir.path().join("mail.log");
+    let dovecot_log = dir.path().join("dovecot.log");
+    std::fs::write(&mail_log, postfix).unwrap();
+    std::fs::write(&dovecot_log, dovecot).unwrap();
+    for (name, order) in [("postfix-first", [&mail_log, &dovecot_log]), ("dovecot-first", [&dovecot_log, &mail_log])] {
+        let data = dir.path().join(name);
+        let out = scan_ok(&data, &[order[0].as_path(), order[1].as_path()], &[]);
+        assert!(out.contains(&format!("{ATTEMPTS} new failed logins")), "{name}: {out}");
+        assert_each_attempt_once(&data);
+    }
+}
+
+#[test]
+fn hourly_scans_of_both_logs_count_each_attempt_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mail_log = dir.path().join("mail.log");
+    let dovecot_log = dir.path().join("dovecot.log");
+    std::fs::write(&mail_log, "").unwrap();
+    std::fs::write(&dovecot_log, "").unwrap();
+    for hour in 0..ATTEMPTS.div_ceil(60) {
+        let (postfix, dovecot) = logs(hour * 60..((hour + 1) * 60).min(ATTEMPTS));
+        append(&mail_log, &postfix);
+        append(&dovecot_log, &dovecot);
+        scan_ok(&data, &[&mail_log, &dovecot_log], &[]);
+    }
+    assert_each_attempt_once(&data);
+}
