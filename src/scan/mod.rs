@@ -305,8 +305,7 @@ impl<'a> Scanner<'a> {
     /// Dovecot in its own file) are joined as if they were in one. Each stream's files are read
     /// one after the other. Returns the plans put off because another stream was reading the
     /// same content at the time (a copy under another name).
-    fn scan_streams(&mut self, streams: Vec<VecDeque<FilePlan>>, summary: &mut Summary) -> VecDeque<FilePlan> {
-        let mut streams = streams;
+    fn scan_streams(&mut self, mut streams: Vec<VecDeque<FilePlan>>, summary: &mut Summary) -> VecDeque<FilePlan> {
         let mut readings: Vec<Option<Reading>> = streams.iter().map(|_| None).collect();
         let mut deferred = VecDeque::new();
         while !self.stopped {
