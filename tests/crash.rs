@@ -67,6 +67,7 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     assert!(kills >= 10, "only {kills} scans were interrupted; the test did not test much");
     scan_ok(&data, &[&live], &[]);
     assert_exactly_once(&data, 0..appended);
+    assert_checkpoints_at_end(&data, &[&live]);
     let store = maillogsentinel::store::Store::open(&data.join(maillogsentinel::store::STORE_FILE)).unwrap();
     assert_eq!(store.events().unwrap().len() as u64, appended, "one stored event per attempt");
 }
@@ -123,5 +124,6 @@ fn kill_9_while_two_logs_are_read_side_by_side_loses_and_duplicates_nothing() {
     eprintln!("{kills} of 12 scans were killed with SIGKILL");
     assert!(kills >= 4, "only {kills} scans were interrupted; the test did not test much");
     scan_ok(&data, &[&one, &two], &[]);
+    assert_checkpoints_at_end(&data, &[&one, &two]);
     assert_each_once(&data, (0..appended).flat_map(|n| [format!("user{n}"), format!("other{n}")]));
 }

@@ -412,6 +412,8 @@ impl<'a> Scanner<'a> {
             start_offset: source.offset,
             bad_times: 0,
             queue: VecDeque::new(),
+            chunk_offset: source.offset,
+            chunk_lines: source.lines,
             ended: false,
             failed: None,
             plan,
@@ -449,19 +451,17 @@ impl<'a> Scanner<'a> {
                 return;
             }
         };
-        // Lines before the current candidate, counted as the candidates go.
-        let (mut lines, mut counted) = (source.lines, 0);
+        (r.chunk_offset, r.chunk_lines) = (offset, source.lines);
         for line in r.prefilter.lines(data) {
             let start = line.start;
             let Some(parsed) = parse::parse_line(&data[line]) else { continue };
-            lines += bytecount::count(&data[counted..start], b'\n') as u64;
-            counted = start;
             let year = r.times.state();
             let Some(time) = r.times.resolve(&parsed.time) else {
                 r.bad_times += 1;
                 if r.bad_times <= PROBLEMS_PER_FILE {
+                    let line = source.lines + bytecount::count(&data[..start], b'\n') as u64 + 1;
                     summary.problems.push(problem(
-                        Some(lines + 1),
+                        Some(line),
                         "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; check \
                          --year): event skipped"
                             .into(),
@@ -475,13 +475,13 @@ impl<'a> Scanner<'a> {
             }
             let event = self.event(time, &parsed);
             let key = EventKey { source: source.id, offset: offset + start as u64 };
-            r.queue.push_back(Queued { key, event, lines, year });
+            r.queue.push_back(Queued { key, event, year });
         }
         let n = data.len() as u64;
-        let total = lines + bytecount::count(&data[counted..], b'\n') as u64;
-        summary.lines += total - source.lines;
+        let lines = bytecount::count(data, b'\n') as u64;
+        summary.lines += lines;
         summary.bytes += n;
-        source.lines = total;
+        source.lines += lines;
         source.offset = offset + n;
         source.year = Some(r.times.state());
         self.bar.inc(n);
@@ -543,7 +543,11 @@ impl<'a> Scanner<'a> {
         for r in readings.iter().flatten() {
             let mut source = r.plan.source.clone();
             if let Some(q) = r.queue.front() {
-                (source.offset, source.lines, source.year) = (q.key.offset, q.lines, Some(q.year));
+                // The waiting events are from the chunk read last, still in the reader's buffer.
+                let before = usize::try_from(q.key.offset - r.chunk_offset).unwrap_or(usize::MAX);
+                let chunk = r.reader.last_lines();
+                let lines = r.chunk_lines + bytecount::count(&chunk[..before.min(chunk.len())], b'\n') as u64;
+                (source.offset, source.lines, source.year) = (q.key.offset, lines, Some(q.year));
             }
             self.checkpoint(&source, &r.plan.path);
         }
@@ -621,18 +625,19 @@ struct Reading {
     bad_times: usize,
     /// Events of the chunk read last, in line order, waiting for the other logs to catch up.
     queue: VecDeque<Queued>,
+    /// Content offset and lines before the chunk read last.
+    chunk_offset: u64,
+    chunk_lines: u64,
     /// No complete line is left (or reading failed with `failed`).
     ended: bool,
     failed: Option<std::io::Error>,
 }
 
-/// An event waiting in a [`Reading`], with what a checkpoint just before its line records.
+/// An event waiting in a [`Reading`], with the year state a checkpoint just before its line
+/// records (the line count is worked out from the chunk when a checkpoint needs it).
 struct Queued {
     key: EventKey,
     event: Event,
-    /// Lines before its line.
-    lines: u64,
-    /// The year state before its line.
     year: YearState,
 }
 

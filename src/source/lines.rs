@@ -42,12 +42,20 @@ pub struct LineReader<R> {
     /// Content offset of `buf[start]`.
     offset: u64,
     eof: bool,
+    /// Where in `buf` the last chunk of lines handed out is (empty after any other answer).
+    last: std::ops::Range<usize>,
 }
 
 impl<R: Read> LineReader<R> {
     /// A reader whose first byte is at content offset `offset`.
     pub fn new(inner: R, offset: u64) -> LineReader<R> {
-        LineReader { inner, buf: vec![0; 2 * READ_SIZE], start: 0, end: 0, offset, eof: false }
+        LineReader { inner, buf: vec![0; 2 * READ_SIZE], start: 0, end: 0, offset, eof: false, last: 0..0 }
+    }
+
+    /// The lines of the last [`Chunk::Lines`] handed out, until `next_chunk` is called again: a
+    /// caller that still holds positions in them can count the lines before one.
+    pub fn last_lines(&self) -> &[u8] {
+        self.buf.get(self.last.clone()).unwrap_or_default()
     }
 
     /// Offset just after the last byte handed out: where the next run resumes.
@@ -62,6 +70,7 @@ impl<R: Read> LineReader<R> {
 
     /// The next chunk, or `None` at the end of the content (any partial last line stays unread).
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk<'_>>> {
+        self.last = 0..0;
         loop {
             if let Some(nl) = memchr::memrchr(b'\n', &self.buf[self.start..self.end]) {
                 // Keep reading while the buffer has room, so chunks are large.
@@ -72,6 +81,7 @@ impl<R: Read> LineReader<R> {
                     let offset = self.offset;
                     self.start = stop;
                     self.offset += (stop - begin) as u64;
+                    self.last = begin..stop;
                     return Ok(Some(Chunk::Lines { offset, data: &self.buf[begin..stop] }));
                 }
                 continue;

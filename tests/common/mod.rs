@@ -136,3 +136,22 @@ pub fn compress(src: &Path, dst: &Path, kind: &str) {
     };
     std::fs::write(dst, out).expect("write archive");
 }
+
+/// Asserts that the store's checkpoint of each of `logs` (plain files read to their end) is at the
+/// end, with the line count right: a checkpoint taken inside a chunk must count its lines exactly,
+/// or every later line number is off.
+pub fn assert_checkpoints_at_end(data: &Path, logs: &[&Path]) {
+    let store =
+        maillogsentinel::store::Store::open(&data.join(maillogsentinel::store::STORE_FILE)).expect("open store");
+    for log in logs {
+        let content = std::fs::read(log).expect("read log");
+        let (offset, lines): (i64, i64) = store
+            .connection()
+            .query_row("SELECT offset, lines FROM sources WHERE path = ?1", [log.to_string_lossy()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("the log's checkpoint");
+        let want_lines = content.iter().filter(|&&b| b == b'\n').count() as i64;
+        assert_eq!((offset, lines), (content.len() as i64, want_lines), "{}", log.display());
+    }
+}
