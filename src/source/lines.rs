@@ -184,20 +184,24 @@ mod tests {
         let mut skipped = Vec::new();
         let mut expect = 100;
         while let Some(chunk) = r.next_chunk().unwrap() {
-            match chunk {
+            let handed: Vec<u8> = match chunk {
                 Chunk::Lines { offset, data } => {
                     assert_eq!(offset, expect);
                     assert_eq!(data.last(), Some(&b'\n'));
                     expect += data.len() as u64;
                     lines.extend_from_slice(data);
+                    data.to_vec()
                 }
                 Chunk::Overlong { offset, len } => {
                     assert_eq!(offset, expect);
                     expect += len;
                     skipped.push((offset, len));
+                    Vec::new()
                 }
-            }
+            };
+            assert_eq!(r.last_lines(), handed, "the last lines stay readable until the next chunk");
         }
+        assert!(r.last_lines().is_empty(), "nothing after the end");
         assert_eq!(r.offset(), expect);
         (lines, skipped, r.offset())
     }
