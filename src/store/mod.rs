@@ -177,7 +177,7 @@ pub struct Store {
     /// The `strings` id of each symbol of the current scan's table.
     sym_ids: Vec<i64>,
     /// The highest event rowid stored per source file (loaded on first use).
-    max_rowid: HashMap<u32, i64>,
+    max_rowid: HashMap<u32, i64, RandomState>,
     /// What [`bulk::INSERT`] inserts.
     bulk_rows: bulk::Rows,
     known_logins: HashSet<history::LoginKey>,
@@ -222,7 +222,7 @@ impl Store {
             conn,
             strings: HashMap::default(),
             sym_ids: Vec::new(),
-            max_rowid: HashMap::new(),
+            max_rowid: HashMap::default(),
             bulk_rows,
             known_logins: HashSet::new(),
         })
@@ -452,7 +452,7 @@ impl Store {
 /// row by row instead, which settles every case exactly.
 fn insert_events(
     tx: &Connection,
-    max_rowid: &mut HashMap<u32, i64>,
+    max_rowid: &mut HashMap<u32, i64, RandomState>,
     bulk_rows: &bulk::Rows,
     rows: &[bulk::Row],
 ) -> Result<Vec<bool>> {
