@@ -139,3 +139,30 @@ fn bad_configuration_is_exit_3_naming_file_and_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("c.toml") && stderr.contains("`log`"), "{stderr}");
 }
+
+#[test]
+fn an_overlong_line_is_reported_once_and_the_lines_after_it_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    let mut text = failure(1).into_bytes();
+    // Longer than the 16 MiB a line may have: skipped, not buffered. It ends the file for now.
+    text.extend(std::iter::repeat_n(b'x', 17 << 20));
+    text.push(b'\n');
+    std::fs::write(&log, &text).unwrap();
+
+    let out = scan(&data, &[&log], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a partial scan: {stderr}");
+    assert!(stderr.contains("mail.log:2: line at byte") && stderr.contains("MiB limit"), "{stderr}");
+    // Nothing new: the long line is neither read nor reported again.
+    let out = scan(&data, &[&log], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("MiB limit"), "{stderr}");
+    append(&log, &failure(2));
+    append(&log, "Nov 24 00:00:03 mx1 postfix/smtpd[9]: warning: 3.\n");
+    let out = scan(&data, &[&log], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_exactly_once(&data, [1, 2]);
+    assert_checkpoints_at_end(&data, &[&log]);
+}

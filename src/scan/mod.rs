@@ -428,6 +428,8 @@ impl<'a> Scanner<'a> {
         let (offset, data) = match r.reader.next_chunk() {
             Ok(Some(Chunk::Lines { offset, data })) => (offset, data),
             Ok(Some(Chunk::Overlong { offset, len })) => {
+                // Past it for good: the next scan neither reads nor reports it again.
+                source.offset = offset + len;
                 if len > 0 {
                     source.lines += 1;
                     summary.problems.push(problem(
