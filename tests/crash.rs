@@ -6,6 +6,20 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// Starts `scan`, and kills it with SIGKILL after `delay` unless it has finished by then.
+/// Returns whether it was killed.
+fn killed_after(mut scan: std::process::Command, delay: Duration) -> bool {
+    let mut child =
+        scan.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("start scan");
+    std::thread::sleep(delay);
+    let running = child.try_wait().expect("poll scan").is_none();
+    if running {
+        child.kill().expect("SIGKILL scan");
+    }
+    child.wait().expect("reap scan");
+    running
+}
+
 #[test]
 fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -43,25 +57,9 @@ fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
             append(&live, &failures(appended..appended + 20_000));
             appended += 20_000;
         }
-        let mut child = {
-            let mut c = command();
-            c.arg("scan")
-                .arg("--data-dir")
-                .arg(&data)
-                .args(["--timezone", "UTC", "--year", "2026", "--quiet", "--no-dns", "--no-geo", "--log"])
-                .arg(&live)
-                .args(if full { &["--full"][..] } else { &[][..] })
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-            c.spawn().unwrap()
-        };
+        let extra: &[&str] = if full { &["--quiet", "--full"] } else { &["--quiet"] };
         let delay = whole.mul_f64(rng.f64() * if full { 1.0 } else { 0.4 });
-        std::thread::sleep(delay);
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().unwrap();
+        kills += u32::from(killed_after(scan_command(&data, &[&live], extra), delay));
     }
     eprintln!("{kills} of 30 scans were killed with SIGKILL");
     assert!(kills >= 10, "only {kills} scans were interrupted; the test did not test much");
@@ -101,25 +99,8 @@ fn kill_9_while_two_logs_are_read_side_by_side_loses_and_duplicates_nothing() {
             append(&two, &others(appended..appended + per_round));
             appended += per_round;
         }
-        let mut child = {
-            let mut c = command();
-            c.arg("scan")
-                .arg("--data-dir")
-                .arg(&data)
-                .args(["--timezone", "UTC", "--year", "2026", "--quiet", "--no-dns", "--no-geo", "--log"])
-                .arg(&one)
-                .arg("--log")
-                .arg(&two)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-            c.spawn().unwrap()
-        };
-        std::thread::sleep(whole.mul_f64(rng.f64() * 1.5));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().unwrap();
+        let delay = whole.mul_f64(rng.f64() * 1.5);
+        kills += u32::from(killed_after(scan_command(&data, &[&one, &two], &["--quiet"]), delay));
     }
     eprintln!("{kills} of 12 scans were killed with SIGKILL");
     assert!(kills >= 4, "only {kills} scans were interrupted; the test did not test much");

@@ -319,8 +319,7 @@ impl<'a> Scanner<'a> {
                         if !r.ended {
                             self.read_chunk(r, summary);
                             if self.batch_bytes >= BATCH_BYTES {
-                                self.checkpoint_all(&readings);
-                                self.flush();
+                                self.flush_readings(&readings);
                             }
                             if self.stopped {
                                 return deferred;
@@ -348,8 +347,7 @@ impl<'a> Scanner<'a> {
             let Some(q) = readings[i].as_mut().and_then(|r| r.queue.pop_front()) else { break };
             self.correlator.push(q.key, q.event, &mut self.batch.outputs);
             if self.batch.outputs.len() >= BATCH_EVENTS {
-                self.checkpoint_all(&readings);
-                self.flush();
+                self.flush_readings(&readings);
             }
         }
         deferred
@@ -539,9 +537,9 @@ impl<'a> Scanner<'a> {
         self.flush();
     }
 
-    /// Adds every open file's progress to the current batch: up to its first event still
+    /// Sends the current batch with every open file's progress: up to its first event still
     /// waiting, whose line is read again after a restart.
-    fn checkpoint_all(&mut self, readings: &[Option<Reading>]) {
+    fn flush_readings(&mut self, readings: &[Option<Reading>]) {
         for r in readings.iter().flatten() {
             let mut source = r.plan.source.clone();
             if let Some(q) = r.queue.front() {
@@ -553,6 +551,7 @@ impl<'a> Scanner<'a> {
             }
             self.checkpoint(&source, &r.plan.path);
         }
+        self.flush();
     }
 
     /// The event `parsed` describes, its texts interned.
@@ -582,8 +581,9 @@ impl<'a> Scanner<'a> {
         self.batch.progress.push(Progress { source: source.clone(), path: path.to_string_lossy().into_owned() });
     }
 
-    /// Sends the current batch with the correlator's state. False when the writer has failed.
-    fn flush(&mut self) -> bool {
+    /// Sends the current batch with the correlator's state; sets `stopped` when the writer has
+    /// failed.
+    fn flush(&mut self) {
         let next = Batch { outputs: self.writer.buffer(BATCH_EVENTS + BATCH_EVENTS / 4), ..Batch::default() };
         let mut batch = std::mem::replace(&mut self.batch, next);
         batch.correlator = Some(self.correlator.snapshot(&self.symbols));
@@ -594,7 +594,6 @@ impl<'a> Scanner<'a> {
         if !self.writer.send(batch) {
             self.stopped = true;
         }
-        !self.stopped
     }
 
     /// Releases held-back events that can no longer be joined, commits, and waits for the store.

@@ -18,15 +18,20 @@ pub fn command() -> Command {
     c
 }
 
-/// Runs `scan` on `logs` into `data`, in UTC with a fixed year.
-pub fn scan(data: &Path, logs: &[&Path], extra: &[&str]) -> Output {
+/// The `scan` command for `logs` into `data`, in UTC with a fixed year, without the network.
+pub fn scan_command(data: &Path, logs: &[&Path], extra: &[&str]) -> Command {
     let mut c = command();
     c.arg("scan").arg("--data-dir").arg(data).args(["--timezone", "UTC", "--year", "2026", "--no-dns", "--no-geo"]);
     for log in logs {
         c.arg("--log").arg(log);
     }
     c.args(extra);
-    c.output().expect("run maillogsentinel")
+    c
+}
+
+/// Runs `scan` on `logs` into `data` (see [`scan_command`]).
+pub fn scan(data: &Path, logs: &[&Path], extra: &[&str]) -> Output {
+    scan_command(data, logs, extra).output().expect("run maillogsentinel")
 }
 
 /// Runs `scan` and insists that it succeeded.
