@@ -297,7 +297,7 @@ pub struct OwnedEvent {
 /// Texts are [`Sym`]s of the scan's [`Symbols`], so an event is a small `Copy` value: a gigabyte
 /// of log yields about a million of them, and strings per event would make allocation the
 /// scan's main cost.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Event {
     /// When it happened, as a UTC instant.
     pub time: Timestamp,

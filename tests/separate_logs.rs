@@ -1,7 +1,8 @@
 //! Postfix in `mail.log`, Dovecot in its own log file: every SMTP AUTH attempt leaves a line in
 //! each (Postfix's warning, Dovecot's passdb result), and must still count once, whatever order
 //! the logs are given in, over hours of log (longer than the correlator keeps its records), and
-//! across scans.
+//! across scans. And the other way round: rsyslog's `mail.warn` holding copies of `mail.log`'s
+//! warnings, listed beside it.
 
 mod common;
 
@@ -77,4 +78,77 @@ fn hourly_scans_of_both_logs_count_each_attempt_once() {
         scan_ok(&data, &[&mail_log, &dovecot_log], &[]);
     }
     assert_each_attempt_once(&data);
+}
+
+#[test]
+fn a_log_holding_copies_of_another_counts_each_attempt_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let warning = |t: &str, pid: u32, ip: &str, user: &str| {
+        format!(
+            "Nov 24 {t} mx1 postfix/submission/smtpd[{pid}]: warning: unknown[{ip}]: SASL LOGIN authentication \
+             failed: authentication failure, sasl_username={user}\n"
+        )
+    };
+    let info = |t: &str| format!("Nov 24 {t} mx1 postfix/smtpd[7]: connect from unknown[192.0.2.1]\n");
+    // mail.log has everything: the same attempt twice in one second (two attempts, both
+    // counted), three single lines of one account, and one attempt of another address.
+    let mut mail_log = String::new();
+    for line in [
+        info("10:00:00"),
+        warning("10:00:01", 11, "198.51.100.1", "admin"),
+        warning("10:00:01", 11, "198.51.100.1", "admin"),
+        info("10:00:02"),
+        warning("10:00:03", 12, "198.51.100.2", "info"),
+        info("10:00:03"),
+        warning("10:00:04", 12, "198.51.100.2", "info"),
+        info("10:00:04"),
+        warning("10:00:05", 12, "198.51.100.2", "info"),
+        warning("10:00:06", 13, "2001:db8::3", "sales"),
+        info("10:00:07"),
+    ] {
+        mail_log.push_str(&line);
+    }
+    // mail.warn has the warnings only, reduced by rsyslog where they follow each other.
+    let mail_warn = [
+        warning("10:00:01", 11, "198.51.100.1", "admin"),
+        warning("10:00:01", 11, "198.51.100.1", "admin"),
+        warning("10:00:03", 12, "198.51.100.2", "info"),
+        "Nov 24 10:00:05 mx1 postfix/submission/smtpd[12]: message repeated 2 times: [ warning: \
+         unknown[198.51.100.2]: SASL LOGIN authentication failed: authentication failure, sasl_username=info]\n"
+            .to_string(),
+        warning("10:00:06", 13, "2001:db8::3", "sales"),
+    ]
+    .concat();
+    let (log, warn) = (dir.path().join("mail.log"), dir.path().join("mail.warn"));
+    std::fs::write(&log, mail_log).unwrap();
+    std::fs::write(&warn, mail_warn).unwrap();
+    let alone = dir.path().join("alone");
+    scan_ok(&alone, &[&log], &[]);
+    let expected = rows_per_user(&alone);
+    assert_eq!(expected.values().sum::<usize>(), 6, "{expected:?}");
+    for (name, order) in [("log-first", [&log, &warn]), ("warn-first", [&warn, &log])] {
+        let data = dir.path().join(name);
+        let out = scan(&data, &[order[0].as_path(), order[1].as_path()], &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {stderr}");
+        assert!(stdout.contains("6 new failed logins"), "{name}: {stdout}");
+        assert_eq!(rows_per_user(&data), expected, "{name}");
+        assert!(
+            stderr.contains("hold the same lines") && stderr.contains("the 6 events found in both counted once"),
+            "{name}: the copies are reported: {stderr}"
+        );
+    }
+    // Hourly scans that each find the new lines of both logs (split after 10:00:03).
+    let data = dir.path().join("incremental");
+    let (whole_log, whole_warn) = (std::fs::read_to_string(&log).unwrap(), std::fs::read_to_string(&warn).unwrap());
+    let split = |text: &str| text.split_inclusive('\n').take_while(|l| &l[7..15] <= "10:00:03").map(str::len).sum();
+    let (cut_log, cut_warn) = (split(&whole_log), split(&whole_warn));
+    std::fs::write(&log, &whole_log[..cut_log]).unwrap();
+    std::fs::write(&warn, &whole_warn[..cut_warn]).unwrap();
+    scan_ok(&data, &[&log, &warn], &[]);
+    append(&log, &whole_log[cut_log..]);
+    append(&warn, &whole_warn[cut_warn..]);
+    scan_ok(&data, &[&log, &warn], &[]);
+    assert_eq!(rows_per_user(&data), expected, "incremental");
 }

@@ -5,6 +5,7 @@
 //! (`writer`). A batch carries the events found in a stretch of a file and the
 //! checkpoint just after it, so the store's checkpoints never run ahead of its events.
 
+mod copies;
 mod plan;
 mod writer;
 
@@ -31,6 +32,7 @@ use crate::store::csv::{IntrusionCsv, RowFormatter};
 use crate::store::lock::{DataDirLock, LockError};
 use crate::store::{Added, Batch, CommitError, Progress, STORE_FILE, Store, StoreError};
 
+use self::copies::Copies;
 use self::plan::{FilePlan, PlanError, Skip, plan_file};
 use self::writer::Writer;
 
@@ -302,13 +304,17 @@ impl<'a> Scanner<'a> {
 
     /// Reads the streams side by side: the events of all of them reach the correlator in time
     /// order, so that the lines one attempt left in different logs (Postfix in `mail.log`,
-    /// Dovecot in its own file) are joined as if they were in one. Each stream's files are read
-    /// one after the other. Returns the plans put off because another stream was reading the
-    /// same content at the time (a copy under another name).
+    /// Dovecot in its own file) are joined as if they were in one, and lines that two logs both
+    /// hold (rsyslog's `mail.warn` beside `mail.log`) count once ([`copies`]). Each stream's
+    /// files are read one after the other. Returns the plans put off because another stream was
+    /// reading the same content at the time (a copy under another name).
     fn scan_streams(&mut self, mut streams: Vec<VecDeque<FilePlan>>, summary: &mut Summary) -> VecDeque<FilePlan> {
         let mut readings: Vec<Option<Reading>> = streams.iter().map(|_| None).collect();
         let mut deferred = VecDeque::new();
-        while !self.stopped {
+        let mut copies = (streams.len() > 1).then(|| Copies::new(streams.len()));
+        let names: Vec<PathBuf> =
+            streams.iter().map(|s| s.back().map(|p| p.path.clone()).unwrap_or_default()).collect();
+        'streams: while !self.stopped {
             // Every stream gets an event waiting, or runs out of files.
             for i in 0..streams.len() {
                 loop {
@@ -322,7 +328,7 @@ impl<'a> Scanner<'a> {
                                 self.flush_readings(&readings);
                             }
                             if self.stopped {
-                                return deferred;
+                                break 'streams;
                             }
                             continue;
                         }
@@ -330,7 +336,7 @@ impl<'a> Scanner<'a> {
                     if let Some(done) = readings[i].take() {
                         self.end_file(done, summary);
                         if self.stopped {
-                            return deferred;
+                            break 'streams;
                         }
                     }
                     let Some(plan) = streams[i].pop_front() else { break };
@@ -345,10 +351,26 @@ impl<'a> Scanner<'a> {
                 readings.iter().enumerate().filter_map(|(i, r)| Some((r.as_ref()?.queue.front()?.event.time, i))).min();
             let Some((_, i)) = earliest else { break };
             let Some(q) = readings[i].as_mut().and_then(|r| r.queue.pop_front()) else { break };
-            self.correlator.push(q.key, q.event, &mut self.batch.outputs);
+            let event = match &mut copies {
+                Some(copies) => match copies.take(i, q.event) {
+                    Some(event) => event,
+                    None => continue,
+                },
+                None => q.event,
+            };
+            self.correlator.push(q.key, event, &mut self.batch.outputs);
             if self.batch.outputs.len() >= BATCH_EVENTS {
                 self.flush_readings(&readings);
             }
+        }
+        for (a, b, n) in copies.iter().flat_map(Copies::dropped) {
+            summary.notices.push(format!(
+                "{} and {} hold the same lines (rsyslog wrote them to both files): the {n} event{} found in \
+                 both counted once; list only one of the two in --log or `logs` to save reading them twice",
+                names[a].display(),
+                names[b].display(),
+                if n == 1 { "" } else { "s" },
+            ));
         }
         deferred
     }
