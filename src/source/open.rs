@@ -71,8 +71,15 @@ pub struct Opened {
 const IO_BUFFER: usize = 256 * 1024;
 
 /// Opens `path` and positions its content at `offset` (seeking in plain files, decompressing and
-/// discarding in archives).
+/// discarding in archives). Anything but a regular file is refused before it is opened: opening
+/// a FIFO would wait for a writer, and a stream has no offsets to resume from.
 pub fn open_at(path: &Path, offset: u64) -> io::Result<Opened> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a directory, FIFO, socket or device); only log files and their archives are read",
+        ));
+    }
     let file = File::open(path)?;
     let meta = file.metadata()?;
     let mut buffered = BufReader::with_capacity(IO_BUFFER, file);
@@ -126,6 +133,20 @@ pub fn read_tail(path: &Path, n: u64) -> io::Result<Vec<u8>> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn only_regular_files_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        // Opening the FIFO would block this test forever: it must be refused unopened.
+        for path in [dir.path(), fifo.as_path(), Path::new("/dev/null")] {
+            let err = open_at(path, 0).err().unwrap_or_else(|| panic!("{} was opened", path.display()));
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{}", path.display());
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
+    }
 
     const TEXT: &[u8] = b"line one\nline two\nline three\n";
 
