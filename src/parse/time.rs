@@ -5,7 +5,8 @@
 //! modification time) the year of the file's newest line, derives the year of its first line
 //! ([`first_year`]) and then follows the lines forward, moving to the next year when the month
 //! jumps back (`Dec 31` followed by `Jan 1`). The state is kept in the checkpoint, so a scan that
-//! resumes in the middle of a file continues with the right year.
+//! resumes in the middle of a file continues with the right year. Local times of the hour
+//! repeated when daylight saving time ends are read in the order the log has them.
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, civil};
@@ -22,21 +23,34 @@ pub struct YearState {
     pub month: i8,
 }
 
-/// A month difference this large between consecutive lines means the year changed; smaller
+/// A month stepping back this far between consecutive lines means the year changed; smaller
 /// backward steps are out-of-order lines (several processes writing to one log).
 const ROLLOVER_MONTHS: i8 = 6;
+
+/// A month this far *ahead* of the latest line's is a straggler from the end of the previous
+/// year (`Dec 31` logged after `Jan 1`). Smaller forward steps are time passing: the resolver
+/// only sees authentication lines, and a quiet server may log none for months.
+const STRAGGLER_MONTHS: i8 = 10;
+
+/// In the hour repeated when daylight saving time ends, a line whose first reading falls this
+/// long before the latest line is read as the second pass of that hour. (So a second-pass line
+/// that follows the latest one by over 50 minutes, with no line between, is still read as the
+/// first pass: a log that quiet gives nothing better to go on.)
+const FOLD_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
 
 /// Resolves the timestamps of one file in order.
 #[derive(Clone, Debug)]
 pub struct TimeResolver {
     tz: TimeZone,
     state: YearState,
+    /// The latest instant read from a zone-less time.
+    latest: Option<Timestamp>,
 }
 
 impl TimeResolver {
     /// A resolver that starts from `state` and reads zone-less times in `tz`.
     pub fn new(tz: TimeZone, state: YearState) -> TimeResolver {
-        TimeResolver { tz, state }
+        TimeResolver { tz, state, latest: None }
     }
 
     /// Where the resolver stands now, to be saved with the checkpoint.
@@ -54,7 +68,7 @@ impl TimeResolver {
                 let year = if self.state.month - month >= ROLLOVER_MONTHS {
                     self.state = YearState { year: self.state.year.checked_add(1)?, month };
                     self.state.year
-                } else if month - self.state.month >= ROLLOVER_MONTHS {
+                } else if month - self.state.month >= STRAGGLER_MONTHS {
                     // A straggler from before the new year, logged after it: it belongs to the
                     // previous year and must not move the state back.
                     self.state.year - 1
@@ -68,10 +82,21 @@ impl TimeResolver {
         }
     }
 
-    fn localize(&self, dt: civil::DateTime) -> Option<Timestamp> {
-        // In the repeated hour at the end of daylight saving time the earlier instant is taken,
-        // in the skipped hour the later one (jiff's "compatible" rule, as RFC 5545 and Temporal).
-        self.tz.to_ambiguous_timestamp(dt).compatible().ok()
+    fn localize(&mut self, dt: civil::DateTime) -> Option<Timestamp> {
+        // In the skipped hour at the start of daylight saving time the later instant is taken
+        // (jiff's "compatible" rule, as RFC 5545 and Temporal). In the hour repeated at its end,
+        // the earlier one, unless the log has already moved past it: then the line is from the
+        // second pass of that hour, and reading it as the first would send time back an hour.
+        let ambiguous = self.tz.to_ambiguous_timestamp(dt);
+        let mut instant = ambiguous.compatible().ok()?;
+        if ambiguous.is_ambiguous()
+            && let (Some(latest), Ok(later)) = (self.latest, ambiguous.later())
+            && instant < latest - FOLD_TOLERANCE
+        {
+            instant = later;
+        }
+        self.latest = self.latest.max(Some(instant));
+        Some(instant)
     }
 }
 
@@ -114,6 +139,31 @@ mod tests {
         let mut r = utc(YearState { year: 2026, month: 3 });
         r.resolve(&yearless(3, 1, 0)).unwrap();
         assert_eq!(r.resolve(&yearless(2, 28, 0)).unwrap().to_string(), "2026-02-28T00:00:00Z");
+    }
+
+    #[test]
+    fn months_without_a_single_login_line_stay_in_the_same_year() {
+        let mut r = utc(YearState { year: 2026, month: 3 });
+        r.resolve(&yearless(3, 29, 0)).unwrap();
+        assert_eq!(r.resolve(&yearless(10, 25, 0)).unwrap().to_string(), "2026-10-25T00:00:00Z");
+        assert_eq!(r.state(), YearState { year: 2026, month: 10 });
+    }
+
+    #[test]
+    fn the_repeated_hour_at_the_end_of_summer_time_is_read_in_log_order() {
+        let tz = TimeZone::get("Europe/Paris").unwrap();
+        let mut r = TimeResolver::new(tz, YearState { year: 2026, month: 10 });
+        let at = |h, m, s| RawTime::YearLess { month: 10, day: 25, time: civil::time(h, m, s, 0) };
+        let mut read = |t| r.resolve(&t).unwrap().to_string();
+        // First pass (CEST, UTC+2), a straggler, then the clock goes back to 02:00 (CET, UTC+1).
+        assert_eq!(read(at(2, 10, 0)), "2026-10-25T00:10:00Z");
+        assert_eq!(read(at(2, 59, 59)), "2026-10-25T00:59:59Z");
+        assert_eq!(read(at(2, 59, 50)), "2026-10-25T00:59:50Z", "a line a few seconds late");
+        assert_eq!(read(at(2, 0, 1)), "2026-10-25T01:00:01Z");
+        assert_eq!(read(at(2, 9, 0)), "2026-10-25T01:09:00Z");
+        assert_eq!(read(at(2, 30, 0)), "2026-10-25T01:30:00Z");
+        assert_eq!(read(at(2, 59, 58)), "2026-10-25T01:59:58Z");
+        assert_eq!(read(at(3, 0, 0)), "2026-10-25T02:00:00Z");
     }
 
     #[test]
