@@ -166,3 +166,26 @@ fn an_overlong_line_is_reported_once_and_the_lines_after_it_are_read() {
     assert_exactly_once(&data, [1, 2]);
     assert_checkpoints_at_end(&data, &[&log]);
 }
+
+#[test]
+fn events_without_a_timestamp_are_reported_by_line_and_the_rest_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("dovecot.log"), dir.path().join("data"));
+    let mut text = failure(1);
+    // Dovecot's own log written with an empty log_timestamp: seven failures nobody can date.
+    for i in 0..7 {
+        text.push_str(&format!("auth: Info: passwd-file(bob{i},192.0.2.5): Password mismatch\n"));
+    }
+    text.push_str("postfix/smtpd[1]: connect from unknown[192.0.2.1]\n");
+    text.push_str(&failure(2));
+    std::fs::write(&log, &text).unwrap();
+
+    let out = scan(&data, &[&log], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a partial scan: {stderr}");
+    assert_eq!(stderr.matches("authentication event without a timestamp").count(), 5, "{stderr}");
+    assert!(stderr.contains("dovecot.log:2: authentication event without a timestamp"), "{stderr}");
+    assert!(stderr.contains("dovecot.log: 2 more authentication events without a timestamp"), "{stderr}");
+    assert!(!stderr.contains("dovecot.log:9:"), "the connect line is no event: {stderr}");
+    assert_exactly_once(&data, [1, 2]);
+}

@@ -26,6 +26,20 @@ pub use prefilter::{NEEDLES, Prefilter};
 pub fn parse_line(line: &[u8]) -> Option<Parsed<'_>> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let header = syslog::split(line)?;
+    let fields = message(&header)?;
+    Some(Parsed { time: header.time, host: header.host, fields })
+}
+
+/// Whether a line that [`parse_line`] refused would have been an authentication event, had it
+/// started with a timestamp (`postfix/smtpd[1]: warning: ...`, or Dovecot's own log written with
+/// an empty `log_timestamp`): such a line cannot be placed in time, but must not vanish unseen.
+pub fn untimed(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    syslog::peek_time(line).is_none() && syslog::bare(line).and_then(|header| message(&header)).is_some()
+}
+
+/// The event in a line's message, by the daemon its tag names.
+fn message<'a>(header: &syslog::Header<'a>) -> Option<crate::event::Fields<'a>> {
     let (message, repeat) = unrepeat(header.message);
     let mut fields = if postfix::is_smtpd(header.tag) {
         postfix::parse(header.tag, message)?
@@ -33,7 +47,7 @@ pub fn parse_line(line: &[u8]) -> Option<Parsed<'_>> {
         dovecot::parse(header.tag, message)?
     };
     fields.count = fields.count.max(1).saturating_mul(repeat);
-    Some(Parsed { time: header.time, host: header.host, fields })
+    Some(fields)
 }
 
 /// rsyslog's repeat reduction: `message repeated N times: [ INNER]` → (INNER, N).
@@ -185,6 +199,33 @@ mod tests {
                     assert!(has_needle(&m), "accepted without needle: {}", String::from_utf8_lossy(&m));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn events_without_a_timestamp_are_recognised_as_such() {
+        for line in [
+            "postfix/submission/smtpd[1]: warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            "auth: Info: passwd-file(bob,192.0.2.5): Password mismatch",
+            "imap-login: Info: Disconnected (auth failed, 3 attempts in 8 secs): user=<bob>, method=PLAIN, \
+             rip=192.0.2.5, lip=192.0.2.1, session=<abc>",
+            "dovecot: imap-login: Login: user=<bob>, method=PLAIN, rip=192.0.2.5, lip=192.0.2.1\r",
+        ] {
+            assert_eq!(parse_line(line.as_bytes()), None, "{line}");
+            assert!(untimed(line.as_bytes()), "{line}");
+            let timed = format!("Nov 24 10:00:00 mx1 {line}");
+            assert!(parse_line(timed.as_bytes()).is_some(), "{timed}");
+            assert!(!untimed(timed.as_bytes()), "{timed}");
+        }
+        for line in [
+            "postfix/smtpd[1]: connect from unknown[192.0.2.1]",
+            "auth: Info: passwd-file(bob,192.0.2.5): logged in",
+            "random text with auth in it",
+            "",
+            // A timestamp that is there but names no real date is another problem.
+            "Feb 30 10:00:00 mx1 postfix/smtpd[1]: warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: x",
+        ] {
+            assert!(!untimed(line.as_bytes()), "{line}");
         }
     }
 

@@ -60,6 +60,17 @@ pub fn peek_time(line: &[u8]) -> Option<RawTime> {
     timestamp(line).map(|(t, _)| t)
 }
 
+/// The tag and message of a line without a timestamp (nor a host): a syslog message as a
+/// program wrote it, or a line of Dovecot's own log without its timestamp. The time is a
+/// placeholder: such a line cannot be placed in time.
+pub fn bare(line: &[u8]) -> Option<Header<'_>> {
+    let time = RawTime::Instant(jiff::Timestamp::UNIX_EPOCH);
+    hostless(time, line).or_else(|| {
+        let (tag, message) = split_tag(line)?;
+        Some(Header { time, host: None, tag, message })
+    })
+}
+
 /// `TAG[PID]: MESSAGE` (the `[PID]` optional) → (TAG, MESSAGE).
 fn split_tag(s: &[u8]) -> Option<(&[u8], &[u8])> {
     // A tag is one word: it ends at the first space, which must be preceded by `:`.

@@ -431,6 +431,7 @@ impl<'a> Scanner<'a> {
             prefilter: Prefilter::default(),
             start_offset: source.offset,
             bad_times: 0,
+            untimed: 0,
             queue: VecDeque::new(),
             chunk_offset: source.offset,
             chunk_lines: source.lines,
@@ -474,16 +475,29 @@ impl<'a> Scanner<'a> {
             }
         };
         (r.chunk_offset, r.chunk_lines) = (offset, source.lines);
+        let line_at = |start: usize| Some(source.lines + bytecount::count(&data[..start], b'\n') as u64 + 1);
         for line in r.prefilter.lines(data) {
             let start = line.start;
-            let Some(parsed) = parse::parse_line(&data[line]) else { continue };
+            let Some(parsed) = parse::parse_line(&data[line.clone()]) else {
+                if parse::untimed(&data[line]) {
+                    r.untimed += 1;
+                    if r.untimed <= PROBLEMS_PER_FILE {
+                        summary.problems.push(problem(
+                            line_at(start),
+                            "authentication event without a timestamp: skipped, it cannot be placed in time \
+                             (make the daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)"
+                                .into(),
+                        ));
+                    }
+                }
+                continue;
+            };
             let year = r.times.state();
             let Some(time) = r.times.resolve(&parsed.time) else {
                 r.bad_times += 1;
                 if r.bad_times <= PROBLEMS_PER_FILE {
-                    let line = source.lines + bytecount::count(&data[..start], b'\n') as u64 + 1;
                     summary.problems.push(problem(
-                        Some(line),
+                        line_at(start),
                         "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; check \
                          --year): event skipped"
                             .into(),
@@ -513,13 +527,19 @@ impl<'a> Scanner<'a> {
     /// Wraps up a file that was read to its end (or to a read error) and whose events were all
     /// given to the correlator.
     fn end_file(&mut self, r: Reading, summary: &mut Summary) {
-        let Reading { mut plan, reader, compression, start_offset, bad_times, failed, .. } = r;
+        let Reading { mut plan, reader, compression, start_offset, bad_times, untimed, failed, .. } = r;
         let problem = |line, message| Problem { path: plan.path.clone(), line, message };
         let source = &mut plan.source;
         if bad_times > PROBLEMS_PER_FILE {
             summary.problems.push(problem(
                 None,
                 format!("{} more lines with impossible dates were skipped", bad_times - PROBLEMS_PER_FILE),
+            ));
+        }
+        if untimed > PROBLEMS_PER_FILE {
+            summary.problems.push(problem(
+                None,
+                format!("{} more authentication events without a timestamp were skipped", untimed - PROBLEMS_PER_FILE),
             ));
         }
         match failed {
@@ -645,7 +665,10 @@ struct Reading {
     prefilter: Prefilter,
     /// Where this scan started reading it.
     start_offset: u64,
+    /// Events skipped because their timestamp names no real date...
     bad_times: usize,
+    /// ...or because they have none.
+    untimed: usize,
     /// Events of the chunk read last, in line order, waiting for the other logs to catch up.
     queue: VecDeque<Queued>,
     /// Content offset and lines before the chunk read last.
