@@ -171,11 +171,9 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
             match plan_file(&store, &path, opts.year, &opts.timezone) {
                 Ok(Ok(plan)) => plans.push_back(plan),
                 Ok(Err(Skip::Empty | Skip::AlreadyRead)) => summary.unchanged += 1,
-                Err(PlanError::Io { path, source }) => summary.problems.push(Problem {
-                    path,
-                    line: None,
-                    message: format!("cannot read: {source}; this file was skipped, the others were scanned"),
-                }),
+                Err(PlanError::Io { path, source }) => {
+                    summary.problems.push(Problem { path, line: None, message: cannot_read(&source) })
+                }
                 Err(PlanError::Store(source)) => return Err(store_err(source)),
             }
         }
@@ -210,6 +208,17 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     summary.added = added;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// The problem of a log that cannot be opened or read, with what to do about it.
+fn cannot_read(e: &std::io::Error) -> String {
+    let hint = match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            " (run as root, or as a member of the group that may read the logs: adm on Debian and Ubuntu)"
+        }
+        _ => "",
+    };
+    format!("cannot read: {e}; this file was skipped, the others were scanned{hint}")
 }
 
 /// Every log's family (oldest file first), each path once; missing logs become problems.
@@ -387,7 +396,7 @@ impl<'a> Scanner<'a> {
         let opened = match open::open_at(&plan.path, source.offset) {
             Ok(o) => o,
             Err(e) => {
-                summary.problems.push(problem(format!("cannot read: {e}; skipped, other files were scanned")));
+                summary.problems.push(problem(cannot_read(&e)));
                 return None;
             }
         };
@@ -700,4 +709,20 @@ fn progress_bar(wanted: bool, total: u64) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use super::cannot_read;
+
+    #[test]
+    fn a_log_the_user_may_not_read_says_how_to_get_access() {
+        let denied = cannot_read(&Error::from(ErrorKind::PermissionDenied));
+        assert!(denied.starts_with("cannot read: permission denied; this file was skipped"), "{denied}");
+        assert!(denied.contains("adm on Debian"), "{denied}");
+        let other = cannot_read(&Error::from(ErrorKind::InvalidData));
+        assert!(!other.contains("adm"), "{other}");
+    }
 }
