@@ -89,6 +89,11 @@ fn missing_and_unreadable_logs_are_named_and_the_rest_is_scanned() {
     assert!(stderr.contains("dovecot.log: no such log file"), "{stderr}");
     assert!(stderr.contains("mail.log.1: cannot read"), "{stderr}");
     assert_exactly_once(&data, 0..3);
+    // Reports say the last scan missed things.
+    let out =
+        command().args(["report", "--since", "1h", "--format", "json", "--data-dir"]).arg(&data).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["last_scan"]["problems"], 2, "{json}");
 }
 
 #[test]

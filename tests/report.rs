@@ -144,6 +144,46 @@ fn html_report_is_self_contained_and_escaped() {
 }
 
 #[test]
+fn the_report_says_how_far_the_logs_were_read_and_warns_when_it_may_be_incomplete() {
+    let (dir, config) = setup(false);
+    let store_path = dir.path().join("data").join(maillogsentinel::store::STORE_FILE);
+    let json = |args: &[&str]| -> Value {
+        let mut all = vec!["report", "--format", "json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&ok(&fixture::run(&config, &all))).unwrap()
+    };
+    // A store no scan has finished in says nothing either way.
+    assert_eq!(json(&[])["last_scan"], Value::Null);
+
+    // A scan that just finished, without problems: nothing to warn about.
+    maillogsentinel::store::Store::open(&store_path).unwrap().record_scan(0).unwrap();
+    let scan = &json(&[])["last_scan"];
+    assert_eq!((scan["problems"].as_u64(), scan["stale"].as_bool()), (Some(0), Some(false)), "{scan}");
+    let text = ok(&fixture::run(&config, &["report"]));
+    assert!(text.contains("Logs read up to the last scan, at "), "{text}");
+    assert!(!text.contains("incomplete"), "{text}");
+
+    // The last scan ran during the report's day (the timer stopped) and missed three things.
+    let during = fixture::day().to_zoned_datetime(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_second() + 3_600;
+    let db = rusqlite::Connection::open(&store_path).unwrap();
+    db.execute("UPDATE meta SET value = ?1 WHERE key = 'last_scan_at'", [during]).unwrap();
+    db.execute("UPDATE meta SET value = 3 WHERE key = 'last_scan_problems'", []).unwrap();
+    let scan = &json(&[])["last_scan"];
+    assert_eq!((scan["problems"].as_u64(), scan["stale"].as_bool()), (Some(3), Some(true)), "{scan}");
+    assert_eq!(scan["finished"], format!("{} 01:00:00", fixture::day()));
+    let text = ok(&fixture::run(&config, &["report"]));
+    let warning = text.find("WARNING: this report may be incomplete").expect(&text);
+    assert!(warning < text.find("Summary").unwrap(), "the warning comes before the numbers: {text}");
+    assert!(text.contains("last read at") && text.contains("(3 problems)"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    let html = ok(&fixture::run(&config, &["report", "--format", "html"]));
+    assert!(html.contains("Warning: this report may be incomplete") && html.contains("(3 problems)"), "{html}");
+    // A day the scan had read to its end is complete, whatever came after.
+    let before = fixture::day().checked_sub(jiff::ToSpan::day(1)).unwrap().to_string();
+    assert_eq!(json(&["--day", &before])["last_scan"]["stale"], false);
+}
+
+#[test]
 fn bad_periods_and_a_missing_store_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let config = fixture::config(dir.path(), "");

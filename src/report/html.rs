@@ -63,6 +63,16 @@ impl<'a> Table<'a> {
     }
 }
 
+/// Opens an orange box with a heading; the caller writes its content and `</div>`.
+fn warning_box(o: &mut String, title: &str) {
+    let _ = write!(
+        o,
+        "<div style=\"border:2px solid #e67e22;background:#fff4e5;padding:8px;margin:12px 0\">\
+         <h2 style=\"font-size:17px;margin:0 0 4px 0;color:#a04000\">{}</h2>",
+        escape(title)
+    );
+}
+
 fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_else(|| "-".into())
 }
@@ -116,6 +126,21 @@ pub fn render(r: &Report) -> String {
         escape(&r.period.timezone),
         escape(&r.version)
     );
+    if let Some(scan) = &r.last_scan {
+        let _ = writeln!(
+            o,
+            "<p style=\"margin:0;color:#555555\">Logs read up to the last scan, at {}</p>",
+            escape(&scan.finished)
+        );
+        let warnings = scan.warnings();
+        if !warnings.is_empty() {
+            warning_box(&mut o, "Warning: this report may be incomplete");
+            for warning in warnings {
+                let _ = write!(o, "<p>{}</p>", escape(&warning));
+            }
+            o.push_str("</div>\n");
+        }
+    }
     let t = &r.totals;
     let _ = write!(o, "<h2 {H2}>Summary</h2>");
     let mut s = Table::new(&mut o, &[("", false), ("This period", true), ("Previous", true), ("Change", true)]);
@@ -193,11 +218,10 @@ pub fn render(r: &Report) -> String {
 
     if r.backend_outages.events > 0 {
         let b = &r.backend_outages;
+        warning_box(&mut o, "Warning: authentication backend errors");
         let _ = write!(
             o,
-            "<div style=\"border:2px solid #e67e22;background:#fff4e5;padding:8px;margin:12px 0\">\
-             <h2 style=\"font-size:17px;margin:0 0 4px 0;color:#a04000\">Warning: authentication backend errors</h2>\
-             <p>{} {} (e.g. &quot;Connection lost to authentication server&quot;) from {} to {}. This is an \
+            "<p>{} {} (e.g. &quot;Connection lost to authentication server&quot;) from {} to {}. This is an \
              operational problem on this server, not an attack; logins may have failed.</p>",
             thousands(b.events),
             if b.events == 1 { "event" } else { "events" },

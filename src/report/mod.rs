@@ -183,6 +183,48 @@ pub struct Report {
     pub services: Vec<ServiceRow>,
     /// Authentication backend failures: an operational problem, not an attack.
     pub backend_outages: BackendOutages,
+    /// How far the logs had been read when the report was made; `None` in a store no scan of
+    /// this version has finished in.
+    pub last_scan: Option<ScanCoverage>,
+}
+
+/// The last scan before a report: whether the report's numbers can be complete.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScanCoverage {
+    /// When it finished, local time.
+    pub finished: String,
+    /// Files or lines it could not read or date (each named on its standard error).
+    pub problems: u64,
+    /// It finished over [`STALE_AFTER_SECS`] before the end of the period (or before the report
+    /// was made, for a period not over yet): attempts logged after it are not in the report.
+    pub stale: bool,
+}
+
+/// A scan this long before a period's end leaves a gap worth a warning (a report of the last
+/// hours made right after a scan does not).
+pub const STALE_AFTER_SECS: i64 = 300;
+
+impl ScanCoverage {
+    /// What the reader must know before trusting the numbers, one sentence each.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut said = Vec::new();
+        if self.stale {
+            said.push(format!(
+                "The logs were last read at {}, before the end of this period: attempts logged after that are \
+                 not counted here. Check that the scan timer runs (systemctl list-timers 'maillogsentinel*').",
+                self.finished
+            ));
+        }
+        if self.problems > 0 {
+            said.push(format!(
+                "The last scan could not read or date everything ({} {}): attempts may be missing. Run \
+                 `maillogsentinel scan` to see what and why.",
+                self.problems,
+                if self.problems == 1 { "problem" } else { "problems" }
+            ));
+        }
+        said
+    }
 }
 
 /// Headline numbers, with the previous period of the same length.
@@ -427,6 +469,11 @@ pub fn build(store: &Store, opts: &ReportOptions) -> rusqlite::Result<Report> {
     let outages = &mut report.backend_outages;
     outages.first_seen = outages.first.map(|t| opts.period.format_ts(t));
     outages.last_seen = outages.last.map(|t| opts.period.format_ts(t));
+    report.last_scan = store.last_scan()?.map(|scan| ScanCoverage {
+        finished: opts.period.format_ts(scan.at),
+        problems: scan.problems,
+        stale: scan.at < opts.period.end.as_second().min(Timestamp::now().as_second()) - STALE_AFTER_SECS,
+    });
     Ok(report)
 }
 

@@ -401,6 +401,7 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
         reverse_dns,
         services,
         backend_outages: backend,
+        last_scan: None,
     })
 }
 

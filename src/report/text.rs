@@ -86,6 +86,26 @@ pub fn truncate(s: &str, width: usize) -> String {
     t
 }
 
+/// `s` broken into lines of at most `width` characters at spaces (a longer word gets a line
+/// of its own).
+fn wrap(s: &str, width: usize) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / width);
+    let mut line_len = 0;
+    for word in s.split(' ').filter(|w| !w.is_empty()) {
+        let n = word.chars().count();
+        if line_len > 0 && line_len + 1 + n > width {
+            out.push('\n');
+            line_len = 0;
+        } else if line_len > 0 {
+            out.push(' ');
+            line_len += 1;
+        }
+        out.push_str(word);
+        line_len += n;
+    }
+    out
+}
+
 fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_else(|| "-".into())
 }
@@ -102,6 +122,16 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(out, "Period: {} ({})", r.period.label, r.period.timezone);
     let _ = writeln!(out, "        {} to {}", r.period.start, r.period.end);
     let _ = writeln!(out, "maillogsentinel {}", r.version);
+    if let Some(scan) = &r.last_scan {
+        let _ = writeln!(out, "Logs read up to the last scan, at {}", scan.finished);
+        let warnings = scan.warnings();
+        if !warnings.is_empty() {
+            section(&mut out, "WARNING: this report may be incomplete");
+            for warning in warnings {
+                let _ = writeln!(out, "{}", wrap(&warning, WIDTH));
+            }
+        }
+    }
     let t = &r.totals;
     section(&mut out, "Summary");
     let mut s = Table::new(&[("", L), ("this period", R), ("previous", R), ("change", R)]);
@@ -267,6 +297,13 @@ pub fn render(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentences_are_wrapped_at_spaces() {
+        assert_eq!(wrap("one two three four", 9), "one two\nthree\nfour");
+        assert_eq!(wrap("a verylongword b", 4), "a\nverylongword\nb");
+        assert_eq!(wrap("fits", 80), "fits");
+    }
 
     #[test]
     fn tables_fit_80_columns_and_cut_long_names_with_an_ellipsis() {

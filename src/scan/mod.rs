@@ -204,7 +204,8 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     if !deferred.is_empty() {
         scanner.scan_streams(vec![deferred], &mut summary);
     }
-    let added = scanner.finish(&mut summary)?;
+    let (added, store) = scanner.finish(&mut summary)?;
+    store.record_scan(summary.problems.len() as u64).map_err(store_err)?;
     summary.added = added;
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -648,7 +649,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Releases held-back events that can no longer be joined, commits, and waits for the store.
-    fn finish(mut self, summary: &mut Summary) -> Result<Added, ScanError> {
+    fn finish(mut self, summary: &mut Summary) -> Result<(Added, Store), ScanError> {
         if !self.stopped {
             // A partner line is written within seconds; anything older than twice the window
             // before now will not get one.

@@ -20,7 +20,7 @@ pub struct Writer {
     /// Committed batches' event buffers, emptied and handed back for reuse: a fresh buffer per
     /// batch would cost a growth copy and page faults for every megabyte of events.
     recycled: Receiver<Vec<Output>>,
-    handle: JoinHandle<Result<Added, CommitError>>,
+    handle: JoinHandle<Result<(Added, Store), CommitError>>,
 }
 
 impl Writer {
@@ -43,7 +43,7 @@ impl Writer {
                 outputs.clear();
                 let _ = give_back.try_send(outputs);
             }
-            Ok(added)
+            Ok((added, store))
         })?;
         Ok(Writer { tx: Some(tx), recycled, handle })
     }
@@ -59,8 +59,8 @@ impl Writer {
         self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(capacity))
     }
 
-    /// Waits for every queued batch to be committed.
-    pub fn finish(mut self) -> Result<Added, CommitError> {
+    /// Waits for every queued batch to be committed; gives back the store.
+    pub fn finish(mut self) -> Result<(Added, Store), CommitError> {
         drop(self.tx.take());
         match self.handle.join() {
             Ok(result) => result,

@@ -57,6 +57,15 @@ pub enum StoreError {
 /// Store results.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// When the last scan finished (Unix seconds), and how many problems it reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LastScan {
+    /// Unix seconds.
+    pub at: i64,
+    /// Files or lines it could not read or date.
+    pub problems: u64,
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS strings (id INTEGER PRIMARY KEY, s TEXT NOT NULL UNIQUE);
@@ -243,9 +252,25 @@ impl Store {
         meta_set(&self.conn, "csv_len", len as i64)
     }
 
+    /// Records that a scan has just finished, and how many files or lines it could not read or
+    /// date: reports say how far their numbers can be trusted.
+    pub fn record_scan(&self, problems: u64) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        meta_set(&tx, "last_scan_at", now())?;
+        meta_set(&tx, "last_scan_problems", problems as i64)?;
+        Ok(tx.commit()?)
+    }
+
+    /// The last scan recorded by [`Store::record_scan`], if any.
+    pub fn last_scan(&self) -> rusqlite::Result<Option<LastScan>> {
+        let at = meta_get::<i64>(&self.conn, "last_scan_at")?;
+        let problems = meta_get::<i64>(&self.conn, "last_scan_problems")?.unwrap_or(0);
+        Ok(at.map(|at| LastScan { at, problems: problems.max(0) as u64 }))
+    }
+
     /// The correlator state saved by the last commit.
     pub fn correlator_state(&self) -> Result<Option<Vec<u8>>> {
-        meta_get(&self.conn, "correlator")
+        Ok(meta_get(&self.conn, "correlator")?)
     }
 
     /// Forgets every checkpoint (for `scan --full`): files are read again from the start. Events
@@ -646,8 +671,8 @@ pub fn ip_from_blob(b: &[u8]) -> Option<IpAddr> {
     }
 }
 
-fn meta_get<T: rusqlite::types::FromSql>(conn: &Connection, key: &str) -> Result<Option<T>> {
-    Ok(conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+fn meta_get<T: rusqlite::types::FromSql>(conn: &Connection, key: &str) -> rusqlite::Result<Option<T>> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()
 }
 
 fn meta_set<T: rusqlite::ToSql>(conn: &Connection, key: &str, value: T) -> Result<()> {
