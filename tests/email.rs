@@ -132,6 +132,16 @@ fn the_report_is_sent_as_text_html_and_csv() {
     assert!(rows[0].starts_with("timestamp,server,service,client_ip,username"), "{rows:?}");
     assert_eq!(rows.len() as u64, 1 + fixture::FAILED, "one row per failed attempt: {rows:?}");
     assert!(rows.iter().any(|r| r.contains("203.0.113.5") && r.contains("scanner.example.net") && r.contains(",CN,")));
+
+    // The last scan missed something: the subject says so, not only the body.
+    let store = maillogsentinel::store::Store::open(&dir.path().join("data").join(maillogsentinel::store::STORE_FILE));
+    store.unwrap().record_scan(1).unwrap();
+    let out = fixture::run(&config, &["report", "--day", &day, "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let m = &server.messages(2)[1];
+    assert!(m["subject"].as_str().unwrap().ends_with(", auth backend errors, may be incomplete"), "{}", m["subject"]);
+    let text = part(m, "text/plain")["content"].as_str().unwrap();
+    assert!(text.contains("WARNING: this report may be incomplete") && text.contains("(1 problem)"), "{text}");
 }
 
 #[test]

@@ -44,7 +44,8 @@ pub enum DeliverError {
     },
 }
 
-/// `[MailLogSentinel] mx1: 1,234 failed logins, 2 possible compromises (2026-11-23)`.
+/// `[MailLogSentinel] mx1: 1,234 failed logins, 2 possible compromises (2026-11-23)`, with
+/// `, auth backend errors` and `, may be incomplete` when the report warns of those.
 pub fn subject(prefix: &str, r: &Report) -> String {
     let n = r.compromises.len();
     let mut s = format!(
@@ -57,6 +58,9 @@ pub fn subject(prefix: &str, r: &Report) -> String {
     );
     if r.backend_outages.events > 0 {
         s.push_str(", auth backend errors");
+    }
+    if r.last_scan.as_ref().is_some_and(|scan| !scan.warnings().is_empty()) {
+        s.push_str(", may be incomplete");
     }
     s.trim_start().to_string()
 }
