@@ -222,6 +222,20 @@ fn cannot_read(e: &std::io::Error) -> String {
     format!("cannot read: {e}; this file was skipped, the others were scanned{hint}")
 }
 
+/// The problem of a log that is not there, nor any rotated copy of it. Where journald runs, the
+/// likely cause is a system without rsyslog (Debian 12 and later install none by default), on
+/// which Postfix and Dovecot log to the journal only.
+fn no_such_log(journald: bool) -> String {
+    let mut message = "no such log file (nor rotated copies of it); check --log or `logs` in the config".to_string();
+    if journald {
+        message.push_str(
+            ". Without rsyslog (Debian 12 and later install none by default) mail daemons log to the systemd \
+             journal only: install rsyslog so that /var/log/mail.log is written",
+        );
+    }
+    message
+}
+
 /// Every log's family (oldest file first), each path once; missing logs become problems.
 fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<Vec<PathBuf>> {
     let mut seen = std::collections::HashSet::new();
@@ -231,7 +245,7 @@ fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<Vec<PathBu
             Ok(family) if family.is_empty() => problems.push(Problem {
                 path: log.clone(),
                 line: None,
-                message: "no such log file (nor rotated copies of it); check --log or `logs` in the config".into(),
+                message: no_such_log(Path::new("/run/systemd/journal").is_dir()),
             }),
             Ok(family) => {
                 if !log.exists() {
@@ -716,7 +730,7 @@ fn progress_bar(wanted: bool, total: u64) -> indicatif::ProgressBar {
 mod tests {
     use std::io::{Error, ErrorKind};
 
-    use super::cannot_read;
+    use super::{cannot_read, no_such_log};
 
     #[test]
     fn a_log_the_user_may_not_read_says_how_to_get_access() {
@@ -725,5 +739,12 @@ mod tests {
         assert!(denied.contains("adm on Debian"), "{denied}");
         let other = cannot_read(&Error::from(ErrorKind::InvalidData));
         assert!(!other.contains("adm"), "{other}");
+    }
+
+    #[test]
+    fn a_missing_log_on_a_journald_system_points_to_rsyslog() {
+        assert!(!no_such_log(false).contains("rsyslog"));
+        let with_journald = no_such_log(true);
+        assert!(with_journald.starts_with("no such log file") && with_journald.contains("install rsyslog"));
     }
 }
