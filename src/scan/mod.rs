@@ -211,6 +211,13 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     Ok(summary)
 }
 
+/// Counts one more skipped line of a kind: true while it is among the first
+/// [`PROBLEMS_PER_FILE`] of its file, which are listed one by one (the rest are counted).
+fn listed(count: &mut usize) -> bool {
+    *count += 1;
+    *count <= PROBLEMS_PER_FILE
+}
+
 /// The problem of a log that cannot be opened or read, with what to do about it.
 fn cannot_read(e: &std::io::Error) -> String {
     let hint = match e.kind() {
@@ -503,23 +510,19 @@ impl<'a> Scanner<'a> {
         for line in r.prefilter.lines(data) {
             let start = line.start;
             let Some(parsed) = parse::parse_line(&data[line.clone()]) else {
-                if parse::untimed(&data[line]) {
-                    r.untimed += 1;
-                    if r.untimed <= PROBLEMS_PER_FILE {
-                        summary.problems.push(problem(
-                            line_at(start),
-                            "authentication event without a timestamp: skipped, it cannot be placed in time \
-                             (make the daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)"
-                                .into(),
-                        ));
-                    }
+                if parse::untimed(&data[line]) && listed(&mut r.untimed) {
+                    summary.problems.push(problem(
+                        line_at(start),
+                        "authentication event without a timestamp: skipped, it cannot be placed in time \
+                         (make the daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)"
+                            .into(),
+                    ));
                 }
                 continue;
             };
             let year = r.times.state();
             let Some(time) = r.times.resolve(&parsed.time) else {
-                r.bad_times += 1;
-                if r.bad_times <= PROBLEMS_PER_FILE {
+                if listed(&mut r.bad_times) {
                     summary.problems.push(problem(
                         line_at(start),
                         "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; check \
@@ -554,17 +557,12 @@ impl<'a> Scanner<'a> {
         let Reading { mut plan, reader, compression, start_offset, bad_times, untimed, failed, .. } = r;
         let problem = |line, message| Problem { path: plan.path.clone(), line, message };
         let source = &mut plan.source;
-        if bad_times > PROBLEMS_PER_FILE {
-            summary.problems.push(problem(
-                None,
-                format!("{} more lines with impossible dates were skipped", bad_times - PROBLEMS_PER_FILE),
-            ));
-        }
-        if untimed > PROBLEMS_PER_FILE {
-            summary.problems.push(problem(
-                None,
-                format!("{} more authentication events without a timestamp were skipped", untimed - PROBLEMS_PER_FILE),
-            ));
+        for (n, what) in
+            [(bad_times, "lines with impossible dates"), (untimed, "authentication events without a timestamp")]
+        {
+            if n > PROBLEMS_PER_FILE {
+                summary.problems.push(problem(None, format!("{} more {what} were skipped", n - PROBLEMS_PER_FILE)));
+            }
         }
         match failed {
             None => source.complete = compression.is_compressed(),
