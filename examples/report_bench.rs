@@ -6,14 +6,14 @@
 //!
 //! Arguments: data directory (created; an existing store there is reused, not refilled),
 //! number of events, and the number of days they are spread over (ending yesterday, UTC).
-//! The events are written with plain SQL in one transaction (the store API would also write
-//! every failure to intrusions.csv, gigabytes at this size); the schema and encodings are the
-//! store's own, since the store is opened first with `Store::open`. What a scan keeps alongside
-//! the events (address and login history, the `spans` time index) is then rebuilt from them.
+//! The events are stored with `Store::import_events` (a scan's commits would also write every
+//! failure to intrusions.csv, gigabytes at this size); what a scan keeps alongside the events
+//! (address and login history) is then rebuilt from them.
 
 use std::time::Instant;
 
 use maillogsentinel::report::{self, Period, ReportOptions};
+use maillogsentinel::store::blocks::Row;
 use maillogsentinel::store::{STORE_FILE, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,7 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let end = today.to_zoned_datetime(tz.clone())?.timestamp().as_second();
     let start = end - days * 86_400;
     let mut store = Store::open(&dir.join(STORE_FILE))?;
-    let have: i64 = store.connection().query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    let have: i64 =
+        store.connection().query_row("SELECT coalesce(sum(events), 0) FROM event_blocks", [], |r| r.get(0))?;
     if have == 0 {
         let t = Instant::now();
         fill(&mut store, events, start, end)?;
@@ -67,7 +68,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// attacker IPs), a trickle of backend errors.
 fn fill(store: &mut Store, n: u64, start: i64, end: i64) -> Result<(), Box<dyn std::error::Error>> {
     let conn = store.connection();
-    conn.execute_batch("PRAGMA synchronous = OFF; BEGIN")?;
     let services = ["postfix/submission/smtpd", "postfix/smtpd", "dovecot/imap-login", "dovecot/pop3-login"];
     for s in services.iter().chain(["mx1"].iter()) {
         conn.execute("INSERT OR IGNORE INTO strings (s) VALUES (?1)", [s])?;
@@ -80,12 +80,9 @@ fn fill(store: &mut Store, n: u64, start: i64, end: i64) -> Result<(), Box<dyn s
         conn.execute("INSERT OR IGNORE INTO strings (s) VALUES (?1)", [format!("user{u}@example.org")])?;
         user_ids.push(id(&format!("user{u}@example.org"))?);
     }
-    let mut insert = conn.prepare(
-        "INSERT INTO events (id, ts, kind, reason, count, ip, server, service, username) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8)",
-    )?;
     let mut rng = fastrand::Rng::with_seed(7);
     let span = (end - start).max(1) as u64;
-    for i in 0..n {
+    let rows = (0..n).map(|i| {
         let ts = start + (i * span / n.max(1)) as i64;
         let roll = rng.u32(0..1000);
         let (kind, reason, ip, user) = if roll < 10 {
@@ -105,21 +102,25 @@ fn fill(store: &mut Store, n: u64, start: i64, end: i64) -> Result<(), Box<dyn s
         } else {
             (3, 10, [127, 0, 0, 1], user_ids[0])
         };
-        insert.execute(rusqlite::params![
-            i as i64 + 1,
+        let mut addr = [0u8; 16];
+        addr[..4].copy_from_slice(&ip);
+        Row {
+            key: i as i64 + 1,
             ts,
             kind,
             reason,
-            &ip[..],
+            count: 1,
+            ip: addr,
+            ip_len: 4,
             server,
-            service_ids[rng.usize(0..service_ids.len())],
-            user
-        ])?;
-    }
-    drop(insert);
-    conn.execute_batch("COMMIT; PRAGMA synchronous = NORMAL")?;
+            service: service_ids[rng.usize(0..service_ids.len())],
+            username: Some(user),
+            mechanism: None,
+            logged_hostname: None,
+        }
+    });
+    store.import_events(rows)?;
     // What a scan keeps up to date as it stores events.
     store.rebuild_history()?;
-    store.rebuild_spans()?;
     Ok(())
 }

@@ -1,12 +1,9 @@
 //! The queries behind a report: everything is read from the store, never from the CSV.
 //!
-//! The period's rows are read once and aggregated in memory (a day is thousands to a few hundred
-//! thousand rows). `events` has no index on time: keeping one up to date cost the first scan of a
-//! big log about 40% of its insert time, one index entry per event. Instead the scan records, per
-//! batch and file, which rowid range holds which times (`store::spans`; a file's events are stored
-//! in line order, which is time order), and every query here runs once per rowid range that may
-//! hold the period ([`crate::store::spans::ranges`]) as a rowid range scan, still filtering on
-//! `ts`. Sums and distinct counts are therefore made here across the ranges, not in SQL.
+//! The period's events are read once and aggregated in memory (a day is thousands to a few
+//! hundred thousand events): the store keeps them in blocks, each with its time range, and
+//! [`blocks::for_each_in`] decodes the blocks that meet the period. Texts (accounts, services)
+//! are `strings` ids in the events, looked up once each.
 //!
 //! The questions about history ("seen before?", "failed in the last 7 days?", "where did this
 //! account log in from before?") are point lookups in the small history tables the scan keeps
@@ -15,60 +12,22 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
-use rusqlite::{Connection, OptionalExtension, Row, Statement, ToSql, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, Period, Report,
     ServiceRow, Totals, UserRow,
 };
 use crate::event::{Kind, Reason};
-use crate::store::{ip_blob, ip_from_blob, ip_len, spans};
+use crate::store::blocks::{self, Row};
+use crate::store::{Names, ip_blob, ip_from_blob, ip_len};
 
 /// How far back a failure makes a later successful login from the same IP suspicious.
 pub const COMPROMISE_LOOKBACK_SECS: i64 = 7 * 86_400;
 
-/// The period's events. Like every query on `events` here, its last two parameters are the rowid
-/// range to read (see [`for_each_row`]).
-const PERIOD_EVENTS: &str = "SELECT e.ts, e.kind, e.reason, e.count, e.ip, e.username, u.s, se.s
-     FROM events e JOIN strings se ON se.id = e.service LEFT JOIN strings u ON u.id = e.username
-     WHERE e.ts >= ?1 AND e.ts < ?2 AND e.id BETWEEN ?3 AND ?4";
-
-/// The previous period's counted failures.
-const PREVIOUS_FAILURES: &str = "SELECT e.count, e.ip FROM events e
-     WHERE e.ts >= ?1 AND e.ts < ?2 AND e.kind = 1 AND (e.reason != 4 OR ?3) AND e.id BETWEEN ?4 AND ?5";
-
-/// Counted failures in a window (both ends included), for the logins' look-back.
-const FAILED_BEFORE: &str = "SELECT e.ts, e.count, e.username, e.ip FROM events e
-     WHERE e.ts >= ?1 AND e.ts <= ?2 AND e.kind = 1 AND (e.reason != 4 OR ?3)
-     AND e.id BETWEEN ?4 AND ?5";
-
-/// The period's counted failures for the CSV, each string as its id and its text.
-const INTRUSIONS: &str = "SELECT e.ts, e.id, e.reason, e.count, e.ip,
-     e.server, sv.s, e.service, se.s, e.username, u.s, e.mechanism, m.s, e.logged_hostname, h.s
-     FROM events e JOIN strings sv ON sv.id = e.server JOIN strings se ON se.id = e.service
-     LEFT JOIN strings u ON u.id = e.username LEFT JOIN strings m ON m.id = e.mechanism
-     LEFT JOIN strings h ON h.id = e.logged_hostname
-     WHERE e.ts >= ?1 AND e.ts < ?2 AND e.kind = 1 AND (e.reason != 4 OR ?3) AND e.id BETWEEN ?4 AND ?5";
-
-/// Runs `stmt` once per rowid range that may hold events with `start <= ts < end`, binding
-/// `params` and then the range's bounds, and calls `f` on every row. The ranges are disjoint, so
-/// no row is seen twice; rows come in rowid order within a range, not in time order.
-fn for_each_row(
-    conn: &Connection,
-    stmt: &mut Statement<'_>,
-    (start, end): (i64, i64),
-    params: &[&dyn ToSql],
-    mut f: impl FnMut(&Row<'_>) -> rusqlite::Result<()>,
-) -> rusqlite::Result<()> {
-    for (lo, hi) in spans::ranges(conn, start, end)? {
-        let mut bound = params.to_vec();
-        bound.extend_from_slice(&[&lo as &dyn ToSql, &hi]);
-        let mut rows = stmt.query(bound.as_slice())?;
-        while let Some(r) = rows.next()? {
-            f(r)?;
-        }
-    }
-    Ok(())
+/// Whether a stored event is a counted failure: mechanism probes count only when configured.
+fn counted_failure(r: &Row, probes_count: bool) -> bool {
+    r.kind == Kind::Failure.code() && (r.reason != Reason::MechanismInvalid.code() || probes_count)
 }
 
 /// Opens a read transaction unless the caller has one: the queries, run once per range, then see
@@ -211,24 +170,20 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
     let mut per_hour = vec![0u64; hours];
     let mut totals = Totals::default();
 
-    let mut stmt = conn.prepare(PERIOD_EVENTS)?;
-    for_each_row(conn, &mut stmt, (start, end), params![start, end], |r| {
-        let ts: i64 = r.get(0)?;
-        let kind = Kind::from_code(r.get(1)?);
-        let reason = Reason::from_code(r.get(2)?);
-        let count = u64::from(r.get::<_, u32>(3)?.max(1));
-        let Some(ip) = ip_from_blob(r.get_ref(4)?.as_blob()?) else { return Ok(()) };
-        let user_id: Option<i64> = r.get(5)?;
+    let mut texts = Names::default();
+    blocks::for_each_in(conn, start, end, |r| {
+        let ts = r.ts;
+        let count = u64::from(r.count.max(1));
+        let Some(ip) = r.ip() else { return Ok(()) };
+        let user_id = r.username;
         if let Some(id) = user_id
             && let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id)
         {
-            slot.insert(r.get::<_, Option<String>>(6)?.unwrap_or_default());
+            slot.insert(texts.get(conn, id)?.to_string());
         }
-        let service: String = r.get(7)?;
-        match kind {
-            Some(Kind::Failure) if reason == Some(Reason::MechanismInvalid) && !probes_count => {
-                totals.mechanism_probes += count;
-            }
+        let service = texts.get(conn, r.service)?;
+        match Kind::from_code(r.kind) {
+            Some(Kind::Failure) if !counted_failure(r, probes_count) => totals.mechanism_probes += count,
             Some(Kind::Failure) => {
                 totals.failed_attempts += count;
                 let agg = by_ip.entry(ip).or_default();
@@ -240,7 +195,7 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
                     u.attempts += count;
                     u.ips.insert(ip);
                 }
-                let s = by_service.entry(service_class(&service)).or_default();
+                let s = by_service.entry(service_class(service)).or_default();
                 s.attempts += count;
                 s.ips.insert(ip);
                 if let Some(slot) = per_hour.get_mut(((ts - start) / 3600) as usize) {
@@ -249,12 +204,12 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
             }
             Some(Kind::Success) => {
                 totals.successful_logins += count;
-                let g = successes.entry((user_id, ip)).or_insert(SuccessGroup {
+                let g = successes.entry((user_id, ip)).or_insert_with(|| SuccessGroup {
                     user_id,
                     first: ts,
                     last: ts,
                     logins: 0,
-                    service: service.clone(),
+                    service: service.to_string(),
                 });
                 g.first = g.first.min(ts);
                 g.last = g.last.max(ts);
@@ -264,7 +219,7 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
                 backend.events += count;
                 backend.first = Some(backend.first.map_or(ts, |f: i64| f.min(ts)));
                 backend.last = Some(backend.last.map_or(ts, |l: i64| l.max(ts)));
-                *backend_services.entry(service).or_default() += count;
+                *backend_services.entry(service.to_string()).or_default() += count;
             }
             None => {}
         }
@@ -274,12 +229,12 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
     let previous = (start - (end - start), start);
     let mut previous_failed: i64 = 0;
     let mut previous_ips: HashSet<Vec<u8>> = HashSet::new();
-    let mut stmt = conn.prepare(PREVIOUS_FAILURES)?;
-    for_each_row(conn, &mut stmt, previous, params![previous.0, previous.1, probes_count], |r| {
-        previous_failed += r.get::<_, i64>(0)?;
-        let ip = r.get_ref(1)?.as_bytes()?;
-        if !previous_ips.contains(ip) {
-            previous_ips.insert(ip.to_vec());
+    blocks::for_each_in(conn, previous.0, previous.1, |r| {
+        if counted_failure(r, probes_count) {
+            previous_failed += i64::from(r.count.max(1));
+            if !previous_ips.contains(r.ip_bytes()) {
+                previous_ips.insert(r.ip_bytes().to_vec());
+            }
         }
         Ok(())
     })?;
@@ -420,9 +375,8 @@ fn compromises(
 ) -> rusqlite::Result<Vec<Compromise>> {
     // `ips` says whether an address failed at all around the login; only the logins that may
     // follow failures need the events of the 7 days before them, and those are read in one pass
-    // over the union of their windows (the rowid ranges `spans` gives for it), keeping the
-    // failures of those addresses only: a query per login would read the same week again for
-    // each of thousands of logins.
+    // over the union of their windows, keeping the failures of those addresses only: a pass per
+    // login would read the same week again for each of thousands of logins.
     let mut failure_span = conn.prepare_cached("SELECT first_failure, last_failure FROM ips WHERE ip = ?1")?;
     let mut earlier_ips = conn.prepare_cached("SELECT ip FROM logins WHERE username = ?1 AND first_seen < ?2")?;
     let window = |g: &SuccessGroup| (g.first - COMPROMISE_LOOKBACK_SECS, g.last);
@@ -439,11 +393,12 @@ fn compromises(
         }
     }
     if let Some((lo, hi)) = union {
-        let mut failed_before = conn.prepare_cached(FAILED_BEFORE)?;
-        // `ranges` takes a half-open period; the windows include the last login.
-        for_each_row(conn, &mut failed_before, (lo, hi.saturating_add(1)), params![lo, hi, probes_count], |r| {
-            if let Some(list) = looked_up.get_mut(r.get_ref(3)?.as_blob()?) {
-                list.push((r.get(0)?, r.get(1)?, r.get(2)?));
+        // A half-open period; the windows include the last login.
+        blocks::for_each_in(conn, lo, hi.saturating_add(1), |r| {
+            if counted_failure(r, probes_count)
+                && let Some(list) = looked_up.get_mut(r.ip_bytes())
+            {
+                list.push((r.ts, i64::from(r.count.max(1)), r.username));
             }
             Ok(())
         })?;
@@ -521,27 +476,22 @@ pub fn intrusion_csv(conn: &Connection, period: &Period, probes_count: bool) -> 
     let mut enrichment = Enrichment::new(conn)?;
     let mut out = crate::store::csv::HEADER.as_bytes().to_vec();
     let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-    // The ranges interleave in time (two log files cover the same hours), so the rows are
-    // gathered and sorted here; compactly, each string kept once in `texts` (already made safe
-    // for a spreadsheet) and the rows holding its id. Within a range rows come in line order,
-    // which is nearly time order: the sort mostly merges runs.
+    // Blocks interleave in time (two log files cover the same hours), so the rows are gathered
+    // and sorted here; compactly, each string kept once in `texts` (already made safe for a
+    // spreadsheet) and the rows holding its id. Within a block rows come in line order, which
+    // is nearly time order: the sort mostly merges runs.
     let mut found: Vec<Intrusion> = Vec::new();
     let mut texts: HashMap<i64, String> = HashMap::new();
-    let mut stmt = conn.prepare(INTRUSIONS)?;
-    let times = (period.start.as_second(), period.end.as_second());
-    for_each_row(conn, &mut stmt, times, params![times.0, times.1, probes_count], |r| {
-        let Some(ip) = ip_from_blob(r.get_ref(4)?.as_blob()?) else { return Ok(()) };
-        let mut strings = [None; 5];
-        for (k, slot) in strings.iter_mut().enumerate() {
-            *slot = r.get::<_, Option<i64>>(5 + 2 * k)?;
-            if let Some(id) = *slot
-                && !texts.contains_key(&id)
-            {
-                let text: Option<String> = r.get(6 + 2 * k)?;
-                texts.insert(id, text.map(|s| neutralise(&s).into_owned()).unwrap_or_default());
+    let mut names = Names::default();
+    blocks::for_each_in(conn, period.start.as_second(), period.end.as_second(), |r| {
+        let Some(ip) = r.ip().filter(|_| counted_failure(r, probes_count)) else { return Ok(()) };
+        let strings = [Some(r.server), Some(r.service), r.username, r.mechanism, r.logged_hostname];
+        for id in strings.into_iter().flatten() {
+            if let std::collections::hash_map::Entry::Vacant(slot) = texts.entry(id) {
+                slot.insert(neutralise(names.get(conn, id)?).into_owned());
             }
         }
-        found.push(Intrusion { ts: r.get(0)?, id: r.get(1)?, reason: r.get(2)?, count: r.get(3)?, ip, strings });
+        found.push(Intrusion { ts: r.ts, id: r.key, reason: r.reason, count: r.count, ip, strings });
         Ok(())
     })?;
     found.sort_by_key(|i| (i.ts, i.id));
@@ -622,12 +572,12 @@ mod tests {
     }
 
     #[test]
-    fn reports_read_every_range_once_and_only_the_period() {
+    fn reports_read_every_block_once_and_only_the_period() {
         use Kind::{Failure, Success};
         let dir = tempfile::tempdir().unwrap();
         // Two log files covering the same hours, committed in several batches, so that the
-        // period's events lie in several rowid ranges whose times interleave, and some ranges
-        // also hold events of the days around it.
+        // period's events lie in several blocks whose times interleave, and some blocks also
+        // hold events of the days around it.
         let store = store_with(
             dir.path(),
             &[
@@ -693,26 +643,6 @@ mod tests {
                 ("198.51.100.1".to_string(), Some("d".to_string()), 5, 2),
             ]
         );
-    }
-
-    #[test]
-    fn every_events_query_reads_rowid_ranges() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store_with(dir.path(), &[]);
-        for sql in [PERIOD_EVENTS, PREVIOUS_FAILURES, FAILED_BEFORE, INTRUSIONS] {
-            let mut stmt = store.connection().prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let nulls = std::iter::repeat_n(rusqlite::types::Null, stmt.parameter_count());
-            let plan: Vec<String> = stmt
-                .query_map(rusqlite::params_from_iter(nulls), |r| r.get(3))
-                .unwrap()
-                .collect::<rusqlite::Result<_>>()
-                .unwrap();
-            assert!(
-                plan.iter().any(|p| p.starts_with("SEARCH e USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")),
-                "{sql}: {plan:?}"
-            );
-            assert!(!plan.iter().any(|p| p.starts_with("SCAN")), "{sql}: {plan:?}");
-        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use foldhash::fast::RandomState;
 use rusqlite::{Connection, params};
 
 use super::Result;
+use crate::event::Kind;
 
 /// The tables, created by [`super::Store::open`].
 pub(super) const SCHEMA: &str = "
@@ -98,21 +99,20 @@ impl Tally {
 }
 
 impl super::Store {
-    /// Recomputes `ips` and `logins` from `events` (for stores filled by other means, such as the
-    /// report benchmark).
+    /// Recomputes `ips` and `logins` from the stored events (for stores filled by other means,
+    /// such as the report benchmark).
     pub fn rebuild_history(&self) -> Result<()> {
-        self.conn.execute_batch(
-            "BEGIN;
-             DELETE FROM ips;
-             INSERT INTO ips (ip, first_seen, first_failure, last_failure)
-                 SELECT ip, min(ts), min(CASE WHEN kind = 1 THEN ts END), max(CASE WHEN kind = 1 THEN ts END)
-                 FROM events GROUP BY ip;
-             DELETE FROM logins;
-             INSERT INTO logins (username, ip, first_seen)
-                 SELECT username, ip, min(ts) FROM events WHERE kind = 2 AND username IS NOT NULL
-                 GROUP BY username, ip;
-             COMMIT;",
-        )?;
-        Ok(())
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute_batch("DELETE FROM ips; DELETE FROM logins;")?;
+        let mut tally = Tally::default();
+        super::blocks::for_each(&tx, |r| {
+            tally.event(r.ip_bytes(), r.ts, r.kind == Kind::Failure.code());
+            if let (Some(Kind::Success), Some(user)) = (Kind::from_code(r.kind), r.username) {
+                tally.login(user, r.ip_bytes(), r.ts);
+            }
+            Ok(())
+        })?;
+        tally.save(&tx, &mut HashSet::new())?;
+        Ok(tx.commit()?)
     }
 }

@@ -6,17 +6,15 @@
 //! resumes exactly where the last commit ended.
 //!
 //! Events are kept compact: strings (servers, services, users, ...) are interned in `strings`,
-//! IPs are 4- or 16-byte blobs, and the event's key (file id and line offset, see
-//! [`EventKey`]) is its rowid, so storing the same line twice is a no-op. Events have no other
-//! index: each batch records which rowid ranges hold which times in [`spans`], which is how
-//! reports find a period's events.
+//! IPs are 4- or 16-byte blobs, and the events a batch stores from one file are packed into one
+//! row of `event_blocks` with the range of their keys (file id and line offset, see [`EventKey`])
+//! and of their times ([`blocks`]). An event already stored (same key) is never stored again.
 
-mod bulk;
+pub mod blocks;
 pub mod csv;
 pub mod history;
 pub mod ipinfo;
 pub mod lock;
-pub mod spans;
 
 use std::collections::{HashMap, HashSet};
 
@@ -40,8 +38,10 @@ use crate::source::fingerprint::Fingerprint;
 pub const STORE_FILE: &str = "maillogsentinel.sqlite3";
 /// Schema version this build writes.
 ///
-/// 2: the `events_ts` index was replaced by `spans` (see [`spans`]).
-const SCHEMA_VERSION: i64 = 2;
+/// 2: the `events_ts` index was replaced by `spans`, a table of which rowid ranges of `events`
+/// hold which times.
+/// 3: `events` (one row per event) and `spans` were replaced by `event_blocks` ([`blocks`]).
+const SCHEMA_VERSION: i64 = 3;
 
 /// What can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -85,19 +85,6 @@ CREATE TABLE IF NOT EXISTS sources (
     last_seen INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sources_fp ON sources (fp_len, fp_hash);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    ts INTEGER NOT NULL,
-    kind INTEGER NOT NULL,
-    reason INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    ip BLOB NOT NULL,
-    server INTEGER NOT NULL,
-    service INTEGER NOT NULL,
-    username INTEGER,
-    mechanism INTEGER,
-    logged_hostname INTEGER
-);
 ";
 
 /// What the store remembers about one file's content.
@@ -185,10 +172,10 @@ pub struct Store {
     strings: StringIds,
     /// The `strings` id of each symbol of the current scan's table.
     sym_ids: Vec<i64>,
-    /// The highest event rowid stored per source file (loaded on first use).
-    max_rowid: HashMap<u32, i64, RandomState>,
-    /// What [`bulk::INSERT`] inserts.
-    bulk_rows: bulk::Rows,
+    /// Which events are stored.
+    keys: blocks::KeyIndex,
+    /// Reused for encoding blocks.
+    block_buf: Vec<u8>,
     known_logins: HashSet<history::LoginKey>,
 }
 
@@ -211,7 +198,7 @@ impl Store {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(ipinfo::SCHEMA)?;
         conn.execute_batch(history::SCHEMA)?;
-        conn.execute_batch(spans::SCHEMA)?;
+        conn.execute_batch(blocks::SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
             None => meta_set(&conn, "schema_version", SCHEMA_VERSION)?,
@@ -225,14 +212,12 @@ impl Store {
             Some(_) => {}
         }
         migrate(&mut conn)?;
-        let bulk_rows = bulk::Rows::default();
-        bulk::register(&conn, std::sync::Arc::clone(&bulk_rows))?;
         Ok(Store {
             conn,
             strings: HashMap::default(),
             sym_ids: Vec::new(),
-            max_rowid: HashMap::default(),
-            bulk_rows,
+            keys: blocks::KeyIndex::default(),
+            block_buf: Vec::new(),
             known_logins: HashSet::new(),
         })
     }
@@ -342,7 +327,7 @@ impl Store {
         let mut added = Added::default();
         let mut infos: HashMap<IpAddr, IpInfo, RandomState> = HashMap::default();
         let mut tally = history::Tally::default();
-        let mut spans = spans::SpanTally::default();
+        let mut new = blocks::NewEvents::default();
         self.sym_ids.truncate(batch.symbols_start);
         for text in &batch.symbols {
             self.sym_ids.push(intern(&tx, &mut self.strings, text)?);
@@ -350,58 +335,51 @@ impl Store {
         rows.learn(batch.symbols_start, &batch.symbols);
         let ids = &self.sym_ids;
         let id = |s: crate::event::Sym| ids.get(s as usize).copied().unwrap_or(0);
-        let event_rows: Vec<bulk::Row> = batch
-            .outputs
-            .iter()
-            .map(|out| {
-                let e = &out.event;
-                bulk::Row {
-                    id: out.key.rowid(),
-                    ts: e.time.as_second(),
-                    kind: e.kind.code(),
-                    reason: e.reason.code(),
-                    count: e.count.max(1),
-                    ip: ip_blob(&e.client_ip),
-                    ip_len: ip_len(&e.client_ip) as u8,
-                    server: id(e.server),
-                    service: id(e.service),
-                    username: e.username.map(id),
-                    mechanism: e.mechanism.map(id),
-                    logged_hostname: e.logged_hostname.map(id),
+        for out in &batch.outputs {
+            let e = &out.event;
+            let (ip, ip_len) = blocks::Row::ip_parts(&e.client_ip);
+            let row = blocks::Row {
+                key: out.key.rowid(),
+                ts: e.time.as_second(),
+                kind: e.kind.code(),
+                reason: e.reason.code(),
+                count: e.count.max(1),
+                ip,
+                ip_len,
+                server: id(e.server),
+                service: id(e.service),
+                username: e.username.map(id),
+                mechanism: e.mechanism.map(id),
+                logged_hostname: e.logged_hostname.map(id),
+            };
+            if !new.add(&tx, &mut self.keys, row)? {
+                continue;
+            }
+            let n = u64::from(row.count);
+            tally.event(row.ip_bytes(), row.ts, e.kind == Kind::Failure);
+            if let (Kind::Success, Some(user)) = (e.kind, row.username) {
+                tally.login(user, row.ip_bytes(), row.ts);
+            }
+            match (e.kind, e.reason) {
+                (Kind::Success, _) => {
+                    added.successes += n;
+                    // Reports compare a login's country with the account's earlier ones.
+                    let canonical = e.client_ip.to_canonical();
+                    infos.entry(canonical).or_insert_with(|| enrich(canonical));
                 }
-            })
-            .collect();
-        let new = insert_events(&tx, &mut self.max_rowid, &self.bulk_rows, &event_rows)?;
-        {
-            for ((out, row), _) in batch.outputs.iter().zip(&event_rows).zip(&new).filter(|(_, new)| **new) {
-                let e = &out.event;
-                let ip = &row.ip[..usize::from(row.ip_len)];
-                let n = u64::from(row.count);
-                tally.event(ip, row.ts, e.kind == Kind::Failure);
-                spans.event(row.id, row.ts);
-                if let (Kind::Success, Some(user)) = (e.kind, row.username) {
-                    tally.login(user, ip, row.ts);
-                }
-                match (e.kind, e.reason) {
-                    (Kind::Success, _) => {
-                        added.successes += n;
-                        // Reports compare a login's country with the account's earlier ones.
-                        let canonical = e.client_ip.to_canonical();
-                        infos.entry(canonical).or_insert_with(|| enrich(canonical));
-                    }
-                    (Kind::BackendError, _) => added.backend_errors += n,
-                    (Kind::Failure, Reason::MechanismInvalid) if !mechanism_probes_count => added.uncounted += n,
-                    (Kind::Failure, _) => {
-                        added.failures += n;
-                        rows.push(e, |ip| {
-                            let canonical = ip.to_canonical();
-                            infos.entry(canonical).or_insert_with(|| enrich(canonical))
-                        });
-                    }
+                (Kind::BackendError, _) => added.backend_errors += n,
+                (Kind::Failure, Reason::MechanismInvalid) if !mechanism_probes_count => added.uncounted += n,
+                (Kind::Failure, _) => {
+                    added.failures += n;
+                    rows.push(e, |ip| {
+                        let canonical = ip.to_canonical();
+                        infos.entry(canonical).or_insert_with(|| enrich(canonical))
+                    });
                 }
             }
+        }
+        {
             tally.save(&tx, &mut self.known_logins)?;
-            spans.save(&tx)?;
             let mut update = tx.prepare_cached(
                 "UPDATE sources SET fp_len = ?2, fp_hash = ?3, dev = ?4, ino = ?5, path = ?6, size = ?7,
                  offset = ?8, lines = ?9, complete = ?10, year = ?11, month = ?12, last_seen = ?13 WHERE id = ?1",
@@ -429,114 +407,90 @@ impl Store {
             }
             ipinfo::save(&tx, &mut self.strings, &infos)?;
         }
+        let written = new.write(&tx, &mut self.block_buf)?;
         let formatted = rows.take();
         csv.append(&formatted).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
         meta_set(&tx, "csv_len", csv.len() as i64)?;
         tx.commit()?;
-        for (row, _) in event_rows.iter().zip(&new).filter(|(_, new)| **new) {
-            let max = self.max_rowid.entry(EventKey::from_rowid(row.id).source).or_insert(row.id);
-            *max = (*max).max(row.id);
+        for (id, header) in &written {
+            self.keys.committed(*id, header);
         }
         Ok(added)
     }
 
+    /// Stores events whose texts are already in `strings` (ids in the rows), as a scan would but
+    /// without the CSV and the history tables: for tools and benchmarks that fill a store (follow
+    /// with [`Store::rebuild_history`]). Events already stored are skipped; returns how many
+    /// were stored.
+    pub fn import_events(&mut self, rows: impl IntoIterator<Item = blocks::Row>) -> Result<u64> {
+        let mut stored = 0;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let tx = self.conn.transaction()?;
+            let mut new = blocks::NewEvents::default();
+            for row in rows.by_ref().take(blocks::MAX_EVENTS) {
+                new.add(&tx, &mut self.keys, row)?;
+            }
+            let written = new.write(&tx, &mut self.block_buf)?;
+            tx.commit()?;
+            for (id, header) in &written {
+                self.keys.committed(*id, header);
+            }
+            stored += new.len() as u64;
+        }
+        Ok(stored)
+    }
+
     /// Reads stored events back, oldest key first (used by tests and exports).
     pub fn events(&self) -> Result<Vec<StoredEvent>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT e.id, e.ts, e.kind, e.reason, e.count, e.ip, sv.s, se.s, u.s, m.s, h.s
-             FROM events e JOIN strings sv ON sv.id = e.server JOIN strings se ON se.id = e.service
-             LEFT JOIN strings u ON u.id = e.username LEFT JOIN strings m ON m.id = e.mechanism
-             LEFT JOIN strings h ON h.id = e.logged_hostname ORDER BY e.id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            let ip: Vec<u8> = r.get(5)?;
-            Ok(StoredEvent {
-                rowid: r.get(0)?,
-                ts: r.get(1)?,
-                kind: Kind::from_code(r.get(2)?),
-                reason: Reason::from_code(r.get(3)?),
-                count: r.get(4)?,
-                ip: ip_from_blob(&ip),
-                server: r.get(6)?,
-                service: r.get(7)?,
-                username: r.get(8)?,
-                mechanism: r.get(9)?,
-                logged_hostname: r.get(10)?,
-            })
+        let mut rows = Vec::new();
+        blocks::for_each(&self.conn, |r| {
+            rows.push(*r);
+            Ok(())
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.sort_by_key(|r| r.key);
+        let mut names = Names::default();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut text = |id: Option<i64>| id.map(|id| names.get(&self.conn, id).map(str::to_string)).transpose();
+            out.push(StoredEvent {
+                rowid: r.key,
+                ts: r.ts,
+                kind: Kind::from_code(r.kind),
+                reason: Reason::from_code(r.reason),
+                count: r.count,
+                ip: r.ip(),
+                server: text(Some(r.server))?.unwrap_or_default(),
+                service: text(Some(r.service))?.unwrap_or_default(),
+                username: text(r.username)?,
+                mechanism: text(r.mechanism)?,
+                logged_hostname: text(r.logged_hostname)?,
+            });
+        }
+        Ok(out)
     }
 }
 
-/// Inserts the events of `rows` that are not stored yet, inside `tx`; returns which were new.
-///
-/// An event is new when its rowid lies beyond the highest one stored for its file (a line
-/// read for the first time) or, for the few below it (events the correlator held back across
-/// a commit, rescans), when a lookup does not find it. The new ones go in with one statement
-/// ([`bulk`]). Should that fail (two equal keys in one batch would), the batch is inserted
-/// row by row instead, which settles every case exactly.
-fn insert_events(
-    tx: &Connection,
-    max_rowid: &mut HashMap<u32, i64, RandomState>,
-    bulk_rows: &bulk::Rows,
-    rows: &[bulk::Row],
-) -> Result<Vec<bool>> {
-    let mut new = Vec::with_capacity(rows.len());
-    {
-        let mut exists = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM events WHERE id = ?1)")?;
-        let mut max_of = tx.prepare_cached("SELECT max(id) FROM events WHERE id BETWEEN ?1 AND ?2")?;
-        for row in rows {
-            let source = EventKey::from_rowid(row.id).source;
-            let max = match max_rowid.get(&source) {
-                Some(&m) => m,
-                None => {
-                    let lo = EventKey { source, offset: 0 }.rowid();
-                    let hi = EventKey { source, offset: u64::MAX }.rowid();
-                    let m: Option<i64> = max_of.query_row([lo, hi], |r| r.get(0))?;
-                    let m = m.unwrap_or(lo - 1);
-                    max_rowid.insert(source, m);
-                    m
-                }
-            };
-            new.push(row.id > max || !exists.query_row([row.id], |r| r.get::<_, bool>(0))?);
+/// The texts of `strings` ids, each read once.
+#[derive(Debug, Default)]
+pub struct Names {
+    cache: HashMap<i64, String, RandomState>,
+}
+
+impl Names {
+    /// The text of `id` (empty for an id the table does not hold).
+    pub fn get(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<&str> {
+        match self.cache.entry(id) {
+            std::collections::hash_map::Entry::Occupied(known) => Ok(known.into_mut()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let text: Option<String> = conn
+                    .prepare_cached("SELECT s FROM strings WHERE id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?;
+                Ok(slot.insert(text.unwrap_or_default()))
+            }
         }
     }
-    {
-        let mut buffer = bulk_rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        buffer.clear();
-        buffer.extend(rows.iter().zip(&new).filter(|(_, new)| **new).map(|(r, _)| *r));
-    }
-    let expected = new.iter().filter(|n| **n).count();
-    tx.execute_batch("SAVEPOINT bulk")?;
-    match tx.prepare_cached(bulk::INSERT)?.execute([]) {
-        Ok(n) if n == expected => {
-            tx.execute_batch("RELEASE bulk")?;
-            return Ok(new);
-        }
-        _ => tx.execute_batch("ROLLBACK TO bulk; RELEASE bulk")?,
-    }
-    bulk_rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO events
-         (id, ts, kind, reason, count, ip, server, service, username, mechanism, logged_hostname)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?;
-    for (r, new) in rows.iter().zip(new.iter_mut()) {
-        *new = insert.execute(params![
-            r.id,
-            r.ts,
-            r.kind,
-            r.reason,
-            r.count,
-            &r.ip[..usize::from(r.ip_len)],
-            r.server,
-            r.service,
-            r.username,
-            r.mechanism,
-            r.logged_hostname
-        ])? > 0;
-    }
-    Ok(new)
 }
 
 /// An event as stored.
@@ -588,30 +542,62 @@ impl From<rusqlite::Error> for CommitError {
     }
 }
 
-/// Brings a store written by an older build up to [`SCHEMA_VERSION`].
+/// Brings a store written by an older build up to [`SCHEMA_VERSION`]: the events of an `events`
+/// table (schemas 1 and 2) are packed into blocks, and the table and its time index (`events_ts`
+/// in 1, `spans` in 2) are dropped.
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let current = meta_get::<i64>(conn, "schema_version")?.is_none_or(|v| v >= SCHEMA_VERSION);
-    let time_index = conn
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'events_ts'")?
-        .query_row([], |_| Ok(()))
-        .optional()?
-        .is_some();
-    if current && !time_index {
+    if !has_table(conn, "events")? {
         return Ok(());
     }
-    // Immediate, and the version read again inside: a scan and a report opening an old store at
-    // the same moment must not both migrate it.
+    // Immediate, and the table looked for again inside: a scan and a report opening an old store
+    // at the same moment must not both migrate it.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i64 = meta_get(&tx, "schema_version")?.unwrap_or(SCHEMA_VERSION);
-    // Version 2 replaced the time index, whose upkeep cost a first scan ~40% of its inserts, by
-    // spans; a version-1 store has none yet, so they are built from its events.
-    tx.execute_batch("DROP INDEX IF EXISTS events_ts")?;
-    if version < 2 {
-        spans::rebuild(&tx)?;
+    if has_table(&tx, "events")? {
+        let mut keys = blocks::KeyIndex::default();
+        let mut buf = Vec::new();
+        let mut stmt = tx.prepare(
+            "SELECT id, ts, kind, reason, count, ip, server, service, username, mechanism, logged_hostname
+             FROM events ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut new = blocks::NewEvents::default();
+        while let Some(r) = rows.next()? {
+            let Some(ip) = ip_from_blob(r.get_ref(5)?.as_blob().map_err(rusqlite::Error::from)?) else { continue };
+            let (ip, ip_len) = blocks::Row::ip_parts(&ip);
+            let row = blocks::Row {
+                key: r.get(0)?,
+                ts: r.get(1)?,
+                kind: r.get(2)?,
+                reason: r.get(3)?,
+                count: r.get::<_, u32>(4)?.max(1),
+                ip,
+                ip_len,
+                server: r.get(6)?,
+                service: r.get(7)?,
+                username: r.get(8)?,
+                mechanism: r.get(9)?,
+                logged_hostname: r.get(10)?,
+            };
+            new.add(&tx, &mut keys, row)?;
+            if new.len() >= blocks::MAX_EVENTS {
+                new.write(&tx, &mut buf)?;
+                new = blocks::NewEvents::default();
+            }
+        }
+        new.write(&tx, &mut buf)?;
+        drop(rows);
+        drop(stmt);
+        tx.execute_batch("DROP TABLE events; DROP TABLE IF EXISTS spans;")?;
     }
     meta_set(&tx, "schema_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
+}
+
+fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)", [name], |r| {
+        r.get(0)
+    })
 }
 
 fn source_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SourceRecord> {
@@ -736,7 +722,6 @@ mod tests {
     #[test]
     fn a_key_twice_in_one_batch_is_stored_and_written_once() {
         let dir = tempfile::tempdir().unwrap();
-        // The one-statement insert fails on the repeated key; the row-by-row path settles it.
         let (added, rows) = commit(dir.path(), vec![failure(100, "a"), failure(200, "b"), failure(100, "a")]);
         assert_eq!((added.failures, rows), (2, 2));
         let store = Store::open(&dir.path().join(STORE_FILE)).unwrap();
@@ -748,86 +733,92 @@ mod tests {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
-    fn has_time_index(conn: &Connection) -> bool {
-        count(conn, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'events_ts'") == 1
-    }
-
-    /// Writes a store as version 1 left it: the tables of then, the `events_ts` index, no spans.
-    fn version_1_store(path: &Path) {
+    /// Writes a store as version `version` (1 or 2) left it: one row per event in `events`, with
+    /// the `events_ts` index (1) or the `spans` table (2).
+    fn old_store(path: &Path, version: i64) {
         let conn = Connection::open(path).unwrap();
         conn.execute_batch(SCHEMA).unwrap();
         conn.execute_batch(ipinfo::SCHEMA).unwrap();
         conn.execute_batch(history::SCHEMA).unwrap();
         conn.execute_batch(
-            "CREATE INDEX events_ts ON events (ts);
-             INSERT INTO meta VALUES ('schema_version', 1);
+            "CREATE TABLE events (
+                 id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind INTEGER NOT NULL,
+                 reason INTEGER NOT NULL, count INTEGER NOT NULL, ip BLOB NOT NULL,
+                 server INTEGER NOT NULL, service INTEGER NOT NULL, username INTEGER,
+                 mechanism INTEGER, logged_hostname INTEGER);
              INSERT INTO strings VALUES (1, 'mx1'), (2, 'dovecot/imap-login'), (3, 'admin');",
         )
         .unwrap();
+        let time_index = match version {
+            1 => "CREATE INDEX events_ts ON events (ts)",
+            _ => {
+                "CREATE TABLE spans (lo INTEGER NOT NULL, hi INTEGER NOT NULL, min_ts INTEGER NOT NULL,
+                      max_ts INTEGER NOT NULL)"
+            }
+        };
+        conn.execute_batch(time_index).unwrap();
+        conn.execute("INSERT INTO meta VALUES ('schema_version', ?1)", [version]).unwrap();
         let day = 1_773_100_800; // 2026-03-10T00:00:00Z
-        // (source, offset, ts, kind): failures from two files on the day, one on the day before.
+        // (source, offset, ts, kind, count): failures from two files on the day, one on the day
+        // before, a login; and an IPv6 address.
         let events = [
-            (1_i64, 0_i64, day - 3_600, 1),
-            (1, 100, day + 3_600, 1),
-            (1, 200, day + 7_200, 2),
-            (2, 0, day + 1_800, 1),
-            (2, 100, day + 86_399, 1),
+            (1_i64, 0_i64, day - 3_600, 1, 1, "198.51.100.1"),
+            (1, 100, day + 3_600, 1, 1, "198.51.100.1"),
+            (1, 200, day + 7_200, 2, 1, "198.51.100.1"),
+            (2, 0, day + 1_800, 1, 3, "2001:db8::7"),
+            (2, 100, day + 86_399, 1, 1, "198.51.100.1"),
         ];
-        for (source, offset, ts, kind) in events {
+        for (source, offset, ts, kind, n, ip) in events {
+            let ip: IpAddr = ip.parse().unwrap();
             conn.execute(
                 "INSERT INTO events (id, ts, kind, reason, count, ip, server, service, username)
-                 VALUES (?1, ?2, ?3, 2, 1, X'C6336401', 1, 2, 3)",
-                params![source << 40 | offset, ts, kind],
+                 VALUES (?1, ?2, ?3, 2, ?4, ?5, 1, 2, 3)",
+                params![source << 40 | offset, ts, kind, n, &ip_blob(&ip)[..ip_len(&ip)]],
             )
             .unwrap();
         }
     }
 
     #[test]
-    fn a_version_1_store_trades_its_time_index_for_spans() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(STORE_FILE);
-        version_1_store(&path);
-        let store = Store::open(&path).unwrap();
-        let conn = store.connection();
-        assert!(!has_time_index(conn));
-        assert_eq!(meta_get::<i64>(conn, "schema_version").unwrap(), Some(2));
-        let covered = count(
-            conn,
-            "SELECT count(*) FROM events e
-             WHERE EXISTS (SELECT 1 FROM spans s WHERE e.id BETWEEN s.lo AND s.hi AND e.ts BETWEEN s.min_ts AND s.max_ts)",
-        );
-        assert_eq!(covered, 5, "every event is covered by a span");
+    fn stores_of_schemas_1_and_2_have_their_events_packed_into_blocks() {
+        for version in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(STORE_FILE);
+            old_store(&path, version);
+            let store = Store::open(&path).unwrap();
+            let conn = store.connection();
+            assert_eq!(meta_get::<i64>(conn, "schema_version").unwrap(), Some(SCHEMA_VERSION));
+            for table in ["events", "spans"] {
+                assert!(!has_table(conn, table).unwrap(), "v{version}: {table} dropped");
+            }
+            let events = store.events().unwrap();
+            let got: Vec<_> = events.iter().map(|e| (e.rowid, e.count, e.ip.unwrap().to_string())).collect();
+            assert_eq!(
+                got,
+                [
+                    (1 << 40, 1, "198.51.100.1".to_string()),
+                    ((1 << 40) + 100, 1, "198.51.100.1".into()),
+                    ((1 << 40) + 200, 1, "198.51.100.1".into()),
+                    (2 << 40, 3, "2001:db8::7".into()),
+                    ((2 << 40) + 100, 1, "198.51.100.1".into()),
+                ]
+            );
+            assert!(events.iter().all(|e| e.service == "dovecot/imap-login" && e.username.as_deref() == Some("admin")));
 
-        let period = crate::report::Period::day("2026-03-10".parse().unwrap(), &jiff::tz::TimeZone::UTC).unwrap();
-        let report = crate::report::stats::collect(conn, &period, 10, false).unwrap();
-        assert_eq!(report.totals.failed_attempts, 3);
-        assert_eq!(report.totals.successful_logins, 1);
-        assert_eq!(report.totals.previous_failed_attempts, 1);
+            let period = crate::report::Period::day("2026-03-10".parse().unwrap(), &jiff::tz::TimeZone::UTC).unwrap();
+            let report = crate::report::stats::collect(conn, &period, 10, false).unwrap();
+            assert_eq!(report.totals.failed_attempts, 5);
+            assert_eq!(report.totals.successful_logins, 1);
+            assert_eq!(report.totals.previous_failed_attempts, 1);
 
-        // Opening again changes nothing: spans are built once.
-        drop(store);
-        let spans = count(Store::open(&path).unwrap().connection(), "SELECT count(*) FROM spans");
-        assert_eq!(spans, 2, "one per file, as the events fit in one block each");
-        let again = Store::open(&path).unwrap();
-        assert_eq!(count(again.connection(), "SELECT count(*) FROM spans"), spans);
-    }
-
-    #[test]
-    fn a_current_store_keeps_its_spans_and_loses_a_stray_time_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(STORE_FILE);
-        let store = Store::open(&path).unwrap();
-        assert!(!has_time_index(store.connection()), "a new store has no time index");
-        assert_eq!(meta_get::<i64>(store.connection(), "schema_version").unwrap(), Some(SCHEMA_VERSION));
-        store
-            .connection()
-            .execute_batch("CREATE INDEX events_ts ON events (ts); INSERT INTO spans VALUES (1, 2, 3, 4);")
-            .unwrap();
-        drop(store);
-        let store = Store::open(&path).unwrap();
-        assert!(!has_time_index(store.connection()));
-        assert_eq!(count(store.connection(), "SELECT count(*) FROM spans WHERE lo = 1"), 1, "spans are kept");
+            // One block per file; opening again changes nothing.
+            let blocks = count(conn, "SELECT count(*) FROM event_blocks");
+            assert_eq!(blocks, 2);
+            drop(store);
+            let again = Store::open(&path).unwrap();
+            assert_eq!(count(again.connection(), "SELECT count(*) FROM event_blocks"), blocks);
+            assert_eq!(again.events().unwrap(), events);
+        }
     }
 
     #[test]
@@ -835,7 +826,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(STORE_FILE);
         drop(Store::open(&path).unwrap());
-        Connection::open(&path).unwrap().execute("UPDATE meta SET value = 3 WHERE key = 'schema_version'", []).unwrap();
+        let newer = SCHEMA_VERSION + 1;
+        Connection::open(&path)
+            .unwrap()
+            .execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", [newer])
+            .unwrap();
         assert!(matches!(Store::open(&path), Err(StoreError::Unusable(_))));
     }
 }
