@@ -373,24 +373,17 @@ fn compromises(
     enrichment: &mut Enrichment,
     probes_count: bool,
 ) -> rusqlite::Result<Vec<Compromise>> {
-    // `ips` says whether an address failed at all around the login; only the logins that may
-    // follow failures need the events of the 7 days before them, and those are read in one pass
-    // over the union of their windows, keeping the failures of those addresses only: a pass per
-    // login would read the same week again for each of thousands of logins.
-    let mut failure_span = conn.prepare_cached("SELECT first_failure, last_failure FROM ips WHERE ip = ?1")?;
+    // The logins' windows (the 7 days before each) are read in one pass over their union,
+    // keeping the failures of the logins' addresses only: a pass per login would read the same
+    // week again for each of thousands of logins.
     let mut earlier_ips = conn.prepare_cached("SELECT ip FROM logins WHERE username = ?1 AND first_seen < ?2")?;
     let window = |g: &SuccessGroup| (g.first - COMPROMISE_LOOKBACK_SECS, g.last);
     let mut looked_up: HashMap<Vec<u8>, Vec<Failure>> = HashMap::new();
     let mut union: Option<(i64, i64)> = None;
     for ((_, ip), g) in successes {
-        let blob = ip_blob(ip)[..ip_len(ip)].to_vec();
         let (lo, hi) = window(g);
-        let span: Option<(Option<i64>, Option<i64>)> =
-            failure_span.query_row([&blob], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-        if matches!(span, Some((Some(first), Some(last))) if first <= hi && last >= lo) {
-            looked_up.insert(blob, Vec::new());
-            union = Some(union.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-        }
+        looked_up.insert(ip_blob(ip)[..ip_len(ip)].to_vec(), Vec::new());
+        union = Some(union.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
     }
     if let Some((lo, hi)) = union {
         // A half-open period; the windows include the last login.

@@ -1,12 +1,14 @@
 //! The `scan` command: read every log, detect events, store each exactly once.
 //!
-//! The main thread reads and parses (archives are decompressed ahead of it on a thread of their
-//! own, [`crate::source::readahead`]); a second thread commits batches to the store and the CSV
-//! (`writer`). A batch carries the events found in a stretch of a file and the
-//! checkpoint just after it, so the store's checkpoints never run ahead of its events.
+//! Each file is read and parsed on a thread of its own (`reader`; archives are decompressed
+//! ahead of it on another, [`crate::source::readahead`]); the scan thread correlates the events
+//! of all logs in time order; a third thread commits batches to the store and the CSV
+//! (`writer`). A batch carries the events found in a stretch of a file and the checkpoint just
+//! after it, so the store's checkpoints never run ahead of its events.
 
 mod copies;
 mod plan;
+mod reader;
 mod writer;
 
 use std::collections::{HashMap, VecDeque};
@@ -21,11 +23,9 @@ use jiff::tz::TimeZone;
 use crate::config::ScanConfig;
 use crate::correlate::Correlator;
 use crate::enrich::{EnrichOptions, Enricher};
-use crate::event::{Event, EventKey, Kind, Parsed, Sym, Symbols, session_hash};
+use crate::event::{Event, EventKey, Sym, Symbols};
 use crate::parse::time::{TimeResolver, YearState};
-use crate::parse::{self, Prefilter};
 use crate::source::discover::rotated_family;
-use crate::source::lines::{Chunk, LineReader};
 use crate::source::open::{self, Compression};
 use crate::source::readahead::ReadAhead;
 use crate::store::csv::{IntrusionCsv, RowFormatter};
@@ -34,6 +34,7 @@ use crate::store::{Added, Batch, CommitError, Progress, STORE_FILE, Store, Store
 
 use self::copies::Copies;
 use self::plan::{FilePlan, PlanError, Skip, plan_file};
+use self::reader::{FileReader, Piece, Position, Setup};
 use self::writer::Writer;
 
 /// Where the CSV lives inside the data directory.
@@ -290,15 +291,12 @@ struct Scanner<'a> {
     symbols: Symbols,
     /// How many of `symbols` the writer has been sent.
     symbols_sent: usize,
-    /// `server_name`, for lines without a host.
-    server_name: Sym,
     writer: Writer,
     batch: Batch,
     batch_bytes: u64,
     /// How far each source was read in this scan, for a content seen twice (e.g. `mail.log.1`
     /// and a compressed copy of it).
     reached: HashMap<u32, (u64, u64, Option<crate::parse::time::YearState>)>,
-    latest: Option<jiff::Timestamp>,
     bar: indicatif::ProgressBar,
     stopped: bool,
     /// Reverse lookups start as soon as an attacker's line is parsed.
@@ -309,24 +307,21 @@ impl<'a> Scanner<'a> {
     fn new(
         opts: &'a ScanOptions,
         correlator: Correlator,
-        mut symbols: Symbols,
+        symbols: Symbols,
         writer: Writer,
         streams: &[VecDeque<FilePlan>],
         enricher: Arc<Enricher>,
     ) -> Scanner<'a> {
-        let server_name = symbols.visible(opts.server_name.as_bytes());
         let total: u64 = streams.iter().flatten().map(|p| p.size.saturating_sub(p.source.offset)).sum();
         Scanner {
             opts,
             correlator,
             symbols,
             symbols_sent: 0,
-            server_name,
             writer,
             batch: Batch::default(),
             batch_bytes: 0,
             reached: HashMap::new(),
-            latest: None,
             bar: progress_bar(opts.progress, total),
             stopped: false,
             enricher,
@@ -353,7 +348,7 @@ impl<'a> Scanner<'a> {
                         if !r.queue.is_empty() {
                             break;
                         }
-                        if !r.ended {
+                        if r.ended.is_none() {
                             self.read_chunk(r, summary);
                             if self.batch_bytes >= BATCH_BYTES {
                                 self.flush_readings(&readings);
@@ -455,106 +450,71 @@ impl<'a> Scanner<'a> {
             opened.reader
         };
         self.bar.set_message(plan.path.display().to_string());
-        Some(Reading {
-            reader: LineReader::new(content, source.offset),
+        let reader = FileReader::start(Setup {
+            path: plan.path.clone(),
+            content,
+            start: Position { offset: source.offset, lines: source.lines, year },
             times: TimeResolver::new(self.opts.timezone.clone(), year),
+            server_name: self.opts.server_name.clone(),
+            enricher: Arc::clone(&self.enricher),
+        });
+        let reader = match reader {
+            Ok(r) => r,
+            Err(e) => {
+                summary
+                    .problems
+                    .push(problem(format!("cannot start a thread to read it: {e}; skipped, other files were scanned")));
+                return None;
+            }
+        };
+        Some(Reading {
+            reader,
             compression,
-            prefilter: Prefilter::default(),
             start_offset: source.offset,
-            bad_times: 0,
-            untimed: 0,
+            remap: Vec::new(),
             queue: VecDeque::new(),
-            chunk_offset: source.offset,
-            chunk_lines: source.lines,
-            ended: false,
-            failed: None,
+            ended: None,
             plan,
         })
     }
 
-    /// Reads `r`'s next chunk of lines and queues the events in it.
+    /// Takes `r`'s next piece and queues the events in it.
     fn read_chunk(&mut self, r: &mut Reading, summary: &mut Summary) {
-        let path = &r.plan.path;
-        let problem = |line, message| Problem { path: path.clone(), line, message };
-        let source = &mut r.plan.source;
-        let (offset, data) = match r.reader.next_chunk() {
-            Ok(Some(Chunk::Lines { offset, data })) => (offset, data),
-            Ok(Some(Chunk::Overlong { offset, len })) => {
-                // Past it for good: the next scan neither reads nor reports it again.
-                source.offset = offset + len;
-                if len > 0 {
-                    source.lines += 1;
-                    summary.problems.push(problem(
-                        Some(source.lines),
-                        format!(
-                            "line at byte {offset} is {len} bytes long, over the {} MiB limit: skipped (no mail \
-                             daemon writes such lines)",
-                            crate::source::lines::MAX_LINE >> 20
-                        ),
-                    ));
-                }
+        let (bytes, lines, end, events, texts, problems) = match r.reader.next() {
+            Some(Piece::Chunk { bytes, lines, end, events, texts, problems }) => {
+                (bytes, lines, end, events, texts, problems)
+            }
+            Some(Piece::End { failed, partial_len, bad_times, untimed }) => {
+                r.ended = Some(Ended { failed, partial_len, bad_times, untimed });
                 return;
             }
-            Ok(None) => {
-                r.ended = true;
-                return;
-            }
-            Err(e) => {
-                r.ended = true;
-                r.failed = Some(e);
+            None => {
+                let failed = std::io::Error::other("its reading thread stopped unexpectedly");
+                r.ended = Some(Ended { failed: Some(failed), ..Ended::default() });
                 return;
             }
         };
-        (r.chunk_offset, r.chunk_lines) = (offset, source.lines);
-        let line_at = |start: usize| Some(source.lines + bytecount::count(&data[..start], b'\n') as u64 + 1);
-        for line in r.prefilter.lines(data) {
-            let start = line.start;
-            let Some(parsed) = parse::parse_line(&data[line.clone()]) else {
-                if parse::untimed(&data[line]) && listed(&mut r.untimed) {
-                    summary.problems.push(problem(
-                        line_at(start),
-                        "authentication event without a timestamp: skipped, it cannot be placed in time \
-                         (make the daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)"
-                            .into(),
-                    ));
-                }
-                continue;
-            };
-            let year = r.times.state();
-            let Some(time) = r.times.resolve(&parsed.time) else {
-                if listed(&mut r.bad_times) {
-                    summary.problems.push(problem(
-                        line_at(start),
-                        "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; check \
-                         --year): event skipped"
-                            .into(),
-                    ));
-                }
-                continue;
-            };
-            self.latest = self.latest.max(Some(time));
-            if parsed.fields.kind != Kind::BackendError {
-                self.enricher.submit(parsed.fields.client_ip);
-            }
-            let event = self.event(time, &parsed);
-            let key = EventKey { source: source.id, offset: offset + start as u64 };
-            r.queue.push_back(Queued { key, event, year });
+        summary.problems.extend(problems);
+        r.remap.extend(texts.iter().map(|t| self.symbols.text(t)));
+        for e in events {
+            let mut event = e.event;
+            event.map_syms(|s| r.remap.get(s as usize).copied().unwrap_or(s));
+            let key = EventKey { source: r.plan.source.id, offset: e.offset };
+            r.queue.push_back(Queued { key, event, year: e.year, lines_before: e.lines_before });
         }
-        let n = data.len() as u64;
-        let lines = bytecount::count(data, b'\n') as u64;
+        let source = &mut r.plan.source;
+        (source.offset, source.lines, source.year) = (end.offset, end.lines, Some(end.year));
         summary.lines += lines;
-        summary.bytes += n;
-        source.lines += lines;
-        source.offset = offset + n;
-        source.year = Some(r.times.state());
-        self.bar.inc(n);
-        self.batch_bytes += n;
+        summary.bytes += bytes;
+        self.bar.inc(bytes);
+        self.batch_bytes += bytes;
     }
 
     /// Wraps up a file that was read to its end (or to a read error) and whose events were all
     /// given to the correlator.
     fn end_file(&mut self, r: Reading, summary: &mut Summary) {
-        let Reading { mut plan, reader, compression, start_offset, bad_times, untimed, failed, .. } = r;
+        let Reading { mut plan, compression, start_offset, ended, .. } = r;
+        let Ended { failed, partial_len, bad_times, untimed } = ended.unwrap_or_default();
         let problem = |line, message| Problem { path: plan.path.clone(), line, message };
         let source = &mut plan.source;
         for (n, what) in
@@ -584,7 +544,7 @@ impl<'a> Scanner<'a> {
                 source.complete = compression.is_compressed();
             }
         }
-        if reader.partial_len() > 0 && compression.is_compressed() {
+        if partial_len > 0 && compression.is_compressed() {
             summary.notices.push(format!(
                 "{}: the archive ends in the middle of a line; that last line was not read",
                 plan.path.display()
@@ -607,36 +567,11 @@ impl<'a> Scanner<'a> {
         for r in readings.iter().flatten() {
             let mut source = r.plan.source.clone();
             if let Some(q) = r.queue.front() {
-                // The waiting events are from the chunk read last, still in the reader's buffer.
-                let before = usize::try_from(q.key.offset - r.chunk_offset).unwrap_or(usize::MAX);
-                let chunk = r.reader.last_lines();
-                let lines = r.chunk_lines + bytecount::count(&chunk[..before.min(chunk.len())], b'\n') as u64;
-                (source.offset, source.lines, source.year) = (q.key.offset, lines, Some(q.year));
+                (source.offset, source.lines, source.year) = (q.key.offset, q.lines_before, Some(q.year));
             }
             self.checkpoint(&source, &r.plan.path);
         }
         self.flush();
-    }
-
-    /// The event `parsed` describes, its texts interned.
-    fn event(&mut self, time: jiff::Timestamp, parsed: &Parsed<'_>) -> Event {
-        let f = &parsed.fields;
-        let s = &mut self.symbols;
-        Event {
-            time,
-            client_ip: f.client_ip,
-            server: parsed.host.map_or(self.server_name, |h| s.visible(h)),
-            service: s.service(f.service),
-            username: f.username.map(|u| s.visible(u)),
-            mechanism: f.mechanism.map(|m| s.visible_upper(m)),
-            logged_hostname: f.logged_hostname.map(|h| s.visible(h)),
-            session: f.session.map(session_hash),
-            count: f.count,
-            duration_secs: f.duration_secs,
-            kind: f.kind,
-            reason: f.reason,
-            layer: f.layer,
-        }
     }
 
     /// Adds the file's progress to the current batch.
@@ -681,32 +616,36 @@ impl<'a> Scanner<'a> {
 /// One file being read.
 struct Reading {
     plan: FilePlan,
-    reader: LineReader<Box<dyn Read + Send>>,
-    times: TimeResolver,
+    reader: FileReader,
     compression: Compression,
-    prefilter: Prefilter,
     /// Where this scan started reading it.
     start_offset: u64,
+    /// The scan's symbol of each of the reader's.
+    remap: Vec<Sym>,
+    /// Events received from the reader, in line order, waiting for the other logs to catch up.
+    queue: VecDeque<Queued>,
+    /// Set once no complete line is left (or reading failed).
+    ended: Option<Ended>,
+}
+
+/// How the reading of a file ended.
+#[derive(Debug, Default)]
+struct Ended {
+    failed: Option<std::io::Error>,
+    /// Bytes after the last complete line.
+    partial_len: usize,
     /// Events skipped because their timestamp names no real date...
     bad_times: usize,
     /// ...or because they have none.
     untimed: usize,
-    /// Events of the chunk read last, in line order, waiting for the other logs to catch up.
-    queue: VecDeque<Queued>,
-    /// Content offset and lines before the chunk read last.
-    chunk_offset: u64,
-    chunk_lines: u64,
-    /// No complete line is left (or reading failed with `failed`).
-    ended: bool,
-    failed: Option<std::io::Error>,
 }
 
-/// An event waiting in a [`Reading`], with the year state a checkpoint just before its line
-/// records (the line count is worked out from the chunk when a checkpoint needs it).
+/// An event waiting in a [`Reading`], with what a checkpoint just before its line records.
 struct Queued {
     key: EventKey,
     event: Event,
     year: YearState,
+    lines_before: u64,
 }
 
 /// A byte progress bar on stderr when it is a terminal and not under systemd.

@@ -143,24 +143,24 @@ impl RowFormatter {
         let start = out.len();
         for part in [
             time.format(event.time, tz),
-            ",",
-            sym(event.server),
-            ",",
-            sym(event.service),
-            ",",
-            ip,
-            ",",
-            opt(event.username),
-            ",",
-            opt(event.mechanism),
-            ",",
-            event.reason.as_str(),
-            ",",
-            opt(event.logged_hostname),
-            enrichment,
-            "\n",
+            b",",
+            sym(event.server).as_bytes(),
+            b",",
+            sym(event.service).as_bytes(),
+            b",",
+            ip.as_bytes(),
+            b",",
+            opt(event.username).as_bytes(),
+            b",",
+            opt(event.mechanism).as_bytes(),
+            b",",
+            event.reason.as_str().as_bytes(),
+            b",",
+            opt(event.logged_hostname).as_bytes(),
+            enrichment.as_bytes(),
+            b"\n",
         ] {
-            out.extend_from_slice(part.as_bytes());
+            out.extend_from_slice(part);
         }
         // The same attempt repeated (rsyslog's "message repeated N times"): the same row again.
         let row = out.len() - start;
@@ -169,10 +169,16 @@ impl RowFormatter {
         }
     }
 
-    /// The rows formatted since the last call.
-    pub fn take(&mut self) -> Vec<u8> {
+    /// The rows formatted since [`RowFormatter::clear`].
+    pub fn rows(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Forgets the rows formatted and the addresses' cells (whose enrichment may change between
+    /// batches); the buffer is kept for the next rows.
+    pub fn clear(&mut self) {
+        self.out.clear();
         self.ips.clear();
-        std::mem::replace(&mut self.out, Vec::with_capacity(1 << 20))
     }
 }
 
@@ -201,13 +207,14 @@ pub fn cell(text: &str) -> String {
 struct TimeText {
     /// The quarter hour (Unix seconds / 900) the cached text belongs to, and its offset.
     block: Option<(i64, i64)>,
-    text: String,
+    /// ASCII.
+    text: Vec<u8>,
 }
 
 impl TimeText {
     const BLOCK: i64 = 900;
 
-    fn format(&mut self, ts: jiff::Timestamp, tz: &TimeZone) -> &str {
+    fn format(&mut self, ts: jiff::Timestamp, tz: &TimeZone) -> &[u8] {
         let second = ts.as_second();
         let block = second.div_euclid(Self::BLOCK);
         match self.block {
@@ -216,14 +223,12 @@ impl TimeText {
                 // "YYYY-MM-DDTHH:" is 14 bytes; minutes and seconds follow.
                 let digits = [b'0' + (local / 600) as u8, b'0' + (local / 60 % 10) as u8];
                 let secs = [b'0' + (local % 60 / 10) as u8, b'0' + (local % 10) as u8];
-                let mut bytes = std::mem::take(&mut self.text).into_bytes();
-                bytes[14..16].copy_from_slice(&digits);
-                bytes[17..19].copy_from_slice(&secs);
-                self.text = String::from_utf8(bytes).unwrap_or_else(|_| rfc3339(ts, tz));
+                self.text[14..16].copy_from_slice(&digits);
+                self.text[17..19].copy_from_slice(&secs);
             }
             _ => {
                 let offset = i64::from(tz.to_offset(ts).seconds());
-                self.text = rfc3339(ts, tz);
+                self.text = rfc3339(ts, tz).into_bytes();
                 self.block = (offset % Self::BLOCK == 0).then_some((block, offset));
             }
         }
@@ -298,7 +303,7 @@ mod tests {
         let (mut f, e) = formatter(TimeZone::get("Europe/Paris").unwrap(), "a,b\"c", 2);
         let none = IpInfo::default();
         f.push(&e, |_| &none);
-        let text = String::from_utf8(f.take()).unwrap();
+        let text = String::from_utf8(f.rows().to_vec()).unwrap();
         let row = "2026-11-24T10:00:00+01:00,mx1,postfix/submission/smtpd,2001:db8::1,\"a,b\"\"c\",LOGIN,\
                    authentication failure,unknown,,,,,\n";
         assert_eq!(text, format!("{row}{row}"));
@@ -316,7 +321,7 @@ mod tests {
             resolved_at: Some(0),
         };
         f.push(&e, |_| &info);
-        let text = String::from_utf8(f.take()).unwrap();
+        let text = String::from_utf8(f.rows().to_vec()).unwrap();
         assert!(text.ends_with(",unknown,\"'-x,y.example\",unverified,DE,3320,Deutsche Telekom AG\n"), "{text}");
     }
 
@@ -329,7 +334,7 @@ mod tests {
             let mut t: i64 = 1_792_800_000;
             while t < 1_792_800_000 + 3 * 86_400 {
                 let ts = jiff::Timestamp::from_second(t).unwrap();
-                assert_eq!(cache.format(ts, &tz), rfc3339(ts, &tz), "{zone} at {t}");
+                assert_eq!(cache.format(ts, &tz), rfc3339(ts, &tz).as_bytes(), "{zone} at {t}");
                 t += 37;
             }
         }
@@ -354,7 +359,7 @@ mod tests {
         let (mut f, e) = formatter(TimeZone::UTC, "=HYPERLINK(\"x\")", 1);
         let none = IpInfo::default();
         f.push(&e, |_| &none);
-        let text = String::from_utf8(f.take()).unwrap();
+        let text = String::from_utf8(f.rows().to_vec()).unwrap();
         assert!(text.contains(",\"'=HYPERLINK(\"\"x\"\")\","), "{text}");
     }
 

@@ -1,12 +1,14 @@
 //! Per-address and per-account history that reports need, kept small enough to update with every
 //! batch.
 //!
-//! Reports ask "was this address seen before this period?", "did it fail in the 7 days before
-//! this login?" and "from which addresses did this account log in before?". Indexes on `events`
-//! by address or account would answer them but double the cost of storing every event; these
-//! two tables hold one row per address and one per (account, address) pair instead.
+//! Reports ask "was this address seen before this period?" and "from which addresses did this
+//! account log in before?". Indexes on the events by address or account would answer them but
+//! cost a first scan an index entry per event; these two tables hold one row per address and one
+//! per (account, address) pair instead. Both only ever record a first time, which a scan reading
+//! logs oldest first sets once: a scan remembers what it wrote ([`Written`]) and writes a row
+//! again only when an earlier time turns up (an older archive read later, a `--full` rescan).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 use rusqlite::{Connection, params};
@@ -14,13 +16,12 @@ use rusqlite::{Connection, params};
 use super::Result;
 use crate::event::Kind;
 
-/// The tables, created by [`super::Store::open`].
+/// The tables, created by [`super::Store::open`]. (Schemas 1 and 2 also kept each address's
+/// first and last failure in `ips`; the migration to 3 drops those columns.)
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS ips (
     ip BLOB PRIMARY KEY,
-    first_seen INTEGER NOT NULL,
-    first_failure INTEGER,
-    last_failure INTEGER
+    first_seen INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS logins (
     username INTEGER NOT NULL,
@@ -30,38 +31,50 @@ CREATE TABLE IF NOT EXISTS logins (
 ) WITHOUT ROWID;
 ";
 
-/// An address as stored: its bytes and their length (4 or 16).
-type IpKey = ([u8; 16], u8);
-
-/// An (account id, address) pair of the `logins` table.
-pub(super) type LoginKey = (i64, IpKey);
+/// An address as one number: IPv6 as itself, IPv4 as its IPv4-mapped IPv6 form (stored events
+/// never hold a mapped address: the parser turns those into IPv4, so no two addresses meet).
+type IpKey = u128;
 
 fn key(ip: &[u8]) -> IpKey {
-    let mut k = [0u8; 16];
-    let len = ip.len().min(16);
-    k[..len].copy_from_slice(&ip[..len]);
-    (k, len as u8)
+    match *ip {
+        [a, b, c, d] => 0xffff_0000_0000 | u128::from(u32::from_be_bytes([a, b, c, d])),
+        _ => {
+            let mut k = [0u8; 16];
+            let len = ip.len().min(16);
+            k[..len].copy_from_slice(&ip[..len]);
+            u128::from_be_bytes(k)
+        }
+    }
+}
+
+/// The address of a [`key`], as stored.
+fn blob(key: IpKey) -> Vec<u8> {
+    let bytes = key.to_be_bytes();
+    if key >> 32 == 0xffff { bytes[12..].to_vec() } else { bytes.to_vec() }
 }
 
 /// One batch's contribution to the history tables.
 #[derive(Debug, Default)]
 pub(super) struct Tally {
-    /// Address → (first seen, first failure, last failure) within the batch.
-    ips: HashMap<IpKey, (i64, Option<i64>, Option<i64>), RandomState>,
+    /// Address → first time seen within the batch.
+    ips: HashMap<IpKey, i64, RandomState>,
     /// (account, address) → first login within the batch.
     logins: HashMap<(i64, IpKey), i64, RandomState>,
 }
 
+/// What a store has written to the history tables during its life: the first time of each row,
+/// or a later one (an upper bound of what the table holds).
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    ips: HashMap<IpKey, i64, RandomState>,
+    logins: HashMap<(i64, IpKey), i64, RandomState>,
+}
+
 impl Tally {
-    /// Counts one stored event; `failure` for any failed attempt (mechanism probes included: the
-    /// span only tells a report where to look).
-    pub(super) fn event(&mut self, ip: &[u8], ts: i64, failure: bool) {
-        let e = self.ips.entry(key(ip)).or_insert((ts, None, None));
-        e.0 = e.0.min(ts);
-        if failure {
-            e.1 = Some(e.1.map_or(ts, |f| f.min(ts)));
-            e.2 = Some(e.2.map_or(ts, |l| l.max(ts)));
-        }
+    /// Counts one stored event (runs for every one, so it must stay cheap).
+    pub(super) fn event(&mut self, ip: &[u8], ts: i64) {
+        let first = self.ips.entry(key(ip)).or_insert(ts);
+        *first = (*first).min(ts);
     }
 
     /// Counts one successful login of account `username` (a `strings` id).
@@ -70,31 +83,44 @@ impl Tally {
         *first = (*first).min(ts);
     }
 
-    /// Merges the batch into the tables inside the caller's transaction. `known_logins` remembers
-    /// pairs already stored, so that repeated logins cost no statement.
-    pub(super) fn save(&self, conn: &Connection, known_logins: &mut HashSet<LoginKey>) -> Result<()> {
+    /// Merges the batch into the tables inside the caller's transaction; rows `written` already
+    /// holds with an earlier or equal time cost no statement. (Should the transaction fail, the
+    /// scan stops: `written` is never used with a rolled-back write.)
+    pub(super) fn save(&self, conn: &Connection, written: &mut Written) -> Result<()> {
         let mut ips = conn.prepare_cached(
-            "INSERT INTO ips (ip, first_seen, first_failure, last_failure) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (ip) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen),
-                 first_failure = coalesce(min(first_failure, excluded.first_failure), first_failure,
-                                          excluded.first_failure),
-                 last_failure = coalesce(max(last_failure, excluded.last_failure), last_failure,
-                                         excluded.last_failure)",
+            "INSERT INTO ips (ip, first_seen) VALUES (?1, ?2)
+             ON CONFLICT (ip) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)",
         )?;
-        for ((ip, len), (first, first_failure, last_failure)) in &self.ips {
-            ips.execute(params![&ip[..usize::from(*len)], first, first_failure, last_failure])?;
+        for (&ip, &first) in &self.ips {
+            if newer(&mut written.ips, ip, first) {
+                ips.execute(params![blob(ip), first])?;
+            }
         }
         let mut logins = conn.prepare_cached(
             "INSERT INTO logins (username, ip, first_seen) VALUES (?1, ?2, ?3)
              ON CONFLICT (username, ip) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)",
         )?;
-        for (&(user, ip), first) in &self.logins {
-            // Logs are read oldest first, so a pair stored once keeps its first login.
-            if known_logins.insert((user, ip)) {
-                logins.execute(params![user, &ip.0[..usize::from(ip.1)], first])?;
+        for (&(user, ip), &first) in &self.logins {
+            if newer(&mut written.logins, (user, ip), first) {
+                logins.execute(params![user, blob(ip), first])?;
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `first` is earlier than what `written` knows of `key` (or `key` is unknown), noting it.
+fn newer<K: std::hash::Hash + Eq>(written: &mut HashMap<K, i64, RandomState>, key: K, first: i64) -> bool {
+    match written.get_mut(&key) {
+        Some(known) if *known <= first => false,
+        Some(known) => {
+            *known = first;
+            true
+        }
+        None => {
+            written.insert(key, first);
+            true
+        }
     }
 }
 
@@ -106,13 +132,62 @@ impl super::Store {
         tx.execute_batch("DELETE FROM ips; DELETE FROM logins;")?;
         let mut tally = Tally::default();
         super::blocks::for_each(&tx, |r| {
-            tally.event(r.ip_bytes(), r.ts, r.kind == Kind::Failure.code());
+            tally.event(r.ip_bytes(), r.ts);
             if let (Some(Kind::Success), Some(user)) = (Kind::from_code(r.kind), r.username) {
                 tally.login(user, r.ip_bytes(), r.ts);
             }
             Ok(())
         })?;
-        tally.save(&tx, &mut HashSet::new())?;
+        tally.save(&tx, &mut Written::default())?;
         Ok(tx.commit()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_keep_their_stored_form() {
+        let stored = |ip: &str| {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            super::super::ip_blob(&ip)[..super::super::ip_len(&ip)].to_vec()
+        };
+        for ip in ["192.0.2.1", "0.0.0.0", "2001:db8::1", "::", "c000:201::"] {
+            assert_eq!(blob(key(&stored(ip))), stored(ip), "{ip}");
+        }
+        assert_ne!(key(&stored("192.0.2.1")), key(&stored("c000:201::")));
+        // The same host either way (never stored so: the parser makes such addresses IPv4).
+        assert_eq!(blob(key(&stored("::ffff:192.0.2.1"))), stored("192.0.2.1"));
+    }
+
+    fn first_seen(conn: &Connection) -> Vec<(Vec<u8>, i64)> {
+        let mut stmt = conn.prepare("SELECT ip, first_seen FROM ips ORDER BY ip").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn only_earlier_times_are_written_again() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let mut written = Written::default();
+        let batch = |events: &[(&[u8], i64)]| {
+            let mut t = Tally::default();
+            for &(ip, ts) in events {
+                t.event(ip, ts);
+            }
+            t
+        };
+        let (a, b): (&[u8], &[u8]) = (&[192, 0, 2, 1], &[192, 0, 2, 2]);
+        batch(&[(a, 20), (a, 10), (b, 30)]).save(&conn, &mut written).unwrap();
+        assert_eq!(first_seen(&conn), [(a.to_vec(), 10), (b.to_vec(), 30)]);
+        // Another scan wrote an earlier time meanwhile: a later one must not be written over it,
+        // nor an equal one written again.
+        conn.execute("UPDATE ips SET first_seen = 5 WHERE ip = ?1", [a]).unwrap();
+        conn.execute("UPDATE ips SET first_seen = 6 WHERE ip = ?1", [b]).unwrap();
+        batch(&[(a, 15), (b, 30)]).save(&conn, &mut written).unwrap();
+        assert_eq!(first_seen(&conn), [(a.to_vec(), 5), (b.to_vec(), 6)], "nothing written");
+        batch(&[(a, 1)]).save(&conn, &mut written).unwrap();
+        assert_eq!(first_seen(&conn)[0], (a.to_vec(), 1), "an earlier time is");
     }
 }

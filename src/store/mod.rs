@@ -16,7 +16,7 @@ pub mod history;
 pub mod ipinfo;
 pub mod lock;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 
@@ -176,7 +176,8 @@ pub struct Store {
     keys: blocks::KeyIndex,
     /// Reused for encoding blocks.
     block_buf: Vec<u8>,
-    known_logins: HashSet<history::LoginKey>,
+    /// What this store has written to the history tables.
+    history: history::Written,
 }
 
 impl Store {
@@ -209,16 +210,15 @@ impl Store {
                     path.display()
                 )));
             }
-            Some(_) => {}
+            Some(v) => migrate(&mut conn, v)?,
         }
-        migrate(&mut conn)?;
         Ok(Store {
             conn,
             strings: HashMap::default(),
             sym_ids: Vec::new(),
             keys: blocks::KeyIndex::default(),
             block_buf: Vec::new(),
-            known_logins: HashSet::new(),
+            history: history::Written::default(),
         })
     }
 
@@ -333,6 +333,7 @@ impl Store {
             self.sym_ids.push(intern(&tx, &mut self.strings, text)?);
         }
         rows.learn(batch.symbols_start, &batch.symbols);
+        rows.clear();
         let ids = &self.sym_ids;
         let id = |s: crate::event::Sym| ids.get(s as usize).copied().unwrap_or(0);
         for out in &batch.outputs {
@@ -356,7 +357,7 @@ impl Store {
                 continue;
             }
             let n = u64::from(row.count);
-            tally.event(row.ip_bytes(), row.ts, e.kind == Kind::Failure);
+            tally.event(row.ip_bytes(), row.ts);
             if let (Kind::Success, Some(user)) = (e.kind, row.username) {
                 tally.login(user, row.ip_bytes(), row.ts);
             }
@@ -379,7 +380,7 @@ impl Store {
             }
         }
         {
-            tally.save(&tx, &mut self.known_logins)?;
+            tally.save(&tx, &mut self.history)?;
             let mut update = tx.prepare_cached(
                 "UPDATE sources SET fp_len = ?2, fp_hash = ?3, dev = ?4, ino = ?5, path = ?6, size = ?7,
                  offset = ?8, lines = ?9, complete = ?10, year = ?11, month = ?12, last_seen = ?13 WHERE id = ?1",
@@ -408,8 +409,7 @@ impl Store {
             ipinfo::save(&tx, &mut self.strings, &infos)?;
         }
         let written = new.write(&tx, &mut self.block_buf)?;
-        let formatted = rows.take();
-        csv.append(&formatted).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
+        csv.append(rows.rows()).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
         meta_set(&tx, "csv_len", csv.len() as i64)?;
         tx.commit()?;
         for (id, header) in &written {
@@ -542,16 +542,20 @@ impl From<rusqlite::Error> for CommitError {
     }
 }
 
-/// Brings a store written by an older build up to [`SCHEMA_VERSION`]: the events of an `events`
-/// table (schemas 1 and 2) are packed into blocks, and the table and its time index (`events_ts`
-/// in 1, `spans` in 2) are dropped.
-fn migrate(conn: &mut Connection) -> Result<()> {
-    if !has_table(conn, "events")? {
+/// Brings a store written by an older build (schema `version`) up to [`SCHEMA_VERSION`]. From
+/// schemas 1 and 2: the events of the `events` table are packed into blocks, and the table and
+/// its time index (`events_ts` in 1, `spans` in 2) are dropped, as are the failure columns of
+/// `ips`.
+fn migrate(conn: &mut Connection, version: i64) -> Result<()> {
+    if version >= SCHEMA_VERSION {
         return Ok(());
     }
-    // Immediate, and the table looked for again inside: a scan and a report opening an old store
-    // at the same moment must not both migrate it.
+    // Immediate, and the version read again inside: a scan and a report opening an old store at
+    // the same moment must not both migrate it.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if meta_get::<i64>(&tx, "schema_version")?.unwrap_or(SCHEMA_VERSION) >= SCHEMA_VERSION {
+        return Ok(());
+    }
     if has_table(&tx, "events")? {
         let mut keys = blocks::KeyIndex::default();
         let mut buf = Vec::new();
@@ -588,6 +592,18 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         drop(rows);
         drop(stmt);
         tx.execute_batch("DROP TABLE events; DROP TABLE IF EXISTS spans;")?;
+    }
+    let failure_columns: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM pragma_table_info('ips') WHERE name = 'last_failure')", [], |r| {
+            r.get(0)
+        })?;
+    if failure_columns {
+        tx.execute_batch(
+            "CREATE TABLE ips_3 (ip BLOB PRIMARY KEY, first_seen INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO ips_3 SELECT ip, first_seen FROM ips;
+             DROP TABLE ips;
+             ALTER TABLE ips_3 RENAME TO ips;",
+        )?;
     }
     meta_set(&tx, "schema_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -739,9 +755,13 @@ mod tests {
         let conn = Connection::open(path).unwrap();
         conn.execute_batch(SCHEMA).unwrap();
         conn.execute_batch(ipinfo::SCHEMA).unwrap();
-        conn.execute_batch(history::SCHEMA).unwrap();
         conn.execute_batch(
-            "CREATE TABLE events (
+            "CREATE TABLE ips (ip BLOB PRIMARY KEY, first_seen INTEGER NOT NULL, first_failure INTEGER,
+                 last_failure INTEGER) WITHOUT ROWID;
+             INSERT INTO ips VALUES (X'C6336401', 42, 42, 43);
+             CREATE TABLE logins (username INTEGER NOT NULL, ip BLOB NOT NULL, first_seen INTEGER NOT NULL,
+                 PRIMARY KEY (username, ip)) WITHOUT ROWID;
+             CREATE TABLE events (
                  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind INTEGER NOT NULL,
                  reason INTEGER NOT NULL, count INTEGER NOT NULL, ip BLOB NOT NULL,
                  server INTEGER NOT NULL, service INTEGER NOT NULL, username INTEGER,
@@ -791,6 +811,11 @@ mod tests {
             for table in ["events", "spans"] {
                 assert!(!has_table(conn, table).unwrap(), "v{version}: {table} dropped");
             }
+            let ips: (i64, i64) =
+                conn.query_row("SELECT count(*), first_seen FROM ips", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+            assert_eq!(ips, (1, 42), "addresses keep their first time");
+            let columns = count(conn, "SELECT count(*) FROM pragma_table_info('ips')");
+            assert_eq!(columns, 2, "without the failure columns");
             let events = store.events().unwrap();
             let got: Vec<_> = events.iter().map(|e| (e.rowid, e.count, e.ip.unwrap().to_string())).collect();
             assert_eq!(
