@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use memchr::memmem;
 
-use super::{find, finder, ip, rfind, rfinder};
+use super::{find, find_short, finder, ip, rfind, rfind_short, rfinder};
 use crate::event::{Fields, Kind, Layer, Reason, Service};
 
 /// Reads a message logged under a Dovecot-related tag (`dovecot`, `auth`, `dovecot-auth`, ...).
@@ -115,17 +115,17 @@ fn angle(s: &[u8]) -> Option<(&[u8], usize)> {
 fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
     // The fields start at the first `: user=<`, `: method=` or `: rip=`: everything before is the
     // server's reason text.
-    let fields_start = [finder!(b": user=<"), finder!(b": method="), finder!(b": rip=")]
-        .into_iter()
-        .filter_map(|f| find(body, f))
-        .min()?;
+    let fields_start = memchr::memchr_iter(b':', body).find(|&i| {
+        let r = &body[i + 1..];
+        r.starts_with(b" user=<") || r.starts_with(b" method=") || r.starts_with(b" rip=")
+    })?;
     let reason_text = &body[..fields_start];
     let fields = &body[fields_start + 2..];
 
     let success = body.starts_with(b"Login: user=<");
     let (kind, reason, count, duration) = if success {
         (Kind::Success, Reason::LoginOk, 1, None)
-    } else if let Some(i) = find(reason_text, finder!(b"(auth failed, ")) {
+    } else if let Some(i) = find_short(reason_text, b"(auth failed, ") {
         let s = &reason_text[i + 14..];
         let (n, used) = number(s)?;
         let s = s[used..].strip_prefix(b" attempt")?;
@@ -147,7 +147,7 @@ fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
     };
 
     // The real client address: the last `, rip=` (or the leading `rip=` when there is no user).
-    let (rip_at, pre_end) = match rfind(fields, rfinder!(b", rip=")) {
+    let (rip_at, pre_end) = match rfind_short(fields, b", rip=") {
         Some(r) => (r + 6, r),
         None if fields.starts_with(b"rip=") => (4, 0),
         None => return None,
@@ -158,7 +158,7 @@ fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
     let mut user = None;
     let mut mech = None;
     if let Some(u) = pre.strip_prefix(b"user=<") {
-        if let Some(m) = rfind(u, rfinder!(b">, method=")) {
+        if let Some(m) = rfind_short(u, b">, method=") {
             let value = &u[m + 10..];
             if value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')) {
                 user = Some(&u[..m]);
@@ -175,7 +175,7 @@ fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
         return None;
     }
     let after = &fields[rip_at..];
-    let session = find(after, finder!(b"session=<")).and_then(|i| angle(&after[i + 8..])).map(|(s, _)| s);
+    let session = find_short(after, b"session=<").and_then(|i| angle(&after[i + 8..])).map(|(s, _)| s);
     Some(detail(kind, reason, service, addr, user, mech, count, Layer::LoginFront, session, duration))
 }
 

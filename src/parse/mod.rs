@@ -96,6 +96,21 @@ pub(crate) fn rfind(hay: &[u8], finder: &memmem::FinderRev<'_>) -> Option<usize>
     finder.rfind(hay)
 }
 
+/// First occurrence of `needle` in `hay`, found by its first byte: for the short haystacks of one
+/// line, where setting up a vectorised substring search costs more than it saves. Meant for
+/// needles whose first byte is rare in the haystack; linear in `hay` either way (each hit of
+/// the first byte costs at most a comparison of the needle's length).
+pub(crate) fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    memchr::memchr_iter(first, hay).find(|&at| hay[at + 1..].starts_with(rest))
+}
+
+/// Last occurrence of `needle` in `hay`; see [`find_short`].
+pub(crate) fn rfind_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    memchr::memrchr_iter(first, hay).find(|&at| hay[at + 1..].starts_with(rest))
+}
+
 /// An IP address as logged; IPv4-mapped IPv6 becomes IPv4.
 pub(crate) fn ip(s: &[u8]) -> Option<IpAddr> {
     if let Some(v4) = ipv4(s) {

@@ -184,12 +184,22 @@ fn clock(s: &[u8], at: usize) -> Option<(civil::Time, usize)> {
     Some((t, end))
 }
 
-const MONTHS: [&[u8; 3]; 12] =
-    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
-
 fn bsd(s: &[u8]) -> Option<(RawTime, usize)> {
-    let mon = s.get(..3)?;
-    let month = MONTHS.iter().position(|m| &m[..] == mon)? as i8 + 1;
+    let month = match s.get(..3)? {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    };
     let mut i = 3;
     if s.get(i) != Some(&b' ') {
         return None;

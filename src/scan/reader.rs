@@ -1,18 +1,23 @@
-//! Reading and parsing one file on a thread of its own.
+//! Reading and parsing one file on threads of their own.
 //!
 //! Finding the candidate lines of a gigabyte of log, parsing them and placing them in time is
-//! most of a scan's work. A [`FileReader`] does it beside the thread that correlates the events
-//! (and the one that stores them): it hands over [`Piece`]s, each the parsed events of one chunk
-//! of whole lines with where the file stands after it, so that the scan thread never touches the
-//! text. The reader's texts are interned in a table of its own; each piece carries the texts it
-//! was the first to use, for the scan thread to map onto the scan's table.
+//! most of a scan's work, and it is split over two threads beside the scan thread (which
+//! correlates the events) and the store's: the *chunk* thread reads the file in buffers of whole
+//! lines, counts them and finds the candidate lines in them (the prefilter), which it copies
+//! out, one buffer's worth together, while they are still in its cache (about one byte in eight;
+//! the parse thread reading them from the other thread's buffer instead took it a third longer);
+//! the *parse* thread parses the candidates, places them in time and interns their texts, and
+//! hands the scan thread [`Piece`]s: the events of one buffer with where the file stands after
+//! it. The parse thread interns texts in a table of its own; each piece carries the texts it was
+//! the first to use, for the scan thread to map onto the scan's table.
 
 use std::io::Read;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::enrich::Enricher;
 use crate::event::{Event, Kind, Parsed, Symbols, session_hash};
@@ -22,9 +27,10 @@ use crate::source::lines::{Chunk, LineReader, MAX_LINE};
 
 use super::{Problem, listed};
 
-/// Pieces parsed ahead of the scan thread: enough to keep both sides busy, few enough to keep
-/// memory flat (a piece is the events of up to 2 MiB of log).
-const AHEAD: usize = 4;
+/// Pieces parsed ahead of the scan thread, and blocks of candidate lines ahead of the parse
+/// thread: enough to keep every thread busy, few enough to keep memory flat (a block holds the
+/// candidates of up to 2 MiB of log).
+const AHEAD: usize = 3;
 
 /// An event as the reader found it: its texts are symbols of the reader's table.
 #[derive(Clone, Copy, Debug)]
@@ -81,13 +87,13 @@ pub(super) enum Piece {
     },
 }
 
-/// The reading thread of one file.
+/// The reading threads of one file.
 pub(super) struct FileReader {
     pieces: Option<Receiver<Piece>>,
-    handle: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
-/// What the reading thread needs to know.
+/// What the reading threads need to know.
 pub(super) struct Setup {
     /// The file, for messages.
     pub path: PathBuf,
@@ -106,18 +112,31 @@ pub(super) struct Setup {
 impl FileReader {
     /// Starts reading.
     pub fn start(setup: Setup) -> std::io::Result<FileReader> {
-        let (tx, pieces) = bounded(AHEAD);
-        let handle = std::thread::Builder::new().name("read".into()).spawn(move || {
-            let mut reader = Reader::new(setup);
-            while let Some(piece) = reader.next() {
+        let (block_tx, blocks) = bounded(AHEAD);
+        let (recycle, recycled) = bounded(AHEAD + 2);
+        let (piece_tx, pieces) = bounded(AHEAD);
+        let lines = LineReader::new(setup.content, setup.start.offset);
+        let chunker = std::thread::Builder::new()
+            .name("chunk".into())
+            .spawn(move || chunk(lines, setup.start.lines, &block_tx, &recycled))?;
+        let mut reader = FileReader { pieces: None, threads: vec![chunker] };
+        let mut parser = Parser::new(setup.path, setup.times, &setup.server_name, setup.enricher);
+        let parse = std::thread::Builder::new().name("parse".into()).spawn(move || {
+            for block in blocks {
+                let (piece, buf) = parser.piece(block);
                 let end = matches!(piece, Piece::End { .. });
                 // A failed send means the scan has stopped.
-                if tx.send(piece).is_err() || end {
+                if piece_tx.send(piece).is_err() || end {
                     return;
+                }
+                if let Some(text) = buf {
+                    let _ = recycle.try_send(text);
                 }
             }
         })?;
-        Ok(FileReader { pieces: Some(pieces), handle: Some(handle) })
+        reader.threads.push(parse);
+        reader.pieces = Some(pieces);
+        Ok(reader)
     }
 
     /// The next piece; `None` after [`Piece::End`].
@@ -128,92 +147,138 @@ impl FileReader {
 
 impl Drop for FileReader {
     fn drop(&mut self) {
-        // Closing the channel first makes the thread's next send fail, so it ends.
+        // Closing the channel first makes the parse thread's next send fail, so it ends, which
+        // closes the chunk thread's channel.
         drop(self.pieces.take());
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
         }
     }
 }
 
-/// The reading thread's state.
-struct Reader {
+/// The candidate lines of a buffer of whole lines, from the chunk thread.
+enum Block {
+    Lines {
+        /// Content offset and length of the buffer.
+        offset: u64,
+        len: u64,
+        /// Lines before the buffer, and in it.
+        lines_before: u64,
+        lines: u64,
+        /// The candidate lines, one after the other (without newlines).
+        text: Vec<u8>,
+        /// Each candidate: where it is in `text`, its offset in the buffer and the lines before it.
+        candidates: Vec<Candidate>,
+    },
+    Overlong {
+        offset: u64,
+        len: u64,
+        lines_before: u64,
+    },
+    End {
+        failed: Option<std::io::Error>,
+        partial_len: usize,
+    },
+}
+
+/// A candidate line of a [`Block`].
+struct Candidate {
+    text: Range<usize>,
+    offset: usize,
+    lines_before: u64,
+}
+
+/// The chunk thread: reads `lines` (after `line_count` lines) and sends [`Block`]s until the end
+/// or until the parse thread is gone.
+fn chunk(
+    mut lines: LineReader<Box<dyn Read + Send>>,
+    mut line_count: u64,
+    blocks: &Sender<Block>,
+    recycled: &Receiver<Vec<u8>>,
+) {
+    let prefilter = Prefilter::default();
+    loop {
+        let block = match lines.next_chunk() {
+            Ok(Some(Chunk::Lines { offset, data })) => {
+                let mut text = recycled.try_recv().unwrap_or_default();
+                text.clear();
+                // Lines are counted up to each candidate as it comes: one pass in all.
+                let (mut candidates, mut counted_to, mut n) = (Vec::new(), 0, line_count);
+                for line in prefilter.lines(data) {
+                    n += bytecount::count(&data[counted_to..line.start], b'\n') as u64;
+                    counted_to = line.start;
+                    let at = text.len();
+                    text.extend_from_slice(&data[line.clone()]);
+                    candidates.push(Candidate { text: at..text.len(), offset: line.start, lines_before: n });
+                }
+                n += bytecount::count(&data[counted_to..], b'\n') as u64;
+                let (len, lines_before) = (data.len() as u64, line_count);
+                line_count = n;
+                Block::Lines { offset, len, lines_before, lines: n - lines_before, text, candidates }
+            }
+            Ok(Some(Chunk::Overlong { offset, len })) => {
+                let block = Block::Overlong { offset, len, lines_before: line_count };
+                line_count += u64::from(len > 0);
+                block
+            }
+            Ok(None) => Block::End { failed: None, partial_len: lines.partial_len() },
+            Err(e) => Block::End { failed: Some(e), partial_len: lines.partial_len() },
+        };
+        let end = matches!(block, Block::End { .. });
+        if blocks.send(block).is_err() || end {
+            return;
+        }
+    }
+}
+
+/// The parse thread's state.
+struct Parser {
     path: PathBuf,
-    lines: LineReader<Box<dyn Read + Send>>,
-    prefilter: Prefilter,
     times: TimeResolver,
-    /// Lines read before the next chunk.
-    line_count: u64,
     symbols: Symbols,
+    recent: RecentTexts,
     /// How many of `symbols` were handed over.
     sent: usize,
     server_name: u32,
     enricher: Arc<Enricher>,
     bad_times: usize,
     untimed: usize,
-    ended: bool,
 }
 
-impl Reader {
-    fn new(setup: Setup) -> Reader {
+impl Parser {
+    fn new(path: PathBuf, times: TimeResolver, server_name: &str, enricher: Arc<Enricher>) -> Parser {
         let mut symbols = Symbols::new();
-        let server_name = symbols.visible(setup.server_name.as_bytes());
-        Reader {
-            path: setup.path,
-            lines: LineReader::new(setup.content, setup.start.offset),
-            prefilter: Prefilter::default(),
-            times: setup.times,
-            line_count: setup.start.lines,
+        let server_name = symbols.visible(server_name.as_bytes());
+        Parser {
+            path,
+            times,
             symbols,
+            recent: RecentTexts::default(),
             sent: 0,
             server_name,
-            enricher: setup.enricher,
+            enricher,
             bad_times: 0,
             untimed: 0,
-            ended: false,
         }
     }
 
-    /// The next piece, `None` once [`Piece::End`] was given.
-    fn next(&mut self) -> Option<Piece> {
-        if self.ended {
-            return None;
-        }
-        let end = |r: &mut Reader, failed| {
-            r.ended = true;
-            Some(Piece::End { failed, partial_len: r.lines.partial_len(), bad_times: r.bad_times, untimed: r.untimed })
-        };
-        match self.lines.next_chunk() {
-            Ok(Some(Chunk::Lines { offset, data })) => {
-                let (events, problems, lines) = parse_chunk(
-                    data,
-                    offset,
-                    self.line_count,
-                    &self.path,
-                    &mut Context {
-                        prefilter: &self.prefilter,
-                        times: &mut self.times,
-                        symbols: &mut self.symbols,
-                        server_name: self.server_name,
-                        enricher: &self.enricher,
-                        bad_times: &mut self.bad_times,
-                        untimed: &mut self.untimed,
-                    },
-                );
-                self.line_count += lines;
+    /// The piece a block makes, and the block's buffer to fill again.
+    fn piece(&mut self, block: Block) -> (Piece, Option<Vec<u8>>) {
+        match block {
+            Block::Lines { offset, len, lines_before, lines, text, candidates } => {
+                let (events, problems) = self.parse(&text, offset, &candidates);
                 let texts = self.symbols.since(self.sent).to_vec();
                 self.sent = self.symbols.len();
-                let bytes = data.len() as u64;
-                Some(Piece::Chunk { bytes, lines, end: self.position(offset + bytes), events, texts, problems })
+                let end = Position { offset: offset + len, lines: lines_before + lines, year: self.times.state() };
+                (Piece::Chunk { bytes: len, lines, end, events, texts, problems }, Some(text))
             }
-            Ok(Some(Chunk::Overlong { offset, len })) => {
+            Block::Overlong { offset, len, lines_before } => {
                 // Past it for good: the next scan neither reads nor reports it again.
                 let mut problems = Vec::new();
-                let lines = u64::from(len > 0);
                 if len > 0 {
                     problems.push(Problem {
                         path: self.path.clone(),
-                        line: Some(self.line_count + 1),
+                        line: Some(lines_before + 1),
                         message: format!(
                             "line at byte {offset} is {len} bytes long, over the {} MiB limit: skipped (no mail \
                              daemon writes such lines)",
@@ -221,95 +286,108 @@ impl Reader {
                         ),
                     });
                 }
-                self.line_count += lines;
-                Some(Piece::Chunk {
-                    bytes: 0,
-                    lines: 0,
-                    end: self.position(offset + len),
-                    events: Vec::new(),
-                    texts: Vec::new(),
-                    problems,
-                })
+                let lines = u64::from(len > 0);
+                let end = Position { offset: offset + len, lines: lines_before + lines, year: self.times.state() };
+                (Piece::Chunk { bytes: 0, lines: 0, end, events: Vec::new(), texts: Vec::new(), problems }, None)
             }
-            Ok(None) => end(self, None),
-            Err(e) => end(self, Some(e)),
+            Block::End { failed, partial_len } => {
+                (Piece::End { failed, partial_len, bad_times: self.bad_times, untimed: self.untimed }, None)
+            }
         }
-    }
-
-    fn position(&self, offset: u64) -> Position {
-        Position { offset, lines: self.line_count, year: self.times.state() }
     }
 }
 
-/// What parsing a chunk updates.
-struct Context<'a> {
-    prefilter: &'a Prefilter,
-    times: &'a mut TimeResolver,
-    symbols: &'a mut Symbols,
-    server_name: u32,
-    enricher: &'a Enricher,
-    bad_times: &'a mut usize,
-    untimed: &'a mut usize,
+impl Parser {
+    /// The events of the `candidates` (whose lines are in `text`) of a buffer at content
+    /// `offset`, and the problems of those lines.
+    fn parse(&mut self, text: &[u8], offset: u64, candidates: &[Candidate]) -> (Vec<ReadEvent>, Vec<Problem>) {
+        let mut events = Vec::with_capacity(candidates.len());
+        let mut problems = Vec::new();
+        for c in candidates {
+            let (line, lines_before) = (&text[c.text.clone()], c.lines_before);
+            let problem = |message: &str| Problem {
+                path: self.path.clone(),
+                line: Some(lines_before + 1),
+                message: message.into(),
+            };
+            let Some(parsed) = parse::parse_line(line) else {
+                if parse::untimed(line) && listed(&mut self.untimed) {
+                    problems.push(problem(
+                        "authentication event without a timestamp: skipped, it cannot be placed in time (make the \
+                         daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)",
+                    ));
+                }
+                continue;
+            };
+            let year = self.times.state();
+            let Some(time) = self.times.resolve(&parsed.time) else {
+                if listed(&mut self.bad_times) {
+                    problems.push(problem(
+                        "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; check --year): \
+                         event skipped",
+                    ));
+                }
+                continue;
+            };
+            if parsed.fields.kind != Kind::BackendError {
+                self.enricher.submit(parsed.fields.client_ip);
+            }
+            let event = intern(&mut self.symbols, &mut self.recent, self.server_name, time, &parsed);
+            events.push(ReadEvent { offset: offset + c.offset as u64, lines_before, year, event });
+        }
+        (events, problems)
+    }
 }
 
-/// The events of `data` (whole lines starting at content `offset`, after `lines_before` lines),
-/// the problems of its lines, and how many lines it holds.
-fn parse_chunk(
-    data: &[u8],
-    offset: u64,
-    lines_before: u64,
-    path: &std::path::Path,
-    cx: &mut Context<'_>,
-) -> (Vec<ReadEvent>, Vec<Problem>, u64) {
-    let mut events = Vec::new();
-    let mut problems = Vec::new();
-    // Lines are counted up to each candidate as it comes: one pass over the chunk in all.
-    let (mut counted_to, mut lines) = (0, lines_before);
-    for line in cx.prefilter.lines(data) {
-        let start = line.start;
-        lines += bytecount::count(&data[counted_to..start], b'\n') as u64;
-        counted_to = start;
-        let problem =
-            |message: &str| Problem { path: path.to_path_buf(), line: Some(lines + 1), message: message.into() };
-        let Some(parsed) = parse::parse_line(&data[line.clone()]) else {
-            if parse::untimed(&data[line]) && listed(cx.untimed) {
-                problems.push(problem(
-                    "authentication event without a timestamp: skipped, it cannot be placed in time (make the \
-                     daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)",
-                ));
+/// The last text of a field and its symbol: a log's host and, line after line, the same few
+/// services and mechanisms repeat, and comparing a few bytes costs less than a hash lookup.
+#[derive(Debug, Default)]
+struct Recent {
+    raw: Vec<u8>,
+    prefix: &'static [u8],
+    sym: Option<u32>,
+}
+
+impl Recent {
+    fn get(&mut self, prefix: &'static [u8], raw: &[u8], intern: impl FnOnce() -> u32) -> u32 {
+        match self.sym {
+            Some(sym) if self.raw == raw && self.prefix == prefix => sym,
+            _ => {
+                let sym = intern();
+                self.raw.clear();
+                self.raw.extend_from_slice(raw);
+                self.prefix = prefix;
+                self.sym = Some(sym);
+                sym
             }
-            continue;
-        };
-        let year = cx.times.state();
-        let Some(time) = cx.times.resolve(&parsed.time) else {
-            if listed(cx.bad_times) {
-                problems.push(problem(
-                    "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; check --year): \
-                     event skipped",
-                ));
-            }
-            continue;
-        };
-        if parsed.fields.kind != Kind::BackendError {
-            cx.enricher.submit(parsed.fields.client_ip);
         }
-        let event = intern(cx.symbols, cx.server_name, time, &parsed);
-        events.push(ReadEvent { offset: offset + start as u64, lines_before: lines, year, event });
     }
-    lines += bytecount::count(&data[counted_to..], b'\n') as u64;
-    (events, problems, lines - lines_before)
+}
+
+/// The last host, service and mechanism interned.
+#[derive(Debug, Default)]
+struct RecentTexts {
+    host: Recent,
+    service: Recent,
+    mechanism: Recent,
 }
 
 /// The event `parsed` describes, its texts interned in `s`.
-fn intern(s: &mut Symbols, server_name: u32, time: jiff::Timestamp, parsed: &Parsed<'_>) -> Event {
+fn intern(
+    s: &mut Symbols,
+    recent: &mut RecentTexts,
+    server_name: u32,
+    time: jiff::Timestamp,
+    parsed: &Parsed<'_>,
+) -> Event {
     let f = &parsed.fields;
     Event {
         time,
         client_ip: f.client_ip,
-        server: parsed.host.map_or(server_name, |h| s.visible(h)),
-        service: s.service(f.service),
+        server: parsed.host.map_or(server_name, |h| recent.host.get(b"", h, || s.visible(h))),
+        service: recent.service.get(f.service.prefix, f.service.name, || s.service(f.service)),
         username: f.username.map(|u| s.visible(u)),
-        mechanism: f.mechanism.map(|m| s.visible_upper(m)),
+        mechanism: f.mechanism.map(|m| recent.mechanism.get(b"", m, || s.visible_upper(m))),
         logged_hostname: f.logged_hostname.map(|h| s.visible(h)),
         session: f.session.map(session_hash),
         count: f.count,

@@ -42,20 +42,12 @@ pub struct LineReader<R> {
     /// Content offset of `buf[start]`.
     offset: u64,
     eof: bool,
-    /// Where in `buf` the last chunk of lines handed out is (empty after any other answer).
-    last: std::ops::Range<usize>,
 }
 
 impl<R: Read> LineReader<R> {
     /// A reader whose first byte is at content offset `offset`.
     pub fn new(inner: R, offset: u64) -> LineReader<R> {
-        LineReader { inner, buf: vec![0; 2 * READ_SIZE], start: 0, end: 0, offset, eof: false, last: 0..0 }
-    }
-
-    /// The lines of the last [`Chunk::Lines`] handed out, until `next_chunk` is called again: a
-    /// caller that still holds positions in them can count the lines before one.
-    pub fn last_lines(&self) -> &[u8] {
-        self.buf.get(self.last.clone()).unwrap_or_default()
+        LineReader { inner, buf: vec![0; 2 * READ_SIZE], start: 0, end: 0, offset, eof: false }
     }
 
     /// Offset just after the last byte handed out: where the next run resumes.
@@ -70,7 +62,6 @@ impl<R: Read> LineReader<R> {
 
     /// The next chunk, or `None` at the end of the content (any partial last line stays unread).
     pub fn next_chunk(&mut self) -> io::Result<Option<Chunk<'_>>> {
-        self.last = 0..0;
         loop {
             if let Some(nl) = memchr::memrchr(b'\n', &self.buf[self.start..self.end]) {
                 // Keep reading while the buffer has room, so chunks are large.
@@ -81,7 +72,6 @@ impl<R: Read> LineReader<R> {
                     let offset = self.offset;
                     self.start = stop;
                     self.offset += (stop - begin) as u64;
-                    self.last = begin..stop;
                     return Ok(Some(Chunk::Lines { offset, data: &self.buf[begin..stop] }));
                 }
                 continue;
@@ -184,24 +174,20 @@ mod tests {
         let mut skipped = Vec::new();
         let mut expect = 100;
         while let Some(chunk) = r.next_chunk().unwrap() {
-            let handed: Vec<u8> = match chunk {
+            match chunk {
                 Chunk::Lines { offset, data } => {
                     assert_eq!(offset, expect);
                     assert_eq!(data.last(), Some(&b'\n'));
                     expect += data.len() as u64;
                     lines.extend_from_slice(data);
-                    data.to_vec()
                 }
                 Chunk::Overlong { offset, len } => {
                     assert_eq!(offset, expect);
                     expect += len;
                     skipped.push((offset, len));
-                    Vec::new()
                 }
-            };
-            assert_eq!(r.last_lines(), handed, "the last lines stay readable until the next chunk");
+            }
         }
-        assert!(r.last_lines().is_empty(), "nothing after the end");
         assert_eq!(r.offset(), expect);
         (lines, skipped, r.offset())
     }

@@ -369,8 +369,10 @@ struct Group {
     /// The highest key stored or added so far: events above it are new.
     max: i64,
     rows: Vec<Row>,
-    /// The keys of `rows`, made when a key not above `max` has to be checked against them.
-    keys: Option<HashSet<i64, RandomState>>,
+    /// The keys of the rows added above `max` (so in ascending order)...
+    ascending: Vec<i64>,
+    /// ...and of the few added below it (events the correlator held back).
+    others: HashSet<i64, RandomState>,
 }
 
 impl NewEvents {
@@ -381,23 +383,21 @@ impl NewEvents {
             Some(i) => &mut self.groups[i],
             None => {
                 let max = index.max(conn, source)?;
-                self.groups.push(Group { source, max, rows: Vec::new(), keys: None });
+                let (rows, ascending, others) = (Vec::new(), Vec::new(), HashSet::default());
+                self.groups.push(Group { source, max, rows, ascending, others });
                 let last = self.groups.len() - 1;
                 &mut self.groups[last]
             }
         };
-        if row.key <= g.max {
-            if index.contains(conn, row.key)? {
-                return Ok(false);
-            }
-            let rows = &g.rows;
-            if !g.keys.get_or_insert_with(|| rows.iter().map(|r| r.key).collect()).insert(row.key) {
-                return Ok(false);
-            }
-        } else if let Some(keys) = &mut g.keys {
-            keys.insert(row.key);
+        if row.key > g.max {
+            g.max = row.key;
+            g.ascending.push(row.key);
+        } else if index.contains(conn, row.key)?
+            || g.ascending.binary_search(&row.key).is_ok()
+            || !g.others.insert(row.key)
+        {
+            return Ok(false);
         }
-        g.max = g.max.max(row.key);
         g.rows.push(row);
         Ok(true)
     }

@@ -15,7 +15,7 @@ use foldhash::fast::RandomState;
 use jiff::tz::TimeZone;
 
 use crate::enrich::IpInfo;
-use crate::event::Event;
+use crate::event::{Event, Reason};
 
 /// The header row, exactly.
 pub const HEADER: &str = "timestamp,server,service,client_ip,username,mechanism,reason,logged_hostname,hostname,\
@@ -100,18 +100,24 @@ impl IntrusionCsv {
 /// Formats events as CSV rows.
 ///
 /// A first scan of a big log writes close to a million rows, so rows are assembled from cells
-/// encoded once: each text of the scan's [`Symbols`](crate::event::Symbols) is neutralised and
-/// quoted when it is first learnt ([`RowFormatter::learn`]), and each address's cells (the address
-/// and its five enrichment columns) once per batch.
+/// encoded once, each with the comma before it: each text of the scan's
+/// [`Symbols`](crate::event::Symbols) is neutralised and quoted when it is first learnt
+/// ([`RowFormatter::learn`]), and each address's cells (the address and its five enrichment
+/// columns) once per batch.
 pub struct RowFormatter {
     tz: TimeZone,
     out: Vec<u8>,
     /// Timestamps are formatted often and change slowly: see [`TimeText`].
     time: TimeText,
-    /// The encoded cell of every symbol, by symbol number.
+    /// `,` and the encoded cell of every symbol, by symbol number.
     cells: Vec<String>,
-    /// Per address in this batch: its cell, and the enrichment columns with their leading commas.
-    ips: HashMap<IpAddr, (String, String), RandomState>,
+    /// `,` and the text of every reason, by code.
+    reasons: Vec<String>,
+    /// Per address in this batch: `,` and its cell, and the enrichment columns (each with its
+    /// comma), found by address (and for the address of the last row, without a lookup).
+    ip_cells: Vec<(String, String)>,
+    ips: HashMap<IpAddr, usize, RandomState>,
+    last_ip: Option<(IpAddr, usize)>,
 }
 
 impl RowFormatter {
@@ -122,40 +128,46 @@ impl RowFormatter {
             out: Vec::with_capacity(1 << 20),
             time: TimeText::default(),
             cells: Vec::new(),
+            reasons: (0..=Reason::ALL.iter().map(|r| r.code()).max().unwrap_or(0))
+                .map(|code| Reason::from_code(code).map(|r| format!(",{}", r.as_str())).unwrap_or_default())
+                .collect(),
+            ip_cells: Vec::new(),
             ips: HashMap::default(),
+            last_ip: None,
         }
     }
 
     /// Learns the texts of symbols `start..`; a `start` below what is known starts a new table.
     pub fn learn(&mut self, start: usize, texts: &[std::sync::Arc<str>]) {
         self.cells.truncate(start);
-        self.cells.extend(texts.iter().map(|t| cell(t)));
+        self.cells.extend(texts.iter().map(|t| format!(",{}", cell(t))));
     }
 
     /// Adds `event.count` identical rows, one per attempt. `info` gives the enrichment of the
     /// event's address; it is asked once per address and batch (until [`RowFormatter::take`]).
     pub fn push<'i>(&mut self, event: &Event, info: impl FnOnce(IpAddr) -> &'i IpInfo) {
-        let RowFormatter { tz, out, time, cells, ips } = self;
-        let sym = |s: crate::event::Sym| cells.get(s as usize).map_or("", String::as_str);
-        let opt = |s: Option<crate::event::Sym>| s.map_or("", sym);
-        let (ip, enrichment) =
-            ips.entry(event.client_ip).or_insert_with(|| ip_cells(event.client_ip, info(event.client_ip)));
+        let RowFormatter { tz, out, time, cells, reasons, ip_cells, ips, last_ip } = self;
+        let sym = |s: crate::event::Sym| cells.get(s as usize).map_or(",", String::as_str);
+        let opt = |s: Option<crate::event::Sym>| s.map_or(",", sym);
+        let ip = event.client_ip;
+        let at = match *last_ip {
+            Some((last, at)) if last == ip => at,
+            _ => *ips.entry(ip).or_insert_with(|| {
+                ip_cells.push(address_cells(ip, info(ip)));
+                ip_cells.len() - 1
+            }),
+        };
+        *last_ip = Some((ip, at));
+        let Some((ip, enrichment)) = ip_cells.get(at) else { return };
         let start = out.len();
         for part in [
             time.format(event.time, tz),
-            b",",
             sym(event.server).as_bytes(),
-            b",",
             sym(event.service).as_bytes(),
-            b",",
             ip.as_bytes(),
-            b",",
             opt(event.username).as_bytes(),
-            b",",
             opt(event.mechanism).as_bytes(),
-            b",",
-            event.reason.as_str().as_bytes(),
-            b",",
+            reasons.get(usize::from(event.reason.code())).map_or(&b","[..], |r| r.as_bytes()),
             opt(event.logged_hostname).as_bytes(),
             enrichment.as_bytes(),
             b"\n",
@@ -178,17 +190,19 @@ impl RowFormatter {
     /// batches); the buffer is kept for the next rows.
     pub fn clear(&mut self) {
         self.out.clear();
+        self.ip_cells.clear();
         self.ips.clear();
+        self.last_ip = None;
     }
 }
 
 /// An address's cell and its enrichment columns (each with its leading comma).
-fn ip_cells(ip: IpAddr, info: &IpInfo) -> (String, String) {
+fn address_cells(ip: IpAddr, info: &IpInfo) -> (String, String) {
     let opt = |s: &Option<String>| s.as_deref().map(cell).unwrap_or_default();
     let asn = info.asn.map(|a| a.to_string()).unwrap_or_default();
     let status = info.rdns_status.map_or("", |s| s.as_str());
     let tail = format!(",{},{status},{},{asn},{}", opt(&info.hostname), opt(&info.country_code), opt(&info.aso));
-    (ip.to_string(), tail)
+    (format!(",{ip}"), tail)
 }
 
 /// A text as one RFC 4180 cell: neutralised ([`neutralise`]), and quoted when it holds a comma,
