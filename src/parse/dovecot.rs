@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use memchr::memmem;
 
-use super::{find, find_short, finder, ip, rfind, rfind_short, rfinder};
+use super::{find, find_short, finder, ip, rfind_short};
 use crate::event::{Fields, Kind, Layer, Reason, Service};
 
 /// Reads a message logged under a Dovecot-related tag (`dovecot`, `auth`, `dovecot-auth`, ...).
@@ -197,7 +197,8 @@ fn looks_like_id(s: &[u8]) -> bool {
 /// whose username is `x): ...`).
 fn backend<'a>(service: Service<'a>, text: &'a [u8]) -> Option<Fields<'a>> {
     let mut p = 0;
-    let mut deferred = Vec::new();
+    // At most one per step of the walk below: no allocation for the few there are.
+    let (mut deferred, mut n_deferred) = ([0usize; 8], 0);
     for _ in 0..8 {
         if p > 512 {
             break;
@@ -207,12 +208,13 @@ fn backend<'a>(service: Service<'a>, text: &'a [u8]) -> Option<Fields<'a>> {
         if n > 0 && seg.get(n) == Some(&b'(') {
             let open = p + n;
             if looks_like_id(&text[open + 1..]) {
-                deferred.push(open);
+                deferred[n_deferred] = open;
+                n_deferred += 1;
             } else {
                 if let Some((d, v24)) = tuple(service, text, open) {
                     // A Dovecot 2.4 tuple (`,sasl:` or `)<session>`) belongs to the process
                     // name (`auth(U,IP,sasl:login)<S>: `): its username may look like `x): y(`.
-                    if v24 && let Some(d) = deferred.iter().find_map(|&o| tuple(service, text, o)) {
+                    if v24 && let Some(d) = deferred[..n_deferred].iter().find_map(|&o| tuple(service, text, o)) {
                         return Some(d.0);
                     }
                     return Some(d);
@@ -225,7 +227,7 @@ fn backend<'a>(service: Service<'a>, text: &'a [u8]) -> Option<Fields<'a>> {
             None => break,
         }
     }
-    deferred.into_iter().find_map(|open| tuple(service, text, open)).map(|(d, _)| d)
+    deferred[..n_deferred].iter().find_map(|&open| tuple(service, text, open)).map(|(d, _)| d)
 }
 
 /// Dovecot truncates the username it logs to 64 bytes plus `...`; a tuple whose IP comma lies
@@ -383,7 +385,7 @@ fn pam_result(s: &[u8]) -> Option<(Reason, u32)> {
     if s.len() > 230 {
         return None;
     }
-    let (text, count) = match rfind(s, rfinder!(b": ")) {
+    let (text, count) = match rfind_short(s, b": ") {
         Some(i) => (&s[..i], times(&s[i..])?),
         None => (s, 1),
     };
@@ -395,8 +397,13 @@ fn pam_result(s: &[u8]) -> Option<(Reason, u32)> {
     {
         return None;
     }
-    let lower = text.to_ascii_lowercase();
-    let reason = if find(&lower, finder!(b"password mismatch")).is_some() {
+    // At most 200 bytes (checked above): lower-cased on the stack.
+    let mut buf = [0u8; 200];
+    let lower = &mut buf[..text.len()];
+    lower.copy_from_slice(text);
+    lower.make_ascii_lowercase();
+    let lower = &*lower;
+    let reason = if find(lower, finder!(b"password mismatch")).is_some() {
         Reason::PasswordMismatch
     } else if lower.starts_with(b"user not known to the underlying authentication module") {
         Reason::UnknownUser

@@ -75,25 +75,11 @@ macro_rules! finder {
     }};
 }
 
-/// The reverse of [`finder!`].
-macro_rules! rfinder {
-    ($needle:literal) => {{
-        static FINDER: std::sync::LazyLock<memchr::memmem::FinderRev<'static>> =
-            std::sync::LazyLock::new(|| memchr::memmem::FinderRev::new($needle));
-        &*FINDER
-    }};
-}
-
-pub(crate) use {finder, rfinder};
+pub(crate) use finder;
 
 /// First occurrence of the needle of `finder` in `hay`.
 pub(crate) fn find(hay: &[u8], finder: &memmem::Finder<'_>) -> Option<usize> {
     finder.find(hay)
-}
-
-/// Last occurrence of the needle of `finder` in `hay`.
-pub(crate) fn rfind(hay: &[u8], finder: &memmem::FinderRev<'_>) -> Option<usize> {
-    finder.rfind(hay)
 }
 
 /// First occurrence of `needle` in `hay`, found by its first byte: for the short haystacks of one

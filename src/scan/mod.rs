@@ -34,7 +34,7 @@ use crate::store::{Added, Batch, CommitError, Progress, STORE_FILE, Store, Store
 
 use self::copies::Copies;
 use self::plan::{FilePlan, PlanError, Skip, plan_file};
-use self::reader::{FileReader, Piece, Position, Setup};
+use self::reader::{FileReader, Piece, Position, ReadEvent, Setup};
 use self::writer::Writer;
 
 /// Where the CSV lives inside the data directory.
@@ -194,6 +194,7 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     let enricher = Arc::new(enricher);
     let writer = Writer::start(
         store,
+        &store_path,
         csv,
         RowFormatter::new(opts.timezone.clone()),
         opts.scan.invalid_mechanism_is_intrusion,
@@ -345,7 +346,7 @@ impl<'a> Scanner<'a> {
             for i in 0..streams.len() {
                 loop {
                     if let Some(r) = &mut readings[i] {
-                        if !r.queue.is_empty() {
+                        if r.front().is_some() {
                             break;
                         }
                         if r.ended.is_none() {
@@ -374,17 +375,17 @@ impl<'a> Scanner<'a> {
                 }
             }
             let earliest =
-                readings.iter().enumerate().filter_map(|(i, r)| Some((r.as_ref()?.queue.front()?.event.time, i))).min();
+                readings.iter().enumerate().filter_map(|(i, r)| Some((r.as_ref()?.front()?.event.time, i))).min();
             let Some((_, i)) = earliest else { break };
-            let Some(q) = readings[i].as_mut().and_then(|r| r.queue.pop_front()) else { break };
+            let Some((key, event)) = readings[i].as_mut().and_then(Reading::pop) else { break };
             let event = match &mut copies {
-                Some(copies) => match copies.take(i, q.event) {
+                Some(copies) => match copies.take(i, event) {
                     Some(event) => event,
                     None => continue,
                 },
-                None => q.event,
+                None => event,
             };
-            self.correlator.push(q.key, event, &mut self.batch.outputs);
+            self.correlator.push(key, event, &mut self.batch.outputs);
             if self.batch.outputs.len() >= BATCH_EVENTS {
                 self.flush_readings(&readings);
             }
@@ -472,13 +473,14 @@ impl<'a> Scanner<'a> {
             compression,
             start_offset: source.offset,
             remap: Vec::new(),
-            queue: VecDeque::new(),
+            events: Vec::new(),
+            at: 0,
             ended: None,
             plan,
         })
     }
 
-    /// Takes `r`'s next piece and queues the events in it.
+    /// Takes `r`'s next piece, whose events replace those of the last one (all taken by now).
     fn read_chunk(&mut self, r: &mut Reading, summary: &mut Summary) {
         let (bytes, lines, end, events, texts, problems) = match r.reader.next() {
             Some(Piece::Chunk { bytes, lines, end, events, texts, problems }) => {
@@ -496,12 +498,9 @@ impl<'a> Scanner<'a> {
         };
         summary.problems.extend(problems);
         r.remap.extend(texts.iter().map(|t| self.symbols.text(t)));
-        for e in events {
-            let mut event = e.event;
-            event.map_syms(|s| r.remap.get(s as usize).copied().unwrap_or(s));
-            let key = EventKey { source: r.plan.source.id, offset: e.offset };
-            r.queue.push_back(Queued { key, event, year: e.year, lines_before: e.lines_before });
-        }
+        let taken = std::mem::replace(&mut r.events, events);
+        r.at = 0;
+        r.reader.give_back(taken);
         let source = &mut r.plan.source;
         (source.offset, source.lines, source.year) = (end.offset, end.lines, Some(end.year));
         summary.lines += lines;
@@ -566,8 +565,8 @@ impl<'a> Scanner<'a> {
     fn flush_readings(&mut self, readings: &[Option<Reading>]) {
         for r in readings.iter().flatten() {
             let mut source = r.plan.source.clone();
-            if let Some(q) = r.queue.front() {
-                (source.offset, source.lines, source.year) = (q.key.offset, q.lines_before, Some(q.year));
+            if let Some(e) = r.front() {
+                (source.offset, source.lines, source.year) = (e.offset, e.lines_before, Some(e.year));
             }
             self.checkpoint(&source, &r.plan.path);
         }
@@ -622,8 +621,10 @@ struct Reading {
     start_offset: u64,
     /// The scan's symbol of each of the reader's.
     remap: Vec<Sym>,
-    /// Events received from the reader, in line order, waiting for the other logs to catch up.
-    queue: VecDeque<Queued>,
+    /// The events of the last piece from the reader, in line order: those from `at` on wait for
+    /// the other logs to catch up.
+    events: Vec<ReadEvent>,
+    at: usize,
     /// Set once no complete line is left (or reading failed).
     ended: Option<Ended>,
 }
@@ -640,12 +641,20 @@ struct Ended {
     untimed: usize,
 }
 
-/// An event waiting in a [`Reading`], with what a checkpoint just before its line records.
-struct Queued {
-    key: EventKey,
-    event: Event,
-    year: YearState,
-    lines_before: u64,
+impl Reading {
+    /// The next event waiting (with its texts still the reader's).
+    fn front(&self) -> Option<&ReadEvent> {
+        self.events.get(self.at)
+    }
+
+    /// Takes the next event waiting, its texts mapped onto the scan's.
+    fn pop(&mut self) -> Option<(EventKey, Event)> {
+        let e = self.events.get(self.at)?;
+        self.at += 1;
+        let mut event = e.event;
+        event.map_syms(|s| self.remap.get(s as usize).copied().unwrap_or(s));
+        Some((EventKey { source: self.plan.source.id, offset: e.offset }, event))
+    }
 }
 
 /// A byte progress bar on stderr when it is a terminal and not under systemd.

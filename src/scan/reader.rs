@@ -90,6 +90,8 @@ pub(super) enum Piece {
 /// The reading threads of one file.
 pub(super) struct FileReader {
     pieces: Option<Receiver<Piece>>,
+    /// Event lists taken, going back to the parse thread to be filled again.
+    spare_events: Sender<Vec<ReadEvent>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -115,12 +117,13 @@ impl FileReader {
         let (block_tx, blocks) = bounded(AHEAD);
         let (recycle, recycled) = bounded(AHEAD + 2);
         let (piece_tx, pieces) = bounded(AHEAD);
+        let (spare_events, spares) = bounded(AHEAD + 2);
         let lines = LineReader::new(setup.content, setup.start.offset);
         let chunker = std::thread::Builder::new()
             .name("chunk".into())
             .spawn(move || chunk(lines, setup.start.lines, &block_tx, &recycled))?;
-        let mut reader = FileReader { pieces: None, threads: vec![chunker] };
-        let mut parser = Parser::new(setup.path, setup.times, &setup.server_name, setup.enricher);
+        let mut reader = FileReader { pieces: None, spare_events, threads: vec![chunker] };
+        let mut parser = Parser::new(setup.path, setup.times, &setup.server_name, setup.enricher, spares);
         let parse = std::thread::Builder::new().name("parse".into()).spawn(move || {
             for block in blocks {
                 let (piece, buf) = parser.piece(block);
@@ -142,6 +145,13 @@ impl FileReader {
     /// The next piece; `None` after [`Piece::End`].
     pub fn next(&self) -> Option<Piece> {
         self.pieces.as_ref()?.recv().ok()
+    }
+
+    /// Gives back the events of a piece, all taken, for the parse thread to fill again (a fresh
+    /// list per piece cost an allocation and page faults on one thread and a free on another).
+    pub fn give_back(&self, mut events: Vec<ReadEvent>) {
+        events.clear();
+        let _ = self.spare_events.try_send(events);
     }
 }
 
@@ -243,10 +253,18 @@ struct Parser {
     enricher: Arc<Enricher>,
     bad_times: usize,
     untimed: usize,
+    /// Event lists given back by the scan thread.
+    spare_events: Receiver<Vec<ReadEvent>>,
 }
 
 impl Parser {
-    fn new(path: PathBuf, times: TimeResolver, server_name: &str, enricher: Arc<Enricher>) -> Parser {
+    fn new(
+        path: PathBuf,
+        times: TimeResolver,
+        server_name: &str,
+        enricher: Arc<Enricher>,
+        spare_events: Receiver<Vec<ReadEvent>>,
+    ) -> Parser {
         let mut symbols = Symbols::new();
         let server_name = symbols.visible(server_name.as_bytes());
         Parser {
@@ -259,6 +277,7 @@ impl Parser {
             enricher,
             bad_times: 0,
             untimed: 0,
+            spare_events,
         }
     }
 
@@ -301,7 +320,8 @@ impl Parser {
     /// The events of the `candidates` (whose lines are in `text`) of a buffer at content
     /// `offset`, and the problems of those lines.
     fn parse(&mut self, text: &[u8], offset: u64, candidates: &[Candidate]) -> (Vec<ReadEvent>, Vec<Problem>) {
-        let mut events = Vec::with_capacity(candidates.len());
+        let mut events = self.spare_events.try_recv().unwrap_or_default();
+        events.reserve(candidates.len());
         let mut problems = Vec::new();
         for c in candidates {
             let (line, lines_before) = (&text[c.text.clone()], c.lines_before);

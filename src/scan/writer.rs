@@ -24,9 +24,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts committing batches to `store`.
+    /// Starts committing batches to `store` (the database at `path`). Checkpoints run on a
+    /// thread of their own when one can be started, otherwise in the commits as usual.
     pub fn start(
         mut store: Store,
+        path: &std::path::Path,
         mut csv: IntrusionCsv,
         mut rows: RowFormatter,
         probes_count: bool,
@@ -34,15 +36,20 @@ impl Writer {
     ) -> std::io::Result<Writer> {
         let (tx, rx): (Sender<Batch>, Receiver<Batch>) = bounded(QUEUE);
         let (give_back, recycled) = bounded(QUEUE + 1);
+        let checkpoints = store.checkpointer(path).ok().and_then(|c| Checkpoints::start(c).ok());
         let handle = std::thread::Builder::new().name("store".into()).spawn(move || {
             let mut added = Added::default();
             for batch in rx {
                 let mut enrich = |ip| enricher.info(ip);
                 added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count, &mut enrich)?;
+                if let Some(c) = &checkpoints {
+                    c.request();
+                }
                 let mut outputs = batch.outputs;
                 outputs.clear();
                 let _ = give_back.try_send(outputs);
             }
+            drop(checkpoints);
             Ok((added, store))
         })?;
         Ok(Writer { tx: Some(tx), recycled, handle })
@@ -65,6 +72,43 @@ impl Writer {
         match self.handle.join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// The checkpoint thread: after a commit, copies the write-ahead log into the database while
+/// the store goes on committing (requests that arrive during a checkpoint make one more).
+struct Checkpoints {
+    requests: Option<Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Checkpoints {
+    fn start(checkpointer: crate::store::Checkpointer) -> std::io::Result<Checkpoints> {
+        let (requests, rx) = bounded::<()>(1);
+        let handle = std::thread::Builder::new().name("checkpoint".into()).spawn(move || {
+            while rx.recv().is_ok() {
+                // A failed checkpoint is not an error of the scan: the commits are in the log,
+                // and the next checkpoint (at the latest when the store is closed) copies them.
+                let _ = checkpointer.checkpoint();
+            }
+        })?;
+        Ok(Checkpoints { requests: Some(requests), handle: Some(handle) })
+    }
+
+    /// Asks for a checkpoint, unless one is already asked for.
+    fn request(&self) {
+        if let Some(requests) = &self.requests {
+            let _ = requests.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
         }
     }
 }
