@@ -384,12 +384,15 @@ impl Recent {
     }
 }
 
-/// The last host, service and mechanism interned.
+/// The last host, service, mechanism, user and client name interned. (The user of a Postfix
+/// line is often that of the Dovecot auth line before it, and most clients are `unknown`.)
 #[derive(Debug, Default)]
 struct RecentTexts {
     host: Recent,
     service: Recent,
     mechanism: Recent,
+    user: Recent,
+    client: Recent,
 }
 
 /// The event `parsed` describes, its texts interned in `s`.
@@ -406,9 +409,9 @@ fn intern(
         client_ip: f.client_ip,
         server: parsed.host.map_or(server_name, |h| recent.host.get(b"", h, || s.visible(h))),
         service: recent.service.get(f.service.prefix, f.service.name, || s.service(f.service)),
-        username: f.username.map(|u| s.visible(u)),
+        username: f.username.map(|u| recent.user.get(b"", u, || s.visible(u))),
         mechanism: f.mechanism.map(|m| recent.mechanism.get(b"", m, || s.visible_upper(m))),
-        logged_hostname: f.logged_hostname.map(|h| s.visible(h)),
+        logged_hostname: f.logged_hostname.map(|h| recent.client.get(b"", h, || s.visible(h))),
         session: f.session.map(session_hash),
         count: f.count,
         duration_secs: f.duration_secs,
