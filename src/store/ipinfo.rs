@@ -54,14 +54,18 @@ impl Store {
     }
 }
 
+/// One address's row. A scalar subquery, not a LEFT JOIN: SQLite re-prepares that join every
+/// time it is bound (its `RePrepare` status counted one per lookup), which was half of a
+/// report's time.
+const LOOKUP: &str = "SELECT i.hostname, i.rdns_status, i.country_code, i.asn,
+        (SELECT s FROM strings WHERE id = i.aso_id), i.resolved_at
+    FROM ip_info i WHERE i.ip = ?1";
+
 /// What `ip_info` holds about `ip`, on any connection to the store.
 pub fn lookup(conn: &Connection, ip: IpAddr) -> rusqlite::Result<Option<IpInfo>> {
     let ip = ip.to_canonical();
     let blob = ip_blob(&ip);
-    let mut stmt = conn.prepare_cached(
-        "SELECT i.hostname, i.rdns_status, i.country_code, i.asn, s.s, i.resolved_at
-         FROM ip_info i LEFT JOIN strings s ON s.id = i.aso_id WHERE i.ip = ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(LOOKUP)?;
     let mut rows = stmt.query([&blob[..ip_len(&ip)]])?;
     let Some(r) = rows.next()? else { return Ok(None) };
     Ok(Some(IpInfo {
@@ -112,4 +116,32 @@ pub(super) fn save<S>(
         ])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_find_the_organisation_and_are_not_prepared_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join(super::super::STORE_FILE)).unwrap();
+        let info = |n: u8| IpInfo {
+            country_code: Some("DE".into()),
+            asn: Some(3320),
+            aso: Some(format!("AS org {n}")),
+            ..IpInfo::default()
+        };
+        let infos: HashMap<IpAddr, IpInfo> = (1..=20).map(|n| (IpAddr::from([192, 0, 2, n]), info(n))).collect();
+        let tx = store.conn.transaction().unwrap();
+        save(&tx, &mut store.strings, &infos).unwrap();
+        tx.commit().unwrap();
+        for n in 1..=20 {
+            let found = lookup(&store.conn, IpAddr::from([192, 0, 2, n])).unwrap().unwrap();
+            assert_eq!((found.asn, found.aso), (Some(3320), Some(format!("AS org {n}"))));
+        }
+        assert!(lookup(&store.conn, IpAddr::from([192, 0, 2, 99])).unwrap().is_none());
+        let stmt = store.conn.prepare_cached(LOOKUP).unwrap();
+        assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+    }
 }
