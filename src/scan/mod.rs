@@ -1,10 +1,11 @@
 //! The `scan` command: read every log, detect events, store each exactly once.
 //!
-//! Each file is read and parsed on a thread of its own (`reader`; archives are decompressed
-//! ahead of it on another, [`crate::source::readahead`]); the scan thread correlates the events
-//! of all logs in time order; a third thread commits batches to the store and the CSV
-//! (`writer`). A batch carries the events found in a stretch of a file and the checkpoint just
-//! after it, so the store's checkpoints never run ahead of its events.
+//! Each file is read on threads of its own (`reader`: one reads and prefilters, one parses;
+//! archives are decompressed ahead of them on another, [`crate::source::readahead`]); the scan
+//! thread correlates the events of all logs in time order; the store thread commits batches to
+//! the store and the CSV, with a checkpoint thread beside it (`writer`). A batch carries the
+//! events found in a stretch of a file and the checkpoint just after it, so the store's
+//! checkpoints never run ahead of its events.
 
 mod copies;
 mod plan;

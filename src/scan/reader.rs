@@ -126,13 +126,13 @@ impl FileReader {
         let mut parser = Parser::new(setup.path, setup.times, &setup.server_name, setup.enricher, spares);
         let parse = std::thread::Builder::new().name("parse".into()).spawn(move || {
             for block in blocks {
-                let (piece, buf) = parser.piece(block);
+                let (piece, text) = parser.piece(block);
                 let end = matches!(piece, Piece::End { .. });
                 // A failed send means the scan has stopped.
                 if piece_tx.send(piece).is_err() || end {
                     return;
                 }
-                if let Some(text) = buf {
+                if let Some(text) = text {
                     let _ = recycle.try_send(text);
                 }
             }
@@ -281,7 +281,7 @@ impl Parser {
         }
     }
 
-    /// The piece a block makes, and the block's buffer to fill again.
+    /// The piece a block makes, and the block's text buffer to fill again.
     fn piece(&mut self, block: Block) -> (Piece, Option<Vec<u8>>) {
         match block {
             Block::Lines { offset, len, lines_before, lines, text, candidates } => {
@@ -314,9 +314,7 @@ impl Parser {
             }
         }
     }
-}
 
-impl Parser {
     /// The events of the `candidates` (whose lines are in `text`) of a buffer at content
     /// `offset`, and the problems of those lines.
     fn parse(&mut self, text: &[u8], offset: u64, candidates: &[Candidate]) -> (Vec<ReadEvent>, Vec<Problem>) {

@@ -40,7 +40,8 @@ pub const STORE_FILE: &str = "maillogsentinel.sqlite3";
 ///
 /// 2: the `events_ts` index was replaced by `spans`, a table of which rowid ranges of `events`
 /// hold which times.
-/// 3: `events` (one row per event) and `spans` were replaced by `event_blocks` ([`blocks`]).
+/// 3: `events` (one row per event) and `spans` were replaced by `event_blocks` ([`blocks`]);
+/// `ips` keeps only each address's first time ([`history`]).
 const SCHEMA_VERSION: i64 = 3;
 
 /// What can go wrong with the store.
