@@ -14,6 +14,9 @@ use crate::store::{Added, Batch, CommitError, Store};
 /// few enough to keep memory flat.
 const QUEUE: usize = 4;
 
+/// A batch of at least this many events asks for a checkpoint once committed.
+const CHECKPOINT_AFTER: usize = 4096;
+
 /// The writer thread's handle.
 pub struct Writer {
     tx: Option<Sender<Batch>>,
@@ -42,7 +45,9 @@ impl Writer {
             for batch in rx {
                 let mut enrich = |ip| enricher.info(ip);
                 added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count, &mut enrich)?;
-                if let Some(c) = &checkpoints {
+                // A small scan's few pages are copied by the checkpoint at close, with no extra
+                // syncs; a large one's, while it goes on.
+                if let Some(c) = checkpoints.as_ref().filter(|_| batch.outputs.len() >= CHECKPOINT_AFTER) {
                     c.request();
                 }
                 let mut outputs = batch.outputs;
