@@ -92,10 +92,11 @@ fn detail<'a>(
     }
 }
 
+/// The decimal number (at most 9 digits, so it fits) at the start of `s`, and its length.
 fn number(s: &[u8]) -> Option<(u32, usize)> {
     let n = s.iter().take(9).take_while(|b| b.is_ascii_digit()).count();
-    let v = std::str::from_utf8(&s[..n]).ok()?.parse().ok()?;
-    Some((v, n))
+    let v = s[..n].iter().fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
+    (n > 0).then_some((v, n))
 }
 
 fn ip_len(s: &[u8]) -> usize {
