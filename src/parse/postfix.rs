@@ -81,6 +81,11 @@ fn classify(reason: &[u8]) -> (Kind, Reason) {
     if reason.starts_with(b"Invalid authentication mechanism") {
         return (Kind::Failure, Reason::MechanismInvalid);
     }
+    // The usual reasons (`authentication failure`, a base64 challenge) skip the searches below:
+    // every backend phrase holds a space, and this one is none of them.
+    if reason == b"authentication failure" || !reason.contains(&b' ') {
+        return (Kind::Failure, Reason::AuthenticationFailure);
+    }
     // Problems between Postfix and its SASL backend (Dovecot auth socket, saslauthd): our side.
     let backend = [finder!(b"authentication server"), finder!(b"saslauthd server"), finder!(b"cannot connect to")];
     if backend.into_iter().any(|f| find(reason, f).is_some()) {
