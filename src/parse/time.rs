@@ -45,12 +45,15 @@ pub struct TimeResolver {
     state: YearState,
     /// The latest instant read from a zone-less time.
     latest: Option<Timestamp>,
+    /// The local hour last read and the Unix second it starts at, when one offset holds for the
+    /// whole hour.
+    hour: Option<(civil::Date, i8, i64)>,
 }
 
 impl TimeResolver {
     /// A resolver that starts from `state` and reads zone-less times in `tz`.
     pub fn new(tz: TimeZone, state: YearState) -> TimeResolver {
-        TimeResolver { tz, state, latest: None }
+        TimeResolver { tz, state, latest: None, hour: None }
     }
 
     /// Where the resolver stands now, to be saved with the checkpoint.
@@ -83,6 +86,39 @@ impl TimeResolver {
     }
 
     fn localize(&mut self, dt: civil::DateTime) -> Option<Timestamp> {
+        // Successive lines mostly fall in the same local hour: its start is reused, rather than
+        // looking up the zone's rules and converting a civil date for every line.
+        if let Some((date, hour, start)) = self.hour
+            && date == dt.date()
+            && hour == dt.hour()
+            && let Ok(instant) =
+                Timestamp::new(start + i64::from(dt.minute()) * 60 + i64::from(dt.second()), dt.subsec_nanosecond())
+        {
+            self.latest = self.latest.max(Some(instant));
+            return Some(instant);
+        }
+        let instant = self.localize_in_zone(dt)?;
+        self.hour = self.whole_hour_offset(dt).and_then(|offset| {
+            let start = offset.to_timestamp(dt.date().at(dt.hour(), 0, 0, 0)).ok()?;
+            Some((dt.date(), dt.hour(), start.as_second()))
+        });
+        Some(instant)
+    }
+
+    /// The offset of the local hour of `dt`, if the hour has one offset from its first to its
+    /// last nanosecond (no transition begins or ends in it; zones change offset at most once in
+    /// an hour).
+    fn whole_hour_offset(&self, dt: civil::DateTime) -> Option<jiff::tz::Offset> {
+        let unambiguous = |t: civil::DateTime| match self.tz.to_ambiguous_timestamp(t).offset() {
+            jiff::tz::AmbiguousOffset::Unambiguous { offset } => Some(offset),
+            _ => None,
+        };
+        let first = unambiguous(dt.date().at(dt.hour(), 0, 0, 0))?;
+        let last = unambiguous(dt.date().at(dt.hour(), 59, 59, 999_999_999))?;
+        (first == last).then_some(first)
+    }
+
+    fn localize_in_zone(&mut self, dt: civil::DateTime) -> Option<Timestamp> {
         // In the skipped hour at the start of daylight saving time the later instant is taken
         // (jiff's "compatible" rule, as RFC 5545 and Temporal). In the hour repeated at its end,
         // the earlier one, unless the log has already moved past it: then the line is from the
@@ -164,6 +200,36 @@ mod tests {
         assert_eq!(read(at(2, 30, 0)), "2026-10-25T01:30:00Z");
         assert_eq!(read(at(2, 59, 58)), "2026-10-25T01:59:58Z");
         assert_eq!(read(at(3, 0, 0)), "2026-10-25T02:00:00Z");
+    }
+
+    #[test]
+    fn the_reused_hour_offset_gives_what_the_zone_rules_give() {
+        // Zones with whole-hour, half-hour and 30-minute DST shifts, and none; local times in
+        // uneven steps across both transitions of 2026, each hour's lines running back and forth
+        // (the same hour read twice, as in the repeated hour of autumn), some with a fraction.
+        let zones =
+            ["UTC", "Europe/Paris", "America/St_Johns", "Australia/Lord_Howe", "Asia/Kolkata", "America/New_York"];
+        for zone in zones {
+            let tz = TimeZone::get(zone).unwrap();
+            let mut cached = TimeResolver::new(tz.clone(), YearState { year: 2026, month: 1 });
+            let mut fresh = TimeResolver::new(tz, YearState { year: 2026, month: 1 });
+            let mut n = 0;
+            for (month, day) in [(3, 8), (3, 29), (4, 5), (10, 4), (10, 25), (11, 1)] {
+                let mut t = 0;
+                while t < 2 * 86_400 {
+                    let back = if n % 5 == 4 { 2400 } else { 0 };
+                    let s = (t - back).max(0);
+                    let day = day + (s / 86_400) as i8;
+                    let (h, m, sec) = ((s % 86_400 / 3600) as i8, (s % 3600 / 60) as i8, (s % 60) as i8);
+                    let dt = civil::date(2026, month, day).at(h, m, sec, (n % 3) * 250_000_001);
+                    fresh.hour = None;
+                    assert_eq!(cached.localize(dt), fresh.localize(dt), "{zone} {dt}");
+                    t += 613;
+                    n += 1;
+                }
+            }
+            assert!(cached.hour.is_some(), "{zone}: the hour is reused");
+        }
     }
 
     #[test]

@@ -113,11 +113,35 @@ pub struct RowFormatter {
     cells: Vec<String>,
     /// `,` and the text of every reason, by code.
     reasons: Vec<String>,
-    /// Per address in this batch: `,` and its cell, and the enrichment columns (each with its
-    /// comma), found by address (and for the address of the last row, without a lookup).
-    ip_cells: Vec<(String, String)>,
+    /// Per address: its cells, found by address (and for the address of the last row, without
+    /// a lookup). Kept across batches (an address is formatted once per scan, not once per
+    /// batch: a gigabyte has ~200 batches of the same few thousand addresses) up to
+    /// [`MAX_CACHED_IPS`] addresses.
+    ip_cells: Vec<IpCells>,
     ips: HashMap<IpAddr, usize, RandomState>,
     last_ip: Option<(IpAddr, usize)>,
+    /// Counts [`RowFormatter::clear`]s: an address's enrichment is asked again in each batch.
+    batch: u64,
+}
+
+/// Addresses whose cells are kept between batches; past this many the cache starts again, so
+/// that a scan of many short-lived addresses keeps its memory flat.
+const MAX_CACHED_IPS: usize = 1 << 16;
+
+/// [`IpCells::batch`] of an address not asked for yet: [`RowFormatter::clear`] never counts
+/// this far.
+const NEVER: u64 = u64::MAX;
+
+/// One address's cells.
+struct IpCells {
+    /// `,` and the address.
+    ip: String,
+    /// The enrichment `tail` was made from...
+    info: IpInfo,
+    /// ...as the last five columns, each with its comma.
+    tail: String,
+    /// The batch that last asked for the address's enrichment.
+    batch: u64,
 }
 
 impl RowFormatter {
@@ -134,6 +158,7 @@ impl RowFormatter {
             ip_cells: Vec::new(),
             ips: HashMap::default(),
             last_ip: None,
+            batch: 0,
         }
     }
 
@@ -146,19 +171,31 @@ impl RowFormatter {
     /// Adds `event.count` identical rows, one per attempt. `info` gives the enrichment of the
     /// event's address; it is asked once per address and batch (until [`RowFormatter::take`]).
     pub fn push<'i>(&mut self, event: &Event, info: impl FnOnce(IpAddr) -> &'i IpInfo) {
-        let RowFormatter { tz, out, time, cells, reasons, ip_cells, ips, last_ip } = self;
+        let RowFormatter { tz, out, time, cells, reasons, ip_cells, ips, last_ip, batch } = self;
         let sym = |s: crate::event::Sym| cells.get(s as usize).map_or(",", String::as_str);
         let opt = |s: Option<crate::event::Sym>| s.map_or(",", sym);
         let ip = event.client_ip;
         let at = match *last_ip {
             Some((last, at)) if last == ip => at,
-            _ => *ips.entry(ip).or_insert_with(|| {
-                ip_cells.push(address_cells(ip, info(ip)));
-                ip_cells.len() - 1
-            }),
+            _ => {
+                let at = *ips.entry(ip).or_insert_with(|| {
+                    let (info, batch) = (IpInfo::default(), NEVER);
+                    ip_cells.push(IpCells { ip: format!(",{ip}"), tail: tail(&info), info, batch });
+                    ip_cells.len() - 1
+                });
+                if let Some(c) = ip_cells.get_mut(at).filter(|c| c.batch != *batch) {
+                    let info = info(ip);
+                    if *info != c.info {
+                        c.tail = tail(info);
+                        c.info = info.clone();
+                    }
+                    c.batch = *batch;
+                }
+                at
+            }
         };
         *last_ip = Some((ip, at));
-        let Some((ip, enrichment)) = ip_cells.get(at) else { return };
+        let Some(IpCells { ip, tail: enrichment, .. }) = ip_cells.get(at) else { return };
         let start = out.len();
         for part in [
             time.format(event.time, tz),
@@ -186,23 +223,25 @@ impl RowFormatter {
         &self.out
     }
 
-    /// Forgets the rows formatted and the addresses' cells (whose enrichment may change between
-    /// batches); the buffer is kept for the next rows.
+    /// Forgets the rows formatted; the buffer is kept for the next rows. The addresses' cells
+    /// are kept, but their enrichment (which may change between batches) is asked again.
     pub fn clear(&mut self) {
         self.out.clear();
-        self.ip_cells.clear();
-        self.ips.clear();
         self.last_ip = None;
+        self.batch += 1;
+        if self.ip_cells.len() > MAX_CACHED_IPS {
+            self.ip_cells.clear();
+            self.ips.clear();
+        }
     }
 }
 
-/// An address's cell and its enrichment columns (each with its leading comma).
-fn address_cells(ip: IpAddr, info: &IpInfo) -> (String, String) {
+/// An address's enrichment columns (each with its leading comma).
+fn tail(info: &IpInfo) -> String {
     let opt = |s: &Option<String>| s.as_deref().map(cell).unwrap_or_default();
     let asn = info.asn.map(|a| a.to_string()).unwrap_or_default();
     let status = info.rdns_status.map_or("", |s| s.as_str());
-    let tail = format!(",{},{status},{},{asn},{}", opt(&info.hostname), opt(&info.country_code), opt(&info.aso));
-    (format!(",{ip}"), tail)
+    format!(",{},{status},{},{asn},{}", opt(&info.hostname), opt(&info.country_code), opt(&info.aso))
 }
 
 /// A text as one RFC 4180 cell: neutralised ([`neutralise`]), and quoted when it holds a comma,
@@ -337,6 +376,30 @@ mod tests {
         f.push(&e, |_| &info);
         let text = String::from_utf8(f.rows().to_vec()).unwrap();
         assert!(text.ends_with(",unknown,\"'-x,y.example\",unverified,DE,3320,Deutsche Telekom AG\n"), "{text}");
+    }
+
+    #[test]
+    fn enrichment_is_asked_once_per_batch_and_a_change_shows_in_the_next() {
+        let (mut f, e) = formatter(TimeZone::UTC, "u", 1);
+        let none = IpInfo::default();
+        let de = IpInfo { country_code: Some("DE".into()), asn: Some(3320), ..IpInfo::default() };
+        let mut asked = 0;
+        let mut row = |f: &mut RowFormatter, info: &IpInfo| {
+            f.push(&e, |_| {
+                asked += 1;
+                info
+            });
+            let text = String::from_utf8(f.rows().to_vec()).unwrap();
+            text.lines().last().unwrap().to_string()
+        };
+        assert!(row(&mut f, &none).ends_with(",2001:db8::1,u,LOGIN,authentication failure,unknown,,,,,"));
+        // Same batch: the address's cells are reused, its enrichment is not asked again.
+        assert!(row(&mut f, &de).ends_with(",,,,,"));
+        f.clear();
+        assert!(row(&mut f, &de).ends_with(",2001:db8::1,u,LOGIN,authentication failure,unknown,,,DE,3320,"));
+        f.clear();
+        assert!(row(&mut f, &none).ends_with(",unknown,,,,,"));
+        assert_eq!(asked, 3, "once per batch");
     }
 
     #[test]
