@@ -82,7 +82,7 @@ fn classify(reason: &[u8]) -> (Kind, Reason) {
         return (Kind::Failure, Reason::MechanismInvalid);
     }
     // The usual reasons (`authentication failure`, a base64 challenge) skip the searches below:
-    // every backend phrase holds a space, and this one is none of them.
+    // each backend phrase holds a space, and neither is one of them.
     if reason == b"authentication failure" || !reason.contains(&b' ') {
         return (Kind::Failure, Reason::AuthenticationFailure);
     }

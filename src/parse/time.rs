@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn the_reused_hour_offset_gives_what_the_zone_rules_give() {
-        // Zones with whole-hour, half-hour and 30-minute DST shifts, and none; local times in
+        // Zones with whole- and half-hour offsets, one-hour, 30-minute and no DST shifts; local times in
         // uneven steps across both transitions of 2026, each hour's lines running back and forth
         // (the same hour read twice, as in the repeated hour of autumn), some with a fraction.
         let zones =

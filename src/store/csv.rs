@@ -169,7 +169,7 @@ impl RowFormatter {
     }
 
     /// Adds `event.count` identical rows, one per attempt. `info` gives the enrichment of the
-    /// event's address; it is asked once per address and batch (until [`RowFormatter::take`]).
+    /// event's address; it is asked once per address and batch (batches end with [`RowFormatter::clear`]).
     pub fn push<'i>(&mut self, event: &Event, info: impl FnOnce(IpAddr) -> &'i IpInfo) {
         let RowFormatter { tz, out, time, cells, reasons, ip_cells, ips, last_ip, batch } = self;
         let sym = |s: crate::event::Sym| cells.get(s as usize).map_or(",", String::as_str);
