@@ -159,7 +159,6 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
     let _snapshot = read_transaction(conn)?;
     let (start, end) = (period.start.as_second(), period.end.as_second());
     let mut enrichment = Enrichment::new(conn)?;
-    let mut names: HashMap<i64, String> = HashMap::new();
     let mut by_ip: HashMap<IpAddr, IpAgg> = HashMap::new();
     let mut by_user: HashMap<i64, UserAgg> = HashMap::new();
     let mut by_service: BTreeMap<&'static str, GroupAgg> = BTreeMap::new();
@@ -170,18 +169,17 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
     let mut per_hour = vec![0u64; hours];
     let mut totals = Totals::default();
 
-    let mut texts = Names::default();
+    // Every account of the period is read here, for the tables built after the pass.
+    let mut names = Names::default();
     blocks::for_each_in(conn, start, end, |r| {
         let ts = r.ts;
         let count = u64::from(r.count.max(1));
         let Some(ip) = r.ip() else { return Ok(()) };
         let user_id = r.username;
-        if let Some(id) = user_id
-            && let std::collections::hash_map::Entry::Vacant(slot) = names.entry(id)
-        {
-            slot.insert(texts.get(conn, id)?.to_string());
+        if let Some(id) = user_id {
+            names.get(conn, id)?;
         }
-        let service = texts.get(conn, r.service)?;
+        let service = names.get(conn, r.service)?;
         match Kind::from_code(r.kind) {
             Some(Kind::Failure) if !counted_failure(r, probes_count) => totals.mechanism_probes += count,
             Some(Kind::Failure) => {
@@ -241,7 +239,7 @@ pub fn collect(conn: &Connection, period: &Period, top: usize, probes_count: boo
     totals.previous_failed_attempts = previous_failed as u64;
     totals.previous_unique_ips = previous_ips.len() as u64;
 
-    let name = |id: &i64| names.get(id).cloned().unwrap_or_default();
+    let name = |id: &i64| names.known(*id).unwrap_or_default().to_string();
     // The store keeps each address's first appearance (`ips`, see store::history).
     let mut first_seen = conn.prepare_cached("SELECT first_seen FROM ips WHERE ip = ?1")?;
     let ip_key = |ip: &IpAddr| ip_blob(ip)[..ip_len(ip)].to_vec();
@@ -369,7 +367,7 @@ fn compromises(
     conn: &Connection,
     period: &Period,
     successes: &BTreeMap<(Option<i64>, IpAddr), SuccessGroup>,
-    names: &HashMap<i64, String>,
+    names: &Names,
     enrichment: &mut Enrichment,
     probes_count: bool,
 ) -> rusqlite::Result<Vec<Compromise>> {
@@ -431,7 +429,7 @@ fn compromises(
             continue;
         }
         out.push(Compromise {
-            username: g.user_id.and_then(|id| names.get(&id).cloned()),
+            username: g.user_id.and_then(|id| names.known(id).map(str::to_string)),
             ip: ip.to_string(),
             first_login: period.format_ts(g.first),
             logins: g.logins,

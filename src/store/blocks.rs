@@ -3,9 +3,10 @@
 //! A first scan stores close to a million events per gigabyte of log. Stored one SQLite row per
 //! event, they cost the store as much CPU as parsing cost the scan: SQLite spends 0.3 to 1 µs
 //! (depending on the machine's day) on every row it inserts, however the rows are handed to it
-//! (bound one by one, 64 to a statement, or read from a virtual table in one `INSERT ... SELECT`). So the events a batch stores from
-//! one file go into one row of `event_blocks`: the events packed into a blob ([format](#format)),
-//! beside the block's key range (`lo`, `hi`) and time range (`min_ts`, `max_ts`).
+//! (bound one by one, 64 to a statement, or read from a virtual table in one
+//! `INSERT ... SELECT`). So the events a batch stores from one file go into one row of
+//! `event_blocks`: the events packed into a blob ([format](#format)), beside the block's key
+//! range (`lo`, `hi`) and time range (`min_ts`, `max_ts`).
 //!
 //! - **Reading by time.** Reports ask for a period: [`for_each_in`] reads the blocks whose time
 //!   range meets it (through the `max_ts` index; a file's lines are in time order, so a block

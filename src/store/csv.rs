@@ -102,8 +102,8 @@ impl IntrusionCsv {
 /// A first scan of a big log writes close to a million rows, so rows are assembled from cells
 /// encoded once, each with the comma before it: each text of the scan's
 /// [`Symbols`](crate::event::Symbols) is neutralised and quoted when it is first learnt
-/// ([`RowFormatter::learn`]), and each address's cells (the address and its five enrichment
-/// columns) once per batch.
+/// ([`RowFormatter::learn`]), each address's cell once per scan, and its five enrichment columns
+/// again only when its enrichment changes.
 pub struct RowFormatter {
     tz: TimeZone,
     out: Vec<u8>,
@@ -169,7 +169,8 @@ impl RowFormatter {
     }
 
     /// Adds `event.count` identical rows, one per attempt. `info` gives the enrichment of the
-    /// event's address; it is asked once per address and batch (batches end with [`RowFormatter::clear`]).
+    /// event's address; it is asked once per address and batch (batches end with
+    /// [`RowFormatter::clear`]).
     pub fn push<'i>(&mut self, event: &Event, info: impl FnOnce(IpAddr) -> &'i IpInfo) {
         let RowFormatter { tz, out, time, cells, reasons, ip_cells, ips, last_ip, batch } = self;
         let sym = |s: crate::event::Sym| cells.get(s as usize).map_or(",", String::as_str);

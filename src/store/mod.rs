@@ -518,6 +518,11 @@ impl Names {
             }
         }
     }
+
+    /// The text of `id` if [`Names::get`] has read it.
+    pub fn known(&self, id: i64) -> Option<&str> {
+        self.cache.get(&id).map(String::as_str)
+    }
 }
 
 /// An event as stored.
