@@ -29,12 +29,17 @@
 //!
 //! 0. Only [`Kind::Failure`] events are correlated. Successes and backend errors are output
 //!    unchanged, as are failures with [`Reason::MechanismInvalid`] (the client never sent a
-//!    password, so no other daemon logged an attempt to join). A count of 0 is read as 1.
+//!    password, so no other daemon logged an attempt to join). A count of 0 is read as 1. A
+//!    Dovecot login line of a successful login first ends the wait of its session (rule 1).
 //! 1. **Backend with session `s`**: attempts covered by `credit[s]` (the login line came first)
 //!    are dropped. The others are added to `backend[s]`; each claims a near Pam record not yet
 //!    claimed by a Backend or front line (if that record is pending, the Backend event replaces
-//!    the Pam event in it; if it was emitted, the attempt is already counted). Attempts left are
-//!    output at once and remembered as an emitted record.
+//!    the Pam event in it; if it was emitted, the attempt is already counted). Attempts left
+//!    become a **pending** record that waits for the session's login line, which Dovecot writes
+//!    when the connection ends: up to [`SESSION_HOLD_MS`] (5 min) instead of `W`. The first
+//!    login line of `s`, failed or successful, gives the session's pending events its service
+//!    (the login process, `dovecot/imap-login` or `dovecot/pop3-login`, says which protocol was
+//!    attacked; the auth process does not) and outputs them at once, each at its own time.
 //! 2. **LoginFront** (`N` attempts, session `s`, duration `S`, default 300 s):
 //!    `m = min(N, backend[s])` attempts are the session's Backend lines (already output):
 //!    `backend[s] -= m`, `credit[s] += N - m`. Then `r = N - m` attempts claim records of the same
@@ -61,9 +66,9 @@
 //!    such as the username or a more specific reason). Unmatched
 //!    attempts become a new **pending** record.
 //! 6. **Release and pruning**: a pending record is output (its own key, its own count, merged
-//!    event) as soon as an event later than its time + `W` is pushed, or by
-//!    [`Correlator::flush_before`] for records older than the cutoff; releases come out in
-//!    (time, arrival) order. Pending events are never dropped, only output. Emitted records older
+//!    event) as soon as an event later than the end of its wait (its time + `W`, or the session
+//!    hold of rule 1) is pushed, or by [`Correlator::flush_before`]; releases come out in
+//!    (end of wait, arrival) order. Pending events are never dropped, only output. Emitted records older
 //!    than the latest time seen minus `max(W, 600 s)` are pruned, as are session counters
 //!    untouched for `max(W, 3600 s)` (IMAP connections can last minutes before their login
 //!    line). Pruning runs every quarter of that horizon of log time (but only once a quarter as
@@ -100,6 +105,9 @@ const RECORD_HORIZON_MS: i64 = 600_000;
 const SESSION_HORIZON_MS: i64 = 3_600_000;
 /// The connection duration a login line without `in S secs` is assumed to cover.
 const DEFAULT_DURATION_SECS: i64 = 300;
+/// How long the event of a session's Backend line waits for the session's login line (at least
+/// `W`); see rule 1.
+const SESSION_HOLD_MS: i64 = DEFAULT_DURATION_SECS * 1000;
 
 /// Layer indexes of [`Record::has`].
 const SMTP: usize = 0;
@@ -194,9 +202,9 @@ pub struct Correlator {
     ips: HashMap<IpAddr, Vec<Record>, RandomState>,
     /// Session counters, by session id hash.
     sessions: HashMap<u64, Session, RandomState>,
-    /// Index of pending records: (time, seq) → IP. Rebuilt on restore.
+    /// Index of pending records: (release time, seq) → (IP, record time). Rebuilt on restore.
     #[serde(skip)]
-    pending: BTreeMap<(i64, u64), IpAddr>,
+    pending: BTreeMap<(i64, u64), (IpAddr, i64)>,
     /// Reused candidate list of [`Correlator::claim`].
     #[serde(skip)]
     scratch: Vec<(u64, usize)>,
@@ -269,7 +277,7 @@ impl Correlator {
             }
             records.sort_by_key(|r| (r.time, r.seq));
             for r in records.iter().filter(|r| r.pending.is_some()) {
-                c.pending.insert((r.time, r.seq), *ip);
+                c.pending.insert((r.time.saturating_add(hold_ms(r.origin, c.window_ms)), r.seq), (*ip, r.time));
             }
             if let Some(last) = records.last() {
                 c.next_seq = c.next_seq.max(last.seq + 1);
@@ -326,19 +334,22 @@ impl Correlator {
     pub fn push(&mut self, key: EventKey, mut event: Event, out: &mut Vec<Output>) {
         let t = event.time.as_millisecond();
         event.count = event.count.max(1);
-        self.release_before(t.saturating_sub(self.window_ms), out);
+        self.release_due(t, out);
         self.latest = Some(self.latest.map_or(t, |l| l.max(t)));
         self.maybe_prune();
 
         let d = &event;
         if d.kind != Kind::Failure || d.reason == Reason::MechanismInvalid {
+            if let (Kind::Success, Layer::LoginFront, Some(session)) = (d.kind, d.layer, d.session) {
+                self.end_session(&event, session, out);
+            }
             out.push(Output { key, event });
             return;
         }
         match (d.layer, d.session) {
             (Layer::SmtpFront, _) => self.on_smtp(key, event, t, out),
             (Layer::LoginFront, session) => self.on_login(key, event, session, t, out),
-            (Layer::Backend, Some(session)) => self.on_backend_session(key, event, session, t, out),
+            (Layer::Backend, Some(session)) => self.on_backend_session(key, event, session, t),
             (Layer::Backend, None) => self.on_backend_plain(key, event, t),
             (Layer::Pam, _) => self.on_pam(key, event, t),
         }
@@ -346,14 +357,18 @@ impl Correlator {
 
     /// Releases events held back to find their partner line, for those whose partner can no
     /// longer arrive: older than `cutoff`.
+    ///
+    /// A partner line comes within `W` of its attempt, so a record waiting for one is released
+    /// when older than `cutoff`; a session's Backend line waits for its login line, which comes
+    /// when the connection ends, up to [`SESSION_HOLD_MS`] later.
     pub fn flush_before(&mut self, cutoff: Timestamp, out: &mut Vec<Output>) {
-        self.release_before(cutoff.as_millisecond(), out);
+        self.release_due(cutoff.as_millisecond().saturating_add(self.window_ms), out);
     }
 
-    /// Outputs the pending records with time < `limit`, in (time, seq) order.
-    fn release_before(&mut self, limit: i64, out: &mut Vec<Output>) {
-        while let Some((&(time, seq), &ip)) = self.pending.first_key_value() {
-            if time >= limit {
+    /// Outputs the pending records whose wait ends before `now`, in (end of wait, seq) order.
+    fn release_due(&mut self, now: i64, out: &mut Vec<Output>) {
+        while let Some((&(due, seq), &(ip, time))) = self.pending.first_key_value() {
+            if due >= now {
                 break;
             }
             self.pending.pop_first();
@@ -368,6 +383,29 @@ impl Correlator {
                 event.count = r.count;
                 out.push(Output { key: r.key, event });
             }
+        }
+    }
+
+    /// A login line of `session` (failure or success, at `t`) ends the wait of the session's
+    /// Backend events: they take the login process's service (`dovecot/imap-login`, not the
+    /// auth process's) and are output now.
+    fn end_session(&mut self, login: &Event, session: u64, out: &mut Vec<Output>) {
+        let hold = hold_ms(BACKEND_SESSION, self.window_ms);
+        let Some(records) = self.ips.get_mut(&login.client_ip) else {
+            return;
+        };
+        // By session alone: the login line's `in S secs` may leave out the wait before the
+        // first attempt.
+        for r in records.iter_mut().filter(|r| r.origin == BACKEND_SESSION) {
+            let Some(event) = r.pending.as_mut().filter(|e| e.session == Some(session)) else {
+                continue;
+            };
+            event.service = login.service;
+            event.mechanism = event.mechanism.or(login.mechanism);
+            event.count = r.count;
+            out.push(Output { key: r.key, event: *event });
+            r.pending = None;
+            self.pending.remove(&(r.time.saturating_add(hold), r.seq));
         }
     }
 
@@ -402,7 +440,7 @@ impl Correlator {
         let mut has = [0; 5];
         has[origin] = count;
         if pending.is_some() {
-            self.pending.insert((time, seq), ip);
+            self.pending.insert((time.saturating_add(hold_ms(origin, self.window_ms)), seq), (ip, time));
         }
         let records = self.ips.entry(ip).or_default();
         let at = records.partition_point(|r| (r.time, r.seq) <= (time, seq));
@@ -480,6 +518,9 @@ impl Correlator {
     fn on_login(&mut self, key: EventKey, mut event: Event, session: Option<u64>, t: i64, out: &mut Vec<Output>) {
         let ip = event.client_ip;
         let n = event.count;
+        if let Some(s) = session {
+            self.end_session(&event, s, out);
+        }
         let m = match session {
             Some(s) => {
                 let sess = self.sessions.entry(s).or_default();
@@ -504,7 +545,7 @@ impl Correlator {
     }
 
     /// Rule 1.
-    fn on_backend_session(&mut self, key: EventKey, mut event: Event, session: u64, t: i64, out: &mut Vec<Output>) {
+    fn on_backend_session(&mut self, key: EventKey, mut event: Event, session: u64, t: i64) {
         let ip = event.client_ip;
         let sess = self.sessions.entry(session).or_default();
         let covered = event.count.min(sess.credit);
@@ -518,8 +559,7 @@ impl Correlator {
         let rest = count - claimed;
         if rest > 0 {
             event.count = rest;
-            out.push(Output { key, event });
-            self.insert(ip, t, key, BACKEND_SESSION, rest, None);
+            self.insert(ip, t, key, BACKEND_SESSION, rest, Some(event));
         }
     }
 
@@ -553,6 +593,11 @@ impl Correlator {
             self.insert(ip, t, key, PAM, rest, Some(event));
         }
     }
+}
+
+/// How long a pending record of layer `origin` waits for its partner lines.
+fn hold_ms(origin: usize, window_ms: i64) -> i64 {
+    if origin == BACKEND_SESSION { SESSION_HOLD_MS.max(window_ms) } else { window_ms }
 }
 
 fn window_ms(window: SignedDuration) -> i64 {
@@ -800,6 +845,66 @@ mod tests {
     }
 
     #[test]
+    fn session_backend_lines_wait_for_their_login_line_and_take_its_service() {
+        let s = "AbCdEf";
+        let mut c = Correlator::new();
+        let mut out = Vec::new();
+        // Dovecot's auth penalty spaces the attempts of one connection by seconds, more than W.
+        let lines = keyed(&[backend_s(0.0, IP1, s), backend_s(12.0, IP1, s), backend_s(30.0, IP1, s), smtp(45.0, IP2)]);
+        for &(key, event) in &lines {
+            c.push(key, event, &mut out);
+        }
+        assert_eq!(out.len(), 1, "only the unrelated Postfix line: {out:?}");
+        assert_eq!(c.pending_len(), 3);
+        let pop3 = |mut e: Event| {
+            e.service = SYMBOLS.with(|t| t.borrow_mut().text("dovecot/pop3-login"));
+            e
+        };
+        c.push(EventKey { source: 1, offset: 900 }, pop3(login(50.0, IP1, s, 3)), &mut out);
+        assert_eq!(c.pending_len(), 0);
+        let attempts: Vec<_> = out[1..].iter().map(|o| (o.key, o.event.time, text(o.event.service))).collect();
+        let want: Vec<_> = lines[..3].iter().map(|&(key, e)| (key, e.time, "dovecot/pop3-login".to_string())).collect();
+        assert_eq!(attempts, want, "each attempt at its own time, under the login process's service");
+        assert!(out[1..].iter().all(|o| o.event.count == 1 && o.event.mechanism.is_some()));
+        // Also when the connection ends in a successful login.
+        let mut ok = login(8.0, IP1, s, 1);
+        ok.kind = Kind::Success;
+        ok.reason = Reason::LoginOk;
+        let out = run(&[backend_s(0.0, IP1, s), backend_s(4.0, IP1, s), ok]);
+        assert_eq!(out.len(), 3);
+        assert_eq!(total(&out[..2]), 2);
+        assert!(out[..2].iter().all(|o| text(o.event.service) == "dovecot/imap-login"));
+        assert_eq!(out[2].event.kind, Kind::Success);
+    }
+
+    #[test]
+    fn session_backend_lines_without_a_login_line_are_output_after_the_session_hold() {
+        let s = "AbCdEf";
+        let mut c = Correlator::new();
+        let mut out = Vec::new();
+        c.push(EventKey { source: 1, offset: 0 }, backend_s(0.0, IP1, s), &mut out);
+        c.push(EventKey { source: 1, offset: 100 }, smtp(SESSION_HOLD_MS as f64 / 1000.0 - 1.0, IP2), &mut out);
+        assert_eq!(out.len(), 1, "still waiting for the login line");
+        // The end of a scan keeps it while its connection may still be open...
+        let at = |secs: i64| Timestamp::from_second(T0 + secs).unwrap();
+        c.flush_before(at(SESSION_HOLD_MS / 1000 - 11), &mut out);
+        assert_eq!(c.pending_len(), 1);
+        // ...and outputs it, under the auth process's service, once it cannot be.
+        c.flush_before(at(SESSION_HOLD_MS / 1000 - 9), &mut out);
+        assert_eq!(c.pending_len(), 0);
+        assert_eq!(out.len(), 2);
+        assert_eq!(text(out[1].event.service), "dovecot/auth");
+        // The same when a later line shows that the hold is over.
+        let mut c = Correlator::new();
+        let mut out = Vec::new();
+        for (key, event) in keyed(&[backend_s(0.0, IP1, s), smtp(SESSION_HOLD_MS as f64 / 1000.0 + 1.0, IP2)]) {
+            c.push(key, event, &mut out);
+        }
+        assert_eq!(out.len(), 2);
+        assert_eq!(text(out[0].event.service), "dovecot/auth");
+    }
+
+    #[test]
     fn login_line_counts_attempts_without_backend_lines() {
         let s = "sess1";
         let out = run(&[backend_s(0.0, IP1, s), login(5.0, IP1, s, 3)]);
@@ -1009,7 +1114,8 @@ mod tests {
                 1 => backend(secs, &ip),
                 2 => pam(secs, &ip),
                 3 => backend_s(secs, &ip, &format!("s{i}")),
-                _ => login(secs, &ip, &format!("s{}", i - 1), 2),
+                // From the address of its session's Backend line, as Dovecot logs it.
+                _ => login(secs, &format!("10.0.{}.{}", ((i - 1) / 7) % 200, (i - 1) % 7), &format!("s{}", i - 1), 2),
             };
             c.push(EventKey { source: 1, offset: u64::from(i) }, e, &mut out);
             max_len = max_len.max(c.len());

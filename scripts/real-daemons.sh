@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Accuracy against real daemons: a Postfix (SASL through Dovecot, the common setup) and a Dovecot
+# (IMAP, POP3) on loopback take password-guessing sessions (scripts/real_daemons.py), and a scan
+# of what they logged must find every attempt once, with its address, user and service.
+#
+#   sudo bash scripts/real-daemons.sh [BINARY]    # default: target/ci/maillogsentinel
+#
+# Needs root and Debian's postfix, dovecot-core, dovecot-imapd, dovecot-pop3d (and rsyslog for
+# the syslog route); installs them with apt-get when missing. The system's own mail setup is left
+# alone: Postfix runs as a second instance (`postfix -c DIR`, high ports; the only change to the
+# system configuration is that DIR is listed in alternate_config_directories while it runs),
+# Dovecot with a configuration and base directory of its own. Two routes, each a full run:
+# - files: Postfix writes its own log (maillog_file) and Dovecot its own (log_path), so the scan
+#   reads two logs and must join their lines of one attempt across files;
+# - syslog: both log through an rsyslogd of ours into one mail.log, as on a default Debian;
+#   only where no syslog daemon owns /dev/log already (as in CI), otherwise skipped with a note.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${1:-${CARGO_TARGET_DIR:-$repo/target}/ci/maillogsentinel}"
+[ "$(id -u)" = 0 ] || { echo "real-daemons: needs root (it starts Postfix and Dovecot)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "real-daemons: no binary at $bin (cargo build --profile ci first)" >&2; exit 1; }
+
+need=()
+for pair in postfix:postfix dovecot:dovecot-core rsyslogd:rsyslog; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+[ -e /usr/lib/dovecot/imap-login ] || need+=(dovecot-imapd)
+[ -e /usr/lib/dovecot/pop3-login ] || need+=(dovecot-pop3d)
+if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+work="$(mktemp -d /tmp/mls-real.XXXXXX)"
+chmod 755 "$work"
+pf="$work/postfix"
+dc="$work/dovecot"
+current=$(postconf -h alternate_config_directories)
+cleanup() {
+    postfix -c "$pf" stop >/dev/null 2>&1 || true
+    doveadm -c "$dc/dovecot.conf" stop >/dev/null 2>&1 || true
+    [ -f "$work/rsyslog.pid" ] && kill "$(cat "$work/rsyslog.pid")" 2>/dev/null
+    postconf -e "alternate_config_directories = $current"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+ipv6=false
+if [ -e /proc/net/if_inet6 ] && python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+    ipv6=true
+fi
+listen="127.0.0.1"
+$ipv6 && listen="127.0.0.1, [::1]"
+ports='{"smtpd": 2525, "submission": 5870, "smtps": 4650, "imap": 1143, "pop3": 1110, "ipv6": '$ipv6'}'
+
+id vmail >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin vmail
+postconf -e "alternate_config_directories = $current $pf"
+
+# $1: route (files or syslog). Writes the logs to scan under $work/$1/.
+run_route() {
+    local route=$1 out="$work/$1"
+    mkdir -p "$out" "$pf" "$dc/mail" "$work/queue-$route" "$work/pdata-$route"
+    chmod 755 "$out"
+    chown vmail:vmail "$dc/mail"
+    chown postfix "$work/pdata-$route"
+    cp /usr/share/postfix/master.cf.dist "$pf/master.cf"
+    : >"$pf/main.cf"
+    local maillog=""
+    [ "$route" = files ] && maillog="$out/postfix.log"
+    postconf -c "$pf" -e \
+        "queue_directory = $work/queue-$route" "data_directory = $work/pdata-$route" \
+        "myhostname = mx.example.test" "mydestination = localhost" "inet_interfaces = $listen" \
+        "inet_protocols = $($ipv6 && echo all || echo ipv4)" "mynetworks = 127.0.0.0/8" \
+        "smtpd_sasl_type = dovecot" "smtpd_sasl_path = private/auth" "smtpd_sasl_auth_enable = yes" \
+        "smtpd_tls_security_level = none" "compatibility_level = 3.6" "maillog_file = $maillog" \
+        "smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination" \
+        "maillog_file_prefixes = /var, /dev/stdout, $work" "alias_maps =" "alias_database =" \
+        "multi_instance_name = postfix-mls" "syslog_name = postfix"
+    # The stock smtpd on 25 becomes 2525; two named services as on real servers.
+    postconf -c "$pf" -M -X smtp/inet
+    postconf -c "$pf" -M "2525/inet=2525 inet n - n - - smtpd"
+    postconf -c "$pf" -M "5870/inet=5870 inet n - n - - smtpd -o syslog_name=postfix/submission"
+    postconf -c "$pf" -M "4650/inet=4650 inet n - n - - smtpd -o syslog_name=postfix/smtps"
+    printf 'alice:{PLAIN}secret::::\nbob@example.test:{PLAIN}hunter2::::\n' >"$dc/users"
+    local dlog="log_path = syslog
+syslog_facility = mail"
+    [ "$route" = files ] && dlog="log_path = $out/dovecot.log"
+    cat >"$dc/dovecot.conf" <<EOF
+protocols = imap pop3
+listen = ${listen//[\[\]]/}
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_verbose = yes
+$dlog
+base_dir = $work/run
+mail_location = maildir:$dc/mail/%u
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $dc/users
+}
+userdb {
+  driver = static
+  args = uid=vmail gid=vmail home=$dc/mail/%u
+}
+service auth {
+  unix_listener $work/queue-$route/private/auth {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+service imap-login {
+  inet_listener imap {
+    port = 1143
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 1110
+  }
+}
+EOF
+    if [ "$route" = syslog ]; then
+        printf 'module(load="imuxsock")\nmail.* %s;RSYSLOG_TraditionalFileFormat\n' "$out/mail.log" >"$work/rsyslog.conf"
+        rsyslogd -f "$work/rsyslog.conf" -i "$work/rsyslog.pid" </dev/null >/dev/null 2>&1
+    fi
+    postfix -c "$pf" start </dev/null >/dev/null 2>&1
+    mkdir -p "$work/queue-$route/private"
+    dovecot -c "$dc/dovecot.conf" </dev/null >/dev/null 2>&1
+    for _ in $(seq 50); do
+        [ -S "$work/queue-$route/private/auth" ] && python3 -c 'import socket; socket.create_connection(("127.0.0.1", 2525), 1); socket.create_connection(("127.0.0.1", 1143), 1)' 2>/dev/null && break
+        sleep 0.2
+    done
+    python3 "$repo/scripts/real_daemons.py" attack "$ports" >"$out/truth.json"
+    postfix -c "$pf" stop </dev/null >/dev/null 2>&1
+    doveadm -c "$dc/dovecot.conf" stop </dev/null >/dev/null 2>&1
+    if [ "$route" = syslog ]; then
+        kill "$(cat "$work/rsyslog.pid")"
+        rm -f "$work/rsyslog.pid"
+    fi
+    sleep 0.5
+    # An attempt's last line may be the newest of the log, and the scan holds back the attempts
+    # of the last two correlation windows (their partner line may still come): scan past them.
+    local logs=()
+    for f in "$out"/*.log; do logs+=(--log "$f"); done
+    sleep 21
+    "$bin" scan "${logs[@]}" --data-dir "$out/data" --no-dns --no-geo >"$out/summary.txt"
+    if ! python3 "$repo/scripts/real_daemons.py" check "$route" "$out/truth.json" "$out/data" "$out/summary.txt"; then
+        echo "--- the logs ($route):"
+        cat "$out"/*.log
+        return 1
+    fi
+}
+
+status=0
+run_route files || status=1
+if [ -S /dev/log ] && ! python3 -c 'import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).connect("/dev/log")' 2>/dev/null; then
+    rm -f /dev/log # a stale socket: nothing reads it
+fi
+if [ -e /dev/log ]; then
+    echo "real daemons: the syslog route skipped, a syslog daemon of this system owns /dev/log"
+else
+    run_route syslog || status=1
+fi
+exit $status

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Password-guessing sessions against a real Postfix and Dovecot on loopback, and the check of what
+`maillogsentinel scan` made of their logs. Driven by scripts/real-daemons.sh, which sets the
+daemons up.
+
+  real_daemons.py attack PORTS_JSON > truth.json   # run the sessions, print what happened
+  real_daemons.py check ROUTE truth.json DATA_DIR SUMMARY_FILE
+
+Every scenario connects from an address of its own (127.0.0.0/8 is all loopback), so that each
+scan row can be traced to the session that caused it, and so that Dovecot's per-address auth
+penalty, which grows with each failure from one address, stays at its first step: with it, a
+third failure from one address can take longer than Postfix waits for Dovecot, and Postfix logs
+`Connection lost to authentication server` for what was a password attempt. The scenarios run
+side by side, so their lines interleave in the log as a busy server's do.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import imaplib
+import json
+import poplib
+import smtplib
+import socket
+import sys
+import threading
+from collections import Counter, defaultdict
+
+TIMEOUT = 60
+
+
+class Imap(imaplib.IMAP4):
+    def __init__(self, host: str, port: int, source: str):
+        self._source = source
+        super().__init__(host, port, timeout=TIMEOUT)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=(self._source, 0))
+
+
+class Pop(poplib.POP3):
+    def __init__(self, host: str, port: int, source: str):
+        self._source = source
+        super().__init__(host, port, timeout=TIMEOUT)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=(self._source, 0))
+
+
+def smtp(port: int, source: str, attempts, mech: str = "PLAIN", send: bool = False) -> list[int]:
+    """SMTP AUTH attempts in one session; after a success, a transaction (Postfix logs a
+    successful login only with the queue id of a message)."""
+    host = "::1" if ":" in source else "127.0.0.1"
+    s = smtplib.SMTP(host, port, timeout=TIMEOUT, source_address=(source, 0))
+    s.ehlo("bot.example")
+    codes = []
+    for user, password in attempts:
+        if mech == "PLAIN":
+            code, _ = s.docmd("AUTH", "PLAIN " + base64.b64encode(f"\0{user}\0{password}".encode()).decode())
+        elif mech == "LOGIN":
+            s.docmd("AUTH", "LOGIN")
+            s.docmd(base64.b64encode(user.encode()).decode())
+            code, _ = s.docmd(base64.b64encode(password.encode()).decode())
+        else:
+            code, _ = s.docmd("AUTH", mech)
+            if code == 334:
+                code, _ = s.docmd("*")
+        codes.append(code)
+        if code == 235:
+            break
+    if send and codes and codes[-1] == 235:
+        s.docmd("MAIL", "FROM:<bot@example.test>")
+        s.docmd("RCPT", "TO:<root@localhost>")
+        s.docmd("RSET")
+    s.quit()
+    return codes
+
+
+def imap(port: int, source: str, attempts) -> list[bool]:
+    host = "::1" if ":" in source else "127.0.0.1"
+    m = Imap(host, port, source)
+    ok = []
+    for user, password in attempts:
+        try:
+            m.login(user, password)
+            ok.append(True)
+            m.logout()
+            return ok
+        except imaplib.IMAP4.error:
+            ok.append(False)
+    m.logout()
+    return ok
+
+
+def pop(port: int, source: str, attempts) -> list[bool]:
+    host = "::1" if ":" in source else "127.0.0.1"
+    p = Pop(host, port, source)
+    ok = []
+    for user, password in attempts:
+        try:
+            p.user(user)
+            p.pass_(password)
+            ok.append(True)
+            p.quit()
+            return ok
+        except poplib.error_proto:
+            ok.append(False)
+    p.quit()
+    return ok
+
+
+def attack(ports: dict) -> dict:
+    """Runs the scenarios; returns, per source address, what a correct scan must find."""
+    evil = "x rip=6.6.6.6, sasl_username=evil"
+    scenarios = [
+        # (source, what, expected failure rows: service, username; expected successes)
+        ("127.0.0.11", lambda s: smtp(ports["smtpd"], s, [("alice", "guess1"), ("alice", "guess2")]),
+         "postfix/smtpd", "alice", 2, 0),
+        ("127.0.0.12", lambda s: smtp(ports["submission"], s, [("nosuchuser", "a"), ("nosuchuser", "b")], mech="LOGIN"),
+         "postfix/submission/smtpd", "nosuchuser", 2, 0),
+        ("127.0.0.13", lambda s: smtp(ports["smtps"], s, [("alice", "secret")], send=True),
+         None, None, 0, 1),
+        ("127.0.0.14", lambda s: smtp(ports["submission"], s, [(evil, "pw")]),
+         "postfix/submission/smtpd", evil, 1, 0),
+        # A mechanism the server does not offer: a probe, not a password attempt.
+        ("127.0.0.15", lambda s: smtp(ports["smtpd"], s, [("", "")], mech="CRAM-MD5"),
+         None, None, 0, 0),
+        ("127.0.0.16", lambda s: imap(ports["imap"], s, [("alice", "a"), ("alice", "b"), ("alice", "c")]),
+         "dovecot/imap-login", "alice", 3, 0),
+        ("127.0.0.17", lambda s: imap(ports["imap"], s, [("bob@example.test", "hunter2")]),
+         None, None, 0, 1),
+        ("127.0.0.18", lambda s: pop(ports["pop3"], s, [("admin", "admin"), ("admin", "123456")]),
+         "dovecot/pop3-login", "admin", 2, 0),
+        ("127.0.0.19", lambda s: smtp(ports["smtpd"], s, [("bob@example.test", "x"), ("bob@example.test", "hunter2")], send=True),
+         "postfix/smtpd", "bob@example.test", 1, 1),
+        # Success after failures in one IMAP connection: the failures still count.
+        ("127.0.0.20", lambda s: imap(ports["imap"], s, [("alice", "1"), ("alice", "2"), ("alice", "secret")]),
+         "dovecot/imap-login", "alice", 2, 1),
+    ]
+    if ports.get("ipv6"):
+        scenarios.append(("::1", lambda s: smtp(ports["submission"], s, [("carol", "pw")], mech="LOGIN"),
+                          "postfix/submission/smtpd", "carol", 1, 0))
+    results: dict = {}
+
+    def run(source, what):
+        try:
+            results[source] = what(source)
+        except Exception as e:  # noqa: BLE001 - reported as the scenario's result
+            results[source] = f"error: {e!r}"
+
+    threads = [threading.Thread(target=run, args=(s[0], s[1])) for s in scenarios]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    truth = {"addresses": {}, "failures": 0, "successes": 0, "mechanism_probes": 1}
+    for source, _, service, user, failures, successes in scenarios:
+        truth["addresses"][source] = {
+            "service": service, "username": user, "failures": failures, "successes": successes,
+            "client_saw": results.get(source),
+        }
+        truth["failures"] += failures
+        truth["successes"] += successes
+    return truth
+
+
+def check(route: str, truth_path: str, data_dir: str, summary_path: str) -> int:
+    truth = json.load(open(truth_path))
+    summary = open(summary_path).read()
+    problems = []
+    for source, t in truth["addresses"].items():
+        saw = t["client_saw"]
+        if isinstance(saw, str):
+            problems.append(f"{source}: the session itself failed ({saw}); the daemons are not set up right")
+    with open(f"{data_dir}/reports/intrusions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_ip = defaultdict(list)
+    for r in rows:
+        by_ip[r["client_ip"]].append(r)
+    for source, t in truth["addresses"].items():
+        got = by_ip.pop(source, [])
+        if len(got) != t["failures"]:
+            problems.append(f"{source}: {len(got)} rows, expected {t['failures']} ({t['client_saw']})")
+        for r in got:
+            if (r["service"], r["username"]) != (t["service"], t["username"]):
+                problems.append(f"{source}: row {r['service']!r} {r['username']!r}, expected {t['service']!r} {t['username']!r}")
+    for ip, got in by_ip.items():
+        problems.append(f"{ip}: {len(got)} rows from an address no scenario used")
+    want = f"{truth['failures']:,} new failed login"
+    if want not in summary:
+        problems.append(f"summary lacks {want!r}: {summary.strip()}")
+    want = f"{truth['successes']:,} successful login"
+    if want not in summary:
+        problems.append(f"summary lacks {want!r}: {summary.strip()}")
+    if "1 mechanism probe" not in summary:
+        problems.append(f"summary lacks the mechanism probe: {summary.strip()}")
+    services = Counter(r["service"] for r in rows)
+    for p in problems:
+        print(f"MISMATCH {p}")
+    print(f"real daemons ({route}): {len(rows)} rows {dict(services)}, expected {truth['failures']}: "
+          f"{'OK' if not problems else f'{len(problems)} problems'}")
+    return 1 if problems else 0
+
+
+def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "attack":
+        json.dump(attack(json.loads(sys.argv[2])), sys.stdout, indent=1)
+        return 0
+    if len(sys.argv) == 6 and sys.argv[1] == "check":
+        return check(*sys.argv[2:])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
