@@ -77,37 +77,33 @@ def smtp(port: int, source: str, attempts, mech: str = "PLAIN", send: bool = Fal
     return codes
 
 
-def imap(port: int, source: str, attempts) -> list[bool]:
-    host = "::1" if ":" in source else "127.0.0.1"
-    m = Imap(host, port, source)
+def logins(login, error, close, attempts) -> list[bool]:
+    """Tries each (user, password) with `login` until one is accepted; `error` is a refusal."""
     ok = []
     for user, password in attempts:
         try:
-            m.login(user, password)
+            login(user, password)
             ok.append(True)
-            m.logout()
-            return ok
-        except imaplib.IMAP4.error:
+            break
+        except error:
             ok.append(False)
-    m.logout()
+    close()
     return ok
+
+
+def imap(port: int, source: str, attempts) -> list[bool]:
+    m = Imap("::1" if ":" in source else "127.0.0.1", port, source)
+    return logins(m.login, imaplib.IMAP4.error, m.logout, attempts)
 
 
 def pop(port: int, source: str, attempts) -> list[bool]:
-    host = "::1" if ":" in source else "127.0.0.1"
-    p = Pop(host, port, source)
-    ok = []
-    for user, password in attempts:
-        try:
-            p.user(user)
-            p.pass_(password)
-            ok.append(True)
-            p.quit()
-            return ok
-        except poplib.error_proto:
-            ok.append(False)
-    p.quit()
-    return ok
+    p = Pop("::1" if ":" in source else "127.0.0.1", port, source)
+
+    def login(user, password):
+        p.user(user)
+        p.pass_(password)
+
+    return logins(login, poplib.error_proto, p.quit, attempts)
 
 
 def attack(ports: dict) -> dict:
