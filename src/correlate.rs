@@ -395,8 +395,9 @@ impl Correlator {
             return;
         };
         // By session alone: the login line's `in S secs` may leave out the wait before the
-        // first attempt.
-        for r in records.iter_mut().filter(|r| r.origin == BACKEND_SESSION) {
+        // first attempt. Older records have been released (`push` releases what is due first).
+        let start = records.partition_point(|r| r.time < login.time.as_millisecond().saturating_sub(hold));
+        for r in records[start..].iter_mut().filter(|r| r.origin == BACKEND_SESSION) {
             let Some(event) = r.pending.as_mut().filter(|e| e.session == Some(session)) else {
                 continue;
             };
