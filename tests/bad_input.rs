@@ -83,17 +83,19 @@ fn missing_and_unreadable_logs_are_named_and_the_rest_is_scanned() {
     // A rotated sibling that cannot be opened (dangling link; permissions do not stop root).
     std::os::unix::fs::symlink(logs.join("gone"), logs.join("mail.log.1")).unwrap();
     let missing = logs.join("dovecot.log");
-    let out = scan(&data, &[&live, &missing], &[]);
+    let nowhere = dir.path().join("no-such-dir/mail.log");
+    let out = scan(&data, &[&live, &missing, &nowhere], &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("dovecot.log: no such log file"), "{stderr}");
+    assert!(stderr.contains("no-such-dir/mail.log: no such log file"), "a typo in the directory too: {stderr}");
     assert!(stderr.contains("mail.log.1: cannot read"), "{stderr}");
     assert_exactly_once(&data, 0..3);
     // Reports say the last scan missed things.
     let out =
         command().args(["report", "--since", "1h", "--format", "json", "--data-dir"]).arg(&data).output().unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["last_scan"]["problems"], 2, "{json}");
+    assert_eq!(json["last_scan"]["problems"], 3, "{json}");
 }
 
 #[test]

@@ -250,13 +250,12 @@ fn no_such_log(journald: bool) -> String {
 fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<Vec<PathBuf>> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
+    let missing = || no_such_log(Path::new("/run/systemd/journal").is_dir());
     for log in logs {
         match rotated_family(log) {
-            Ok(family) if family.is_empty() => problems.push(Problem {
-                path: log.clone(),
-                line: None,
-                message: no_such_log(Path::new("/run/systemd/journal").is_dir()),
-            }),
+            Ok(family) if family.is_empty() => {
+                problems.push(Problem { path: log.clone(), line: None, message: missing() })
+            }
             Ok(family) => {
                 if !log.exists() {
                     problems.push(Problem {
@@ -278,7 +277,10 @@ fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<Vec<PathBu
             Err(e) => problems.push(Problem {
                 path: log.clone(),
                 line: None,
-                message: format!("cannot list its directory: {e}; check permissions"),
+                message: match e.kind() {
+                    std::io::ErrorKind::NotFound => missing(),
+                    _ => format!("cannot list its directory: {e}; check its permissions"),
+                },
             }),
         }
     }
