@@ -121,6 +121,89 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing() {
     assert_exactly_once(&data, 0..20);
 }
 
+/// A tmpfs mounted for a test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` on `dir`; `None` where that is not allowed (not root).
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Fills the filesystem of `path` with a file at `path` until only about `free` bytes are left.
+fn fill(path: &std::path::Path, free: u64) {
+    let mut f = std::fs::File::create(path).unwrap();
+    let block = vec![0u8; 4096];
+    let mut written = 0u64;
+    while let Ok(n) = f.write(&block) {
+        if n == 0 {
+            break;
+        }
+        written += n as u64;
+    }
+    f.set_len(written.saturating_sub(free)).unwrap();
+}
+
+/// A really full filesystem (a small tmpfs: the test needs root, as in CI, and says when it is
+/// skipped), met with more or less room left: whether opening the store, writing the CSV rows
+/// or committing the batch hits it, the scan stops with exit 4 naming the file and saying what
+/// to do, and once there is room again every attempt is stored exactly once.
+#[test]
+fn a_full_filesystem_stops_the_scan_clearly_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = dir.path().join("fs");
+    std::fs::create_dir(&fs).unwrap();
+    let Some(_tmpfs) = Tmpfs::mount(&fs, "8m") else {
+        eprintln!("skipped: mounting a tmpfs needs root (CI runs this test as root)");
+        return;
+    };
+    let (log, data, filler) = (dir.path().join("mail.log"), fs.join("data"), fs.join("filler"));
+    append(&log, &failures(0..500));
+    scan_ok(&data, &[&log], &[]);
+    let mut stopped_by = std::collections::BTreeSet::new();
+    let mut n = 500;
+    for free_kib in (0..=400).step_by(40) {
+        append(&log, &failures(n..n + 500));
+        n += 500;
+        fill(&filler, free_kib << 10);
+        let out = scan(&data, &[&log], &[]);
+        std::fs::remove_file(&filler).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => {}
+            Some(4) => {
+                assert!(stderr.contains("the next scan reads it again"), "{stderr}");
+                if stderr.contains("maillogsentinel.sqlite3: ") {
+                    assert!(stderr.contains("the disk is full"), "{stderr}");
+                    stopped_by.insert("store");
+                } else {
+                    assert!(stderr.contains("intrusions.csv: No space left on device"), "{stderr}");
+                    stopped_by.insert("csv");
+                }
+            }
+            other => panic!("exit {other:?} with {free_kib} KiB free: {stderr}"),
+        }
+        scan_ok(&data, &[&log], &[]);
+        assert_exactly_once(&data, 0..n);
+    }
+    let store = maillogsentinel::store::Store::open(&data.join(maillogsentinel::store::STORE_FILE)).unwrap();
+    assert_eq!(store.events().unwrap().len() as u64, n, "one stored event per attempt");
+    assert_eq!(stopped_by.into_iter().collect::<Vec<_>>(), ["csv", "store"], "the CSV and the store both met it");
+}
+
 #[test]
 fn a_second_scan_on_the_same_data_dir_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();

@@ -131,19 +131,39 @@ pub enum ScanError {
         /// Why.
         source: std::io::Error,
     },
-    /// The store cannot be opened or written.
-    #[error("store {path}: {source}", path = path.display())]
+    /// The store cannot be opened or written (disk full, I/O error, permissions): the scan
+    /// stopped there.
+    #[error("store {path}: {source}; {NOT_RECORDED}{}", store_advice(source), path = path.display())]
     Store {
         /// The store file.
         path: PathBuf,
         /// Why.
         source: StoreError,
     },
-    /// A batch could not be committed (disk full, I/O error): the scan stopped there.
-    #[error(
-        "{0}; nothing after the last commit was recorded, the next scan reads it again (free disk space or fix permissions, then re-run)"
-    )]
-    Commit(#[from] CommitError),
+    /// The CSV rows of a batch could not be written: the scan stopped there.
+    #[error("{0}; {NOT_RECORDED} (free disk space or fix permissions, then re-run)")]
+    Commit(CommitError),
+}
+
+/// What a scan stopped by an error leaves.
+const NOT_RECORDED: &str = "nothing after the last commit was recorded, the next scan reads it again";
+
+/// What to do about a store error, for the errors a mail admin can fix.
+fn store_advice(e: &StoreError) -> &'static str {
+    use rusqlite::ErrorCode;
+    let StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) = e else { return "" };
+    match e.code {
+        ErrorCode::DiskFull => " (the disk is full: free space on it, then re-run)",
+        // SQLite reports a failed write (ENOSPC included) as an I/O error.
+        ErrorCode::SystemIoFailure => {
+            " (a read or write failed, most often because the disk is full: check free space with `df` \
+             and the kernel log, then re-run)"
+        }
+        ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen => {
+            " (check that the user running the scan may write the data directory and its files, then re-run)"
+        }
+        _ => "",
+    }
 }
 
 /// Runs a scan.
@@ -207,7 +227,10 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     if !deferred.is_empty() {
         scanner.scan_streams(vec![deferred], &mut summary);
     }
-    let (added, store) = scanner.finish(&mut summary)?;
+    let (added, store) = scanner.finish(&mut summary).map_err(|e| match e {
+        CommitError::Store(source) => store_err(source),
+        csv => ScanError::Commit(csv),
+    })?;
     store.record_scan(summary.problems.len() as u64).map_err(store_err)?;
     summary.added = added;
     summary.elapsed = started.elapsed();
@@ -598,7 +621,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Releases held-back events that can no longer be joined, commits, and waits for the store.
-    fn finish(mut self, summary: &mut Summary) -> Result<(Added, Store), ScanError> {
+    fn finish(mut self, summary: &mut Summary) -> Result<(Added, Store), CommitError> {
         if !self.stopped {
             // A partner line is written within seconds; anything older than twice the window
             // before now will not get one.
@@ -611,7 +634,7 @@ impl<'a> Scanner<'a> {
             self.flush();
         }
         self.bar.finish_and_clear();
-        Ok(self.writer.finish()?)
+        self.writer.finish()
     }
 }
 
