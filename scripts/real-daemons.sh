@@ -140,12 +140,11 @@ EOF
         kill "$(cat "$work/rsyslog.pid")"
         rm -f "$work/rsyslog.pid"
     fi
-    sleep 0.5
     # An attempt's last line may be the newest of the log, and the scan holds back the attempts
     # of the last two correlation windows (their partner line may still come): scan past them.
+    sleep 21
     local logs=()
     for f in "$out"/*.log; do logs+=(--log "$f"); done
-    sleep 21
     "$bin" scan "${logs[@]}" --data-dir "$out/data" --no-dns --no-geo >"$out/summary.txt"
     if ! python3 "$repo/scripts/real_daemons.py" check "$route" "$out/truth.json" "$out/data" "$out/summary.txt"; then
         echo "--- the logs ($route):"

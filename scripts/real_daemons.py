@@ -30,29 +30,34 @@ from collections import Counter, defaultdict
 TIMEOUT = 60
 
 
-class Imap(imaplib.IMAP4):
-    def __init__(self, host: str, port: int, source: str):
+def server(source: str) -> str:
+    """The loopback address of the family of `source`, where the daemons listen."""
+    return "::1" if ":" in source else "127.0.0.1"
+
+
+class FromSource:
+    """An imaplib/poplib client that connects from the address `source`."""
+
+    def __init__(self, port: int, source: str):
         self._source = source
-        super().__init__(host, port, timeout=TIMEOUT)
+        super().__init__(server(source), port, timeout=TIMEOUT)
 
     def _create_socket(self, timeout):
         return socket.create_connection((self.host, self.port), timeout, source_address=(self._source, 0))
 
 
-class Pop(poplib.POP3):
-    def __init__(self, host: str, port: int, source: str):
-        self._source = source
-        super().__init__(host, port, timeout=TIMEOUT)
+class Imap(FromSource, imaplib.IMAP4):
+    pass
 
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout, source_address=(self._source, 0))
+
+class Pop(FromSource, poplib.POP3):
+    pass
 
 
 def smtp(port: int, source: str, attempts, mech: str = "PLAIN", send: bool = False) -> list[int]:
     """SMTP AUTH attempts in one session; after a success, a transaction (Postfix logs a
     successful login only with the queue id of a message)."""
-    host = "::1" if ":" in source else "127.0.0.1"
-    s = smtplib.SMTP(host, port, timeout=TIMEOUT, source_address=(source, 0))
+    s = smtplib.SMTP(server(source), port, timeout=TIMEOUT, source_address=(source, 0))
     s.ehlo("bot.example")
     codes = []
     for user, password in attempts:
@@ -92,12 +97,12 @@ def logins(login, error, close, attempts) -> list[bool]:
 
 
 def imap(port: int, source: str, attempts) -> list[bool]:
-    m = Imap("::1" if ":" in source else "127.0.0.1", port, source)
+    m = Imap(port, source)
     return logins(m.login, imaplib.IMAP4.error, m.logout, attempts)
 
 
 def pop(port: int, source: str, attempts) -> list[bool]:
-    p = Pop("::1" if ":" in source else "127.0.0.1", port, source)
+    p = Pop(port, source)
 
     def login(user, password):
         p.user(user)
