@@ -277,7 +277,7 @@ impl Correlator {
             }
             records.sort_by_key(|r| (r.time, r.seq));
             for r in records.iter().filter(|r| r.pending.is_some()) {
-                c.pending.insert((r.time.saturating_add(hold_ms(r.origin, c.window_ms)), r.seq), (*ip, r.time));
+                c.pending.insert((due(r.origin, r.time, c.window_ms), r.seq), (*ip, r.time));
             }
             if let Some(last) = records.last() {
                 c.next_seq = c.next_seq.max(last.seq + 1);
@@ -390,13 +390,15 @@ impl Correlator {
     /// Backend events: they take the login process's service (`dovecot/imap-login`, not the
     /// auth process's) and are output now.
     fn end_session(&mut self, login: &Event, session: u64, out: &mut Vec<Output>) {
-        let hold = hold_ms(BACKEND_SESSION, self.window_ms);
+        let window_ms = self.window_ms;
         let Some(records) = self.ips.get_mut(&login.client_ip) else {
             return;
         };
         // By session alone: the login line's `in S secs` may leave out the wait before the
-        // first attempt. Older records have been released (`push` releases what is due first).
-        let start = records.partition_point(|r| r.time < login.time.as_millisecond().saturating_sub(hold));
+        // first attempt. Records due before the login line have been released (`push` releases
+        // what is due first).
+        let t = login.time.as_millisecond();
+        let start = records.partition_point(|r| due(BACKEND_SESSION, r.time, window_ms) < t);
         for r in records[start..].iter_mut().filter(|r| r.origin == BACKEND_SESSION) {
             let Some(event) = r.pending.as_mut().filter(|e| e.session == Some(session)) else {
                 continue;
@@ -406,7 +408,7 @@ impl Correlator {
             event.count = r.count;
             out.push(Output { key: r.key, event: *event });
             r.pending = None;
-            self.pending.remove(&(r.time.saturating_add(hold), r.seq));
+            self.pending.remove(&(due(BACKEND_SESSION, r.time, window_ms), r.seq));
         }
     }
 
@@ -441,7 +443,7 @@ impl Correlator {
         let mut has = [0; 5];
         has[origin] = count;
         if pending.is_some() {
-            self.pending.insert((time.saturating_add(hold_ms(origin, self.window_ms)), seq), (ip, time));
+            self.pending.insert((due(origin, time, self.window_ms), seq), (ip, time));
         }
         let records = self.ips.entry(ip).or_default();
         let at = records.partition_point(|r| (r.time, r.seq) <= (time, seq));
@@ -596,9 +598,11 @@ impl Correlator {
     }
 }
 
-/// How long a pending record of layer `origin` waits for its partner lines.
-fn hold_ms(origin: usize, window_ms: i64) -> i64 {
-    if origin == BACKEND_SESSION { SESSION_HOLD_MS.max(window_ms) } else { window_ms }
+/// When a pending record of layer `origin` and time `time` stops waiting for its partner lines:
+/// its key in [`Correlator::pending`].
+fn due(origin: usize, time: i64, window_ms: i64) -> i64 {
+    let hold = if origin == BACKEND_SESSION { SESSION_HOLD_MS.max(window_ms) } else { window_ms };
+    time.saturating_add(hold)
 }
 
 fn window_ms(window: SignedDuration) -> i64 {
