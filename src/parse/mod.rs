@@ -102,6 +102,9 @@ pub(crate) fn ip(s: &[u8]) -> Option<IpAddr> {
     if let Some(v4) = ipv4(s) {
         return Some(IpAddr::V4(v4));
     }
+    if let Some(v6) = ipv6(s) {
+        return Some(IpAddr::V6(v6).to_canonical());
+    }
     if s.is_empty() || s.len() > 45 || !s.iter().all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':')) {
         return None;
     }
@@ -136,6 +139,58 @@ fn ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
         *octet = v as u8;
     }
     (i == s.len()).then_some(std::net::Ipv4Addr::from(octets))
+}
+
+/// An IPv6 address in hexadecimal groups (`2001:db8::1`), read without the general parser,
+/// which took a tenth of the parse thread's time on a log with one IPv6 client in ten. Forms
+/// with a dotted quad (`::ffff:192.0.2.1`) are left to `ip`, as is anything else this does not
+/// accept; what it accepts, the general parser reads the same (`ipv6_agrees_with_std`).
+fn ipv6(s: &[u8]) -> Option<std::net::Ipv6Addr> {
+    // Groups before `::` (all of them when there is none), then after it.
+    let (mut head, mut tail) = ([0u16; 8], [0u16; 8]);
+    let (mut heads, mut tails) = (0, 0);
+    let mut compressed = false;
+    let mut i = 0;
+    if s.starts_with(b"::") {
+        compressed = true;
+        i = 2;
+    }
+    while i < s.len() {
+        let start = i;
+        let mut group = 0u16;
+        while let Some(digit) = s.get(i).and_then(|&b| char::from(b).to_digit(16)) {
+            if i - start == 4 {
+                return None;
+            }
+            group = group << 4 | digit as u16;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let (groups, n) = if compressed { (&mut tail, &mut tails) } else { (&mut head, &mut heads) };
+        *groups.get_mut(*n)? = group;
+        *n += 1;
+        match s.get(i) {
+            None => break,
+            Some(b':') if s.get(i + 1) == Some(&b':') => {
+                if compressed {
+                    return None;
+                }
+                compressed = true;
+                i += 2;
+            }
+            Some(b':') if i + 1 < s.len() => i += 1,
+            _ => return None,
+        }
+    }
+    // `::` stands for at least one group.
+    if (compressed && heads + tails > 7) || (!compressed && heads != 8) {
+        return None;
+    }
+    let mut groups = head;
+    groups[8 - tails..].copy_from_slice(&tail[..tails]);
+    Some(std::net::Ipv6Addr::from(groups))
 }
 
 #[cfg(test)]
@@ -361,5 +416,66 @@ mod tests {
         assert!(ip(b"1.2.3").is_none());
         assert!(ip(b"").is_none());
         assert!(ip(b"1.2.3.4 ").is_none());
+    }
+
+    #[test]
+    fn ipv6_agrees_with_std() {
+        let std = |s: &[u8]| std::str::from_utf8(s).ok()?.parse::<std::net::Ipv6Addr>().ok();
+        for good in [
+            "2001:db8::1",
+            "::",
+            "::1",
+            "1::",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "FE80::aBc:0001",
+        ] {
+            assert_eq!(ipv6(good.as_bytes()), std(good.as_bytes()), "{good}");
+            assert!(ipv6(good.as_bytes()).is_some(), "{good}");
+        }
+        for bad in [
+            "",
+            ":",
+            ":::",
+            "1:::2",
+            "1::2::3",
+            "1:2:3:4:5:6:7:8:9",
+            "1::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7",
+            "12345::",
+            "1:",
+            ":1",
+            "1::2:",
+            "g::",
+            "1:2:3:4:5:6:7:8::",
+        ] {
+            assert_eq!(ipv6(bad.as_bytes()), None, "{bad}");
+        }
+        // Random strings over the address alphabet, and random valid addresses shortened.
+        let mut rng = fastrand::Rng::with_seed(6);
+        let alphabet = b"0123456789abcdefABCDEF:::::.";
+        let mut accepted = 0;
+        for _ in 0..200_000 {
+            let s: Vec<u8> = if rng.bool() {
+                (0..rng.usize(0..20)).map(|_| alphabet[rng.usize(..alphabet.len())]).collect()
+            } else {
+                let addr = std::net::Ipv6Addr::from(rng.u128(..) & !(u128::from(rng.u16(..)) << rng.u32(0..112)));
+                let mut s = addr.to_string().into_bytes();
+                if rng.u8(..4) == 0 {
+                    let i = rng.usize(..s.len());
+                    s.remove(i);
+                }
+                s
+            };
+            let fast = ipv6(&s);
+            if fast.is_some() {
+                accepted += 1;
+                assert_eq!(fast, std(&s), "{}", String::from_utf8_lossy(&s));
+            } else if !s.contains(&b'.') {
+                assert_eq!(std(&s), None, "{}", String::from_utf8_lossy(&s));
+            }
+        }
+        assert!(accepted > 50_000, "{accepted}");
     }
 }

@@ -362,6 +362,9 @@ impl KeyIndex {
 #[derive(Debug, Default)]
 pub(super) struct NewEvents {
     groups: Vec<Group>,
+    /// Emptied row and key lists of earlier batches: a first scan of a gigabyte commits some
+    /// fifty batches of 16 k rows, and growing fresh lists each time cost 2% of its CPU.
+    spare: Vec<(Vec<Row>, Vec<i64>)>,
 }
 
 #[derive(Debug)]
@@ -384,7 +387,8 @@ impl NewEvents {
             Some(i) => &mut self.groups[i],
             None => {
                 let max = index.max(conn, source)?;
-                let (rows, ascending, others) = (Vec::new(), Vec::new(), HashSet::default());
+                let (rows, ascending) = self.spare.pop().unwrap_or_default();
+                let others = HashSet::default();
                 self.groups.push(Group { source, max, rows, ascending, others });
                 let last = self.groups.len() - 1;
                 &mut self.groups[last]
@@ -401,6 +405,15 @@ impl NewEvents {
         }
         g.rows.push(row);
         Ok(true)
+    }
+
+    /// Forgets the events added, keeping the lists' room for the next batch.
+    pub(super) fn clear(&mut self) {
+        for Group { mut rows, mut ascending, .. } in self.groups.drain(..) {
+            rows.clear();
+            ascending.clear();
+            self.spare.push((rows, ascending));
+        }
     }
 
     /// How many events were added.

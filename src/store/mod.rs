@@ -177,6 +177,8 @@ pub struct Store {
     keys: blocks::KeyIndex,
     /// Reused for encoding blocks.
     block_buf: Vec<u8>,
+    /// Reused for each batch's new events.
+    new_events: blocks::NewEvents,
     /// What this store has written to the history tables.
     history: history::Written,
 }
@@ -219,6 +221,7 @@ impl Store {
             sym_ids: Vec::new(),
             keys: blocks::KeyIndex::default(),
             block_buf: Vec::new(),
+            new_events: blocks::NewEvents::default(),
             history: history::Written::default(),
         })
     }
@@ -340,7 +343,8 @@ impl Store {
         let mut added = Added::default();
         let mut infos: HashMap<IpAddr, IpInfo, RandomState> = HashMap::default();
         let mut tally = history::Tally::default();
-        let mut new = blocks::NewEvents::default();
+        let new = &mut self.new_events;
+        new.clear();
         self.sym_ids.truncate(batch.symbols_start);
         for text in &batch.symbols {
             self.sym_ids.push(intern(&tx, &mut self.strings, text)?);
@@ -440,7 +444,8 @@ impl Store {
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let tx = self.conn.transaction()?;
-            let mut new = blocks::NewEvents::default();
+            let new = &mut self.new_events;
+            new.clear();
             for row in rows.by_ref().take(blocks::MAX_EVENTS) {
                 new.add(&tx, &mut self.keys, row)?;
             }
@@ -617,7 +622,7 @@ fn migrate(conn: &mut Connection, version: i64) -> Result<()> {
             new.add(&tx, &mut keys, row)?;
             if new.len() >= blocks::MAX_EVENTS {
                 new.write(&tx, &mut buf)?;
-                new = blocks::NewEvents::default();
+                new.clear();
             }
         }
         new.write(&tx, &mut buf)?;
