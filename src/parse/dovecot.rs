@@ -223,7 +223,7 @@ fn backend<'a>(service: Service<'a>, text: &'a [u8]) -> Option<Fields<'a>> {
                 break;
             }
         }
-        match find(seg, finder!(b": ")) {
+        match find_short(seg, b": ") {
             Some(k) => p += k + 2,
             None => break,
         }
@@ -404,7 +404,7 @@ fn pam_result(s: &[u8]) -> Option<(Reason, u32)> {
     lower.copy_from_slice(text);
     lower.make_ascii_lowercase();
     let lower = &*lower;
-    let reason = if find(lower, finder!(b"password mismatch")).is_some() {
+    let reason = if find_short(lower, b"password mismatch").is_some() {
         Reason::PasswordMismatch
     } else if lower.starts_with(b"user not known to the underlying authentication module") {
         Reason::UnknownUser

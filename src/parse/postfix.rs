@@ -11,7 +11,7 @@
 //! The reason is the server's; the username is attacker text and runs to the end of the line, so
 //! the split is at the first `, sasl_username=` after the reason.
 
-use super::{find, finder, ip};
+use super::{find, find_short, finder, ip};
 use crate::event::{Fields, Kind, Layer, Reason, Service};
 
 /// True for a Postfix smtpd tag (`postfix*/.../smtpd`).
@@ -56,7 +56,8 @@ fn failure<'a>(tag: &'a [u8], s: &'a [u8]) -> Option<Fields<'a>> {
     }
     let rest = rest[sp..].strip_prefix(b" authentication failed:")?;
     let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-    let (reason_text, user) = match find(rest, finder!(b", sasl_username=")) {
+    // `find_short`: the reason before the username is a few bytes with no comma in it.
+    let (reason_text, user) = match find_short(rest, b", sasl_username=") {
         Some(i) => (&rest[..i], Some(&rest[i + 16..])),
         None => (rest, None),
     };

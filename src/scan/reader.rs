@@ -362,28 +362,36 @@ impl Parser {
     }
 }
 
-/// The last text of a field and its symbol: a log's host and, line after line, the same few
-/// services and mechanisms repeat, and comparing a few bytes costs less than a hash lookup.
+/// The last few texts of a field and their symbols: a log's host and, line after line, the same
+/// few services and mechanisms repeat, and comparing a few bytes costs less than a hash lookup.
+/// (With only the last text kept, interleaved services and mechanisms missed it half the time.)
 #[derive(Debug, Default)]
 struct Recent {
-    raw: Vec<u8>,
-    prefix: &'static [u8],
-    sym: Option<u32>,
+    /// (prefix, raw text, symbol), replaced in turn.
+    entries: Vec<(&'static [u8], Vec<u8>, u32)>,
+    next: usize,
 }
+
+/// How many texts [`Recent`] keeps per field.
+const RECENT: usize = 8;
 
 impl Recent {
     fn get(&mut self, prefix: &'static [u8], raw: &[u8], intern: impl FnOnce() -> u32) -> u32 {
-        match self.sym {
-            Some(sym) if self.raw == raw && self.prefix == prefix => sym,
-            _ => {
-                let sym = intern();
-                self.raw.clear();
-                self.raw.extend_from_slice(raw);
-                self.prefix = prefix;
-                self.sym = Some(sym);
-                sym
-            }
+        let known = self.entries.iter().find(|(p, r, _)| r.len() == raw.len() && r == raw && *p == prefix);
+        if let Some(&(_, _, sym)) = known {
+            return sym;
         }
+        let sym = intern();
+        if self.entries.len() < RECENT {
+            self.entries.push((prefix, raw.to_vec(), sym));
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
+            slot.0 = prefix;
+            slot.1.clear();
+            slot.1.extend_from_slice(raw);
+            slot.2 = sym;
+            self.next = (self.next + 1) % RECENT;
+        }
+        sym
     }
 }
 
