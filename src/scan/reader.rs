@@ -377,7 +377,7 @@ const RECENT: usize = 8;
 
 impl Recent {
     fn get(&mut self, prefix: &'static [u8], raw: &[u8], intern: impl FnOnce() -> u32) -> u32 {
-        let known = self.entries.iter().find(|(p, r, _)| r.len() == raw.len() && r == raw && *p == prefix);
+        let known = self.entries.iter().find(|(p, r, _)| r == raw && *p == prefix);
         if let Some(&(_, _, sym)) = known {
             return sym;
         }
