@@ -14,7 +14,6 @@ mod writer;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::IsTerminal;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +26,8 @@ use crate::enrich::{EnrichOptions, Enricher};
 use crate::event::{Event, EventKey, Sym, Symbols};
 use crate::parse::time::{TimeResolver, YearState};
 use crate::source::discover::rotated_family;
+use crate::source::lines::{LineReader, Lines};
+use crate::source::mapped::{MappedLines, Shrank};
 use crate::source::open::{self, Compression};
 use crate::source::readahead::ReadAhead;
 use crate::store::csv::{IntrusionCsv, RowFormatter};
@@ -462,10 +463,11 @@ impl<'a> Scanner<'a> {
             }),
         };
         let compression = opened.compression;
-        // Archives are decoded on a thread of their own, beside parsing and storing.
-        let content: Box<dyn Read + Send> = if compression.is_compressed() {
+        // Archives are decoded on a thread of their own, beside parsing and storing; plain files
+        // are mapped (searched in the page cache, not copied out of it) when they can be.
+        let lines = if compression.is_compressed() {
             match ReadAhead::new(opened.reader) {
-                Ok(r) => Box::new(r),
+                Ok(r) => Lines::Read(LineReader::new(Box::new(r), source.offset)),
                 Err(e) => {
                     summary.problems.push(problem(format!(
                         "cannot start a thread to decompress it: {e}; skipped, other files were scanned"
@@ -474,12 +476,20 @@ impl<'a> Scanner<'a> {
                 }
             }
         } else {
-            opened.reader
+            let mapped = opened.plain.filter(|_| opened.meta.len() > source.offset);
+            match mapped.map(|file| MappedLines::new(file, source.offset)) {
+                Some(Ok(mapped)) => Lines::Mapped(mapped),
+                Some(Err(e)) => {
+                    tracing::debug!("{}: read instead of mapped: {e}", plan.path.display());
+                    Lines::Read(LineReader::new(opened.reader, source.offset))
+                }
+                None => Lines::Read(LineReader::new(opened.reader, source.offset)),
+            }
         };
         self.bar.set_message(plan.path.display().to_string());
         let reader = FileReader::start(Setup {
             path: plan.path.clone(),
-            content,
+            lines,
             start: Position { offset: source.offset, lines: source.lines, year },
             times: TimeResolver::new(self.opts.timezone.clone(), year),
             server_name: self.opts.server_name.clone(),
@@ -551,6 +561,12 @@ impl<'a> Scanner<'a> {
         }
         match failed {
             None => source.complete = compression.is_compressed(),
+            Some(e) if Shrank::is(&e) => summary.notices.push(format!(
+                "{}: the file was truncated while it was read (logrotate copytruncate?): scanned up to line {}; \
+                 the next scan goes on from there in its rotated copy, and reads the new content",
+                plan.path.display(),
+                source.lines
+            )),
             Some(e) => {
                 let kind = if compression.is_compressed() {
                     format!("{} archive is truncated or corrupt", compression.name())

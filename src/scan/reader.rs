@@ -11,7 +11,6 @@
 //! it. The parse thread interns texts in a table of its own; each piece carries the texts it was
 //! the first to use, for the scan thread to map onto the scan's table.
 
-use std::io::Read;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +22,8 @@ use crate::enrich::Enricher;
 use crate::event::{Event, Kind, Parsed, Symbols, session_hash};
 use crate::parse::time::{TimeResolver, YearState};
 use crate::parse::{self, Prefilter, same};
-use crate::source::lines::{Chunk, LineReader, MAX_LINE};
+use crate::source::lines::{Chunk, Lines, MAX_LINE};
+use crate::source::mapped::Shrank;
 
 use super::{Problem, listed};
 
@@ -100,8 +100,8 @@ pub(super) struct FileReader {
 pub(super) struct Setup {
     /// The file, for messages.
     pub path: PathBuf,
-    /// Its content, positioned at `start`.
-    pub content: Box<dyn Read + Send>,
+    /// Its lines, from `start` on.
+    pub lines: Lines,
     /// Where reading starts.
     pub start: Position,
     /// Resolves its timestamps.
@@ -119,10 +119,9 @@ impl FileReader {
         let (recycle, recycled) = bounded(AHEAD + 2);
         let (piece_tx, pieces) = bounded(AHEAD);
         let (spare_events, spares) = bounded(AHEAD + 2);
-        let lines = LineReader::new(setup.content, setup.start.offset);
         let chunker = std::thread::Builder::new()
             .name("chunk".into())
-            .spawn(move || chunk(lines, setup.start.lines, &block_tx, &recycled))?;
+            .spawn(move || chunk(setup.lines, setup.start.lines, &block_tx, &recycled))?;
         let mut reader = FileReader { pieces: None, spare_events, threads: vec![chunker] };
         let mut parser = Parser::new(setup.path, setup.times, &setup.server_name, setup.enricher, spares);
         let parse = std::thread::Builder::new().name("parse".into()).spawn(move || {
@@ -204,12 +203,7 @@ struct Candidate {
 
 /// The chunk thread: reads `lines` (after `line_count` lines) and sends [`Block`]s until the end
 /// or until the parse thread is gone.
-fn chunk(
-    mut lines: LineReader<Box<dyn Read + Send>>,
-    mut line_count: u64,
-    blocks: &Sender<Block>,
-    recycled: &Receiver<Buffers>,
-) {
+fn chunk(mut lines: Lines, mut line_count: u64, blocks: &Sender<Block>, recycled: &Receiver<Buffers>) {
     let prefilter = Prefilter::default();
     loop {
         let block = match lines.next_chunk() {
@@ -238,6 +232,13 @@ fn chunk(
             }
             Ok(None) => Block::End { failed: None, partial_len: lines.partial_len() },
             Err(e) => Block::End { failed: Some(e), partial_len: lines.partial_len() },
+        };
+        // A mapped file that shrank under the map read zeros where its lines were: the block is
+        // dropped, and reading ends where the file was intact (as a read ends at its new end).
+        let block = if lines.intact() {
+            block
+        } else {
+            Block::End { failed: Some(std::io::Error::other(Shrank)), partial_len: 0 }
         };
         let end = matches!(block, Block::End { .. });
         if blocks.send(block).is_err() || end {
@@ -439,7 +440,7 @@ mod tests {
     fn read_all(content: &'static [u8], start: Position) -> Vec<Piece> {
         let reader = FileReader::start(Setup {
             path: "mail.log".into(),
-            content: Box::new(content),
+            lines: Lines::Read(crate::source::lines::LineReader::new(Box::new(content), start.offset)),
             start,
             times: TimeResolver::new(jiff::tz::TimeZone::UTC, start.year),
             server_name: "mx0".into(),

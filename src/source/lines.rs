@@ -6,6 +6,8 @@
 
 use std::io::{self, Read};
 
+use super::mapped::MappedLines;
+
 /// Bytes read from the source per refill.
 const READ_SIZE: usize = 1 << 20;
 /// Lines longer than this are skipped (and reported), not buffered: no mail daemon writes them,
@@ -29,6 +31,42 @@ pub enum Chunk<'a> {
         /// Its length including the newline.
         len: u64,
     },
+}
+
+/// Where a file's complete lines come from: a reader (archives, decompressed), or the map of a
+/// plain file ([`MappedLines`]).
+pub enum Lines {
+    /// Read into a buffer.
+    Read(LineReader<Box<dyn Read + Send>>),
+    /// Searched in place.
+    Mapped(MappedLines),
+}
+
+impl Lines {
+    /// The next chunk, or `None` at the end of the content; see [`LineReader::next_chunk`].
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk<'_>>> {
+        match self {
+            Lines::Read(r) => r.next_chunk(),
+            Lines::Mapped(m) => m.next_chunk(),
+        }
+    }
+
+    /// Bytes after the last complete line.
+    pub fn partial_len(&self) -> usize {
+        match self {
+            Lines::Read(r) => r.partial_len(),
+            Lines::Mapped(m) => m.partial_len(),
+        }
+    }
+
+    /// Whether the chunks handed out so far were the file's content: a read chunk always was,
+    /// a mapped one unless the file shrank under the map ([`MappedLines::intact`]).
+    pub fn intact(&self) -> bool {
+        match self {
+            Lines::Read(_) => true,
+            Lines::Mapped(m) => m.intact(),
+        }
+    }
 }
 
 /// Reads complete lines from `R`, starting at content offset `offset`.

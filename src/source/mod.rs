@@ -2,11 +2,14 @@
 //!
 //! [`discover`] finds a log's rotated family in age order, [`open`] opens one file (decompressing
 //! by magic bytes), [`readahead`] decompresses on a thread of its own, [`fingerprint`] identifies
-//! a file by its content so that a renamed or compressed copy is recognised, and [`lines`] reads
-//! complete lines in large chunks.
+//! a file by its content so that a renamed or compressed copy is recognised, [`lines`] reads
+//! complete lines in large chunks, and [`mapped`] hands out those of a plain file from a memory
+//! map, which [`guard`] keeps from killing the process when the file shrinks under it.
 
 pub mod discover;
 pub mod fingerprint;
+pub mod guard;
 pub mod lines;
+pub mod mapped;
 pub mod open;
 pub mod readahead;

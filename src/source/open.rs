@@ -66,6 +66,8 @@ pub struct Opened {
     /// Offset in the decompressed content where `reader` starts; less than asked for when the
     /// content is shorter.
     pub position: u64,
+    /// The file itself when it is not compressed (to map it instead of reading it).
+    pub plain: Option<File>,
 }
 
 const IO_BUFFER: usize = 256 * 1024;
@@ -88,11 +90,12 @@ pub fn open_at(path: &Path, offset: u64) -> io::Result<Opened> {
         let mut file = buffered.into_inner();
         let position = offset.min(meta.len());
         file.seek(SeekFrom::Start(position))?;
-        return Ok(Opened { reader: Box::new(file), compression, meta, position });
+        let plain = Some(file.try_clone()?);
+        return Ok(Opened { reader: Box::new(file), compression, meta, position, plain });
     }
     let mut reader = decoder(compression, buffered)?;
     let position = io::copy(&mut (&mut reader).take(offset), &mut io::sink())?;
-    Ok(Opened { reader, compression, meta, position })
+    Ok(Opened { reader, compression, meta, position, plain: None })
 }
 
 fn decoder(compression: Compression, input: BufReader<File>) -> io::Result<Box<dyn Read + Send>> {
