@@ -536,6 +536,12 @@ mod tests {
         assert_eq!(roundtrip(&rows), rows, "keys and times may go backwards");
         let extremes = [row(i64::MAX, i64::MIN, "192.0.2.1"), row(i64::MIN, i64::MAX, "192.0.2.1")];
         assert_eq!(roundtrip(&extremes), extremes);
+        // Every field at its widest: the most bytes an event can take.
+        let mut widest = [row(i64::MIN, i64::MIN, "192.0.2.1"), row(i64::MAX, i64::MAX, "2001:db8::1")];
+        let w = &mut widest[1];
+        (w.count, w.server, w.service) = (u32::MAX, i64::MIN, -1);
+        (w.username, w.mechanism, w.logged_hostname) = (Some(i64::MAX - 1), Some(i64::MIN), Some(-2));
+        assert_eq!(roundtrip(&widest), widest);
     }
 
     #[test]
