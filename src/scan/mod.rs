@@ -479,11 +479,12 @@ impl<'a> Scanner<'a> {
             let mapped = opened.plain.filter(|_| opened.meta.len() > source.offset);
             match mapped.map(|file| MappedLines::new(file, source.offset)) {
                 Some(Ok(mapped)) => Lines::Mapped(mapped),
-                Some(Err(e)) => {
-                    tracing::debug!("{}: read instead of mapped: {e}", plan.path.display());
+                not_mapped => {
+                    if let Some(Err(e)) = not_mapped {
+                        tracing::debug!("{}: read instead of mapped: {e}", plan.path.display());
+                    }
                     Lines::Read(LineReader::new(opened.reader, source.offset))
                 }
-                None => Lines::Read(LineReader::new(opened.reader, source.offset)),
             }
         };
         self.bar.set_message(plan.path.display().to_string());

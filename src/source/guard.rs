@@ -3,7 +3,7 @@
 //! Reading a page of a memory map that lies past the end of its file (the file was truncated
 //! after it was mapped: logrotate's `copytruncate` during a scan) raises `SIGBUS`, which kills
 //! the process. [`register`] installs, once, a handler that recognises a fault inside a
-//! registered map, maps zero pages over the rest of that map (so the faulting read, when it is
+//! watched map, maps zero pages over the rest of that map (so the faulting read, when it is
 //! retried, and every later one read zeros) and marks the map: its reader asks
 //! [`Guarded::faulted`] before trusting what it read. A fault anywhere else goes to the handler
 //! that was there before (by default: the process dies, as it would have).
@@ -12,10 +12,11 @@ use std::io;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Maps guarded at once: one per file read side by side, with room to spare.
+/// Readers guarded at once: one per file read side by side, with room to spare (past them,
+/// files are read instead of mapped).
 const SLOTS: usize = 16;
 
-/// One registered map. `len` is 0 while the slot is free or being filled.
+/// One reader's slot and the map it watches. `len` is 0 while no map is watched.
 struct Slot {
     taken: AtomicBool,
     start: AtomicUsize,
@@ -41,17 +42,31 @@ struct Previous {
     action: libc::sigaction,
 }
 
-/// A map's registration with the guard; dropping it unregisters the map (drop it before the map
-/// is unmapped).
+/// A reader's slot in the guard: the map it watches (one at a time) and whether a read of any of
+/// them touched a page past the end of its file. Dropping it frees the slot.
 #[derive(Debug)]
 pub struct Guarded {
     slot: usize,
 }
 
 impl Guarded {
-    /// Whether a read of the map touched a page past the end of its file (and read zeros).
+    /// Whether a read of a map watched so far touched a page past the end of its file (and read
+    /// zeros).
     pub fn faulted(&self) -> bool {
         SLOT[self.slot].faulted.load(Ordering::Acquire)
+    }
+
+    /// Watches the `len` bytes of a read-only map at `start` (in place of the last one).
+    pub fn watch(&self, start: *const u8, len: usize) {
+        let slot = &SLOT[self.slot];
+        slot.len.store(0, Ordering::Release);
+        slot.start.store(start as usize, Ordering::Release);
+        slot.len.store(len, Ordering::Release);
+    }
+
+    /// Stops watching the current map: call before it is unmapped.
+    pub fn unwatch(&self) {
+        SLOT[self.slot].len.store(0, Ordering::Release);
     }
 }
 
@@ -64,15 +79,14 @@ impl Drop for Guarded {
     }
 }
 
-/// Guards the `len` bytes of a read-only map at `start`. Fails when the handler cannot be
-/// installed or every slot is in use: the caller then reads the file without a map.
-pub fn register(start: *const u8, len: usize) -> io::Result<Guarded> {
+/// A slot for one reader's maps. Fails when the handler cannot be installed or every slot is in
+/// use: the caller then reads its file without a map.
+pub fn register() -> io::Result<Guarded> {
     installed()?;
     for (i, slot) in SLOT.iter().enumerate() {
         if slot.taken.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            slot.len.store(0, Ordering::Release);
             slot.faulted.store(false, Ordering::Release);
-            slot.start.store(start as usize, Ordering::Release);
-            slot.len.store(len, Ordering::Release);
             return Ok(Guarded { slot: i });
         }
     }
@@ -80,7 +94,7 @@ pub fn register(start: *const u8, len: usize) -> io::Result<Guarded> {
 }
 
 /// Installs the handler if it is not yet: an error means maps cannot be guarded.
-pub fn installed() -> io::Result<()> {
+fn installed() -> io::Result<()> {
     match INSTALLED.get_or_init(install) {
         Ok(_) => Ok(()),
         Err(e) => Err(io::Error::new(e.kind(), format!("cannot install the SIGBUS handler: {e}"))),

@@ -49,21 +49,21 @@ pub struct MappedLines {
     pos: u64,
     /// Bytes after the last complete line, once the end is reached.
     partial: usize,
-    /// The region mapped now: its content offset, its guard registration (dropped before its
-    /// map) and its map.
-    region: Option<(u64, Guarded, Mmap)>,
-    /// An earlier region read zeros past the file's end.
-    faulted: bool,
+    /// This reader's slot in the SIGBUS guard; declared before `region`, so it is freed before
+    /// the map is unmapped.
+    guard: Guarded,
+    /// The region mapped now: its content offset and its map.
+    region: Option<(u64, Mmap)>,
 }
 
 impl MappedLines {
-    /// Maps `file` (a regular file, not compressed) from content offset `offset` on, window by
-    /// window. The content is what the file holds now: lines appended later are for the next run.
+    /// Maps `file` (a regular file, not compressed) from content offset `offset` on, region by
+    /// region. The content is what the file holds now: lines appended later are for the next
+    /// run. Fails when the file cannot be guarded: it is then read instead.
     pub fn new(file: File, offset: u64) -> io::Result<MappedLines> {
         let len = file.metadata()?.len();
-        // A file that cannot be guarded is read instead.
-        guard::installed()?;
-        Ok(MappedLines { file, len, pos: offset.min(len), partial: 0, region: None, faulted: false })
+        let guard = guard::register()?;
+        Ok(MappedLines { file, len, pos: offset.min(len), partial: 0, guard, region: None })
     }
 
     /// Bytes after the last complete line (a line still being written), once the end is reached.
@@ -74,7 +74,7 @@ impl MappedLines {
     /// Whether every byte handed out so far was the file's content: `false` once the file shrank
     /// under a page that was then read (it read as zeros). Ask after using each chunk.
     pub fn intact(&self) -> bool {
-        !self.faulted && !self.region.as_ref().is_some_and(|(_, guarded, _)| guarded.faulted())
+        !self.guard.faulted()
     }
 
     /// Up to `want` bytes from `self.pos` on (fewer at the end of the content), mapping a new
@@ -85,28 +85,26 @@ impl MappedLines {
         let held = self
             .region
             .as_ref()
-            .is_some_and(|(start, _, map)| self.pos >= *start && self.pos + want as u64 <= start + map.len() as u64);
+            .is_some_and(|(start, map)| self.pos >= *start && self.pos + want as u64 <= start + map.len() as u64);
         if !held {
-            if let Some((_, guarded, map)) = self.region.take() {
-                self.faulted |= guarded.faulted();
-                drop(guarded);
-                drop(map);
-            }
+            self.guard.unwatch();
+            self.region = None;
             let len = REGION.max(want).min(left);
             // SAFETY: the map is only read, and a shrinking file (the one way its content can
-            // vanish under the map) is caught by the guard registered before any byte is read.
+            // vanish under the map) is caught by the guard, which watches it before any byte is
+            // read.
             let map = unsafe { MmapOptions::new().offset(self.pos).len(len).map(&self.file) }?;
-            let guarded = guard::register(map.as_ptr(), map.len())?;
+            self.guard.watch(map.as_ptr(), map.len());
             // Read once, front to back: the kernel may read ahead further.
             let _ = map.advise(Advice::Sequential);
-            self.region = Some((self.pos, guarded, map));
+            self.region = Some((self.pos, map));
         }
         Ok(self.bytes(self.pos, want))
     }
 
     /// `want` bytes from content offset `at` on, of the current region.
     fn bytes(&self, at: u64, want: usize) -> &[u8] {
-        let Some((start, _, map)) = &self.region else { return &[] };
+        let Some((start, map)) = &self.region else { return &[] };
         let Some(from) = at.checked_sub(*start).and_then(|f| usize::try_from(f).ok()) else { return &[] };
         map.get(from..from + want).unwrap_or_default()
     }
