@@ -211,16 +211,16 @@ fn chunk(mut lines: Lines, mut line_count: u64, blocks: &Sender<Block>, recycled
                 let (mut text, mut candidates) = recycled.try_recv().unwrap_or_default();
                 text.clear();
                 candidates.clear();
-                // Lines are counted up to each candidate as it comes: one pass in all.
-                let (mut counted_to, mut n) = (0, line_count);
-                for line in prefilter.lines(data) {
-                    n += bytecount::count(&data[counted_to..line.start], b'\n') as u64;
-                    counted_to = line.start;
+                let lines = prefilter.scan(data, |line, lines_before| {
                     let at = text.len();
                     text.extend_from_slice(&data[line.clone()]);
-                    candidates.push(Candidate { text: at..text.len(), offset: line.start, lines_before: n });
-                }
-                n += bytecount::count(&data[counted_to..], b'\n') as u64;
+                    candidates.push(Candidate {
+                        text: at..text.len(),
+                        offset: line.start,
+                        lines_before: line_count + lines_before,
+                    });
+                });
+                let n = line_count + lines;
                 let (len, lines_before) = (data.len() as u64, line_count);
                 line_count = n;
                 Block::Lines { offset, len, lines_before, lines: n - lines_before, text, candidates }
