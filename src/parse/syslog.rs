@@ -135,6 +135,7 @@ fn hostless(time: RawTime, rest: &[u8]) -> Option<Header<'_>> {
 }
 
 /// Parses the timestamp at the start of `line`: the time and the number of bytes it used.
+#[inline]
 fn timestamp(line: &[u8]) -> Option<(RawTime, usize)> {
     match *line.first()? {
         b'@' => tai64n(line),
@@ -157,6 +158,7 @@ fn digits(s: &[u8], at: usize, n: usize) -> Option<i64> {
 }
 
 /// `HH:MM:SS[.frac]` at `at`: the time and the end position.
+#[inline]
 fn clock(s: &[u8], at: usize) -> Option<(civil::Time, usize)> {
     let h = digits(s, at, 2)?;
     let m = digits(s, at + 3, 2)?;
@@ -184,6 +186,7 @@ fn clock(s: &[u8], at: usize) -> Option<(civil::Time, usize)> {
     Some((t, end))
 }
 
+#[inline]
 fn bsd(s: &[u8]) -> Option<(RawTime, usize)> {
     let month = match s.get(..3)? {
         b"Jan" => 1,
