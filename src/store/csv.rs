@@ -454,6 +454,17 @@ mod tests {
     }
 
     #[test]
+    fn cells_of_every_length_are_appended_whole_and_alone() {
+        for len in 0..3 * PAD {
+            let text: String = (0..len).map(|k| char::from(b'a' + (k % 26) as u8)).collect();
+            let mut out = b"row:".to_vec();
+            Cell::new(text.clone()).put(&mut out);
+            Cell::new(",end".into()).put(&mut out);
+            assert_eq!(out, format!("row:{text},end").as_bytes(), "{len}");
+        }
+    }
+
+    #[test]
     fn cached_timestamps_match_a_full_format_across_hours_days_and_dst() {
         for zone in ["UTC", "Europe/Paris", "Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe"] {
             let tz = TimeZone::get(zone).unwrap();
