@@ -211,7 +211,7 @@ fn chunk(mut lines: Lines, mut line_count: u64, blocks: &Sender<Block>, recycled
                 let (mut text, mut candidates) = recycled.try_recv().unwrap_or_default();
                 text.clear();
                 candidates.clear();
-                let lines = prefilter.scan(data, |line, lines_before| {
+                let newlines = prefilter.scan(data, |line, lines_before| {
                     let at = text.len();
                     text.extend_from_slice(&data[line.clone()]);
                     candidates.push(Candidate {
@@ -220,10 +220,9 @@ fn chunk(mut lines: Lines, mut line_count: u64, blocks: &Sender<Block>, recycled
                         lines_before: line_count + lines_before,
                     });
                 });
-                let n = line_count + lines;
                 let (len, lines_before) = (data.len() as u64, line_count);
-                line_count = n;
-                Block::Lines { offset, len, lines_before, lines: n - lines_before, text, candidates }
+                line_count += newlines;
+                Block::Lines { offset, len, lines_before, lines: newlines, text, candidates }
             }
             Ok(Some(Chunk::Overlong { offset, len })) => {
                 let block = Block::Overlong { offset, len, lines_before: line_count };
