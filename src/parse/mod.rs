@@ -82,6 +82,14 @@ pub(crate) fn find(hay: &[u8], finder: &memmem::Finder<'_>) -> Option<usize> {
     finder.find(hay)
 }
 
+/// First occurrence of `byte` in `hay`, for searches that end within a few dozen bytes (a host, a
+/// tag, a mechanism, an address): a plain loop, inlined, costs less there than `memchr`'s call
+/// and dispatch. Linear either way.
+#[inline]
+pub(crate) fn find_byte(byte: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == byte)
+}
+
 /// First occurrence of `needle` in `hay`, found by its first byte: for the short haystacks of one
 /// line, where setting up a vectorised substring search costs more than it saves. Meant for
 /// needles whose first byte is rare in the haystack; linear in `hay` either way (each hit of

@@ -11,7 +11,7 @@
 //! The reason is the server's; the username is attacker text and runs to the end of the line, so
 //! the split is at the first `, sasl_username=` after the reason.
 
-use super::{find, find_short, finder, ip};
+use super::{find, find_byte, find_short, finder, ip};
 use crate::event::{Fields, Kind, Layer, Reason, Service};
 
 /// True for a Postfix smtpd tag (`postfix*/.../smtpd`).
@@ -29,12 +29,12 @@ pub fn parse<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
 
 /// `HOST[IP](:PORT)?` at the start of `s`: (host, ip, bytes used).
 fn client(s: &[u8]) -> Option<(&[u8], std::net::IpAddr, usize)> {
-    let open = memchr::memchr(b'[', s)?;
+    let open = find_byte(b'[', s)?;
     let host = &s[..open];
     if host.is_empty() || host.iter().any(|&b| b == b' ' || b == b',') {
         return None;
     }
-    let close = open + 1 + memchr::memchr(b']', &s[open + 1..])?;
+    let close = open + 1 + find_byte(b']', &s[open + 1..])?;
     let addr = ip(&s[open + 1..close])?;
     let mut end = close + 1;
     if s.get(end) == Some(&b':') {
@@ -49,7 +49,7 @@ fn client(s: &[u8]) -> Option<(&[u8], std::net::IpAddr, usize)> {
 fn failure<'a>(tag: &'a [u8], s: &'a [u8]) -> Option<Fields<'a>> {
     let (host, addr, end) = client(s)?;
     let rest = s[end..].strip_prefix(b": SASL ")?;
-    let sp = memchr::memchr(b' ', rest)?;
+    let sp = find_byte(b' ', rest)?;
     let mech = &rest[..sp];
     if mech.is_empty() || !mech.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') {
         return None;
@@ -97,7 +97,7 @@ fn classify(reason: &[u8]) -> (Kind, Reason) {
 
 /// `QUEUEID: client=HOST[IP](:PORT)?, ..., sasl_method=M, sasl_username=U(, sasl_sender=S)?`
 fn success<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
-    let colon = memchr::memchr(b':', msg)?;
+    let colon = find_byte(b':', msg)?;
     let qid = &msg[..colon];
     if qid.is_empty() || qid.len() > 32 || !qid.iter().all(u8::is_ascii_alphanumeric) {
         return None;

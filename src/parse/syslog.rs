@@ -18,6 +18,7 @@ use jiff::civil;
 use jiff::tz::Offset;
 use jiff::{Timestamp, civil::DateTime};
 
+use super::find_byte;
 use crate::event::RawTime;
 
 /// A line split into its syslog parts.
@@ -46,7 +47,7 @@ pub fn split(line: &[u8]) -> Option<Header<'_>> {
     if let Some(h) = hostless(time, rest) {
         return Some(h);
     }
-    let sp = memchr::memchr(b' ', rest)?;
+    let sp = find_byte(b' ', rest)?;
     let host = &rest[..sp];
     if host.is_empty() {
         return None;
@@ -74,10 +75,10 @@ pub fn bare(line: &[u8]) -> Option<Header<'_>> {
 /// `TAG[PID]: MESSAGE` (the `[PID]` optional) → (TAG, MESSAGE).
 fn split_tag(s: &[u8]) -> Option<(&[u8], &[u8])> {
     // A tag is one word: it ends at the first space, which must be preceded by `:`.
-    let end = memchr::memchr(b' ', s).unwrap_or(s.len());
+    let end = find_byte(b' ', s).unwrap_or(s.len());
     let word = &s[..end];
     let word = word.strip_suffix(b":")?;
-    let tag = match memchr::memchr(b'[', word) {
+    let tag = match find_byte(b'[', word) {
         Some(i) if word.ends_with(b"]") => &word[..i],
         Some(_) => return None,
         None => word,
