@@ -12,7 +12,7 @@ use crate::store::{Added, Batch, CommitError, Store};
 
 /// Batches waiting to be committed before the parser has to wait: enough to smooth out commits,
 /// few enough to keep memory flat.
-const QUEUE: usize = 4;
+const QUEUE: usize = 2;
 
 /// A batch of at least this many events asks for a checkpoint once committed.
 const CHECKPOINT_AFTER: usize = 4096;

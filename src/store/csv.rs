@@ -21,12 +21,17 @@ use crate::event::{Event, Reason};
 pub const HEADER: &str = "timestamp,server,service,client_ip,username,mechanism,reason,logged_hostname,hostname,\
                           reverse_dns_status,country_code,asn,aso\n";
 
+/// Rows are written in pieces of about this many bytes, while they are still in the CPU's cache.
+pub const WRITE_BYTES: usize = 128 << 10;
+
 /// The CSV file, open for appending.
 #[derive(Debug)]
 pub struct IntrusionCsv {
     file: File,
     path: PathBuf,
     len: u64,
+    /// Rows were written since the last sync.
+    unsynced: bool,
 }
 
 impl IntrusionCsv {
@@ -62,7 +67,7 @@ impl IntrusionCsv {
                 .push(format!("{shown} already has rows but the store is new: keeping them and appending after them")),
             _ => {}
         }
-        let mut csv = IntrusionCsv { file, path: path.to_path_buf(), len };
+        let mut csv = IntrusionCsv { file, path: path.to_path_buf(), len, unsynced: false };
         if len == 0 {
             csv.append(HEADER.as_bytes())?;
         }
@@ -87,12 +92,29 @@ impl IntrusionCsv {
     /// Appends `rows` and syncs them to disk, so that the store never records rows that a power
     /// cut could lose.
     pub fn append(&mut self, rows: &[u8]) -> io::Result<()> {
+        self.write(rows)?;
+        self.sync()
+    }
+
+    /// Writes `rows` without syncing them ([`IntrusionCsv::sync`] does, before the commit): a
+    /// batch's rows are written a piece at a time as they are formatted, while they are still in
+    /// the CPU's cache.
+    pub fn write(&mut self, rows: &[u8]) -> io::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
         self.file.write_all(rows)?;
-        self.file.sync_data()?;
         self.len += rows.len() as u64;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Syncs the rows written since the last sync, if any.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced {
+            self.file.sync_data()?;
+            self.unsynced = false;
+        }
         Ok(())
     }
 }
@@ -222,15 +244,20 @@ impl RowFormatter {
         }
     }
 
-    /// The rows formatted since [`RowFormatter::clear`].
+    /// The rows formatted since [`RowFormatter::clear`] or [`RowFormatter::take_rows`]...
     pub fn rows(&self) -> &[u8] {
         &self.out
+    }
+
+    /// ...which forgets them, within the batch.
+    pub fn take_rows(&mut self) {
+        self.out.clear();
     }
 
     /// Forgets the rows formatted; the buffer is kept for the next rows. The addresses' cells
     /// are kept, but their enrichment (which may change between batches) is asked again.
     pub fn clear(&mut self) {
-        self.out.clear();
+        self.take_rows();
         self.last_ip = None;
         self.batch += 1;
         if self.ip_cells.len() > MAX_CACHED_IPS {

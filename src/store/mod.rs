@@ -393,6 +393,10 @@ impl Store {
                         let canonical = ip.to_canonical();
                         infos.entry(canonical).or_insert_with(|| enrich(canonical))
                     });
+                    if rows.rows().len() >= csv::WRITE_BYTES {
+                        csv.write(rows.rows()).map_err(|e| csv_error(csv, e))?;
+                        rows.take_rows();
+                    }
                 }
             }
         }
@@ -426,7 +430,7 @@ impl Store {
             ipinfo::save(&tx, &mut self.strings, &infos)?;
         }
         let written = new.write(&tx, &mut self.block_buf)?;
-        csv.append(rows.rows()).map_err(|source| CommitError::Csv { path: csv.path().into(), source })?;
+        csv.append(rows.rows()).map_err(|e| csv_error(csv, e))?;
         meta_set(&tx, "csv_len", csv.len() as i64)?;
         tx.commit()?;
         for (id, header) in &written {
@@ -647,6 +651,11 @@ fn migrate(conn: &mut Connection, version: i64) -> Result<()> {
     Ok(())
 }
 
+/// A failed write or sync of the CSV.
+fn csv_error(csv: &csv::IntrusionCsv, source: std::io::Error) -> CommitError {
+    CommitError::Csv { path: csv.path().into(), source }
+}
+
 fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)", [name], |r| {
         r.get(0)
@@ -782,6 +791,20 @@ mod tests {
         assert_eq!(commit(dir.path(), vec![failure(200, "b")]).0, Added::default());
     }
 
+    #[test]
+    fn a_batch_whose_rows_are_written_in_pieces_leaves_them_all_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = |i: u64| format!("{i:05}{}", "u".repeat(95));
+        let n = 3 * csv::WRITE_BYTES as u64 / 150;
+        let (added, rows) = commit(dir.path(), (0..n).map(|i| failure(100 * (i + 1), &user(i))).collect());
+        assert_eq!((added.failures, rows as u64), (n, n));
+        let text = std::fs::read_to_string(dir.path().join("intrusions.csv")).unwrap();
+        assert!(text.len() > 2 * csv::WRITE_BYTES, "the rows took more than one piece: {} bytes", text.len());
+        let users: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').nth(4).unwrap()).collect();
+        assert_eq!(users, (0..n).map(user).collect::<Vec<_>>());
+        let store = Store::open(&dir.path().join(STORE_FILE)).unwrap();
+        assert_eq!(store.csv_len().unwrap(), Some(text.len() as u64), "the store records the whole file");
+    }
     fn count(conn: &Connection, sql: &str) -> i64 {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
     }
