@@ -42,12 +42,15 @@ use self::writer::Writer;
 /// Where the CSV lives inside the data directory.
 pub const CSV_PATH: &str = "reports/intrusions.csv";
 
-/// A batch is committed after this many events... Each commit waits for the CSV to reach the disk,
-/// which takes milliseconds, and more when the disk is busy: a first scan of a 1 GB log makes a
-/// dozen commits of this size rather than fifty of 16,384 events, for ~20 MB more memory.
-const BATCH_EVENTS: usize = 65_536;
-/// ...or this many bytes read, whichever comes first.
-const BATCH_BYTES: u64 = 256 << 20;
+/// Events go to the store in batches of this many, which it stores as they come...
+const BATCH_EVENTS: usize = 16_384;
+/// ...and commits, with every file's progress, once this many were sent since the last commit,
+/// or this many bytes were read, or a file ends. Each commit waits for the CSV to reach the disk,
+/// which takes milliseconds, and more when the disk is busy: a first scan of a 1 GB log commits
+/// a dozen times rather than fifty.
+const COMMIT_EVENTS: usize = 65_536;
+/// See [`COMMIT_EVENTS`].
+const COMMIT_BYTES: u64 = 256 << 20;
 /// At most this many problems of one kind per file are listed; the rest are counted.
 const PROBLEMS_PER_FILE: usize = 5;
 
@@ -323,7 +326,9 @@ struct Scanner<'a> {
     symbols_sent: usize,
     writer: Writer,
     batch: Batch,
+    /// Bytes read and events sent since the last commit.
     batch_bytes: u64,
+    sent: usize,
     /// How far each source was read in this scan, for a content seen twice (e.g. `mail.log.1`
     /// and a compressed copy of it).
     reached: HashMap<u32, (u64, u64, Option<crate::parse::time::YearState>)>,
@@ -351,6 +356,7 @@ impl<'a> Scanner<'a> {
             writer,
             batch: Batch::default(),
             batch_bytes: 0,
+            sent: 0,
             reached: HashMap::new(),
             bar: progress_bar(opts.progress, total),
             stopped: false,
@@ -380,7 +386,7 @@ impl<'a> Scanner<'a> {
                         }
                         if r.ended.is_none() {
                             self.read_chunk(r, summary);
-                            if self.batch_bytes >= BATCH_BYTES {
+                            if self.batch_bytes >= COMMIT_BYTES {
                                 self.flush_readings(&readings);
                             }
                             if self.stopped {
@@ -416,7 +422,11 @@ impl<'a> Scanner<'a> {
             };
             self.correlator.push(key, event, &mut self.batch.outputs);
             if self.batch.outputs.len() >= BATCH_EVENTS {
-                self.flush_readings(&readings);
+                if self.sent + self.batch.outputs.len() >= COMMIT_EVENTS {
+                    self.flush_readings(&readings);
+                } else {
+                    self.send(true);
+                }
             }
         }
         for (a, b, n) in copies.iter().flat_map(Copies::dropped) {
@@ -624,16 +634,25 @@ impl<'a> Scanner<'a> {
         self.batch.progress.push(Progress { source: source.clone(), path: path.to_string_lossy().into_owned() });
     }
 
-    /// Sends the current batch with the correlator's state; sets `stopped` when the writer has
-    /// failed.
+    /// Sends the current batch with the correlator's state, to be committed; sets `stopped` when
+    /// the writer has failed.
     fn flush(&mut self) {
+        self.batch.correlator = Some(self.correlator.snapshot(&self.symbols));
+        self.send(false);
+        self.batch_bytes = 0;
+        self.sent = 0;
+    }
+
+    /// Sends the current batch, to be stored in a transaction left open for the next ones when
+    /// `keep_open`; sets `stopped` when the writer has failed.
+    fn send(&mut self, keep_open: bool) {
         let next = Batch { outputs: self.writer.buffer(BATCH_EVENTS + BATCH_EVENTS / 4), ..Batch::default() };
         let mut batch = std::mem::replace(&mut self.batch, next);
-        batch.correlator = Some(self.correlator.snapshot(&self.symbols));
+        batch.keep_open = keep_open;
         batch.symbols_start = self.symbols_sent;
         batch.symbols = self.symbols.since(self.symbols_sent).to_vec();
         self.symbols_sent = self.symbols.len();
-        self.batch_bytes = 0;
+        self.sent += batch.outputs.len();
         if !self.writer.send(batch) {
             self.stopped = true;
         }

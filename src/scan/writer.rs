@@ -14,7 +14,7 @@ use crate::store::{Added, Batch, CommitError, Store};
 /// few enough to keep memory flat.
 const QUEUE: usize = 2;
 
-/// A batch of at least this many events asks for a checkpoint once committed.
+/// A commit of at least this many events asks for a checkpoint.
 const CHECKPOINT_AFTER: usize = 4096;
 
 /// The writer thread's handle.
@@ -42,13 +42,18 @@ impl Writer {
         let checkpoints = store.checkpointer(path).ok().and_then(|c| Checkpoints::start(c).ok());
         let handle = std::thread::Builder::new().name("store".into()).spawn(move || {
             let mut added = Added::default();
+            let mut uncommitted = 0;
             for batch in rx {
                 let mut enrich = |ip| enricher.info(ip);
                 added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count, &mut enrich)?;
+                uncommitted += batch.outputs.len();
                 // A small scan's few pages are copied by the checkpoint at close, with no extra
                 // syncs; a large one's, while it goes on.
-                if let Some(c) = checkpoints.as_ref().filter(|_| batch.outputs.len() >= CHECKPOINT_AFTER) {
-                    c.request();
+                if !batch.keep_open {
+                    if let Some(c) = checkpoints.as_ref().filter(|_| uncommitted >= CHECKPOINT_AFTER) {
+                        c.request();
+                    }
+                    uncommitted = 0;
                 }
                 let mut outputs = batch.outputs;
                 outputs.clear();

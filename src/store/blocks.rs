@@ -347,8 +347,9 @@ impl KeyIndex {
         Ok(false)
     }
 
-    /// Records a block written by a transaction that has committed.
-    pub(super) fn committed(&mut self, id: i64, h: &Header) {
+    /// Records a block written in the store's transaction. (A transaction that fails to commit
+    /// ends the scan, and this index with it.)
+    pub(super) fn written(&mut self, id: i64, h: &Header) {
         let source = EventKey::from_rowid(h.lo).source;
         // Files not looked at yet are loaded from the store, block included, when first needed.
         if let Some(keys) = self.sources.get_mut(&source) {
@@ -422,7 +423,7 @@ impl NewEvents {
     }
 
     /// Writes one block per file inside the caller's transaction; returns what to give
-    /// [`KeyIndex::committed`] once the transaction has committed.
+    /// [`KeyIndex::written`].
     pub(super) fn write(&self, conn: &Connection, buf: &mut Vec<u8>) -> rusqlite::Result<Vec<(i64, Header)>> {
         self.groups.iter().filter(|g| !g.rows.is_empty()).map(|g| insert(conn, &g.rows, buf)).collect()
     }
@@ -609,7 +610,7 @@ mod tests {
         // A block committed later is known without reading the directory again.
         let (c, hc) =
             insert(&conn, &[row(k(1, 250), 14, "192.0.2.1"), row(k(1, 600), 15, "192.0.2.1")], &mut buf).unwrap();
-        index.committed(c, &hc);
+        index.written(c, &hc);
         assert!(index.contains(&conn, k(1, 250)).unwrap());
         assert_eq!(index.max(&conn, 1).unwrap(), k(1, 600));
         assert!(a < c && ha.events == 2 && hc.lo == k(1, 250));

@@ -120,7 +120,7 @@ pub struct Progress {
     pub path: String,
 }
 
-/// One transaction's worth of work from the scanner.
+/// Events from the scanner, committed with what came before them since the last commit.
 #[derive(Debug, Default)]
 pub struct Batch {
     /// Events to store.
@@ -134,6 +134,10 @@ pub struct Batch {
     pub progress: Vec<Progress>,
     /// The correlator's state at the end of the batch.
     pub correlator: Option<Vec<u8>>,
+    /// The batch is stored in a transaction left open for the batches that follow, and not
+    /// committed: a commit waits for the disk, and a first scan of a big log sends hundreds of
+    /// batches.
+    pub keep_open: bool,
 }
 
 impl Batch {
@@ -328,9 +332,11 @@ impl Store {
         Ok(SourceRecord { id, fingerprint, dev, ino, offset: 0, lines: 0, complete: false, size: 0, year: None })
     }
 
-    /// Stores a batch atomically; rows for newly stored failures are appended to `csv` (formatted
-    /// by `rows`, with each address's enrichment from `enrich`) before the commit records the
-    /// CSV's new length. The enrichment used is saved in `ip_info` in the same transaction.
+    /// Stores a batch; rows for newly stored failures are appended to `csv` (formatted by `rows`,
+    /// with each address's enrichment from `enrich`). Unless the batch keeps the transaction
+    /// open, commits it with the CSV's new length, once the rows are on disk: so a commit holds
+    /// all of its batches or none. The enrichment used is saved in `ip_info` in the same
+    /// transaction. After an error, what was not committed is rolled back.
     pub fn commit_batch(
         &mut self,
         batch: &Batch,
@@ -339,7 +345,25 @@ impl Store {
         mechanism_probes_count: bool,
         enrich: &mut dyn FnMut(IpAddr) -> IpInfo,
     ) -> std::result::Result<Added, CommitError> {
-        let tx = self.conn.transaction()?;
+        let stored = self.store_batch(batch, csv, rows, mechanism_probes_count, enrich);
+        if stored.is_err() && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        stored
+    }
+
+    fn store_batch(
+        &mut self,
+        batch: &Batch,
+        csv: &mut csv::IntrusionCsv,
+        rows: &mut csv::RowFormatter,
+        mechanism_probes_count: bool,
+        enrich: &mut dyn FnMut(IpAddr) -> IpInfo,
+    ) -> std::result::Result<Added, CommitError> {
+        if self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN")?;
+        }
+        let tx = &self.conn;
         let mut added = Added::default();
         let mut infos: HashMap<IpAddr, IpInfo, RandomState> = HashMap::default();
         let mut tally = history::Tally::default();
@@ -347,7 +371,7 @@ impl Store {
         new.clear();
         self.sym_ids.truncate(batch.symbols_start);
         for text in &batch.symbols {
-            self.sym_ids.push(intern(&tx, &mut self.strings, text)?);
+            self.sym_ids.push(intern(tx, &mut self.strings, text)?);
         }
         rows.learn(batch.symbols_start, &batch.symbols);
         rows.clear();
@@ -370,7 +394,7 @@ impl Store {
                 mechanism: e.mechanism.map(id),
                 logged_hostname: e.logged_hostname.map(id),
             };
-            if !new.add(&tx, &mut self.keys, row)? {
+            if !new.add(tx, &mut self.keys, row)? {
                 continue;
             }
             let n = u64::from(row.count);
@@ -401,7 +425,7 @@ impl Store {
             }
         }
         {
-            tally.save(&tx, &mut self.history)?;
+            tally.save(tx, &mut self.history)?;
             let mut update = tx.prepare_cached(
                 "UPDATE sources SET fp_len = ?2, fp_hash = ?3, dev = ?4, ino = ?5, path = ?6, size = ?7,
                  offset = ?8, lines = ?9, complete = ?10, year = ?11, month = ?12, last_seen = ?13 WHERE id = ?1",
@@ -425,16 +449,19 @@ impl Store {
                 ])?;
             }
             if let Some(state) = &batch.correlator {
-                meta_set(&tx, "correlator", state.as_slice())?;
+                meta_set(tx, "correlator", state.as_slice())?;
             }
-            ipinfo::save(&tx, &mut self.strings, &infos)?;
+            ipinfo::save(tx, &mut self.strings, &infos)?;
         }
-        let written = new.write(&tx, &mut self.block_buf)?;
-        csv.append(rows.rows()).map_err(|e| csv_error(csv, e))?;
-        meta_set(&tx, "csv_len", csv.len() as i64)?;
-        tx.commit()?;
-        for (id, header) in &written {
-            self.keys.committed(*id, header);
+        // The next batches of the transaction look up the keys of this one's blocks.
+        for (id, header) in new.write(tx, &mut self.block_buf)? {
+            self.keys.written(id, &header);
+        }
+        csv.write(rows.rows()).map_err(|e| csv_error(csv, e))?;
+        if !batch.keep_open {
+            csv.sync().map_err(|e| csv_error(csv, e))?;
+            meta_set(tx, "csv_len", csv.len() as i64)?;
+            tx.execute_batch("COMMIT")?;
         }
         Ok(added)
     }
@@ -456,7 +483,7 @@ impl Store {
             let written = new.write(&tx, &mut self.block_buf)?;
             tx.commit()?;
             for (id, header) in &written {
-                self.keys.committed(*id, header);
+                self.keys.written(*id, header);
             }
             stored += new.len() as u64;
         }
@@ -789,6 +816,60 @@ mod tests {
         let store = Store::open(&dir.path().join(STORE_FILE)).unwrap();
         assert_eq!(store.events().unwrap().len(), 2);
         assert_eq!(commit(dir.path(), vec![failure(200, "b")]).0, Added::default());
+    }
+
+    /// Stores `batches` of events (all but the last keeping the transaction open) with one
+    /// store, CSV and formatter, and drops them without committing when `commit` is false (as a
+    /// killed scan would); returns the CSV's length and its data rows' usernames after reopening.
+    fn store_batches(dir: &Path, batches: Vec<Vec<(EventKey, OwnedEvent)>>, commit: bool) -> (u64, Vec<String>) {
+        let path = dir.join("intrusions.csv");
+        {
+            let mut store = Store::open(&dir.join(STORE_FILE)).unwrap();
+            let (mut csv, _) = csv::IntrusionCsv::open(&path, store.csv_len().unwrap()).unwrap();
+            let mut rows = csv::RowFormatter::new(jiff::tz::TimeZone::UTC);
+            let last = batches.len() - 1;
+            for (i, events) in batches.into_iter().enumerate() {
+                let batch = Batch { keep_open: i < last || !commit, ..Batch::of(events) };
+                store.commit_batch(&batch, &mut csv, &mut rows, false, &mut |_| IpInfo::default()).unwrap();
+            }
+        }
+        let store = Store::open(&dir.join(STORE_FILE)).unwrap();
+        let (csv, _) = csv::IntrusionCsv::open(&path, store.csv_len().unwrap()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(csv.len(), text.len() as u64);
+        let mut users: Vec<String> = store.events().unwrap().into_iter().filter_map(|e| e.username).collect();
+        let csv_users: Vec<String> = text.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().to_string()).collect();
+        users.sort();
+        let mut sorted = csv_users.clone();
+        sorted.sort();
+        assert_eq!(users, sorted, "the CSV holds the stored failures");
+        (csv.len(), csv_users)
+    }
+
+    #[test]
+    fn batches_sent_in_one_transaction_are_stored_together_and_a_key_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let batches = vec![
+            vec![failure(100, "a"), failure(200, "b")],
+            // 200 again (a line read twice), and 150 below the highest key written in this
+            // transaction: both looked up in the uncommitted block.
+            vec![failure(200, "b"), failure(150, "c"), failure(300, "d")],
+            vec![failure(150, "c"), failure(400, "e")],
+        ];
+        let (_, users) = store_batches(dir.path(), batches, true);
+        assert_eq!(users, ["a", "b", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn batches_of_a_transaction_never_committed_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (header_len, users) = store_batches(dir.path(), vec![vec![failure(100, "a")]], true);
+        assert_eq!(users, ["a"]);
+        let batches = vec![vec![failure(200, "b")], vec![failure(300, "c")]];
+        let (len, users) = store_batches(dir.path(), batches, false);
+        assert_eq!((len, users), (header_len, vec!["a".to_string()]), "the rows of b and c were cut back");
+        let (_, users) = store_batches(dir.path(), vec![vec![failure(200, "b")], vec![failure(300, "c")]], true);
+        assert_eq!(users, ["a", "b", "c"], "read again, they are stored once");
     }
 
     #[test]
