@@ -43,16 +43,22 @@ impl Writer {
         let handle = std::thread::Builder::new().name("store".into()).spawn(move || {
             let mut added = Added::default();
             let mut uncommitted = 0;
+            let mut checkpoint_due = false;
             for batch in rx {
+                // A small scan's few pages are copied by the checkpoint at close, with no extra
+                // syncs; a large one's while it goes on, once the next batch shows that the
+                // scan goes on (the checkpoint at close copies what the last commit wrote,
+                // rather than waiting for a checkpoint thread to do it first).
+                if std::mem::take(&mut checkpoint_due)
+                    && let Some(c) = &checkpoints
+                {
+                    c.request();
+                }
                 let mut enrich = |ip| enricher.info(ip);
                 added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count, &mut enrich)?;
                 uncommitted += batch.outputs.len();
-                // A small scan's few pages are copied by the checkpoint at close, with no extra
-                // syncs; a large one's, while it goes on.
                 if !batch.keep_open {
-                    if let Some(c) = checkpoints.as_ref().filter(|_| uncommitted >= CHECKPOINT_AFTER) {
-                        c.request();
-                    }
+                    checkpoint_due = uncommitted >= CHECKPOINT_AFTER;
                     uncommitted = 0;
                 }
                 let mut outputs = batch.outputs;
