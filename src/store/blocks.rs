@@ -363,7 +363,7 @@ impl KeyIndex {
 #[derive(Debug, Default)]
 pub(super) struct NewEvents {
     groups: Vec<Group>,
-    /// Emptied row and key lists of earlier batches: a first scan of a gigabyte commits some
+    /// Emptied row and key lists of earlier batches: a first scan of a gigabyte stores some
     /// fifty batches of 16 k rows, and growing fresh lists each time cost 2% of its CPU.
     spare: Vec<(Vec<Row>, Vec<i64>)>,
 }

@@ -1,9 +1,10 @@
 //! The embedded SQLite store: events, checkpoints, and the CSV's committed length.
 //!
-//! The store is the source of truth. One transaction per batch holds the batch's new events, the
-//! checkpoint of every file it read, the correlator's state and the CSV length after the batch's
-//! rows; so a crash at any moment leaves either all of a batch or none of it, and the next scan
-//! resumes exactly where the last commit ended.
+//! The store is the source of truth. One transaction holds the new events of one or more batches
+//! (see [`Batch::keep_open`]), the checkpoint of every file read up to its last batch, the
+//! correlator's state and the CSV length after their rows; so a crash at any moment leaves
+//! either all of a commit or none of it, and the next scan resumes exactly where the last commit
+//! ended.
 //!
 //! Events are kept compact: strings (servers, services, users, ...) are interned in `strings`,
 //! IPs are 4- or 16-byte blobs, and the events a batch stores from one file are packed into one
