@@ -346,25 +346,11 @@ impl Store {
         mechanism_probes_count: bool,
         enrich: &mut dyn FnMut(IpAddr) -> IpInfo,
     ) -> std::result::Result<Added, CommitError> {
-        let stored = self.store_batch(batch, csv, rows, mechanism_probes_count, enrich);
-        if stored.is_err() && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-        stored
-    }
-
-    fn store_batch(
-        &mut self,
-        batch: &Batch,
-        csv: &mut csv::IntrusionCsv,
-        rows: &mut csv::RowFormatter,
-        mechanism_probes_count: bool,
-        enrich: &mut dyn FnMut(IpAddr) -> IpInfo,
-    ) -> std::result::Result<Added, CommitError> {
         if self.conn.is_autocommit() {
             self.conn.execute_batch("BEGIN")?;
         }
-        let tx = &self.conn;
+        let mut rollback = Rollback { conn: &self.conn, armed: true };
+        let tx = rollback.conn;
         let mut added = Added::default();
         let mut infos: HashMap<IpAddr, IpInfo, RandomState> = HashMap::default();
         let mut tally = history::Tally::default();
@@ -464,6 +450,7 @@ impl Store {
             meta_set(tx, "csv_len", csv.len() as i64)?;
             tx.execute_batch("COMMIT")?;
         }
+        rollback.armed = false;
         Ok(added)
     }
 
@@ -679,6 +666,21 @@ fn migrate(conn: &mut Connection, version: i64) -> Result<()> {
     Ok(())
 }
 
+/// Rolls back the store's open transaction when dropped armed: a batch that fails leaves nothing
+/// of the batches stored since the last commit.
+struct Rollback<'c> {
+    conn: &'c Connection,
+    armed: bool,
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if self.armed && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 /// A failed write or sync of the CSV.
 fn csv_error(csv: &csv::IntrusionCsv, source: std::io::Error) -> CommitError {
     CommitError::Csv { path: csv.path().into(), source }
@@ -864,13 +866,36 @@ mod tests {
     #[test]
     fn batches_of_a_transaction_never_committed_leave_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let (header_len, users) = store_batches(dir.path(), vec![vec![failure(100, "a")]], true);
+        let (committed_len, users) = store_batches(dir.path(), vec![vec![failure(100, "a")]], true);
         assert_eq!(users, ["a"]);
         let batches = vec![vec![failure(200, "b")], vec![failure(300, "c")]];
         let (len, users) = store_batches(dir.path(), batches, false);
-        assert_eq!((len, users), (header_len, vec!["a".to_string()]), "the rows of b and c were cut back");
+        assert_eq!((len, users), (committed_len, vec!["a".to_string()]), "the rows of b and c were cut back");
         let (_, users) = store_batches(dir.path(), vec![vec![failure(200, "b")], vec![failure(300, "c")]], true);
         assert_eq!(users, ["a", "b", "c"], "read again, they are stored once");
+    }
+
+    #[test]
+    fn a_batch_that_fails_rolls_back_the_batches_stored_before_it_since_the_last_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (committed_len, _) = store_batches(dir.path(), vec![vec![failure(100, "a")]], true);
+        let mut store = Store::open(&dir.path().join(STORE_FILE)).unwrap();
+        let path = dir.path().join("intrusions.csv");
+        let (mut csv, _) = csv::IntrusionCsv::open(&path, store.csv_len().unwrap()).unwrap();
+        let mut rows = csv::RowFormatter::new(jiff::tz::TimeZone::UTC);
+        let mut store_one = |store: &mut Store, events, keep_open| {
+            let batch = Batch { keep_open, ..Batch::of(events) };
+            store.commit_batch(&batch, &mut csv, &mut rows, false, &mut |_| IpInfo::default())
+        };
+        store_one(&mut store, vec![failure(200, "b")], true).unwrap();
+        store.conn.execute_batch("CREATE TEMP TRIGGER no_blocks BEFORE INSERT ON event_blocks BEGIN SELECT RAISE(ABORT, 'disk on fire'); END").unwrap();
+        let failed = store_one(&mut store, vec![failure(300, "c")], false).unwrap_err();
+        assert!(failed.to_string().contains("disk on fire"), "{failed}");
+        assert!(store.conn.is_autocommit(), "no transaction is left open");
+        drop(store);
+        let (len, users) = store_batches(dir.path(), vec![vec![failure(400, "d")]], true);
+        assert_eq!(users, ["a", "d"], "b, stored before the failure, was rolled back with c");
+        assert!(len > committed_len);
     }
 
     #[test]
