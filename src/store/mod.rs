@@ -337,7 +337,9 @@ impl Store {
     /// with each address's enrichment from `enrich`). Unless the batch keeps the transaction
     /// open, commits it with the CSV's new length, once the rows are on disk: so a commit holds
     /// all of its batches or none. The enrichment used is saved in `ip_info` in the same
-    /// transaction. After an error, what was not committed is rolled back.
+    /// transaction. After an error, what was not committed is rolled back, and the store takes no
+    /// more batches (its caches of ids may name rows rolled back): the scan stops, and the next
+    /// one opens the store again.
     pub fn commit_batch(
         &mut self,
         batch: &Batch,
