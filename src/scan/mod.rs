@@ -326,8 +326,9 @@ struct Scanner<'a> {
     symbols_sent: usize,
     writer: Writer,
     batch: Batch,
-    /// Bytes read and events sent since the last commit.
+    /// Bytes read since the last commit...
     batch_bytes: u64,
+    /// ...and events sent to the store.
     sent: usize,
     /// How far each source was read in this scan, for a content seen twice (e.g. `mail.log.1`
     /// and a compressed copy of it).

@@ -789,15 +789,35 @@ mod tests {
         (EventKey { source: 1, offset }, OwnedEvent { time, server: "mx1".into(), detail })
     }
 
+    /// A data directory's store, CSV and row formatter, open as a scan holds them.
+    struct Opened {
+        store: Store,
+        csv: csv::IntrusionCsv,
+        rows: csv::RowFormatter,
+    }
+
+    impl Opened {
+        fn new(dir: &Path) -> Opened {
+            let store = Store::open(&dir.join(STORE_FILE)).unwrap();
+            let (csv, _) = csv::IntrusionCsv::open(&dir.join("intrusions.csv"), store.csv_len().unwrap()).unwrap();
+            Opened { store, csv, rows: csv::RowFormatter::new(jiff::tz::TimeZone::UTC) }
+        }
+
+        /// Stores `events` as one batch, committed unless `keep_open`.
+        fn put(
+            &mut self,
+            events: Vec<(EventKey, OwnedEvent)>,
+            keep_open: bool,
+        ) -> std::result::Result<Added, CommitError> {
+            let batch = Batch { keep_open, ..Batch::of(events) };
+            self.store.commit_batch(&batch, &mut self.csv, &mut self.rows, false, &mut |_| IpInfo::default())
+        }
+    }
+
     /// Commits `events` as one batch; returns what was added and the CSV's data rows.
     fn commit(dir: &Path, events: Vec<(EventKey, OwnedEvent)>) -> (Added, usize) {
-        let mut store = Store::open(&dir.join(STORE_FILE)).unwrap();
-        let path = dir.join("intrusions.csv");
-        let (mut csv, _) = csv::IntrusionCsv::open(&path, store.csv_len().unwrap()).unwrap();
-        let mut rows = csv::RowFormatter::new(jiff::tz::TimeZone::UTC);
-        let added =
-            store.commit_batch(&Batch::of(events), &mut csv, &mut rows, false, &mut |_| IpInfo::default()).unwrap();
-        (added, std::fs::read_to_string(&path).unwrap().lines().count() - 1)
+        let added = Opened::new(dir).put(events, false).unwrap();
+        (added, std::fs::read_to_string(dir.join("intrusions.csv")).unwrap().lines().count() - 1)
     }
 
     #[test]
@@ -827,20 +847,14 @@ mod tests {
     /// store, CSV and formatter, and drops them without committing when `commit` is false (as a
     /// killed scan would); returns the CSV's length and its data rows' usernames after reopening.
     fn store_batches(dir: &Path, batches: Vec<Vec<(EventKey, OwnedEvent)>>, commit: bool) -> (u64, Vec<String>) {
-        let path = dir.join("intrusions.csv");
-        {
-            let mut store = Store::open(&dir.join(STORE_FILE)).unwrap();
-            let (mut csv, _) = csv::IntrusionCsv::open(&path, store.csv_len().unwrap()).unwrap();
-            let mut rows = csv::RowFormatter::new(jiff::tz::TimeZone::UTC);
-            let last = batches.len() - 1;
-            for (i, events) in batches.into_iter().enumerate() {
-                let batch = Batch { keep_open: i < last || !commit, ..Batch::of(events) };
-                store.commit_batch(&batch, &mut csv, &mut rows, false, &mut |_| IpInfo::default()).unwrap();
-            }
+        let mut opened = Opened::new(dir);
+        let last = batches.len() - 1;
+        for (i, events) in batches.into_iter().enumerate() {
+            opened.put(events, i < last || !commit).unwrap();
         }
-        let store = Store::open(&dir.join(STORE_FILE)).unwrap();
-        let (csv, _) = csv::IntrusionCsv::open(&path, store.csv_len().unwrap()).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
+        drop(opened);
+        let Opened { store, csv, .. } = Opened::new(dir);
+        let text = std::fs::read_to_string(dir.join("intrusions.csv")).unwrap();
         assert_eq!(csv.len(), text.len() as u64);
         let mut users: Vec<String> = store.events().unwrap().into_iter().filter_map(|e| e.username).collect();
         let csv_users: Vec<String> = text.lines().skip(1).map(|l| l.split(',').nth(4).unwrap().to_string()).collect();
@@ -881,20 +895,13 @@ mod tests {
     fn a_batch_that_fails_rolls_back_the_batches_stored_before_it_since_the_last_commit() {
         let dir = tempfile::tempdir().unwrap();
         let (committed_len, _) = store_batches(dir.path(), vec![vec![failure(100, "a")]], true);
-        let mut store = Store::open(&dir.path().join(STORE_FILE)).unwrap();
-        let path = dir.path().join("intrusions.csv");
-        let (mut csv, _) = csv::IntrusionCsv::open(&path, store.csv_len().unwrap()).unwrap();
-        let mut rows = csv::RowFormatter::new(jiff::tz::TimeZone::UTC);
-        let mut store_one = |store: &mut Store, events, keep_open| {
-            let batch = Batch { keep_open, ..Batch::of(events) };
-            store.commit_batch(&batch, &mut csv, &mut rows, false, &mut |_| IpInfo::default())
-        };
-        store_one(&mut store, vec![failure(200, "b")], true).unwrap();
-        store.conn.execute_batch("CREATE TEMP TRIGGER no_blocks BEFORE INSERT ON event_blocks BEGIN SELECT RAISE(ABORT, 'disk on fire'); END").unwrap();
-        let failed = store_one(&mut store, vec![failure(300, "c")], false).unwrap_err();
+        let mut opened = Opened::new(dir.path());
+        opened.put(vec![failure(200, "b")], true).unwrap();
+        opened.store.conn.execute_batch("CREATE TEMP TRIGGER no_blocks BEFORE INSERT ON event_blocks BEGIN SELECT RAISE(ABORT, 'disk on fire'); END").unwrap();
+        let failed = opened.put(vec![failure(300, "c")], false).unwrap_err();
         assert!(failed.to_string().contains("disk on fire"), "{failed}");
-        assert!(store.conn.is_autocommit(), "no transaction is left open");
-        drop(store);
+        assert!(opened.store.conn.is_autocommit(), "no transaction is left open");
+        drop(opened);
         let (len, users) = store_batches(dir.path(), vec![vec![failure(400, "d")]], true);
         assert_eq!(users, ["a", "d"], "b, stored before the failure, was rolled back with c");
         assert!(len > committed_len);
