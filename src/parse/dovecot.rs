@@ -99,8 +99,9 @@ fn number(s: &[u8]) -> Option<(u32, usize)> {
     (n > 0).then_some((v, n))
 }
 
+/// Length of the address at the start of `s`: its hex digits, dots and colons, at most 46.
 fn ip_len(s: &[u8]) -> usize {
-    s.iter().take(46).take_while(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b':')).count()
+    super::span_of_ip_chars(s, 46)
 }
 
 /// `<...>` at the start of `s` (server-generated session id): (content, bytes used).
@@ -140,7 +141,11 @@ fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
     {
         (Kind::Failure, Reason::PlaintextDisallowed, 1, None)
     } else if let Some(i) = find(reason_text, finder!(b"(tried to use disallowed "))
-        && find(&reason_text[i..], finder!(b" auth)")).is_some()
+        && let mech = &reason_text[i + 25..]
+        // A mechanism's name, as Dovecot writes it (the prefilter relies on it: no `(no auth)`).
+        && let n = mech.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')).count()
+        && n > 0
+        && mech[n..].starts_with(b" auth)")
     {
         (Kind::Failure, Reason::MechanismDisallowed, 1, None)
     } else {

@@ -7,9 +7,12 @@
 //! - `auth`, not followed by `=`: Postfix `authentication failed`, `authentication server`,
 //!   `Invalid authentication mechanism`; Dovecot `(auth failed, ...)`, `(proxy dest auth failed)`,
 //!   `(tried to use ... auth)`, the `auth`/`auth-worker`/`dovecot-auth` processes of every passdb
-//!   result, `pam_authenticate()` and PAM's `authentication failure;`. The `auth=` of Postfix's
-//!   `disconnect ... auth=0/1` session summary is skipped: those lines are never events, and there
-//!   is one per SMTP session.
+//!   result, `pam_authenticate()` and PAM's `authentication failure;`. Skipped: the `auth=` of
+//!   Postfix's `disconnect ... auth=0/1` session summary (one per SMTP session), and the `auth` of
+//!   Dovecot's `(no auth attempts ...)` and `(no_auth_attempts)` (a tenth of the benchmark's
+//!   candidates, and common in real logs: every TLS probe and port scan ends so). Those lines are
+//!   never events, and no needle an accepting path requires has `=` after it or `(no ` or `(no_`
+//!   before it.
 //! - `sasl_method=`: Postfix's successful submission;
 //! - `Login: user=<`: Dovecot's successful login.
 //!
@@ -34,9 +37,11 @@ pub const NEEDLES: [&str; 3] = ["auth", "sasl_method=", "Login: user=<"];
 const AUTH: usize = 0;
 
 /// Whether needle `i`, found at `start` of `data`, is one that does not make a candidate:
-/// `auth=`.
+/// `auth=`, `(no auth`, `(no_auth`.
 fn skipped(data: &[u8], i: usize, start: usize) -> bool {
-    i == AUTH && data.get(start + NEEDLES[AUTH].len()) == Some(&b'=')
+    i == AUTH
+        && (data.get(start + NEEDLES[AUTH].len()) == Some(&b'=')
+            || start.checked_sub(4).is_some_and(|k| matches!(&data[k..start], b"(no " | b"(no_")))
 }
 
 /// Searches buffers for candidate lines; built once per scan.
@@ -359,6 +364,24 @@ mod tests {
     }
 
     #[test]
+    fn dovecot_logins_without_an_attempt_are_skipped_but_not_attempts() {
+        let data = "dovecot: imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=192.0.2.1\n\
+                    dovecot: imap-login: Login aborted: Connection closed (no auth attempts in 1 secs) (no_auth_attempts): user=<>, rip=192.0.2.2\n\
+                    dovecot: pop3-login: Disconnected (no auth attempts): user=<(auth failed, 1 attempts)>, rip=192.0.2.3\n\
+                    dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<(no auth>, rip=192.0.2.4\n\
+                    (no auth\n\
+                    no auth";
+        assert_eq!(
+            candidates(data),
+            [
+                "dovecot: pop3-login: Disconnected (no auth attempts): user=<(auth failed, 1 attempts)>, rip=192.0.2.3",
+                "dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<(no auth>, rip=192.0.2.4",
+                "no auth",
+            ]
+        );
+    }
+
+    #[test]
     fn nothing_in_nothing() {
         assert!(candidates("").is_empty());
         assert!(candidates("\n\n").is_empty());
@@ -370,7 +393,11 @@ mod tests {
     fn is_candidate(line: &str) -> bool {
         line.contains("sasl_method=")
             || line.contains("Login: user=<")
-            || line.match_indices("auth").any(|(k, _)| line.as_bytes().get(k + 4) != Some(&b'='))
+            || line.match_indices("auth").any(|(k, _)| {
+                line.as_bytes().get(k + 4) != Some(&b'=')
+                    && !line[..k].ends_with("(no ")
+                    && !line[..k].ends_with("(no_")
+            })
     }
 
     #[test]
@@ -381,6 +408,9 @@ mod tests {
         let words = [
             "auth",
             "auth=",
+            "(no ",
+            "(no_",
+            "no ",
             "sasl_method=",
             "Login: user=<",
             "x",
