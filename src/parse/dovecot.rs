@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use memchr::memmem;
 
-use super::{find, find_short, finder, ip, rfind_short};
+use super::{Class, all_in, find, find_short, finder, ip, rfind_short, span};
 use crate::event::{Fields, Kind, Layer, Reason, Service};
 
 /// Reads a message logged under a Dovecot-related tag (`dovecot`, `auth`, `dovecot-auth`, ...).
@@ -50,7 +50,7 @@ pub fn parse<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
 
 /// Length of the `[a-z0-9-]+` name at the start of `s`.
 fn name_len(s: &[u8]) -> usize {
-    s.iter().take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'-').count()
+    span(s, usize::MAX, Class::NAME)
 }
 
 /// Strips one Dovecot log level prefix (`Info: `, `Error: `, ...).
@@ -143,7 +143,7 @@ fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
     } else if let Some(i) = find(reason_text, finder!(b"(tried to use disallowed "))
         && let mech = &reason_text[i + 25..]
         // A mechanism's name, as Dovecot writes it (the prefilter relies on it: no `(no auth)`).
-        && let n = mech.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')).count()
+        && let n = span(mech, usize::MAX, Class::MECH)
         && n > 0
         && mech[n..].starts_with(b" auth)")
     {
@@ -166,7 +166,7 @@ fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
     if let Some(u) = pre.strip_prefix(b"user=<") {
         if let Some(m) = rfind_short(u, b">, method=") {
             let value = &u[m + 10..];
-            if value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')) {
+            if all_in(value, Class::MECH) {
                 user = Some(&u[..m]);
                 mech = Some(value);
             }
@@ -190,7 +190,7 @@ fn login<'a>(service: Service<'a>, body: &'a [u8]) -> Option<Fields<'a>> {
 
 /// `NAME(ID): ` with a server-written id (`304`, `default`): a process prefix, not a tuple.
 fn looks_like_id(s: &[u8]) -> bool {
-    let n = s.iter().take(33).take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')).count();
+    let n = span(s, 33, Class::ID);
     s[n..].starts_with(b"): ")
 }
 
@@ -313,7 +313,7 @@ fn candidate(text: &[u8], comma: usize) -> Option<Candidate<'_>> {
         if rest.starts_with(b",master") && matches!(rest.get(7), Some(b',' | b')')) {
             i += 7;
         } else if let Some(m) = rest.strip_prefix(b",sasl:") {
-            let len = m.iter().take(32).take_while(|b| b.is_ascii_alphanumeric() || **b == b'-').count();
+            let len = span(m, 32, Class::ALNUM_DASH);
             mech = Some(&m[..len]);
             i += 6 + len;
         } else if rest.starts_with(b",<") {
@@ -395,12 +395,7 @@ fn pam_result(s: &[u8]) -> Option<(Reason, u32)> {
         Some(i) => (&s[..i], times(&s[i..])?),
         None => (s, 1),
     };
-    if text.is_empty()
-        || text.len() > 200
-        || !text
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'(' | b')' | b'?' | b'\'' | b'.' | b'_' | b'-'))
-    {
+    if text.is_empty() || text.len() > 200 || !all_in(text, Class::PAM_TEXT) {
         return None;
     }
     // At most 200 bytes (checked above): lower-cased on the stack.
@@ -431,10 +426,10 @@ fn pam_body(msg: &[u8]) -> Option<&[u8]> {
     for _ in 0..4 {
         if b.starts_with(b"pam_") {
             // `pam_unix(dovecot:auth): `, not a driver's `pam_authenticate() failed`.
-            let n = b.iter().take(40).take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
+            let n = span(b, 40, Class::MODULE);
             return b[n..].starts_with(b"(dovecot").then_some(b);
         }
-        let n = b.iter().take(40).take_while(|c| c.is_ascii_alphanumeric() || **c == b'-').count();
+        let n = span(b, 40, Class::ALNUM_DASH);
         if n == 0 {
             return None;
         }
@@ -457,7 +452,7 @@ fn pam_body(msg: &[u8]) -> Option<&[u8]> {
 /// `pam_username_format`) is the first candidate followed by `  user=` trusted.
 fn pam<'a>(tag: &'a [u8], body: &'a [u8]) -> Option<Fields<'a>> {
     let open = memchr::memchr(b'(', &body[..body.len().min(64)])?;
-    if !body[..open].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
+    if !all_in(&body[..open], Class::MODULE) {
         return None;
     }
     let svc = &body[open + 1..];

@@ -11,7 +11,7 @@
 //! The reason is the server's; the username is attacker text and runs to the end of the line, so
 //! the split is at the first `, sasl_username=` after the reason.
 
-use super::{find, find_byte, find_short, finder, ip};
+use super::{Class, all_in, find, find_byte, find_short, finder, ip};
 use crate::event::{Fields, Kind, Layer, Reason, Service};
 
 /// True for a Postfix smtpd tag (`postfix*/.../smtpd`).
@@ -51,7 +51,7 @@ fn failure<'a>(tag: &'a [u8], s: &'a [u8]) -> Option<Fields<'a>> {
     let rest = s[end..].strip_prefix(b": SASL ")?;
     let sp = find_byte(b' ', rest)?;
     let mech = &rest[..sp];
-    if mech.is_empty() || !mech.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') {
+    if mech.is_empty() || !all_in(mech, Class::MECH) {
         return None;
     }
     let rest = rest[sp..].strip_prefix(b" authentication failed:")?;
@@ -99,7 +99,7 @@ fn classify(reason: &[u8]) -> (Kind, Reason) {
 fn success<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
     let colon = find_byte(b':', msg)?;
     let qid = &msg[..colon];
-    if qid.is_empty() || qid.len() > 32 || !qid.iter().all(u8::is_ascii_alphanumeric) {
+    if qid.is_empty() || qid.len() > 32 || !all_in(qid, Class::ALNUM) {
         return None;
     }
     let rest = msg[colon..].strip_prefix(b": client=")?;

@@ -18,7 +18,7 @@ use jiff::civil;
 use jiff::tz::Offset;
 use jiff::{Timestamp, civil::DateTime};
 
-use super::find_byte;
+use super::{Class, find_byte, span};
 use crate::event::RawTime;
 
 /// A line split into its syslog parts.
@@ -122,7 +122,7 @@ fn is_dovecot_process(name: &[u8]) -> bool {
 }
 
 fn hostless(time: RawTime, rest: &[u8]) -> Option<Header<'_>> {
-    let n = rest.iter().take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || **b == b'-').count();
+    let n = span(rest, usize::MAX, Class::NAME);
     let name = &rest[..n];
     let next = *rest.get(n)?;
     if !matches!(next, b':' | b'(' | b'<' | b'[') || !is_dovecot_process(name) {
