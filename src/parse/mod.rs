@@ -131,6 +131,12 @@ impl Class {
     pub const MODULE: Class = Class(32);
     /// `[A-Za-z0-9-]`: a Dovecot 2.4 mechanism after `sasl:`, and the words of a prefix chain.
     pub const ALNUM_DASH: Class = Class(64);
+
+    /// Whether `b` is in the set.
+    #[inline]
+    pub(crate) fn has(self, b: u8) -> bool {
+        CLASSES[usize::from(b)] & self.0 != 0
+    }
 }
 
 /// Each byte's classes, one bit per [`Class`].
@@ -167,14 +173,6 @@ static CLASSES: [u8; 256] = {
     }
     t
 };
-
-impl Class {
-    /// Whether `b` is in the set.
-    #[inline]
-    pub(crate) fn has(self, b: u8) -> bool {
-        CLASSES[usize::from(b)] & self.0 != 0
-    }
-}
 
 /// How many bytes at the start of `hay`, at most `max`, are in `class`.
 #[inline]
