@@ -12,10 +12,15 @@
 //! `callgrind_annotate --inclusive=yes` (look for `parse_line` and `prefilter`).
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::time::Instant;
 
 use maillogsentinel::parse::{Prefilter, parse_line};
+
+/// `println!` that returns the write's error instead of panicking (a closed pipe, as under `head`).
+macro_rules! say {
+    ($($arg:tt)*) => { writeln!(std::io::stdout(), $($arg)*) };
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -28,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     data.truncate(end);
     let lines = bytecount::count(&data, b'\n');
     let prefilter = Prefilter::default();
-    println!("{path}: {:.1} MB, {lines} lines", data.len() as f64 / 1e6);
+    say!("{path}: {:.1} MB, {lines} lines", data.len() as f64 / 1e6)?;
 
     let best = |f: &mut dyn FnMut() -> usize| {
         let mut times = Vec::new();
@@ -41,9 +46,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (times.into_iter().fold(f64::MAX, f64::min), n)
     };
     let (t, candidates) = best(&mut || prefilter_only(&prefilter, &data));
-    report("prefilter + lines", t, data.len(), candidates);
+    report("prefilter + lines", t, data.len(), candidates)?;
     let (t, events) = best(&mut || prefilter_and_parse(&prefilter, &data));
-    report("prefilter + parse", t, data.len(), events);
+    report("prefilter + parse", t, data.len(), events)?;
 
     // Parsing alone, per kind of candidate line (the program that wrote it, and for Dovecot the
     // process), each on a copy of its lines.
@@ -77,7 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         let (t, parsed) = best(&mut || parse_each(buf));
-        println!("  {kind:32} {n:>8} lines {:>7.1} ns/line ({parsed} events)", t * 1e9 / n as f64);
+        say!("  {kind:32} {n:>8} lines {:>7.1} ns/line ({parsed} events)", t * 1e9 / n as f64)?;
     }
     Ok(())
 }
@@ -103,6 +108,6 @@ fn parse_each(lines: &[u8]) -> usize {
     lines.split(|&b| b == b'\n').filter(|l| parse_line(l).is_some()).count()
 }
 
-fn report(what: &str, secs: f64, bytes: usize, n: usize) {
-    println!("{what:20} {:>7.1} ms {:>8.0} MB/s  ({n})", secs * 1e3, bytes as f64 / secs / 1e6);
+fn report(what: &str, secs: f64, bytes: usize, n: usize) -> std::io::Result<()> {
+    say!("{what:20} {:>7.1} ms {:>8.0} MB/s  ({n})", secs * 1e3, bytes as f64 / secs / 1e6)
 }
