@@ -25,6 +25,11 @@
 //! from 17% of a scan's CPU time to 9%, 75 against 165 to 235 ms per gigabyte of a log in memory
 //! (measured 2026-12-03; unrolled to 64 bytes a step it was slower); the three substring passes
 //! in turn had beaten one pass of aho-corasick's Teddy (149 against 131 ms per gigabyte).
+//! Where the CPU has AVX-512BW the pass takes 64 bytes a step, its tests' results straight in
+//! mask registers: a quarter of the instructions per byte. That was no faster on an AMD EPYC,
+//! where the pass waited for memory (72 against 73 ms per gigabyte); on an Intel Xeon, where it
+//! did not, the pass over 256 MB in memory went from 47 to 40 ms (`parse_bench`) and a scan's
+//! CPU time fell 4% (`bench/ab.sh`, 11 rounds, 2026-12-04).
 
 use std::ops::Range;
 
@@ -47,9 +52,19 @@ fn skipped(data: &[u8], i: usize, start: usize) -> bool {
 /// Searches buffers for candidate lines; built once per scan.
 pub struct Prefilter {
     finders: [Finder<'static>; 3],
-    /// Whether the fused pass can run here.
+    /// The widest fused pass this CPU can run.
     #[cfg(target_arch = "x86_64")]
-    fused: bool,
+    fused: Fused,
+}
+
+/// Which fused pass runs.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fused {
+    /// None: the CPU lacks AVX2.
+    No,
+    Avx2,
+    Avx512,
 }
 
 impl Default for Prefilter {
@@ -57,7 +72,14 @@ impl Default for Prefilter {
         Prefilter {
             finders: NEEDLES.map(|n| Finder::new(n.as_bytes())),
             #[cfg(target_arch = "x86_64")]
-            fused: std::arch::is_x86_feature_detected!("avx2"),
+            fused: if std::arch::is_x86_feature_detected!("avx512bw") && std::arch::is_x86_feature_detected!("avx512f")
+            {
+                Fused::Avx512
+            } else if std::arch::is_x86_feature_detected!("avx2") {
+                Fused::Avx2
+            } else {
+                Fused::No
+            },
         }
     }
 }
@@ -68,11 +90,16 @@ impl Prefilter {
     /// before it; returns the number of newlines in `data`.
     pub fn scan(&self, data: &[u8], found: impl FnMut(Range<usize>, u64)) -> u64 {
         #[cfg(target_arch = "x86_64")]
-        if self.fused {
+        {
             let mut found = found;
-            // SAFETY: `fused` is set only where the CPU has AVX2.
-            return unsafe { fused::scan(data, &mut found) };
+            // SAFETY: `fused` names a pass only where the CPU has its instructions.
+            match self.fused {
+                Fused::Avx512 => unsafe { fused::scan_avx512(data, &mut found) },
+                Fused::Avx2 => unsafe { fused::scan_avx2(data, &mut found) },
+                Fused::No => self.scan_portable(data, found),
+            }
         }
+        #[cfg(not(target_arch = "x86_64"))]
         self.scan_portable(data, found)
     }
 
@@ -154,16 +181,24 @@ impl Iterator for Candidates<'_> {
     }
 }
 
-/// The one-pass prefilter, for x86-64 with AVX2.
+/// The one-pass prefilter, for x86-64 with AVX2 (32 bytes a step) or AVX-512BW (64).
 #[cfg(target_arch = "x86_64")]
 mod fused {
     use std::arch::x86_64::{
-        __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
-        _mm256_set1_epi8,
+        __m256i, __m512i, _MM_HINT_T0, _mm_prefetch, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512,
+        _mm512_mask_cmpeq_epi8_mask, _mm512_set1_epi8,
     };
     use std::ops::Range;
 
     use super::{NEEDLES, skipped};
+
+    /// How far ahead of a block the pass asks for the memory it will read. The CPU's own
+    /// prefetcher stops at each 4 KiB page, and the log is mapped in pages of the page cache:
+    /// each new page's first reads waited for memory. A page ahead took 8% off a scan's CPU
+    /// time on an Intel Xeon (`bench/ab.sh`, 15 rounds, 2026-12-04); 1 KiB ahead did nothing,
+    /// 8 KiB no more than 4.
+    const PREFETCH_AHEAD: usize = 4096;
 
     /// Where each needle's pair stands in it: two adjacent bytes of it that are rare in mail logs
     /// (`au`, `_m`, `Lo`; see the module's documentation).
@@ -187,6 +222,7 @@ mod fused {
     /// The pairs' first bytes differ, so the byte at `at` tells which; each test is written out
     /// with a constant needle, which compiles to a few word compares (a loop over the needles
     /// called `memcmp` on every hit: 12% more of the chunk thread's instructions).
+    #[inline(always)]
     fn needle_at(data: &[u8], at: usize) -> bool {
         let whole = |i: usize| {
             at.checked_sub(PAIR_AT[i])
@@ -204,82 +240,196 @@ mod fused {
         }
     }
 
-    /// The 32 bytes at the start of `bytes` (at least 32).
-    #[target_feature(enable = "avx2")]
-    fn load(bytes: &[u8]) -> __m256i {
-        assert!(bytes.len() >= 32);
-        // SAFETY: the 32 bytes read are in `bytes`.
-        unsafe { _mm256_loadu_si256(bytes.as_ptr().cast::<__m256i>()) }
+    /// One vector width's tests of a block of bytes, as bit masks (bit `k`: byte `k`). The
+    /// methods are inlined into [`scan_avx2`] and [`scan_avx512`], which enable the features
+    /// their instructions need (as `memchr` does).
+    trait Lanes {
+        /// Bytes per block.
+        const WIDTH: usize;
+
+        /// Where the first `WIDTH` bytes of `bytes` (at least `WIDTH`) hold a newline.
+        ///
+        /// # Safety
+        /// The CPU must have the instructions.
+        unsafe fn newlines(bytes: &[u8]) -> u64;
+
+        /// Where the first `WIDTH` bytes of `bytes` hold a newline, and where a pair starts
+        /// (which looks at one byte more: `bytes` holds at least `WIDTH + 1`).
+        ///
+        /// # Safety
+        /// The CPU must have the instructions.
+        unsafe fn newlines_and_pairs(bytes: &[u8]) -> (u64, u64);
     }
 
-    /// Bit `k` set where byte `k` of `v` is `b`.
-    #[target_feature(enable = "avx2")]
-    fn eq(v: __m256i, b: u8) -> u32 {
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8))) as u32
+    /// 32 bytes a step.
+    struct Avx2;
+
+    /// Each helper's safety: the CPU must have AVX2.
+    impl Avx2 {
+        /// The 32 bytes at the start of `bytes` (at least 32).
+        #[inline(always)]
+        unsafe fn load(bytes: &[u8]) -> __m256i {
+            assert!(bytes.len() >= 32);
+            // SAFETY: the 32 bytes read are in `bytes`; the caller promises AVX2.
+            unsafe { _mm256_loadu_si256(bytes.as_ptr().cast::<__m256i>()) }
+        }
+
+        /// All ones where a byte of `v` is `b`.
+        #[inline(always)]
+        unsafe fn eq(v: __m256i, b: u8) -> __m256i {
+            // SAFETY: the caller promises AVX2.
+            unsafe { _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8)) }
+        }
+
+        /// Each byte's top bit.
+        #[inline(always)]
+        unsafe fn mask(v: __m256i) -> u64 {
+            // SAFETY: the caller promises AVX2.
+            u64::from(unsafe { _mm256_movemask_epi8(v) } as u32)
+        }
     }
 
-    /// Bytes set to all ones where a pair starts: `v0` holds 32 bytes, `v1` the 32 after
-    /// the first of them.
-    #[target_feature(enable = "avx2")]
-    fn pairs(v0: __m256i, v1: __m256i) -> __m256i {
-        let pair = |[a, b]: [u8; 2]| {
-            let (a, b) = (_mm256_set1_epi8(a as i8), _mm256_set1_epi8(b as i8));
-            _mm256_and_si256(_mm256_cmpeq_epi8(v0, a), _mm256_cmpeq_epi8(v1, b))
-        };
-        _mm256_or_si256(_mm256_or_si256(pair(PAIRS[0]), pair(PAIRS[1])), pair(PAIRS[2]))
+    impl Lanes for Avx2 {
+        const WIDTH: usize = 32;
+
+        #[inline(always)]
+        unsafe fn newlines(bytes: &[u8]) -> u64 {
+            // SAFETY: the caller promises AVX2.
+            unsafe { Self::mask(Self::eq(Self::load(bytes), b'\n')) }
+        }
+
+        #[inline(always)]
+        unsafe fn newlines_and_pairs(bytes: &[u8]) -> (u64, u64) {
+            // SAFETY: the caller promises AVX2.
+            unsafe {
+                let (v0, v1) = (Self::load(bytes), Self::load(&bytes[1..]));
+                let pair = |[a, b]: [u8; 2]| _mm256_and_si256(Self::eq(v0, a), Self::eq(v1, b));
+                let pairs = _mm256_or_si256(_mm256_or_si256(pair(PAIRS[0]), pair(PAIRS[1])), pair(PAIRS[2]));
+                (Self::mask(Self::eq(v0, b'\n')), Self::mask(pairs))
+            }
+        }
+    }
+
+    /// 64 bytes a step, the tests' results straight in mask registers.
+    struct Avx512;
+
+    impl Avx512 {
+        /// The 64 bytes at the start of `bytes` (at least 64).
+        ///
+        /// # Safety
+        /// The CPU must have AVX-512F.
+        #[inline(always)]
+        unsafe fn load(bytes: &[u8]) -> __m512i {
+            assert!(bytes.len() >= 64);
+            // SAFETY: the 64 bytes read are in `bytes`; the caller promises AVX-512F.
+            unsafe { _mm512_loadu_si512(bytes.as_ptr().cast::<__m512i>()) }
+        }
+    }
+
+    impl Lanes for Avx512 {
+        const WIDTH: usize = 64;
+
+        #[inline(always)]
+        unsafe fn newlines(bytes: &[u8]) -> u64 {
+            // SAFETY: the caller promises AVX-512F and AVX-512BW.
+            unsafe { _mm512_cmpeq_epi8_mask(Self::load(bytes), _mm512_set1_epi8(b'\n' as i8)) }
+        }
+
+        #[inline(always)]
+        unsafe fn newlines_and_pairs(bytes: &[u8]) -> (u64, u64) {
+            // SAFETY: the caller promises AVX-512F and AVX-512BW.
+            unsafe {
+                let (v0, v1) = (Self::load(bytes), Self::load(&bytes[1..]));
+                let pair = |[a, b]: [u8; 2]| {
+                    let first = _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8(a as i8));
+                    _mm512_mask_cmpeq_epi8_mask(first, v1, _mm512_set1_epi8(b as i8))
+                };
+                let newlines = _mm512_cmpeq_epi8_mask(v0, _mm512_set1_epi8(b'\n' as i8));
+                (newlines, pair(PAIRS[0]) | pair(PAIRS[1]) | pair(PAIRS[2]))
+            }
+        }
+    }
+
+    /// Just after the highest bit set in `mask` (not zero), counted from bit 0.
+    #[inline(always)]
+    fn after_last(mask: u64) -> usize {
+        64 - mask.leading_zeros() as usize
     }
 
     /// The first newline at or after `from`, or the end of `data`. (A line's end is rarely more
     /// than a few blocks away: `memchr`'s call and dispatch there cost the chunk thread 9% more
     /// instructions.)
-    #[target_feature(enable = "avx2")]
-    fn line_end(data: &[u8], mut from: usize) -> usize {
-        while from + 32 <= data.len() {
-            let newlines = eq(load(&data[from..]), b'\n');
+    #[inline(always)]
+    unsafe fn line_end<L: Lanes>(data: &[u8], mut from: usize) -> usize {
+        while from + L::WIDTH <= data.len() {
+            // SAFETY: the caller's CPU has `L`'s instructions.
+            let newlines = unsafe { L::newlines(&data[from..]) };
             if newlines != 0 {
                 return from + newlines.trailing_zeros() as usize;
             }
-            from += 32;
+            from += L::WIDTH;
         }
         data[from.min(data.len())..].iter().position(|&b| b == b'\n').map_or(data.len(), |k| from + k)
     }
 
     /// Just after the last newline in `data[floor..to]`, or `floor`; see [`line_end`].
-    #[target_feature(enable = "avx2")]
-    fn line_start(data: &[u8], floor: usize, mut to: usize) -> usize {
-        while to >= floor + 32 {
-            let newlines = eq(load(&data[to - 32..]), b'\n');
+    #[inline(always)]
+    unsafe fn line_start<L: Lanes>(data: &[u8], floor: usize, mut to: usize) -> usize {
+        while to >= floor + L::WIDTH {
+            // SAFETY: the caller's CPU has `L`'s instructions.
+            let newlines = unsafe { L::newlines(&data[to - L::WIDTH..]) };
             if newlines != 0 {
-                return to - newlines.leading_zeros() as usize;
+                return to - L::WIDTH + after_last(newlines);
             }
-            to -= 32;
+            to -= L::WIDTH;
         }
         data[floor..to].iter().rposition(|&b| b == b'\n').map_or(floor, |k| floor + k + 1)
     }
 
-    /// [`Prefilter::scan`](super::Prefilter::scan) in one pass.
+    /// [`Prefilter::scan`](super::Prefilter::scan) in one pass, with AVX2.
     ///
     /// # Safety
     /// The CPU must have AVX2.
     #[target_feature(enable = "avx2,popcnt,lzcnt,bmi1")]
-    pub unsafe fn scan(data: &[u8], found: &mut impl FnMut(Range<usize>, u64)) -> u64 {
-        let len = data.len();
-        // The last bytes, fewer than 33, are searched in a copy padded with zeros (which
-        // are neither a newline nor a pair's byte), so that every load is in bounds.
-        let mut tail = [0u8; 33];
+    pub unsafe fn scan_avx2(data: &[u8], found: &mut impl FnMut(Range<usize>, u64)) -> u64 {
+        // SAFETY: the caller promises AVX2.
+        unsafe { scan::<Avx2>(data, found) }
+    }
+
+    /// [`Prefilter::scan`](super::Prefilter::scan) in one pass, with AVX-512BW.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and AVX-512BW.
+    #[target_feature(enable = "avx512f,avx512bw,popcnt,lzcnt,bmi1")]
+    pub unsafe fn scan_avx512(data: &[u8], found: &mut impl FnMut(Range<usize>, u64)) -> u64 {
+        // SAFETY: the caller promises AVX-512F and AVX-512BW.
+        unsafe { scan::<Avx512>(data, found) }
+    }
+
+    /// The pass, for one width.
+    ///
+    /// # Safety
+    /// The CPU must have `L`'s instructions.
+    #[inline(always)]
+    unsafe fn scan<L: Lanes>(data: &[u8], found: &mut impl FnMut(Range<usize>, u64)) -> u64 {
+        let (len, width) = (data.len(), L::WIDTH);
+        // The last bytes, at most one block's and one more, are searched in a copy padded with
+        // zeros (which are neither a newline nor a pair's byte), so that every load is in bounds.
+        let mut tail = [0u8; 65];
         // `floor`: where the line holding `at` starts at the earliest.
         let (mut at, mut lines, mut floor) = (0, 0, 0);
         'blocks: while at < len {
-            let block = if at + 33 <= len {
-                &data[at..at + 33]
+            let block = if at + width < len {
+                &data[at..at + width + 1]
             } else {
                 tail.fill(0);
                 tail[..len - at].copy_from_slice(&data[at..]);
-                &tail
+                &tail[..width + 1]
             };
-            let (v0, v1) = (load(block), load(&block[1..]));
-            let newlines = eq(v0, b'\n');
-            let mut hits = _mm256_movemask_epi8(pairs(v0, v1)) as u32;
+            // SAFETY: a prefetch reads nothing and never faults, even beyond `data`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().wrapping_add(at + PREFETCH_AHEAD).cast::<i8>()) };
+            // SAFETY: the caller's CPU has `L`'s instructions.
+            let (newlines, mut hits) = unsafe { L::newlines_and_pairs(block) };
             while hits != 0 {
                 let bit = hits.trailing_zeros();
                 hits &= hits - 1;
@@ -290,11 +440,13 @@ mod fused {
                 let before = newlines & ((1 << bit) - 1);
                 // The line's ends are in the block's newlines, or else searched beyond it.
                 let start = match before {
-                    0 => line_start(data, floor, at),
-                    _ => at + 32 - before.leading_zeros() as usize,
+                    // SAFETY: as above.
+                    0 => unsafe { line_start::<L>(data, floor, at) },
+                    _ => at + after_last(before),
                 };
                 let end = match newlines >> bit {
-                    0 => line_end(data, (at + 32).min(len)),
+                    // SAFETY: as above.
+                    0 => unsafe { line_end::<L>(data, (at + width).min(len)) },
                     after => hit + after.trailing_zeros() as usize,
                 };
                 let lines_before = lines + u64::from(before.count_ones());
@@ -304,7 +456,7 @@ mod fused {
                 continue 'blocks;
             }
             lines += u64::from(newlines.count_ones());
-            at += 32;
+            at += width;
         }
         lines
     }
@@ -323,11 +475,21 @@ mod tests {
         let iterated: Vec<&str> = prefilter.lines(data.as_bytes()).map(|r| &data[r]).collect();
         assert_eq!(portable.iter().map(|c| c.0).collect::<Vec<_>>(), iterated, "{data:?}");
         #[cfg(target_arch = "x86_64")]
-        if prefilter.fused {
-            let mut fused = Vec::new();
-            // SAFETY: `fused` is set only where the CPU has AVX2.
-            let fused_lines = unsafe { fused::scan(data.as_bytes(), &mut |r, n| fused.push((&data[r], n))) };
-            assert_eq!((&fused, fused_lines), (&portable, lines), "{data:?}");
+        {
+            let mut avx2 = Vec::new();
+            if prefilter.fused != Fused::No {
+                // SAFETY: `fused` names a pass only where the CPU has its instructions (AVX-512
+                // CPUs have AVX2).
+                let avx2_lines = unsafe { fused::scan_avx2(data.as_bytes(), &mut |r, n| avx2.push((&data[r], n))) };
+                assert_eq!((&avx2, avx2_lines), (&portable, lines), "AVX2: {data:?}");
+            }
+            let mut avx512 = Vec::new();
+            if prefilter.fused == Fused::Avx512 {
+                // SAFETY: as above.
+                let avx512_lines =
+                    unsafe { fused::scan_avx512(data.as_bytes(), &mut |r, n| avx512.push((&data[r], n))) };
+                assert_eq!((&avx512, avx512_lines), (&portable, lines), "AVX-512: {data:?}");
+            }
         }
         (portable, lines)
     }
@@ -403,8 +565,8 @@ mod tests {
     #[test]
     fn agrees_with_a_line_by_line_search() {
         let mut rng = fastrand::Rng::with_seed(3);
-        // Fillers of 13 and 31 bytes move the needles across the fused pass's 32-byte blocks
-        // and into its last, padded block.
+        // Fillers of 13 and 31 bytes move the needles across the fused pass's 32- and 64-byte
+        // blocks and into its last, padded block.
         let words = [
             "auth",
             "auth=",
