@@ -25,8 +25,8 @@
 //! from 17% of a scan's CPU time to 9%, 75 against 165 to 235 ms per gigabyte of a log in memory
 //! (measured 2026-12-03; unrolled to 64 bytes a step it was slower); the three substring passes
 //! in turn had beaten one pass of aho-corasick's Teddy (149 against 131 ms per gigabyte).
-//! Where the CPU has AVX-512BW the pass takes 64 bytes a step, its tests' results straight in
-//! mask registers: a quarter of the instructions per byte. That was no faster on an AMD EPYC,
+//! Where the CPU has AVX-512BW (and VBMI: see [`Prefilter::default`]) the pass takes 64 bytes a
+//! step, its tests' results straight in mask registers: a quarter of the instructions per byte. That was no faster on an AMD EPYC,
 //! where the pass waited for memory (72 against 73 ms per gigabyte); on an Intel Xeon, where it
 //! did not, the pass over 256 MB in memory went from 47 to 40 ms (`parse_bench`) and a scan's
 //! CPU time fell 4% (`bench/ab.sh`, 11 rounds, 2026-12-04).
@@ -64,6 +64,7 @@ enum Fused {
     /// None: the CPU lacks AVX2.
     No,
     Avx2,
+    /// AVX-512BW, on a CPU that also has VBMI (see [`Prefilter::default`]).
     Avx512,
 }
 
@@ -72,7 +73,12 @@ impl Default for Prefilter {
         Prefilter {
             finders: NEEDLES.map(|n| Finder::new(n.as_bytes())),
             #[cfg(target_arch = "x86_64")]
-            fused: if std::arch::is_x86_feature_detected!("avx512bw") && std::arch::is_x86_feature_detected!("avx512f")
+            // VBMI, which the pass does not use, marks the CPUs (Intel from Ice Lake, AMD from
+            // Zen 4) whose clock drops little or not at all while they run 512-bit instructions;
+            // Skylake's Xeons lower it for all the core's work (simdjson's AVX-512 kernel, too,
+            // asks for Ice Lake's instructions). They take the AVX2 pass.
+            fused: if std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vbmi")
             {
                 Fused::Avx512
             } else if std::arch::is_x86_feature_detected!("avx2") {
