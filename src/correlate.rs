@@ -36,7 +36,7 @@
 //!    claimed by a Backend or front line (if that record is pending, the Backend event replaces
 //!    the Pam event in it; if it was emitted, the attempt is already counted). Attempts left
 //!    become a **pending** record that waits for the session's login line, which Dovecot writes
-//!    when the connection ends: up to [`SESSION_HOLD_MS`] (5 min) instead of `W`. The first
+//!    when the connection ends: up to `SESSION_HOLD_MS` (5 min) instead of `W`. The first
 //!    login line of `s`, failed or successful, gives the session's pending events its service
 //!    (the login process, `dovecot/imap-login` or `dovecot/pop3-login`, says which protocol was
 //!    attacked; the auth process does not) and outputs them at once, each at its own time.
@@ -369,7 +369,7 @@ impl Correlator {
     ///
     /// A partner line comes within `W` of its attempt, so a record waiting for one is released
     /// when older than `cutoff`; a session's Backend line waits for its login line, which comes
-    /// when the connection ends, up to [`SESSION_HOLD_MS`] later.
+    /// when the connection ends, up to `SESSION_HOLD_MS` later.
     pub fn flush_before(&mut self, cutoff: Timestamp, out: &mut Vec<Output>) {
         self.release_due(cutoff.as_millisecond().saturating_add(self.window_ms), out);
     }

@@ -3,7 +3,7 @@
 //! Reading a plain log with `read` copies every byte from the page cache into the scanner's
 //! buffer: a tenth of a first scan's CPU time. Mapping the file lets the prefilter search the
 //! page cache itself. The chunks handed out are those of [`LineReader`](super::lines::LineReader):
-//! whole lines, at most [`WINDOW`] bytes of them at a time, lines longer than
+//! whole lines, at most `WINDOW` bytes of them at a time, lines longer than
 //! [`MAX_LINE`] skipped, a partial last line left for the next run.
 //!
 //! A mapped file that shrinks while it is read (`copytruncate` by logrotate) would kill the

@@ -13,7 +13,7 @@
 //!   covers a short stretch of time) and filters their events on time. This is also what the
 //!   `events_ts` index and later the `spans` table of schemas 1 and 2 did.
 //! - **Storing each line once.** An event's key is its file and line offset ([`EventKey`]),
-//!   packed into an `i64` ([`EventKey::rowid`]). [`KeyIndex`] knows which keys are stored: every
+//!   packed into an `i64` ([`EventKey::rowid`]). `KeyIndex` knows which keys are stored: every
 //!   key above the highest one stored for its file is new (lines read for the first time: nearly
 //!   every event); one at or below it (an event the correlator held back over a commit, a
 //!   `--full` rescan, a replay after a crash) is looked up in the blocks whose key range covers

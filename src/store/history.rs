@@ -5,7 +5,7 @@
 //! account log in before?". Indexes on the events by address or account would answer them but
 //! cost a first scan an index entry per event; these two tables hold one row per address and one
 //! per (account, address) pair instead. Both only ever record a first time, which a scan reading
-//! logs oldest first sets once: a scan remembers what it wrote ([`Written`]) and writes a row
+//! logs oldest first sets once: a scan remembers what it wrote (`Written`) and writes a row
 //! again only when an earlier time turns up (an older archive read later, a `--full` rescan).
 
 use std::collections::HashMap;
