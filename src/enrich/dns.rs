@@ -2,8 +2,11 @@
 //!
 //! Many lookups run at once (bounded by a semaphore) on a tokio runtime, each bounded by the
 //! per-query timeout, so a slow or dead server costs about `timeout × addresses / concurrency`,
-//! never `timeout × addresses`. When the server has answered nothing and many queries already
-//! timed out, the rest are not sent: a dead server costs one timeout, not one per address.
+//! never `timeout × addresses`. Once a query has timed out before the server answered any, the
+//! rest are not sent: a dead server costs one lookup's time limit (hickory sends a query again
+//! within it, so up to two timeouts), not one per address or per `concurrency` addresses. (A
+//! live server answers some of its first queries within the timeout: they go out together, up
+//! to `concurrency` of them.)
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -100,9 +103,6 @@ pub struct DnsOptions {
     pub concurrency: usize,
 }
 
-/// Timeouts without any answer after which the server is taken as dead.
-const DEAD_AFTER: u32 = 32;
-
 /// A reverse resolver.
 pub struct ReverseResolver {
     resolver: TokioResolver,
@@ -175,8 +175,11 @@ impl ReverseResolver {
         answer
     }
 
+    /// No answer yet, and a query timed out. (Waiting for 32 timeouts let the queries that took
+    /// the first ones' slots go out: a dead server cost a time limit per wave of them, two to
+    /// four in a scan of a gigabyte: 8.6 s instead of 4.7 s with the default 2 s timeout.)
     fn is_dead(&self) -> bool {
-        !self.answered.load(Ordering::Relaxed) && self.timeouts.load(Ordering::Relaxed) >= DEAD_AFTER
+        !self.answered.load(Ordering::Relaxed) && self.timeouts.load(Ordering::Relaxed) > 0
     }
 
     async fn resolve_inner(&self, ip: IpAddr) -> DnsAnswer {
