@@ -26,10 +26,10 @@
 //! (measured 2026-12-03; unrolled to 64 bytes a step it was slower); the three substring passes
 //! in turn had beaten one pass of aho-corasick's Teddy (149 against 131 ms per gigabyte).
 //! Where the CPU has AVX-512BW (and VBMI: see [`Prefilter::default`]) the pass takes 64 bytes a
-//! step, its tests' results straight in mask registers: a quarter of the instructions per byte. That was no faster on an AMD EPYC,
-//! where the pass waited for memory (72 against 73 ms per gigabyte); on an Intel Xeon, where it
-//! did not, the pass over 256 MB in memory went from 47 to 40 ms (`parse_bench`) and a scan's
-//! CPU time fell 4% (`bench/ab.sh`, 11 rounds, 2026-12-04).
+//! step, its tests' results straight in mask registers: a quarter of the instructions per byte.
+//! That was no faster on an AMD EPYC, where the pass waited for memory (72 against 73 ms per
+//! gigabyte); on an Intel Xeon, where it did not, the pass over 256 MB in memory went from 47 to
+//! 40 ms (`parse_bench`) and a scan's CPU time fell 4% (`bench/ab.sh`, 11 rounds, 2026-12-04).
 
 use std::ops::Range;
 
@@ -319,11 +319,9 @@ mod fused {
     /// 64 bytes a step, the tests' results straight in mask registers.
     struct Avx512;
 
+    /// Its helper's safety: the CPU must have AVX-512F.
     impl Avx512 {
         /// The 64 bytes at the start of `bytes` (at least 64).
-        ///
-        /// # Safety
-        /// The CPU must have AVX-512F.
         #[inline(always)]
         unsafe fn load(bytes: &[u8]) -> __m512i {
             assert!(bytes.len() >= 64);
