@@ -94,7 +94,8 @@ use foldhash::fast::RandomState;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventKey, Kind, Layer, Reason, Sym, Symbols};
+use crate::model::event::{Event, EventKey, KeyedEvent, Kind, Layer, Reason};
+use crate::model::symbols::{Sym, Symbols};
 
 /// The default join window `W`.
 pub const DEFAULT_WINDOW: SignedDuration = SignedDuration::from_secs(10);
@@ -115,16 +116,6 @@ const LOGIN: usize = 1;
 const BACKEND_SESSION: usize = 2;
 const BACKEND_PLAIN: usize = 3;
 const PAM: usize = 4;
-
-/// An event ready for the store: the key of the line it came from, and how many attempts it
-/// stands for after correlation (at least 1).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Output {
-    /// The line the event is stored under.
-    pub key: EventKey,
-    /// The event.
-    pub event: Event,
-}
 
 /// Attempts from one line that joined nothing when it arrived.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -340,7 +331,7 @@ impl Correlator {
     }
 
     /// Takes the next event in log order; appends to `out` what can be stored now.
-    pub fn push(&mut self, key: EventKey, mut event: Event, out: &mut Vec<Output>) {
+    pub fn push(&mut self, key: EventKey, mut event: Event, out: &mut Vec<KeyedEvent>) {
         let t = event.time.as_millisecond();
         event.count = event.count.max(1);
         self.release_due(t, out);
@@ -352,7 +343,7 @@ impl Correlator {
             if let (Kind::Success, Layer::LoginFront, Some(session)) = (d.kind, d.layer, d.session) {
                 self.end_session(&event, session, out);
             }
-            out.push(Output { key, event });
+            out.push(KeyedEvent { key, event });
             return;
         }
         match (d.layer, d.session) {
@@ -370,12 +361,12 @@ impl Correlator {
     /// A partner line comes within `W` of its attempt, so a record waiting for one is released
     /// when older than `cutoff`; a session's Backend line waits for its login line, which comes
     /// when the connection ends, up to `SESSION_HOLD_MS` later.
-    pub fn flush_before(&mut self, cutoff: Timestamp, out: &mut Vec<Output>) {
+    pub fn flush_before(&mut self, cutoff: Timestamp, out: &mut Vec<KeyedEvent>) {
         self.release_due(cutoff.as_millisecond().saturating_add(self.window_ms), out);
     }
 
     /// Outputs the pending records whose wait ends before `now`, in (end of wait, seq) order.
-    fn release_due(&mut self, now: i64, out: &mut Vec<Output>) {
+    fn release_due(&mut self, now: i64, out: &mut Vec<KeyedEvent>) {
         while let Some((&(due, seq), &(ip, time))) = self.pending.first_key_value() {
             if due >= now {
                 break;
@@ -390,7 +381,7 @@ impl Correlator {
             let r = &mut records[i];
             if let Some(mut event) = r.pending.take() {
                 event.count = r.count;
-                out.push(Output { key: r.key, event });
+                out.push(KeyedEvent { key: r.key, event });
             }
         }
     }
@@ -398,7 +389,7 @@ impl Correlator {
     /// A login line of `session` (failure or success, at `t`) ends the wait of the session's
     /// Backend events: they take the login process's service (`dovecot/imap-login`, not the
     /// auth process's) and are output now.
-    fn end_session(&mut self, login: &Event, session: u64, out: &mut Vec<Output>) {
+    fn end_session(&mut self, login: &Event, session: u64, out: &mut Vec<KeyedEvent>) {
         let window_ms = self.window_ms;
         let Some(records) = self.ips.get_mut(&login.client_ip) else {
             return;
@@ -415,7 +406,7 @@ impl Correlator {
             event.service = login.service;
             event.mechanism = event.mechanism.or(login.mechanism);
             event.count = r.count;
-            out.push(Output { key: r.key, event: *event });
+            out.push(KeyedEvent { key: r.key, event: *event });
             r.pending = None;
             self.pending.remove(&(due(BACKEND_SESSION, r.time, window_ms), r.seq));
         }
@@ -517,7 +508,7 @@ impl Correlator {
     }
 
     /// Rule 3.
-    fn on_smtp(&mut self, key: EventKey, mut event: Event, t: i64, out: &mut Vec<Output>) {
+    fn on_smtp(&mut self, key: EventKey, mut event: Event, t: i64, out: &mut Vec<KeyedEvent>) {
         let ip = event.client_ip;
         let count = event.count;
         let claimed =
@@ -525,13 +516,13 @@ impl Correlator {
         let rest = count - claimed;
         if rest > 0 {
             event.count = rest;
-            out.push(Output { key, event });
+            out.push(KeyedEvent { key, event });
             self.insert(ip, t, key, SMTP, rest, None);
         }
     }
 
     /// Rule 2.
-    fn on_login(&mut self, key: EventKey, mut event: Event, session: Option<u64>, t: i64, out: &mut Vec<Output>) {
+    fn on_login(&mut self, key: EventKey, mut event: Event, session: Option<u64>, t: i64, out: &mut Vec<KeyedEvent>) {
         let ip = event.client_ip;
         let n = event.count;
         if let Some(s) = session {
@@ -555,7 +546,7 @@ impl Correlator {
         let rest = n - m - claimed;
         if rest > 0 {
             event.count = rest;
-            out.push(Output { key, event });
+            out.push(KeyedEvent { key, event });
             self.insert(ip, t, key, LOGIN, rest, None);
         }
     }
@@ -657,7 +648,7 @@ fn fill(b: &mut Event, o: &Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Detail, OwnedEvent};
+    use crate::model::event::{Detail, OwnedEvent};
     use std::cell::RefCell;
 
     thread_local! {
@@ -730,7 +721,7 @@ mod tests {
                 duration_secs,
             },
         };
-        SYMBOLS.with(|s| s.borrow_mut().event(&owned))
+        SYMBOLS.with(|s| owned.intern(&mut s.borrow_mut()))
     }
 
     fn smtp(secs: f64, ip: &str) -> Event {
@@ -759,7 +750,7 @@ mod tests {
     }
 
     /// Pushes everything, then flushes; checks every output counts at least 1.
-    fn run(events: &[Event]) -> Vec<Output> {
+    fn run(events: &[Event]) -> Vec<KeyedEvent> {
         let mut c = Correlator::new();
         let mut out = Vec::new();
         for (k, e) in keyed(events) {
@@ -771,7 +762,7 @@ mod tests {
         out
     }
 
-    fn check(out: &[Output]) {
+    fn check(out: &[KeyedEvent]) {
         assert!(out.iter().all(|o| o.event.count >= 1), "{out:#?}");
         let mut keys: Vec<_> = out.iter().map(|o| o.key).collect();
         keys.sort();
@@ -779,7 +770,7 @@ mod tests {
         assert_eq!(keys.len(), out.len(), "one output per line key: {out:#?}");
     }
 
-    fn total(out: &[Output]) -> u32 {
+    fn total(out: &[KeyedEvent]) -> u32 {
         out.iter().map(|o| o.event.count).sum()
     }
 
@@ -1019,9 +1010,9 @@ mod tests {
         let events = [ok, err, invalid, backend(1.8, IP1), smtp(2.0, IP1)];
         let keys = keyed(&events);
         let out = run(&events);
-        assert_eq!(out[0], Output { key: keys[0].0, event: ok });
-        assert_eq!(out[1], Output { key: keys[1].0, event: err });
-        assert_eq!(out[2], Output { key: keys[2].0, event: invalid });
+        assert_eq!(out[0], KeyedEvent { key: keys[0].0, event: ok });
+        assert_eq!(out[1], KeyedEvent { key: keys[1].0, event: err });
+        assert_eq!(out[2], KeyedEvent { key: keys[2].0, event: invalid });
         assert_eq!(out.len(), 4);
         assert_eq!(out[3].key, keys[3].0);
         assert_eq!(out[3].event.count, 1);

@@ -5,7 +5,7 @@
 //! [`correlate`] (one attempt logged by several daemons counts once) → [`enrich`] (country, AS,
 //! reverse DNS) → [`store`] (SQLite, CSV, checkpoints, history) → [`report`] (statistics, text,
 //! HTML, JSON) → [`deliver`] (SMTP, sendmail), with [`cli`] and [`config`] at the edge.
-//! [`scan`] wires the scan stages together; [`event`] is the model they share and [`text`] makes
+//! [`scan`] wires the scan stages together; [`model`] holds the types they share and [`text`] makes
 //! attacker-controlled text safe to show.
 
 pub mod cli;
@@ -13,11 +13,10 @@ pub mod config;
 pub mod correlate;
 pub mod deliver;
 pub mod enrich;
-pub mod event;
+pub mod model;
 pub mod parse;
 pub mod report;
 pub mod scan;
 pub mod source;
 pub mod store;
-pub mod symbols;
 pub mod text;

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use maillogsentinel::enrich::dns::{DnsOptions, RdnsStatus, ReverseResolver};
+use maillogsentinel::enrich::dns::{DnsOptions, ReverseResolver};
 use maillogsentinel::enrich::{EnrichOptions, Enricher};
+use maillogsentinel::model::ipinfo::RdnsStatus;
 use maillogsentinel::store::Store;
 
 // ---------------------------------------------------------------------------------------------
@@ -231,7 +232,8 @@ fn enricher_with(server: &DnsServer, store: &Store, timeout_ms: u64, concurrency
         cache_ttl_secs: 86400,
         geo: None,
     };
-    let (e, warnings) = Enricher::new(&opts, store);
+    let cached = store.dns_cache(jiff::Timestamp::now().as_second() - 86400).expect("DNS cache");
+    let (e, warnings) = Enricher::new(&opts, cached);
     assert!(warnings.is_empty(), "{warnings:?}");
     e
 }
@@ -327,7 +329,7 @@ fn a_dead_server_costs_one_timeout_not_one_per_address() {
 }
 
 fn batch_for(ips: &[&str]) -> maillogsentinel::store::Batch {
-    use maillogsentinel::event::{Detail, EventKey, Kind, Layer, OwnedEvent, Reason};
+    use maillogsentinel::model::event::{Detail, EventKey, Kind, Layer, OwnedEvent, Reason};
     let events = ips.iter().enumerate().map(|(i, s)| {
         (
             EventKey { source: 1, offset: i as u64 * 100 },

@@ -21,70 +21,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData};
 use tokio::sync::Semaphore;
 
-/// The outcome of a reverse lookup, as written to `reverse_dns_status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RdnsStatus {
-    /// A PTR name that resolves back to the address (forward-confirmed).
-    Ok,
-    /// A PTR name that does not resolve back to the address: it may be forged.
-    Unverified,
-    /// No PTR record (NXDOMAIN, or the name exists without PTR).
-    Nxdomain,
-    /// No answer in time.
-    Timeout,
-    /// The server failed (SERVFAIL).
-    Servfail,
-    /// The server refused (REFUSED).
-    Refused,
-    /// Anything else (network error, malformed answer).
-    Error,
-}
-
-impl RdnsStatus {
-    /// Every status, for decoding.
-    pub const ALL: [RdnsStatus; 7] = [
-        RdnsStatus::Ok,
-        RdnsStatus::Unverified,
-        RdnsStatus::Nxdomain,
-        RdnsStatus::Timeout,
-        RdnsStatus::Servfail,
-        RdnsStatus::Refused,
-        RdnsStatus::Error,
-    ];
-
-    /// The CSV and store spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RdnsStatus::Ok => "ok",
-            RdnsStatus::Unverified => "unverified",
-            RdnsStatus::Nxdomain => "nxdomain",
-            RdnsStatus::Timeout => "timeout",
-            RdnsStatus::Servfail => "servfail",
-            RdnsStatus::Refused => "refused",
-            RdnsStatus::Error => "error",
-        }
-    }
-
-    /// Inverse of [`RdnsStatus::as_str`].
-    pub fn parse(s: &str) -> Option<RdnsStatus> {
-        RdnsStatus::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// Whether the answer is worth caching for the full TTL: a server's definite answer, not a
-    /// failure that may be gone in a minute.
-    pub fn is_definite(self) -> bool {
-        matches!(self, RdnsStatus::Ok | RdnsStatus::Unverified | RdnsStatus::Nxdomain)
-    }
-}
-
-/// The reverse DNS of one address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DnsAnswer {
-    /// The PTR name without its final dot, made visible with [`crate::text::visible`].
-    pub hostname: Option<String>,
-    /// How the lookup went.
-    pub status: RdnsStatus,
-}
+use crate::model::ipinfo::{DnsAnswer, RdnsStatus};
 
 impl DnsAnswer {
     fn failed(status: RdnsStatus) -> DnsAnswer {

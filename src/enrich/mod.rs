@@ -15,34 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use self::dns::{DnsAnswer, DnsOptions, RdnsStatus, ReverseResolver};
+use self::dns::{DnsOptions, ReverseResolver};
 use self::geo::Geo;
 use crate::config::{Config, parse_duration_secs, parse_nameserver};
-use crate::store::Store;
-
-/// Everything known about one address, as written to the CSV and the store.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IpInfo {
-    /// Reverse DNS name, made visible.
-    pub hostname: Option<String>,
-    /// How the reverse lookup went; `None` when it was not done (`--no-dns`).
-    pub rdns_status: Option<RdnsStatus>,
-    /// ISO country code.
-    pub country_code: Option<String>,
-    /// AS number.
-    pub asn: Option<u32>,
-    /// AS organisation, made visible.
-    pub aso: Option<String>,
-    /// When the reverse lookup was answered (Unix seconds); `None` when it was not done.
-    pub resolved_at: Option<i64>,
-}
-
-impl IpInfo {
-    /// True when nothing is known.
-    pub fn is_empty(&self) -> bool {
-        self.rdns_status.is_none() && self.country_code.is_none() && self.asn.is_none()
-    }
-}
+use crate::model::ipinfo::{DnsAnswer, IpInfo, RdnsStatus};
 
 /// What to enrich with, from the configuration and the command line.
 #[derive(Clone, Debug, Default)]
@@ -121,17 +97,18 @@ impl Enricher {
         Enricher { geo: None, dns: None }
     }
 
-    /// Sets up the resolver and opens the databases; fresh cached reverse DNS answers are read
-    /// from `store`. Returns warnings for the user (no database found, resolver unusable): the
-    /// scan goes on without that part.
-    pub fn new(opts: &EnrichOptions, store: &Store) -> (Enricher, Vec<String>) {
+    /// Sets up the resolver and opens the databases. `cached` holds the reverse DNS answers still
+    /// fresh (address, answer, when it was resolved), which are not asked again: the caller reads
+    /// them from wherever it keeps them (the scan, from the store). Returns warnings for the user
+    /// (no database found, resolver unusable): the scan goes on without that part.
+    pub fn new(opts: &EnrichOptions, cached: Vec<(IpAddr, DnsAnswer, i64)>) -> (Enricher, Vec<String>) {
         let mut warnings = Vec::new();
         let geo = opts.geo.as_ref().and_then(|paths| {
             let (geo, report) = Geo::open(&paths.country, &paths.asn, &paths.cache_dir);
             warnings.extend(report.warnings);
             (!geo.is_empty()).then_some(geo)
         });
-        let dns = opts.dns.as_ref().and_then(|dns_opts| match Enricher::dns_side(dns_opts, opts, store) {
+        let dns = opts.dns.as_ref().and_then(|dns_opts| match Enricher::dns_side(dns_opts, cached) {
             Ok(side) => Some(side),
             Err(e) => {
                 warnings.push(format!("reverse DNS disabled for this scan: {e}"));
@@ -141,7 +118,7 @@ impl Enricher {
         (Enricher { geo, dns }, warnings)
     }
 
-    fn dns_side(dns_opts: &DnsOptions, opts: &EnrichOptions, store: &Store) -> Result<DnsSide, String> {
+    fn dns_side(dns_opts: &DnsOptions, cached: Vec<(IpAddr, DnsAnswer, i64)>) -> Result<DnsSide, String> {
         // Two workers: lookups are I/O-bound, and the machine is shared with the parser.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -153,8 +130,6 @@ impl Enricher {
             let _guard = runtime.enter();
             ReverseResolver::new(dns_opts)?
         };
-        let since = jiff::Timestamp::now().as_second() - opts.cache_ttl_secs as i64;
-        let cached = store.dns_cache(since).map_err(|e| format!("cannot read the DNS cache: {e}"))?;
         let mut map = HashMap::with_capacity(cached.len());
         for (ip, answer, at) in cached {
             map.insert(ip, Slot::Done(answer, at));

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use memchr::memmem;
 
 use super::{Class, all_in, find, find_short, finder, ip, rfind_short, span};
-use crate::event::{Fields, Kind, Layer, Reason, Service};
+use crate::model::event::{Fields, Kind, Layer, Reason, Service};
 
 /// Reads a message logged under a Dovecot-related tag (`dovecot`, `auth`, `dovecot-auth`, ...).
 pub fn parse<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
@@ -510,7 +510,7 @@ fn pam<'a>(tag: &'a [u8], body: &'a [u8]) -> Option<Fields<'a>> {
 #[cfg(test)]
 mod tests {
     use super::super::parse_line;
-    use crate::event::{Detail, Kind, Layer, Reason};
+    use crate::model::event::{Detail, Kind, Layer, Reason};
 
     fn one(line: &str) -> Detail {
         parse_line(line.as_bytes()).unwrap_or_else(|| panic!("no event: {line}")).fields.detail()

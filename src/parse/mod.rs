@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use memchr::memmem;
 
-use crate::event::Parsed;
+use crate::model::event::Parsed;
 pub use prefilter::{NEEDLES, Prefilter};
 
 /// Parses one line (without its trailing newline). Returns `None` for lines that are not
@@ -39,7 +39,7 @@ pub fn untimed(line: &[u8]) -> bool {
 }
 
 /// The event in a line's message, by the daemon its tag names.
-fn message<'a>(header: &syslog::Header<'a>) -> Option<crate::event::Fields<'a>> {
+fn message<'a>(header: &syslog::Header<'a>) -> Option<crate::model::event::Fields<'a>> {
     let (message, repeat) = unrepeat(header.message);
     let mut fields = if postfix::is_smtpd(header.tag) {
         postfix::parse(header.tag, message)?

@@ -12,7 +12,7 @@
 //! the split is at the first `, sasl_username=` after the reason.
 
 use super::{Class, all_in, find, find_byte, find_short, finder, ip};
-use crate::event::{Fields, Kind, Layer, Reason, Service};
+use crate::model::event::{Fields, Kind, Layer, Reason, Service};
 
 /// True for a Postfix smtpd tag (`postfix*/.../smtpd`).
 pub fn is_smtpd(tag: &[u8]) -> bool {
@@ -133,9 +133,9 @@ fn success<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
 #[cfg(test)]
 mod tests {
     use super::super::parse_line;
-    use crate::event::{Kind, Layer, Reason};
+    use crate::model::event::{Kind, Layer, Reason};
 
-    fn one(line: &str) -> crate::event::Detail {
+    fn one(line: &str) -> crate::model::event::Detail {
         parse_line(line.as_bytes()).unwrap_or_else(|| panic!("no event: {line}")).fields.detail()
     }
 

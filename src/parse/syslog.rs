@@ -19,7 +19,7 @@ use jiff::tz::Offset;
 use jiff::{Timestamp, civil::DateTime};
 
 use super::{Class, find_byte, span};
-use crate::event::RawTime;
+use crate::model::event::RawTime;
 
 /// A line split into its syslog parts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

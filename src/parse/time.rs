@@ -12,7 +12,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, civil};
 use serde::{Deserialize, Serialize};
 
-use crate::event::RawTime;
+use crate::model::event::RawTime;
 
 /// The year assumed for the latest year-less line seen in a file, and that line's month.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,7 +18,7 @@ use super::{
     AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, Period, Report,
     ServiceRow, Totals, UserRow,
 };
-use crate::event::{Kind, Reason};
+use crate::model::event::{Kind, Reason};
 use crate::store::blocks::{self, Row};
 use crate::store::{Names, ip_blob, ip_from_blob, ip_len};
 
@@ -516,7 +516,7 @@ pub fn intrusion_csv(conn: &Connection, period: &Period, probes_count: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Detail, EventKey, Layer, OwnedEvent};
+    use crate::model::event::{Detail, EventKey, Layer, OwnedEvent};
     use crate::store::csv::{IntrusionCsv, RowFormatter};
     use crate::store::{Batch, STORE_FILE, Store};
 

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use foldhash::fast::RandomState;
 use jiff::Timestamp;
 
-use crate::event::Event;
+use crate::model::event::Event;
 
 /// Seconds of log time an identity is remembered after its last line: rsyslog writes a message
 /// to its files within moments of each other, and flushes a pending `message repeated` line
@@ -117,7 +117,8 @@ mod tests {
     use std::net::IpAddr;
 
     use super::*;
-    use crate::event::{Kind, Layer, Reason, Symbols};
+    use crate::model::event::{Kind, Layer, Reason};
+    use crate::model::symbols::Symbols;
 
     fn failure(symbols: &mut Symbols, second: i64, user: &str, count: u32) -> Event {
         Event {

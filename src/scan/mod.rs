@@ -23,7 +23,8 @@ use jiff::tz::TimeZone;
 use crate::config::ScanConfig;
 use crate::correlate::Correlator;
 use crate::enrich::{EnrichOptions, Enricher};
-use crate::event::{Event, EventKey, Sym, Symbols};
+use crate::model::event::{Event, EventKey};
+use crate::model::symbols::{Sym, Symbols};
 use crate::parse::time::{TimeResolver, YearState};
 use crate::source::discover::rotated_family;
 use crate::source::lines::{LineReader, Lines};
@@ -216,7 +217,7 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
         None => Correlator::new(),
     };
     correlator.set_window(jiff::SignedDuration::from_secs(i64::from(opts.scan.correlation_window_secs)));
-    let (enricher, warnings) = Enricher::new(&opts.enrich, &store);
+    let (enricher, warnings) = open_enricher(&opts.enrich, &store);
     summary.warnings.extend(warnings);
     let enricher = Arc::new(enricher);
     let writer = Writer::start(
@@ -735,6 +736,23 @@ fn progress_bar(wanted: bool, total: u64) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// The enricher of a scan, given the reverse DNS answers the store still holds fresh. A cache
+/// that cannot be read turns reverse DNS off for this scan, with a warning.
+fn open_enricher(opts: &EnrichOptions, store: &Store) -> (Enricher, Vec<String>) {
+    if opts.dns.is_none() {
+        return Enricher::new(opts, Vec::new());
+    }
+    let since = jiff::Timestamp::now().as_second() - i64::try_from(opts.cache_ttl_secs).unwrap_or(i64::MAX);
+    match store.dns_cache(since) {
+        Ok(cached) => Enricher::new(opts, cached),
+        Err(e) => {
+            let (enricher, mut warnings) = Enricher::new(&EnrichOptions { dns: None, ..opts.clone() }, Vec::new());
+            warnings.push(format!("reverse DNS disabled for this scan: cannot read the DNS cache: {e}"));
+            (enricher, warnings)
+        }
+    }
 }
 
 #[cfg(test)]

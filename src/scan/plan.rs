@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 
-use crate::event::RawTime;
+use crate::model::event::RawTime;
 use crate::parse::syslog::peek_time;
 use crate::parse::time::{YearState, first_year};
 use crate::source::fingerprint::{FINGERPRINT_BYTES, Fingerprint};

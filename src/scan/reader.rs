@@ -21,7 +21,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::enrich::Enricher;
-use crate::event::{Event, Kind, Parsed, Symbols, session_hash};
+use crate::model::event::{Event, Kind, Parsed, session_hash};
+use crate::model::symbols::Symbols;
 use crate::parse::time::{TimeResolver, YearState};
 use crate::parse::{self, Prefilter, same};
 use crate::source::lines::{Chunk, Lines, MAX_LINE};
@@ -429,7 +430,7 @@ fn intern(
         time,
         client_ip: f.client_ip,
         server: parsed.host.map_or(server_name, |h| recent.host.get(b"", h, || s.visible(h))),
-        service: recent.service.get(f.service.prefix, f.service.name, || s.service(f.service)),
+        service: recent.service.get(f.service.prefix, f.service.name, || s.prefixed(f.service.prefix, f.service.name)),
         username: f.username.map(|u| recent.user.get(b"", u, || s.visible(u))),
         mechanism: f.mechanism.map(|m| recent.mechanism.get(b"", m, || s.visible_upper(m))),
         logged_hostname: f.logged_hostname.map(|h| recent.client.get(b"", h, || s.visible(h))),

@@ -5,8 +5,8 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::correlate::Output;
 use crate::enrich::Enricher;
+use crate::model::event::KeyedEvent;
 use crate::store::csv::{IntrusionCsv, RowFormatter};
 use crate::store::{Added, Batch, CommitError, Store};
 
@@ -22,7 +22,7 @@ pub struct Writer {
     tx: Option<Sender<Batch>>,
     /// Committed batches' event buffers, emptied and handed back for reuse: a fresh buffer per
     /// batch would cost a growth copy and page faults for every megabyte of events.
-    recycled: Receiver<Vec<Output>>,
+    recycled: Receiver<Vec<KeyedEvent>>,
     handle: JoinHandle<Result<(Added, Store), CommitError>>,
 }
 
@@ -78,7 +78,7 @@ impl Writer {
     }
 
     /// An empty event buffer with room for `capacity` events, reused when one is back.
-    pub fn buffer(&self, capacity: usize) -> Vec<Output> {
+    pub fn buffer(&self, capacity: usize) -> Vec<KeyedEvent> {
         self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(capacity))
     }
 

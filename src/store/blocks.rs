@@ -27,7 +27,7 @@
 //! |---|---|
 //! | key | zigzag varint, the difference to the previous event's key (the first: to `lo`) |
 //! | time (Unix seconds) | zigzag varint, the difference to the previous event's (the first: to `min_ts`) |
-//! | kind, reason | one byte each ([`Kind::code`](crate::event::Kind::code), [`Reason::code`](crate::event::Reason::code)) |
+//! | kind, reason | one byte each ([`Kind::code`](crate::model::event::Kind::code), [`Reason::code`](crate::model::event::Reason::code)) |
 //! | count | varint |
 //! | address | one length byte (4 or 16), then the address's bytes |
 //! | server, service | varint `strings` ids |
@@ -46,7 +46,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{ip_blob, ip_from_blob, ip_len};
-use crate::event::EventKey;
+use crate::model::event::EventKey;
 
 /// The table, created by [`super::Store::open`]. The `max_ts` index lets a report on a recent
 /// period read only the newest blocks; the `hi` index gives a file's blocks (and its highest
@@ -79,9 +79,9 @@ pub struct Row {
     pub key: i64,
     /// Unix seconds.
     pub ts: i64,
-    /// [`Kind::code`](crate::event::Kind::code).
+    /// [`Kind::code`](crate::model::event::Kind::code).
     pub kind: u8,
-    /// [`Reason::code`](crate::event::Reason::code).
+    /// [`Reason::code`](crate::model::event::Reason::code).
     pub reason: u8,
     /// Attempts (at least 1).
     pub count: u32,

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use foldhash::fast::RandomState;
 use jiff::tz::TimeZone;
 
-use crate::enrich::IpInfo;
-use crate::event::{Event, Reason};
+use crate::model::event::{Event, Reason};
+use crate::model::ipinfo::IpInfo;
 
 /// The header row, exactly.
 pub const HEADER: &str = "timestamp,server,service,client_ip,username,mechanism,reason,logged_hostname,hostname,\
@@ -123,7 +123,7 @@ impl IntrusionCsv {
 ///
 /// A first scan of a big log writes close to a million rows, so rows are assembled from cells
 /// encoded once, each with the comma before it: each text of the scan's
-/// [`Symbols`](crate::event::Symbols) is neutralised and quoted when it is first learnt
+/// [`Symbols`](crate::model::event::Symbols) is neutralised and quoted when it is first learnt
 /// ([`RowFormatter::learn`]), each address's cell once per scan, and its five enrichment columns
 /// again only when its enrichment changes.
 pub struct RowFormatter {
@@ -198,8 +198,8 @@ impl RowFormatter {
     /// [`RowFormatter::clear`]).
     pub fn push<'i>(&mut self, event: &Event, info: impl FnOnce(IpAddr) -> &'i IpInfo) {
         let RowFormatter { tz, out, time, cells, reasons, empty, ip_cells, ips, last_ip, batch } = self;
-        let sym = |s: crate::event::Sym| cells.get(s as usize).unwrap_or(empty);
-        let opt = |s: Option<crate::event::Sym>| s.map_or(&*empty, sym);
+        let sym = |s: crate::model::symbols::Sym| cells.get(s as usize).unwrap_or(empty);
+        let opt = |s: Option<crate::model::symbols::Sym>| s.map_or(&*empty, sym);
         let ip = event.client_ip;
         let at = match *last_ip {
             Some((last, at)) if last == ip => at,
@@ -398,12 +398,13 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Detail, Kind, Layer, OwnedEvent, Reason, Symbols};
+    use crate::model::event::{Detail, Kind, Layer, OwnedEvent, Reason};
+    use crate::model::symbols::Symbols;
 
     /// A formatter for `tz` and the event it knows the texts of.
     fn formatter(tz: TimeZone, user: &str, count: u32) -> (RowFormatter, Event) {
         let mut symbols = Symbols::new();
-        let e = symbols.event(&owned(user, count));
+        let e = owned(user, count).intern(&mut symbols);
         let mut f = RowFormatter::new(tz);
         f.learn(0, symbols.since(0));
         (f, e)
@@ -445,7 +446,7 @@ mod tests {
         let (mut f, e) = formatter(TimeZone::UTC, "u", 1);
         let info = IpInfo {
             hostname: Some("-x,y.example".into()),
-            rdns_status: Some(crate::enrich::dns::RdnsStatus::Unverified),
+            rdns_status: Some(crate::model::ipinfo::RdnsStatus::Unverified),
             country_code: Some("DE".into()),
             asn: Some(3320),
             aso: Some("Deutsche Telekom AG".into()),

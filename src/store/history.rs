@@ -14,7 +14,7 @@ use foldhash::fast::RandomState;
 use rusqlite::{Connection, params};
 
 use super::Result;
-use crate::event::Kind;
+use crate::model::event::Kind;
 
 /// The tables, created by [`super::Store::open`]. (Schemas 1 and 2 also kept each address's
 /// first and last failure in `ips`; the migration to 3 drops those columns.)

@@ -11,8 +11,8 @@ use std::net::IpAddr;
 use rusqlite::{Connection, params};
 
 use super::{Result, Store, intern, ip_blob, ip_from_blob, ip_len};
-use crate::enrich::IpInfo;
-use crate::enrich::dns::{DnsAnswer, RdnsStatus};
+use crate::model::ipinfo::IpInfo;
+use crate::model::ipinfo::{DnsAnswer, RdnsStatus};
 
 /// The table, created by [`Store::open`].
 pub(super) const SCHEMA: &str = "

@@ -29,9 +29,10 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::correlate::Output;
-use crate::enrich::IpInfo;
-use crate::event::{EventKey, Kind, OwnedEvent, Reason, Symbols};
+use crate::model::event::KeyedEvent;
+use crate::model::event::{EventKey, Kind, OwnedEvent, Reason};
+use crate::model::ipinfo::IpInfo;
+use crate::model::symbols::Symbols;
 use crate::parse::time::YearState;
 use crate::source::fingerprint::Fingerprint;
 
@@ -125,7 +126,7 @@ pub struct Progress {
 #[derive(Debug, Default)]
 pub struct Batch {
     /// Events to store.
-    pub outputs: Vec<Output>,
+    pub outputs: Vec<KeyedEvent>,
     /// The texts of symbols `symbols_start..` of the scan's table, first used by this batch (the
     /// store learns each text once). A start below what the store knows begins a new table.
     pub symbols: Vec<Arc<str>>,
@@ -145,7 +146,7 @@ impl Batch {
     /// A batch of owned events (for tests and tools), with a table of its own.
     pub fn of(events: impl IntoIterator<Item = (EventKey, OwnedEvent)>) -> Batch {
         let mut symbols = Symbols::new();
-        let outputs = events.into_iter().map(|(key, e)| Output { key, event: symbols.event(&e) }).collect();
+        let outputs = events.into_iter().map(|(key, e)| KeyedEvent { key, event: e.intern(&mut symbols) }).collect();
         Batch { outputs, symbols: symbols.since(0).to_vec(), ..Batch::default() }
     }
 }
@@ -365,7 +366,7 @@ impl Store {
         rows.learn(batch.symbols_start, &batch.symbols);
         rows.clear();
         let ids = &self.sym_ids;
-        let id = |s: crate::event::Sym| ids.get(s as usize).copied().unwrap_or(0);
+        let id = |s: crate::model::symbols::Sym| ids.get(s as usize).copied().unwrap_or(0);
         for out in &batch.outputs {
             let e = &out.event;
             let (ip, ip_len) = blocks::Row::ip_parts(&e.client_ip);
@@ -768,7 +769,7 @@ fn now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Detail, Layer};
+    use crate::model::event::{Detail, Layer};
 
     /// A failure of `user` from 192.0.2.1 logged at byte `offset` of file 1.
     fn failure(offset: u64, user: &str) -> (EventKey, OwnedEvent) {

@@ -8,9 +8,9 @@ use std::process::{Command, Output};
 
 use jiff::ToSpan;
 use jiff::civil::Date;
-use maillogsentinel::enrich::IpInfo;
-use maillogsentinel::enrich::dns::RdnsStatus;
-use maillogsentinel::event::{Detail, EventKey, Kind, Layer, OwnedEvent, Reason};
+use maillogsentinel::model::event::{Detail, EventKey, Kind, Layer, OwnedEvent, Reason};
+use maillogsentinel::model::ipinfo::IpInfo;
+use maillogsentinel::model::ipinfo::RdnsStatus;
 use maillogsentinel::store::csv::{IntrusionCsv, RowFormatter};
 use maillogsentinel::store::{Batch, STORE_FILE, Store};
 

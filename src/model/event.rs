@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use crate::symbols::{Sym, Symbols};
+use crate::model::symbols::{Sym, Symbols};
 use crate::text::{visible, visible_upper};
 
 /// What a log line says happened.
@@ -344,6 +344,53 @@ pub fn session_hash(session: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(session)
 }
 
+impl OwnedEvent {
+    /// The interned form of this event, its texts added to `symbols`.
+    pub fn intern(&self, symbols: &mut Symbols) -> Event {
+        let d = &self.detail;
+        Event {
+            time: self.time,
+            client_ip: d.client_ip,
+            server: symbols.text(&self.server),
+            service: symbols.text(&d.service),
+            username: d.username.as_deref().map(|s| symbols.text(s)),
+            mechanism: d.mechanism.as_deref().map(|s| symbols.text(s)),
+            logged_hostname: d.logged_hostname.as_deref().map(|s| symbols.text(s)),
+            session: d.session.as_deref().map(|s| session_hash(s.as_bytes())),
+            count: d.count,
+            duration_secs: d.duration_secs,
+            kind: d.kind,
+            reason: d.reason,
+            layer: d.layer,
+        }
+    }
+}
+
+impl Event {
+    /// The owned form of this event, its texts looked up in `symbols`. Its session id is only a
+    /// hash: the owned event has none.
+    pub fn to_owned_event(&self, symbols: &Symbols) -> OwnedEvent {
+        let text = |s: Option<u32>| s.map(|s| symbols.get(s).to_string());
+        OwnedEvent {
+            time: self.time,
+            server: symbols.get(self.server).to_string(),
+            detail: Detail {
+                kind: self.kind,
+                reason: self.reason,
+                service: symbols.get(self.service).to_string(),
+                client_ip: self.client_ip,
+                username: text(self.username),
+                mechanism: text(self.mechanism),
+                logged_hostname: text(self.logged_hostname),
+                count: self.count,
+                layer: self.layer,
+                session: None,
+                duration_secs: self.duration_secs,
+            },
+        }
+    }
+}
+
 /// Where an event came from: the file (its id in the store) and the byte offset of its line.
 ///
 /// The key makes storing idempotent: a rescan (`--full`) or a replay after a crash produces the
@@ -372,4 +419,14 @@ impl EventKey {
             offset: (rowid & ((1 << Self::OFFSET_BITS) - 1)) as u64,
         }
     }
+}
+
+/// An event ready for the store: the key of the line it came from, and how many attempts it
+/// stands for after correlation (at least 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyedEvent {
+    /// The line the event is stored under.
+    pub key: EventKey,
+    /// The event.
+    pub event: Event,
 }

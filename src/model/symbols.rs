@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use foldhash::fast::RandomState;
 
-use crate::event::{Event, OwnedEvent, Service, session_hash};
 use crate::text::{visible, visible_upper};
 
 /// A text's number in its [`Symbols`] table.
@@ -74,16 +73,17 @@ impl Symbols {
         sym
     }
 
-    /// The symbol of a service name.
-    pub fn service(&mut self, service: Service<'_>) -> Sym {
-        if service.prefix.is_empty() {
-            return self.visible(service.name);
+    /// The symbol of a name made of a fixed prefix the parser adds (`dovecot/`) and a name as
+    /// logged, so that a known name is found without building the whole name.
+    pub fn prefixed(&mut self, prefix: &'static [u8], name: &[u8]) -> Sym {
+        if prefix.is_empty() {
+            return self.visible(name);
         }
-        if let Some(&sym) = self.prefixed.get(service.prefix).and_then(|names| names.get(service.name)) {
+        if let Some(&sym) = self.prefixed.get(prefix).and_then(|names| names.get(name)) {
             return sym;
         }
-        let sym = self.text(&service.visible());
-        self.prefixed.entry(service.prefix).or_default().insert(service.name.into(), sym);
+        let sym = self.text(&visible(&[prefix, name].concat()));
+        self.prefixed.entry(prefix).or_default().insert(name.into(), sym);
         sym
     }
 
@@ -106,48 +106,6 @@ impl Symbols {
     pub fn since(&self, start: usize) -> &[Arc<str>] {
         self.strings.get(start..).unwrap_or(&[])
     }
-
-    /// Interns an owned event's texts.
-    pub fn event(&mut self, e: &OwnedEvent) -> Event {
-        let d = &e.detail;
-        Event {
-            time: e.time,
-            client_ip: d.client_ip,
-            server: self.text(&e.server),
-            service: self.text(&d.service),
-            username: d.username.as_deref().map(|s| self.text(s)),
-            mechanism: d.mechanism.as_deref().map(|s| self.text(s)),
-            logged_hostname: d.logged_hostname.as_deref().map(|s| self.text(s)),
-            session: d.session.as_deref().map(|s| session_hash(s.as_bytes())),
-            count: d.count,
-            duration_secs: d.duration_secs,
-            kind: d.kind,
-            reason: d.reason,
-            layer: d.layer,
-        }
-    }
-
-    /// The owned form of `e`. Its session id is only a hash: the owned event has none.
-    pub fn owned(&self, e: &Event) -> OwnedEvent {
-        let text = |s: Option<u32>| s.map(|s| self.get(s).to_string());
-        OwnedEvent {
-            time: e.time,
-            server: self.get(e.server).to_string(),
-            detail: crate::event::Detail {
-                kind: e.kind,
-                reason: e.reason,
-                service: self.get(e.service).to_string(),
-                client_ip: e.client_ip,
-                username: text(e.username),
-                mechanism: text(e.mechanism),
-                logged_hostname: text(e.logged_hostname),
-                count: e.count,
-                layer: e.layer,
-                session: None,
-                duration_secs: e.duration_secs,
-            },
-        }
-    }
 }
 
 #[cfg(test)]
@@ -169,9 +127,9 @@ mod tests {
         assert_eq!(s.get(login), "LOGIN");
         assert_eq!(s.len(), 4);
         assert_eq!(s.since(2).len(), 2);
-        let imap = Service { prefix: b"dovecot/", name: b"imap-login" };
-        assert_eq!(s.service(imap), s.text("dovecot/imap-login"));
-        assert_eq!(s.service(imap), s.text("dovecot/imap-login"), "found again without building the name");
-        assert_ne!(s.service(Service { prefix: b"dovecot/", name: b"pop3-login" }), s.service(imap));
+        let imap = s.prefixed(b"dovecot/", b"imap-login");
+        assert_eq!(imap, s.text("dovecot/imap-login"));
+        assert_eq!(s.prefixed(b"dovecot/", b"imap-login"), imap, "found again without building the name");
+        assert_ne!(s.prefixed(b"dovecot/", b"pop3-login"), imap);
     }
 }
