@@ -12,9 +12,9 @@
 
 use std::time::Instant;
 
+use maillogsentinel::model::event::{EventKey, Kind, Reason};
 use maillogsentinel::report::{self, Period, ReportOptions};
-use maillogsentinel::store::blocks::Row;
-use maillogsentinel::store::{STORE_FILE, Store};
+use maillogsentinel::store::{EventRecord, IpKey, STORE_FILE, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -27,8 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let end = today.to_zoned_datetime(tz.clone())?.timestamp().as_second();
     let start = end - days * 86_400;
     let mut store = Store::open(&dir.join(STORE_FILE))?;
-    let have: i64 =
-        store.connection().query_row("SELECT coalesce(sum(events), 0) FROM event_blocks", [], |r| r.get(0))?;
+    let have = store.event_count()?;
     if have == 0 {
         let t = Instant::now();
         fill(&mut store, events, start, end)?;
@@ -58,7 +57,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // The email's attachment: every counted failure of the period, in time order.
     let t = Instant::now();
-    let csv = report::stats::intrusion_csv(store.connection(), &opts.period, opts.probes_count)?;
+    let (from, to) = (opts.period.start.as_second(), opts.period.end.as_second());
+    let csv = store.intrusion_rows(from, to, &opts.period.tz, opts.probes_count)?;
     println!("intrusions.csv: {:.3} s ({} bytes)", t.elapsed().as_secs_f64(), csv.len());
     Ok(())
 }
@@ -67,51 +67,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// against a pool of usernames, 3% successes of regular users from their own IPs (and a few from
 /// attacker IPs), a trickle of backend errors.
 fn fill(store: &mut Store, n: u64, start: i64, end: i64) -> Result<(), Box<dyn std::error::Error>> {
-    let conn = store.connection();
     let services = ["postfix/submission/smtpd", "postfix/smtpd", "dovecot/imap-login", "dovecot/pop3-login"];
-    for s in services.iter().chain(["mx1"].iter()) {
-        conn.execute("INSERT OR IGNORE INTO strings (s) VALUES (?1)", [s])?;
-    }
-    let id = |s: &str| conn.query_row("SELECT id FROM strings WHERE s = ?1", [s], |r| r.get::<_, i64>(0));
-    let service_ids: Vec<i64> = services.iter().map(|s| id(s)).collect::<rusqlite::Result<_>>()?;
-    let server = id("mx1")?;
-    let mut user_ids = Vec::new();
-    for u in 0..5_000 {
-        conn.execute("INSERT OR IGNORE INTO strings (s) VALUES (?1)", [format!("user{u}@example.org")])?;
-        user_ids.push(id(&format!("user{u}@example.org"))?);
-    }
+    let service_ids = store.intern_texts(&services)?;
+    let server = store.intern_texts(&["mx1"])?[0];
+    let users: Vec<String> = (0..5_000).map(|u| format!("user{u}@example.org")).collect();
+    let user_ids = store.intern_texts(&users.iter().map(String::as_str).collect::<Vec<_>>())?;
     let mut rng = fastrand::Rng::with_seed(7);
     let span = (end - start).max(1) as u64;
-    let rows = (0..n).map(|i| {
+    let events = (0..n).map(|i| {
         let ts = start + (i * span / n.max(1)) as i64;
         let roll = rng.u32(0..1000);
         let (kind, reason, ip, user) = if roll < 10 {
             // Users mistyping their password: failures from addresses that also log in, which
             // send the report to the events of the week before those logins.
             let u = rng.usize(0..user_ids.len());
-            (1, 2, [10, (u >> 8) as u8, u as u8, 1], user_ids[u])
+            (Kind::Failure, Reason::PasswordMismatch, [10, (u >> 8) as u8, u as u8, 1], user_ids[u])
         } else if roll < 970 {
             // 200k attacker IPs, skewed so that some are much busier than others.
             let a = rng.u32(0..200_000).min(rng.u32(0..200_000));
             let ip = [45, (a >> 16) as u8, (a >> 8) as u8, a as u8];
-            (1, 2, ip, user_ids[rng.usize(0..user_ids.len()).min(rng.usize(0..user_ids.len()))])
+            let user = user_ids[rng.usize(0..user_ids.len()).min(rng.usize(0..user_ids.len()))];
+            (Kind::Failure, Reason::PasswordMismatch, ip, user)
         } else if roll < 999 {
             let u = rng.usize(0..user_ids.len());
             let ip = if rng.u32(0..500) == 0 { [45, 0, 0, rng.u8(..)] } else { [10, (u >> 8) as u8, u as u8, 1] };
-            (2, 11, ip, user_ids[u])
+            (Kind::Success, Reason::LoginOk, ip, user_ids[u])
         } else {
-            (3, 10, [127, 0, 0, 1], user_ids[0])
+            (Kind::BackendError, Reason::BackendOutage, [127, 0, 0, 1], user_ids[0])
         };
-        let mut addr = [0u8; 16];
-        addr[..4].copy_from_slice(&ip);
-        Row {
-            key: i as i64 + 1,
+        EventRecord {
+            key: EventKey::from_rowid(i as i64 + 1),
             ts,
             kind,
             reason,
             count: 1,
-            ip: addr,
-            ip_len: 4,
+            ip: IpKey::of(std::net::IpAddr::from(ip)),
             server,
             service: service_ids[rng.usize(0..service_ids.len())],
             username: Some(user),
@@ -119,7 +109,7 @@ fn fill(store: &mut Store, n: u64, start: i64, end: i64) -> Result<(), Box<dyn s
             logged_hostname: None,
         }
     });
-    store.import_events(rows)?;
+    store.import_events(events)?;
     // What a scan keeps up to date as it stores events.
     store.rebuild_history()?;
     Ok(())

@@ -8,9 +8,10 @@ use jiff::ToSpan;
 
 use super::{EXIT_CONFIG, EXIT_SEND, EXIT_STORE};
 use crate::config::Config;
-use crate::deliver::{self, SendState, SentLog};
+use crate::deliver;
 use crate::report::{self, Period, ReportError, ReportOptions, parse_duration};
-use crate::store::Store;
+use crate::store::sends::SendState;
+use crate::store::{Store, StoreError};
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -136,13 +137,13 @@ fn fail(code: u8, message: &str) -> ExitCode {
 
 /// Days before `current` (at most `max` back) whose report failed, or that were never tried
 /// since the first recorded send.
-fn pending_days(store: &Store, current: &Period, max: u32) -> rusqlite::Result<Vec<Period>> {
-    let log = SentLog::open(store.connection())?;
+fn pending_days(store: &Store, current: &Period, max: u32) -> Result<Vec<Period>, StoreError> {
+    let log = store.sent_log()?;
     let Some(day) = current.day else { return Ok(vec![]) };
     if !log.any()? {
         return Ok(vec![]);
     }
-    let first_recorded = log_first_day(store)?;
+    let first_recorded = log.first_day()?;
     let mut out = Vec::new();
     for back in (1..=i64::from(max)).rev() {
         let Ok(d) = day.checked_sub(back.days()) else { continue };
@@ -162,10 +163,6 @@ fn pending_days(store: &Store, current: &Period, max: u32) -> rusqlite::Result<V
     Ok(out)
 }
 
-fn log_first_day(store: &Store) -> rusqlite::Result<Option<String>> {
-    store.connection().query_row("SELECT min(period) FROM report_sends WHERE length(period) = 10", [], |r| r.get(0))
-}
-
 /// Builds, sends and records the report of one period. On failure the message is kept in the
 /// data directory and the error (with the server's reply) returned.
 fn send_period(
@@ -176,18 +173,19 @@ fn send_period(
     period: Period,
 ) -> Result<String, String> {
     let opts = ReportOptions { period: period.clone(), ..opts.clone() };
-    let db = |e: rusqlite::Error| format!("store: {e}");
+    let db = |e: StoreError| format!("store: {e}");
     let report = report::build(store, &opts).map_err(db)?;
     let email = &config.email;
     let csv = if email.attach_csv {
-        let rows = report::stats::intrusion_csv(store.connection(), &period, opts.probes_count).map_err(db)?;
+        let (start, end) = (period.start.as_second(), period.end.as_second());
+        let rows = store.intrusion_rows(start, end, &period.tz, opts.probes_count).map_err(db)?;
         Some(deliver::csv_attachment(rows, email.gzip_over_bytes, &report.period.label).map_err(|e| e.to_string())?)
     } else {
         None
     };
     let message = deliver::compose(email, &report, report::text::render(&report), report::html::render(&report), csv)
         .map_err(|e| e.to_string())?;
-    let log = SentLog::open(store.connection()).map_err(db)?;
+    let log = store.sent_log().map_err(db)?;
     let label = report.period.label.clone();
     match deliver::send(email, &message) {
         Ok(()) => {

@@ -1,6 +1,6 @@
 //! Sending reports by email: composing the message ([`compose`]), handing it to SMTP
-//! ([`smtp`]) or the local MTA ([`sendmail`]), and remembering which periods were sent
-//! ([`SentLog`]) so that a failed or missed day is sent later instead of skipped.
+//! ([`smtp`]) or the local MTA ([`sendmail`]). Which periods were sent is kept in the store
+//! ([`crate::store::sends`]), so that a failed or missed day is sent later instead of skipped.
 
 pub mod sendmail;
 pub mod smtp;
@@ -10,7 +10,6 @@ use std::io::Write;
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::config::{EmailConfig, EmailTransport};
 use crate::report::Report;
@@ -126,69 +125,6 @@ pub fn send(cfg: &EmailConfig, message: &Message) -> Result<(), DeliverError> {
     }
 }
 
-/// Which report periods were sent, kept in the store (`report_sends`).
-pub struct SentLog<'a> {
-    conn: &'a Connection,
-}
-
-/// A period's sending state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SendState {
-    /// Delivered to the transport.
-    Sent,
-    /// The last try failed, with this error.
-    Failed(String),
-}
-
-impl<'a> SentLog<'a> {
-    /// Opens (creating) the table.
-    pub fn open(conn: &'a Connection) -> rusqlite::Result<SentLog<'a>> {
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS report_sends (
-                period TEXT PRIMARY KEY,
-                status TEXT NOT NULL,
-                error TEXT,
-                tries INTEGER NOT NULL DEFAULT 0,
-                updated INTEGER NOT NULL
-            )",
-        )?;
-        Ok(SentLog { conn })
-    }
-
-    /// Records the outcome of sending `period` (its label, e.g. `2026-11-23`).
-    pub fn record(&self, period: &str, state: &SendState) -> rusqlite::Result<()> {
-        let (status, error) = match state {
-            SendState::Sent => ("sent", None),
-            SendState::Failed(e) => ("failed", Some(e.as_str())),
-        };
-        self.conn.execute(
-            "INSERT INTO report_sends (period, status, error, tries, updated) VALUES (?1, ?2, ?3, 1, ?4)
-             ON CONFLICT (period) DO UPDATE SET status = ?2, error = ?3, tries = tries + 1, updated = ?4",
-            params![period, status, error, jiff::Timestamp::now().as_second()],
-        )?;
-        Ok(())
-    }
-
-    /// The state of `period`, `None` when never tried.
-    pub fn state(&self, period: &str) -> rusqlite::Result<Option<SendState>> {
-        let row: Option<(String, Option<String>)> = self
-            .conn
-            .query_row("SELECT status, error FROM report_sends WHERE period = ?1", [period], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        Ok(row.map(|(status, error)| match status.as_str() {
-            "sent" => SendState::Sent,
-            _ => SendState::Failed(error.unwrap_or_default()),
-        }))
-    }
-
-    /// True when some period was ever recorded (before that, there is nothing to catch up).
-    pub fn any(&self) -> rusqlite::Result<bool> {
-        Ok(self.conn.query_row("SELECT count(*) FROM report_sends", [], |r| r.get::<_, i64>(0))? > 0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,17 +139,5 @@ mod tests {
         let mut back = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut back).unwrap();
         assert_eq!(back, big);
-    }
-
-    #[test]
-    fn sent_periods_are_remembered() {
-        let conn = Connection::open_in_memory().unwrap();
-        let log = SentLog::open(&conn).unwrap();
-        assert!(!log.any().unwrap());
-        log.record("2026-11-23", &SendState::Failed("451 try later".into())).unwrap();
-        assert_eq!(log.state("2026-11-23").unwrap(), Some(SendState::Failed("451 try later".into())));
-        log.record("2026-11-23", &SendState::Sent).unwrap();
-        assert_eq!(log.state("2026-11-23").unwrap(), Some(SendState::Sent));
-        assert_eq!(log.state("2026-11-24").unwrap(), None);
     }
 }

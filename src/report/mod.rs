@@ -435,7 +435,7 @@ pub enum ReportError {
         /// The store file.
         path: PathBuf,
         /// Why.
-        source: rusqlite::Error,
+        source: StoreError,
     },
 }
 
@@ -462,8 +462,8 @@ pub fn open_store(data_dir: &Path) -> Result<Store, ReportError> {
 }
 
 /// Builds the report from an open store.
-pub fn build(store: &Store, opts: &ReportOptions) -> rusqlite::Result<Report> {
-    let mut report = stats::collect(store.connection(), &opts.period, opts.top, opts.probes_count)?;
+pub fn build(store: &Store, opts: &ReportOptions) -> Result<Report, StoreError> {
+    let mut report = stats::collect(store, &opts.period, opts.top, opts.probes_count)?;
     report.server = opts.server.clone();
     report.version = VERSION.to_string();
     let outages = &mut report.backend_outages;

@@ -247,12 +247,12 @@ pub(super) fn insert(conn: &Connection, rows: &[Row], buf: &mut Vec<u8>) -> rusq
 
 /// Calls `f` on every stored event with `start <= ts < end`, block by block (so in no
 /// particular order across blocks).
-pub fn for_each_in(
+pub fn for_each_in<E: From<rusqlite::Error> + From<CorruptBlock>>(
     conn: &Connection,
     start: i64,
     end: i64,
-    mut f: impl FnMut(&Row) -> rusqlite::Result<()>,
-) -> rusqlite::Result<()> {
+    mut f: impl FnMut(&Row) -> Result<(), E>,
+) -> Result<(), E> {
     if start >= end {
         return Ok(());
     }
@@ -262,18 +262,26 @@ pub fn for_each_in(
     let mut blocks = stmt.query(params![start, end])?;
     while let Some(b) = blocks.next()? {
         let mut failed = Ok(());
-        decode(b.get(0)?, (b.get(1)?, b.get(2)?, b.get(3)?), b.get_ref(4)?.as_blob()?, |row| {
-            if failed.is_ok() && (start..end).contains(&row.ts) {
-                failed = f(row);
-            }
-        })?;
+        decode(
+            b.get(0)?,
+            (b.get(1)?, b.get(2)?, b.get(3)?),
+            b.get_ref(4)?.as_blob().map_err(rusqlite::Error::from)?,
+            |row| {
+                if failed.is_ok() && (start..end).contains(&row.ts) {
+                    failed = f(row);
+                }
+            },
+        )?;
         failed?;
     }
     Ok(())
 }
 
 /// Calls `f` on every stored event (none can be at `i64::MAX` seconds: timestamps end in 9999).
-pub fn for_each(conn: &Connection, f: impl FnMut(&Row) -> rusqlite::Result<()>) -> rusqlite::Result<()> {
+pub fn for_each<E: From<rusqlite::Error> + From<CorruptBlock>>(
+    conn: &Connection,
+    f: impl FnMut(&Row) -> Result<(), E>,
+) -> Result<(), E> {
     for_each_in(conn, i64::MIN, i64::MAX, f)
 }
 
@@ -632,12 +640,12 @@ mod tests {
         let mut seen = Vec::new();
         for_each_in(&conn, 100, 200, |r| {
             seen.push(r.key);
-            Ok(())
+            Ok::<(), rusqlite::Error>(())
         })
         .unwrap();
         assert_eq!(seen, [1, 2]);
-        for_each_in(&conn, 200, 100, |_| panic!("an empty period has no events")).unwrap();
-        let err = for_each(&conn, |_| Ok(())).unwrap_err().to_string();
+        for_each_in::<rusqlite::Error>(&conn, 200, 100, |_| panic!("an empty period has no events")).unwrap();
+        let err = for_each(&conn, |_| Ok::<(), rusqlite::Error>(())).unwrap_err().to_string();
         assert!(err.contains("event block 3 of the store is corrupt"), "{err}");
     }
 }

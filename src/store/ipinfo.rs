@@ -78,6 +78,32 @@ pub fn lookup(conn: &Connection, ip: IpAddr) -> rusqlite::Result<Option<IpInfo>>
     }))
 }
 
+/// Calls `f` on every address `ip_info` holds, with what it holds (rows whose address this build
+/// cannot read are skipped: they are enriched again when seen).
+pub(super) fn for_each(conn: &Connection, mut f: impl FnMut(IpAddr, IpInfo)) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT i.ip, i.hostname, i.rdns_status, i.country_code, i.asn,
+             (SELECT s FROM strings WHERE id = i.aso_id), i.resolved_at
+         FROM ip_info i",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let Some(ip) = ip_from_blob(r.get_ref(0)?.as_blob()?) else { continue };
+        f(
+            ip,
+            IpInfo {
+                hostname: r.get(1)?,
+                rdns_status: r.get::<_, Option<String>>(2)?.as_deref().and_then(RdnsStatus::parse),
+                country_code: r.get(3)?,
+                asn: r.get(4)?,
+                aso: r.get(5)?,
+                resolved_at: r.get(6)?,
+            },
+        );
+    }
+    Ok(())
+}
+
 /// Saves `infos` inside the caller's transaction. Reverse DNS fields are only replaced by a new
 /// lookup (`resolved_at` set), so a `--no-dns` scan keeps the cached names.
 pub(super) fn save<S>(

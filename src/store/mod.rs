@@ -11,11 +11,16 @@
 //! row of `event_blocks` with the range of their keys (file id and line offset, see [`EventKey`])
 //! and of their times ([`blocks`]). An event already stored (same key) is never stored again.
 
-pub mod blocks;
+mod blocks;
 pub mod csv;
+mod export;
 pub mod history;
 pub mod ipinfo;
 pub mod lock;
+mod query;
+pub mod sends;
+
+pub use query::{EventRecord, IpKey, Snapshot, TextId};
 
 use std::collections::HashMap;
 
@@ -55,6 +60,16 @@ pub enum StoreError {
     /// The store is not one this build can use.
     #[error("{0}")]
     Unusable(String),
+    /// What the store holds cannot be read: a corrupt block, an event of a kind this build does
+    /// not know.
+    #[error("the store is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<blocks::CorruptBlock> for StoreError {
+    fn from(e: blocks::CorruptBlock) -> StoreError {
+        StoreError::Corrupt(e.to_string())
+    }
 }
 
 /// Store results.
@@ -232,11 +247,6 @@ impl Store {
         })
     }
 
-    /// The underlying connection, for read-only queries by reports and tests.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
     /// Hands this store's checkpoints (copying the write-ahead log into the database, with two
     /// syncs) to a [`Checkpointer`] on another thread: a commit that runs one waits for the
     /// disk, and a checkpoint due near the end of a first scan was most of the time left after
@@ -319,6 +329,18 @@ impl Store {
             }
         }
         Ok(best)
+    }
+
+    /// The checkpoint of the file last seen at `path`, if any.
+    pub fn source_at(&self, path: &str) -> Result<Option<SourceRecord>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, fp_len, fp_hash, dev, ino, offset, lines, complete, size, year, month
+                 FROM sources WHERE path = ?1 ORDER BY last_seen DESC, id DESC LIMIT 1",
+            )?
+            .query_row([path], source_from_row)
+            .optional()?)
     }
 
     /// Registers a file not seen before.
@@ -457,11 +479,32 @@ impl Store {
         Ok(added)
     }
 
-    /// Stores events whose texts are already in `strings` (ids in the rows), as a scan would but
-    /// without the CSV and the history tables: for tools and benchmarks that fill a store (follow
-    /// with [`Store::rebuild_history`]). Events already stored are skipped; returns how many
-    /// were stored.
-    pub fn import_events(&mut self, rows: impl IntoIterator<Item = blocks::Row>) -> Result<u64> {
+    /// Stores events whose texts are already stored (their ids from [`Store::intern_texts`]), as
+    /// a scan would but without the CSV and the history tables: for tools and benchmarks that fill
+    /// a store (follow with [`Store::rebuild_history`]). Events already stored are skipped;
+    /// returns how many were stored.
+    pub fn import_events(&mut self, events: impl IntoIterator<Item = EventRecord>) -> Result<u64> {
+        self.import_rows(events.into_iter().map(|e| {
+            let (ip, ip_len) = blocks::Row::ip_parts(&e.ip.addr());
+            blocks::Row {
+                key: e.key.rowid(),
+                ts: e.ts,
+                kind: e.kind.code(),
+                reason: e.reason.code(),
+                count: e.count.max(1),
+                ip,
+                ip_len,
+                server: e.server.0,
+                service: e.service.0,
+                username: e.username.map(|t| t.0),
+                mechanism: e.mechanism.map(|t| t.0),
+                logged_hostname: e.logged_hostname.map(|t| t.0),
+            }
+        }))
+    }
+
+    /// [`Store::import_events`] of rows as the blocks hold them.
+    pub(super) fn import_rows(&mut self, rows: impl IntoIterator<Item = blocks::Row>) -> Result<u64> {
         let mut stored = 0;
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
@@ -486,7 +529,7 @@ impl Store {
         let mut rows = Vec::new();
         blocks::for_each(&self.conn, |r| {
             rows.push(*r);
-            Ok(())
+            Ok::<(), StoreError>(())
         })?;
         rows.sort_by_key(|r| r.key);
         let mut names = Names::default();
@@ -527,13 +570,13 @@ impl Checkpointer {
 
 /// The texts of `strings` ids, each read once.
 #[derive(Debug, Default)]
-pub struct Names {
+struct Names {
     cache: HashMap<i64, String, RandomState>,
 }
 
 impl Names {
     /// The text of `id` (empty for an id the table does not hold).
-    pub fn get(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<&str> {
+    fn get(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<&str> {
         match self.cache.entry(id) {
             std::collections::hash_map::Entry::Occupied(known) => Ok(known.into_mut()),
             std::collections::hash_map::Entry::Vacant(slot) => {
@@ -544,11 +587,6 @@ impl Names {
                 Ok(slot.insert(text.unwrap_or_default()))
             }
         }
-    }
-
-    /// The text of `id` if [`Names::get`] has read it.
-    pub fn known(&self, id: i64) -> Option<&str> {
-        self.cache.get(&id).map(String::as_str)
     }
 }
 
@@ -983,7 +1021,7 @@ mod tests {
             let path = dir.path().join(STORE_FILE);
             old_store(&path, version);
             let store = Store::open(&path).unwrap();
-            let conn = store.connection();
+            let conn = &store.conn;
             assert_eq!(meta_get::<i64>(conn, "schema_version").unwrap(), Some(SCHEMA_VERSION));
             for table in ["events", "spans"] {
                 assert!(!has_table(conn, table).unwrap(), "v{version}: {table} dropped");
@@ -1007,18 +1045,25 @@ mod tests {
             );
             assert!(events.iter().all(|e| e.service == "dovecot/imap-login" && e.username.as_deref() == Some("admin")));
 
-            let period = crate::report::Period::day("2026-03-10".parse().unwrap(), &jiff::tz::TimeZone::UTC).unwrap();
-            let report = crate::report::stats::collect(conn, &period, 10, false).unwrap();
-            assert_eq!(report.totals.failed_attempts, 5);
-            assert_eq!(report.totals.successful_logins, 1);
-            assert_eq!(report.totals.previous_failed_attempts, 1);
+            // Read back by time: the day of 2026-03-10, and the day before.
+            let day = 1_773_100_800;
+            let (mut failed, mut logins, mut before) = (0, 0, 0);
+            store
+                .events_in(day, day + 86_400, |e| match e.kind {
+                    Kind::Failure => failed += e.count,
+                    Kind::Success => logins += e.count,
+                    Kind::BackendError => {}
+                })
+                .unwrap();
+            store.events_in(day - 86_400, day, |e| before += e.count).unwrap();
+            assert_eq!((failed, logins, before), (5, 1, 1));
 
             // One block per file; opening again changes nothing.
             let blocks = count(conn, "SELECT count(*) FROM event_blocks");
             assert_eq!(blocks, 2);
             drop(store);
             let again = Store::open(&path).unwrap();
-            assert_eq!(count(again.connection(), "SELECT count(*) FROM event_blocks"), blocks);
+            assert_eq!(count(&again.conn, "SELECT count(*) FROM event_blocks"), blocks);
             assert_eq!(again.events().unwrap(), events);
         }
     }
