@@ -132,6 +132,11 @@ fn the_report_is_sent_as_text_html_and_csv() {
     assert!(rows[0].starts_with("timestamp,server,service,client_ip,username"), "{rows:?}");
     assert_eq!(rows.len() as u64, 1 + fixture::FAILED, "one row per failed attempt: {rows:?}");
     assert!(rows.iter().any(|r| r.contains("203.0.113.5") && r.contains("scanner.example.net") && r.contains(",CN,")));
+    // Exactly reports/intrusions.csv (header, quoting, columns) restricted to the day.
+    let file = std::fs::read_to_string(dir.path().join("data/reports/intrusions.csv")).unwrap();
+    let day_rows: Vec<&str> =
+        file.lines().enumerate().filter(|(i, l)| *i == 0 || l.starts_with(&day)).map(|(_, l)| l).collect();
+    assert_eq!(rows, day_rows, "the attachment is intrusions.csv's header and rows of the day");
 
     // The last scan missed something: the subject says so, not only the body.
     let store = maillogsentinel::store::Store::open(&dir.path().join("data").join(maillogsentinel::store::STORE_FILE));

@@ -17,7 +17,7 @@ mod tests;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use pass::{IpAgg, Map, Set};
+use pass::{Map, Set};
 
 use super::{
     AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, NewIps, Period,
@@ -72,8 +72,9 @@ struct Group {
 }
 
 impl Group {
-    fn add(&mut self, agg: &IpAgg) {
-        self.attempts += agg.attempts;
+    /// Counts one address with `attempts`.
+    fn add(&mut self, attempts: u64) {
+        self.attempts += attempts;
         self.ips += 1;
     }
 }
@@ -126,71 +127,69 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
     let _snapshot = store.snapshot()?;
     let (start, end) = (period.start.as_second(), period.end.as_second());
     let enrichment = store.has_enrichment()?;
-    let p = pass::period(store, start, end, probes_count)?;
-    let (previous_failed, previous_ips) = pass::previous(store, start - (end - start), start, probes_count)?;
+    let p = pass::read(store, start, end, probes_count)?;
+
+    // The period's addresses (by number) ranked by attempts, then address for a stable order.
+    let mut ranked: Vec<u32> = (0..p.ip_attempts.len() as u32).filter(|&i| p.ip_attempts[i as usize] > 0).collect();
+    let key = |i: u32| p.ips.keys[i as usize];
+    let attempts = |i: u32| p.ip_attempts[i as usize];
+    ranked.sort_unstable_by(|&a, &b| attempts(b).cmp(&attempts(a)).then(key(a).cmp(&key(b))));
+    let keys: Vec<IpKey> = ranked.iter().map(|&i| key(i)).collect();
     let totals = Totals {
         failed_attempts: p.failed,
-        unique_ips: p.by_ip.len() as u64,
-        previous_failed_attempts: previous_failed,
-        previous_unique_ips: previous_ips,
+        unique_ips: ranked.len() as u64,
+        previous_failed_attempts: p.previous_failed,
+        previous_unique_ips: p.ip_flags.iter().filter(|&&f| f & pass::PREVIOUS != 0).count() as u64,
         successful_logins: p.successful,
         mechanism_probes: p.probes,
     };
-
-    // Addresses ranked by attempts, then address for a stable order.
-    let mut ranked: Vec<(IpKey, IpAgg)> = p.by_ip.iter().map(|(k, v)| (*k, *v)).collect();
-    ranked.sort_unstable_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(&b.0)));
-    let keys: Vec<IpKey> = ranked.iter().map(|r| r.0).collect();
     let first_seen = store.first_seen(&keys)?;
     let infos = if enrichment { store.ip_infos(&keys)? } else { vec![None; keys.len()] };
-    // The rows shown: the top addresses, and the top of those new in the period.
+    // The rows shown (places in `ranked`): the top addresses, and the top of those new in the
+    // period.
     let mut new_ips = NewIps::default();
     let mut new_top = Vec::new();
-    for (i, (_, agg)) in ranked.iter().enumerate() {
+    for (i, &n) in ranked.iter().enumerate() {
         if first_seen[i].is_none_or(|t| t >= start) {
             new_ips.count += 1;
-            new_ips.attempts += agg.attempts;
+            new_ips.attempts += attempts(n);
             if new_top.len() < top {
                 new_top.push(i);
             }
         }
     }
-    let shown_ips: Vec<usize> = (0..ranked.len().min(top)).chain(new_top.iter().copied()).collect();
+    let shown_ips: Vec<u32> = (0..ranked.len().min(top)).chain(new_top.iter().copied()).map(|i| ranked[i]).collect();
 
-    let top_users =
-        top_groups(p.by_user.iter().map(|(u, &n)| (*u, Group { attempts: n, ips: 0 })), top, |u| store.text(*u))?;
-    let details = pass::details(
-        store,
-        (start, end),
-        shown_ips.iter().map(|&i| ranked[i].0),
-        top_users.iter().map(|u| u.0),
-        &p.successes,
-        probes_count,
-    )?;
+    let users = p.user_attempts.iter().enumerate().filter(|(_, n)| **n > 0);
+    let top_users = top_groups(users.map(|(u, &n)| (u as u32, Group { attempts: n, ips: 0 })), top, |&u| {
+        store.text(p.users.ids[u as usize])
+    })?;
+    let shown_users: Vec<u32> = top_users.iter().map(|u| u.0).collect();
+    let details = p.details(start, &shown_ips, &shown_users);
 
     let ip_row = |i: usize| -> IpRow {
-        let (ip, agg) = &ranked[i];
+        let n = ranked[i];
         let info = Shown::from(infos[i].clone());
         IpRow {
-            ip: ip.addr().to_string(),
-            attempts: agg.attempts,
-            accounts: details.ip_users.get(ip).map_or(0, |u| u.len() as u64),
+            ip: key(n).addr().to_string(),
+            attempts: attempts(n),
+            accounts: details.ip_users.get(&n).map_or(0, |u| u.len() as u64),
             hostname: info.hostname,
             country_code: info.country_code,
             asn: info.asn,
             aso: info.aso,
             first_seen: first_seen[i].map(|t| period.format_ts(t)),
-            last_seen: Some(period.format_ts(agg.last)),
+            last_seen: Some(period.format_ts(p.ip_last[n as usize])),
         }
     };
     let top_ips = (0..ranked.len().min(top)).map(ip_row).collect();
     new_ips.top = new_top.iter().map(|&i| ip_row(i)).collect();
     let top_users = top_users
         .into_iter()
-        .map(|(id, username, g)| UserRow {
+        .map(|(n, username, g)| UserRow {
             username,
             attempts: g.attempts,
-            ips: details.user_ips.get(&id).map_or(0, |ips| ips.len() as u64),
+            ips: details.user_ips.get(&n).map_or(0, |ips| ips.len() as u64),
         })
         .collect();
 
@@ -199,8 +198,9 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
     let mut countries: Map<&str, Group> = Map::default();
     let mut asns: Map<(Option<u32>, &str), Group> = Map::default();
     let mut dns: Map<&str, Group> = Map::default();
-    for (i, (ip, agg)) in ranked.iter().enumerate() {
-        networks.entry(ip.network()).or_default().add(agg);
+    for (i, &n) in ranked.iter().enumerate() {
+        let agg = attempts(n);
+        networks.entry(key(n).network()).or_default().add(agg);
         if enrichment {
             let info = infos[i].as_ref();
             let country = info.and_then(|i| i.country_code.as_deref()).unwrap_or("unknown");
@@ -231,9 +231,10 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         .map(|(_, status, g)| DnsRow { status, attempts: g.attempts, ips: g.ips })
         .collect();
     let mut classes = [Group::default(); SERVICE_CLASSES.len()];
-    for (_, agg) in &ranked {
+    for &n in &ranked {
+        let flags = p.ip_flags[n as usize];
         for (c, group) in classes.iter_mut().enumerate() {
-            group.ips += u64::from(agg.classes >> c & 1);
+            group.ips += u64::from(flags >> c & 1);
         }
     }
     for (c, group) in classes.iter_mut().enumerate() {
@@ -258,7 +259,7 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         services: backend_services,
     };
 
-    let compromises = compromises(store, period, &p.successes, &details.failures, enrichment)?;
+    let compromises = compromises(store, period, &p.successes, &details.look_back, enrichment)?;
     let per_hour = p
         .per_hour
         .iter()
@@ -292,7 +293,7 @@ fn compromises(
     store: &Store,
     period: &Period,
     successes: &Map<(Option<TextId>, IpKey), pass::SuccessGroup>,
-    failures: &Map<IpKey, Vec<pass::Failure>>,
+    failures: &Map<IpKey, Vec<pass::LookBack>>,
     enrichment: bool,
 ) -> Result<Vec<Compromise>> {
     let info = |ip: IpAddr| -> Result<Option<IpInfo>> { if enrichment { store.ip_info(ip) } else { Ok(None) } };

@@ -25,6 +25,14 @@ use crate::model::ipinfo::IpInfo;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TextId(pub(super) i64);
 
+impl TextId {
+    /// The id as a number: small and dense from 1, so that tables of many texts can be indexed
+    /// by it.
+    pub fn number(self) -> i64 {
+        self.0
+    }
+}
+
 /// A client address as one number: IPv6 as itself, IPv4 as its IPv4-mapped IPv6 form. Stored
 /// events never hold a mapped address (the parser turns those into IPv4), so no two addresses
 /// share a key. Ordered as [`IpAddr`] is: every IPv4 address before every IPv6 one.
@@ -53,6 +61,11 @@ impl IpKey {
                 IpKey(u128::from_be_bytes(k))
             }
         }
+    }
+
+    /// The key as one number (IPv4 as `::ffff:a.b.c.d`), to pack into compact tables.
+    pub fn bits(self) -> u128 {
+        self.0
     }
 
     /// Whether the address is IPv4.

@@ -1,10 +1,13 @@
-//! The reads of the events behind a report, each aggregating as it decodes.
+//! The one read of the events behind a report, aggregating as it decodes.
 //!
-//! A year is millions of events, so the work per event is a few lookups in maps keyed by numbers
-//! ([`IpKey`], [`TextId`]) with a fast hash (foldhash), and nothing else: no text, no set of
-//! accounts per address. What only the shown rows need (the distinct accounts of the top
-//! addresses, the distinct addresses of the top accounts) and the logins' look-back are read by
-//! a second pass ([`details`]) once those rows are known, filtered by small sets.
+//! A year is millions of events, so the work per event is kept to a few lookups in small,
+//! dense tables: addresses and accounts get numbers from 0 on first sight ([`IpIndex`],
+//! [`UserIndex`]), found through maps with a fast hash (foldhash) keyed by the store's numeric
+//! ids, never by text. What only the shown rows need (the distinct accounts of the top
+//! addresses, the distinct addresses of the top accounts, the failures before each login) is
+//! answered afterwards from a compact list of the counted failures ([`Failures`]), so the
+//! events are decoded once: the period, and before it whatever the previous period and the
+//! logins' look-back need.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,14 +22,74 @@ pub(super) type Map<K, V> = HashMap<K, V, RandomState>;
 /// A hash set with the fast hash.
 pub(super) type Set<K> = HashSet<K, RandomState>;
 
-/// One address's counted failures in the period.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct IpAgg {
-    pub attempts: u64,
-    /// Last failure in the period.
-    pub last: i64,
-    /// Bit `i` is set when a failure was on service class `i` ([`SERVICE_CLASSES`]).
-    pub classes: u8,
+/// Numbers for addresses, from 0 in order of first sight. IPv4 addresses (nearly all of them)
+/// are kept under 4-byte keys: the map then fits the CPU's caches better.
+#[derive(Debug, Default)]
+pub(super) struct IpIndex {
+    v4: Map<u32, u32>,
+    v6: Map<u128, u32>,
+    /// The address of each number.
+    pub keys: Vec<IpKey>,
+}
+
+impl IpIndex {
+    fn intern(&mut self, ip: IpKey) -> u32 {
+        let next = self.keys.len() as u32;
+        let n = if ip.is_ipv4() {
+            *self.v4.entry(ip.bits() as u32).or_insert(next)
+        } else {
+            *self.v6.entry(ip.bits()).or_insert(next)
+        };
+        if n == next {
+            self.keys.push(ip);
+        }
+        n
+    }
+
+    /// The number of `ip`, if it was seen.
+    pub fn get(&self, ip: IpKey) -> Option<u32> {
+        if ip.is_ipv4() { self.v4.get(&(ip.bits() as u32)).copied() } else { self.v6.get(&ip.bits()).copied() }
+    }
+}
+
+/// No account (an event without a username).
+pub(super) const NO_USER: u32 = u32::MAX;
+
+/// Numbers for accounts, from 0 in order of first sight. Store ids are small and dense, so
+/// most are found by indexing a table rather than hashing.
+#[derive(Debug, Default)]
+pub(super) struct UserIndex {
+    by_id: Vec<u32>,
+    far: Map<i64, u32>,
+    /// The account of each number.
+    pub ids: Vec<TextId>,
+}
+
+/// Ids below this are looked up in a table (4 bytes each) rather than a map.
+const DENSE_IDS: i64 = 1 << 22;
+
+impl UserIndex {
+    fn intern(&mut self, user: Option<TextId>) -> u32 {
+        let Some(user) = user else { return NO_USER };
+        let next = self.ids.len() as u32;
+        let id = user.number();
+        let n = if (0..DENSE_IDS).contains(&id) {
+            let i = id as usize;
+            if i >= self.by_id.len() {
+                self.by_id.resize(i + 1, NO_USER);
+            }
+            if self.by_id[i] == NO_USER {
+                self.by_id[i] = next;
+            }
+            self.by_id[i]
+        } else {
+            *self.far.entry(id).or_insert(next)
+        };
+        if n == next {
+            self.ids.push(user);
+        }
+        n
+    }
 }
 
 /// The successful logins of one account from one address in the period.
@@ -46,15 +109,40 @@ impl SuccessGroup {
     }
 }
 
-/// What one pass over the period gathers.
+/// One counted failure, in 16 bytes; attempts other than 1 are kept aside ([`Failures::counts`]).
+#[derive(Clone, Copy, Debug)]
+struct Failure {
+    ts: i64,
+    ip: u32,
+    user: u32,
+}
+
+/// The counted failures from the logins' earliest look-back to the end of the period.
+#[derive(Debug, Default)]
+pub(super) struct Failures {
+    list: Vec<Failure>,
+    /// Attempts of the failures (by place in `list`) that stand for more than one.
+    counts: Map<usize, u32>,
+}
+
+/// What the read gathers. Per address and account, tables indexed by their numbers.
 #[derive(Debug, Default)]
 pub(super) struct Period {
     pub failed: u64,
     pub probes: u64,
     pub successful: u64,
-    pub by_ip: Map<IpKey, IpAgg>,
-    /// Counted failures per account.
-    pub by_user: Map<TextId, u64>,
+    pub previous_failed: u64,
+    pub ips: IpIndex,
+    /// Counted failures in the period, per address (0: an address seen only before it).
+    pub ip_attempts: Vec<u64>,
+    /// The last counted failure in the period, per address.
+    pub ip_last: Vec<i64>,
+    /// Bit `i` set: a counted failure on service class `i` ([`SERVICE_CLASSES`]) in the period;
+    /// bit 7: one in the previous period.
+    pub ip_flags: Vec<u8>,
+    pub users: UserIndex,
+    /// Counted failures in the period, per account.
+    pub user_attempts: Vec<u64>,
     /// Counted failures per service class.
     pub class_attempts: [u64; SERVICE_CLASSES.len()],
     pub successes: Map<(Option<TextId>, IpKey), SuccessGroup>,
@@ -63,40 +151,84 @@ pub(super) struct Period {
     pub backend_first: Option<i64>,
     pub backend_last: Option<i64>,
     pub backend_services: Map<TextId, u64>,
+    failures: Failures,
 }
 
-/// Aggregates the events of `[start, end)`.
-pub(super) fn period(store: &Store, start: i64, end: i64, probes_count: bool) -> Result<Period> {
+/// Bit of [`Period::ip_flags`]: a counted failure in the previous period.
+pub(super) const PREVIOUS: u8 = 0x80;
+
+/// Reads `[start, end)`, and before it the previous period of the same length and the week of
+/// look-back of the period's logins.
+pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> Result<Period> {
+    let previous = start - (end - start);
+    let look_back = start - COMPROMISE_LOOKBACK_SECS;
     let hours = ((end - start).max(0) as u64).div_ceil(3600) as usize;
     let mut p = Period { per_hour: vec![0; hours], ..Period::default() };
     // Few services: each is classified once, by its text.
-    let mut classes: Map<TextId, u8> = Map::default();
+    let mut classes: Vec<(TextId, u8)> = Vec::new();
     let mut failed: Option<StoreError> = None;
-    store.events_in(start, end, |e| {
+    store.events_in(previous.min(look_back), end, |e| {
         let count = u64::from(e.count);
+        let in_period = e.ts >= start;
         match e.kind {
-            Kind::Failure if !e.is_counted_failure(probes_count) => p.probes += count,
+            Kind::Failure if !e.is_counted_failure(probes_count) => {
+                if in_period {
+                    p.probes += count;
+                }
+            }
             Kind::Failure => {
-                p.failed += count;
-                let class = *classes.entry(e.service).or_insert_with(|| match store.text(e.service) {
-                    Ok(text) => class_of(&text),
-                    Err(err) => {
-                        failed.get_or_insert(err);
-                        0
+                let ip = p.ips.intern(e.ip) as usize;
+                if ip == p.ip_attempts.len() {
+                    p.ip_attempts.push(0);
+                    p.ip_last.push(i64::MIN);
+                    p.ip_flags.push(0);
+                }
+                let user = p.users.intern(e.username);
+                if e.ts >= look_back {
+                    let f = &mut p.failures;
+                    if count != 1 {
+                        f.counts.insert(f.list.len(), e.count);
                     }
-                });
+                    f.list.push(Failure { ts: e.ts, ip: ip as u32, user });
+                }
+                if !in_period {
+                    if e.ts >= previous {
+                        p.previous_failed += count;
+                        p.ip_flags[ip] |= PREVIOUS;
+                    }
+                    return;
+                }
+                p.failed += count;
+                let class = match classes.iter().find(|c| c.0 == e.service) {
+                    Some(c) => c.1,
+                    None => {
+                        let class = match store.text(e.service) {
+                            Ok(text) => class_of(&text),
+                            Err(err) => {
+                                failed.get_or_insert(err);
+                                0
+                            }
+                        };
+                        classes.push((e.service, class));
+                        class
+                    }
+                };
                 p.class_attempts[usize::from(class)] += count;
-                let agg = p.by_ip.entry(e.ip).or_default();
-                agg.attempts += count;
-                agg.last = agg.last.max(e.ts);
-                agg.classes |= 1 << class;
-                if let Some(user) = e.username {
-                    *p.by_user.entry(user).or_default() += count;
+                p.ip_attempts[ip] += count;
+                p.ip_last[ip] = p.ip_last[ip].max(e.ts);
+                p.ip_flags[ip] |= 1 << class;
+                if user != NO_USER {
+                    let user = user as usize;
+                    if user >= p.user_attempts.len() {
+                        p.user_attempts.resize(user + 1, 0);
+                    }
+                    p.user_attempts[user] += count;
                 }
                 if let Some(slot) = p.per_hour.get_mut(((e.ts - start) / 3600) as usize) {
                     *slot += count;
                 }
             }
+            _ if !in_period => {}
             Kind::Success => {
                 p.successful += count;
                 let g = p.successes.entry((e.username, e.ip)).or_insert(SuccessGroup {
@@ -123,73 +255,58 @@ pub(super) fn period(store: &Store, start: i64, end: i64, probes_count: bool) ->
     }
 }
 
-/// Counted failures and distinct addresses of `[start, end)` (the previous period).
-pub(super) fn previous(store: &Store, start: i64, end: i64, probes_count: bool) -> Result<(u64, u64)> {
-    let (mut failed, mut ips) = (0, Set::default());
-    store.events_in(start, end, |e| {
-        if e.is_counted_failure(probes_count) {
-            failed += u64::from(e.count);
-            ips.insert(e.ip);
-        }
-    })?;
-    Ok((failed, ips.len() as u64))
-}
-
 /// One counted failure in a login's look-back: (time, attempts, account).
-pub(super) type Failure = (i64, u64, Option<TextId>);
+pub(super) type LookBack = (i64, u64, Option<TextId>);
 
-/// What the shown rows need beyond [`Period`].
+/// What the shown rows need beyond the totals.
 #[derive(Debug, Default)]
 pub(super) struct Details {
-    /// Distinct accounts tried in the period, per address asked for.
-    pub ip_users: Map<IpKey, Set<TextId>>,
-    /// Distinct addresses in the period, per account asked for.
-    pub user_ips: Map<TextId, Set<IpKey>>,
+    /// Distinct accounts tried in the period, per address number asked for.
+    pub ip_users: Map<u32, Set<u32>>,
+    /// Distinct addresses in the period, per account number asked for.
+    pub user_ips: Map<u32, Set<u32>>,
     /// The counted failures of the logins' addresses in the union of their look-backs.
-    pub failures: Map<IpKey, Vec<Failure>>,
+    pub look_back: Map<IpKey, Vec<LookBack>>,
 }
 
-/// Reads, in one pass, the distinct accounts of `ips` and addresses of `users` in `[start, end)`,
-/// and the counted failures of the addresses of `logins` in their windows: a pass per login
-/// would read the same week again for each of thousands of logins.
-pub(super) fn details(
-    store: &Store,
-    (start, end): (i64, i64),
-    ips: impl IntoIterator<Item = IpKey>,
-    users: impl IntoIterator<Item = TextId>,
-    logins: &Map<(Option<TextId>, IpKey), SuccessGroup>,
-    probes_count: bool,
-) -> Result<Details> {
-    let mut d = Details {
-        ip_users: ips.into_iter().map(|ip| (ip, Set::default())).collect(),
-        user_ips: users.into_iter().map(|u| (u, Set::default())).collect(),
-        failures: Map::default(),
-    };
-    // The union of the windows, inclusive of the last login.
-    let mut union: Option<(i64, i64)> = None;
-    for (&(_, ip), g) in logins {
-        let (lo, hi) = g.window();
-        d.failures.entry(ip).or_default();
-        union = Some(union.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+impl Period {
+    /// The distinct accounts of addresses `ips` and addresses of accounts `users` in the period
+    /// `[start, ..)`, and the failures of the logins' addresses in their windows.
+    pub fn details(&self, start: i64, ips: &[u32], users: &[u32]) -> Details {
+        let mut d = Details {
+            ip_users: ips.iter().map(|&ip| (ip, Set::default())).collect(),
+            user_ips: users.iter().map(|&u| (u, Set::default())).collect(),
+            look_back: Map::default(),
+        };
+        let mut login_ips: Map<u32, IpKey> = Map::default();
+        let mut union: Option<(i64, i64)> = None;
+        for (&(_, ip), g) in &self.successes {
+            let (lo, hi) = g.window();
+            union = Some(union.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            d.look_back.entry(ip).or_default();
+            if let Some(n) = self.ips.get(ip) {
+                login_ips.insert(n, ip);
+            }
+        }
+        let (lo, hi) = union.unwrap_or((i64::MAX, i64::MIN));
+        let user_id = |u: u32| (u != NO_USER).then(|| self.users.ids.get(u as usize).copied()).flatten();
+        for (i, f) in self.failures.list.iter().enumerate() {
+            if f.ts >= start {
+                if let Some(users) = d.ip_users.get_mut(&f.ip).filter(|_| f.user != NO_USER) {
+                    users.insert(f.user);
+                }
+                if let Some(ips) = d.user_ips.get_mut(&f.user) {
+                    ips.insert(f.ip);
+                }
+            }
+            if (lo..=hi).contains(&f.ts)
+                && let Some(ip) = login_ips.get(&f.ip)
+                && let Some(list) = d.look_back.get_mut(ip)
+            {
+                let count = self.failures.counts.get(&i).copied().unwrap_or(1);
+                list.push((f.ts, u64::from(count), user_id(f.user)));
+            }
+        }
+        d
     }
-    let (lo, hi) = union.map_or((start, end), |(lo, hi)| (lo.min(start), hi.saturating_add(1).max(end)));
-    store.events_in(lo, hi, |e| {
-        if !e.is_counted_failure(probes_count) {
-            return;
-        }
-        if (start..end).contains(&e.ts) {
-            if let (Some(users), Some(user)) = (d.ip_users.get_mut(&e.ip), e.username) {
-                users.insert(user);
-            }
-            if let Some(ips) = e.username.and_then(|u| d.user_ips.get_mut(&u)) {
-                ips.insert(e.ip);
-            }
-        }
-        if let (Some((lo, hi)), Some(list)) = (union, d.failures.get_mut(&e.ip))
-            && (lo..=hi).contains(&e.ts)
-        {
-            list.push((e.ts, u64::from(e.count), e.username));
-        }
-    })?;
-    Ok(d)
 }
