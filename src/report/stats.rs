@@ -130,16 +130,16 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
     let p = pass::read(store, start, end, probes_count)?;
 
     // The period's addresses (by number) ranked by attempts, then address for a stable order.
-    let mut ranked: Vec<u32> = (0..p.ip_attempts.len() as u32).filter(|&i| p.ip_attempts[i as usize] > 0).collect();
+    let mut ranked: Vec<u32> = (0..p.ip_stats.len() as u32).filter(|&i| p.ip_stats[i as usize].attempts > 0).collect();
     let key = |i: u32| p.ips.keys[i as usize];
-    let attempts = |i: u32| p.ip_attempts[i as usize];
+    let attempts = |i: u32| p.ip_stats[i as usize].attempts;
     ranked.sort_unstable_by(|&a, &b| attempts(b).cmp(&attempts(a)).then(key(a).cmp(&key(b))));
     let keys: Vec<IpKey> = ranked.iter().map(|&i| key(i)).collect();
     let totals = Totals {
         failed_attempts: p.failed,
         unique_ips: ranked.len() as u64,
         previous_failed_attempts: p.previous_failed,
-        previous_unique_ips: p.ip_flags.iter().filter(|&&f| f & pass::PREVIOUS != 0).count() as u64,
+        previous_unique_ips: p.ip_stats.iter().filter(|s| s.flags & pass::PREVIOUS != 0).count() as u64,
         successful_logins: p.successful,
         mechanism_probes: p.probes,
     };
@@ -179,7 +179,7 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
             asn: info.asn,
             aso: info.aso,
             first_seen: first_seen[i].map(|t| period.format_ts(t)),
-            last_seen: Some(period.format_ts(p.ip_last[n as usize])),
+            last_seen: Some(period.format_ts(p.ip_stats[n as usize].last)),
         }
     };
     let top_ips = (0..ranked.len().min(top)).map(ip_row).collect();
@@ -232,7 +232,7 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         .collect();
     let mut classes = [Group::default(); SERVICE_CLASSES.len()];
     for &n in &ranked {
-        let flags = p.ip_flags[n as usize];
+        let flags = p.ip_stats[n as usize].flags;
         for (c, group) in classes.iter_mut().enumerate() {
             group.ips += u64::from(flags >> c & 1);
         }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError, blocks, ip_from_blob, ipinfo};
 use crate::model::event::{EventKey, Kind, Reason};
@@ -268,6 +268,86 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+impl Store {
+    /// Reads stored events back, oldest key first (used by tests and exports).
+    pub fn events(&self) -> Result<Vec<StoredEvent>> {
+        let mut rows = Vec::new();
+        blocks::for_each(&self.conn, |r| {
+            rows.push(*r);
+            Ok::<(), StoreError>(())
+        })?;
+        rows.sort_by_key(|r| r.key);
+        let mut names = Names::default();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut text = |id: Option<i64>| id.map(|id| names.get(&self.conn, id).map(str::to_string)).transpose();
+            out.push(StoredEvent {
+                rowid: r.key,
+                ts: r.ts,
+                kind: Kind::from_code(r.kind),
+                reason: Reason::from_code(r.reason),
+                count: r.count,
+                ip: r.ip(),
+                server: text(Some(r.server))?.unwrap_or_default(),
+                service: text(Some(r.service))?.unwrap_or_default(),
+                username: text(r.username)?,
+                mechanism: text(r.mechanism)?,
+                logged_hostname: text(r.logged_hostname)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The texts of `strings` ids, each read once.
+#[derive(Debug, Default)]
+struct Names {
+    cache: HashMap<i64, String, RandomState>,
+}
+
+impl Names {
+    /// The text of `id` (empty for an id the table does not hold).
+    fn get(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<&str> {
+        match self.cache.entry(id) {
+            std::collections::hash_map::Entry::Occupied(known) => Ok(known.into_mut()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let text: Option<String> = conn
+                    .prepare_cached("SELECT s FROM strings WHERE id = ?1")?
+                    .query_row([id], |r| r.get(0))
+                    .optional()?;
+                Ok(slot.insert(text.unwrap_or_default()))
+            }
+        }
+    }
+}
+
+/// An event as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The packed [`EventKey`].
+    pub rowid: i64,
+    /// Unix seconds.
+    pub ts: i64,
+    /// Decoded kind (None for a code this build does not know).
+    pub kind: Option<Kind>,
+    /// Decoded reason.
+    pub reason: Option<Reason>,
+    /// Attempts.
+    pub count: u32,
+    /// Client address.
+    pub ip: Option<IpAddr>,
+    /// Server name.
+    pub server: String,
+    /// Syslog name.
+    pub service: String,
+    /// Account tried.
+    pub username: Option<String>,
+    /// SASL mechanism.
+    pub mechanism: Option<String>,
+    /// Name Postfix logged.
+    pub logged_hostname: Option<String>,
 }
 
 /// Above this many addresses, a question about each is answered by one pass over its table

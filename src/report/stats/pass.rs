@@ -125,6 +125,18 @@ pub(super) struct Failures {
     counts: Map<usize, u32>,
 }
 
+/// One address's numbers.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct IpStats {
+    /// Counted failures in the period (0: an address seen only before it).
+    pub attempts: u64,
+    /// The last one.
+    pub last: i64,
+    /// Bit `i` set: a counted failure on service class `i` ([`SERVICE_CLASSES`]) in the period;
+    /// bit 7 ([`PREVIOUS`]): one in the previous period.
+    pub flags: u8,
+}
+
 /// What the read gathers. Per address and account, tables indexed by their numbers.
 #[derive(Debug, Default)]
 pub(super) struct Period {
@@ -133,13 +145,8 @@ pub(super) struct Period {
     pub successful: u64,
     pub previous_failed: u64,
     pub ips: IpIndex,
-    /// Counted failures in the period, per address (0: an address seen only before it).
-    pub ip_attempts: Vec<u64>,
-    /// The last counted failure in the period, per address.
-    pub ip_last: Vec<i64>,
-    /// Bit `i` set: a counted failure on service class `i` ([`SERVICE_CLASSES`]) in the period;
-    /// bit 7: one in the previous period.
-    pub ip_flags: Vec<u8>,
+    /// Per address number, side by side so that an event touches one cache line.
+    pub ip_stats: Vec<IpStats>,
     pub users: UserIndex,
     /// Counted failures in the period, per account.
     pub user_attempts: Vec<u64>,
@@ -178,10 +185,8 @@ pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> R
             }
             Kind::Failure => {
                 let ip = p.ips.intern(e.ip) as usize;
-                if ip == p.ip_attempts.len() {
-                    p.ip_attempts.push(0);
-                    p.ip_last.push(i64::MIN);
-                    p.ip_flags.push(0);
+                if ip == p.ip_stats.len() {
+                    p.ip_stats.push(IpStats { attempts: 0, last: i64::MIN, flags: 0 });
                 }
                 let user = p.users.intern(e.username);
                 if e.ts >= look_back {
@@ -194,7 +199,7 @@ pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> R
                 if !in_period {
                     if e.ts >= previous {
                         p.previous_failed += count;
-                        p.ip_flags[ip] |= PREVIOUS;
+                        p.ip_stats[ip].flags |= PREVIOUS;
                     }
                     return;
                 }
@@ -214,9 +219,10 @@ pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> R
                     }
                 };
                 p.class_attempts[usize::from(class)] += count;
-                p.ip_attempts[ip] += count;
-                p.ip_last[ip] = p.ip_last[ip].max(e.ts);
-                p.ip_flags[ip] |= 1 << class;
+                let stats = &mut p.ip_stats[ip];
+                stats.attempts += count;
+                stats.last = stats.last.max(e.ts);
+                stats.flags |= 1 << class;
                 if user != NO_USER {
                     let user = user as usize;
                     if user >= p.user_attempts.len() {
