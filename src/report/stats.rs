@@ -1,4 +1,5 @@
-//! The numbers behind a report, asked of the store's typed read API ([`crate::store::query`]).
+//! The numbers behind a report, asked of the store's typed read API ([`Store::events_in`] and the
+//! questions beside it).
 //!
 //! A report may cover a day (thousands to a few hundred thousand events) or a year (millions),
 //! and must take well under a second for either. So the period's events are read once and
@@ -129,17 +130,16 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
     let enrichment = store.has_enrichment()?;
     let p = pass::read(store, start, end, probes_count)?;
 
-    // The period's addresses (by number) ranked by attempts, then address for a stable order.
-    let mut ranked: Vec<u32> = (0..p.ip_stats.len() as u32).filter(|&i| p.ip_stats[i as usize].attempts > 0).collect();
-    let key = |i: u32| p.ips.keys[i as usize];
-    let attempts = |i: u32| p.ip_stats[i as usize].attempts;
-    ranked.sort_unstable_by(|&a, &b| attempts(b).cmp(&attempts(a)).then(key(a).cmp(&key(b))));
-    let keys: Vec<IpKey> = ranked.iter().map(|&i| key(i)).collect();
+    // The period's addresses ranked by attempts, then address for a stable order.
+    let mut ranked: Vec<(IpKey, pass::IpStats)> =
+        p.ips.iter().filter(|(_, s)| s.attempts > 0).map(|(k, s)| (k, *s)).collect();
+    ranked.sort_unstable_by(|a, b| b.1.attempts.cmp(&a.1.attempts).then(a.0.cmp(&b.0)));
+    let keys: Vec<IpKey> = ranked.iter().map(|r| r.0).collect();
     let totals = Totals {
         failed_attempts: p.failed,
         unique_ips: ranked.len() as u64,
         previous_failed_attempts: p.previous_failed,
-        previous_unique_ips: p.ip_stats.iter().filter(|s| s.flags & pass::PREVIOUS != 0).count() as u64,
+        previous_unique_ips: p.ips.iter().filter(|(_, s)| s.flags & pass::PREVIOUS != 0).count() as u64,
         successful_logins: p.successful,
         mechanism_probes: p.probes,
     };
@@ -149,37 +149,37 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
     // period.
     let mut new_ips = NewIps::default();
     let mut new_top = Vec::new();
-    for (i, &n) in ranked.iter().enumerate() {
+    for (i, (_, stats)) in ranked.iter().enumerate() {
         if first_seen[i].is_none_or(|t| t >= start) {
             new_ips.count += 1;
-            new_ips.attempts += attempts(n);
+            new_ips.attempts += stats.attempts;
             if new_top.len() < top {
                 new_top.push(i);
             }
         }
     }
-    let shown_ips: Vec<u32> = (0..ranked.len().min(top)).chain(new_top.iter().copied()).map(|i| ranked[i]).collect();
+    let shown_ips = (0..ranked.len().min(top)).chain(new_top.iter().copied()).map(|i| ranked[i].0);
 
     let users = p.user_attempts.iter().enumerate().filter(|(_, n)| **n > 0);
     let top_users = top_groups(users.map(|(u, &n)| (u as u32, Group { attempts: n, ips: 0 })), top, |&u| {
         store.text(p.users.ids[u as usize])
     })?;
-    let shown_users: Vec<u32> = top_users.iter().map(|u| u.0).collect();
-    let details = p.details(start, &shown_ips, &shown_users);
+    let shown_users = top_users.iter().map(|u| p.users.ids[u.0 as usize]);
+    let details = pass::details(store, (start, end), shown_ips, shown_users, &p.successes, probes_count)?;
 
     let ip_row = |i: usize| -> IpRow {
-        let n = ranked[i];
+        let (ip, stats) = &ranked[i];
         let info = Shown::from(infos[i].clone());
         IpRow {
-            ip: key(n).addr().to_string(),
-            attempts: attempts(n),
-            accounts: details.ip_users.get(&n).map_or(0, |u| u.len() as u64),
+            ip: ip.addr().to_string(),
+            attempts: stats.attempts,
+            accounts: details.ip_users.get(ip).map_or(0, |u| u.len() as u64),
             hostname: info.hostname,
             country_code: info.country_code,
             asn: info.asn,
             aso: info.aso,
             first_seen: first_seen[i].map(|t| period.format_ts(t)),
-            last_seen: Some(period.format_ts(p.ip_stats[n as usize].last)),
+            last_seen: Some(period.format_ts(stats.last)),
         }
     };
     let top_ips = (0..ranked.len().min(top)).map(ip_row).collect();
@@ -189,7 +189,7 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         .map(|(n, username, g)| UserRow {
             username,
             attempts: g.attempts,
-            ips: details.user_ips.get(&n).map_or(0, |ips| ips.len() as u64),
+            ips: details.user_ips.get(&p.users.ids[n as usize]).map_or(0, |ips| ips.len() as u64),
         })
         .collect();
 
@@ -198,9 +198,9 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
     let mut countries: Map<&str, Group> = Map::default();
     let mut asns: Map<(Option<u32>, &str), Group> = Map::default();
     let mut dns: Map<&str, Group> = Map::default();
-    for (i, &n) in ranked.iter().enumerate() {
-        let agg = attempts(n);
-        networks.entry(key(n).network()).or_default().add(agg);
+    for (i, (ip, stats)) in ranked.iter().enumerate() {
+        let agg = stats.attempts;
+        networks.entry(ip.network()).or_default().add(agg);
         if enrichment {
             let info = infos[i].as_ref();
             let country = info.and_then(|i| i.country_code.as_deref()).unwrap_or("unknown");
@@ -231,8 +231,8 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         .map(|(_, status, g)| DnsRow { status, attempts: g.attempts, ips: g.ips })
         .collect();
     let mut classes = [Group::default(); SERVICE_CLASSES.len()];
-    for &n in &ranked {
-        let flags = p.ip_stats[n as usize].flags;
+    for (_, stats) in &ranked {
+        let flags = stats.flags;
         for (c, group) in classes.iter_mut().enumerate() {
             group.ips += u64::from(flags >> c & 1);
         }

@@ -1,10 +1,10 @@
 //! Events, stored as packed blocks.
 //!
 //! A first scan stores close to a million events per gigabyte of log. Stored one SQLite row per
-//! event, they cost the store as much CPU as parsing cost the scan: SQLite spends 0.3 to 1 µs
-//! (depending on the machine's day) on every row it inserts, however the rows are handed to it
-//! (bound one by one, 64 to a statement, or read from a virtual table in one
-//! `INSERT ... SELECT`). So the events a batch stores from one file go into one row of
+//! event, they cost the store as much CPU as parsing cost the scan: SQLite's cost per inserted
+//! row is the same however the rows are handed to it (bound one by one, 64 to a statement, or
+//! read from a virtual table in one `INSERT ... SELECT`; see bench/README.md for the
+//! measurements). So the events a batch stores from one file go into one row of
 //! `event_blocks`: the events packed into a blob ([format](#format)), beside the block's key
 //! range (`lo`, `hi`) and time range (`min_ts`, `max_ts`).
 //!

@@ -272,8 +272,8 @@ const PAD: usize = 32;
 
 /// A cell's text (with its comma) and [`PAD`] zero bytes after it, so that a row copies a short
 /// cell as one block of fixed size and then cuts what the block added past the text: 7 to 9
-/// `memcpy` calls per row, each of a length that changed from call to call, took an eighth of
-/// the store thread's time (measured 2026-12-03).
+/// `memcpy` calls per row, each of a length that changed from call to call, were a large share
+/// of the store thread's time (bench/README.md has the measurement).
 #[derive(Clone, Debug)]
 struct Cell {
     /// The text, then the zeros.

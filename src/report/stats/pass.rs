@@ -1,15 +1,17 @@
-//! The one read of the events behind a report, aggregating as it decodes.
+//! The reads of the events behind a report, aggregating as they decode.
 //!
-//! A year is millions of events, so the work per event is kept to a few lookups in small,
-//! dense tables: addresses and accounts get numbers from 0 on first sight ([`IpIndex`],
-//! [`UserIndex`]), found through maps with a fast hash (foldhash) keyed by the store's numeric
-//! ids, never by text. What only the shown rows need (the distinct accounts of the top
-//! addresses, the distinct addresses of the top accounts, the failures before each login) is
-//! answered afterwards from a compact list of the counted failures ([`Failures`]), so the
-//! events are decoded once: the period, and before it whatever the previous period and the
-//! logins' look-back need.
+//! A year is millions of events, so the work per event is kept to a lookup or two in compact
+//! tables keyed by the store's numbers, never by text: each address's numbers sit beside its key
+//! in one hash table with a fast hash (foldhash; IPv4 addresses, nearly all of them, under 4-byte
+//! keys), and accounts are counted in a table indexed by the store's dense text ids. The first
+//! read ([`read`]) gives every total and ranking; what only the shown rows need (the distinct
+//! accounts of the top addresses, the distinct addresses of the top accounts, the failures before
+//! each login) is read by a second pass ([`details`]) filtered by small sets. Decoding twice is
+//! cheaper than keeping the period's failures in memory for a second look: a year's list is
+//! hundreds of megabytes, and writing it pushes the tables out of the CPU's caches.
 
 use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use foldhash::fast::RandomState;
 
@@ -22,33 +24,28 @@ pub(super) type Map<K, V> = HashMap<K, V, RandomState>;
 /// A hash set with the fast hash.
 pub(super) type Set<K> = HashSet<K, RandomState>;
 
-/// Numbers for addresses, from 0 in order of first sight. IPv4 addresses (nearly all of them)
-/// are kept under 4-byte keys: the map then fits the CPU's caches better.
+/// The period's addresses with their numbers, IPv4 under 4-byte keys: the table then fits the
+/// CPU's caches better.
 #[derive(Debug, Default)]
-pub(super) struct IpIndex {
-    v4: Map<u32, u32>,
-    v6: Map<u128, u32>,
-    /// The address of each number.
-    pub keys: Vec<IpKey>,
+pub(super) struct IpTable {
+    v4: Map<u32, IpStats>,
+    v6: Map<u128, IpStats>,
 }
 
-impl IpIndex {
-    fn intern(&mut self, ip: IpKey) -> u32 {
-        let next = self.keys.len() as u32;
-        let n = if ip.is_ipv4() {
-            *self.v4.entry(ip.bits() as u32).or_insert(next)
+impl IpTable {
+    fn entry(&mut self, ip: IpKey) -> &mut IpStats {
+        let new = IpStats { attempts: 0, last: i64::MIN, flags: 0 };
+        if ip.is_ipv4() {
+            self.v4.entry(ip.bits() as u32).or_insert(new)
         } else {
-            *self.v6.entry(ip.bits()).or_insert(next)
-        };
-        if n == next {
-            self.keys.push(ip);
+            self.v6.entry(ip.bits()).or_insert(new)
         }
-        n
     }
 
-    /// The number of `ip`, if it was seen.
-    pub fn get(&self, ip: IpKey) -> Option<u32> {
-        if ip.is_ipv4() { self.v4.get(&(ip.bits() as u32)).copied() } else { self.v6.get(&ip.bits()).copied() }
+    /// Every address with its numbers.
+    pub fn iter(&self) -> impl Iterator<Item = (IpKey, &IpStats)> {
+        let v4 = self.v4.iter().map(|(&k, s)| (IpKey::of(IpAddr::V4(Ipv4Addr::from(k))), s));
+        v4.chain(self.v6.iter().map(|(&k, s)| (IpKey::of(IpAddr::V6(Ipv6Addr::from(k))), s)))
     }
 }
 
@@ -109,24 +106,8 @@ impl SuccessGroup {
     }
 }
 
-/// One counted failure, in 16 bytes; attempts other than 1 are kept aside ([`Failures::counts`]).
-#[derive(Clone, Copy, Debug)]
-struct Failure {
-    ts: i64,
-    ip: u32,
-    user: u32,
-}
-
-/// The counted failures from the logins' earliest look-back to the end of the period.
-#[derive(Debug, Default)]
-pub(super) struct Failures {
-    list: Vec<Failure>,
-    /// Attempts of the failures (by place in `list`) that stand for more than one.
-    counts: Map<usize, u32>,
-}
-
 /// One address's numbers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct IpStats {
     /// Counted failures in the period (0: an address seen only before it).
     pub attempts: u64,
@@ -144,9 +125,7 @@ pub(super) struct Period {
     pub probes: u64,
     pub successful: u64,
     pub previous_failed: u64,
-    pub ips: IpIndex,
-    /// Per address number, side by side so that an event touches one cache line.
-    pub ip_stats: Vec<IpStats>,
+    pub ips: IpTable,
     pub users: UserIndex,
     /// Counted failures in the period, per account.
     pub user_attempts: Vec<u64>,
@@ -158,23 +137,20 @@ pub(super) struct Period {
     pub backend_first: Option<i64>,
     pub backend_last: Option<i64>,
     pub backend_services: Map<TextId, u64>,
-    failures: Failures,
 }
 
-/// Bit of [`Period::ip_flags`]: a counted failure in the previous period.
+/// Bit of [`IpStats::flags`]: a counted failure in the previous period.
 pub(super) const PREVIOUS: u8 = 0x80;
 
-/// Reads `[start, end)`, and before it the previous period of the same length and the week of
-/// look-back of the period's logins.
+/// Reads `[start, end)`, and before it the previous period of the same length.
 pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> Result<Period> {
     let previous = start - (end - start);
-    let look_back = start - COMPROMISE_LOOKBACK_SECS;
     let hours = ((end - start).max(0) as u64).div_ceil(3600) as usize;
     let mut p = Period { per_hour: vec![0; hours], ..Period::default() };
     // Few services: each is classified once, by its text.
     let mut classes: Vec<(TextId, u8)> = Vec::new();
     let mut failed: Option<StoreError> = None;
-    store.events_in(previous.min(look_back), end, |e| {
+    store.events_in(previous, end, |e| {
         let count = u64::from(e.count);
         let in_period = e.ts >= start;
         match e.kind {
@@ -184,25 +160,12 @@ pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> R
                 }
             }
             Kind::Failure => {
-                let ip = p.ips.intern(e.ip) as usize;
-                if ip == p.ip_stats.len() {
-                    p.ip_stats.push(IpStats { attempts: 0, last: i64::MIN, flags: 0 });
-                }
-                let user = p.users.intern(e.username);
-                if e.ts >= look_back {
-                    let f = &mut p.failures;
-                    if count != 1 {
-                        f.counts.insert(f.list.len(), e.count);
-                    }
-                    f.list.push(Failure { ts: e.ts, ip: ip as u32, user });
-                }
                 if !in_period {
-                    if e.ts >= previous {
-                        p.previous_failed += count;
-                        p.ip_stats[ip].flags |= PREVIOUS;
-                    }
+                    p.previous_failed += count;
+                    p.ips.entry(e.ip).flags |= PREVIOUS;
                     return;
                 }
+                let user = p.users.intern(e.username);
                 p.failed += count;
                 let class = match classes.iter().find(|c| c.0 == e.service) {
                     Some(c) => c.1,
@@ -219,7 +182,7 @@ pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> R
                     }
                 };
                 p.class_attempts[usize::from(class)] += count;
-                let stats = &mut p.ip_stats[ip];
+                let stats = p.ips.entry(e.ip);
                 stats.attempts += count;
                 stats.last = stats.last.max(e.ts);
                 stats.flags |= 1 << class;
@@ -267,52 +230,55 @@ pub(super) type LookBack = (i64, u64, Option<TextId>);
 /// What the shown rows need beyond the totals.
 #[derive(Debug, Default)]
 pub(super) struct Details {
-    /// Distinct accounts tried in the period, per address number asked for.
-    pub ip_users: Map<u32, Set<u32>>,
-    /// Distinct addresses in the period, per account number asked for.
-    pub user_ips: Map<u32, Set<u32>>,
+    /// Distinct accounts tried in the period, per address asked for.
+    pub ip_users: Map<IpKey, Set<TextId>>,
+    /// Distinct addresses in the period, per account asked for.
+    pub user_ips: Map<TextId, Set<IpKey>>,
     /// The counted failures of the logins' addresses in the union of their look-backs.
     pub look_back: Map<IpKey, Vec<LookBack>>,
 }
 
-impl Period {
-    /// The distinct accounts of addresses `ips` and addresses of accounts `users` in the period
-    /// `[start, ..)`, and the failures of the logins' addresses in their windows.
-    pub fn details(&self, start: i64, ips: &[u32], users: &[u32]) -> Details {
-        let mut d = Details {
-            ip_users: ips.iter().map(|&ip| (ip, Set::default())).collect(),
-            user_ips: users.iter().map(|&u| (u, Set::default())).collect(),
-            look_back: Map::default(),
-        };
-        let mut login_ips: Map<u32, IpKey> = Map::default();
-        let mut union: Option<(i64, i64)> = None;
-        for (&(_, ip), g) in &self.successes {
-            let (lo, hi) = g.window();
-            union = Some(union.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-            d.look_back.entry(ip).or_default();
-            if let Some(n) = self.ips.get(ip) {
-                login_ips.insert(n, ip);
-            }
-        }
-        let (lo, hi) = union.unwrap_or((i64::MAX, i64::MIN));
-        let user_id = |u: u32| (u != NO_USER).then(|| self.users.ids.get(u as usize).copied()).flatten();
-        for (i, f) in self.failures.list.iter().enumerate() {
-            if f.ts >= start {
-                if let Some(users) = d.ip_users.get_mut(&f.ip).filter(|_| f.user != NO_USER) {
-                    users.insert(f.user);
-                }
-                if let Some(ips) = d.user_ips.get_mut(&f.user) {
-                    ips.insert(f.ip);
-                }
-            }
-            if (lo..=hi).contains(&f.ts)
-                && let Some(ip) = login_ips.get(&f.ip)
-                && let Some(list) = d.look_back.get_mut(ip)
-            {
-                let count = self.failures.counts.get(&i).copied().unwrap_or(1);
-                list.push((f.ts, u64::from(count), user_id(f.user)));
-            }
-        }
-        d
+/// Reads, in one pass, the distinct accounts of `ips` and addresses of `users` in
+/// `[start, end)`, and the counted failures of the addresses of `logins` in their windows: a
+/// pass per login would read the same week again for each of thousands of logins.
+pub(super) fn details(
+    store: &Store,
+    (start, end): (i64, i64),
+    ips: impl IntoIterator<Item = IpKey>,
+    users: impl IntoIterator<Item = TextId>,
+    logins: &Map<(Option<TextId>, IpKey), SuccessGroup>,
+    probes_count: bool,
+) -> Result<Details> {
+    let mut d = Details {
+        ip_users: ips.into_iter().map(|ip| (ip, Set::default())).collect(),
+        user_ips: users.into_iter().map(|u| (u, Set::default())).collect(),
+        look_back: Map::default(),
+    };
+    // The union of the windows, inclusive of the last login.
+    let mut union: Option<(i64, i64)> = None;
+    for (&(_, ip), g) in logins {
+        let (lo, hi) = g.window();
+        d.look_back.entry(ip).or_default();
+        union = Some(union.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
     }
+    let (lo, hi) = union.map_or((start, end), |(lo, hi)| (lo.min(start), hi.saturating_add(1).max(end)));
+    store.events_in(lo, hi, |e| {
+        if !e.is_counted_failure(probes_count) {
+            return;
+        }
+        if (start..end).contains(&e.ts) {
+            if let (Some(users), Some(user)) = (d.ip_users.get_mut(&e.ip), e.username) {
+                users.insert(user);
+            }
+            if let Some(ips) = e.username.and_then(|u| d.user_ips.get_mut(&u)) {
+                ips.insert(e.ip);
+            }
+        }
+        if let (Some((lo, hi)), Some(list)) = (union, d.look_back.get_mut(&e.ip))
+            && (lo..=hi).contains(&e.ts)
+        {
+            list.push((e.ts, u64::from(e.count), e.username));
+        }
+    })?;
+    Ok(d)
 }
