@@ -139,7 +139,10 @@ impl EventRecord {
     /// The record of a decoded block row; an error for codes this build does not know (it
     /// writes no others, and refuses stores of newer schemas).
     fn from_row(r: &blocks::Row) -> Result<EventRecord> {
-        let (Some(kind), Some(reason)) = (Kind::from_code(r.kind), Reason::from_code(r.reason)) else {
+        // `Reason::ALL` is in code order: found by place, not searched (this runs for every event
+        // a report reads).
+        let reason = Reason::ALL.get(usize::from(r.reason).wrapping_sub(1)).copied().filter(|x| x.code() == r.reason);
+        let (Some(kind), Some(reason)) = (Kind::from_code(r.kind), reason) else {
             return Err(StoreError::Corrupt(format!(
                 "event {:?} has an unknown kind or reason code ({}, {})",
                 EventKey::from_rowid(r.key),

@@ -24,28 +24,90 @@ pub(super) type Map<K, V> = HashMap<K, V, RandomState>;
 /// A hash set with the fast hash.
 pub(super) type Set<K> = HashSet<K, RandomState>;
 
-/// The period's addresses with their numbers, IPv4 under 4-byte keys: the table then fits the
-/// CPU's caches better.
-#[derive(Debug, Default)]
+/// The period's addresses with their numbers.
+///
+/// A year has hundreds of thousands of addresses in random order, and a table that size is
+/// mostly out of the CPU's caches (shared with whatever else the machine runs): a lookup per
+/// event, each a trip to memory, was most of a year's report. So IPv4 addresses (nearly all of
+/// them) are split by a hash into [`PARTS`] tables small enough to stay cached, and each event
+/// is first queued for its table ([`Pending`]); a full queue is applied in one go, while that
+/// table is in cache. IPv6 addresses go straight to their own table.
+#[derive(Debug)]
 pub(super) struct IpTable {
-    v4: Map<u32, IpStats>,
+    parts: Vec<Map<u32, IpStats>>,
+    pending: Vec<Vec<Pending>>,
     v6: Map<u128, IpStats>,
 }
 
+/// Tables of IPv4 addresses.
+const PARTS: usize = 64;
+/// Events queued per table before they are applied.
+const QUEUE: usize = 256;
+
+/// An event queued for an address's numbers.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    ts: i64,
+    ip: u32,
+    attempts: u32,
+    flags: u8,
+}
+
+impl Default for IpTable {
+    fn default() -> IpTable {
+        IpTable {
+            parts: (0..PARTS).map(|_| Map::default()).collect(),
+            pending: (0..PARTS).map(|_| Vec::with_capacity(QUEUE)).collect(),
+            v6: Map::default(),
+        }
+    }
+}
+
+impl IpStats {
+    const NEW: IpStats = IpStats { attempts: 0, last: i64::MIN, flags: 0 };
+
+    fn add(&mut self, ts: i64, attempts: u32, flags: u8) {
+        self.attempts += u64::from(attempts);
+        self.last = self.last.max(ts);
+        self.flags |= flags;
+    }
+}
+
 impl IpTable {
-    fn entry(&mut self, ip: IpKey) -> &mut IpStats {
-        let new = IpStats { attempts: 0, last: i64::MIN, flags: 0 };
-        if ip.is_ipv4() {
-            self.v4.entry(ip.bits() as u32).or_insert(new)
-        } else {
-            self.v6.entry(ip.bits()).or_insert(new)
+    /// Adds `attempts` at `ts` (`i64::MIN`: no time) and `flags` to the numbers of `ip`.
+    fn add(&mut self, ip: IpKey, ts: i64, attempts: u32, flags: u8) {
+        if !ip.is_ipv4() {
+            self.v6.entry(ip.bits()).or_insert(IpStats::NEW).add(ts, attempts, flags);
+            return;
+        }
+        let v4 = ip.bits() as u32;
+        // The top bits of a multiplicative hash: consecutive addresses spread over the tables.
+        let part = (v4.wrapping_mul(0x9e37_79b1) >> (32 - PARTS.trailing_zeros())) as usize;
+        let (Some(queue), Some(table)) = (self.pending.get_mut(part), self.parts.get_mut(part)) else { return };
+        queue.push(Pending { ts, ip: v4, attempts, flags });
+        if queue.len() >= QUEUE {
+            apply(table, queue);
         }
     }
 
-    /// Every address with its numbers.
+    /// Applies what is queued: before the numbers are read.
+    fn finish(&mut self) {
+        for (table, queue) in self.parts.iter_mut().zip(&mut self.pending) {
+            apply(table, queue);
+        }
+    }
+
+    /// Every address with its numbers (after [`IpTable::finish`]).
     pub fn iter(&self) -> impl Iterator<Item = (IpKey, &IpStats)> {
-        let v4 = self.v4.iter().map(|(&k, s)| (IpKey::of(IpAddr::V4(Ipv4Addr::from(k))), s));
+        let v4 = self.parts.iter().flatten().map(|(&k, s)| (IpKey::of(IpAddr::V4(Ipv4Addr::from(k))), s));
         v4.chain(self.v6.iter().map(|(&k, s)| (IpKey::of(IpAddr::V6(Ipv6Addr::from(k))), s)))
+    }
+}
+
+/// Applies and empties `queue`.
+fn apply(table: &mut Map<u32, IpStats>, queue: &mut Vec<Pending>) {
+    for q in queue.drain(..) {
+        table.entry(q.ip).or_insert(IpStats::NEW).add(q.ts, q.attempts, q.flags);
     }
 }
 
@@ -162,7 +224,7 @@ pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> R
             Kind::Failure => {
                 if !in_period {
                     p.previous_failed += count;
-                    p.ips.entry(e.ip).flags |= PREVIOUS;
+                    p.ips.add(e.ip, i64::MIN, 0, PREVIOUS);
                     return;
                 }
                 let user = p.users.intern(e.username);
@@ -182,10 +244,7 @@ pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> R
                     }
                 };
                 p.class_attempts[usize::from(class)] += count;
-                let stats = p.ips.entry(e.ip);
-                stats.attempts += count;
-                stats.last = stats.last.max(e.ts);
-                stats.flags |= 1 << class;
+                p.ips.add(e.ip, e.ts, e.count, 1 << class);
                 if user != NO_USER {
                     let user = user as usize;
                     if user >= p.user_attempts.len() {
@@ -218,6 +277,7 @@ pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> R
             }
         }
     })?;
+    p.ips.finish();
     match failed {
         Some(err) => Err(err),
         None => Ok(p),
@@ -262,8 +322,30 @@ pub(super) fn details(
         union = Some(union.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
     }
     let (lo, hi) = union.map_or((start, end), |(lo, hi)| (lo.min(start), hi.saturating_add(1).max(end)));
+    // Most events are from an address and for an account nobody asked about: one lookup each
+    // says so (accounts by their dense ids).
+    let wanted_ips: Set<IpKey> = d.ip_users.keys().chain(d.look_back.keys()).copied().collect();
+    let mut wanted_users = vec![false; 0];
+    let mut far_users: Set<TextId> = Set::default();
+    for &u in d.user_ips.keys() {
+        match usize::try_from(u.number()).ok().filter(|&n| n < DENSE_IDS as usize) {
+            Some(n) => {
+                if n >= wanted_users.len() {
+                    wanted_users.resize(n + 1, false);
+                }
+                wanted_users[n] = true;
+            }
+            None => {
+                far_users.insert(u);
+            }
+        }
+    }
+    let user_wanted = |u: TextId| match usize::try_from(u.number()) {
+        Ok(n) if n < DENSE_IDS as usize => wanted_users.get(n).copied().unwrap_or(false),
+        _ => far_users.contains(&u),
+    };
     store.events_in(lo, hi, |e| {
-        if !e.is_counted_failure(probes_count) {
+        if !e.is_counted_failure(probes_count) || !(e.username.is_some_and(user_wanted) || wanted_ips.contains(&e.ip)) {
             return;
         }
         if (start..end).contains(&e.ts) {
@@ -281,4 +363,31 @@ pub(super) fn details(
         }
     })?;
     Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_addresses_add_up_as_if_applied_at_once() {
+        let mut table = IpTable::default();
+        let mut want: std::collections::BTreeMap<IpKey, IpStats> = Default::default();
+        // Enough events to fill every queue several times, IPv4 and IPv6, repeated addresses.
+        for i in 0..(PARTS * QUEUE * 3) as u32 {
+            let ip = if i % 7 == 0 {
+                IpKey::of(IpAddr::V6(Ipv6Addr::from(u128::from(i % 300))))
+            } else {
+                IpKey::of(IpAddr::V4(Ipv4Addr::from(0xc000_0000 + i % 5_000)))
+            };
+            let (ts, attempts, flags) =
+                if i % 11 == 0 { (i64::MIN, 0, PREVIOUS) } else { (i64::from(i), 1 + i % 3, 1 << (i % 7)) };
+            table.add(ip, ts, attempts, flags);
+            want.entry(ip).or_insert(IpStats::NEW).add(ts, attempts, flags);
+        }
+        table.finish();
+        let got: std::collections::BTreeMap<IpKey, IpStats> = table.iter().map(|(k, s)| (k, *s)).collect();
+        assert_eq!(got.len(), 5_000 + 300);
+        assert_eq!(got, want);
+    }
 }
