@@ -63,5 +63,5 @@ for name in day year; do
     "${argv[@]}" >/dev/null # warm-up
     times=()
     for _ in $(seq "$RUNS"); do times+=("$(timed "${argv[@]}")"); done
-    printf '%-28s median %s s  (runs: %s)\n' "report ${argv[*]:5:2}" "$(median "${times[@]}")" "${times[*]}"
+    printf '%-28s median %s s  (runs: %s)\n' "report ${argv[*]:6:2}" "$(median "${times[@]}")" "${times[*]}"
 done
