@@ -1,7 +1,7 @@
 //! `ip_info`: per-address enrichment (reverse DNS, country, AS), which doubles as the reverse
 //! DNS cache.
 //!
-//! One row per address (4- or 16-byte blob, like `events.ip`); the AS organisation is interned in
+//! One row per address (a 4- or 16-byte blob, as in `ips`); the AS organisation is interned in
 //! `strings`. `resolved_at` is when the reverse lookup was answered: rows with a definite answer
 //! younger than `dns.cache_ttl` are reused instead of asking again.
 
@@ -62,7 +62,7 @@ const LOOKUP: &str = "SELECT i.hostname, i.rdns_status, i.country_code, i.asn,
     FROM ip_info i WHERE i.ip = ?1";
 
 /// What `ip_info` holds about `ip`, on any connection to the store.
-pub fn lookup(conn: &Connection, ip: IpAddr) -> rusqlite::Result<Option<IpInfo>> {
+pub(super) fn lookup(conn: &Connection, ip: IpAddr) -> rusqlite::Result<Option<IpInfo>> {
     let ip = ip.to_canonical();
     let blob = ip_blob(&ip);
     let mut stmt = conn.prepare_cached(LOOKUP)?;
