@@ -135,3 +135,63 @@ fn an_unknown_event_kind_is_an_error_not_an_event() {
     let err = store.events_in(0, 100, |_| panic!("no event")).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
 }
+
+#[test]
+fn imported_events_are_read_back_as_given_and_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join(STORE_FILE)).unwrap();
+    let ids = store.intern_texts(&["mx1", "postfix/smtpd", "alice"]).unwrap();
+    let record = |offset: u64, ts: i64, ip: &str| EventRecord {
+        key: EventKey { source: 3, offset },
+        ts,
+        kind: Kind::Failure,
+        reason: Reason::AuthenticationFailure,
+        count: 4,
+        ip: key(ip),
+        server: ids[0],
+        service: ids[1],
+        username: Some(ids[2]),
+        mechanism: None,
+        logged_hostname: Some(ids[0]),
+    };
+    let events = [record(10, 500, "192.0.2.9"), record(20, 400, "2001:db8::9")];
+    assert_eq!(store.import_events(events).unwrap(), 2);
+    assert_eq!(store.import_events([record(10, 500, "192.0.2.9")]).unwrap(), 0, "a key already stored");
+    let mut got = Vec::new();
+    store.events_in(0, 1_000, |e| got.push(*e)).unwrap();
+    assert_eq!(got, events);
+    assert_eq!(store.event_count().unwrap(), 2);
+}
+
+#[test]
+fn a_files_checkpoint_is_found_by_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join(STORE_FILE)).unwrap();
+    let fp = crate::source::fingerprint::Fingerprint::of(b"first line\n");
+    let made = store.new_source(fp, 1, 2, "/var/log/mail.log").unwrap();
+    assert_eq!(store.source_at("/var/log/mail.log").unwrap(), Some(made));
+    assert_eq!(store.source_at("/var/log/other.log").unwrap(), None);
+}
+
+#[test]
+fn the_periods_intrusion_rows_are_those_of_intrusions_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut events = vec![
+        event(100, 1_000, "192.0.2.1", "=cmd", false),
+        event(200, 2_000, "2001:db8::1", "a,b", false),
+        event(300, 2_500, "192.0.2.1", "a", true),
+    ];
+    // Logged by a second file in the same hours: rows come in time order across files.
+    let (mut key, other) = event(50, 1_500, "192.0.2.7", "c", false);
+    key.source = 2;
+    events.push((key, other));
+    let store = store_with(dir.path(), events);
+    let file = std::fs::read_to_string(dir.path().join("intrusions.csv")).unwrap();
+    let rows = store.intrusion_rows(0, 3_000, &jiff::tz::TimeZone::UTC, false).unwrap();
+    let rows = String::from_utf8(rows).unwrap();
+    let mut want: Vec<&str> = file.lines().collect();
+    want[1..].sort();
+    assert_eq!(rows.lines().collect::<Vec<_>>(), want, "the file's header and rows, in time order");
+    let one = store.intrusion_rows(1_500, 2_000, &jiff::tz::TimeZone::UTC, false).unwrap();
+    assert_eq!(String::from_utf8(one).unwrap().lines().count(), 1 + 2, "the header and 192.0.2.7's two attempts");
+}
