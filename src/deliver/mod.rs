@@ -51,7 +51,7 @@ pub fn subject(prefix: &str, r: &Report) -> String {
     let mut s = format!(
         "{prefix} {}: {} failed login{}, {n} possible compromise{} ({})",
         r.server,
-        crate::cli::thousands(r.totals.failed_attempts),
+        crate::report::format::thousands(r.totals.failed_attempts),
         if r.totals.failed_attempts == 1 { "" } else { "s" },
         if n == 1 { "" } else { "s" },
         r.period.label

@@ -5,8 +5,8 @@
 use std::fmt::Write;
 
 use super::HourRow;
+use super::format::thousands;
 use super::html::escape;
-use crate::cli::thousands;
 
 /// Width in pixels of the longest bar of [`hours_table`].
 const BAR_PX: u64 = 300;

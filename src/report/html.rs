@@ -4,8 +4,9 @@
 
 use std::fmt::Write;
 
-use super::{CompromiseWhy, IpRow, Report, change, chart};
-use crate::cli::thousands;
+use super::format::change;
+use super::format::thousands;
+use super::{CompromiseWhy, IpRow, Report, chart};
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {

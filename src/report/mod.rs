@@ -6,6 +6,7 @@
 //! medium: HTML escaping in [`html`], visible control characters in [`text`].
 
 pub mod chart;
+pub mod format;
 pub mod html;
 pub mod json;
 pub mod stats;
@@ -477,37 +478,6 @@ pub fn build(store: &Store, opts: &ReportOptions) -> rusqlite::Result<Report> {
     Ok(report)
 }
 
-/// Makes a value from a log safe for a terminal or a plain-text mail: control and invisible
-/// formatting characters become `\u{XXXX}`. The parser already did this ([`crate::text::visible`]),
-/// but a store written by an older or other tool must not be trusted to have.
-pub fn safe_text(s: &str) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c as u32, 0xad | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff | 0xfff9..=0xfffb)
-    };
-    if !s.chars().any(hidden) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if hidden(c) {
-            out.push_str(&format!("\\u{{{:04X}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// `+12%`, `-3%`, `new` (from zero), `±0%`: the change against the previous period.
-pub fn change(now: u64, before: u64) -> String {
-    if before == 0 {
-        return if now == 0 { "±0%".into() } else { "new".into() };
-    }
-    let pct = (now as f64 - before as f64) * 100.0 / before as f64;
-    if pct.abs() < 0.5 { "±0%".into() } else { format!("{pct:+.0}%") }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,20 +502,5 @@ mod tests {
         // The DST change day is 23 hours long.
         assert_eq!(p.secs(), 23 * 3600);
         assert_eq!(p.start.to_zoned_datetime(tz).hour(), 0);
-    }
-
-    #[test]
-    fn control_characters_are_made_visible() {
-        assert_eq!(safe_text("adm\x1b[31min"), "adm\\u{001B}[31min");
-        assert_eq!(safe_text("a\u{202e}b"), "a\\u{202E}b");
-        assert_eq!(safe_text("josé"), "josé");
-    }
-
-    #[test]
-    fn change_is_a_signed_percentage() {
-        assert_eq!(change(150, 100), "+50%");
-        assert_eq!(change(50, 100), "-50%");
-        assert_eq!(change(5, 0), "new");
-        assert_eq!(change(0, 0), "±0%");
     }
 }

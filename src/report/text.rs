@@ -2,8 +2,9 @@
 
 use std::fmt::Write;
 
-use super::{Report, change, safe_text};
-use crate::cli::thousands;
+use super::Report;
+use super::format::thousands;
+use super::format::{change, safe_text, truncate};
 
 /// Width every line fits in.
 pub const WIDTH: usize = 80;
@@ -74,16 +75,6 @@ impl Table {
             line(&mut row.iter().map(String::as_str), out);
         }
     }
-}
-
-/// `s` cut to `width` characters, the last one `…` when cut.
-pub fn truncate(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
-    t.push('…');
-    t
 }
 
 /// `s` broken into lines of at most `width` characters at spaces (a longer word gets a line
