@@ -1,7 +1,9 @@
 //! `maillogsentinel report`: what happened in a period, built from the store.
 //!
 //! [`stats::collect`] turns the store into a [`Report`] (plain data); [`text`], [`html`] and
-//! [`json`] render that same value, so the three formats always carry the same facts.
+//! [`json`] render that same value, so the three formats always carry the same facts; [`text`]
+//! and [`html`] draw it through one [`sections`] model, so they also agree on what is shown in
+//! which order.
 //! Values that came from a log (usernames, host names) are escaped by each renderer for its own
 //! medium: HTML escaping in [`html`], visible control characters in [`text`].
 
@@ -9,6 +11,7 @@ pub mod chart;
 pub mod format;
 pub mod html;
 pub mod json;
+pub mod sections;
 pub mod stats;
 pub mod text;
 
