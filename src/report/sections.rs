@@ -2,9 +2,9 @@
 //! [`Report`] into titled sections of paragraphs, tables and the hourly chart, and [`super::text`]
 //! and [`super::html`] only draw them.
 //!
-//! Before this model each renderer walked the report itself, so a section added to one could be
-//! forgotten in the other, and titles and columns drifted apart unnoticed. The two media still
-//! differ where room differs: the text report must fit 80 columns, so some titles, headers and
+//! One model rather than a walk of the report in each renderer, so that a section added shows in
+//! text and HTML alike and titles, order and columns cannot drift apart. The two media still differ
+//! where room differs: the text report must fit 80 columns, so some titles, headers and
 //! cells have a shorter *narrow* wording ([`Wording`]), and a few columns are only shown in the
 //! wide (HTML) or only in the narrow (text) rendering ([`Show`]). Those differences are data here,
 //! next to the column they concern, rather than code in a renderer.
