@@ -5,8 +5,10 @@
 
 use std::fmt::Write;
 
+use super::Report;
 use super::sections::{Block, Kind, Section, Table, Tone, Wording, sections};
-use super::{Report, chart};
+
+pub mod chart;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {

@@ -7,7 +7,6 @@
 //! Values that came from a log (usernames, host names) are escaped by each renderer for its own
 //! medium: HTML escaping in [`html`], visible control characters in [`text`].
 
-pub mod chart;
 pub mod format;
 pub mod html;
 pub mod json;

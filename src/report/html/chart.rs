@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use super::HourRow;
-use super::format::thousands;
-use super::html::escape;
+use super::escape;
+use crate::report::HourRow;
+use crate::report::format::thousands;
 
 /// Width in pixels of the longest bar of [`hours_table`].
 const BAR_PX: u64 = 300;
