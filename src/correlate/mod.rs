@@ -84,8 +84,8 @@
 //!
 //! Limits: lines are joined only when they arrive within the retention horizon of each other,
 //! so the files of one time span must be fed together, interleaved by time, rather than one whole
-//! file after another: the scanner does so (`scan::Scanner::scan_streams`). Across a large time
-//! jump within one file, joins are lost (attempts may be counted twice) but none is lost.
+//! file after another: the scan's merge loop does so. Across a large time jump within one file,
+//! joins are lost (attempts may be counted twice) but none is lost.
 //!
 //! # Layout
 //!

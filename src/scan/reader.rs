@@ -28,7 +28,7 @@ use crate::parse::{self, Prefilter, same};
 use crate::source::lines::{Chunk, Lines, MAX_LINE};
 use crate::source::mapped::Shrank;
 
-use super::{Problem, listed};
+use super::problems::{Problem, listed};
 
 /// Pieces parsed ahead of the scan thread, and blocks of candidate lines ahead of the parse
 /// thread: enough to keep every thread busy, few enough to keep memory flat (a block holds the
@@ -85,7 +85,7 @@ pub(super) enum Piece {
         /// Bytes after the last complete line.
         partial_len: usize,
         /// How many lines were skipped for an impossible date, and for having no timestamp (only
-        /// the first [`super::PROBLEMS_PER_FILE`] of each were listed).
+        /// the first [`super::problems::PROBLEMS_PER_FILE`] of each were listed).
         bad_times: usize,
         untimed: usize,
     },
