@@ -63,15 +63,15 @@
 //!    become a new **pending** record.
 //! 5. **Pam**: each attempt claims a near record of any other origin (Postfix, login, Backend)
 //!    that has no Pam attempt yet: dropped (a pending event only borrows missing fields from it,
-//!    such as the username or a more specific reason). Unmatched
-//!    attempts become a new **pending** record.
+//!    such as the username or a more specific reason). Unmatched attempts become a new
+//!    **pending** record.
 //! 6. **Release and pruning**: a pending record is output (its own key, its own count, merged
 //!    event) as soon as an event later than the end of its wait (its time + `W`, or the session
 //!    hold of rule 1) is pushed, or by [`Correlator::flush_before`]; releases come out in
-//!    (end of wait, arrival) order. Pending events are never dropped, only output. Emitted records older
-//!    than the latest time seen minus `max(W, 600 s)` are pruned, as are session counters
-//!    untouched for `max(W, 3600 s)` (IMAP connections can last minutes before their login
-//!    line). Pruning runs every quarter of that horizon of log time (but only once a quarter as
+//!    (end of wait, arrival) order. Pending events are never dropped, only output. Emitted
+//!    records older than the latest time seen minus `max(W, 600 s)` are pruned, as are session
+//!    counters untouched for `max(W, 3600 s)` (IMAP connections can last minutes before their
+//!    login line). Pruning runs every quarter of that horizon of log time (but only once a quarter as
 //!    many lines as there are addresses and sessions held have come), and only against the
 //!    *latest* time seen, so a scan moving to an older file (time going backwards) neither
 //!    panics nor loses pending events; records of the older file are kept until the clock
