@@ -15,10 +15,12 @@ use super::{
 use crate::model::event::{Event, EventKey, KeyedEvent};
 
 impl Record {
+    /// Attempts of the record that a front line (Postfix or a login process) has logged.
     pub(super) fn front(&self) -> u32 {
         self.has[SMTP].saturating_add(self.has[LOGIN])
     }
 
+    /// Attempts of the record that a Backend line, with or without a session, has logged.
     pub(super) fn backend(&self) -> u32 {
         self.has[BACKEND_SESSION].saturating_add(self.has[BACKEND_PLAIN])
     }
@@ -42,7 +44,9 @@ impl Record {
 /// Which candidate records a line prefers.
 #[derive(Clone, Copy)]
 pub(super) enum Prefer {
+    /// The record nearest in time: the lines of one attempt are seconds apart.
     Nearest,
+    /// The oldest record: a login line counts the attempts of a whole connection, from its start.
     Oldest,
 }
 
@@ -167,6 +171,7 @@ impl Correlator {
         claimed
     }
 
+    /// The record times *near* a line at `t`: within `W` either side.
     pub(super) fn near(&self, t: i64) -> (i64, i64) {
         (t.saturating_sub(self.window_ms), t.saturating_add(self.window_ms))
     }

@@ -59,6 +59,7 @@ pub(super) struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    /// A scanner of `streams`, whose progress bar counts the bytes left to read in them.
     pub(super) fn new(
         opts: &'a ScanOptions,
         correlator: Correlator,
@@ -101,7 +102,8 @@ impl<'a> Scanner<'a> {
         let names: Vec<PathBuf> =
             streams.iter().map(|s| s.back().map(|p| p.path.clone()).unwrap_or_default()).collect();
         'streams: while !self.stopped {
-            // Every stream gets an event waiting, or runs out of files.
+            // Every stream gets an event waiting, or runs out of files, so that the earliest event of
+            // all is known.
             for i in 0..streams.len() {
                 loop {
                     if let Some(r) = &mut readings[i] {

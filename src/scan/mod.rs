@@ -142,7 +142,8 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     summary.notices.extend(notices);
     store.set_csv_len(csv.len()).map_err(store_err)?;
 
-    // One stream of files per log: its rotated family, oldest first.
+    // One stream of files per log, its rotated family oldest first: the merge loop reads the
+    // streams side by side, each in time order.
     let mut streams = Vec::new();
     for family in family_paths(&opts.logs, &mut summary.problems) {
         let mut plans = VecDeque::new();

@@ -38,6 +38,8 @@ pub(super) struct Parser {
 }
 
 impl Parser {
+    /// The parse thread of the file at `path`; its table of texts starts with `server_name`,
+    /// the host of lines that name none.
     pub(super) fn new(
         path: PathBuf,
         times: TimeResolver,
