@@ -22,7 +22,7 @@ use super::ScanOptions;
 use super::Summary;
 use super::copies::Copies;
 use super::plan::FilePlan;
-use super::reader::{FileReader, ReadEvent};
+use super::reader::{Ended, FileReader, ReadEvent};
 use super::writer::Writer;
 
 /// Events go to the store in batches of this many, which it stores as they come...
@@ -243,18 +243,6 @@ struct Reading {
     at: usize,
     /// Set once no complete line is left (or reading failed).
     ended: Option<Ended>,
-}
-
-/// How the reading of a file ended.
-#[derive(Debug, Default)]
-struct Ended {
-    failed: Option<std::io::Error>,
-    /// Bytes after the last complete line.
-    partial_len: usize,
-    /// Events skipped because their timestamp names no real date...
-    bad_times: usize,
-    /// ...or because they have none.
-    untimed: usize,
 }
 
 impl Reading {

@@ -9,11 +9,11 @@ use crate::source::mapped::{MappedLines, Shrank};
 use crate::source::open;
 use crate::source::readahead::ReadAhead;
 
-use super::{Ended, Reading, Scanner};
+use super::{Reading, Scanner};
 use crate::scan::Summary;
 use crate::scan::plan::FilePlan;
 use crate::scan::problems::{PROBLEMS_PER_FILE, Problem, cannot_read};
-use crate::scan::reader::{FileReader, Piece, Position, Setup};
+use crate::scan::reader::{Ended, FileReader, Piece, Position, Setup};
 
 impl Scanner<'_> {
     /// Opens a planned file where its reading resumes; `None` when there is nothing to read.
@@ -110,8 +110,8 @@ impl Scanner<'_> {
             Some(Piece::Chunk { bytes, lines, end, events, texts, problems }) => {
                 (bytes, lines, end, events, texts, problems)
             }
-            Some(Piece::End { failed, partial_len, bad_times, untimed }) => {
-                r.ended = Some(Ended { failed, partial_len, bad_times, untimed });
+            Some(Piece::End(ended)) => {
+                r.ended = Some(ended);
                 return;
             }
             None => {

@@ -80,16 +80,21 @@ pub(super) enum Piece {
         problems: Vec<Problem>,
     },
     /// Nothing more can be read.
-    End {
-        /// Why reading stopped early, if it did.
-        failed: Option<std::io::Error>,
-        /// Bytes after the last complete line.
-        partial_len: usize,
-        /// How many lines were skipped for an impossible date, and for having no timestamp (only
-        /// the first [`super::problems::PROBLEMS_PER_FILE`] of each were listed).
-        bad_times: usize,
-        untimed: usize,
-    },
+    End(Ended),
+}
+
+/// How the reading of a file ended.
+#[derive(Debug, Default)]
+pub(super) struct Ended {
+    /// Why reading stopped early, if it did.
+    pub failed: Option<std::io::Error>,
+    /// Bytes after the last complete line.
+    pub partial_len: usize,
+    /// How many lines were skipped for an impossible date...
+    pub bad_times: usize,
+    /// ...and for having no timestamp (only the first [`super::problems::PROBLEMS_PER_FILE`] of
+    /// each were listed).
+    pub untimed: usize,
 }
 
 /// The reading threads of one file.
@@ -131,7 +136,7 @@ impl FileReader {
         let parse = std::thread::Builder::new().name("parse".into()).spawn(move || {
             for block in blocks {
                 let (piece, buffers) = parser.piece(block);
-                let end = matches!(piece, Piece::End { .. });
+                let end = matches!(piece, Piece::End(_));
                 // A failed send means the scan has stopped.
                 if piece_tx.send(piece).is_err() || end {
                     return;

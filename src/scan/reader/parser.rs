@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
-use super::{Block, Buffers, Candidate, Piece, Position, ReadEvent};
+use super::{Block, Buffers, Candidate, Ended, Piece, Position, ReadEvent};
 use crate::enrich::Enricher;
 use crate::model::event::{Event, Kind, Parsed, session_hash};
 use crate::model::symbols::Symbols;
@@ -93,7 +93,7 @@ impl Parser {
                 (Piece::Chunk { bytes: 0, lines: 0, end, events: Vec::new(), texts: Vec::new(), problems }, None)
             }
             Block::End { failed, partial_len } => {
-                (Piece::End { failed, partial_len, bad_times: self.bad_times, untimed: self.untimed }, None)
+                (Piece::End(Ended { failed, partial_len, bad_times: self.bad_times, untimed: self.untimed }), None)
             }
         }
     }
