@@ -122,6 +122,36 @@ impl Correlator {
         records.insert(at, Record { seq, time, key, origin, count, has, pending });
     }
 
+    /// The `rest` attempts of a front line (rules 2 and 3) that joined nothing: output now, under
+    /// the line's key, and remembered as an emitted record for later Backend and Pam lines to
+    /// join.
+    #[inline]
+    pub(super) fn emit_unmatched(
+        &mut self,
+        key: EventKey,
+        mut event: Event,
+        t: i64,
+        origin: usize,
+        rest: u32,
+        out: &mut Vec<KeyedEvent>,
+    ) {
+        if rest > 0 {
+            event.count = rest;
+            out.push(KeyedEvent { key, event });
+            self.insert(event.client_ip, t, key, origin, rest, None);
+        }
+    }
+
+    /// The `rest` attempts of a Backend or Pam line (rules 1, 4 and 5) that joined nothing: held
+    /// back as a pending record, for a front line to merge into it.
+    #[inline]
+    pub(super) fn hold_unmatched(&mut self, key: EventKey, mut event: Event, t: i64, origin: usize, rest: u32) {
+        if rest > 0 {
+            event.count = rest;
+            self.insert(event.client_ip, t, key, origin, rest, Some(event));
+        }
+    }
+
     /// Claims up to `need` attempts among the records of `ip` with time in `[lo, hi]`, as
     /// allowed by `free`; marks them with `layer` and merges `event`, if any, into pending ones. Returns
     /// how many attempts were claimed.

@@ -8,24 +8,19 @@ use crate::model::event::{Event, EventKey, KeyedEvent, Kind, Layer, Reason};
 
 impl Correlator {
     /// Rule 3.
-    pub(super) fn on_smtp(&mut self, key: EventKey, mut event: Event, t: i64, out: &mut Vec<KeyedEvent>) {
+    pub(super) fn on_smtp(&mut self, key: EventKey, event: Event, t: i64, out: &mut Vec<KeyedEvent>) {
         let ip = event.client_ip;
         let count = event.count;
         let claimed =
             self.claim(ip, self.near(t), t, count, Prefer::Nearest, SMTP, Some(&event), Record::free_for_front);
-        let rest = count - claimed;
-        if rest > 0 {
-            event.count = rest;
-            out.push(KeyedEvent { key, event });
-            self.insert(ip, t, key, SMTP, rest, None);
-        }
+        self.emit_unmatched(key, event, t, SMTP, count - claimed, out);
     }
 
     /// Rule 2.
     pub(super) fn on_login(
         &mut self,
         key: EventKey,
-        mut event: Event,
+        event: Event,
         session: Option<u64>,
         t: i64,
         out: &mut Vec<KeyedEvent>,
@@ -50,16 +45,11 @@ impl Correlator {
         let lo = t.saturating_sub(secs * 1000).saturating_sub(self.window_ms);
         let hi = t.saturating_add(self.window_ms);
         let claimed = self.claim(ip, (lo, hi), t, n - m, Prefer::Oldest, LOGIN, None, Record::free_for_front);
-        let rest = n - m - claimed;
-        if rest > 0 {
-            event.count = rest;
-            out.push(KeyedEvent { key, event });
-            self.insert(ip, t, key, LOGIN, rest, None);
-        }
+        self.emit_unmatched(key, event, t, LOGIN, n - m - claimed, out);
     }
 
     /// Rule 4.
-    pub(super) fn on_backend_plain(&mut self, key: EventKey, mut event: Event, t: i64) {
+    pub(super) fn on_backend_plain(&mut self, key: EventKey, event: Event, t: i64) {
         let ip = event.client_ip;
         let count = event.count;
         let claimed =
@@ -68,25 +58,17 @@ impl Correlator {
                 PAM => r.free(r.backend().saturating_add(r.has[LOGIN])),
                 _ => 0,
             });
-        let rest = count - claimed;
-        if rest > 0 {
-            event.count = rest;
-            self.insert(ip, t, key, BACKEND_PLAIN, rest, Some(event));
-        }
+        self.hold_unmatched(key, event, t, BACKEND_PLAIN, count - claimed);
     }
 
     /// Rule 5.
-    pub(super) fn on_pam(&mut self, key: EventKey, mut event: Event, t: i64) {
+    pub(super) fn on_pam(&mut self, key: EventKey, event: Event, t: i64) {
         let ip = event.client_ip;
         let count = event.count;
         let claimed = self.claim(ip, self.near(t), t, count, Prefer::Nearest, PAM, Some(&event), |r| {
             if r.origin == PAM { 0 } else { r.free(r.has[PAM]) }
         });
-        let rest = count - claimed;
-        if rest > 0 {
-            event.count = rest;
-            self.insert(ip, t, key, PAM, rest, Some(event));
-        }
+        self.hold_unmatched(key, event, t, PAM, count - claimed);
     }
 }
 

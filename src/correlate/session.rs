@@ -34,7 +34,7 @@ impl Correlator {
     }
 
     /// Rule 1.
-    pub(super) fn on_backend_session(&mut self, key: EventKey, mut event: Event, session: u64, t: i64) {
+    pub(super) fn on_backend_session(&mut self, key: EventKey, event: Event, session: u64, t: i64) {
         let ip = event.client_ip;
         let sess = self.sessions.entry(session).or_default();
         let covered = event.count.min(sess.credit);
@@ -45,11 +45,7 @@ impl Correlator {
         let claimed = self.claim(ip, self.near(t), t, count, Prefer::Nearest, BACKEND_SESSION, Some(&event), |r| {
             if r.origin == PAM { r.free(r.backend().saturating_add(r.front())) } else { 0 }
         });
-        let rest = count - claimed;
-        if rest > 0 {
-            event.count = rest;
-            self.insert(ip, t, key, BACKEND_SESSION, rest, Some(event));
-        }
+        self.hold_unmatched(key, event, t, BACKEND_SESSION, count - claimed);
     }
 }
 
