@@ -18,12 +18,11 @@ use crate::model::symbols::{Sym, Symbols};
 use crate::source::open::Compression;
 use crate::store::{Added, Batch, CommitError, Progress, Store};
 
-use super::ScanOptions;
-use super::Summary;
 use super::copies::Copies;
 use super::plan::FilePlan;
 use super::reader::{Ended, FileReader, ReadEvent};
 use super::writer::Writer;
+use super::{ScanOptions, Summary};
 
 /// Events go to the store in batches of this many, which it stores as they come...
 const BATCH_EVENTS: usize = 16_384;
@@ -35,7 +34,8 @@ const COMMIT_EVENTS: usize = 65_536;
 /// See [`COMMIT_EVENTS`].
 const COMMIT_BYTES: u64 = 256 << 20;
 
-/// The parsing side of a scan.
+/// The scan thread's side of a scan: the correlator, the texts of every event, and the batch
+/// being filled for the writer; the files themselves are read and parsed on threads of their own.
 pub(super) struct Scanner<'a> {
     opts: &'a ScanOptions,
     correlator: Correlator,
