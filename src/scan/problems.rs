@@ -1,8 +1,9 @@
 //! The problems a scan meets in one file or line, and the advice printed with them: what was
 //! kept, and what a mail admin can do about it.
 //!
-//! The messages are made here, apart from the code that meets the problems, so that the advice
-//! reads the same wherever a problem is found.
+//! Advice that more than one place gives, or that depends on the system (the error's kind,
+//! whether journald runs), is worded here, where it is tested; a problem met in one place only is
+//! worded where it is met, next to the code that explains it.
 
 use std::path::PathBuf;
 
