@@ -1,14 +1,16 @@
-//! Deciding, for each file of each log's family, which known content it holds and where reading
-//! resumes.
+//! Finding each log's rotated family, and deciding for each of its files which known content it
+//! holds and where reading resumes.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 
+use super::problems::{Problem, no_such_log};
 use crate::model::event::RawTime;
 use crate::parse::syslog::peek_time;
 use crate::parse::time::{YearState, first_year};
+use crate::source::discover::rotated_family;
 use crate::source::fingerprint::{FINGERPRINT_BYTES, Fingerprint};
 use crate::source::lines::{Chunk, LineReader};
 use crate::source::open::{self, Compression};
@@ -149,4 +151,45 @@ fn last_month_day_of_archive(path: &Path) -> Option<(i8, i8)> {
         }
     }
     last
+}
+
+/// Every log's family (oldest file first), each path once; missing logs become problems.
+pub fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<Vec<PathBuf>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let missing = || no_such_log(Path::new("/run/systemd/journal").is_dir());
+    for log in logs {
+        match rotated_family(log) {
+            Ok(family) if family.is_empty() => {
+                problems.push(Problem { path: log.clone(), line: None, message: missing() })
+            }
+            Ok(family) => {
+                if !log.exists() {
+                    problems.push(Problem {
+                        path: log.clone(),
+                        line: None,
+                        message: "missing (its rotated copies were scanned); check --log or `logs` in the config"
+                            .into(),
+                    });
+                }
+                let mut paths = Vec::new();
+                for path in family {
+                    let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                    if seen.insert(key) {
+                        paths.push(path);
+                    }
+                }
+                out.push(paths);
+            }
+            Err(e) => problems.push(Problem {
+                path: log.clone(),
+                line: None,
+                message: match e.kind() {
+                    std::io::ErrorKind::NotFound => missing(),
+                    _ => format!("cannot list its directory: {e}; check its permissions"),
+                },
+            }),
+        }
+    }
+    out
 }

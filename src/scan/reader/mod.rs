@@ -1,0 +1,256 @@
+//! Reading and parsing one file on threads of their own.
+//!
+//! Finding the candidate lines of a gigabyte of log, parsing them and placing them in time is
+//! most of a scan's work, and it is split over two threads beside the scan thread (which
+//! correlates the events) and the store's: the *chunk* thread (here) reads the file in buffers
+//! of whole lines, counts them and finds the candidate lines in them (the prefilter), which it
+//! copies out, one buffer's worth together, while they are still in its cache, rather than have
+//! the parse thread read them from the other thread's buffer; the *parse* thread (`parser`)
+//! parses the candidates, places them in time and interns their texts, and hands the scan thread
+//! [`Piece`]s: the events of one buffer with where the file stands after it. The parse thread
+//! interns texts in a table of its own; each piece carries the texts it was the first to use,
+//! for the scan thread to map onto the scan's table.
+
+mod parser;
+#[cfg(test)]
+mod tests;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use self::parser::Parser;
+use super::problems::Problem;
+use crate::enrich::Enricher;
+use crate::model::event::Event;
+use crate::parse::Prefilter;
+use crate::parse::time::{TimeResolver, YearState};
+use crate::source::lines::{Chunk, Lines};
+use crate::source::mapped::Shrank;
+
+/// Pieces parsed ahead of the scan thread, and blocks of candidate lines ahead of the parse
+/// thread: enough to keep every thread busy, few enough to keep memory flat (a block holds the
+/// candidates of up to 2 MiB of log). With 3, two cores were idle a tenth of a first scan's
+/// time, one thread waiting for another's burst; 8 took ~3% off its wall time for 8 MB more.
+const AHEAD: usize = 8;
+
+/// An event as the reader found it: its texts are symbols of the reader's table.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ReadEvent {
+    /// Byte offset of its line in the content.
+    pub offset: u64,
+    /// Lines before its line.
+    pub lines_before: u64,
+    /// The year state just before its line (what a checkpoint there records).
+    pub year: YearState,
+    /// The event.
+    pub event: Event,
+}
+
+/// Where the file stands after a piece: what a checkpoint there records.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Position {
+    /// Content offset after the piece.
+    pub offset: u64,
+    /// Lines read up to there.
+    pub lines: u64,
+    /// The year state there.
+    pub year: YearState,
+}
+
+/// What the reader hands over.
+#[derive(Debug)]
+pub(super) enum Piece {
+    /// A chunk of lines (or a skipped overlong line) was read.
+    Chunk {
+        /// Bytes read.
+        bytes: u64,
+        /// Lines read.
+        lines: u64,
+        /// Where the file stands after it.
+        end: Position,
+        /// Its events, in line order.
+        events: Vec<ReadEvent>,
+        /// The texts of the reader's symbols first used in this chunk, in symbol order.
+        texts: Vec<Arc<str>>,
+        /// Its lines that could not be read, for the user.
+        problems: Vec<Problem>,
+    },
+    /// Nothing more can be read.
+    End(Ended),
+}
+
+/// How the reading of a file ended.
+#[derive(Debug, Default)]
+pub(super) struct Ended {
+    /// Why reading stopped early, if it did.
+    pub failed: Option<std::io::Error>,
+    /// Bytes after the last complete line.
+    pub partial_len: usize,
+    /// How many lines were skipped for an impossible date...
+    pub bad_times: usize,
+    /// ...and for having no timestamp (only the first [`super::problems::PROBLEMS_PER_FILE`] of
+    /// each were listed).
+    pub untimed: usize,
+}
+
+/// The reading threads of one file.
+pub(super) struct FileReader {
+    pieces: Option<Receiver<Piece>>,
+    /// Event lists taken, going back to the parse thread to be filled again.
+    spare_events: Sender<Vec<ReadEvent>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// What the reading threads need to know.
+pub(super) struct Setup {
+    /// The file, for messages.
+    pub path: PathBuf,
+    /// Its lines, from `start` on.
+    pub lines: Lines,
+    /// Where reading starts.
+    pub start: Position,
+    /// Resolves its timestamps.
+    pub times: TimeResolver,
+    /// The server name of lines without a host.
+    pub server_name: String,
+    /// Reverse lookups start as soon as an attacker's line is parsed.
+    pub enricher: Arc<Enricher>,
+}
+
+impl FileReader {
+    /// Starts reading.
+    pub fn start(setup: Setup) -> std::io::Result<FileReader> {
+        let (block_tx, blocks) = bounded(AHEAD);
+        let (recycle, recycled) = bounded(AHEAD + 2);
+        let (piece_tx, pieces) = bounded(AHEAD);
+        let (spare_events, spares) = bounded(AHEAD + 2);
+        let chunker = std::thread::Builder::new()
+            .name("chunk".into())
+            .spawn(move || chunk(setup.lines, setup.start.lines, &block_tx, &recycled))?;
+        let mut reader = FileReader { pieces: None, spare_events, threads: vec![chunker] };
+        let mut parser = Parser::new(setup.path, setup.times, &setup.server_name, setup.enricher, spares);
+        let parse = std::thread::Builder::new().name("parse".into()).spawn(move || {
+            for block in blocks {
+                let (piece, buffers) = parser.piece(block);
+                let end = matches!(piece, Piece::End(_));
+                // A failed send means the scan has stopped.
+                if piece_tx.send(piece).is_err() || end {
+                    return;
+                }
+                if let Some(buffers) = buffers {
+                    let _ = recycle.try_send(buffers);
+                }
+            }
+        })?;
+        reader.threads.push(parse);
+        reader.pieces = Some(pieces);
+        Ok(reader)
+    }
+
+    /// The next piece; `None` after [`Piece::End`].
+    pub fn next(&self) -> Option<Piece> {
+        self.pieces.as_ref()?.recv().ok()
+    }
+
+    /// Gives back the events of a piece, all taken, for the parse thread to fill again (a fresh
+    /// list per piece cost an allocation and page faults on one thread and a free on another).
+    pub fn give_back(&self, mut events: Vec<ReadEvent>) {
+        events.clear();
+        let _ = self.spare_events.try_send(events);
+    }
+}
+
+impl Drop for FileReader {
+    fn drop(&mut self) {
+        // Closing the channel first makes the parse thread's next send fail, so it ends, which
+        // closes the chunk thread's channel.
+        drop(self.pieces.take());
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The candidate lines of a buffer of whole lines, from the chunk thread.
+enum Block {
+    Lines {
+        /// Content offset and length of the buffer.
+        offset: u64,
+        len: u64,
+        /// Lines before the buffer, and in it.
+        lines_before: u64,
+        lines: u64,
+        /// The candidate lines, one after the other (without newlines).
+        text: Vec<u8>,
+        /// Each candidate: where it is in `text`, its offset in the buffer and the lines before it.
+        candidates: Vec<Candidate>,
+    },
+    Overlong {
+        offset: u64,
+        len: u64,
+        lines_before: u64,
+    },
+    End {
+        failed: Option<std::io::Error>,
+        partial_len: usize,
+    },
+}
+
+/// A [`Block`]'s lists, going back to the chunk thread to be filled again.
+type Buffers = (Vec<u8>, Vec<Candidate>);
+
+/// A candidate line of a [`Block`].
+struct Candidate {
+    text: Range<usize>,
+    offset: usize,
+    lines_before: u64,
+}
+
+/// The chunk thread: reads `lines` (after `line_count` lines) and sends [`Block`]s until the end
+/// or until the parse thread is gone.
+fn chunk(mut lines: Lines, mut line_count: u64, blocks: &Sender<Block>, recycled: &Receiver<Buffers>) {
+    let prefilter = Prefilter::default();
+    loop {
+        let block = match lines.next_chunk() {
+            Ok(Some(Chunk::Lines { offset, data })) => {
+                let (mut text, mut candidates) = recycled.try_recv().unwrap_or_default();
+                text.clear();
+                candidates.clear();
+                let newlines = prefilter.scan(data, |line, lines_before| {
+                    let at = text.len();
+                    text.extend_from_slice(&data[line.clone()]);
+                    candidates.push(Candidate {
+                        text: at..text.len(),
+                        offset: line.start,
+                        lines_before: line_count + lines_before,
+                    });
+                });
+                let (len, lines_before) = (data.len() as u64, line_count);
+                line_count += newlines;
+                Block::Lines { offset, len, lines_before, lines: newlines, text, candidates }
+            }
+            Ok(Some(Chunk::Overlong { offset, len })) => {
+                let block = Block::Overlong { offset, len, lines_before: line_count };
+                line_count += u64::from(len > 0);
+                block
+            }
+            Ok(None) => Block::End { failed: None, partial_len: lines.partial_len() },
+            Err(e) => Block::End { failed: Some(e), partial_len: lines.partial_len() },
+        };
+        // A mapped file that shrank under the map read zeros where its lines were: the block is
+        // dropped, and reading ends where the file was intact (as a read ends at its new end).
+        let block = if lines.intact() {
+            block
+        } else {
+            Block::End { failed: Some(std::io::Error::other(Shrank)), partial_len: 0 }
+        };
+        let end = matches!(block, Block::End { .. });
+        if blocks.send(block).is_err() || end {
+            return;
+        }
+    }
+}
