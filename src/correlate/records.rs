@@ -1,18 +1,19 @@
 //! The attempt records of each client address: adding, claiming, releasing and pruning them.
 //!
+//! It also decides when a held record is due and how the lines of one attempt merge into one
+//! event, which the rules ([`super::rules`], [`super::session`]) build on.
+//!
 //! Each address's records are kept in a list ordered by time, so that the records near a line
 //! are found by two binary searches; the lines of one attempt come seconds apart, so the span
 //! searched is short.
 
 use std::net::IpAddr;
 
-use super::rules::merge;
-use super::session::due;
 use super::{
-    BACKEND_PLAIN, BACKEND_SESSION, Correlator, LOGIN, PAM, RECORD_HORIZON_MS, Record, SESSION_HORIZON_MS, SMTP,
-    SPARE_LISTS,
+    BACKEND_PLAIN, BACKEND_SESSION, Correlator, LOGIN, PAM, RECORD_HORIZON_MS, Record, SESSION_HOLD_MS,
+    SESSION_HORIZON_MS, SMTP, SPARE_LISTS,
 };
-use crate::model::event::{Event, EventKey, KeyedEvent};
+use crate::model::event::{Event, EventKey, KeyedEvent, Kind, Layer, Reason};
 
 impl Record {
     /// Attempts of the record that a front line (Postfix or a login process) has logged.
@@ -204,5 +205,44 @@ impl Correlator {
     /// The record times *near* a line at `t`: within `W` either side.
     pub(super) fn near(&self, t: i64) -> (i64, i64) {
         (t.saturating_sub(self.window_ms), t.saturating_add(self.window_ms))
+    }
+}
+
+/// When a pending record of layer `origin` and time `time` stops waiting for its partner lines:
+/// its key in [`Correlator::pending`].
+pub(super) fn due(origin: usize, time: i64, window_ms: i64) -> i64 {
+    let hold = if origin == BACKEND_SESSION { SESSION_HOLD_MS.max(window_ms) } else { window_ms };
+    time.saturating_add(hold)
+}
+
+/// How much a layer's line says about the attempt, to choose the event a merge keeps.
+pub(super) fn rank(layer: Layer) -> u8 {
+    match layer {
+        Layer::SmtpFront | Layer::LoginFront => 3,
+        Layer::Backend => 2,
+        Layer::Pam => 1,
+    }
+}
+
+/// Merges `other` (a line of the same attempt) into the pending event, keeping its count.
+pub(super) fn merge(pending: &mut Event, other: &Event) {
+    let count = pending.count;
+    if rank(other.layer) > rank(pending.layer) {
+        let old = std::mem::replace(pending, *other);
+        fill(pending, &old);
+    } else {
+        fill(pending, other);
+    }
+    pending.count = count;
+}
+
+/// Completes `base` with what `other` knows and it does not.
+pub(super) fn fill(b: &mut Event, o: &Event) {
+    b.username = b.username.or(o.username);
+    b.mechanism = b.mechanism.or(o.mechanism);
+    b.logged_hostname = b.logged_hostname.or(o.logged_hostname);
+    b.session = b.session.or(o.session);
+    if b.reason == Reason::AuthenticationFailure && o.kind == Kind::Failure {
+        b.reason = o.reason;
     }
 }

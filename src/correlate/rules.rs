@@ -4,7 +4,7 @@
 
 use super::records::Prefer;
 use super::{BACKEND_PLAIN, Correlator, DEFAULT_DURATION_SECS, LOGIN, PAM, Record, SMTP};
-use crate::model::event::{Event, EventKey, KeyedEvent, Kind, Layer, Reason};
+use crate::model::event::{Event, EventKey, KeyedEvent};
 
 impl Correlator {
     /// Rule 3.
@@ -69,37 +69,5 @@ impl Correlator {
             if r.origin == PAM { 0 } else { r.free(r.has[PAM]) }
         });
         self.hold_unmatched(key, event, t, PAM, count - claimed);
-    }
-}
-
-/// How much a layer's line says about the attempt, to choose the event a merge keeps.
-pub(super) fn rank(layer: Layer) -> u8 {
-    match layer {
-        Layer::SmtpFront | Layer::LoginFront => 3,
-        Layer::Backend => 2,
-        Layer::Pam => 1,
-    }
-}
-
-/// Merges `other` (a line of the same attempt) into the pending event, keeping its count.
-pub(super) fn merge(pending: &mut Event, other: &Event) {
-    let count = pending.count;
-    if rank(other.layer) > rank(pending.layer) {
-        let old = std::mem::replace(pending, *other);
-        fill(pending, &old);
-    } else {
-        fill(pending, other);
-    }
-    pending.count = count;
-}
-
-/// Completes `base` with what `other` knows and it does not.
-pub(super) fn fill(b: &mut Event, o: &Event) {
-    b.username = b.username.or(o.username);
-    b.mechanism = b.mechanism.or(o.mechanism);
-    b.logged_hostname = b.logged_hostname.or(o.logged_hostname);
-    b.session = b.session.or(o.session);
-    if b.reason == Reason::AuthenticationFailure && o.kind == Kind::Failure {
-        b.reason = o.reason;
     }
 }

@@ -2,8 +2,8 @@
 //! Dovecot session wait for the session's login line, which Dovecot writes only when the
 //! connection ends, and which alone tells the protocol that was attacked.
 
-use super::records::Prefer;
-use super::{BACKEND_SESSION, Correlator, PAM, SESSION_HOLD_MS};
+use super::records::{Prefer, due};
+use super::{BACKEND_SESSION, Correlator, PAM};
 use crate::model::event::{Event, EventKey, KeyedEvent};
 
 impl Correlator {
@@ -47,11 +47,4 @@ impl Correlator {
         });
         self.hold_unmatched(key, event, t, BACKEND_SESSION, count - claimed);
     }
-}
-
-/// When a pending record of layer `origin` and time `time` stops waiting for its partner lines:
-/// its key in [`Correlator::pending`].
-pub(super) fn due(origin: usize, time: i64, window_ms: i64) -> i64 {
-    let hold = if origin == BACKEND_SESSION { SESSION_HOLD_MS.max(window_ms) } else { window_ms };
-    time.saturating_add(hold)
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Correlator;
-use super::session::due;
+use super::records::due;
 use crate::model::symbols::{Sym, Symbols};
 
 /// What [`Correlator::snapshot`] saves: the state, with the symbols of its pending events
