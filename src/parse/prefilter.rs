@@ -25,7 +25,7 @@
 //! from 17% of a scan's CPU time to 9%, 75 against 165 to 235 ms per gigabyte of a log in memory
 //! (measured 2026-12-03; unrolled to 64 bytes a step it was slower); the three substring passes
 //! in turn had beaten one pass of aho-corasick's Teddy (149 against 131 ms per gigabyte).
-//! Where the CPU has AVX-512BW (and VBMI: see [`Prefilter::default`]) the pass takes 64 bytes a
+//! Where the CPU has AVX-512BW (and VBMI: see `Fused::preferred`) the pass takes 64 bytes a
 //! step, its tests' results straight in mask registers: a quarter of the instructions per byte.
 //! That was no faster on an AMD EPYC, where the pass waited for memory (72 against 73 ms per
 //! gigabyte); on an Intel Xeon, where it did not, the pass over 256 MB in memory went from 47 to
@@ -61,11 +61,81 @@ pub struct Prefilter {
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Fused {
-    /// None: the CPU lacks AVX2.
+    /// None: the CPU lacks a feature of every vector pass.
     No,
+    /// 32 bytes a step.
     Avx2,
-    /// AVX-512BW, on a CPU that also has VBMI (see [`Prefilter::default`]).
+    /// 64 bytes a step, on a CPU that also has VBMI (see [`Fused::preferred`]).
     Avx512,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Fused {
+    /// Every pass, widest first: the order [`Fused::select`] tries them in.
+    const ALL: [Fused; 3] = [Fused::Avx512, Fused::Avx2, Fused::No];
+
+    /// The CPU features the pass is compiled with (its `#[target_feature]`, comma-separated), each
+    /// of which the CPU must have: a pass compiled with `lzcnt` on a CPU without it (a VM may hide
+    /// it) runs `bsr` instead, which gives other results, and the lines found are wrong, silently.
+    /// The lists are made by the same macro invocation that writes the attribute, so they cannot
+    /// drift apart.
+    fn required(self) -> &'static str {
+        match self {
+            Fused::No => "",
+            Fused::Avx2 => fused::AVX2_FEATURES,
+            Fused::Avx512 => fused::AVX512_FEATURES,
+        }
+    }
+
+    /// Features the pass does not use but that the CPU must have for it to be chosen. VBMI marks
+    /// the CPUs (Intel from Ice Lake, AMD from Zen 4) whose clock drops little or not at all
+    /// while they run 512-bit instructions; Skylake's Xeons lower it for all the core's work
+    /// (simdjson's AVX-512 kernel, too, asks for Ice Lake's instructions). They take the AVX2
+    /// pass.
+    fn preferred(self) -> &'static str {
+        match self {
+            Fused::Avx512 => "avx512vbmi",
+            Fused::No | Fused::Avx2 => "",
+        }
+    }
+
+    /// The widest pass whose required and preferred features `has` all has. A pure function of
+    /// the feature set, so that the choice can be tested with made-up CPUs.
+    fn select(has: impl Fn(&str) -> bool) -> Fused {
+        let all = |list: &str| list.split(',').filter(|f| !f.is_empty()).all(&has);
+        Fused::ALL.into_iter().find(|p| all(p.required()) && all(p.preferred())).unwrap_or(Fused::No)
+    }
+
+    /// Whether this CPU has every feature the pass is compiled with: whether it may run.
+    #[cfg(test)]
+    fn runnable(self) -> bool {
+        self.required().split(',').filter(|f| !f.is_empty()).all(detected)
+    }
+}
+
+/// Whether this CPU has `feature` (a `#[target_feature]` name), detected at run time; `false` for
+/// a name [`known`] does not know, so that a pass compiled with a feature added later is never
+/// chosen until its detection is added here (a test checks that every listed feature is known).
+#[cfg(target_arch = "x86_64")]
+fn detected(feature: &str) -> bool {
+    known(feature).unwrap_or(false)
+}
+
+/// Whether this CPU has `feature`, or `None` when the name is not one detected here.
+#[cfg(target_arch = "x86_64")]
+fn known(feature: &str) -> Option<bool> {
+    use std::arch::is_x86_feature_detected as has;
+    Some(match feature {
+        "avx2" => has!("avx2"),
+        "avx512f" => has!("avx512f"),
+        "avx512bw" => has!("avx512bw"),
+        "avx512vbmi" => has!("avx512vbmi"),
+        "popcnt" => has!("popcnt"),
+        "lzcnt" => has!("lzcnt"),
+        "bmi1" => has!("bmi1"),
+        "bmi2" => has!("bmi2"),
+        _ => return None,
+    })
 }
 
 impl Default for Prefilter {
@@ -73,19 +143,7 @@ impl Default for Prefilter {
         Prefilter {
             finders: NEEDLES.map(|n| Finder::new(n.as_bytes())),
             #[cfg(target_arch = "x86_64")]
-            // VBMI, which the pass does not use, marks the CPUs (Intel from Ice Lake, AMD from
-            // Zen 4) whose clock drops little or not at all while they run 512-bit instructions;
-            // Skylake's Xeons lower it for all the core's work (simdjson's AVX-512 kernel, too,
-            // asks for Ice Lake's instructions). They take the AVX2 pass.
-            fused: if std::arch::is_x86_feature_detected!("avx512bw")
-                && std::arch::is_x86_feature_detected!("avx512vbmi")
-            {
-                Fused::Avx512
-            } else if std::arch::is_x86_feature_detected!("avx2") {
-                Fused::Avx2
-            } else {
-                Fused::No
-            },
+            fused: Fused::select(detected),
         }
     }
 }
@@ -95,18 +153,28 @@ impl Prefilter {
     /// perhaps the last), in order, as a byte range without its newline, and the number of lines
     /// before it; returns the number of newlines in `data`.
     pub fn scan(&self, data: &[u8], found: impl FnMut(Range<usize>, u64)) -> u64 {
+        // SAFETY: `fused` is chosen by `Fused::select(detected)`, which names a vector pass only
+        // when the CPU has every feature that pass is compiled with.
         #[cfg(target_arch = "x86_64")]
-        {
-            let mut found = found;
-            // SAFETY: `fused` names a pass only where the CPU has its instructions.
-            match self.fused {
-                Fused::Avx512 => unsafe { fused::scan_avx512(data, &mut found) },
-                Fused::Avx2 => unsafe { fused::scan_avx2(data, &mut found) },
-                Fused::No => self.scan_portable(data, found),
-            }
-        }
+        return unsafe { self.scan_with(self.fused, data, found) };
         #[cfg(not(target_arch = "x86_64"))]
         self.scan_portable(data, found)
+    }
+
+    /// [`Prefilter::scan`] with the pass `pass`.
+    ///
+    /// # Safety
+    /// The CPU must have every feature `pass` is compiled with ([`Fused::runnable`]).
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    unsafe fn scan_with(&self, pass: Fused, data: &[u8], mut found: impl FnMut(Range<usize>, u64)) -> u64 {
+        match pass {
+            // SAFETY: the caller promises the pass's features.
+            Fused::Avx512 => unsafe { fused::scan_avx512(data, &mut found) },
+            // SAFETY: as above.
+            Fused::Avx2 => unsafe { fused::scan_avx2(data, &mut found) },
+            Fused::No => self.scan_portable(data, found),
+        }
     }
 
     /// [`Prefilter::scan`] with `memchr`'s searches alone, on any machine.
@@ -390,25 +458,41 @@ mod fused {
         data[floor..to].iter().rposition(|&b| b == b'\n').map_or(floor, |k| floor + k + 1)
     }
 
-    /// [`Prefilter::scan`](super::Prefilter::scan) in one pass, with AVX2.
-    ///
-    /// # Safety
-    /// The CPU must have AVX2.
-    #[target_feature(enable = "avx2,popcnt,lzcnt,bmi1")]
-    pub unsafe fn scan_avx2(data: &[u8], found: &mut impl FnMut(Range<usize>, u64)) -> u64 {
-        // SAFETY: the caller promises AVX2.
-        unsafe { scan::<Avx2>(data, found) }
+    /// Writes a pass's entry point with `#[target_feature(enable = $features)]` and, from the same
+    /// literal, the constant `$list` that runtime detection checks ([`super::Fused::required`]):
+    /// what the pass is compiled with and what is detected cannot drift apart.
+    macro_rules! entry {
+        ($features:literal, $list:ident; $item:item) => {
+            #[doc = concat!("The features the pass below is compiled with, all needed: `", $features, "`.")]
+            pub const $list: &str = $features;
+            #[target_feature(enable = $features)]
+            $item
+        };
     }
 
-    /// [`Prefilter::scan`](super::Prefilter::scan) in one pass, with AVX-512BW.
-    ///
-    /// # Safety
-    /// The CPU must have AVX-512F and AVX-512BW.
-    #[target_feature(enable = "avx512f,avx512bw,popcnt,lzcnt,bmi1")]
-    pub unsafe fn scan_avx512(data: &[u8], found: &mut impl FnMut(Range<usize>, u64)) -> u64 {
-        // SAFETY: the caller promises AVX-512F and AVX-512BW.
-        unsafe { scan::<Avx512>(data, found) }
-    }
+    entry!("avx2,popcnt,lzcnt,bmi1", AVX2_FEATURES;
+        /// [`Prefilter::scan`](super::Prefilter::scan) in one pass, with AVX2.
+        ///
+        /// # Safety
+        /// The CPU must have every feature of [`AVX2_FEATURES`].
+        pub unsafe fn scan_avx2(data: &[u8], found: &mut impl FnMut(Range<usize>, u64)) -> u64 {
+            // SAFETY: the caller promises AVX2 (and the bit instructions the pass is compiled with).
+            unsafe { scan::<Avx2>(data, found) }
+        }
+    );
+
+    // AVX-512F implies AVX2 to the compiler, which may then use it: it is listed too.
+    entry!("avx512f,avx512bw,avx2,popcnt,lzcnt,bmi1", AVX512_FEATURES;
+        /// [`Prefilter::scan`](super::Prefilter::scan) in one pass, with AVX-512BW.
+        ///
+        /// # Safety
+        /// The CPU must have every feature of [`AVX512_FEATURES`].
+        pub unsafe fn scan_avx512(data: &[u8], found: &mut impl FnMut(Range<usize>, u64)) -> u64 {
+            // SAFETY: the caller promises AVX-512F and AVX-512BW (and the bit instructions the pass
+            // is compiled with).
+            unsafe { scan::<Avx512>(data, found) }
+        }
+    );
 
     /// The pass, for one width.
     ///
@@ -479,23 +563,87 @@ mod tests {
         let iterated: Vec<&str> = prefilter.lines(data.as_bytes()).map(|r| &data[r]).collect();
         assert_eq!(portable.iter().map(|c| c.0).collect::<Vec<_>>(), iterated, "{data:?}");
         #[cfg(target_arch = "x86_64")]
-        {
-            let mut avx2 = Vec::new();
-            if prefilter.fused != Fused::No {
-                // SAFETY: `fused` names a pass only where the CPU has its instructions (AVX-512
-                // CPUs have AVX2).
-                let avx2_lines = unsafe { fused::scan_avx2(data.as_bytes(), &mut |r, n| avx2.push((&data[r], n))) };
-                assert_eq!((&avx2, avx2_lines), (&portable, lines), "AVX2: {data:?}");
-            }
-            let mut avx512 = Vec::new();
-            if prefilter.fused == Fused::Avx512 {
-                // SAFETY: as above.
-                let avx512_lines =
-                    unsafe { fused::scan_avx512(data.as_bytes(), &mut |r, n| avx512.push((&data[r], n))) };
-                assert_eq!((&avx512, avx512_lines), (&portable, lines), "AVX-512: {data:?}");
-            }
+        for pass in Fused::ALL.into_iter().filter(|p| p.runnable()) {
+            let mut got = Vec::new();
+            // SAFETY: the CPU has every feature the pass is compiled with (`runnable`).
+            let got_lines = unsafe { prefilter.scan_with(pass, data.as_bytes(), |r, n| got.push((&data[r], n))) };
+            assert_eq!((&got, got_lines), (&portable, lines), "{pass:?}: {data:?}");
         }
         (portable, lines)
+    }
+
+    /// A made-up CPU with the features `list` (comma-separated).
+    #[cfg(target_arch = "x86_64")]
+    fn cpu(list: &str) -> impl Fn(&str) -> bool + '_ {
+        move |f| list.split(',').any(|g| g == f)
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn every_feature_a_pass_is_compiled_with_is_detected_at_run_time() {
+        for pass in Fused::ALL {
+            for f in pass.required().split(',').chain(pass.preferred().split(',')).filter(|f| !f.is_empty()) {
+                assert!(known(f).is_some(), "{pass:?} is compiled with {f}, which is not detected");
+            }
+        }
+        // The bit instructions the passes use (`lzcnt` runs as `bsr` where it is missing).
+        for pass in [Fused::Avx2, Fused::Avx512] {
+            for f in ["avx2", "popcnt", "lzcnt", "bmi1"] {
+                assert!(pass.required().split(',').any(|g| g == f), "{pass:?} without {f}");
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_chosen_pass_has_every_feature_it_needs_on_this_cpu() {
+        let chosen = Prefilter::default().fused;
+        assert_eq!(chosen, Fused::select(detected));
+        assert!(chosen.runnable(), "{chosen:?} chosen without all of {}", chosen.required());
+        for f in chosen.required().split(',').filter(|f| !f.is_empty()) {
+            assert!(detected(f), "{chosen:?} needs {f}");
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn a_missing_feature_falls_back_to_a_narrower_pass() {
+        let everything = "avx2,avx512f,avx512bw,avx512vbmi,popcnt,lzcnt,bmi1,bmi2";
+        assert_eq!(Fused::select(cpu(everything)), Fused::Avx512);
+        // No VBMI: AVX-512 is there but not wanted.
+        assert_eq!(Fused::select(cpu("avx2,avx512f,avx512bw,popcnt,lzcnt,bmi1")), Fused::Avx2);
+        assert_eq!(Fused::select(cpu("avx2,popcnt,lzcnt,bmi1")), Fused::Avx2);
+        // A VM that hides LZCNT (or POPCNT, BMI1, AVX2): no vector pass at all.
+        for hidden in ["lzcnt", "popcnt", "bmi1", "avx2"] {
+            let without: Vec<&str> = everything.split(',').filter(|f| *f != hidden).collect();
+            let without = without.join(",");
+            assert_eq!(Fused::select(cpu(&without)), Fused::No, "without {hidden}");
+        }
+        // Without AVX-512BW: the AVX2 pass.
+        assert_eq!(Fused::select(cpu("avx2,avx512f,avx512vbmi,popcnt,lzcnt,bmi1")), Fused::Avx2);
+        assert_eq!(Fused::select(cpu("")), Fused::No);
+        // Whatever is chosen, every feature it is compiled with was in the set.
+        let mut rng = fastrand::Rng::with_seed(9);
+        let names: Vec<&str> = everything.split(',').collect();
+        for _ in 0..1_000 {
+            let set: Vec<&str> = names.iter().copied().filter(|_| rng.bool()).collect();
+            let set = set.join(",");
+            let chosen = Fused::select(cpu(&set));
+            assert!(chosen.required().split(',').filter(|f| !f.is_empty()).all(cpu(&set)), "{set}: {chosen:?}");
+        }
+    }
+
+    #[test]
+    fn every_pass_this_cpu_runs_agrees_with_the_portable_one() {
+        // `scanned` runs them all and compares; here on a log-like text of many blocks.
+        let line = "Dec  7 05:00:00 mx postfix/smtpd[1]: warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: x\n\
+                    Dec  7 05:00:01 mx postfix/smtpd[1]: connect from unknown[192.0.2.2]\n\
+                    Dec  7 05:00:02 mx dovecot: imap-login: Login: user=<bob>, method=PLAIN, rip=192.0.2.3\n";
+        let data = line.repeat(200);
+        let (found, lines) = scanned(&data);
+        assert_eq!((found.len(), lines), (400, 600));
+        #[cfg(target_arch = "x86_64")]
+        eprintln!("passes run here: {:?}", Fused::ALL.into_iter().filter(|p| p.runnable()).collect::<Vec<_>>());
     }
 
     fn candidates(data: &str) -> Vec<&str> {
