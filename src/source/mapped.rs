@@ -9,7 +9,9 @@
 //! A mapped file that shrinks while it is read (`copytruncate` by logrotate) would kill the
 //! process with `SIGBUS` when a page past the new end is touched: [`guard`] turns such a page
 //! into zeros and remembers it, and the chunk thread asks [`MappedLines::intact`] after each
-//! chunk whether what it read was the file's content.
+//! chunk whether what it read was the file's content. The guard is the program's to install
+//! ([`guard::install`]); until it has been, [`MappedLines::new`] fails and the caller reads the
+//! file instead.
 
 use std::fs::File;
 use std::io;
@@ -59,7 +61,8 @@ pub struct MappedLines {
 impl MappedLines {
     /// Maps `file` (a regular file, not compressed) from content offset `offset` on, region by
     /// region. The content is what the file holds now: lines appended later are for the next
-    /// run. Fails when the file cannot be guarded: it is then read instead.
+    /// run. Fails when the file cannot be guarded (the program did not call [`guard::install`], or
+    /// too many files are mapped at once): it is then read instead.
     pub fn new(file: File, offset: u64) -> io::Result<MappedLines> {
         let len = file.metadata()?.len();
         let guard = guard::register()?;
@@ -167,7 +170,10 @@ mod tests {
         out
     }
 
+    /// A file holding `content`; the SIGBUS guard is installed first, as the binary does, so
+    /// that it can be mapped.
     fn file(content: &[u8]) -> tempfile::NamedTempFile {
+        guard::install().unwrap();
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(content).unwrap();
         f
