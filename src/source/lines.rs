@@ -6,33 +6,11 @@
 
 use std::io::{self, Read};
 
+pub use super::chunk::{Chunk, MAX_LINE};
 use super::mapped::MappedLines;
 
 /// Bytes read from the source per refill.
 const READ_SIZE: usize = 1 << 20;
-/// Lines longer than this are skipped (and reported), not buffered: no mail daemon writes them,
-/// and an attacker must not be able to make the scanner hold gigabytes.
-pub const MAX_LINE: usize = 16 << 20;
-
-/// What the reader hands out next.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Chunk<'a> {
-    /// One or more complete lines, each ending in `\n`, starting at `offset`.
-    Lines {
-        /// Offset of `data[0]` in the content.
-        offset: u64,
-        /// The lines.
-        data: &'a [u8],
-    },
-    /// A line longer than [`MAX_LINE`] that was skipped, newline included.
-    Overlong {
-        /// Offset of the line's first byte.
-        offset: u64,
-        /// Its length including the newline.
-        len: u64,
-    },
-}
-
 /// Where a file's complete lines come from: a reader (archives, decompressed), or the map of a
 /// plain file ([`MappedLines`]).
 pub enum Lines {

@@ -18,8 +18,8 @@ use std::io;
 
 use memmap2::{Advice, Mmap, MmapOptions};
 
+use super::chunk::{Chunk, MAX_LINE};
 use super::guard::{self, Guarded};
-use super::lines::{Chunk, MAX_LINE};
 
 /// The error a read ends with when the file shrank under its map ([`MappedLines::intact`]).
 #[derive(Debug, thiserror::Error)]
