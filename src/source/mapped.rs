@@ -1,8 +1,8 @@
 //! Reading complete lines of a plain file straight from a memory map.
 //!
 //! Reading a plain log with `read` copies every byte from the page cache into the scanner's
-//! buffer: a tenth of a first scan's CPU time. Mapping the file lets the prefilter search the
-//! page cache itself. The chunks handed out are those of [`LineReader`](super::lines::LineReader):
+//! buffer, a cost of its own on a first scan of large logs. Mapping the file lets the prefilter
+//! search the page cache itself. The chunks handed out are those of [`LineReader`](super::lines::LineReader):
 //! whole lines, at most `WINDOW` bytes of them at a time, lines longer than
 //! [`MAX_LINE`] skipped, a partial last line left for the next run.
 //!

@@ -9,27 +9,28 @@
 //!   `(tried to use ... auth)`, the `auth`/`auth-worker`/`dovecot-auth` processes of every passdb
 //!   result, `pam_authenticate()` and PAM's `authentication failure;`. Skipped: the `auth=` of
 //!   Postfix's `disconnect ... auth=0/1` session summary (one per SMTP session), and the `auth` of
-//!   Dovecot's `(no auth attempts ...)` and `(no_auth_attempts)` (a tenth of the benchmark's
-//!   candidates, and common in real logs: every TLS probe and port scan ends so). Those lines are
-//!   never events, and no needle an accepting path requires has `=` after it or `(no ` or `(no_`
-//!   before it.
+//!   Dovecot's `(no auth attempts ...)` and `(no_auth_attempts)` (common in real logs: every TLS
+//!   probe and port scan ends so). Those lines are never events, and no needle an accepting path
+//!   requires has `=` after it or `(no ` or `(no_` before it.
 //! - `sasl_method=`: Postfix's successful submission;
 //! - `Login: user=<`: Dovecot's successful login.
 //!
 //! On x86-64 with AVX2, one pass over the buffer finds the lines of all three needles and counts
 //! the buffer's lines at once (module `fused`): each needle is recognised by two adjacent bytes of
-//! it that are rare in mail logs (`au`, `_m`, `Lo`: in a generated gigabyte, 99.7% of `au` begin
-//! `auth`, every `_m` begins `_method=`), and a hit is checked against the whole needle. Elsewhere
-//! each needle is searched on its own with `memchr`'s substring search and the hits are merged in
-//! order, and the lines are counted apart. The fused pass took the prefilter and the line count
-//! from 17% of a scan's CPU time to 9%, 75 against 165 to 235 ms per gigabyte of a log in memory
-//! (measured 2026-12-03; unrolled to 64 bytes a step it was slower); the three substring passes
-//! in turn had beaten one pass of aho-corasick's Teddy (149 against 131 ms per gigabyte).
+//! it that are rare in mail logs (`au`, `_m`, `Lo`: nearly every `au` begins `auth`, every `_m`
+//! begins `_method=`), and a hit is checked against the whole needle. Elsewhere each needle is
+//! searched on its own with `memchr`'s substring search and the hits are merged in order, and the
+//! lines are counted apart: the fused pass reads the buffer once where those read it four times.
 //! Where the CPU has AVX-512BW (and VBMI: see `Fused::preferred`) the pass takes 64 bytes a
-//! step, its tests' results straight in mask registers: a quarter of the instructions per byte.
-//! That was no faster on an AMD EPYC, where the pass waited for memory (72 against 73 ms per
-//! gigabyte); on an Intel Xeon, where it did not, the pass over 256 MB in memory went from 47 to
-//! 40 ms (`parse_bench`) and a scan's CPU time fell 4% (`bench/ab.sh`, 11 rounds, 2026-12-04).
+//! step, its tests' results straight in mask registers: a quarter of the instructions per byte,
+//! which helps where the pass does not wait for memory.
+//!
+//! Which pass runs is decided once, when the [`Prefilter`] is built, from the features the CPU
+//! reports at run time: a pass is compiled with `#[target_feature]` for everything it uses (the
+//! vector instructions and the bit instructions `popcnt`, `lzcnt`, `tzcnt`/`blsr`), and runs only
+//! where every one of them is detected, since a missing one may not fault but compute something
+//! else (`lzcnt` runs as `bsr` where it is missing). The lists that are checked are written by
+//! the same macro as the attributes, so the two cannot drift apart.
 
 #[cfg(target_arch = "x86_64")]
 mod fused;
