@@ -2,7 +2,7 @@
 //! MESSAGE`; Dovecot 2.4: `auth(U,IP,sasl:login)<S>: Info: sql: MESSAGE`).
 //!
 //! The username inside the tuple is the client's and may imitate the rest of the tuple; how its
-//! end is chosen is told at [`tuple`].
+//! end is chosen is told at [`tuple()`].
 
 use std::net::IpAddr;
 

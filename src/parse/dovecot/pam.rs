@@ -2,7 +2,7 @@
 //! ... ruser=R rhost=IP  user=U`).
 //!
 //! The remote user and the user are the client's and may contain ` rhost=1.2.3.4`; how the real
-//! address is told from imitations is told at [`pam`].
+//! address is told from imitations is told at [`pam()`].
 
 use memchr::memmem;
 

@@ -168,7 +168,7 @@ impl Prefilter {
     /// [`Prefilter::scan`] with the pass `pass`.
     ///
     /// # Safety
-    /// The CPU must have every feature `pass` is compiled with ([`Fused::runnable`]).
+    /// The CPU must have every feature `pass` is compiled with (what `Fused::runnable` checks).
     #[cfg(target_arch = "x86_64")]
     #[inline]
     unsafe fn scan_with(&self, pass: Fused, data: &[u8], mut found: impl FnMut(Range<usize>, u64)) -> u64 {
