@@ -7,9 +7,9 @@ use clap::{Args, ValueEnum};
 use jiff::ToSpan;
 
 use super::{EXIT_CONFIG, EXIT_SEND, EXIT_STORE};
-use crate::config::Config;
+use crate::config::{Config, Duration, DurationError, Zone};
 use crate::deliver::{self, SendState, SentLog};
-use crate::report::{self, Period, ReportError, ReportOptions, parse_duration};
+use crate::report::{self, Period, ReportError, ReportOptions};
 use crate::store::Store;
 
 /// Output formats.
@@ -26,9 +26,9 @@ pub enum Format {
 /// Options of `report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Report on the last DURATION up to now (e.g. 24h, 90m, 7d) instead of yesterday.
-    #[arg(long, value_name = "DURATION", conflicts_with = "day")]
-    pub since: Option<String>,
+    /// Report on the last DURATION up to now (e.g. 24h, 90m, 7d, 1d12h, 2w) instead of yesterday.
+    #[arg(long, value_name = "DURATION", conflicts_with = "day", value_parser = parse_since)]
+    pub since: Option<Duration>,
     /// Report on this calendar day (in the configured time zone). Default: yesterday.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub day: Option<jiff::civil::Date>,
@@ -53,18 +53,28 @@ pub struct ReportArgs {
     pub timezone: Option<String>,
 }
 
+/// The longest `--since`: a century, well inside the range of timestamps, so that a valid
+/// duration always gives a valid period.
+const MAX_SINCE: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// `--since`: the shared duration grammar, at least a second and at most [`MAX_SINCE`], so that a
+/// mistake is a usage error like any other bad argument.
+fn parse_since(text: &str) -> Result<Duration, DurationError> {
+    Duration::parse_within(text, MAX_SINCE)
+}
+
 /// Runs `report` and returns the exit code.
 pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
     let tz = match &args.timezone {
-        Some(name) => match crate::config::parse_timezone(name) {
-            Ok(tz) => tz,
+        Some(name) => match name.parse::<Zone>() {
+            Ok(zone) => zone.into_parts().0,
             Err(e) => return fail(EXIT_CONFIG, &format!("--timezone: {e}")),
         },
         None => config.timezone.clone(),
     };
     let now = jiff::Timestamp::now();
     let period = match (&args.since, args.day) {
-        (Some(since), _) => parse_duration(since).and_then(|secs| Period::since(secs, now, &tz)),
+        (Some(since), _) => Period::since(since.as_secs_i64(), now, &tz),
         (None, Some(day)) => Period::day(day, &tz),
         (None, None) => Period::previous_day(&now.to_zoned_datetime(tz.clone())),
     };

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use self::dns::{DnsOptions, ReverseResolver};
 use self::geo::Geo;
-use crate::config::{Config, parse_duration_secs, parse_nameserver};
+use crate::config::Config;
 use crate::model::ipinfo::{DnsAnswer, IpInfo, RdnsStatus};
 
 /// What to enrich with, from the configuration and the command line.
@@ -57,14 +57,13 @@ impl EnrichOptions {
     /// Options from the configuration, with `--no-dns` / `--no-geo` applied.
     pub fn from_config(config: &Config, data_dir: &Path, no_dns: bool, no_geo: bool) -> EnrichOptions {
         let dns = (config.dns.enabled && !no_dns).then(|| DnsOptions {
-            // Validated when the configuration was loaded.
-            nameservers: config.dns.nameservers.iter().filter_map(|s| parse_nameserver(s).ok()).collect(),
+            nameservers: config.dns.nameservers.clone(),
             timeout: Duration::from_millis(config.dns.timeout_ms),
             concurrency: config.dns.concurrency,
         });
         EnrichOptions {
             dns,
-            cache_ttl_secs: parse_duration_secs(&config.dns.cache_ttl).unwrap_or(86400),
+            cache_ttl_secs: config.dns.cache_ttl.as_secs(),
             geo: (config.geo.enabled && !no_geo).then(|| GeoPaths::from_config(config, data_dir)),
         }
     }
