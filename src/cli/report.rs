@@ -176,6 +176,45 @@ fn log_first_day(store: &Store) -> rusqlite::Result<Option<String>> {
     store.connection().query_row("SELECT min(period) FROM report_sends WHERE length(period) = 10", [], |r| r.get(0))
 }
 
+/// Why the report of a period was not sent.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The store could not be read or the send recorded.
+    #[error("store: {0}")]
+    Store(#[from] rusqlite::Error),
+    /// The message could not be built (`[email]` settings, attachment).
+    #[error(transparent)]
+    Compose(#[from] deliver::DeliverError),
+    /// The transport refused it; it was kept (or not) for the next run.
+    #[error("report {label} not sent: {error}; {kept}; the next `report --send` without --day/--since sends it again")]
+    NotSent {
+        /// The period.
+        label: String,
+        /// The transport's error, with the server's reply.
+        error: deliver::DeliverError,
+        /// Where the message was kept.
+        kept: Kept,
+    },
+}
+
+/// Where an unsent message went.
+#[derive(Debug)]
+enum Kept {
+    /// Saved in the data directory.
+    Saved(PathBuf),
+    /// Could not be saved either.
+    Lost(PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kept::Saved(file) => write!(f, "the message was kept in {}", file.display()),
+            Kept::Lost(file, e) => write!(f, "and it could not be kept in {} either ({e})", file.display()),
+        }
+    }
+}
+
 /// Builds, sends and records the report of one period. On failure the message is kept in the
 /// data directory and the error (with the server's reply) returned.
 fn send_period(
@@ -184,19 +223,18 @@ fn send_period(
     data_dir: &Path,
     opts: &ReportOptions,
     period: Period,
-) -> Result<String, String> {
+) -> Result<String, SendError> {
     let opts = ReportOptions { period: period.clone(), ..opts.clone() };
-    let db = |e: rusqlite::Error| format!("store: {e}");
+    let db = SendError::Store;
     let report = report::build(store, &opts).map_err(db)?;
     let email = &config.email;
     let csv = if email.attach_csv {
         let rows = report::stats::intrusion_csv(store.connection(), &period, opts.probes_count).map_err(db)?;
-        Some(deliver::csv_attachment(rows, email.gzip_over_bytes, &report.period.label).map_err(|e| e.to_string())?)
+        Some(deliver::csv_attachment(rows, email.gzip_over_bytes, &report.period.label)?)
     } else {
         None
     };
-    let message = deliver::compose(email, &report, report::text::render(&report), report::html::render(&report), csv)
-        .map_err(|e| e.to_string())?;
+    let message = deliver::compose(email, &report, report::text::render(&report), report::html::render(&report), csv)?;
     let log = SentLog::open(store.connection()).map_err(db)?;
     let label = report.period.label.clone();
     match deliver::send(email, &message) {
@@ -205,18 +243,15 @@ fn send_period(
             Ok(format!("report {label} sent to {}", email.to.join(", ")))
         }
         Err(e) => {
-            let error = e.to_string();
-            log.record(&label, &SendState::Failed(error.clone())).map_err(db)?;
+            log.record(&label, &SendState::Failed(e.to_string())).map_err(db)?;
             let dir = data_dir.join("reports/unsent");
             let file = dir.join(format!("report-{}.eml", label.replace([' ', ':', '–'], "_")));
             let kept = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, message.formatted()));
             let kept = match kept {
-                Ok(()) => format!("the message was kept in {}", file.display()),
-                Err(k) => format!("and it could not be kept in {} either ({k})", file.display()),
+                Ok(()) => Kept::Saved(file),
+                Err(k) => Kept::Lost(file, k),
             };
-            Err(format!(
-                "report {label} not sent: {error}; {kept}; the next `report --send` without --day/--since sends it again"
-            ))
+            Err(SendError::NotSent { label, error: e, kept })
         }
     }
 }

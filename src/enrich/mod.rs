@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use self::dns::{DnsOptions, ReverseResolver};
+use self::dns::{DnsOptions, ResolverError, ReverseResolver};
 use self::geo::Geo;
 use crate::config::Config;
 use crate::model::ipinfo::{DnsAnswer, IpInfo, RdnsStatus};
@@ -69,6 +69,17 @@ impl EnrichOptions {
     }
 }
 
+/// Why reverse DNS is off for a scan (reported as a warning: the scan goes on without it).
+#[derive(Debug, thiserror::Error)]
+pub enum DnsSetupError {
+    /// The background runtime that runs the lookups could not start.
+    #[error("cannot start the DNS runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The resolver could not be built.
+    #[error(transparent)]
+    Resolver(#[from] ResolverError),
+}
+
 enum Slot {
     Pending,
     Done(DnsAnswer, i64),
@@ -117,14 +128,14 @@ impl Enricher {
         (Enricher { geo, dns }, warnings)
     }
 
-    fn dns_side(dns_opts: &DnsOptions, cached: Vec<(IpAddr, DnsAnswer, i64)>) -> Result<DnsSide, String> {
+    fn dns_side(dns_opts: &DnsOptions, cached: Vec<(IpAddr, DnsAnswer, i64)>) -> Result<DnsSide, DnsSetupError> {
         // Two workers: lookups are I/O-bound, and the machine is shared with the parser.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("dns")
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the DNS runtime: {e}"))?;
+            .map_err(DnsSetupError::Runtime)?;
         let resolver = {
             let _guard = runtime.enter();
             ReverseResolver::new(dns_opts)?
