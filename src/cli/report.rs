@@ -240,7 +240,8 @@ fn send_period(
     match deliver::send(email, &message) {
         Ok(()) => {
             log.record(&label, &SendState::Sent).map_err(db)?;
-            Ok(format!("report {label} sent to {}", email.to.join(", ")))
+            let to: Vec<String> = email.to.iter().map(ToString::to_string).collect();
+            Ok(format!("report {label} sent to {}", to.join(", ")))
         }
         Err(e) => {
             log.record(&label, &SendState::Failed(e.to_string())).map_err(db)?;

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use lettre::message::Mailbox;
+use serde::{Deserialize, Deserializer};
 
 /// How `[email]` messages leave the machine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -33,10 +34,13 @@ pub enum SmtpSecurity {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
-    /// Recipients (default none: `--send` is then an error).
-    pub to: Vec<String>,
+    /// Recipients, `admin@example.org` or `Admin <admin@example.org>` (default none: `--send` is
+    /// then an error).
+    #[serde(deserialize_with = "deserialize_mailboxes")]
+    pub to: Vec<Mailbox>,
     /// Sender address (default `maillogsentinel@<server_name>`).
-    pub from: Option<String>,
+    #[serde(deserialize_with = "deserialize_mailbox")]
+    pub from: Option<Mailbox>,
     /// Put at the start of the subject (default `[MailLogSentinel]`).
     pub subject_prefix: String,
     /// `smtp` (default) or `sendmail`.
@@ -101,4 +105,29 @@ impl EmailConfig {
             SmtpSecurity::Tls => 465,
         })
     }
+}
+
+/// Why an email address was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("{text:?} is not an email address ({source}); write \"admin@example.org\" or \"Admin <admin@example.org>\"")]
+pub struct AddressError {
+    /// The text as given.
+    pub text: String,
+    /// What the address parser found wrong.
+    pub source: lettre::address::AddressError,
+}
+
+/// Parses `addr@host` or `Name <addr@host>`.
+pub fn parse_mailbox(text: &str) -> Result<Mailbox, AddressError> {
+    text.trim().parse().map_err(|source| AddressError { text: text.to_string(), source })
+}
+
+fn deserialize_mailbox<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_mailbox(&text).map(Some).map_err(serde::de::Error::custom)
+}
+
+fn deserialize_mailboxes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Mailbox>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts.iter().map(|t| parse_mailbox(t).map_err(serde::de::Error::custom)).collect()
 }

@@ -23,7 +23,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 pub use self::duration::{Duration, DurationError};
-pub use self::email::{EmailConfig, EmailTransport, SmtpSecurity};
+pub use self::email::{AddressError, EmailConfig, EmailTransport, SmtpSecurity};
 pub use self::geo::{DEFAULT_ASN_URLS, DEFAULT_COUNTRY_URLS, DEFAULT_GEO_DIR, GeoConfig, OneOrMany};
 pub use self::values::{NameServerError, Zone, ZoneError, parse_nameserver};
 
@@ -281,9 +281,6 @@ impl Config {
                 "email.password_file",
                 "set either `password` or `password_file`, not both".into(),
             ));
-        }
-        if file.email.to.iter().any(|a| a.trim().is_empty()) {
-            return Err(value_error("email.to", "an address is empty".into()));
         }
         if file.report.top == 0 {
             return Err(value_error("report.top", "must be at least 1".into()));

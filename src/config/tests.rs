@@ -101,7 +101,7 @@ fn email_and_report_sections_are_read_with_defaults() {
          username = \"u\"\npassword_file = \"/etc/p\"\n[report]\ntop = 3\n",
     )
     .unwrap();
-    assert_eq!(c.email.to, vec!["a@example.org".to_string()]);
+    assert_eq!(c.email.to.iter().map(ToString::to_string).collect::<Vec<_>>(), vec!["a@example.org".to_string()]);
     assert_eq!((c.email.transport, c.email.port()), (EmailTransport::Sendmail, 465));
     assert_eq!(c.email.password_file.as_deref(), Some(Path::new("/etc/p")));
     assert_eq!(c.report.top, 3);
@@ -181,4 +181,21 @@ fn a_syntax_error_shows_the_line() {
 fn the_time_zone_is_typed_once() {
     let c = parse("timezone = \"UTC\"\n").unwrap();
     assert_eq!((c.timezone.iana_name(), c.timezone_name.as_str()), (Some("UTC"), "UTC"));
+}
+
+#[test]
+fn email_addresses_are_parsed_at_load() {
+    let c = parse("[email]\nto = [\"Admin <admin@example.org>\", \" b@example.org \"]\nfrom = \"s@mx1.example.org\"\n")
+        .unwrap();
+    assert_eq!(c.email.to[0].email.to_string(), "admin@example.org");
+    assert_eq!(c.email.to[0].name.as_deref(), Some("Admin"));
+    assert_eq!(c.email.to[1].email.to_string(), "b@example.org");
+    assert_eq!(c.email.from.map(|m| m.email.to_string()).as_deref(), Some("s@mx1.example.org"));
+    let e = parse("[email]\nto = [\"a@example.org\", \"not an address\"]\n").unwrap_err();
+    assert!(matches!(&e, ConfigError::Key { line: 2, key, .. } if key == "email.to"), "{e:?}");
+    assert!(e.to_string().contains("\"not an address\" is not an email address"), "{e}");
+    let e = parse("[email]\nto = [\"\"]\n").unwrap_err().to_string();
+    assert!(e.contains("`email.to`"), "{e}");
+    let e = parse("[email]\nfrom = \"@\"\n").unwrap_err().to_string();
+    assert!(e.contains("`email.from`"), "{e}");
 }
