@@ -53,9 +53,9 @@ pub struct ReportArgs {
     pub timezone: Option<String>,
 }
 
-/// The longest `--since`: a century, well inside the range of timestamps, so that a valid
-/// duration always gives a valid period.
-const MAX_SINCE: Duration = Duration::from_secs(36_500 * 86_400);
+/// The longest `--since`: 5200 weeks (about a century), well inside the range of timestamps, so
+/// that a valid duration always gives a valid period.
+const MAX_SINCE: Duration = Duration::from_secs(5200 * 7 * 86_400);
 
 /// `--since`: the shared duration grammar, at least a second and at most [`MAX_SINCE`], so that a
 /// mistake is a usage error like any other bad argument.

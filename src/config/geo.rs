@@ -21,7 +21,7 @@ pub const DEFAULT_ASN_URLS: [&str; 2] = [
 
 /// One path or URL, or a list of them (`key = "a"` or `key = ["a", "b"]`).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "expected a string or a list of strings")]
 pub enum OneOrMany<T> {
     /// A single value.
     One(T),

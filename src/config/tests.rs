@@ -199,3 +199,9 @@ fn email_addresses_are_parsed_at_load() {
     let e = parse("[email]\nfrom = \"@\"\n").unwrap_err().to_string();
     assert!(e.contains("`email.from`"), "{e}");
 }
+
+#[test]
+fn a_path_list_of_the_wrong_type_says_what_is_expected() {
+    let e = parse("[geo]\ncountry_db = 3\n").unwrap_err().to_string();
+    assert!(e.contains("`geo.country_db`") && e.contains("a string or a list of strings"), "{e}");
+}
