@@ -72,6 +72,7 @@ pub struct ScanConfig {
     pub invalid_mechanism_is_intrusion: bool,
     /// How far apart (seconds) two lines of one attempt written by different daemons may be
     /// (Postfix and Dovecot, Dovecot and PAM). Default 10.
+    #[serde(deserialize_with = "values::within::<_, _, 0, 3600>")]
     pub correlation_window_secs: u32,
 }
 
@@ -86,6 +87,7 @@ impl Default for ScanConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ReportConfig {
     /// Rows in each "top" table (default 10; `--top` overrides it).
+    #[serde(deserialize_with = "values::within::<_, _, 1, { u64::MAX }>")]
     pub top: usize,
     /// How many days back the scheduled `report --send` looks for days whose report was never
     /// sent (default 7), so that a failed or missed run is caught up instead of skipped.
@@ -109,9 +111,11 @@ pub struct DnsConfig {
     #[serde(deserialize_with = "values::deserialize_nameservers")]
     pub nameservers: Vec<SocketAddr>,
     /// How long one query may take (milliseconds). Default 2000.
+    #[serde(deserialize_with = "values::within::<_, _, 1, { u64::MAX }>")]
     pub timeout_ms: u64,
     /// Queries in flight at once. Default 256, so that a slow server (1 s per answer) costs about
     /// 4 s per 1,000 new addresses.
+    #[serde(deserialize_with = "values::within::<_, _, 1, 4096>")]
     pub concurrency: usize,
     /// How long a resolved name is reused before it is asked again (`30m`, `24h`, `7d`, or a bare
     /// number of seconds). Default `24h`.
@@ -135,8 +139,10 @@ impl Default for DnsConfig {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     data_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "values::non_empty")]
     logs: Option<Vec<PathBuf>>,
     timezone: Option<Zone>,
+    #[serde(default, deserialize_with = "values::not_blank")]
     server_name: Option<String>,
     #[serde(default)]
     scan: ScanConfig,
@@ -182,7 +188,7 @@ pub enum ConfigError {
         /// What is wrong and what is expected.
         message: String,
     },
-    /// A value that is acceptable alone but not with the others (or an empty list).
+    /// A value that is acceptable alone but not with the others.
     #[error("config file {path}: key `{key}`: {message}")]
     Value {
         /// The file, or `(defaults)`.
@@ -259,40 +265,13 @@ impl Config {
             (None, None) => PathBuf::from("."),
         };
         let logs = file.logs.unwrap_or_else(|| vec![PathBuf::from(DEFAULT_LOG)]);
-        if logs.is_empty() {
-            return Err(value_error("logs", "the list is empty; name at least one log file".into()));
-        }
         let (timezone, timezone_name) = file.timezone.unwrap_or_else(Zone::system).into_parts();
-        let server_name = match file.server_name {
-            Some(name) if name.trim().is_empty() => {
-                return Err(value_error("server_name", "must not be empty".into()));
-            }
-            Some(name) => name,
-            None => system_hostname(),
-        };
-        if file.scan.correlation_window_secs > 3600 {
-            return Err(value_error(
-                "scan.correlation_window_secs",
-                format!("{} is too large; use at most 3600", file.scan.correlation_window_secs),
-            ));
-        }
+        let server_name = file.server_name.unwrap_or_else(system_hostname);
         if file.email.password.is_some() && file.email.password_file.is_some() {
             return Err(value_error(
                 "email.password_file",
                 "set either `password` or `password_file`, not both".into(),
             ));
-        }
-        if file.report.top == 0 {
-            return Err(value_error("report.top", "must be at least 1".into()));
-        }
-        if file.dns.concurrency == 0 || file.dns.concurrency > 4096 {
-            return Err(value_error(
-                "dns.concurrency",
-                format!("{} is out of range; use 1 to 4096", file.dns.concurrency),
-            ));
-        }
-        if file.dns.timeout_ms == 0 {
-            return Err(value_error("dns.timeout_ms", "must be at least 1".into()));
         }
         Ok(Config {
             file: path.map(Path::to_path_buf),

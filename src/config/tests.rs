@@ -205,3 +205,22 @@ fn a_path_list_of_the_wrong_type_says_what_is_expected() {
     let e = parse("[geo]\ncountry_db = 3\n").unwrap_err().to_string();
     assert!(e.contains("`geo.country_db`") && e.contains("a string or a list of strings"), "{e}");
 }
+
+#[test]
+fn out_of_range_numbers_and_empty_values_name_line_and_key() {
+    for (text, key, line, says) in [
+        ("\n[scan]\ncorrelation_window_secs = 3601\n", "scan.correlation_window_secs", 3, "at most 3600"),
+        ("[report]\ntop = 0\n", "report.top", 2, "at least 1"),
+        ("[dns]\nconcurrency = 0\n", "dns.concurrency", 2, "1 to 4096"),
+        ("[dns]\nconcurrency = 4097\n", "dns.concurrency", 2, "1 to 4096"),
+        ("[dns]\ntimeout_ms = 0\n", "dns.timeout_ms", 2, "at least 1"),
+        ("logs = []\n", "logs", 1, "empty"),
+        ("server_name = \" \"\n", "server_name", 1, "empty"),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert!(matches!(&e, ConfigError::Key { line: l, key: k, .. } if *l == line && k == key), "{text}: {e:?}");
+        assert!(e.to_string().contains(says), "{text}: {e}");
+    }
+    let c = parse("[scan]\ncorrelation_window_secs = 3600\n[dns]\nconcurrency = 4096\n[report]\ntop = 1\n").unwrap();
+    assert_eq!((c.scan.correlation_window_secs, c.dns.concurrency, c.report.top), (3600, 4096, 1));
+}

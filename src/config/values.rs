@@ -80,6 +80,44 @@ impl fmt::Display for Zone {
     }
 }
 
+/// Reads a number and checks that it is within `MIN..=MAX`, so that an out-of-range value is
+/// reported like any other bad value, with its line.
+pub fn within<'de, D, T, const MIN: u64, const MAX: u64>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Copy + fmt::Display + TryInto<u64>,
+{
+    let value = T::deserialize(d)?;
+    match value.try_into() {
+        Ok(n) if (MIN..=MAX).contains(&n) => Ok(value),
+        _ if MAX == u64::MAX => Err(serde::de::Error::custom(format!("{value} is too small; use at least {MIN}"))),
+        _ if MIN == 0 => Err(serde::de::Error::custom(format!("{value} is too large; use at most {MAX}"))),
+        _ => Err(serde::de::Error::custom(format!("{value} is out of range; use {MIN} to {MAX}"))),
+    }
+}
+
+/// Reads a list that must not be empty.
+pub fn non_empty<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let list = Vec::<T>::deserialize(d)?;
+    if list.is_empty() {
+        return Err(serde::de::Error::custom("the list is empty; name at least one"));
+    }
+    Ok(Some(list))
+}
+
+/// Reads a text that must not be blank.
+pub fn not_blank<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() {
+        return Err(serde::de::Error::custom("must not be empty"));
+    }
+    Ok(Some(text))
+}
+
 /// Why a name server address was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{text:?} is not an address; write \"192.0.2.53\", \"127.0.0.1:5353\" or \"[2001:db8::53]:53\"")]
