@@ -279,3 +279,26 @@ fn events_without_a_timestamp_are_reported_by_line_and_the_rest_is_counted() {
     assert!(!stderr.contains("dovecot.log:9:"), "the connect line is no event: {stderr}");
     assert_exactly_once(&data, [1, 2]);
 }
+
+#[test]
+fn a_bad_duration_is_a_usage_error_and_a_bad_config_duration_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for since in ["5x", "", "24", "0h", "1y", "99999999999999999999d"] {
+        let out = command().args(["report", "--since", since, "--data-dir"]).arg(dir.path()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--since {since:?}: {stderr}");
+        assert!(stderr.contains("--since"), "{stderr}");
+    }
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[dns]\ncache_ttl = \"5x\"\n").unwrap();
+    let out = command().arg("--config").arg(&cfg).args(["report", "--since", "1d12h"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("c.toml")
+            && stderr.contains("line 2")
+            && stderr.contains("`dns.cache_ttl`")
+            && stderr.contains("\"5x\" is not a duration"),
+        "{stderr}"
+    );
+}

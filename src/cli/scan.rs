@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::{EXIT_CONFIG, EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
-use crate::config::{Config, parse_timezone};
+use crate::config::{Config, Zone};
 use crate::enrich::EnrichOptions;
 use crate::scan::{ScanError, ScanOptions, Summary};
 
@@ -47,8 +47,8 @@ pub struct ScanArgs {
 /// Runs `scan` and returns the exit code.
 pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
     let timezone = match &args.timezone {
-        Some(name) => match parse_timezone(name) {
-            Ok(tz) => tz,
+        Some(name) => match name.parse::<Zone>() {
+            Ok(zone) => zone.into_parts().0,
             Err(e) => {
                 eprintln!("maillogsentinel: --timezone: {e}");
                 return ExitCode::from(EXIT_CONFIG);

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::EXIT_STORE;
+use crate::config::{Duration, DurationError};
 
 /// Options of `setup`.
 #[derive(Debug, Args)]
@@ -17,17 +18,92 @@ pub struct SetupArgs {
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
     /// Unprivileged user the services run as.
-    #[arg(long, value_name = "NAME", default_value = "maillogsentinel")]
+    #[arg(long, value_name = "NAME", default_value = "maillogsentinel", value_parser = parse_user)]
     pub user: String,
-    /// How often to scan (systemd time span: 15min, 1h, ...).
-    #[arg(long, value_name = "SPAN", default_value = "1h")]
-    pub scan_interval: String,
+    /// How often to scan (15min, 1h, 2h30m, 1d: the duration grammar of `report --since`, plus
+    /// systemd's sec, min, hr and day).
+    #[arg(long, value_name = "SPAN", default_value = "1h", value_parser = parse_scan_interval)]
+    pub scan_interval: ScanInterval,
     /// Local time of the daily report, HH:MM.
-    #[arg(long, value_name = "HH:MM", default_value = "07:00")]
+    #[arg(long, value_name = "HH:MM", default_value = "07:00", value_parser = parse_report_at)]
     pub report_at: String,
     /// The maillogsentinel binary the units run. Default: this one.
     #[arg(long, value_name = "PATH")]
     pub bin: Option<PathBuf>,
+}
+
+/// How often the scan timer fires: the text as given, which goes into the timer unit unchanged
+/// (systemd reads the same spans), and the length it stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanInterval {
+    text: String,
+    span: Duration,
+}
+
+impl ScanInterval {
+    /// The span as written on the command line, for the timer unit.
+    pub fn as_systemd(&self) -> &str {
+        &self.text
+    }
+
+    /// How long it is.
+    pub fn span(&self) -> Duration {
+        self.span
+    }
+}
+
+/// A bad argument of `setup`.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgError {
+    /// A user name that `useradd` and systemd's `User=` would not both take.
+    #[error("{0:?}: use letters, digits, '_' and '-' (at most 32, not starting with '-')")]
+    User(String),
+    /// Not a time of day.
+    #[error("{0:?}: write HH:MM, e.g. 07:00")]
+    Time(String),
+    /// A span with characters other than digits and unit letters, which must not reach a unit file.
+    #[error("{0:?}: write a span such as 15min, 1h or 2h30min, without spaces")]
+    SpanSyntax(String),
+    /// Not a duration, or zero, or too long.
+    #[error(transparent)]
+    Span(#[from] DurationError),
+}
+
+/// `--user`.
+fn parse_user(name: &str) -> Result<String, ArgError> {
+    if valid_user(name) { Ok(name.to_string()) } else { Err(ArgError::User(name.to_string())) }
+}
+
+/// `--report-at`.
+fn parse_report_at(time: &str) -> Result<String, ArgError> {
+    if valid_time(time) { Ok(time.to_string()) } else { Err(ArgError::Time(time.to_string())) }
+}
+
+/// `--scan-interval`: the shared duration grammar, where systemd's `sec`, `min`, `hr` and `day`
+/// (which earlier versions took) stand for `s`, `m`, `h` and `d`.
+fn parse_scan_interval(text: &str) -> Result<ScanInterval, ArgError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()) {
+        return Err(ArgError::SpanSyntax(text.to_string()));
+    }
+    let mut grammar = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        grammar.push_str(&rest[..digits]);
+        rest = &rest[digits..];
+        let letters = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_lowercase()).len();
+        let unit = &rest[..letters];
+        grammar.push_str(match unit {
+            "sec" => "s",
+            "min" => "m",
+            "hr" => "h",
+            "day" => "d",
+            other => other,
+        });
+        rest = &rest[letters..];
+    }
+    let span = Duration::parse_within(&grammar, Duration::MAX)?;
+    Ok(ScanInterval { text: text.to_string(), span })
 }
 
 /// Where things go, relative to the root.
@@ -53,7 +129,7 @@ pub fn run(args: SetupArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("maillogsentinel: error: setup: {e}");
-            ExitCode::from(if e.starts_with("--") { super::EXIT_USAGE } else { EXIT_STORE })
+            ExitCode::from(EXIT_STORE)
         }
     }
 }
@@ -71,27 +147,6 @@ fn valid_time(t: &str) -> bool {
     h.len() == 2 && m.len() == 2 && h.parse::<u8>().is_ok_and(|h| h < 24) && m.parse::<u8>().is_ok_and(|m| m < 60)
 }
 
-/// A systemd time span we accept: digits followed by a unit (`30min`, `1h`, `2h30min`).
-fn valid_span(s: &str) -> bool {
-    let mut parts = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        if digits == 0 {
-            return false;
-        }
-        rest = &rest[digits..];
-        let unit_len = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_alphabetic()).len();
-        let unit = &rest[..unit_len];
-        if !["s", "sec", "m", "min", "h", "hr", "d", "day"].contains(&unit) {
-            return false;
-        }
-        rest = &rest[unit_len..];
-        parts += 1;
-    }
-    parts > 0
-}
-
 /// The user's uid and gid from `<root>/etc/passwd`, when it exists there.
 fn lookup_user(root: &Path, name: &str) -> Option<(u32, u32)> {
     let passwd = std::fs::read_to_string(root.join("etc/passwd")).ok()?;
@@ -101,19 +156,33 @@ fn lookup_user(root: &Path, name: &str) -> Option<(u32, u32)> {
     })
 }
 
-fn setup(args: &SetupArgs) -> Result<String, String> {
-    if !valid_user(&args.user) {
-        return Err(format!("--user {:?}: use letters, digits, '_' and '-'", args.user));
-    }
-    if !valid_time(&args.report_at) {
-        return Err(format!("--report-at {:?}: write HH:MM, e.g. 07:00", args.report_at));
-    }
-    if !valid_span(&args.scan_interval) {
-        return Err(format!("--scan-interval {:?}: write a span such as 15min, 1h or 2h30min", args.scan_interval));
-    }
+/// Why `setup` could not write what it writes (its arguments were checked by the parser).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The units need the binary's path, and the system would not tell it.
+    #[error("cannot tell where this binary is ({0}); pass --bin")]
+    CurrentExe(#[source] std::io::Error),
+    /// A directory or file could not be created, written or given to the service user.
+    #[error("{action}{}: {source}", path.display())]
+    Io {
+        /// What was being done, when not just writing (`chown `).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The [`SetupError::Io`] maker for `path`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
+    move |source| SetupError::Io { action: "", path: path.to_path_buf(), source }
+}
+
+fn setup(args: &SetupArgs) -> Result<String, SetupError> {
     let bin = match &args.bin {
         Some(b) => b.clone(),
-        None => std::env::current_exe().map_err(|e| format!("cannot tell where this binary is ({e}); pass --bin"))?,
+        None => std::env::current_exe().map_err(SetupError::CurrentExe)?,
     };
     let root = &args.root;
     let abs = |rel: &str| PathBuf::from("/").join(rel);
@@ -124,24 +193,26 @@ fn setup(args: &SetupArgs) -> Result<String, String> {
         let _ = writeln!(said, "kept     {} (already there; not overwritten)", config_path.display());
     } else {
         let dir = config_path.parent().unwrap_or(root);
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
         let text = format!(
             "# Written by `maillogsentinel setup`. Edit [email] `to` before the first daily report.\n{EXAMPLE_CONFIG}"
         );
-        std::fs::write(&config_path, text).map_err(|e| format!("{}: {e}", config_path.display()))?;
+        std::fs::write(&config_path, text).map_err(io(&config_path))?;
         // Readable by the service (it may hold an SMTP password), not by everyone.
         let _ = std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o640));
         let _ = writeln!(said, "wrote    {}", config_path.display());
     }
 
     let data_dir = root.join(DATA_DIR);
-    std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
-    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o750))
-        .map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir).map_err(io(&data_dir))?;
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o750)).map_err(io(&data_dir))?;
     match lookup_user(root, &args.user) {
         Some((uid, gid)) => {
-            std::os::unix::fs::chown(&data_dir, Some(uid), Some(gid))
-                .map_err(|e| format!("chown {}: {e}", data_dir.display()))?;
+            std::os::unix::fs::chown(&data_dir, Some(uid), Some(gid)).map_err(|source| SetupError::Io {
+                action: "chown ",
+                path: data_dir.clone(),
+                source,
+            })?;
             // root:service-group 640: the service reads it, only root edits it.
             let _ = std::os::unix::fs::chown(&config_path, Some(0), Some(gid));
             let _ = writeln!(said, "created  {} (mode 750, owner {})", data_dir.display(), args.user);
@@ -165,7 +236,7 @@ fn setup(args: &SetupArgs) -> Result<String, String> {
     }
 
     let unit_dir = root.join(UNIT_DIR);
-    std::fs::create_dir_all(&unit_dir).map_err(|e| format!("{}: {e}", unit_dir.display()))?;
+    std::fs::create_dir_all(&unit_dir).map_err(io(&unit_dir))?;
     let hardening = HARDENING.replace("@DATA_DIR@", &abs(DATA_DIR).display().to_string());
     for (name, template) in UNITS {
         let text = template
@@ -173,10 +244,10 @@ fn setup(args: &SetupArgs) -> Result<String, String> {
             .replace("@BIN@", &bin.display().to_string())
             .replace("@CONFIG@", &abs(CONFIG).display().to_string())
             .replace("@USER@", &args.user)
-            .replace("@INTERVAL@", &args.scan_interval)
+            .replace("@INTERVAL@", args.scan_interval.as_systemd())
             .replace("@REPORT_AT@", &args.report_at);
         let path = unit_dir.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, text).map_err(io(&path))?;
         let _ = writeln!(said, "wrote    {}", path.display());
     }
     let _ = writeln!(
@@ -195,8 +266,16 @@ mod tests {
     #[test]
     fn arguments_are_checked() {
         assert!(valid_time("07:00") && valid_time("23:59") && !valid_time("24:00") && !valid_time("7:00"));
-        assert!(valid_span("1h") && valid_span("15min") && valid_span("2h30min"));
-        assert!(!valid_span("") && !valid_span("h") && !valid_span("1h;rm") && !valid_span("1 h"));
+        for (span, secs) in [("1h", 3600), ("15min", 900), ("2h30min", 9000), ("30sec", 30), ("1day", 86_400)] {
+            let parsed = parse_scan_interval(span).map(|i| (i.as_systemd().to_string(), i.span().as_secs()));
+            assert_eq!(parsed.ok(), Some((span.to_string(), secs)), "{span}");
+        }
+        for (span, secs) in [("90m", 5400), ("1d12h", 129_600), ("2w", 1_209_600), ("2hr", 7200)] {
+            assert_eq!(parse_scan_interval(span).ok().map(|i| i.span().as_secs()), Some(secs), "{span}");
+        }
+        for bad in ["", "h", "1h;rm", "1 h", "1h\n", "0h", "5x", "15", "1H"] {
+            assert!(parse_scan_interval(bad).is_err(), "{bad:?}");
+        }
         assert!(valid_user("maillogsentinel") && !valid_user("a b") && !valid_user("-x") && !valid_user("a\nb"));
     }
 }

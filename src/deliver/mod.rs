@@ -84,7 +84,10 @@ pub fn csv_attachment(
 
 /// The sender: `from`, else `maillogsentinel@<server_name>`.
 fn sender(cfg: &EmailConfig, server: &str) -> Result<Mailbox, DeliverError> {
-    let from = cfg.from.clone().unwrap_or_else(|| format!("maillogsentinel@{server}"));
+    if let Some(from) = &cfg.from {
+        return Ok(from.clone());
+    }
+    let from = format!("maillogsentinel@{server}");
     from.parse().map_err(|e| DeliverError::Config(format!("from = {from:?} is not an address: {e}")))
 }
 
@@ -105,9 +108,7 @@ pub fn compose(
         .subject(subject(&cfg.subject_prefix, report))
         .user_agent(format!("maillogsentinel {}", report.version));
     for to in &cfg.to {
-        let mailbox: Mailbox =
-            to.parse().map_err(|e| DeliverError::Config(format!("to: {to:?} is not an address: {e}")))?;
-        builder = builder.to(mailbox);
+        builder = builder.to(to.clone());
     }
     let body = MultiPart::alternative_plain_html(text, html);
     let message = match csv {

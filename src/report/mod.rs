@@ -110,34 +110,6 @@ impl Period {
     }
 }
 
-/// Parses `90s`, `30m`, `24h`, `7d`, `2w` (or a combination such as `1d12h`) into seconds.
-pub fn parse_duration(s: &str) -> Result<i64, PeriodError> {
-    let bad = || PeriodError(format!("{s:?} is not a duration; write e.g. 24h, 90m, 7d or 1d12h"));
-    let mut total: i64 = 0;
-    let mut digits = String::new();
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit: i64 = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 7 * 86_400,
-            _ => return Err(bad()),
-        };
-        let n: i64 = digits.parse().map_err(|_| bad())?;
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
-        digits.clear();
-    }
-    if !digits.is_empty() || total <= 0 {
-        return Err(bad());
-    }
-    Ok(total)
-}
-
 /// The period as written in reports.
 #[derive(Clone, Debug, Serialize)]
 pub struct PeriodInfo {
