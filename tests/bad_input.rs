@@ -1,5 +1,8 @@
 //! Hostile and broken input: clear messages, no panic, nothing lost.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::io::Write;

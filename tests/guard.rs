@@ -2,6 +2,9 @@
 //! installed it, the library maps no file (plain files are read instead). A test binary of its
 //! own, with one test: the handler is process-wide, and the library's unit tests install it.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 use std::io::Write;
 
 use maillogsentinel::source::guard;

@@ -1,5 +1,8 @@
 //! `maillogsentinel report` on a store written through the real store API.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 #[path = "support/fixture.rs"]
 mod fixture;
 

@@ -1,5 +1,8 @@
 //! Exactly once across log rotation, driving the real binary.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use common::*;

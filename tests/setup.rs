@@ -1,5 +1,8 @@
 //! `maillogsentinel setup --root DIR`: the config, data directory and systemd units it writes.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 #[path = "support/fixture.rs"]
 mod fixture;
 
