@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{EXIT_CONFIG, EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
+use super::{EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
 use crate::config::{Config, Zone};
 use crate::enrich::EnrichOptions;
 use crate::scan::{ScanError, ScanOptions, Summary};
@@ -28,7 +28,7 @@ pub struct ScanArgs {
     /// Time zone of timestamps that carry none (IANA name, `UTC`, or `system`). Default:
     /// `timezone` from the config, else the system's.
     #[arg(long, value_name = "TZ")]
-    pub timezone: Option<String>,
+    pub timezone: Option<Zone>,
     /// Do not resolve attacker IPs to host names.
     #[arg(long)]
     pub no_dns: bool,
@@ -46,14 +46,8 @@ pub struct ScanArgs {
 
 /// Runs `scan` and returns the exit code.
 pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
-    let timezone = match &args.timezone {
-        Some(name) => match name.parse::<Zone>() {
-            Ok(zone) => zone.into_parts().0,
-            Err(e) => {
-                eprintln!("maillogsentinel: --timezone: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
+    let timezone = match args.timezone {
+        Some(zone) => zone.into_parts().0,
         None => config.timezone.clone(),
     };
     let data_dir = args.data_dir.unwrap_or_else(|| config.data_dir.clone());
