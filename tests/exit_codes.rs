@@ -3,6 +3,8 @@
 //! the real cause, and 5 is only for another maillogsentinel holding the data directory.
 
 mod common;
+#[path = "support/fixture.rs"]
+mod fixture;
 
 use common::command;
 
@@ -33,4 +35,55 @@ fn an_unknown_timezone_on_the_command_line_is_a_usage_error_and_in_the_config_a_
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("c.toml") && err.contains("`timezone`"), "{err}");
+}
+
+/// `scan` into `data` with no logs to read and no network.
+fn scan_into(data: &std::path::Path) -> std::process::Command {
+    let mut c = command();
+    c.args(["scan", "--no-dns", "--no-geo", "--timezone", "UTC", "--log", "/dev/null", "--data-dir"]).arg(data);
+    c
+}
+
+fn assert_unusable_data_dir(out: &std::process::Output, data: &std::path::Path, cause: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(!err.contains("another maillogsentinel"), "{err}");
+    assert!(err.contains(&data.display().to_string()) && err.contains(cause), "{err}");
+}
+
+#[test]
+fn a_data_directory_where_the_lock_cannot_be_created_is_exit_4_with_the_cause_not_5() {
+    let dir = tempfile::tempdir().unwrap();
+    // Works as root too: the lock file's name is taken by a directory.
+    std::fs::create_dir(dir.path().join(".maillogsentinel.lock")).unwrap();
+    let out = scan_into(dir.path()).output().unwrap();
+    assert_unusable_data_dir(&out, dir.path(), "Is a directory");
+}
+
+#[test]
+fn a_data_directory_not_writable_by_the_user_is_exit_4_with_permission_denied() {
+    use std::os::unix::fs::PermissionsExt;
+    let present = std::process::Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !fixture::require("setpriv", present, "apt-get install util-linux")
+        || !fixture::require("root (to run the scan as nobody)", running_as_root(), "run the tests as root")
+    {
+        return;
+    }
+    // Owned by root, mode 755, scanned as nobody: what a service user meets in a directory it
+    // was not given.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let scan = scan_into(dir.path());
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(scan.get_program()).args(scan.get_args());
+    c.env_remove("MAILLOGSENTINEL_CONFIG");
+    let out = c.output().unwrap();
+    assert_unusable_data_dir(&out, dir.path(), "Permission denied");
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
 }

@@ -9,6 +9,7 @@ use super::{EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
 use crate::config::{Config, Zone};
 use crate::enrich::EnrichOptions;
 use crate::scan::{ScanError, ScanOptions, Summary};
+use crate::store::lock::LockError;
 
 /// Options of `scan`.
 #[derive(Debug, Args)]
@@ -80,8 +81,10 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
         }
         Err(e) => {
             eprintln!("maillogsentinel: error: {e}");
+            // 5 only when another process holds the lock; a lock file that cannot be created
+            // (directory not writable, read-only file system) is an unusable data directory.
             ExitCode::from(match e {
-                ScanError::Locked(_) => EXIT_LOCKED,
+                ScanError::Locked(LockError::Busy { .. }) => EXIT_LOCKED,
                 _ => EXIT_STORE,
             })
         }
