@@ -87,3 +87,33 @@ fn running_as_root() -> bool {
         .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
         .unwrap_or(false)
 }
+
+#[test]
+fn report_send_without_a_recipient_or_with_a_missing_password_file_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("mls.toml");
+    let data = dir.path().join("data");
+    let pass = dir.path().join("missing-smtp.pass");
+    for (email, key, named) in [
+        ("to = []\n".to_string(), "`email.to`", None),
+        (
+            format!("to = [\"admin@example.org\"]\nusername = \"reporter\"\npassword_file = \"{}\"\n", pass.display()),
+            "`email.password_file`",
+            Some(pass.display().to_string()),
+        ),
+    ] {
+        std::fs::write(&cfg, format!("data_dir = \"{}\"\n[email]\n{email}", data.display())).unwrap();
+        let out = command().arg("--config").arg(&cfg).args(["report", "--send"]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{email}: {err}");
+        assert!(err.contains("mls.toml") && err.contains(key), "{err}");
+        if let Some(path) = named {
+            assert!(err.contains(&path) && err.contains("No such file"), "{err}");
+        }
+        // Refused before anything was written for it.
+        assert!(!data.join("reports/unsent").exists(), "{err}");
+        // Without --send the same configuration is fine to report with.
+        let out = command().arg("--config").arg(&cfg).args(["report", "--since", "1h"]).output().unwrap();
+        assert_ne!(out.status.code(), Some(3), "{}", stderr(&out));
+    }
+}

@@ -65,6 +65,13 @@ fn parse_since(text: &str) -> Result<Duration, DurationError> {
 
 /// Runs `report` and returns the exit code.
 pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
+    // A configuration that cannot send is a configuration error (3), found before any work.
+    if args.send
+        && let Err(e) = config.check_sending()
+    {
+        eprintln!("maillogsentinel: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let tz = match &args.timezone {
         Some(zone) => zone.time_zone().clone(),
         None => config.timezone.clone(),
