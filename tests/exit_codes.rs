@@ -117,3 +117,50 @@ fn report_send_without_a_recipient_or_with_a_missing_password_file_is_a_config_e
         assert_ne!(out.status.code(), Some(3), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn geo_update_without_network_tells_whether_there_were_databases_to_keep() {
+    let dir = tempfile::tempdir().unwrap();
+    let geo = dir.path().join("geo");
+    let cfg = dir.path().join("mls.toml");
+    // A closed port on loopback: the download fails at once, as without network.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{d}\"\n[geo]\ncountry_db = [\"{g}/c.csv\"]\nasn_db = [\"{g}/a.csv\"]\n\
+             country_url = [\"http://{addr}/c.csv\"]\nasn_url = [\"http://{addr}/a.csv\"]\ndownload_timeout_secs = 5\n",
+            d = dir.path().display(),
+            g = geo.display()
+        ),
+    )
+    .unwrap();
+    let update = || {
+        let out = command()
+            .arg("--config")
+            .arg(&cfg)
+            .args(["geo", "update"])
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("ALL_PROXY")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let err = update();
+    assert!(err.contains("no database is installed yet") && !err.contains("still work"), "{err}");
+
+    std::fs::create_dir_all(&geo).unwrap();
+    std::fs::write(geo.join("c.csv"), "old").unwrap();
+    let err = update();
+    assert!(err.contains("kept") && err.contains(&geo.join("a.csv").display().to_string()), "{err}");
+    assert!(err.contains("still missing"), "{err}");
+
+    std::fs::write(geo.join("a.csv"), "old").unwrap();
+    let err = update();
+    assert!(err.contains("the previous databases were kept and still work"), "{err}");
+    assert_eq!(std::fs::read_to_string(geo.join("c.csv")).unwrap(), "old");
+}
