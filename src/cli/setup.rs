@@ -14,7 +14,8 @@ use crate::config::{Duration, DurationError};
 /// Options of `setup`.
 #[derive(Debug, Args)]
 pub struct SetupArgs {
-    /// Write everything under this directory instead of / (for packaging and tests).
+    /// Write everything under this directory instead of / (for packages, images and tests). The
+    /// service user is then looked up in DIR/etc/passwd and DIR/etc/group, not on this machine.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
     /// Unprivileged user the services run as.
