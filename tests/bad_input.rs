@@ -213,12 +213,24 @@ fn a_second_scan_on_the_same_data_dir_is_refused_clearly() {
     let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
     append(&log, &failures(0..3));
     std::fs::create_dir_all(&data).unwrap();
-    let lock = std::fs::File::create(data.join(".maillogsentinel.lock")).unwrap();
-    lock.lock().unwrap();
+    // The lock is held by a process of its own, not by this one: a child that another test
+    // spawns between fork and exec would share this process's descriptor, and with it the lock.
+    // `--no-fork`: the command runs in this very process, which the kill below ends.
+    let mut holder = std::process::Command::new("flock")
+        .arg("--no-fork")
+        .arg(data.join(".maillogsentinel.lock"))
+        .args(["-c", "echo locked; exec sleep 60"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("flock (util-linux) runs");
+    let mut said = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut said).unwrap();
+    assert_eq!(said, "locked\n");
     let out = scan(&data, &[&log], &[]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another maillogsentinel"));
-    drop(lock);
     scan_ok(&data, &[&log], &[]);
 }
 

@@ -50,7 +50,7 @@ pub struct ReportArgs {
     pub data_dir: Option<PathBuf>,
     /// Time zone of the report (IANA name, `UTC`, or `system`). Default: `timezone` from the config.
     #[arg(long, value_name = "TZ")]
-    pub timezone: Option<String>,
+    pub timezone: Option<Zone>,
 }
 
 /// The longest `--since`: 5200 weeks (about a century), well inside the range of timestamps, so
@@ -65,11 +65,15 @@ fn parse_since(text: &str) -> Result<Duration, DurationError> {
 
 /// Runs `report` and returns the exit code.
 pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
+    // A configuration that cannot send is a configuration error (3), found before any work.
+    if args.send
+        && let Err(e) = config.check_sending()
+    {
+        eprintln!("maillogsentinel: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let tz = match &args.timezone {
-        Some(name) => match name.parse::<Zone>() {
-            Ok(zone) => zone.into_parts().0,
-            Err(e) => return fail(EXIT_CONFIG, &format!("--timezone: {e}")),
-        },
+        Some(zone) => zone.time_zone().clone(),
         None => config.timezone.clone(),
     };
     let now = jiff::Timestamp::now();

@@ -289,6 +289,46 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Checks that `[email]` can be used to send, before `report --send` builds anything: at
+    /// least one recipient, and with SMTP AUTH a password, whose `password_file` can be read by
+    /// this user. These are not checked at load, because a configuration without a recipient is
+    /// a valid one for everything but sending (`setup` writes `to = []`).
+    pub fn check_sending(&self) -> Result<(), ConfigError> {
+        let path = self.file.clone().unwrap_or_else(|| PathBuf::from("(none: defaults)"));
+        let error = |key, message: String| ConfigError::Value { path: path.clone(), key, message };
+        let email = &self.email;
+        if email.to.is_empty() {
+            return Err(error(
+                "email.to",
+                "no recipient, and `report --send` needs one: set e.g. to = [\"admin@example.org\"] in [email]".into(),
+            ));
+        }
+        if email.transport != EmailTransport::Smtp || email.username.is_none() || email.password.is_some() {
+            return Ok(());
+        }
+        let Some(file) = &email.password_file else {
+            return Err(error(
+                "email.username",
+                "SMTP AUTH user set but neither `password` nor `password_file`: set `password_file` to a \
+                 file holding the password"
+                    .into(),
+            ));
+        };
+        match std::fs::File::open(file) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(error(
+                "email.password_file",
+                format!(
+                    "cannot read {}: {e}; write the SMTP password on its first line and make it readable by \
+                     the user running maillogsentinel",
+                    file.display()
+                ),
+            )),
+        }
+    }
+}
+
 /// The machine's host name, for lines that do not carry one.
 pub fn system_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -224,3 +224,24 @@ fn out_of_range_numbers_and_empty_values_name_line_and_key() {
     let c = parse("[scan]\ncorrelation_window_secs = 3600\n[dns]\nconcurrency = 4096\n[report]\ntop = 1\n").unwrap();
     assert_eq!((c.scan.correlation_window_secs, c.dns.concurrency, c.report.top), (3600, 4096, 1));
 }
+
+#[test]
+fn sending_needs_a_recipient_and_a_readable_password_file() {
+    let err = parse("[email]\nto = []\n").unwrap().check_sending().unwrap_err().to_string();
+    assert!(err.contains("/etc/test.toml") && err.contains("`email.to`"), "{err}");
+    parse("[email]\nto = [\"a@example.org\"]\n").unwrap().check_sending().unwrap();
+    let missing = "[email]\nto = [\"a@example.org\"]\nusername = \"u\"\npassword_file = \"/nonexistent/smtp.pass\"\n";
+    let err = parse(missing).unwrap().check_sending().unwrap_err().to_string();
+    assert!(
+        err.contains("/etc/test.toml")
+            && err.contains("`email.password_file`")
+            && err.contains("/nonexistent/smtp.pass"),
+        "{err}"
+    );
+    let no_password = "[email]\nto = [\"a@example.org\"]\nusername = \"u\"\n";
+    let err = parse(no_password).unwrap().check_sending().unwrap_err().to_string();
+    assert!(err.contains("`email.username`"), "{err}");
+    // Without AUTH, or with the password in the file, there is nothing to read.
+    let inline = "[email]\nto = [\"a@example.org\"]\nusername = \"u\"\npassword = \"p\"\n";
+    parse(inline).unwrap().check_sending().unwrap();
+}

@@ -3,7 +3,7 @@
 //! Every file is downloaded next to its destination under a temporary name and checked (it
 //! parses as the expected kind, has enough rows, knows one of the check addresses). Only when
 //! every file passed are they renamed over the old ones, so a failed or partial download leaves
-//! the previous databases in place and working.
+//! the previous databases, if any, in place and working (the message says which there were).
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -54,12 +54,14 @@ pub struct Installed {
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
     /// A file could not be downloaded or failed its checks: nothing was replaced.
-    #[error("{url}: {reason}; the previous databases were kept and still work")]
+    #[error("{url}: {reason}; {before}")]
     Download {
         /// The URL of the file.
         url: String,
         /// What went wrong.
         reason: DownloadError,
+        /// Which databases were there before, and so are still in use.
+        before: Before,
     },
     /// Every file passed, but one could not be moved over the old one.
     #[error("cannot replace {}: {source}; check the directory's permissions", dest.display())]
@@ -69,6 +71,56 @@ pub enum UpdateError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// The databases installed before a failed update: what the message may promise about them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Before {
+    /// Every destination held a database: they were kept and still work.
+    All,
+    /// None did: nothing is installed yet.
+    None,
+    /// Some did; these destinations are still missing.
+    Some(Vec<PathBuf>),
+}
+
+impl Before {
+    /// Which of `downloads`' destinations already hold a file.
+    pub fn of(downloads: &[Download]) -> Before {
+        let missing: Vec<PathBuf> = downloads.iter().filter(|d| !d.dest.is_file()).map(|d| d.dest.clone()).collect();
+        if missing.is_empty() {
+            Before::All
+        } else if missing.len() == downloads.len() {
+            Before::None
+        } else {
+            Before::Some(missing)
+        }
+    }
+}
+
+impl std::fmt::Display for Before {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Before::All => f.write_str("nothing was replaced: the previous databases were kept and still work"),
+            Before::None => f.write_str(
+                "nothing was installed, and no database is installed yet: scans run without country and AS \
+                 until `geo update` succeeds",
+            ),
+            Before::Some(missing) => {
+                let missing: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+                write!(
+                    f,
+                    "nothing was replaced: the databases already installed were kept and still work, but {} \
+                     still missing until `geo update` succeeds",
+                    if missing.len() == 1 {
+                        format!("{} is", missing[0])
+                    } else {
+                        format!("{} are", missing.join(", "))
+                    }
+                )
+            }
+        }
+    }
 }
 
 /// What went wrong with one downloaded file.
@@ -159,6 +211,7 @@ pub enum CheckError {
 /// Downloads, checks and installs all `downloads`, or none of them. The error names the URL and
 /// says that the old databases were kept.
 pub fn update(downloads: &[Download], checks: &Checks) -> Result<Vec<Installed>, UpdateError> {
+    let before = Before::of(downloads);
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(checks.timeout)).build().into();
     let mut staged: Vec<(PathBuf, Installed)> = Vec::new();
     let result = (|| -> Result<(), UpdateError> {
@@ -167,7 +220,8 @@ pub fn update(downloads: &[Download], checks: &Checks) -> Result<Vec<Installed>,
             let tmp = temp_path(&d.dest);
             // Pushed before writing, so that a failure below still removes the partial file.
             staged.push((tmp.clone(), Installed { dest: d.dest.clone(), bytes: 0, rows: 0, seconds: 0.0 }));
-            let failed = |reason: DownloadError| UpdateError::Download { url: d.url.clone(), reason };
+            let failed =
+                |reason: DownloadError| UpdateError::Download { url: d.url.clone(), reason, before: before.clone() };
             let bytes = fetch(&agent, &d.url, &tmp).map_err(|e| failed(e.into()))?;
             let rows = check(&tmp, d.kind, checks).map_err(|e| failed(e.into()))?;
             if let Some((_, i)) = staged.last_mut() {
