@@ -130,8 +130,9 @@ fn each_rendering_shows_its_own_columns_and_wording() {
     // The narrow wording of the same facts.
     assert!(text.contains("failed before, new") && html.contains("; first login from this country"));
     assert!(text.contains("Top networks (AS)") && html.contains("Top autonomous systems"));
-    // The times table is text's alone: HTML has the times in the IP table.
-    assert_eq!(text.matches("Last seen").count(), 1);
+    // The times tables are text's alone: HTML has the times in the IP tables.
+    assert_eq!(text.matches("Last seen").count(), 2, "top IPs and new IPs");
+    assert_eq!(text.matches("First seen").count(), 2, "{text}");
     assert_eq!(html.matches(">Last seen<").count(), 2, "top IPs and new IPs");
     // Counts are written the same way in both.
     assert!(text.contains("1,234") && html.contains("1,234"));
