@@ -8,8 +8,9 @@ mod fixture;
 
 use maillogsentinel::report::{
     AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, NewIps,
-    PeriodInfo, Report, ScanCoverage, ServiceRow, Totals, UserRow, html, text,
+    PeriodInfo, Report, ScanCoverage, ServiceRow, Totals, UserRow, html, json, text,
 };
+use serde_json::Value;
 
 const V6: &str = "2001:0db8:dead:beef:cafe:0123:4567:89ab";
 const V4: &str = "198.51.100.123";
@@ -229,4 +230,26 @@ fn without_enrichment_its_columns_are_not_shown() {
     }
     // With room freed, the IPs of the text IP table fit whole.
     assert!(out.lines().any(|l| l.starts_with(V6)), "{out}");
+}
+
+#[test]
+fn json_carries_stored_values_escaped_only_by_json() {
+    let r = long_report();
+    let json: Value = serde_json::from_str(&json::render(&r)).unwrap();
+    let users: Vec<&str> =
+        json["top_users"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(users, [ACCOUNT, BACKSLASH_USER, ESC_USER]);
+    assert_eq!(json["top_ips"][0]["hostname"], HOST);
+    // A list of objects like every other list in the report.
+    assert_eq!(json["backend_outages"]["services"], serde_json::json!([{"service": "dovecot/auth", "events": 2}]));
+    // Unknown is null everywhere, as in the IP rows.
+    assert_eq!(json["top_countries"][1]["country_code"], Value::Null);
+    assert_eq!(json["top_countries"][1]["attempts"], 12);
+    assert_eq!(json["top_asns"][1]["asn"], Value::Null);
+    assert_eq!(json["top_asns"][1]["aso"], Value::Null);
+    assert_eq!(json["top_countries"][0]["country_code"], "NL");
+    let mut r = empty_report(true);
+    r.top_ips = vec![IpRow { country_code: None, ..ip(V4, 1) }];
+    let json: Value = serde_json::from_str(&json::render(&r)).unwrap();
+    assert_eq!(json["top_ips"][0]["country_code"], Value::Null);
 }
