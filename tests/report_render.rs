@@ -6,6 +6,8 @@
 #[path = "support/fixture.rs"]
 mod fixture;
 
+use std::process::Command;
+
 use maillogsentinel::report::{
     AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, NewIps,
     PeriodInfo, Report, ScanCoverage, ServiceRow, Totals, UserRow, html, json, text,
@@ -252,4 +254,82 @@ fn json_carries_stored_values_escaped_only_by_json() {
     r.top_ips = vec![IpRow { country_code: None, ..ip(V4, 1) }];
     let json: Value = serde_json::from_str(&json::render(&r)).unwrap();
     assert_eq!(json["top_ips"][0]["country_code"], Value::Null);
+}
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+}
+
+fn chromium_args(profile: &std::path::Path, width: u32) -> Vec<String> {
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("--window-size={width},2400"), format!("--user-data-dir={}", profile.display())])
+    .collect()
+}
+
+/// The HTML report with long values, laid out by a real browser 640 px wide: nothing reaches
+/// past the window (no sideways scrolling in a mail client, the "Why" column in view).
+#[test]
+fn html_fits_a_640_px_mail_client_in_headless_chromium() {
+    let browser = chromium();
+    if !fixture::require("chromium", browser.is_some(), "apt-get install chromium") {
+        return;
+    }
+    let browser = browser.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let page = html::render(&long_report());
+    // A copy of the page that measures itself: the widest extent of the document and of any
+    // element, written into the DOM that --dump-dom prints.
+    let probe = "<script>window.addEventListener('load',function(){var w=document.documentElement.scrollWidth,\
+                 r=0,els=document.querySelectorAll('body *');for(var i=0;i<els.length;i++){var b=els[i].\
+                 getBoundingClientRect();if(b.right>r)r=b.right;}var p=document.createElement('pre');\
+                 p.id='measure';p.textContent='scroll='+w+' right='+Math.ceil(r)+' inner='+window.innerWidth;\
+                 document.body.appendChild(p);});</script>";
+    assert!(!page.contains("<script"), "the report itself has no script");
+    let measured = page.replace("</body>", &format!("{probe}</body>"));
+    let file = dir.path().join("report.html");
+    std::fs::write(&file, &measured).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(browser)
+        .args(chromium_args(profile.path(), 640))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let at = dom.find("<pre id=\"measure\">").unwrap_or_else(|| panic!("no measure in the DOM: {dom}")) + 17;
+    let measure: Vec<u64> = dom[at..dom[at..].find('<').map_or(dom.len(), |e| at + e)]
+        .split(' ')
+        .map(|kv| kv.split('=').nth(1).unwrap().trim().parse().unwrap())
+        .collect();
+    if let Ok(keep) = std::env::var("MAILLOGSENTINEL_KEEP_SCREENSHOT") {
+        let src = dir.path().join("plain.html");
+        std::fs::write(&src, &page).unwrap();
+        let _ = Command::new(browser)
+            .args(chromium_args(profile.path(), 640))
+            .arg(format!("--screenshot={keep}"))
+            .arg(format!("file://{}", src.display()))
+            .output();
+    }
+    let (scroll, right, inner) = (measure[0], measure[1], measure[2]);
+    eprintln!("scrollWidth {scroll}, rightmost element {right}, window {inner}");
+    assert_eq!(inner, 640, "the window is 640 px wide");
+    assert!(scroll <= 640 && right <= 640, "wider than 640 px: scrollWidth {scroll}, rightmost element {right}");
+    // Every long value is on the page, whole (broken only by the browser).
+    for whole in [V6, HOST, ACCOUNT, FIRST_LOGIN] {
+        assert!(page.contains(whole), "{whole}");
+    }
 }

@@ -125,6 +125,10 @@ impl Column {
         Column { show: Show::WideOnly, ..self }
     }
 
+    fn narrow_only(self) -> Column {
+        Column { show: Show::NarrowOnly, ..self }
+    }
+
     fn enriched(self) -> Column {
         Column { enriched: true, ..self }
     }
@@ -151,11 +155,15 @@ pub struct Table {
     pub facts: Vec<Fact>,
     /// Where the whole table is shown.
     pub show: Show,
+    /// The wide rendering shows each row as a card of `heading: value` lines rather than as a
+    /// line of a table: for a table of few rows and many columns, read one row at a time (the
+    /// possible compromises), which as a table would be too wide for a mail client.
+    pub cards: bool,
 }
 
 impl Table {
     fn new(columns: Vec<Column>) -> Table {
-        Table { columns, rows: Vec::new(), facts: Vec::new(), show: Show::Both }
+        Table { columns, rows: Vec::new(), facts: Vec::new(), show: Show::Both, cards: false }
     }
 
     fn row(&mut self, cells: Vec<Wording>) {
@@ -392,7 +400,8 @@ fn compromises(r: &Report) -> Section<'_> {
             Wording::two(long.join("; "), short.join(", ")),
         ]);
     }
-    Section { tone: Tone::Alarm, ..Section::new(title, vec![Block::Table(t.enrichment(r.enrichment))]) }
+    let t = Table { cards: true, ..t.enrichment(r.enrichment) };
+    Section { tone: Tone::Alarm, ..Section::new(title, vec![Block::Table(t)]) }
 }
 
 fn backend_outages(r: &Report) -> Section<'_> {
@@ -438,8 +447,10 @@ fn ip_table(rows: &[IpRow]) -> Table {
         Column::number(Wording::two("Accounts", "Accts")),
         Column::text("Hostname").enriched(),
         Column::text(Wording::two("Country", "CC")).enriched(),
-        Column::text("ASN").enriched(),
-        Column::text("Organisation").enriched(),
+        Column::text("ASN").enriched().narrow_only(),
+        Column::text("Organisation").enriched().narrow_only(),
+        // One column in HTML, to fit a mail client.
+        Column::text("AS").enriched().wide_only(),
         Column::whole("First seen").wide_only(),
         Column::whole("Last seen").wide_only(),
     ]);
@@ -452,6 +463,12 @@ fn ip_table(rows: &[IpRow]) -> Table {
             opt(&x.country_code).into(),
             opt(&x.asn).into(),
             opt(&x.aso).into(),
+            match (&x.asn, &x.aso) {
+                (Some(asn), Some(aso)) => format!("AS{asn} {aso}"),
+                (Some(asn), None) => format!("AS{asn}"),
+                (None, aso) => opt(aso),
+            }
+            .into(),
             opt(&x.first_seen).into(),
             opt(&x.last_seen).into(),
         ]);
