@@ -394,7 +394,7 @@ fn compromises(r: &Report) -> Section<'_> {
             thousands(x.logins).into(),
             x.service.clone().into(),
             opt(&x.country_code).into(),
-            x.previous_countries.join(" ").into(),
+            if x.previous_countries.is_empty() { "-".to_string() } else { x.previous_countries.join(" ") }.into(),
             thousands(x.failures_7d).into(),
             thousands(x.failed_accounts_7d).into(),
             Wording::two(long.join("; "), short.join(", ")),
