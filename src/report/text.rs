@@ -15,14 +15,19 @@ pub const WIDTH: usize = 80;
 /// Narrowest a cut ([`Kind::Text`]) column gets before a table wraps its rows instead.
 const MIN_CUT: usize = 10;
 
+/// Narrowest a [`Kind::Whole`] column gets by wrapping its values within it: wider than any
+/// address (an IPv6 address has up to 39 characters) or time, which are never broken.
+const MIN_WRAP: usize = 40;
+
 /// Indent of the continuation lines of a row too wide for one line.
 const INDENT: usize = 4;
 
 /// A table laid out to fit [`WIDTH`]. Numbers and [`Kind::Whole`] values (addresses, times,
 /// accounts) are never cut; other text columns shrink, longest first and down to [`MIN_CUT`],
-/// their cells cut with `…`. A table that still does not fit puts the gaps at one space, and
-/// then wraps: each row goes on over indented continuation lines, the columns that did not fit
-/// on the first, aligned row to row; a value wider than a whole line is wrapped within its column.
+/// their cells cut with `…`. A table that still does not fit puts the gaps at one space; then
+/// wraps the whole values longer than [`MIN_WRAP`] within their columns; and then wraps rows: each
+/// row goes on over indented continuation lines, the columns that did not fit on the first,
+/// aligned row to row (a value wider than a whole line is wrapped within its column).
 struct Table {
     headers: Vec<String>,
     kinds: Vec<Kind>,
@@ -76,6 +81,19 @@ impl Table {
         }
         if total(&widths, 1) <= WIDTH {
             return one_line(1);
+        }
+        // A whole value longer than any address (a long account, a reason) may wrap within its
+        // column, keeping its row on one line, when that is enough.
+        let mut within = widths.clone();
+        while total(&within, 2) > WIDTH {
+            let wrappable = |i: usize| self.kinds[i] == Kind::Whole && within[i] > MIN_WRAP.max(len(&self.headers[i]));
+            match (0..n).filter(|&i| wrappable(i)).max_by_key(|&i| within[i]) {
+                Some(i) => within[i] -= 1,
+                None => break,
+            }
+        }
+        if total(&within, 2) <= WIDTH {
+            return (within, vec![Line { cols: (0..n).collect(), indent: 0 }], 2);
         }
         // Wrap: as many columns per line as fit.
         let mut lines: Vec<Line> = vec![Line { cols: vec![], indent: 0 }];

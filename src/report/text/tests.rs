@@ -45,3 +45,21 @@ fn whole_values_are_never_cut_a_too_wide_row_goes_on_over_indented_lines() {
     // A value wider than a line is wrapped within its column.
     assert_eq!(wrap_hard(&"x".repeat(100), 76), ["x".repeat(76), "x".repeat(24)]);
 }
+
+#[test]
+fn a_value_longer_than_any_address_wraps_within_its_column() {
+    let long = format!("{}@{}", "u".repeat(70), "example.org");
+    let mut t = Table::new(&[("Username", Kind::Whole), ("Attempts", Kind::Number), ("IPs", Kind::Number)]);
+    t.row(vec![long.clone(), "123,456".into(), "1".into()]);
+    t.row(vec!["admin".into(), "5".into(), "1".into()]);
+    let mut out = String::new();
+    t.render(&mut out);
+    let lines: Vec<&str> = out.lines().collect();
+    for line in &lines {
+        assert!(line.chars().count() <= WIDTH, "{line:?}");
+    }
+    // The long name over two lines of its column, its counts on the first; no continuation line.
+    assert!(lines[2].ends_with("123,456    1") && lines[3].trim_end().chars().all(|c| c != ' '), "{out}");
+    assert_eq!(format!("{}{}", lines[2].split(' ').next().unwrap(), lines[3].trim_end()), long, "{out}");
+    assert!(lines[4].starts_with("admin"), "{out}");
+}
