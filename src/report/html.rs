@@ -37,9 +37,12 @@ pub fn escape(s: &str) -> String {
 // [`LONG_TOKEN`] (an IPv6 address, a 60-character host name from reverse DNS, an account) may
 // break anywhere rather than widen its table; shorter words (times, IPv4 addresses, headings)
 // and numbers break only at spaces, to stay readable.
-/// Lets a long token break anywhere (`overflow-wrap:anywhere`; `word-break:break-word` for the
-/// clients that know only that).
-const BREAK: &str = "overflow-wrap:anywhere;word-break:break-word";
+/// Lets a long word of running text break where it must (`overflow-wrap:anywhere`, and its older
+/// spellings for the clients that know only those).
+const BREAK: &str = "overflow-wrap:anywhere;word-wrap:break-word;word-break:break-word";
+/// Lets a cell holding a long token break anywhere: `word-break:break-all` is also the one the
+/// webmail clients that drop `overflow-wrap` follow.
+const BREAK_ALL: &str = "overflow-wrap:anywhere;word-wrap:break-word;word-break:break-all";
 /// Characters a word may have before it may break anywhere: an IPv4 address (15) stays whole.
 const LONG_TOKEN: usize = 15;
 const TABLE: &str = r#"style="border-collapse:collapse;margin:6px 0 14px 0;font-size:12px;max-width:100%""#;
@@ -58,7 +61,7 @@ const CARD_TH: &str = r#"style="text-align:left;vertical-align:top;background:#f
 fn cell_style(kind: Kind, cell: &str) -> String {
     match kind {
         Kind::Number => TDN.to_string(),
-        _ if cell.split_whitespace().any(|w| w.chars().count() > LONG_TOKEN) => format!("{TD};{BREAK}"),
+        _ if cell.split_whitespace().any(|w| w.chars().count() > LONG_TOKEN) => format!("{TD};{BREAK_ALL}"),
         _ => TD.to_string(),
     }
 }
