@@ -86,6 +86,10 @@ impl Show {
 pub enum Kind {
     /// Words: aligned left, and cut (with `…`) when a text table must shrink to fit.
     Text,
+    /// What a reader acts on (an address, a time, an account, the reason a login is listed):
+    /// aligned left and never cut; text wraps it onto more lines rather than cut it, HTML lets
+    /// a long one break anywhere.
+    Whole,
     /// A count or a change: aligned right and never cut, since a cut number reads as another.
     Number,
 }
@@ -99,19 +103,34 @@ pub struct Column {
     pub kind: Kind,
     /// Where it is shown.
     pub show: Show,
+    /// Filled from the enrichment table (host names, countries, AS): left out of reports made
+    /// without it, where it would only hold `-`.
+    pub enriched: bool,
 }
 
 impl Column {
     fn text(header: impl Into<Wording>) -> Column {
-        Column { header: header.into(), kind: Kind::Text, show: Show::Both }
+        Column { header: header.into(), kind: Kind::Text, show: Show::Both, enriched: false }
+    }
+
+    fn whole(header: impl Into<Wording>) -> Column {
+        Column { kind: Kind::Whole, ..Column::text(header) }
     }
 
     fn number(header: impl Into<Wording>) -> Column {
-        Column { header: header.into(), kind: Kind::Number, show: Show::Both }
+        Column { kind: Kind::Number, ..Column::text(header) }
     }
 
     fn wide_only(self) -> Column {
         Column { show: Show::WideOnly, ..self }
+    }
+
+    fn narrow_only(self) -> Column {
+        Column { show: Show::NarrowOnly, ..self }
+    }
+
+    fn enriched(self) -> Column {
+        Column { enriched: true, ..self }
     }
 }
 
@@ -136,18 +155,45 @@ pub struct Table {
     pub facts: Vec<Fact>,
     /// Where the whole table is shown.
     pub show: Show,
+    /// The wide rendering shows each row as a card of `heading: value` lines rather than as a
+    /// line of a table: for a table of few rows and many columns, read one row at a time (the
+    /// possible compromises), which as a table would be too wide for a mail client.
+    pub cards: bool,
 }
 
 impl Table {
     fn new(columns: Vec<Column>) -> Table {
-        Table { columns, rows: Vec::new(), facts: Vec::new(), show: Show::Both }
+        Table { columns, rows: Vec::new(), facts: Vec::new(), show: Show::Both, cards: false }
     }
 
     fn row(&mut self, cells: Vec<Wording>) {
         debug_assert_eq!(cells.len(), self.columns.len(), "one cell per column");
         self.rows.push(cells);
     }
+
+    /// The table without its [enriched](Column::enriched) columns when the report has no
+    /// enrichment table.
+    fn enrichment(mut self, enrichment: bool) -> Table {
+        if enrichment {
+            return self;
+        }
+        let keep: Vec<bool> = self.columns.iter().map(|c| !c.enriched).collect();
+        for row in &mut self.rows {
+            *row = row.drain(..).zip(&keep).filter(|(_, k)| **k).map(|(cell, _)| cell).collect();
+        }
+        self.columns.retain(|c| !c.enriched);
+        self
+    }
+
+    /// The table, or `None.` in its place when it has nothing to show (a table of headers only
+    /// reads as broken).
+    fn or_none<'r>(self) -> Block<'r> {
+        if self.rows.is_empty() && self.facts.is_empty() { Block::Paragraph(NONE.into()) } else { Block::Table(self) }
+    }
 }
+
+/// What an empty table says instead.
+pub const NONE: &str = "None.";
 
 /// One piece of a section's content.
 #[derive(Clone, Debug)]
@@ -212,25 +258,28 @@ pub fn sections(r: &Report) -> Vec<Section<'_>> {
     if r.backend_outages.events > 0 {
         out.push(backend_outages(r));
     }
-    out.push(Section::new(
-        "Top attacker IPs",
-        vec![Block::Table(ip_table(&r.top_ips)), Block::Table(ip_times_table(&r.top_ips))],
-    ));
-    let counts = |first: &str, rows: Vec<(String, u64, u64)>| {
-        let mut t = Table::new(vec![Column::text(first), Column::number("Attempts"), Column::number("IPs")]);
+    out.push(Section::new("Top attacker IPs", ip_blocks(&r.top_ips, r.enrichment)));
+    let counts = |first: Column, rows: Vec<(String, u64, u64)>| {
+        let mut t = Table::new(vec![first, Column::number("Attempts"), Column::number("IPs")]);
         for (name, attempts, ips) in rows {
             t.row(vec![name.into(), thousands(attempts).into(), thousands(ips).into()]);
         }
-        vec![Block::Table(t)]
+        vec![t.or_none()]
     };
     out.push(Section::new(
         "Top usernames",
-        counts("Username", r.top_users.iter().map(|x| (x.username.clone(), x.attempts, x.ips)).collect()),
+        counts(
+            Column::whole("Username"),
+            r.top_users.iter().map(|x| (x.username.clone(), x.attempts, x.ips)).collect(),
+        ),
     ));
     if r.enrichment {
         out.push(Section::new(
             "Top countries",
-            counts("Country", r.top_countries.iter().map(|x| (x.country_code.clone(), x.attempts, x.ips)).collect()),
+            counts(
+                Column::text("Country"),
+                r.top_countries.iter().map(|x| (x.country_code.clone(), x.attempts, x.ips)).collect(),
+            ),
         ));
         let mut t = Table::new(vec![
             Column::text("ASN"),
@@ -246,30 +295,41 @@ pub fn sections(r: &Report) -> Vec<Section<'_>> {
                 thousands(x.ips).into(),
             ]);
         }
-        out.push(Section::new(Wording::two("Top autonomous systems", "Top networks (AS)"), vec![Block::Table(t)]));
+        out.push(Section::new(Wording::two("Top autonomous systems", "Top networks (AS)"), vec![t.or_none()]));
     }
     out.push(Section::new(
         "Top networks (/24, /64)",
-        counts("Network", r.top_networks.iter().map(|x| (x.network.clone(), x.attempts, x.ips)).collect()),
+        counts(
+            Column::whole("Network"),
+            r.top_networks.iter().map(|x| (x.network.clone(), x.attempts, x.ips)).collect(),
+        ),
     ));
-    out.push(Section::new("Attempts per hour", vec![Block::HourChart(&r.per_hour)]));
-    out.push(Section::new(
-        format!("New IPs never seen before: {}", thousands(r.new_ips.count)),
-        vec![
-            Block::Paragraph(format!("They made {} attempts. The busiest:", thousands(r.new_ips.attempts)).into()),
-            Block::Table(ip_table(&r.new_ips.top)),
-        ],
-    ));
+    let hours = if r.per_hour.iter().any(|h| h.attempts > 0) {
+        Block::HourChart(&r.per_hour)
+    } else {
+        Block::Paragraph(NONE.into())
+    };
+    out.push(Section::new("Attempts per hour", vec![hours]));
+    let new_ips = if r.new_ips.top.is_empty() {
+        vec![Block::Paragraph(NONE.into())]
+    } else {
+        let mut blocks = vec![Block::Paragraph(
+            format!("They made {} attempts. The busiest:", thousands(r.new_ips.attempts)).into(),
+        )];
+        blocks.extend(ip_blocks(&r.new_ips.top, r.enrichment));
+        blocks
+    };
+    out.push(Section::new(format!("New IPs never seen before: {}", thousands(r.new_ips.count)), new_ips));
     if r.enrichment {
         let mut t = Table::new(vec![Column::text("Status"), Column::number("IPs"), Column::number("Attempts")]);
         for x in &r.reverse_dns {
             t.row(vec![x.status.clone().into(), thousands(x.ips).into(), thousands(x.attempts).into()]);
         }
-        out.push(Section::new("Reverse DNS of attacker IPs", vec![Block::Table(t)]));
+        out.push(Section::new("Reverse DNS of attacker IPs", vec![t.or_none()]));
     }
     out.push(Section::new(
         "Attempts per service",
-        counts("Service", r.services.iter().map(|x| (x.service.clone(), x.attempts, x.ips)).collect()),
+        counts(Column::text("Service"), r.services.iter().map(|x| (x.service.clone(), x.attempts, x.ips)).collect()),
     ));
     out
 }
@@ -307,16 +367,16 @@ fn compromises(r: &Report) -> Section<'_> {
         return Section::new(title, vec![Block::Paragraph(none.into())]);
     }
     let mut t = Table::new(vec![
-        Column::text("Account"),
-        Column::text("IP"),
-        Column::text("First login"),
+        Column::whole("Account"),
+        Column::whole("IP"),
+        Column::whole("First login"),
         Column::number("Logins").wide_only(),
         Column::text("Service").wide_only(),
-        Column::text(Wording::two("Country", "CC")),
-        Column::text("Earlier countries").wide_only(),
+        Column::text(Wording::two("Country", "CC")).enriched(),
+        Column::text("Earlier countries").wide_only().enriched(),
         Column::number(Wording::two("Failures 7 d", "Fails 7d")),
         Column::number("Accounts failed").wide_only(),
-        Column::text("Why"),
+        Column::whole("Why"),
     ]);
     for x in &r.compromises {
         let (long, short): (Vec<&str>, Vec<&str>) = x
@@ -334,12 +394,13 @@ fn compromises(r: &Report) -> Section<'_> {
             thousands(x.logins).into(),
             x.service.clone().into(),
             opt(&x.country_code).into(),
-            x.previous_countries.join(" ").into(),
+            if x.previous_countries.is_empty() { "-".to_string() } else { x.previous_countries.join(" ") }.into(),
             thousands(x.failures_7d).into(),
             thousands(x.failed_accounts_7d).into(),
             Wording::two(long.join("; "), short.join(", ")),
         ]);
     }
+    let t = Table { cards: true, ..t.enrichment(r.enrichment) };
     Section { tone: Tone::Alarm, ..Section::new(title, vec![Block::Table(t)]) }
 }
 
@@ -361,28 +422,39 @@ fn backend_outages(r: &Report) -> Section<'_> {
     for (service, n) in &b.services {
         t.row(vec![service.clone().into(), thousands(*n).into()]);
     }
-    Section {
-        tone: Tone::Warning,
-        ..Section::new("authentication backend errors", vec![Block::Paragraph(said), Block::Table(t)])
+    let mut blocks = vec![Block::Paragraph(said)];
+    if !t.rows.is_empty() {
+        blocks.push(Block::Table(t));
     }
+    Section { tone: Tone::Warning, ..Section::new("authentication backend errors", blocks) }
 }
 
-/// Attacker IPs with what is known of them. Text shows the date of the first sighting only, to
-/// fit; the times are in [`ip_times_table`].
+/// The tables of attacker IPs: what is known of each, and for text, which has no room for the
+/// times in that table (HTML has them there), when each was first and last seen; `None.` without
+/// any.
+fn ip_blocks<'r>(rows: &[IpRow], enrichment: bool) -> Vec<Block<'r>> {
+    if rows.is_empty() {
+        return vec![Block::Paragraph(NONE.into())];
+    }
+    vec![Block::Table(ip_table(rows).enrichment(enrichment)), Block::Table(ip_times_table(rows))]
+}
+
+/// Attacker IPs with what is known of them.
 fn ip_table(rows: &[IpRow]) -> Table {
     let mut t = Table::new(vec![
-        Column::text("IP"),
+        Column::whole("IP"),
         Column::number(Wording::two("Attempts", "Tries")),
         Column::number(Wording::two("Accounts", "Accts")),
-        Column::text("Hostname"),
-        Column::text(Wording::two("Country", "CC")),
-        Column::text("ASN"),
-        Column::text("Organisation"),
-        Column::text("First seen"),
-        Column::text("Last seen").wide_only(),
+        Column::text("Hostname").enriched(),
+        Column::text(Wording::two("Country", "CC")).enriched(),
+        Column::text("ASN").enriched().narrow_only(),
+        Column::text("Organisation").enriched().narrow_only(),
+        // One column in HTML, to fit a mail client.
+        Column::text("AS").enriched().wide_only(),
+        Column::whole("First seen").wide_only(),
+        Column::whole("Last seen").wide_only(),
     ]);
     for x in rows {
-        let first_day = x.first_seen.as_deref().map_or("-".into(), |s| s.chars().take(10).collect::<String>());
         t.row(vec![
             x.ip.clone().into(),
             thousands(x.attempts).into(),
@@ -391,17 +463,22 @@ fn ip_table(rows: &[IpRow]) -> Table {
             opt(&x.country_code).into(),
             opt(&x.asn).into(),
             opt(&x.aso).into(),
-            Wording::two(opt(&x.first_seen), first_day),
+            match (&x.asn, &x.aso) {
+                (Some(asn), Some(aso)) => format!("AS{asn} {aso}"),
+                (Some(asn), None) => format!("AS{asn}"),
+                (None, aso) => opt(aso),
+            }
+            .into(),
+            opt(&x.first_seen).into(),
             opt(&x.last_seen).into(),
         ]);
     }
     t
 }
 
-/// When each IP of [`ip_table`] was first and last seen, for text, which has no room for the
-/// times in that table (HTML has them there).
+/// When each IP of [`ip_table`] was first and last seen, for text.
 fn ip_times_table(rows: &[IpRow]) -> Table {
-    let mut t = Table::new(vec![Column::text("IP"), Column::text("First seen"), Column::text("Last seen")]);
+    let mut t = Table::new(vec![Column::whole("IP"), Column::whole("First seen"), Column::whole("Last seen")]);
     for x in rows {
         t.row(vec![x.ip.clone().into(), opt(&x.first_seen).into(), opt(&x.last_seen).into()]);
     }

@@ -12,25 +12,41 @@ use super::{HourRow, Report};
 /// Width every line fits in.
 pub const WIDTH: usize = 80;
 
-/// Column alignment.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Align {
-    Left,
-    Right,
-}
+/// Narrowest a cut ([`Kind::Text`]) column gets before a table wraps its rows instead.
+const MIN_CUT: usize = 10;
 
-/// A table whose text columns shrink (longest first, truncated with `…`) until it fits.
+/// Narrowest a [`Kind::Whole`] column gets by wrapping its values within it: wider than any
+/// address (an IPv6 address has up to 39 characters) or time, which are never broken.
+const MIN_WRAP: usize = 40;
+
+/// Indent of the continuation lines of a row too wide for one line.
+const INDENT: usize = 4;
+
+/// A table laid out to fit [`WIDTH`]. Numbers and [`Kind::Whole`] values (addresses, times,
+/// accounts) are never cut; other text columns shrink, longest first and down to [`MIN_CUT`],
+/// their cells cut with `…`. A table that still does not fit puts the gaps at one space; then
+/// wraps the whole values longer than [`MIN_WRAP`] within their columns; and then wraps rows: each
+/// row goes on over indented continuation lines, the columns that did not fit on the first,
+/// aligned row to row (a value wider than a whole line is wrapped within its column).
 struct Table {
     headers: Vec<String>,
-    aligns: Vec<Align>,
+    kinds: Vec<Kind>,
     rows: Vec<Vec<String>>,
 }
 
+/// Columns that share a line of the layout.
+struct Line {
+    /// The columns, in order.
+    cols: Vec<usize>,
+    /// Spaces before the first.
+    indent: usize,
+}
+
 impl Table {
-    fn new(cols: &[(&str, Align)]) -> Table {
+    fn new(cols: &[(&str, Kind)]) -> Table {
         Table {
             headers: cols.iter().map(|c| c.0.to_string()).collect(),
-            aligns: cols.iter().map(|c| c.1).collect(),
+            kinds: cols.iter().map(|c| c.1).collect(),
             rows: vec![],
         }
     }
@@ -39,49 +55,137 @@ impl Table {
         self.rows.push(cells.into_iter().map(|c| safe_text(&c).into_owned()).collect());
     }
 
-    fn render(&self, out: &mut String) {
+    /// The column widths and how the columns share lines.
+    fn layout(&self) -> (Vec<usize>, Vec<Line>, usize) {
         let n = self.headers.len();
         let len = |s: &str| s.chars().count();
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| len(h)).collect();
-        for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(len(cell));
-            }
-        }
-        // Numbers are never cut; the widest text column gives way first.
-        while widths.iter().sum::<usize>() + 2 * (n - 1) > WIDTH {
-            let widest = (0..n).filter(|&i| self.aligns[i] == Align::Left && widths[i] > 4).max_by_key(|&i| widths[i]);
-            match widest {
+        let natural: Vec<usize> = (0..n)
+            .map(|i| self.rows.iter().map(|r| r.get(i).map_or(0, |c| len(c))).fold(len(&self.headers[i]), usize::max))
+            .collect();
+        let min = |i: usize| match self.kinds[i] {
+            Kind::Text => natural[i].min(MIN_CUT.max(len(&self.headers[i]))),
+            Kind::Number | Kind::Whole => natural[i],
+        };
+        let mut widths = natural.clone();
+        let total = |widths: &[usize], gap: usize| widths.iter().sum::<usize>() + gap * (n - 1);
+        // The widest text column gives way first.
+        while total(&widths, 2) > WIDTH {
+            match (0..n).filter(|&i| widths[i] > min(i)).max_by_key(|&i| widths[i]) {
                 Some(i) => widths[i] -= 1,
                 None => break,
             }
         }
-        let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut String| {
-            let mut text = String::new();
-            for (i, cell) in cells.enumerate() {
-                if i > 0 {
-                    text.push_str("  ");
-                }
-                let cell = truncate(cell, widths[i]);
-                let pad = widths[i].saturating_sub(len(&cell));
-                if self.aligns[i] == Align::Right {
-                    text.push_str(&" ".repeat(pad));
-                    text.push_str(&cell);
-                } else {
-                    text.push_str(&cell);
-                    text.push_str(&" ".repeat(pad));
+        let one_line = |gap| (widths.clone(), vec![Line { cols: (0..n).collect(), indent: 0 }], gap);
+        if total(&widths, 2) <= WIDTH {
+            return one_line(2);
+        }
+        if total(&widths, 1) <= WIDTH {
+            return one_line(1);
+        }
+        // A whole value longer than any address (a long account, a reason) may wrap within its
+        // column, keeping its row on one line, when that is enough.
+        let mut within = widths.clone();
+        while total(&within, 2) > WIDTH {
+            let wrappable = |i: usize| self.kinds[i] == Kind::Whole && within[i] > MIN_WRAP.max(len(&self.headers[i]));
+            match (0..n).filter(|&i| wrappable(i)).max_by_key(|&i| within[i]) {
+                Some(i) => within[i] -= 1,
+                None => break,
+            }
+        }
+        if total(&within, 2) <= WIDTH {
+            return (within, vec![Line { cols: (0..n).collect(), indent: 0 }], 2);
+        }
+        // Wrap: as many columns per line as fit.
+        let mut lines: Vec<Line> = vec![Line { cols: vec![], indent: 0 }];
+        let mut used = 0;
+        for (i, w) in widths.iter_mut().enumerate() {
+            let line = lines.last_mut().expect("a line");
+            if !line.cols.is_empty() && used + 2 + *w > WIDTH {
+                lines.push(Line { cols: vec![], indent: INDENT });
+                used = INDENT;
+            }
+            let line = lines.last_mut().expect("a line");
+            *w = (*w).min(WIDTH - line.indent);
+            used += if line.cols.is_empty() { *w } else { 2 + *w };
+            line.cols.push(i);
+        }
+        // The room a line has left goes back to its cut columns.
+        for line in &lines {
+            let mut spare =
+                WIDTH - line.indent - line.cols.iter().map(|&i| widths[i]).sum::<usize>() - 2 * (line.cols.len() - 1);
+            for &i in &line.cols {
+                let more = (natural[i] - widths[i]).min(spare);
+                widths[i] += more;
+                spare -= more;
+            }
+        }
+        (widths, lines, 2)
+    }
+
+    fn render(&self, out: &mut String) {
+        let (widths, lines, gap) = self.layout();
+        let len = |s: &str| s.chars().count();
+        // One row of cells, over as many lines of text as its layout and its values need.
+        let row = |cells: &[&str], out: &mut String| {
+            for line in &lines {
+                let parts: Vec<Vec<String>> = line
+                    .cols
+                    .iter()
+                    .map(|&i| {
+                        let cell = cells.get(i).copied().unwrap_or("");
+                        match self.kinds[i] {
+                            Kind::Text => vec![truncate(cell, widths[i])],
+                            Kind::Number => vec![cell.to_string()],
+                            Kind::Whole => wrap_hard(cell, widths[i]),
+                        }
+                    })
+                    .collect();
+                let height = parts.iter().map(Vec::len).max().unwrap_or(1).max(1);
+                for k in 0..height {
+                    let mut text = " ".repeat(line.indent);
+                    for (p, &i) in line.cols.iter().enumerate() {
+                        if p > 0 {
+                            text.push_str(&" ".repeat(gap));
+                        }
+                        let cell = parts[p].get(k).map_or("", String::as_str);
+                        let pad = " ".repeat(widths[i].saturating_sub(len(cell)));
+                        if self.kinds[i] == Kind::Number {
+                            text.push_str(&pad);
+                            text.push_str(cell);
+                        } else {
+                            text.push_str(cell);
+                            text.push_str(&pad);
+                        }
+                    }
+                    out.push_str(text.trim_end());
+                    out.push('\n');
                 }
             }
-            out.push_str(text.trim_end());
-            out.push('\n');
         };
-        line(&mut self.headers.iter().map(String::as_str), out);
+        let headers: Vec<&str> = self.headers.iter().map(String::as_str).collect();
         let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        line(&mut rule.iter().map(String::as_str), out);
-        for row in &self.rows {
-            line(&mut row.iter().map(String::as_str), out);
+        let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
+        row(&headers, out);
+        row(&rule, out);
+        for cells in &self.rows {
+            row(&cells.iter().map(String::as_str).collect::<Vec<_>>(), out);
         }
     }
+}
+
+/// `s` in lines of at most `width` characters: broken at spaces, and a longer word anywhere.
+fn wrap_hard(s: &str, width: usize) -> Vec<String> {
+    if s.chars().count() <= width {
+        return vec![s.to_string()];
+    }
+    let mut out = Vec::new();
+    for line in wrap(s, width).split('\n') {
+        let chars: Vec<char> = line.chars().collect();
+        for chunk in chars.chunks(width.max(1)) {
+            out.push(chunk.iter().collect());
+        }
+    }
+    out
 }
 
 /// `s` broken into lines of at most `width` characters at spaces (a longer word gets a line
@@ -149,13 +253,7 @@ fn section(out: &mut String, s: &Section<'_>) {
 
 fn table(out: &mut String, t: &sections::Table) {
     let shown: Vec<usize> = (0..t.columns.len()).filter(|&i| t.columns[i].show.narrow()).collect();
-    let cols: Vec<(&str, Align)> = shown
-        .iter()
-        .map(|&i| {
-            let c = &t.columns[i];
-            (c.header.narrow(), if c.kind == Kind::Number { Align::Right } else { Align::Left })
-        })
-        .collect();
+    let cols: Vec<(&str, Kind)> = shown.iter().map(|&i| (t.columns[i].header.narrow(), t.columns[i].kind)).collect();
     let mut layout = Table::new(&cols);
     for row in &t.rows {
         layout.row(shown.iter().map(|&i| row.get(i).map_or("", Wording::narrow).to_string()).collect());

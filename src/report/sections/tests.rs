@@ -130,9 +130,30 @@ fn each_rendering_shows_its_own_columns_and_wording() {
     // The narrow wording of the same facts.
     assert!(text.contains("failed before, new") && html.contains("; first login from this country"));
     assert!(text.contains("Top networks (AS)") && html.contains("Top autonomous systems"));
-    // The times table is text's alone: HTML has the times in the IP table.
-    assert_eq!(text.matches("Last seen").count(), 1);
+    // The times tables are text's alone: HTML has the times in the IP tables.
+    assert_eq!(text.matches("Last seen").count(), 2, "top IPs and new IPs");
+    assert_eq!(text.matches("First seen").count(), 2, "{text}");
     assert_eq!(html.matches(">Last seen<").count(), 2, "top IPs and new IPs");
     // Counts are written the same way in both.
     assert!(text.contains("1,234") && html.contains("1,234"));
+}
+
+#[test]
+fn without_enrichment_no_table_has_its_columns_and_empty_tables_say_none() {
+    let mut r = report(false);
+    r.top_users.clear();
+    for s in sections(&r) {
+        for block in &s.blocks {
+            if let Block::Table(t) = block {
+                assert!(t.columns.iter().all(|c| !c.enriched), "{:?}", s.title);
+                assert!(!t.rows.is_empty() || !t.facts.is_empty(), "an empty table in {:?}", s.title);
+            }
+        }
+    }
+    let users = sections(&r).into_iter().find(|s| s.title.wide() == "Top usernames").unwrap();
+    assert!(matches!(&users.blocks[..], [Block::Paragraph(p)] if p.wide() == NONE));
+    // With enrichment, the same tables have them.
+    let with = report(true);
+    let top = sections(&with).into_iter().find(|s| s.title.wide() == "Top attacker IPs").unwrap();
+    assert!(matches!(&top.blocks[0], Block::Table(t) if t.columns.iter().any(|c| c.enriched)));
 }
