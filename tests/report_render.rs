@@ -3,6 +3,9 @@
 //! report. Text must fit 80 columns without cutting an address or a time, HTML must fit a 640 px
 //! mail client (checked in headless Chromium), and JSON must carry the stored values as they are.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 #[path = "support/fixture.rs"]
 mod fixture;
 
