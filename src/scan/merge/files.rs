@@ -137,12 +137,14 @@ impl Scanner<'_> {
     /// given to the correlator.
     pub(super) fn end_file(&mut self, r: Reading, summary: &mut Summary) {
         let Reading { mut plan, compression, start_offset, ended, .. } = r;
-        let Ended { failed, partial_len, bad_times, untimed } = ended.unwrap_or_default();
+        let Ended { failed, partial_len, bad_times, untimed, unreadable } = ended.unwrap_or_default();
         let problem = |line, message| Problem { path: plan.path.clone(), line, message };
         let source = &mut plan.source;
-        for (n, what) in
-            [(bad_times, "lines with impossible dates"), (untimed, "authentication events without a timestamp")]
-        {
+        for (n, what) in [
+            (bad_times, "lines with impossible dates"),
+            (untimed, "authentication events without a timestamp"),
+            (unreadable, "lines that looked like authentication events but could not be read"),
+        ] {
             if n > PROBLEMS_PER_FILE {
                 summary.problems.push(problem(None, format!("{} more {what} were skipped", n - PROBLEMS_PER_FILE)));
             }

@@ -92,9 +92,11 @@ pub(super) struct Ended {
     pub partial_len: usize,
     /// How many lines were skipped for an impossible date...
     pub bad_times: usize,
-    /// ...and for having no timestamp (only the first [`super::problems::PROBLEMS_PER_FILE`] of
-    /// each were listed).
+    /// ...for having no timestamp...
     pub untimed: usize,
+    /// ...and for looking like an authentication event that could not be read (only the first
+    /// [`super::problems::PROBLEMS_PER_FILE`] of each were listed).
+    pub unreadable: usize,
 }
 
 /// The reading threads of one file.

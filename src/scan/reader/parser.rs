@@ -33,6 +33,7 @@ pub(super) struct Parser {
     submitted: Option<HashSet<IpAddr, foldhash::fast::RandomState>>,
     bad_times: usize,
     untimed: usize,
+    unreadable: usize,
     /// Event lists given back by the scan thread.
     spare_events: Receiver<Vec<ReadEvent>>,
 }
@@ -60,6 +61,7 @@ impl Parser {
             enricher,
             bad_times: 0,
             untimed: 0,
+            unreadable: 0,
             spare_events,
         }
     }
@@ -92,9 +94,16 @@ impl Parser {
                 let end = Position { offset: offset + len, lines: lines_before + lines, year: self.times.state() };
                 (Piece::Chunk { bytes: 0, lines: 0, end, events: Vec::new(), texts: Vec::new(), problems }, None)
             }
-            Block::End { failed, partial_len } => {
-                (Piece::End(Ended { failed, partial_len, bad_times: self.bad_times, untimed: self.untimed }), None)
-            }
+            Block::End { failed, partial_len } => (
+                Piece::End(Ended {
+                    failed,
+                    partial_len,
+                    bad_times: self.bad_times,
+                    untimed: self.untimed,
+                    unreadable: self.unreadable,
+                }),
+                None,
+            ),
         }
     }
 
@@ -112,10 +121,17 @@ impl Parser {
                 message: message.into(),
             };
             let Some(parsed) = parse::parse_line(line) else {
-                if parse::untimed(line) && listed(&mut self.untimed) {
+                if parse::untimed(line) {
+                    if listed(&mut self.untimed) {
+                        problems.push(problem(
+                            "authentication event without a timestamp: skipped, it cannot be placed in time (make \
+                             the daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)",
+                        ));
+                    }
+                } else if parse::unreadable(line) && listed(&mut self.unreadable) {
                     problems.push(problem(
-                        "authentication event without a timestamp: skipped, it cannot be placed in time (make the \
-                         daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)",
+                        "looks like an authentication event but could not be read (damaged, or a form not known \
+                         yet): skipped; please report the line's format",
                     ));
                 }
                 continue;

@@ -25,7 +25,7 @@ partial";
     let pieces = read_all(log, start);
     let [
         Piece::Chunk { bytes, lines, end, events, texts, problems },
-        Piece::End(Ended { failed, partial_len, bad_times, untimed }),
+        Piece::End(Ended { failed, partial_len, bad_times, untimed, .. }),
     ] = &pieces[..]
     else {
         panic!("{pieces:?}")
