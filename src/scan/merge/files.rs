@@ -137,7 +137,16 @@ impl Scanner<'_> {
     /// given to the correlator.
     pub(super) fn end_file(&mut self, r: Reading, summary: &mut Summary) {
         let Reading { mut plan, compression, start_offset, ended, .. } = r;
-        let Ended { failed, partial_len, bad_times, untimed, unreadable } = ended.unwrap_or_default();
+        let Ended { failed, partial_len, bad_times, untimed, unreadable, future, first_future } =
+            ended.unwrap_or_default();
+        if let Some((line, time)) = first_future {
+            summary.warnings.push(format!(
+                "{}:{line}: {future} event{} dated in the future (the first at {time}): kept as read; check \
+                 --year (the year of the newest line of the log and its rotated copies) and the clocks",
+                plan.path.display(),
+                if future == 1 { " is" } else { "s are" },
+            ));
+        }
         let problem = |line, message| Problem { path: plan.path.clone(), line, message };
         let source = &mut plan.source;
         for (n, what) in [

@@ -97,6 +97,10 @@ pub(super) struct Ended {
     /// ...and for looking like an authentication event that could not be read (only the first
     /// [`super::problems::PROBLEMS_PER_FILE`] of each were listed).
     pub unreadable: usize,
+    /// Events dated more than a day after the scan's clock (stored all the same)...
+    pub future: usize,
+    /// ...and the line and time of the first.
+    pub first_future: Option<(u64, jiff::Timestamp)>,
 }
 
 /// The reading threads of one file.

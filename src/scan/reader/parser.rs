@@ -17,6 +17,12 @@ use crate::parse::{self, same};
 use crate::scan::problems::{Problem, listed};
 use crate::source::lines::MAX_LINE;
 
+/// How far past the scan's clock an event may be dated before it is called a date in the future:
+/// 26 hours, the widest gap between two zones' clocks (UTC+14 and UTC-12), so that a log read
+/// in the wrong zone, or written by a host whose clock is a little ahead, is not taken for a
+/// wrong year; a wrong `--year` or a year inferred wrongly puts events months ahead.
+const FUTURE_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(26);
+
 /// The parse thread's state.
 pub(super) struct Parser {
     path: PathBuf,
@@ -34,6 +40,11 @@ pub(super) struct Parser {
     bad_times: usize,
     untimed: usize,
     unreadable: usize,
+    /// Events dated after this are in the future (see [`FUTURE_TOLERANCE`])...
+    future_after: jiff::Timestamp,
+    /// ...how many were read, and the line and time of the first.
+    future: usize,
+    first_future: Option<(u64, jiff::Timestamp)>,
     /// Event lists given back by the scan thread.
     spare_events: Receiver<Vec<ReadEvent>>,
 }
@@ -62,6 +73,9 @@ impl Parser {
             bad_times: 0,
             untimed: 0,
             unreadable: 0,
+            future_after: jiff::Timestamp::now().saturating_add(FUTURE_TOLERANCE).unwrap_or(jiff::Timestamp::MAX),
+            future: 0,
+            first_future: None,
             spare_events,
         }
     }
@@ -101,6 +115,8 @@ impl Parser {
                     bad_times: self.bad_times,
                     untimed: self.untimed,
                     unreadable: self.unreadable,
+                    future: self.future,
+                    first_future: self.first_future,
                 }),
                 None,
             ),
@@ -146,6 +162,10 @@ impl Parser {
                 }
                 continue;
             };
+            if time > self.future_after {
+                self.future += 1;
+                self.first_future.get_or_insert((lines_before + 1, time));
+            }
             if parsed.fields.kind != Kind::BackendError
                 && let Some(submitted) = &mut self.submitted
                 && submitted.insert(parsed.fields.client_ip)
