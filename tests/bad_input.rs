@@ -366,3 +366,35 @@ fn authentication_lines_the_parser_cannot_read_are_named_and_make_the_scan_parti
     }
     assert_exactly_once(&data, [1, 2]);
 }
+
+#[test]
+fn sysklogd_repeat_lines_count_the_line_before_once_more_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    let mut text = failure(1);
+    text.push_str("Nov 24 00:00:31 mx1 last message repeated 3 times\n");
+    text.push_str("Nov 24 00:01:01 mx1 last message repeated 2 times\n");
+    // Repeats of lines that are no event add nothing.
+    text.push_str("Nov 24 00:02:00 mx1 postfix/smtpd[1]: warning: SASL: Connect to private/auth failed: x\n");
+    text.push_str("Nov 24 00:02:30 mx1 last message repeated 9 times\n");
+    text.push_str("Nov 24 00:03:00 mx1 postfix/smtpd[1]: connect from unknown[192.0.2.1]\n");
+    text.push_str("Nov 24 00:03:30 mx1 last message repeated 9 times\n");
+    text.push_str(&failure(2));
+    std::fs::write(&log, &text).unwrap();
+
+    let out = scan(&data, &[&log], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let rows = rows_per_user(&data);
+    assert_eq!((rows.get("user1"), rows.get("user2"), rows.len()), (Some(&6), Some(&1), 2), "{rows:?}");
+    // Read again from the start: nothing is stored twice.
+    scan_ok(&data, &[&log], &["--full"]);
+    assert_eq!(rows_per_user(&data), rows);
+
+    // sysklogd writes the repeat line late: the next scan resumes right before it.
+    text.push_str("Nov 24 00:04:00 mx1 last message repeated 4 times\n");
+    std::fs::write(&log, &text).unwrap();
+    scan_ok(&data, &[&log], &[]);
+    let rows = rows_per_user(&data);
+    assert_eq!((rows.get("user1"), rows.get("user2")), (Some(&6), Some(&5)), "{rows:?}");
+}

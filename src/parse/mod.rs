@@ -39,6 +39,8 @@ pub fn untimed(line: &[u8]) -> bool {
     syslog::peek_time(line).is_none() && syslog::bare(line).and_then(|header| message(&header)).is_some()
 }
 
+pub use syslog::repeated;
+
 /// Whether a candidate line that [`parse_line`] refused (and that is not [`untimed`]) still reads
 /// as an authentication event of a mail daemon: a line in a form the parsers do not know, or
 /// damaged. Such a line must be reported, not dropped.

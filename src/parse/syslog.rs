@@ -70,6 +70,31 @@ pub fn split(line: &[u8]) -> Option<Header<'_>> {
     Some(Header { time, host: Some(host), tag, message })
 }
 
+/// sysklogd's repeat line, `Nov 24 10:00:06 mx last message repeated 3 times` (host optional,
+/// FreeBSD's `--- last message repeated 3 times ---` too): its timestamp and the count. It names
+/// no program: it repeats the line before it in the same file.
+pub fn repeated(line: &[u8]) -> Option<(RawTime, u32)> {
+    let line = clean(line.strip_suffix(b"\r").unwrap_or(line));
+    let (time, used) = timestamp(line)?;
+    let rest = line[used..].strip_prefix(b" ")?;
+    let rest = match find_byte(b' ', rest) {
+        // A host, unless the message starts right after the timestamp.
+        Some(sp) if !rest.starts_with(b"last ") && !rest.starts_with(b"--- ") => &rest[sp + 1..],
+        _ => rest,
+    };
+    let (rest, dashes) = match rest.strip_prefix(b"--- ") {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let rest = rest.strip_prefix(b"last message repeated ")?;
+    let n = rest.iter().take(10).take_while(|b| b.is_ascii_digit()).count();
+    let count = std::str::from_utf8(&rest[..n]).ok()?.parse::<u32>().ok()?;
+    let rest = rest[n..].strip_prefix(b" time")?;
+    let rest = rest.strip_prefix(b"s").unwrap_or(rest);
+    let tail: &[u8] = if dashes { b" ---" } else { b"" };
+    (rest == tail && count > 0).then_some((time, count))
+}
+
 /// Just the timestamp of a line.
 pub fn peek_time(line: &[u8]) -> Option<RawTime> {
     timestamp(clean(line)).map(|(t, _)| t)

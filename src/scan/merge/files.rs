@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::parse::time::{TimeResolver, YearState};
-use crate::source::lines::{LineReader, Lines};
+use crate::source::lines::{LineReader, Lines, line_before};
 use crate::source::mapped::{MappedLines, Shrank};
 use crate::source::open;
 use crate::source::readahead::ReadAhead;
@@ -50,6 +50,7 @@ impl Scanner<'_> {
             }),
         };
         let compression = opened.compression;
+        let previous = opened.plain.as_ref().filter(|_| source.offset > 0).and_then(|f| line_before(f, source.offset));
         // Archives are decoded on a thread of their own, beside parsing and storing; plain files
         // are mapped (searched in the page cache, not copied out of it) when they can be.
         let lines = if compression.is_compressed() {
@@ -82,6 +83,7 @@ impl Scanner<'_> {
             times: TimeResolver::new(self.opts.timezone.clone(), year),
             server_name: self.opts.server_name.clone(),
             enricher: Arc::clone(&self.enricher),
+            previous,
         });
         let reader = match reader {
             Ok(r) => r,

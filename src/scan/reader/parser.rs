@@ -10,7 +10,7 @@ use crossbeam_channel::Receiver;
 
 use super::{Block, Buffers, Candidate, Ended, Piece, Position, ReadEvent};
 use crate::enrich::Enricher;
-use crate::model::event::{Event, Kind, Parsed, session_hash};
+use crate::model::event::{Event, Kind, Parsed, RawTime, session_hash};
 use crate::model::symbols::Symbols;
 use crate::parse::time::TimeResolver;
 use crate::parse::{self, same};
@@ -45,6 +45,9 @@ pub(super) struct Parser {
     /// ...how many were read, and the line and time of the first.
     future: usize,
     first_future: Option<(u64, jiff::Timestamp)>,
+    /// The event of the last candidate line and the lines before it, for a sysklogd repeat line
+    /// after it; `None` when that candidate was no event.
+    last: Option<(u64, Event)>,
     /// Event lists given back by the scan thread.
     spare_events: Receiver<Vec<ReadEvent>>,
 }
@@ -76,6 +79,7 @@ impl Parser {
             future_after: jiff::Timestamp::now().saturating_add(FUTURE_TOLERANCE).unwrap_or(jiff::Timestamp::MAX),
             future: 0,
             first_future: None,
+            last: None,
             spare_events,
         }
     }
@@ -136,7 +140,12 @@ impl Parser {
                 line: Some(lines_before + 1),
                 message: message.into(),
             };
+            if let Some((raw, times)) = parse::repeated(line) {
+                self.repeat(raw, times, c, offset, &mut events);
+                continue;
+            }
             let Some(parsed) = parse::parse_line(line) else {
+                self.last = None;
                 if parse::untimed(line) {
                     if listed(&mut self.untimed) {
                         problems.push(problem(
@@ -154,6 +163,7 @@ impl Parser {
             };
             let year = self.times.state();
             let Some(time) = self.times.resolve(&parsed.time) else {
+                self.last = None;
                 if listed(&mut self.bad_times) {
                     problems.push(problem(
                         "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; check --year): \
@@ -174,8 +184,41 @@ impl Parser {
             }
             let event = intern(&mut self.symbols, &mut self.recent, self.server_name, time, &parsed);
             events.push(ReadEvent { offset: offset + c.offset as u64, lines_before, year, event });
+            self.last = Some((lines_before, event));
         }
         (events, problems)
+    }
+
+    /// Reads `line`, the line before where reading resumes (`lines_before` lines before it), as
+    /// the event a repeat line after it would repeat; nothing of it is handed over but its texts.
+    pub(super) fn prime(&mut self, line: &[u8], lines_before: u64) {
+        let Some(parsed) = parse::parse_line(line) else { return };
+        // Its time was resolved by the scan that read it: the resolver must not move again.
+        let Some(time) = self.times.clone().resolve(&parsed.time) else { return };
+        let event = intern(&mut self.symbols, &mut self.recent, self.server_name, time, &parsed);
+        self.last = Some((lines_before, event));
+    }
+
+    /// A sysklogd repeat line: `times` more of the event on the line before it, if that line
+    /// was one, dated by the repeat line and stored at its offset (so a rescan finds the same
+    /// key), each attempt counted as the line before counted them.
+    fn repeat(&mut self, raw: RawTime, times: u32, c: &Candidate, offset: u64, events: &mut Vec<ReadEvent>) {
+        let lines_before = c.lines_before;
+        let Some((line, event)) = self.last.filter(|&(line, _)| line + 1 == lines_before) else {
+            // It repeats a line that was no event.
+            self.last = None;
+            return;
+        };
+        // A repeat of a repeat repeats the same line.
+        self.last = Some((line + 1, event));
+        let year = self.times.state();
+        let Some(time) = self.times.resolve(&raw) else { return };
+        if time > self.future_after {
+            self.future += 1;
+            self.first_future.get_or_insert((lines_before + 1, time));
+        }
+        let event = Event { time, count: event.count.max(1).saturating_mul(times), ..event };
+        events.push(ReadEvent { offset: offset + c.offset as u64, lines_before, year, event });
     }
 }
 

@@ -8,6 +8,7 @@ fn read_all(content: &'static [u8], start: Position) -> Vec<Piece> {
         times: TimeResolver::new(jiff::tz::TimeZone::UTC, start.year),
         server_name: "mx0".into(),
         enricher: Arc::new(Enricher::disabled()),
+        previous: None,
     })
     .unwrap();
     std::iter::from_fn(|| reader.next()).collect()
