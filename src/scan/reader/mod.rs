@@ -10,6 +10,11 @@
 //! [`Piece`]s: the events of one buffer with where the file stands after it. The parse thread
 //! interns texts in a table of its own; each piece carries the texts it was the first to use,
 //! for the scan thread to map onto the scan's table.
+//!
+//! sysklogd's `last message repeated N times` holds no needle: the chunk thread looks at the line
+//! after each candidate (and, where reading resumes, the parse thread is given the line before
+//! the start), so that a repeat of an event counts N more attempts without a search of every
+//! line.
 
 mod parser;
 #[cfg(test)]
