@@ -44,3 +44,17 @@ partial";
     assert!(failed.is_none());
     assert_eq!((*partial_len, *bad_times, *untimed), (7, 1, 1));
 }
+
+#[test]
+fn repeat_lines_after_a_candidate_are_taken_up_to_the_chunk_end() {
+    let data = b"Nov 24 10:00:06 mx last message repeated 3 times\nNov 24 10:00:07 mx last message repeated 2 time\n";
+    let mut taken = Vec::new();
+    let mut take = |line: Range<usize>, lines_before: u64| taken.push((line, lines_before));
+    // Both lines repeat the candidate before them, and the chunk ends there: the next chunk's
+    // first line is looked at too.
+    assert_eq!(take_repeats(data, 0, 5, &mut take), (data.len(), true));
+    assert_eq!(taken, [(0..48, 5), (49..data.len() - 1, 6)]);
+    let data = b"Nov 24 10:00:06 mx last message repeated 3 times\nNov 24 10:00:07 mx postfix/smtpd[1]: connect\n";
+    assert_eq!(take_repeats(data, 0, 0, &mut |_, _| {}), (49, false));
+    assert_eq!(take_repeats(data, 49, 0, &mut |_, _| {}), (49, false));
+}
