@@ -25,7 +25,7 @@ use crate::model::event::Parsed;
 /// Parses one line (without its trailing newline). Returns `None` for lines that are not
 /// authentication events.
 pub fn parse_line(line: &[u8]) -> Option<Parsed<'_>> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = syslog::clean(line.strip_suffix(b"\r").unwrap_or(line));
     let header = syslog::split(line)?;
     let fields = message(&header)?;
     Some(Parsed { time: header.time, host: header.host, fields })
@@ -35,8 +35,42 @@ pub fn parse_line(line: &[u8]) -> Option<Parsed<'_>> {
 /// started with a timestamp (`postfix/smtpd[1]: warning: ...`, or Dovecot's own log written with
 /// an empty `log_timestamp`): such a line cannot be placed in time, but must not vanish unseen.
 pub fn untimed(line: &[u8]) -> bool {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let line = syslog::clean(line.strip_suffix(b"\r").unwrap_or(line));
     syslog::peek_time(line).is_none() && syslog::bare(line).and_then(|header| message(&header)).is_some()
+}
+
+pub use syslog::repeated;
+
+/// Whether a candidate line that [`parse_line`] refused (and that is not [`untimed`]) still reads
+/// as an authentication event of a mail daemon: a line in a form the parsers do not know, or
+/// damaged. Such a line must be reported, not dropped.
+///
+/// The prefilter's needles also match lines that are recognised as no event, and those must not
+/// be reported: text without a syslog timestamp (comments, continuations), other programs' lines
+/// (`sshd`, `sudo`, Postfix's outbound `smtp` client: `SASL authentication failed; server ...
+/// said`), `auth` in attacker text (a HELO name, an address in a `reject:` line), Postfix's
+/// `warning: SASL: Connect to private/auth failed` (its backend, logged with no client) and
+/// Dovecot's disconnects before any attempt (`(disconnected before auth was ready, ...)`,
+/// `(client didn't finish SASL auth, ...)`). So a line is reported only when it starts with a
+/// timestamp and, under a Postfix smtpd or Dovecot tag (or a header that cannot be split: a
+/// torn line), holds a phrase that an accepting path of the parsers keys on, in the place a
+/// server writes it.
+pub fn unreadable(line: &[u8]) -> bool {
+    let line = syslog::clean(line.strip_suffix(b"\r").unwrap_or(line));
+    if syslog::peek_time(line).is_none() {
+        return false;
+    }
+    let Some(header) = syslog::split(line) else {
+        return postfix::looks_like_event(line) || dovecot::looks_like_event(line);
+    };
+    let (message, _) = unrepeat(header.message);
+    if postfix::is_smtpd(header.tag) {
+        postfix::looks_like_event(message)
+    } else if header.tag.starts_with(b"dovecot") || syslog::is_dovecot_process(header.tag) {
+        dovecot::looks_like_event(message)
+    } else {
+        false
+    }
 }
 
 /// The event in a line's message, by the daemon its tag names.

@@ -19,6 +19,25 @@ pub fn is_smtpd(tag: &[u8]) -> bool {
     tag.starts_with(b"postfix") && tag.ends_with(b"/smtpd")
 }
 
+/// Whether `text` (an smtpd message, or a whole line whose header could not be split) holds what
+/// [`parse`] keys an event on: a `warning: ` with `authentication failed` in it, or a
+/// `client=` with `, sasl_method=` after it. Not `SASL authentication failure` (the IP-less
+/// companion line), nor `auth` alone (`SASL: Connect to private/auth failed`, HELO names).
+pub(crate) fn looks_like_event(text: &[u8]) -> bool {
+    let warning = find(text, finder!(b"warning: "));
+    let failed = find(text, finder!(b" authentication failed"));
+    if let (Some(w), Some(f)) = (warning, failed)
+        && w < f
+        // Postfix's outbound client says `SASL authentication failed; server X said`: no event.
+        && !text[f..].starts_with(b" authentication failed; server ")
+    {
+        return true;
+    }
+    let client = find(text, finder!(b": client="));
+    let method = find(text, finder!(b", sasl_method="));
+    matches!((client, method), (Some(c), Some(m)) if c < m)
+}
+
 /// Reads a message logged under an smtpd tag.
 pub fn parse<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
     if let Some(rest) = msg.strip_prefix(b"warning: ") {

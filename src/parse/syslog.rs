@@ -13,6 +13,10 @@
 //! name, exactly as the same line reads after a syslog `dovecot: ` tag, so the Dovecot parser sees
 //! one shape. (`dovecot:` and `dovecot-auth:` without a host are program tags themselves and are
 //! split like syslog tags.)
+//!
+//! Also read: a line without a host (`Nov 24 10:00:05 postfix/smtpd[1]: ...`, the first word
+//! after the timestamp being a tag ending in `:`), a line behind a `<PRI>` priority, and a line
+//! between the NUL bytes a crash leaves in a file ([`clean`]).
 
 use jiff::civil;
 use jiff::tz::Offset;
@@ -36,6 +40,7 @@ pub struct Header<'a> {
 
 /// Splits a line (without newline) into timestamp, host, tag and message.
 pub fn split(line: &[u8]) -> Option<Header<'_>> {
+    let line = clean(line);
     let (time, used) = timestamp(line)?;
     let rest = &line[used..];
     // At least one space separates the timestamp from what follows.
@@ -52,13 +57,70 @@ pub fn split(line: &[u8]) -> Option<Header<'_>> {
     if host.is_empty() {
         return None;
     }
+    // A host name never ends with `:` but a tag always does: `postfix/smtpd[1]:` right after the
+    // timestamp is a line written without a host (syslogd's `-H`, some forwarders). The colon
+    // test excludes IPv6 hosts ending in `::`.
+    if let Some(word) = host.strip_suffix(b":")
+        && !word.contains(&b':')
+        && let Some((tag, message)) = split_tag(rest)
+    {
+        return Some(Header { time, host: None, tag, message });
+    }
     let (tag, message) = split_tag(&rest[sp + 1..])?;
     Some(Header { time, host: Some(host), tag, message })
 }
 
+/// sysklogd's repeat line, `Nov 24 10:00:06 mx last message repeated 3 times` (host optional,
+/// FreeBSD's `--- last message repeated 3 times ---` too): its timestamp and the count. It names
+/// no program: it repeats the line before it in the same file.
+pub fn repeated(line: &[u8]) -> Option<(RawTime, u32)> {
+    let line = clean(line.strip_suffix(b"\r").unwrap_or(line));
+    let (time, used) = timestamp(line)?;
+    let rest = line[used..].strip_prefix(b" ")?;
+    let rest = match find_byte(b' ', rest) {
+        // A host, unless the message starts right after the timestamp.
+        Some(sp) if !rest.starts_with(b"last ") && !rest.starts_with(b"--- ") => &rest[sp + 1..],
+        _ => rest,
+    };
+    let (rest, dashes) = match rest.strip_prefix(b"--- ") {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let rest = rest.strip_prefix(b"last message repeated ")?;
+    let n = rest.iter().take(10).take_while(|b| b.is_ascii_digit()).count();
+    let count = std::str::from_utf8(&rest[..n]).ok()?.parse::<u32>().ok()?;
+    let rest = rest[n..].strip_prefix(b" time")?;
+    let rest = rest.strip_prefix(b"s").unwrap_or(rest);
+    let tail: &[u8] = if dashes { b" ---" } else { b"" };
+    (rest == tail && count > 0).then_some((time, count))
+}
+
 /// Just the timestamp of a line.
 pub fn peek_time(line: &[u8]) -> Option<RawTime> {
-    timestamp(line).map(|(t, _)| t)
+    timestamp(clean(line)).map(|(t, _)| t)
+}
+
+/// The line without what surrounds a syslog line in some files: the NUL bytes a crash or power
+/// cut leaves where a file's last blocks were allocated but not yet written (before and after
+/// the next line written), and the `<PRI>` priority that raw forwarders keep (`<22>Nov 24 ...`).
+/// Cheap when there is none: a look at the first and last byte.
+pub fn clean(line: &[u8]) -> &[u8] {
+    let mut line = line;
+    if line.first() == Some(&0) {
+        let n = line.iter().take_while(|&&b| b == 0).count();
+        line = &line[n..];
+    }
+    if line.last() == Some(&0) {
+        let n = line.iter().rev().take_while(|&&b| b == 0).count();
+        line = &line[..line.len() - n];
+    }
+    if line.first() == Some(&b'<') {
+        let n = line[1..].iter().take(4).take_while(|b| b.is_ascii_digit()).count();
+        if (1..=3).contains(&n) && line.get(1 + n) == Some(&b'>') {
+            line = &line[2 + n..];
+        }
+    }
+    line
 }
 
 /// The tag and message of a line without a timestamp (nor a host): a syslog message as a
@@ -91,7 +153,7 @@ fn split_tag(s: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Dovecot process names that start a line of Dovecot's own log file.
-fn is_dovecot_process(name: &[u8]) -> bool {
+pub(crate) fn is_dovecot_process(name: &[u8]) -> bool {
     name.ends_with(b"-login")
         || matches!(
             name,

@@ -207,3 +207,56 @@ fn repeat_unwrapping() {
     assert_eq!(unrepeat(b"message repeated many times: [ x]"), (&b"message repeated many times: [ x]"[..], 1));
     assert_eq!(unrepeat(b"message repeated 99999999999 times: [ x]").1, 1);
 }
+
+#[test]
+fn nuls_a_priority_and_a_missing_host_do_not_hide_an_event() {
+    let line = "Nov 24 10:00:01 mx postfix/smtpd[1]: warning: unknown[192.0.2.1]: SASL LOGIN authentication failed: x";
+    let event = parse_line(line.as_bytes()).unwrap();
+    let mut nuls = vec![0; 300];
+    nuls.extend_from_slice(line.as_bytes());
+    nuls.extend_from_slice(&[0; 20]);
+    assert_eq!(parse_line(&nuls), Some(event));
+    assert_eq!(parse_line(format!("<22>{line}").as_bytes()), Some(event));
+    assert_eq!(parse_line(format!("<191>{line}\r").as_bytes()), Some(event));
+    let without_host = line.replace(" mx ", " ");
+    let hostless = parse_line(without_host.as_bytes()).unwrap();
+    assert_eq!((hostless.host, hostless.fields), (None, event.fields));
+    // Not a priority: the line stays unread.
+    assert_eq!(parse_line(format!("<2222>{line}").as_bytes()), None);
+    assert_eq!(parse_line(format!("<>{line}").as_bytes()), None);
+    // An IPv6 host ending in `::` is a host, not a tag.
+    let v6_host = line.replace(" mx ", " fe80:: ");
+    let v6 = parse_line(v6_host.as_bytes()).unwrap();
+    assert_eq!(v6.host, Some(&b"fe80::"[..]));
+}
+
+#[test]
+fn candidates_that_are_no_event_are_told_from_unreadable_ones() {
+    for line in [
+        "Nov 24 10:00:01 mx postfix/smtpd[1]: warning: unknown[192.0.2.1]: SASL LOGIN authentication failed",
+        "Nov 24 10:00:01 mx postfix/smtpd[1]: warning: unknown[192.0.2.1: SASL LOGIN authentication failed: x",
+        "Nov 24 10:00:01 mx postfix/smtpd[1]: ABC: client=unknown[192.0.2.1], sasl_method=PLAIN",
+        "Nov 24 10:00:01 mx postfix/smtNov 24 10:00:02 mx postfix/smtpd[1]: warning: unknown[192.0.2.1]: SASL \
+         LOGIN authentication failed: x",
+        "Nov 24 10:00:01 mx dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<a>, \
+         rip=999.0.2.1",
+        "Nov 24 10:00:01 mx dovecot: auth: passwd-file(bob,not-an-ip): Password mismatch",
+    ] {
+        assert_eq!(parse_line(line.as_bytes()), None, "{line}");
+        assert!(unreadable(line.as_bytes()), "{line}");
+    }
+    for line in fixture_lines().filter(|l| parse_line(l.as_bytes()).is_none()).chain([
+        "Nov 24 10:00:01 mx postfix/smtpd[1]: warning: SASL: Connect to private/auth failed: Connection refused",
+        "Nov 24 10:00:01 mx postfix/smtpd[1]: warning: SASL authentication failure: Password verification failed",
+        "Nov 24 10:00:01 mx postfix/smtp[1]: 4F2A: SASL authentication failed; server mx.example.net[192.0.2.9] \
+         said: 535 5.7.8 Error: authentication failed: authentication failure",
+        "Nov 24 10:00:01 mx postfix/smtpd[1]: disconnect from unknown[192.0.2.1] ehlo=1 auth=0/1 quit=1",
+        "Nov 24 10:00:01 mx dovecot: imap-login: Disconnected (client didn't finish SASL auth, waited 2 secs): \
+         user=<>, method=PLAIN, rip=192.0.2.6, lip=192.0.2.1",
+        "Nov 24 10:00:01 mx sshd[9]: pam_unix(sshd:auth): authentication failure; logname= uid=0 rhost=192.0.2.7",
+        "# failJSON: { \"desc\": \"proxy dest auth failed\" }",
+        "warning: unknown[1.2.3.4]: SASL LOGIN authentication failed: authentication failure",
+    ]) {
+        assert!(!unreadable(line.as_bytes()), "{line}");
+    }
+}

@@ -39,7 +39,7 @@ use crate::store::{Added, CommitError, STORE_FILE, Store, StoreError};
 pub use self::problems::Problem;
 
 use self::merge::Scanner;
-use self::plan::{PlanError, Skip, family_paths, plan_file};
+use self::plan::{PlanError, Skip, YearHint, family_paths, plan_file};
 use self::problems::{NOT_RECORDED, cannot_read, store_advice};
 use self::writer::Writer;
 
@@ -147,9 +147,14 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     let mut streams = Vec::new();
     for family in family_paths(&opts.logs, &mut summary.problems) {
         let mut plans = VecDeque::new();
-        for path in family {
-            match plan_file(&store, &path, opts.year, &opts.timezone) {
-                Ok(Ok(plan)) => plans.push_back(plan),
+        // Newest first, so that `--year` is carried from each file to the one before it.
+        let mut year = opts.year.map(YearHint::newest);
+        for path in family.into_iter().rev() {
+            match plan_file(&store, &path, year, &opts.timezone) {
+                Ok(Ok(plan)) => {
+                    year = plan.older.or(year);
+                    plans.push_front(plan)
+                }
                 Ok(Err(Skip::Empty | Skip::AlreadyRead)) => summary.unchanged += 1,
                 Err(PlanError::Io { path, source }) => {
                     summary.problems.push(Problem { path, line: None, message: cannot_read(&source) })

@@ -47,6 +47,23 @@ impl Lines {
     }
 }
 
+/// The complete line that ends just before `offset` in a plain file (without its newline), if
+/// it is at most 64 KiB long: what a scan resuming at `offset` reads after it may refer to it
+/// (sysklogd's `last message repeated N times`).
+pub fn line_before(file: &std::fs::File, offset: u64) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    const WINDOW: u64 = 64 * 1024;
+    let from = offset.saturating_sub(WINDOW);
+    let mut buf = vec![0; usize::try_from(offset - from).ok()?];
+    file.read_exact_at(&mut buf, from).ok()?;
+    let body = buf.strip_suffix(b"\n")?;
+    match memchr::memrchr(b'\n', body) {
+        Some(nl) => Some(body[nl + 1..].to_vec()),
+        None if from == 0 => Some(body.to_vec()),
+        None => None,
+    }
+}
+
 /// Reads complete lines from `R`, starting at content offset `offset`.
 pub struct LineReader<R> {
     inner: R,

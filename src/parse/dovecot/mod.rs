@@ -47,6 +47,23 @@ pub fn parse<'a>(tag: &'a [u8], msg: &'a [u8]) -> Option<Fields<'a>> {
     backend::backend(service, text)
 }
 
+/// Whether `text` (a Dovecot message, or a whole line whose header could not be split) holds a
+/// phrase that [`parse`] keys an event on. Dovecot's disconnects before any attempt
+/// (`(disconnected before auth was ready`, `(client didn't finish SASL auth`, `(no auth
+/// attempts`) hold none of them.
+pub(crate) fn looks_like_event(text: &[u8]) -> bool {
+    use super::{find, finder};
+    find(text, finder!(b"(auth failed, ")).is_some()
+        || find(text, finder!(b"(proxy dest auth failed)")).is_some()
+        || find(text, finder!(b"Login: user=<")).is_some()
+        || find(text, finder!(b"): Password mismatch")).is_some()
+        || find(text, finder!(b"): password mismatch")).is_some()
+        || find(text, finder!(b"): unknown user")).is_some()
+        || find(text, finder!(b"): invalid credentials")).is_some()
+        || find(text, finder!(b"pam_authenticate() failed")).is_some()
+        || find(text, finder!(b"): authentication failure; ")).is_some()
+}
+
 /// Length of the `[a-z0-9-]+` name at the start of `s`.
 fn name_len(s: &[u8]) -> usize {
     span(s, usize::MAX, Class::NAME)

@@ -84,3 +84,21 @@ fn dovecot_own_log_has_no_host() {
     assert_eq!((h.host, h.tag), (None, &b"dovecot-auth"[..]));
     assert_eq!(h.message, b"pam_unix(dovecot:auth): x");
 }
+
+#[test]
+fn sysklogd_repeat_lines() {
+    let t = yl(11, 24, 10, 0, 6);
+    assert_eq!(repeated(b"Nov 24 10:00:06 mx last message repeated 3 times"), Some((t, 3)));
+    assert_eq!(repeated(b"Nov 24 10:00:06 last message repeated 1 time"), Some((t, 1)));
+    assert_eq!(repeated(b"Nov 24 10:00:06 mx --- last message repeated 12 times ---\r"), Some((t, 12)));
+    assert_eq!(repeated(b"<13>Nov 24 10:00:06 mx last message repeated 2 times"), Some((t, 2)));
+    for no in [
+        &b"Nov 24 10:00:06 mx last message repeated 0 times"[..],
+        b"Nov 24 10:00:06 mx last message repeated 3 times and more",
+        b"Nov 24 10:00:06 mx last message repeated 99999999999 times",
+        b"Nov 24 10:00:06 mx postfix/smtpd[1]: last message repeated 3 times",
+        b"last message repeated 3 times",
+    ] {
+        assert_eq!(repeated(no), None, "{}", String::from_utf8_lossy(no));
+    }
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::parse::time::{TimeResolver, YearState};
-use crate::source::lines::{LineReader, Lines};
+use crate::source::lines::{LineReader, Lines, line_before};
 use crate::source::mapped::{MappedLines, Shrank};
 use crate::source::open;
 use crate::source::readahead::ReadAhead;
@@ -50,6 +50,7 @@ impl Scanner<'_> {
             }),
         };
         let compression = opened.compression;
+        let previous = opened.plain.as_ref().filter(|_| source.offset > 0).and_then(|f| line_before(f, source.offset));
         // Archives are decoded on a thread of their own, beside parsing and storing; plain files
         // are mapped (searched in the page cache, not copied out of it) when they can be.
         let lines = if compression.is_compressed() {
@@ -82,6 +83,7 @@ impl Scanner<'_> {
             times: TimeResolver::new(self.opts.timezone.clone(), year),
             server_name: self.opts.server_name.clone(),
             enricher: Arc::clone(&self.enricher),
+            previous,
         });
         let reader = match reader {
             Ok(r) => r,
@@ -137,12 +139,23 @@ impl Scanner<'_> {
     /// given to the correlator.
     pub(super) fn end_file(&mut self, r: Reading, summary: &mut Summary) {
         let Reading { mut plan, compression, start_offset, ended, .. } = r;
-        let Ended { failed, partial_len, bad_times, untimed } = ended.unwrap_or_default();
+        let Ended { failed, partial_len, bad_times, untimed, unreadable, future, first_future } =
+            ended.unwrap_or_default();
+        if let Some((line, time)) = first_future {
+            summary.warnings.push(format!(
+                "{}:{line}: {future} event{} dated in the future (the first at {time}): kept as read; check \
+                 --year (the year of the newest line of the log and its rotated copies) and the clocks",
+                plan.path.display(),
+                if future == 1 { " is" } else { "s are" },
+            ));
+        }
         let problem = |line, message| Problem { path: plan.path.clone(), line, message };
         let source = &mut plan.source;
-        for (n, what) in
-            [(bad_times, "lines with impossible dates"), (untimed, "authentication events without a timestamp")]
-        {
+        for (n, what) in [
+            (bad_times, "lines with impossible dates"),
+            (untimed, "authentication events without a timestamp"),
+            (unreadable, "lines that looked like authentication events but could not be read"),
+        ] {
             if n > PROBLEMS_PER_FILE {
                 summary.problems.push(problem(None, format!("{} more {what} were skipped", n - PROBLEMS_PER_FILE)));
             }

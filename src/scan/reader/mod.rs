@@ -10,6 +10,11 @@
 //! [`Piece`]s: the events of one buffer with where the file stands after it. The parse thread
 //! interns texts in a table of its own; each piece carries the texts it was the first to use,
 //! for the scan thread to map onto the scan's table.
+//!
+//! sysklogd's `last message repeated N times` holds no needle: the chunk thread looks at the line
+//! after each candidate (and, where reading resumes, the parse thread is given the line before
+//! the start), so that a repeat of an event counts N more attempts without a search of every
+//! line.
 
 mod parser;
 #[cfg(test)]
@@ -26,8 +31,8 @@ use self::parser::Parser;
 use super::problems::Problem;
 use crate::enrich::Enricher;
 use crate::model::event::Event;
-use crate::parse::Prefilter;
 use crate::parse::time::{TimeResolver, YearState};
+use crate::parse::{self, Prefilter};
 use crate::source::lines::{Chunk, Lines};
 use crate::source::mapped::Shrank;
 
@@ -92,9 +97,15 @@ pub(super) struct Ended {
     pub partial_len: usize,
     /// How many lines were skipped for an impossible date...
     pub bad_times: usize,
-    /// ...and for having no timestamp (only the first [`super::problems::PROBLEMS_PER_FILE`] of
-    /// each were listed).
+    /// ...for having no timestamp...
     pub untimed: usize,
+    /// ...and for looking like an authentication event that could not be read (only the first
+    /// [`super::problems::PROBLEMS_PER_FILE`] of each were listed).
+    pub unreadable: usize,
+    /// Events dated more than a day after the scan's clock (stored all the same)...
+    pub future: usize,
+    /// ...and the line and time of the first.
+    pub first_future: Option<(u64, jiff::Timestamp)>,
 }
 
 /// The reading threads of one file.
@@ -119,6 +130,8 @@ pub(super) struct Setup {
     pub server_name: String,
     /// Reverse lookups start as soon as an attacker's line is parsed.
     pub enricher: Arc<Enricher>,
+    /// The line before `start`, when reading resumes (a repeat line after it repeats it).
+    pub previous: Option<Vec<u8>>,
 }
 
 impl FileReader {
@@ -128,11 +141,16 @@ impl FileReader {
         let (recycle, recycled) = bounded(AHEAD + 2);
         let (piece_tx, pieces) = bounded(AHEAD);
         let (spare_events, spares) = bounded(AHEAD + 2);
+        let previous = setup.previous.filter(|line| Prefilter::default().matches(line));
+        let after_candidate = previous.is_some();
         let chunker = std::thread::Builder::new()
             .name("chunk".into())
-            .spawn(move || chunk(setup.lines, setup.start.lines, &block_tx, &recycled))?;
+            .spawn(move || chunk(setup.lines, setup.start.lines, after_candidate, &block_tx, &recycled))?;
         let mut reader = FileReader { pieces: None, spare_events, threads: vec![chunker] };
         let mut parser = Parser::new(setup.path, setup.times, &setup.server_name, setup.enricher, spares);
+        if let (Some(line), Some(before)) = (previous, setup.start.lines.checked_sub(1)) {
+            parser.prime(&line, before);
+        }
         let parse = std::thread::Builder::new().name("parse".into()).spawn(move || {
             for block in blocks {
                 let (piece, buffers) = parser.piece(block);
@@ -210,17 +228,57 @@ struct Candidate {
     lines_before: u64,
 }
 
-/// The chunk thread: reads `lines` (after `line_count` lines) and sends [`Block`]s until the end
+/// Takes the sysklogd repeat lines (`last message repeated N times`, which no needle finds) that
+/// follow a candidate line, from `start` in `data` (the line after the candidate, with
+/// `lines_before` lines before it in `data`): they repeat the candidate, and only the line after
+/// a candidate needs this look. Returns where the lines taken end, and whether `data` ends
+/// there (the next chunk's first line may be a repeat line too).
+fn take_repeats(
+    data: &[u8],
+    mut start: usize,
+    mut lines_before: u64,
+    take: &mut impl FnMut(Range<usize>, u64),
+) -> (usize, bool) {
+    loop {
+        if start >= data.len() {
+            return (start, true);
+        }
+        let Some(end) = memchr::memchr(b'\n', &data[start..]).map(|k| start + k) else {
+            return (start, false);
+        };
+        let line = &data[start..end];
+        // Most lines after a candidate are another event or noise: a look at the end first.
+        let ends = |s: &[u8]| line.strip_suffix(b"\r").unwrap_or(line).ends_with(s);
+        if !(ends(b" times") || ends(b" time") || ends(b"---")) || parse::repeated(line).is_none() {
+            return (start, false);
+        }
+        take(start..end, lines_before);
+        start = end + 1;
+        lines_before += 1;
+    }
+}
+
+/// The chunk thread: reads `lines` (after `line_count` lines, the last a candidate when
+/// `after_candidate`) and sends [`Block`]s until the end
 /// or until the parse thread is gone.
-fn chunk(mut lines: Lines, mut line_count: u64, blocks: &Sender<Block>, recycled: &Receiver<Buffers>) {
+fn chunk(
+    mut lines: Lines,
+    mut line_count: u64,
+    after_candidate: bool,
+    blocks: &Sender<Block>,
+    recycled: &Receiver<Buffers>,
+) {
     let prefilter = Prefilter::default();
+    // Whether the previous chunk (or, reading resumed, the line before) ended with a candidate
+    // line: a sysklogd repeat line at the start of this one repeats it.
+    let mut last_was_candidate = after_candidate;
     loop {
         let block = match lines.next_chunk() {
             Ok(Some(Chunk::Lines { offset, data })) => {
                 let (mut text, mut candidates) = recycled.try_recv().unwrap_or_default();
                 text.clear();
                 candidates.clear();
-                let newlines = prefilter.scan(data, |line, lines_before| {
+                let mut take = |line: Range<usize>, lines_before: u64| {
                     let at = text.len();
                     text.extend_from_slice(&data[line.clone()]);
                     candidates.push(Candidate {
@@ -228,12 +286,26 @@ fn chunk(mut lines: Lines, mut line_count: u64, blocks: &Sender<Block>, recycled
                         offset: line.start,
                         lines_before: line_count + lines_before,
                     });
+                };
+                // Lines before this were taken already, as repeat lines.
+                let mut taken_to = 0;
+                if last_was_candidate {
+                    (taken_to, last_was_candidate) = take_repeats(data, 0, 0, &mut take);
+                }
+                let newlines = prefilter.scan(data, |line, lines_before| {
+                    if line.start < taken_to {
+                        return;
+                    }
+                    let start = line.end + 1;
+                    take(line, lines_before);
+                    (taken_to, last_was_candidate) = take_repeats(data, start, lines_before + 1, &mut take);
                 });
                 let (len, lines_before) = (data.len() as u64, line_count);
                 line_count += newlines;
                 Block::Lines { offset, len, lines_before, lines: newlines, text, candidates }
             }
             Ok(Some(Chunk::Overlong { offset, len })) => {
+                last_was_candidate = false;
                 let block = Block::Overlong { offset, len, lines_before: line_count };
                 line_count += u64::from(len > 0);
                 block

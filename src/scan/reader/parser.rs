@@ -10,12 +10,18 @@ use crossbeam_channel::Receiver;
 
 use super::{Block, Buffers, Candidate, Ended, Piece, Position, ReadEvent};
 use crate::enrich::Enricher;
-use crate::model::event::{Event, Kind, Parsed, session_hash};
+use crate::model::event::{Event, Kind, Parsed, RawTime, session_hash};
 use crate::model::symbols::Symbols;
 use crate::parse::time::TimeResolver;
 use crate::parse::{self, same};
 use crate::scan::problems::{Problem, listed};
 use crate::source::lines::MAX_LINE;
+
+/// How far past the scan's clock an event may be dated before it is called a date in the future:
+/// 26 hours, the widest gap between two zones' clocks (UTC+14 and UTC-12), so that a log read
+/// in the wrong zone, or written by a host whose clock is a little ahead, is not taken for a
+/// wrong year; a wrong `--year` or a year inferred wrongly puts events months ahead.
+const FUTURE_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(26);
 
 /// The parse thread's state.
 pub(super) struct Parser {
@@ -33,6 +39,15 @@ pub(super) struct Parser {
     submitted: Option<HashSet<IpAddr, foldhash::fast::RandomState>>,
     bad_times: usize,
     untimed: usize,
+    unreadable: usize,
+    /// Events dated after this are in the future (see [`FUTURE_TOLERANCE`])...
+    future_after: jiff::Timestamp,
+    /// ...how many were read, and the line and time of the first.
+    future: usize,
+    first_future: Option<(u64, jiff::Timestamp)>,
+    /// The event of the last candidate line and the lines before it, for a sysklogd repeat line
+    /// after it; `None` when that candidate was no event.
+    last: Option<(u64, Event)>,
     /// Event lists given back by the scan thread.
     spare_events: Receiver<Vec<ReadEvent>>,
 }
@@ -60,6 +75,11 @@ impl Parser {
             enricher,
             bad_times: 0,
             untimed: 0,
+            unreadable: 0,
+            future_after: jiff::Timestamp::now().saturating_add(FUTURE_TOLERANCE).unwrap_or(jiff::Timestamp::MAX),
+            future: 0,
+            first_future: None,
+            last: None,
             spare_events,
         }
     }
@@ -92,9 +112,18 @@ impl Parser {
                 let end = Position { offset: offset + len, lines: lines_before + lines, year: self.times.state() };
                 (Piece::Chunk { bytes: 0, lines: 0, end, events: Vec::new(), texts: Vec::new(), problems }, None)
             }
-            Block::End { failed, partial_len } => {
-                (Piece::End(Ended { failed, partial_len, bad_times: self.bad_times, untimed: self.untimed }), None)
-            }
+            Block::End { failed, partial_len } => (
+                Piece::End(Ended {
+                    failed,
+                    partial_len,
+                    bad_times: self.bad_times,
+                    untimed: self.untimed,
+                    unreadable: self.unreadable,
+                    future: self.future,
+                    first_future: self.first_future,
+                }),
+                None,
+            ),
         }
     }
 
@@ -111,17 +140,30 @@ impl Parser {
                 line: Some(lines_before + 1),
                 message: message.into(),
             };
+            if let Some((raw, times)) = parse::repeated(line) {
+                self.repeat(raw, times, c, offset, &mut events);
+                continue;
+            }
             let Some(parsed) = parse::parse_line(line) else {
-                if parse::untimed(line) && listed(&mut self.untimed) {
+                self.last = None;
+                if parse::untimed(line) {
+                    if listed(&mut self.untimed) {
+                        problems.push(problem(
+                            "authentication event without a timestamp: skipped, it cannot be placed in time (make \
+                             the daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)",
+                        ));
+                    }
+                } else if parse::unreadable(line) && listed(&mut self.unreadable) {
                     problems.push(problem(
-                        "authentication event without a timestamp: skipped, it cannot be placed in time (make the \
-                         daemon log one: Dovecot's log_timestamp, or an rsyslog template with a date)",
+                        "looks like an authentication event but could not be read (damaged, or a form not known \
+                         yet): skipped; please report the line's format",
                     ));
                 }
                 continue;
             };
             let year = self.times.state();
             let Some(time) = self.times.resolve(&parsed.time) else {
+                self.last = None;
                 if listed(&mut self.bad_times) {
                     problems.push(problem(
                         "timestamp names a date that does not exist (e.g. Feb 29 in a non-leap year; check --year): \
@@ -130,6 +172,10 @@ impl Parser {
                 }
                 continue;
             };
+            if time > self.future_after {
+                self.future += 1;
+                self.first_future.get_or_insert((lines_before + 1, time));
+            }
             if parsed.fields.kind != Kind::BackendError
                 && let Some(submitted) = &mut self.submitted
                 && submitted.insert(parsed.fields.client_ip)
@@ -138,8 +184,41 @@ impl Parser {
             }
             let event = intern(&mut self.symbols, &mut self.recent, self.server_name, time, &parsed);
             events.push(ReadEvent { offset: offset + c.offset as u64, lines_before, year, event });
+            self.last = Some((lines_before, event));
         }
         (events, problems)
+    }
+
+    /// Reads `line`, the line before where reading resumes (`lines_before` lines before it), as
+    /// the event a repeat line after it would repeat; nothing of it is handed over but its texts.
+    pub(super) fn prime(&mut self, line: &[u8], lines_before: u64) {
+        let Some(parsed) = parse::parse_line(line) else { return };
+        // Its time was resolved by the scan that read it: the resolver must not move again.
+        let Some(time) = self.times.clone().resolve(&parsed.time) else { return };
+        let event = intern(&mut self.symbols, &mut self.recent, self.server_name, time, &parsed);
+        self.last = Some((lines_before, event));
+    }
+
+    /// A sysklogd repeat line: `times` more of the event on the line before it, if that line
+    /// was one, dated by the repeat line and stored at its offset (so a rescan finds the same
+    /// key), each attempt counted as the line before counted them.
+    fn repeat(&mut self, raw: RawTime, times: u32, c: &Candidate, offset: u64, events: &mut Vec<ReadEvent>) {
+        let lines_before = c.lines_before;
+        let Some((line, event)) = self.last.filter(|&(line, _)| line + 1 == lines_before) else {
+            // It repeats a line that was no event.
+            self.last = None;
+            return;
+        };
+        // A repeat of a repeat repeats the same line.
+        self.last = Some((line + 1, event));
+        let year = self.times.state();
+        let Some(time) = self.times.resolve(&raw) else { return };
+        if time > self.future_after {
+            self.future += 1;
+            self.first_future.get_or_insert((lines_before + 1, time));
+        }
+        let event = Event { time, count: event.count.max(1).saturating_mul(times), ..event };
+        events.push(ReadEvent { offset: offset + c.offset as u64, lines_before, year, event });
     }
 }
 

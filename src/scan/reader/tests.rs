@@ -8,6 +8,7 @@ fn read_all(content: &'static [u8], start: Position) -> Vec<Piece> {
         times: TimeResolver::new(jiff::tz::TimeZone::UTC, start.year),
         server_name: "mx0".into(),
         enricher: Arc::new(Enricher::disabled()),
+        previous: None,
     })
     .unwrap();
     std::iter::from_fn(|| reader.next()).collect()
@@ -25,7 +26,7 @@ partial";
     let pieces = read_all(log, start);
     let [
         Piece::Chunk { bytes, lines, end, events, texts, problems },
-        Piece::End(Ended { failed, partial_len, bad_times, untimed }),
+        Piece::End(Ended { failed, partial_len, bad_times, untimed, .. }),
     ] = &pieces[..]
     else {
         panic!("{pieces:?}")
@@ -42,4 +43,18 @@ partial";
     assert_eq!(lines, [Some(13), Some(14)], "no timestamp, then an impossible date");
     assert!(failed.is_none());
     assert_eq!((*partial_len, *bad_times, *untimed), (7, 1, 1));
+}
+
+#[test]
+fn repeat_lines_after_a_candidate_are_taken_up_to_the_chunk_end() {
+    let data = b"Nov 24 10:00:06 mx last message repeated 3 times\nNov 24 10:00:07 mx last message repeated 2 time\n";
+    let mut taken = Vec::new();
+    let mut take = |line: Range<usize>, lines_before: u64| taken.push((line, lines_before));
+    // Both lines repeat the candidate before them, and the chunk ends there: the next chunk's
+    // first line is looked at too.
+    assert_eq!(take_repeats(data, 0, 5, &mut take), (data.len(), true));
+    assert_eq!(taken, [(0..48, 5), (49..data.len() - 1, 6)]);
+    let data = b"Nov 24 10:00:06 mx last message repeated 3 times\nNov 24 10:00:07 mx postfix/smtpd[1]: connect\n";
+    assert_eq!(take_repeats(data, 0, 0, &mut |_, _| {}), (49, false));
+    assert_eq!(take_repeats(data, 49, 0, &mut |_, _| {}), (49, false));
 }
