@@ -28,6 +28,9 @@
 //! All addresses are documentation / benchmarking ranges (192.0.2.0/24, 198.51.100.0/24,
 //! 203.0.113.0/24, 198.18.0.0/15, 2001:db8::/32) and all names are made up.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashSet};
 use std::fmt::Write as _;

@@ -10,6 +10,9 @@
 //! failure to intrusions.csv, gigabytes at this size); what a scan keeps alongside the events
 //! (address and login history) is then rebuilt from them.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 use std::time::Instant;
 
 use maillogsentinel::model::event::{EventKey, Kind, Reason};

@@ -8,6 +8,9 @@
 //! [`scan`] wires the scan stages together; [`model`] holds the types they share and [`text`] makes
 //! attacker-controlled text safe to show.
 
+// Unit tests link the dev-dependencies, which only the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod cli;
 pub mod config;
 pub mod correlate;

@@ -1,5 +1,8 @@
 //! Hostile and broken input: clear messages, no panic, nothing lost.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::io::Write;
@@ -210,12 +213,24 @@ fn a_second_scan_on_the_same_data_dir_is_refused_clearly() {
     let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
     append(&log, &failures(0..3));
     std::fs::create_dir_all(&data).unwrap();
-    let lock = std::fs::File::create(data.join(".maillogsentinel.lock")).unwrap();
-    lock.lock().unwrap();
+    // The lock is held by a process of its own, not by this one: a child that another test
+    // spawns between fork and exec would share this process's descriptor, and with it the lock.
+    // `--no-fork`: the command runs in this very process, which the kill below ends.
+    let mut holder = std::process::Command::new("flock")
+        .arg("--no-fork")
+        .arg(data.join(".maillogsentinel.lock"))
+        .args(["-c", "echo locked; exec sleep 60"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("flock (util-linux) runs");
+    let mut said = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().unwrap()), &mut said).unwrap();
+    assert_eq!(said, "locked\n");
     let out = scan(&data, &[&log], &[]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another maillogsentinel"));
-    drop(lock);
     scan_ok(&data, &[&log], &[]);
 }
 
@@ -278,4 +293,123 @@ fn events_without_a_timestamp_are_reported_by_line_and_the_rest_is_counted() {
     assert!(stderr.contains("dovecot.log: 2 more authentication events without a timestamp"), "{stderr}");
     assert!(!stderr.contains("dovecot.log:9:"), "the connect line is no event: {stderr}");
     assert_exactly_once(&data, [1, 2]);
+}
+
+#[test]
+fn a_bad_duration_is_a_usage_error_and_a_bad_config_duration_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for since in ["5x", "", "24", "0h", "1y", "99999999999999999999d"] {
+        let out = command().args(["report", "--since", since, "--data-dir"]).arg(dir.path()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--since {since:?}: {stderr}");
+        assert!(stderr.contains("--since"), "{stderr}");
+    }
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[dns]\ncache_ttl = \"5x\"\n").unwrap();
+    let out = command().arg("--config").arg(&cfg).args(["report", "--since", "1d12h"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("c.toml")
+            && stderr.contains("line 2")
+            && stderr.contains("`dns.cache_ttl`")
+            && stderr.contains("\"5x\" is not a duration"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn lines_after_a_crash_with_a_priority_or_without_a_host_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    let mut text = failure(1).into_bytes();
+    // A power cut leaves NULs where the file's last blocks were allocated but not written.
+    text.extend_from_slice(&[0; 300]);
+    text.extend_from_slice(failure(2).trim_end().as_bytes());
+    text.extend_from_slice(&[0; 20]);
+    text.push(b'\n');
+    text.extend_from_slice(failure(3).as_bytes());
+    // A raw forwarder keeps the syslog priority.
+    text.extend_from_slice(format!("<22>{}", failure(4)).as_bytes());
+    // syslogd -H, and some forwarders, write no host.
+    text.extend_from_slice(failure(5).replace(" mx1 ", " ").as_bytes());
+    std::fs::write(&log, &text).unwrap();
+
+    let out = scan(&data, &[&log], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_exactly_once(&data, 1..6);
+}
+
+#[test]
+fn authentication_lines_the_parser_cannot_read_are_named_and_make_the_scan_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    let mut text = failure(1);
+    // A line torn by a crash, the next one written into it.
+    for i in 0..7 {
+        let whole = failure(10 + i);
+        text.push_str(&format!("{}{}", &whole[..50], &whole));
+    }
+    // Lines the needles find that are no event must not be reported.
+    for line in [
+        "Nov 24 00:01:00 mx1 postfix/smtpd[1]: warning: SASL: Connect to private/auth failed: Connection refused\n",
+        "Nov 24 00:01:01 mx1 postfix/smtp[2]: 4F2A: SASL authentication failed; server mx.example.net[192.0.2.9] \
+         said: 535 5.7.8 Error: authentication failed: authentication failure\n",
+        "Nov 24 00:01:02 mx1 postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 Relay \
+         access denied; from=<x@example.org> to=<y@example.org> proto=ESMTP helo=<auth.example.org>\n",
+        "Nov 24 00:01:03 mx1 dovecot: imap-login: Disconnected (disconnected before auth was ready, waited 0 \
+         secs): user=<>, rip=192.0.2.5, lip=192.0.2.1\n",
+        "Nov 24 00:01:04 mx1 sshd[9]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh \
+         ruser= rhost=192.0.2.7  user=root\n",
+        "# a comment: auth failed\n",
+    ] {
+        text.push_str(line);
+    }
+    text.push_str(&failure(2));
+    std::fs::write(&log, &text).unwrap();
+
+    let out = scan(&data, &[&log], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a partial scan: {stderr}");
+    let what = "looks like an authentication event but could not be read";
+    assert_eq!(stderr.matches(what).count(), 5, "{stderr}");
+    assert!(stderr.contains(&format!("mail.log:2: {what}")), "{stderr}");
+    assert!(stderr.contains("mail.log: 2 more lines that looked like authentication events"), "{stderr}");
+    for line in 9..=14 {
+        assert!(!stderr.contains(&format!("mail.log:{line}:")), "line {line} is no event: {stderr}");
+    }
+    assert_exactly_once(&data, [1, 2]);
+}
+
+#[test]
+fn sysklogd_repeat_lines_count_the_line_before_once_more_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    let mut text = failure(1);
+    text.push_str("Nov 24 00:00:31 mx1 last message repeated 3 times\n");
+    text.push_str("Nov 24 00:01:01 mx1 last message repeated 2 times\n");
+    // Repeats of lines that are no event add nothing.
+    text.push_str("Nov 24 00:02:00 mx1 postfix/smtpd[1]: warning: SASL: Connect to private/auth failed: x\n");
+    text.push_str("Nov 24 00:02:30 mx1 last message repeated 9 times\n");
+    text.push_str("Nov 24 00:03:00 mx1 postfix/smtpd[1]: connect from unknown[192.0.2.1]\n");
+    text.push_str("Nov 24 00:03:30 mx1 last message repeated 9 times\n");
+    text.push_str(&failure(2));
+    std::fs::write(&log, &text).unwrap();
+
+    let out = scan(&data, &[&log], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let rows = rows_per_user(&data);
+    assert_eq!((rows.get("user1"), rows.get("user2"), rows.len()), (Some(&6), Some(&1), 2), "{rows:?}");
+    // Read again from the start: nothing is stored twice.
+    scan_ok(&data, &[&log], &["--full"]);
+    assert_eq!(rows_per_user(&data), rows);
+
+    // sysklogd writes the repeat line late: the next scan resumes right before it.
+    text.push_str("Nov 24 00:04:00 mx1 last message repeated 4 times\n");
+    std::fs::write(&log, &text).unwrap();
+    scan_ok(&data, &[&log], &[]);
+    let rows = rows_per_user(&data);
+    assert_eq!((rows.get("user1"), rows.get("user2")), (Some(&6), Some(&5)), "{rows:?}");
 }

@@ -1,5 +1,8 @@
 //! `kill -9` at random moments of a scan, many times: afterwards every event is there once.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::time::{Duration, Instant};

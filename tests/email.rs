@@ -1,6 +1,9 @@
 //! `report --send` against a real SMTP server on loopback (aiosmtpd, tests/support/smtp_server.py):
 //! the received message is parsed back and its parts, attachment and numbers checked.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 #[path = "support/fixture.rs"]
 mod fixture;
 

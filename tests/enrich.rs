@@ -2,6 +2,9 @@
 //! answering, failing, stalling and sending hostile names; an HTTP server serving database
 //! fixtures, truncated bodies and HTML error pages; the real store and the real binary.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -1,5 +1,8 @@
 //! The quick-start example log: what an accurate scan must find (see examples/README.md).
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::collections::BTreeMap;

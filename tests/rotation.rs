@@ -1,5 +1,8 @@
 //! Exactly once across log rotation, driving the real binary.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use common::*;
@@ -111,4 +114,62 @@ fn a_partial_last_line_waits_for_the_next_run() {
     append(&log, &line[40..]);
     scan_ok(&data, &[&log], &[]);
     assert_exactly_once(&data, [0, 1, 2, 3, 4, 7]);
+}
+
+/// A scan of `log` (and its rotated copies) with `--year year`.
+fn scan_with_year(data: &std::path::Path, log: &std::path::Path, year: &str) -> std::process::Output {
+    command()
+        .arg("scan")
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--timezone", "UTC", "--year", year, "--no-dns", "--no-geo", "--log"])
+        .arg(log)
+        .output()
+        .expect("run maillogsentinel")
+}
+
+#[test]
+fn year_names_the_newest_line_of_the_family_and_rolls_back_through_older_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    let line = |time: &str, n: u32| {
+        format!(
+            "{time} mx1 postfix/smtpd[1]: warning: unknown[198.51.100.{n}]: SASL LOGIN authentication failed: x, \
+             sasl_username=user{n}\n"
+        )
+    };
+    std::fs::write(dir.path().join("mail.log.2"), line("Dec 30 10:00:00", 1)).unwrap();
+    std::fs::write(dir.path().join("mail.log.1"), line("Dec 31 23:50:00", 2)).unwrap();
+    std::fs::write(&log, line("Jan  1 00:00:30", 3) + &line("Jan  2 00:00:00", 4)).unwrap();
+
+    let out = scan_with_year(&data, &log, "2025");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("future"), "{stderr}");
+    let times: Vec<_> = csv_rows(&data).into_iter().map(|row| row[0].clone()).collect();
+    assert_eq!(
+        times,
+        [
+            "2024-12-30T10:00:00+00:00",
+            "2024-12-31T23:50:00+00:00",
+            "2025-01-01T00:00:30+00:00",
+            "2025-01-02T00:00:00+00:00"
+        ]
+    );
+}
+
+#[test]
+fn events_dated_in_the_future_are_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("mail.log"), dir.path().join("data"));
+    std::fs::write(&log, failure(1) + &failure(2)).unwrap();
+
+    let out = scan_with_year(&data, &log, "2099");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "a warning, not a problem: {stderr}");
+    assert!(
+        stderr.contains("mail.log:1: 2 events are dated in the future (the first at 2099-11-24T00:00:01Z)"),
+        "{stderr}"
+    );
+    assert_exactly_once(&data, [1, 2]);
 }

@@ -4,6 +4,9 @@
 //! across scans. And the other way round: rsyslog's `mail.warn` holding copies of `mail.log`'s
 //! warnings, listed beside it.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::path::Path;

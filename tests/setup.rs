@@ -1,5 +1,8 @@
 //! `maillogsentinel setup --root DIR`: the config, data directory and systemd units it writes.
 
+// A test or example crate links every dependency of the package and uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 #[path = "support/fixture.rs"]
 mod fixture;
 
@@ -52,6 +55,8 @@ fn setup_writes_config_data_dir_and_units_and_never_overwrites_the_config() {
         )),
         "{scan}"
     );
+    // The group is the user's primary one, which systemd takes when Group= is not set.
+    assert!(!scan.lines().any(|l| l.starts_with("Group=")), "{scan}");
     let timer = std::fs::read_to_string(units.join("maillogsentinel-scan.timer")).unwrap();
     assert!(timer.contains("OnUnitActiveSec=30min"), "{timer}");
     let report = std::fs::read_to_string(units.join("maillogsentinel-report.service")).unwrap();
@@ -84,11 +89,20 @@ fn generated_units_pass_systemd_analyze_verify() {
     if !fixture::require("systemd-analyze", present, "apt-get install systemd") {
         return;
     }
+    // `root` and `nobody` exist everywhere, so User= resolves in the check; nobody's group is not
+    // `nobody` on Debian, which a Group=<user> line would have named.
+    for user in ["root", "nobody"] {
+        verify_units(user);
+    }
+}
+
+fn verify_units(user: &str) {
     let root = tempfile::tempdir().unwrap();
-    // `root` exists everywhere, so User= resolves in the check.
-    let out = setup(root.path(), &["--user", "root"]);
+    let out = setup(root.path(), &["--user", user]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let units = root.path().join("etc/systemd/system");
+    let scan = std::fs::read_to_string(units.join("maillogsentinel-scan.service")).unwrap();
+    assert!(scan.contains(&format!("User={user}\n")) && !scan.contains("Group=nobody"), "{scan}");
     let names = [
         "maillogsentinel-scan.service",
         "maillogsentinel-scan.timer",
@@ -104,5 +118,114 @@ fn generated_units_pass_systemd_analyze_verify() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Lines about our units are problems; other units of the host (if any) are not ours to judge.
     let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("maillogsentinel")).collect();
-    assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify: {:?}\n{stderr}", out.status);
+    assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify ({user}): {:?}\n{stderr}", out.status);
+}
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn write_config(root: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let config = root.join("etc/maillogsentinel/maillogsentinel.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+#[test]
+fn the_data_directory_of_an_existing_config_is_the_one_created_and_made_writable() {
+    let root = tempfile::tempdir().unwrap();
+    write_config(root.path(), "data_dir = \"/srv/mls-data\"\n");
+    let out = setup(root.path(), &["--user", "mls"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let data = root.path().join("srv/mls-data");
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o750);
+    assert!(!root.path().join("var/lib/maillogsentinel").exists(), "the default directory is not created");
+    for unit in ["maillogsentinel-scan.service", "maillogsentinel-report.service"] {
+        let text = read(&root.path().join("etc/systemd/system").join(unit));
+        assert!(text.contains("ReadWritePaths=/srv/mls-data\n"), "{unit}:\n{text}");
+        assert!(!text.contains("/var/lib/maillogsentinel"), "{unit}:\n{text}");
+    }
+    assert!(stdout.contains("chown mls: /srv/mls-data"), "{stdout}");
+}
+
+#[test]
+fn a_kept_config_that_does_not_load_or_has_a_relative_data_dir_is_refused_before_writing_units() {
+    for (text, expect) in [("data_dir = 5\n", "data_dir"), ("data_dir = \"data\"\n", "relative")] {
+        let root = tempfile::tempdir().unwrap();
+        let config = write_config(root.path(), text);
+        let out = setup(root.path(), &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{text}: {stderr}");
+        assert!(stderr.contains(&config.display().to_string()) && stderr.contains(expect), "{stderr}");
+        assert!(!root.path().join("etc/systemd").exists(), "{text}");
+        assert_eq!(read(&config), text);
+    }
+}
+
+#[test]
+fn bin_must_be_absolute_and_one_under_home_is_warned_about() {
+    let root = tempfile::tempdir().unwrap();
+    for bin in ["target/release/maillogsentinel", "maillogsentinel", "/opt/my tools/maillogsentinel"] {
+        let out = setup(root.path(), &["--bin", bin]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bin}: {stderr}");
+        assert!(stderr.contains("--bin"), "{stderr}");
+        assert!(!root.path().join("etc").exists(), "{bin}");
+    }
+    let out = setup(root.path(), &["--bin", "/home/ann/.cargo/bin/maillogsentinel"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("warning") && stderr.contains("ProtectHome=yes") && stderr.contains("--bin"), "{stderr}");
+    let scan = read(&root.path().join("etc/systemd/system/maillogsentinel-scan.service"));
+    assert!(scan.contains("ExecStart=/home/ann/.cargo/bin/maillogsentinel --config"), "{scan}");
+
+    // A data directory under /home gets the same warning.
+    write_config(root.path(), "data_dir = \"/home/ann/mls\"\n");
+    let out = setup(root.path(), &["--bin", "/usr/local/bin/maillogsentinel"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("/home/ann/mls") && stderr.contains("ProtectHome=yes"), "{stderr}");
+    assert!(!stderr.contains("/usr/local/bin"), "{stderr}");
+}
+
+#[test]
+fn with_root_the_user_and_primary_group_come_from_the_roots_files_not_this_machine() {
+    if !fixture::require("root (setup chowns)", running_as_root(), "run the tests as root") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("etc")).unwrap();
+    // An image whose service user exists only there, with a primary group of another name.
+    std::fs::write(root.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nmlsvc:x:4242:4343::/:/bin/false\n")
+        .unwrap();
+    std::fs::write(root.path().join("etc/group"), "root:x:0:\nmlsgrp:x:4343:\n").unwrap();
+    let out = setup(root.path(), &["--user", "mlsvc"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let data = std::fs::metadata(root.path().join("var/lib/maillogsentinel")).unwrap();
+    assert_eq!((data.uid(), data.gid()), (4242, 4343));
+    let config = std::fs::metadata(root.path().join("etc/maillogsentinel/maillogsentinel.toml")).unwrap();
+    assert_eq!((config.uid(), config.gid()), (0, 4343));
+    assert!(stdout.contains("owner mlsvc:mlsgrp"), "{stdout}");
+    let scan = read(&root.path().join("etc/systemd/system/maillogsentinel-scan.service"));
+    assert!(scan.contains("User=mlsvc\n") && !scan.contains("Group=m"), "{scan}");
+
+    // A staging tree without a user database: this machine's `root` is not taken for the
+    // target's; the commands to run there are printed instead.
+    let staging = tempfile::tempdir().unwrap();
+    let out = setup(staging.path(), &["--user", "root"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("is not in") && stdout.contains("etc/passwd"), "{stdout}");
+    assert!(stdout.contains("chown root: /var/lib/maillogsentinel"), "{stdout}");
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
 }

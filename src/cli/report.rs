@@ -7,9 +7,9 @@ use clap::{Args, ValueEnum};
 use jiff::ToSpan;
 
 use super::{EXIT_CONFIG, EXIT_SEND, EXIT_STORE};
-use crate::config::Config;
+use crate::config::{Config, Duration, DurationError, Zone};
 use crate::deliver;
-use crate::report::{self, Period, ReportError, ReportOptions, parse_duration};
+use crate::report::{self, Period, ReportError, ReportOptions};
 use crate::store::sends::SendState;
 use crate::store::{Store, StoreError};
 
@@ -27,9 +27,9 @@ pub enum Format {
 /// Options of `report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Report on the last DURATION up to now (e.g. 24h, 90m, 7d) instead of yesterday.
-    #[arg(long, value_name = "DURATION", conflicts_with = "day")]
-    pub since: Option<String>,
+    /// Report on the last DURATION up to now (e.g. 24h, 90m, 7d, 1d12h, 2w) instead of yesterday.
+    #[arg(long, value_name = "DURATION", conflicts_with = "day", value_parser = parse_since)]
+    pub since: Option<Duration>,
     /// Report on this calendar day (in the configured time zone). Default: yesterday.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub day: Option<jiff::civil::Date>,
@@ -51,21 +51,35 @@ pub struct ReportArgs {
     pub data_dir: Option<PathBuf>,
     /// Time zone of the report (IANA name, `UTC`, or `system`). Default: `timezone` from the config.
     #[arg(long, value_name = "TZ")]
-    pub timezone: Option<String>,
+    pub timezone: Option<Zone>,
+}
+
+/// The longest `--since`: 5200 weeks (about a century), well inside the range of timestamps, so
+/// that a valid duration always gives a valid period.
+const MAX_SINCE: Duration = Duration::from_secs(5200 * 7 * 86_400);
+
+/// `--since`: the shared duration grammar, at least a second and at most [`MAX_SINCE`], so that a
+/// mistake is a usage error like any other bad argument.
+fn parse_since(text: &str) -> Result<Duration, DurationError> {
+    Duration::parse_within(text, MAX_SINCE)
 }
 
 /// Runs `report` and returns the exit code.
 pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
+    // A configuration that cannot send is a configuration error (3), found before any work.
+    if args.send
+        && let Err(e) = config.check_sending()
+    {
+        eprintln!("maillogsentinel: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let tz = match &args.timezone {
-        Some(name) => match crate::config::parse_timezone(name) {
-            Ok(tz) => tz,
-            Err(e) => return fail(EXIT_CONFIG, &format!("--timezone: {e}")),
-        },
+        Some(zone) => zone.time_zone().clone(),
         None => config.timezone.clone(),
     };
     let now = jiff::Timestamp::now();
     let period = match (&args.since, args.day) {
-        (Some(since), _) => parse_duration(since).and_then(|secs| Period::since(secs, now, &tz)),
+        (Some(since), _) => Period::since(since.as_secs_i64(), now, &tz),
         (None, Some(day)) => Period::day(day, &tz),
         (None, None) => Period::previous_day(&now.to_zoned_datetime(tz.clone())),
     };
@@ -163,6 +177,45 @@ fn pending_days(store: &Store, current: &Period, max: u32) -> Result<Vec<Period>
     Ok(out)
 }
 
+/// Why the report of a period was not sent.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The store could not be read or the send recorded.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The message could not be built (`[email]` settings, attachment).
+    #[error(transparent)]
+    Compose(#[from] deliver::DeliverError),
+    /// The transport refused it; it was kept (or not) for the next run.
+    #[error("report {label} not sent: {error}; {kept}; the next `report --send` without --day/--since sends it again")]
+    NotSent {
+        /// The period.
+        label: String,
+        /// The transport's error, with the server's reply.
+        error: deliver::DeliverError,
+        /// Where the message was kept.
+        kept: Kept,
+    },
+}
+
+/// Where an unsent message went.
+#[derive(Debug)]
+enum Kept {
+    /// Saved in the data directory.
+    Saved(PathBuf),
+    /// Could not be saved either.
+    Lost(PathBuf, std::io::Error),
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kept::Saved(file) => write!(f, "the message was kept in {}", file.display()),
+            Kept::Lost(file, e) => write!(f, "and it could not be kept in {} either ({e})", file.display()),
+        }
+    }
+}
+
 /// Builds, sends and records the report of one period. On failure the message is kept in the
 /// data directory and the error (with the server's reply) returned.
 fn send_period(
@@ -171,40 +224,37 @@ fn send_period(
     data_dir: &Path,
     opts: &ReportOptions,
     period: Period,
-) -> Result<String, String> {
+) -> Result<String, SendError> {
     let opts = ReportOptions { period: period.clone(), ..opts.clone() };
-    let db = |e: StoreError| format!("store: {e}");
+    let db = SendError::Store;
     let report = report::build(store, &opts).map_err(db)?;
     let email = &config.email;
     let csv = if email.attach_csv {
         let (start, end) = (period.start.as_second(), period.end.as_second());
         let rows = store.intrusion_rows(start, end, &period.tz, opts.probes_count).map_err(db)?;
-        Some(deliver::csv_attachment(rows, email.gzip_over_bytes, &report.period.label).map_err(|e| e.to_string())?)
+        Some(deliver::csv_attachment(rows, email.gzip_over_bytes, &report.period.label)?)
     } else {
         None
     };
-    let message = deliver::compose(email, &report, report::text::render(&report), report::html::render(&report), csv)
-        .map_err(|e| e.to_string())?;
+    let message = deliver::compose(email, &report, report::text::render(&report), report::html::render(&report), csv)?;
     let log = store.sent_log().map_err(db)?;
     let label = report.period.label.clone();
     match deliver::send(email, &message) {
         Ok(()) => {
             log.record(&label, &SendState::Sent).map_err(db)?;
-            Ok(format!("report {label} sent to {}", email.to.join(", ")))
+            let to: Vec<String> = email.to.iter().map(ToString::to_string).collect();
+            Ok(format!("report {label} sent to {}", to.join(", ")))
         }
         Err(e) => {
-            let error = e.to_string();
-            log.record(&label, &SendState::Failed(error.clone())).map_err(db)?;
+            log.record(&label, &SendState::Failed(e.to_string())).map_err(db)?;
             let dir = data_dir.join("reports/unsent");
             let file = dir.join(format!("report-{}.eml", label.replace([' ', ':', '–'], "_")));
             let kept = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, message.formatted()));
             let kept = match kept {
-                Ok(()) => format!("the message was kept in {}", file.display()),
-                Err(k) => format!("and it could not be kept in {} either ({k})", file.display()),
+                Ok(()) => Kept::Saved(file),
+                Err(k) => Kept::Lost(file, k),
             };
-            Err(format!(
-                "report {label} not sent: {error}; {kept}; the next `report --send` without --day/--since sends it again"
-            ))
+            Err(SendError::NotSent { label, error: e, kept })
         }
     }
 }

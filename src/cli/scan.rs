@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{EXIT_CONFIG, EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
-use crate::config::{Config, parse_timezone};
+use super::{EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
+use crate::config::{Config, Zone};
 use crate::enrich::EnrichOptions;
 use crate::scan::{ScanError, ScanOptions, Summary};
+use crate::store::lock::LockError;
 
 /// Options of `scan`.
 #[derive(Debug, Args)]
@@ -28,7 +29,7 @@ pub struct ScanArgs {
     /// Time zone of timestamps that carry none (IANA name, `UTC`, or `system`). Default:
     /// `timezone` from the config, else the system's.
     #[arg(long, value_name = "TZ")]
-    pub timezone: Option<String>,
+    pub timezone: Option<Zone>,
     /// Do not resolve attacker IPs to host names.
     #[arg(long)]
     pub no_dns: bool,
@@ -46,14 +47,8 @@ pub struct ScanArgs {
 
 /// Runs `scan` and returns the exit code.
 pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
-    let timezone = match &args.timezone {
-        Some(name) => match parse_timezone(name) {
-            Ok(tz) => tz,
-            Err(e) => {
-                eprintln!("maillogsentinel: --timezone: {e}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
+    let timezone = match args.timezone {
+        Some(zone) => zone.into_parts().0,
         None => config.timezone.clone(),
     };
     let data_dir = args.data_dir.unwrap_or_else(|| config.data_dir.clone());
@@ -86,8 +81,10 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
         }
         Err(e) => {
             eprintln!("maillogsentinel: error: {e}");
+            // 5 only when another process holds the lock; a lock file that cannot be created
+            // (directory not writable, read-only file system) is an unusable data directory.
             ExitCode::from(match e {
-                ScanError::Locked(_) => EXIT_LOCKED,
+                ScanError::Locked(LockError::Busy { .. }) => EXIT_LOCKED,
                 _ => EXIT_STORE,
             })
         }

@@ -8,32 +8,158 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::EXIT_STORE;
+use super::{EXIT_CONFIG, EXIT_STORE, EXIT_USAGE};
+use crate::config::{Duration, DurationError};
 
 /// Options of `setup`.
 #[derive(Debug, Args)]
 pub struct SetupArgs {
-    /// Write everything under this directory instead of / (for packaging and tests).
+    /// Write everything under this directory instead of / (for packages, images and tests). The
+    /// service user is then looked up in DIR/etc/passwd and DIR/etc/group, not on this machine.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
     /// Unprivileged user the services run as.
-    #[arg(long, value_name = "NAME", default_value = "maillogsentinel")]
+    #[arg(long, value_name = "NAME", default_value = "maillogsentinel", value_parser = parse_user)]
     pub user: String,
-    /// How often to scan (systemd time span: 15min, 1h, ...).
-    #[arg(long, value_name = "SPAN", default_value = "1h")]
-    pub scan_interval: String,
+    /// How often to scan (15min, 1h, 2h30m, 1d: the duration grammar of `report --since`, plus
+    /// systemd's sec, min, hr and day).
+    #[arg(long, value_name = "SPAN", default_value = "1h", value_parser = parse_scan_interval)]
+    pub scan_interval: ScanInterval,
     /// Local time of the daily report, HH:MM.
-    #[arg(long, value_name = "HH:MM", default_value = "07:00")]
+    #[arg(long, value_name = "HH:MM", default_value = "07:00", value_parser = parse_report_at)]
     pub report_at: String,
-    /// The maillogsentinel binary the units run. Default: this one.
-    #[arg(long, value_name = "PATH")]
+    /// The maillogsentinel binary the units run, an absolute path on the target system. Default:
+    /// this one.
+    #[arg(long, value_name = "PATH", value_parser = parse_bin)]
     pub bin: Option<PathBuf>,
+}
+
+/// How often the scan timer fires: the text as given, which goes into the timer unit unchanged
+/// (systemd reads the same spans), and the length it stands for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanInterval {
+    text: String,
+    span: Duration,
+}
+
+impl ScanInterval {
+    /// The span as written on the command line, for the timer unit.
+    pub fn as_systemd(&self) -> &str {
+        &self.text
+    }
+
+    /// How long it is.
+    pub fn span(&self) -> Duration {
+        self.span
+    }
+}
+
+/// A bad argument of `setup`.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgError {
+    /// A user name that `useradd` and systemd's `User=` would not both take.
+    #[error("{0:?}: use letters, digits, '_' and '-' (at most 32, not starting with '-')")]
+    User(String),
+    /// Not a time of day.
+    #[error("{0:?}: write HH:MM, e.g. 07:00")]
+    Time(String),
+    /// A span with characters other than digits and unit letters, which must not reach a unit file.
+    #[error("{0:?}: write a span such as 15min, 1h or 2h30min, without spaces")]
+    SpanSyntax(String),
+    /// Not a duration, or zero, or too long.
+    #[error(transparent)]
+    Span(#[from] DurationError),
+    /// A relative `--bin`: systemd refuses a relative `ExecStart=`, and relative to what would
+    /// be unclear with `--root`.
+    #[error("{0:?}: give the absolute path the binary has on the target system, e.g. /usr/local/bin/maillogsentinel")]
+    RelativeBin(PathBuf),
+    /// A path that would need quoting in a unit file.
+    #[error(transparent)]
+    UnitPath(#[from] UnitPathError),
+}
+
+/// A path with characters that the units would have to quote or escape (spaces, `%`, `$`,
+/// quotes, control characters): refused rather than written wrong.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path:?}: only letters, digits and / . _ - + @ : , ~ can be written into the systemd units; use a path without other characters"
+)]
+pub struct UnitPathError {
+    /// The path.
+    pub path: PathBuf,
+}
+
+/// `path` if it can go into a unit file as it is.
+fn unit_path(path: &Path) -> Result<&str, UnitPathError> {
+    let refused = || UnitPathError { path: path.to_path_buf() };
+    let text = path.to_str().ok_or_else(refused)?;
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+@:,~".contains(c);
+    if text.chars().all(safe) { Ok(text) } else { Err(refused()) }
+}
+
+/// `--bin`: absolute, and writable into a unit as it is.
+fn parse_bin(text: &str) -> Result<PathBuf, ArgError> {
+    let path = PathBuf::from(text);
+    if !path.is_absolute() {
+        return Err(ArgError::RelativeBin(path));
+    }
+    unit_path(&path)?;
+    Ok(path)
+}
+
+/// Directories that `ProtectHome=yes` makes empty and unreadable for the services.
+const HIDDEN_BY_PROTECT_HOME: [&str; 3] = ["/home", "/root", "/run/user"];
+
+/// The warning for a path the services cannot reach because of `ProtectHome=yes`.
+fn protect_home_warning(what: &str, path: &Path, advice: &str) -> Option<String> {
+    let hidden = HIDDEN_BY_PROTECT_HOME.iter().find(|dir| path.starts_with(dir))?;
+    Some(format!(
+        "{what} {} is under {hidden}, which the units' ProtectHome=yes hides from the services: they \
+         would fail; {advice}",
+        path.display()
+    ))
+}
+
+/// `--user`.
+fn parse_user(name: &str) -> Result<String, ArgError> {
+    if valid_user(name) { Ok(name.to_string()) } else { Err(ArgError::User(name.to_string())) }
+}
+
+/// `--report-at`.
+fn parse_report_at(time: &str) -> Result<String, ArgError> {
+    if valid_time(time) { Ok(time.to_string()) } else { Err(ArgError::Time(time.to_string())) }
+}
+
+/// `--scan-interval`: the shared duration grammar, where systemd's `sec`, `min`, `hr` and `day`
+/// (which earlier versions took) stand for `s`, `m`, `h` and `d`.
+fn parse_scan_interval(text: &str) -> Result<ScanInterval, ArgError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()) {
+        return Err(ArgError::SpanSyntax(text.to_string()));
+    }
+    let mut grammar = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        grammar.push_str(&rest[..digits]);
+        rest = &rest[digits..];
+        let letters = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_lowercase()).len();
+        let unit = &rest[..letters];
+        grammar.push_str(match unit {
+            "sec" => "s",
+            "min" => "m",
+            "hr" => "h",
+            "day" => "d",
+            other => other,
+        });
+        rest = &rest[letters..];
+    }
+    let span = Duration::parse_within(&grammar, Duration::MAX)?;
+    Ok(ScanInterval { text: text.to_string(), span })
 }
 
 /// Where things go, relative to the root.
 const CONFIG: &str = "etc/maillogsentinel/maillogsentinel.toml";
 const UNIT_DIR: &str = "etc/systemd/system";
-const DATA_DIR: &str = "var/lib/maillogsentinel";
 
 const UNITS: [(&str, &str); 4] = [
     ("maillogsentinel-scan.service", include_str!("units/maillogsentinel-scan.service")),
@@ -47,15 +173,28 @@ const EXAMPLE_CONFIG: &str = include_str!("../../maillogsentinel.example.toml");
 /// Runs `setup` and returns the exit code.
 pub fn run(args: SetupArgs) -> ExitCode {
     match setup(&args) {
-        Ok(report) => {
-            print!("{report}");
+        Ok(Done { said, warnings }) => {
+            print!("{said}");
+            for w in warnings {
+                eprintln!("maillogsentinel: warning: setup: {w}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("maillogsentinel: error: setup: {e}");
-            ExitCode::from(if e.starts_with("--") { super::EXIT_USAGE } else { EXIT_STORE })
+            ExitCode::from(match e {
+                SetupError::Config(_) | SetupError::DataDir { .. } => EXIT_CONFIG,
+                SetupError::BinPath(_) => EXIT_USAGE,
+                SetupError::CurrentExe(_) | SetupError::Io { .. } => EXIT_STORE,
+            })
         }
     }
+}
+
+/// What `setup` did: lines for standard output, and warnings for standard error.
+struct Done {
+    said: String,
+    warnings: Vec<String>,
 }
 
 fn valid_user(name: &str) -> bool {
@@ -71,93 +210,251 @@ fn valid_time(t: &str) -> bool {
     h.len() == 2 && m.len() == 2 && h.parse::<u8>().is_ok_and(|h| h < 24) && m.parse::<u8>().is_ok_and(|m| m < 60)
 }
 
-/// A systemd time span we accept: digits followed by a unit (`30min`, `1h`, `2h30min`).
-fn valid_span(s: &str) -> bool {
-    let mut parts = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        if digits == 0 {
-            return false;
-        }
-        rest = &rest[digits..];
-        let unit_len = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_alphabetic()).len();
-        let unit = &rest[..unit_len];
-        if !["s", "sec", "m", "min", "h", "hr", "d", "day"].contains(&unit) {
-            return false;
-        }
-        rest = &rest[unit_len..];
-        parts += 1;
-    }
-    parts > 0
+/// The service user as the target system knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Account {
+    uid: u32,
+    /// The primary group, which the services run as (the units set no `Group=`, so systemd
+    /// takes this one) and which owns the data directory and reads the config.
+    gid: u32,
+    /// Its name, when the group database has it.
+    group: Option<String>,
 }
 
-/// The user's uid and gid from `<root>/etc/passwd`, when it exists there.
-fn lookup_user(root: &Path, name: &str) -> Option<(u32, u32)> {
-    let passwd = std::fs::read_to_string(root.join("etc/passwd")).ok()?;
-    passwd.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        (f.len() >= 4 && f[0] == name).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?))).flatten()
-    })
+/// Where users are looked up: the target system's own database.
+///
+/// With `--root /` (the default) the target is this machine, asked through NSS (`getpwnam_r`,
+/// `getgrgid_r`), so LDAP or systemd-userdb users count too. With any other root, the target is
+/// the tree under it (an image being built, a package's staging directory): only its
+/// `etc/passwd` and `etc/group` are read, never this machine's, whose ids mean nothing there
+/// (and whose group names may not exist there: `nobody`'s group is `nogroup` on Debian but
+/// `nobody` on Fedora). A staging tree without `etc/passwd` knows no user: nothing is chowned,
+/// and the commands to run on the target are printed.
+#[derive(Clone, Copy, Debug)]
+enum Accounts<'a> {
+    /// This machine's NSS.
+    Host,
+    /// `<root>/etc/passwd` and `<root>/etc/group`.
+    Files(&'a Path),
 }
 
-fn setup(args: &SetupArgs) -> Result<String, String> {
-    if !valid_user(&args.user) {
-        return Err(format!("--user {:?}: use letters, digits, '_' and '-'", args.user));
+impl<'a> Accounts<'a> {
+    fn of(root: &'a Path) -> Accounts<'a> {
+        if root.canonicalize().is_ok_and(|r| r == Path::new("/")) { Accounts::Host } else { Accounts::Files(root) }
     }
-    if !valid_time(&args.report_at) {
-        return Err(format!("--report-at {:?}: write HH:MM, e.g. 07:00", args.report_at));
+
+    fn user(self, name: &str) -> Option<Account> {
+        match self {
+            Accounts::Host => {
+                let (uid, gid) = nss::user(name)?;
+                Some(Account { uid, gid, group: nss::group_name(gid) })
+            }
+            Accounts::Files(root) => {
+                let (uid, gid) = file_user(root, name)?;
+                Some(Account { uid, gid, group: file_group_name(root, gid) })
+            }
+        }
     }
-    if !valid_span(&args.scan_interval) {
-        return Err(format!("--scan-interval {:?}: write a span such as 15min, 1h or 2h30min", args.scan_interval));
+}
+
+/// The fields of the `etc/<db>` line (passwd or group format) under `root` whose field `key` is
+/// `value`.
+fn file_entry(root: &Path, db: &str, key: usize, value: &str) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(root.join("etc").join(db)).ok()?;
+    text.lines()
+        .map(|line| line.split(':').map(str::to_string).collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && f.get(key).is_some_and(|v| v == value))
+}
+
+/// The uid and primary gid of `name` in `<root>/etc/passwd`.
+fn file_user(root: &Path, name: &str) -> Option<(u32, u32)> {
+    let f = file_entry(root, "passwd", 0, name)?;
+    Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+}
+
+/// The name of group `gid` in `<root>/etc/group`.
+fn file_group_name(root: &Path, gid: u32) -> Option<String> {
+    file_entry(root, "group", 2, &gid.to_string()).and_then(|f| f.into_iter().next())
+}
+
+/// This machine's user and group databases, through the C library (NSS).
+mod nss {
+    use std::ffi::{CStr, CString};
+
+    /// Largest buffer offered to the C library for one entry.
+    const MAX_BUF: usize = 1 << 20;
+
+    /// The uid and primary gid of `name`.
+    pub fn user(name: &str) -> Option<(u32, u32)> {
+        let name = CString::new(name).ok()?;
+        let mut buf = vec![0 as libc::c_char; 4096];
+        loop {
+            // SAFETY: zeroed `passwd` is a valid out-parameter (plain integers and null
+            // pointers).
+            let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+            let mut result: *mut libc::passwd = std::ptr::null_mut();
+            // SAFETY: `name` is NUL-terminated, `buf` outlives the call and its length is
+            // passed; `result` is only read when the call succeeded.
+            let rc = unsafe { libc::getpwnam_r(name.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+            if rc == libc::ERANGE && buf.len() < MAX_BUF {
+                buf.resize(buf.len() * 4, 0);
+                continue;
+            }
+            return (rc == 0 && !result.is_null()).then_some((pwd.pw_uid, pwd.pw_gid));
+        }
     }
+
+    /// The name of group `gid`.
+    pub fn group_name(gid: u32) -> Option<String> {
+        let mut buf = vec![0 as libc::c_char; 4096];
+        loop {
+            // SAFETY: zeroed `group` is a valid out-parameter (an integer and null pointers).
+            let mut grp: libc::group = unsafe { std::mem::zeroed() };
+            let mut result: *mut libc::group = std::ptr::null_mut();
+            // SAFETY: `buf` outlives the call and its length is passed; `gr_name` points into
+            // `buf`, which is alive while it is read.
+            let rc = unsafe { libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+            if rc == libc::ERANGE && buf.len() < MAX_BUF {
+                buf.resize(buf.len() * 4, 0);
+                continue;
+            }
+            if rc != 0 || result.is_null() || grp.gr_name.is_null() {
+                return None;
+            }
+            // SAFETY: a successful call leaves `gr_name` pointing at a NUL-terminated string in `buf`.
+            return unsafe { CStr::from_ptr(grp.gr_name) }.to_str().ok().map(str::to_string);
+        }
+    }
+}
+
+/// Why `setup` could not write what it writes (its arguments were checked by the parser).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The units need the binary's path, and the system would not tell it.
+    #[error("cannot tell where this binary is ({0}); pass --bin")]
+    CurrentExe(#[source] std::io::Error),
+    /// This binary's path cannot be written into the units.
+    #[error("this binary's path {0}; pass --bin")]
+    BinPath(#[source] UnitPathError),
+    /// The configuration that is kept does not load: the units would run with a broken one.
+    #[error("{0}; fix it (or move it away to get a new one), then run setup again")]
+    Config(#[source] crate::config::ConfigError),
+    /// The configured data directory cannot be given to the services.
+    #[error("config file {config}: key `data_dir`: {message}")]
+    DataDir {
+        /// The configuration file.
+        config: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A directory or file could not be created, written or given to the service user.
+    #[error("{action}{}: {source}", path.display())]
+    Io {
+        /// What was being done, when not just writing (`chown `).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The [`SetupError::Io`] maker for `path`.
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SetupError + '_ {
+    move |source| SetupError::Io { action: "", path: path.to_path_buf(), source }
+}
+
+fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
     let bin = match &args.bin {
         Some(b) => b.clone(),
-        None => std::env::current_exe().map_err(|e| format!("cannot tell where this binary is ({e}); pass --bin"))?,
+        None => std::env::current_exe().map_err(SetupError::CurrentExe)?,
     };
+    let bin_text = unit_path(&bin).map_err(SetupError::BinPath)?.to_string();
     let root = &args.root;
     let abs = |rel: &str| PathBuf::from("/").join(rel);
     let mut said = String::new();
+    let mut warnings = Vec::new();
+    warnings.extend(protect_home_warning(
+        "the binary",
+        &bin,
+        "install it elsewhere (e.g. /usr/local/bin) and pass --bin",
+    ));
 
+    // The configuration decides where the data directory is: the one kept, else the one written.
     let config_path = root.join(CONFIG);
-    if config_path.exists() {
+    let kept = config_path.exists();
+    let config_text = if kept {
+        std::fs::read_to_string(&config_path).map_err(|source| {
+            SetupError::Config(crate::config::ConfigError::Read { path: config_path.clone(), source })
+        })?
+    } else {
+        format!(
+            "# Written by `maillogsentinel setup`. Edit [email] `to` before the first daily report.\n{EXAMPLE_CONFIG}"
+        )
+    };
+    let config = crate::config::Config::parse(&config_text, &config_path).map_err(SetupError::Config)?;
+    let data_dir_error = |message: String| SetupError::DataDir { config: config_path.clone(), message };
+    let target_data_dir = config.data_dir.clone();
+    if !target_data_dir.is_absolute() {
+        return Err(data_dir_error(format!(
+            "{:?} is relative, and the services would not know relative to what: write an absolute path",
+            target_data_dir
+        )));
+    }
+    let data_dir_text = unit_path(&target_data_dir).map_err(|e| data_dir_error(e.to_string()))?.to_string();
+    warnings.extend(protect_home_warning(
+        "the data directory",
+        &target_data_dir,
+        "set `data_dir` to a directory outside it (e.g. /var/lib/maillogsentinel)",
+    ));
+
+    if kept {
         let _ = writeln!(said, "kept     {} (already there; not overwritten)", config_path.display());
     } else {
         let dir = config_path.parent().unwrap_or(root);
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let text = format!(
-            "# Written by `maillogsentinel setup`. Edit [email] `to` before the first daily report.\n{EXAMPLE_CONFIG}"
-        );
-        std::fs::write(&config_path, text).map_err(|e| format!("{}: {e}", config_path.display()))?;
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        std::fs::write(&config_path, &config_text).map_err(io(&config_path))?;
         // Readable by the service (it may hold an SMTP password), not by everyone.
         let _ = std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o640));
         let _ = writeln!(said, "wrote    {}", config_path.display());
     }
 
-    let data_dir = root.join(DATA_DIR);
-    std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
-    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o750))
-        .map_err(|e| format!("{}: {e}", data_dir.display()))?;
-    match lookup_user(root, &args.user) {
-        Some((uid, gid)) => {
-            std::os::unix::fs::chown(&data_dir, Some(uid), Some(gid))
-                .map_err(|e| format!("chown {}: {e}", data_dir.display()))?;
+    let data_dir = root.join(target_data_dir.strip_prefix("/").unwrap_or(&target_data_dir));
+    std::fs::create_dir_all(&data_dir).map_err(io(&data_dir))?;
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o750)).map_err(io(&data_dir))?;
+    let accounts = Accounts::of(root);
+    match accounts.user(&args.user) {
+        Some(account) => {
+            std::os::unix::fs::chown(&data_dir, Some(account.uid), Some(account.gid))
+                .map_err(|source| SetupError::Io { action: "chown ", path: data_dir.clone(), source })?;
             // root:service-group 640: the service reads it, only root edits it.
-            let _ = std::os::unix::fs::chown(&config_path, Some(0), Some(gid));
-            let _ = writeln!(said, "created  {} (mode 750, owner {})", data_dir.display(), args.user);
+            let _ = std::os::unix::fs::chown(&config_path, Some(0), Some(account.gid));
+            let group = account.group.clone().unwrap_or_else(|| account.gid.to_string());
+            let _ = writeln!(said, "created  {} (mode 750, owner {}:{group})", data_dir.display(), args.user);
         }
         None => {
+            let why = match accounts {
+                Accounts::Host => {
+                    format!("user {:?} does not exist yet: create it, then give it the directory:", args.user)
+                }
+                Accounts::Files(r) => format!(
+                    "user {:?} is not in {} (with --root, users are looked up in the root's files, not this \
+                     machine's): on the target system, create it if needed and give it the directory:",
+                    args.user,
+                    r.join("etc/passwd").display()
+                ),
+            };
+            let create = format!(
+                "useradd --system --home-dir {} --shell /usr/sbin/nologin {}\n         ",
+                target_data_dir.display(),
+                args.user
+            );
             let _ = writeln!(
                 said,
-                "created  {} (mode 750); user {:?} does not exist yet: create it, then give it the directory:\n         \
-                 useradd --system --home-dir {} --shell /usr/sbin/nologin {}\n         chown {}: {}\n         \
-                 chgrp {} {}",
+                "created  {} (mode 750); {why}\n         {create}chown {}: {}\n         chgrp \"$(id -gn {})\" {}",
                 data_dir.display(),
                 args.user,
-                abs(DATA_DIR).display(),
-                args.user,
-                args.user,
-                abs(DATA_DIR).display(),
+                target_data_dir.display(),
                 args.user,
                 abs(CONFIG).display()
             );
@@ -165,18 +462,18 @@ fn setup(args: &SetupArgs) -> Result<String, String> {
     }
 
     let unit_dir = root.join(UNIT_DIR);
-    std::fs::create_dir_all(&unit_dir).map_err(|e| format!("{}: {e}", unit_dir.display()))?;
-    let hardening = HARDENING.replace("@DATA_DIR@", &abs(DATA_DIR).display().to_string());
+    std::fs::create_dir_all(&unit_dir).map_err(io(&unit_dir))?;
+    let hardening = HARDENING.replace("@DATA_DIR@", &data_dir_text);
     for (name, template) in UNITS {
         let text = template
             .replace("@HARDENING@", hardening.trim_end())
-            .replace("@BIN@", &bin.display().to_string())
+            .replace("@BIN@", &bin_text)
             .replace("@CONFIG@", &abs(CONFIG).display().to_string())
             .replace("@USER@", &args.user)
-            .replace("@INTERVAL@", &args.scan_interval)
+            .replace("@INTERVAL@", args.scan_interval.as_systemd())
             .replace("@REPORT_AT@", &args.report_at);
         let path = unit_dir.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, text).map_err(io(&path))?;
         let _ = writeln!(said, "wrote    {}", path.display());
     }
     let _ = writeln!(
@@ -185,7 +482,7 @@ fn setup(args: &SetupArgs) -> Result<String, String> {
          systemctl enable --now maillogsentinel-scan.timer maillogsentinel-report.timer",
         abs(CONFIG).display()
     );
-    Ok(said)
+    Ok(Done { said, warnings })
 }
 
 #[cfg(test)]
@@ -195,8 +492,63 @@ mod tests {
     #[test]
     fn arguments_are_checked() {
         assert!(valid_time("07:00") && valid_time("23:59") && !valid_time("24:00") && !valid_time("7:00"));
-        assert!(valid_span("1h") && valid_span("15min") && valid_span("2h30min"));
-        assert!(!valid_span("") && !valid_span("h") && !valid_span("1h;rm") && !valid_span("1 h"));
+        for (span, secs) in [("1h", 3600), ("15min", 900), ("2h30min", 9000), ("30sec", 30), ("1day", 86_400)] {
+            let parsed = parse_scan_interval(span).map(|i| (i.as_systemd().to_string(), i.span().as_secs()));
+            assert_eq!(parsed.ok(), Some((span.to_string(), secs)), "{span}");
+        }
+        for (span, secs) in [("90m", 5400), ("1d12h", 129_600), ("2w", 1_209_600), ("2hr", 7200)] {
+            assert_eq!(parse_scan_interval(span).ok().map(|i| i.span().as_secs()), Some(secs), "{span}");
+        }
+        for bad in ["", "h", "1h;rm", "1 h", "1h\n", "0h", "5x", "15", "1H"] {
+            assert!(parse_scan_interval(bad).is_err(), "{bad:?}");
+        }
         assert!(valid_user("maillogsentinel") && !valid_user("a b") && !valid_user("-x") && !valid_user("a\nb"));
+        assert!(parse_bin("/usr/local/bin/maillogsentinel").is_ok());
+        for bad in ["maillogsentinel", "target/release/maillogsentinel", "./m", "/opt/my bin/m", "/opt/m%i", "/opt/$m"]
+        {
+            assert!(parse_bin(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_paths_under_home_directories_are_warned_about() {
+        for hidden in ["/home/ann/.cargo/bin/maillogsentinel", "/root/m", "/run/user/1000/m"] {
+            assert!(protect_home_warning("the binary", Path::new(hidden), "").is_some(), "{hidden}");
+        }
+        for fine in ["/usr/local/bin/maillogsentinel", "/homework/m", "/var/lib/maillogsentinel"] {
+            assert!(protect_home_warning("the binary", Path::new(fine), "").is_none(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn this_machines_database_is_asked_through_nss_and_agrees_with_its_files() {
+        // root and nobody are in /etc/passwd on every system the tests run on; their primary
+        // group comes from the group database (nobody's is `nogroup` on Debian, not `nobody`).
+        for name in ["root", "nobody"] {
+            let nss = Accounts::Host.user(name);
+            let files = Accounts::Files(Path::new("/")).user(name);
+            assert!(nss.is_some(), "{name}");
+            assert_eq!(nss, files, "{name}");
+        }
+        assert_eq!(Accounts::Host.user("root"), Some(Account { uid: 0, gid: 0, group: Some("root".into()) }));
+        assert_eq!(Accounts::Host.user("no-such-user-mls"), None);
+        assert!(matches!(Accounts::of(Path::new("/")), Accounts::Host));
+        assert!(matches!(Accounts::of(Path::new("/tmp")), Accounts::Files(_)));
+    }
+
+    #[test]
+    fn with_another_root_only_its_files_are_read() {
+        let root = tempfile::tempdir().unwrap();
+        // A staging tree has no user database: nobody exists there, whatever this machine has.
+        assert_eq!(Accounts::of(root.path()).user("root"), None);
+        std::fs::create_dir(root.path().join("etc")).unwrap();
+        std::fs::write(root.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nsvc:x:4242:4343::/:/bin/false\n")
+            .unwrap();
+        std::fs::write(root.path().join("etc/group"), "root:x:0:\nsvcgrp:x:4343:\n").unwrap();
+        assert_eq!(
+            Accounts::of(root.path()).user("svc"),
+            Some(Account { uid: 4242, gid: 4343, group: Some("svcgrp".into()) })
+        );
+        assert_eq!(Accounts::of(root.path()).user("nobody"), None);
     }
 }

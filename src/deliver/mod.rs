@@ -50,7 +50,7 @@ pub fn subject(prefix: &str, r: &Report) -> String {
     let mut s = format!(
         "{prefix} {}: {} failed login{}, {n} possible compromise{} ({})",
         r.server,
-        crate::cli::thousands(r.totals.failed_attempts),
+        crate::report::format::thousands(r.totals.failed_attempts),
         if r.totals.failed_attempts == 1 { "" } else { "s" },
         if n == 1 { "" } else { "s" },
         r.period.label
@@ -83,7 +83,10 @@ pub fn csv_attachment(
 
 /// The sender: `from`, else `maillogsentinel@<server_name>`.
 fn sender(cfg: &EmailConfig, server: &str) -> Result<Mailbox, DeliverError> {
-    let from = cfg.from.clone().unwrap_or_else(|| format!("maillogsentinel@{server}"));
+    if let Some(from) = &cfg.from {
+        return Ok(from.clone());
+    }
+    let from = format!("maillogsentinel@{server}");
     from.parse().map_err(|e| DeliverError::Config(format!("from = {from:?} is not an address: {e}")))
 }
 
@@ -104,9 +107,7 @@ pub fn compose(
         .subject(subject(&cfg.subject_prefix, report))
         .user_agent(format!("maillogsentinel {}", report.version));
     for to in &cfg.to {
-        let mailbox: Mailbox =
-            to.parse().map_err(|e| DeliverError::Config(format!("to: {to:?} is not an address: {e}")))?;
-        builder = builder.to(mailbox);
+        builder = builder.to(to.clone());
     }
     let body = MultiPart::alternative_plain_html(text, html);
     let message = match csv {

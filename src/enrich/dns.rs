@@ -40,6 +40,17 @@ pub struct DnsOptions {
     pub concurrency: usize,
 }
 
+/// Why reverse DNS cannot be set up; the scan then goes on without it.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolverError {
+    /// No name servers configured, and the system's cannot be read.
+    #[error("cannot read /etc/resolv.conf ({0}); set dns.nameservers or use --no-dns")]
+    SystemConf(#[source] NetError),
+    /// The resolver refused its settings.
+    #[error("cannot set up the DNS resolver: {0}")]
+    Build(#[source] NetError),
+}
+
 /// A reverse resolver.
 pub struct ReverseResolver {
     resolver: TokioResolver,
@@ -51,10 +62,9 @@ pub struct ReverseResolver {
 
 impl ReverseResolver {
     /// Builds a resolver; fails when `/etc/resolv.conf` is needed and unreadable.
-    pub fn new(opts: &DnsOptions) -> Result<Arc<ReverseResolver>, String> {
+    pub fn new(opts: &DnsOptions) -> Result<Arc<ReverseResolver>, ResolverError> {
         let (config, mut ropts) = if opts.nameservers.is_empty() {
-            hickory_resolver::system_conf::read_system_conf()
-                .map_err(|e| format!("cannot read /etc/resolv.conf ({e}); set dns.nameservers or use --no-dns"))?
+            hickory_resolver::system_conf::read_system_conf().map_err(ResolverError::SystemConf)?
         } else {
             let servers = opts
                 .nameservers
@@ -81,7 +91,7 @@ impl ReverseResolver {
         let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
             .with_options(ropts)
             .build()
-            .map_err(|e| format!("cannot set up the DNS resolver: {e}"))?;
+            .map_err(ResolverError::Build)?;
         Ok(Arc::new(ReverseResolver {
             resolver,
             slots: Semaphore::new(opts.concurrency.max(1)),

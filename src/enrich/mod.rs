@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use self::dns::{DnsOptions, ReverseResolver};
+use self::dns::{DnsOptions, ResolverError, ReverseResolver};
 use self::geo::Geo;
-use crate::config::{Config, parse_duration_secs, parse_nameserver};
+use crate::config::Config;
 use crate::model::ipinfo::{DnsAnswer, IpInfo, RdnsStatus};
 
 /// What to enrich with, from the configuration and the command line.
@@ -57,17 +57,27 @@ impl EnrichOptions {
     /// Options from the configuration, with `--no-dns` / `--no-geo` applied.
     pub fn from_config(config: &Config, data_dir: &Path, no_dns: bool, no_geo: bool) -> EnrichOptions {
         let dns = (config.dns.enabled && !no_dns).then(|| DnsOptions {
-            // Validated when the configuration was loaded.
-            nameservers: config.dns.nameservers.iter().filter_map(|s| parse_nameserver(s).ok()).collect(),
+            nameservers: config.dns.nameservers.clone(),
             timeout: Duration::from_millis(config.dns.timeout_ms),
             concurrency: config.dns.concurrency,
         });
         EnrichOptions {
             dns,
-            cache_ttl_secs: parse_duration_secs(&config.dns.cache_ttl).unwrap_or(86400),
+            cache_ttl_secs: config.dns.cache_ttl.as_secs(),
             geo: (config.geo.enabled && !no_geo).then(|| GeoPaths::from_config(config, data_dir)),
         }
     }
+}
+
+/// Why reverse DNS is off for a scan (reported as a warning: the scan goes on without it).
+#[derive(Debug, thiserror::Error)]
+pub enum DnsSetupError {
+    /// The background runtime that runs the lookups could not start.
+    #[error("cannot start the DNS runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The resolver could not be built.
+    #[error(transparent)]
+    Resolver(#[from] ResolverError),
 }
 
 enum Slot {
@@ -118,14 +128,14 @@ impl Enricher {
         (Enricher { geo, dns }, warnings)
     }
 
-    fn dns_side(dns_opts: &DnsOptions, cached: Vec<(IpAddr, DnsAnswer, i64)>) -> Result<DnsSide, String> {
+    fn dns_side(dns_opts: &DnsOptions, cached: Vec<(IpAddr, DnsAnswer, i64)>) -> Result<DnsSide, DnsSetupError> {
         // Two workers: lookups are I/O-bound, and the machine is shared with the parser.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("dns")
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the DNS runtime: {e}"))?;
+            .map_err(DnsSetupError::Runtime)?;
         let resolver = {
             let _guard = runtime.enter();
             ReverseResolver::new(dns_opts)?

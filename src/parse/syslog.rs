@@ -13,6 +13,10 @@
 //! name, exactly as the same line reads after a syslog `dovecot: ` tag, so the Dovecot parser sees
 //! one shape. (`dovecot:` and `dovecot-auth:` without a host are program tags themselves and are
 //! split like syslog tags.)
+//!
+//! Also read: a line without a host (`Nov 24 10:00:05 postfix/smtpd[1]: ...`, the first word
+//! after the timestamp being a tag ending in `:`), a line behind a `<PRI>` priority, and a line
+//! between the NUL bytes a crash leaves in a file ([`clean`]).
 
 use jiff::civil;
 use jiff::tz::Offset;
@@ -36,6 +40,7 @@ pub struct Header<'a> {
 
 /// Splits a line (without newline) into timestamp, host, tag and message.
 pub fn split(line: &[u8]) -> Option<Header<'_>> {
+    let line = clean(line);
     let (time, used) = timestamp(line)?;
     let rest = &line[used..];
     // At least one space separates the timestamp from what follows.
@@ -52,13 +57,70 @@ pub fn split(line: &[u8]) -> Option<Header<'_>> {
     if host.is_empty() {
         return None;
     }
+    // A host name never ends with `:` but a tag always does: `postfix/smtpd[1]:` right after the
+    // timestamp is a line written without a host (syslogd's `-H`, some forwarders). The colon
+    // test excludes IPv6 hosts ending in `::`.
+    if let Some(word) = host.strip_suffix(b":")
+        && !word.contains(&b':')
+        && let Some((tag, message)) = split_tag(rest)
+    {
+        return Some(Header { time, host: None, tag, message });
+    }
     let (tag, message) = split_tag(&rest[sp + 1..])?;
     Some(Header { time, host: Some(host), tag, message })
 }
 
+/// sysklogd's repeat line, `Nov 24 10:00:06 mx last message repeated 3 times` (host optional,
+/// FreeBSD's `--- last message repeated 3 times ---` too): its timestamp and the count. It names
+/// no program: it repeats the line before it in the same file.
+pub fn repeated(line: &[u8]) -> Option<(RawTime, u32)> {
+    let line = clean(line.strip_suffix(b"\r").unwrap_or(line));
+    let (time, used) = timestamp(line)?;
+    let rest = line[used..].strip_prefix(b" ")?;
+    let rest = match find_byte(b' ', rest) {
+        // A host, unless the message starts right after the timestamp.
+        Some(sp) if !rest.starts_with(b"last ") && !rest.starts_with(b"--- ") => &rest[sp + 1..],
+        _ => rest,
+    };
+    let (rest, dashes) = match rest.strip_prefix(b"--- ") {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let rest = rest.strip_prefix(b"last message repeated ")?;
+    let n = rest.iter().take(10).take_while(|b| b.is_ascii_digit()).count();
+    let count = std::str::from_utf8(&rest[..n]).ok()?.parse::<u32>().ok()?;
+    let rest = rest[n..].strip_prefix(b" time")?;
+    let rest = rest.strip_prefix(b"s").unwrap_or(rest);
+    let tail: &[u8] = if dashes { b" ---" } else { b"" };
+    (rest == tail && count > 0).then_some((time, count))
+}
+
 /// Just the timestamp of a line.
 pub fn peek_time(line: &[u8]) -> Option<RawTime> {
-    timestamp(line).map(|(t, _)| t)
+    timestamp(clean(line)).map(|(t, _)| t)
+}
+
+/// The line without what surrounds a syslog line in some files: the NUL bytes a crash or power
+/// cut leaves where a file's last blocks were allocated but not yet written (before and after
+/// the next line written), and the `<PRI>` priority that raw forwarders keep (`<22>Nov 24 ...`).
+/// Cheap when there is none: a look at the first and last byte.
+pub fn clean(line: &[u8]) -> &[u8] {
+    let mut line = line;
+    if line.first() == Some(&0) {
+        let n = line.iter().take_while(|&&b| b == 0).count();
+        line = &line[n..];
+    }
+    if line.last() == Some(&0) {
+        let n = line.iter().rev().take_while(|&&b| b == 0).count();
+        line = &line[..line.len() - n];
+    }
+    if line.first() == Some(&b'<') {
+        let n = line[1..].iter().take(4).take_while(|b| b.is_ascii_digit()).count();
+        if (1..=3).contains(&n) && line.get(1 + n) == Some(&b'>') {
+            line = &line[2 + n..];
+        }
+    }
+    line
 }
 
 /// The tag and message of a line without a timestamp (nor a host): a syslog message as a
@@ -91,7 +153,7 @@ fn split_tag(s: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Dovecot process names that start a line of Dovecot's own log file.
-fn is_dovecot_process(name: &[u8]) -> bool {
+pub(crate) fn is_dovecot_process(name: &[u8]) -> bool {
     name.ends_with(b"-login")
         || matches!(
             name,
@@ -283,89 +345,4 @@ fn tai64n(s: &[u8]) -> Option<(RawTime, usize)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn yl(month: i8, day: i8, h: i8, m: i8, s: i8) -> RawTime {
-        RawTime::YearLess { month, day, time: civil::time(h, m, s, 0) }
-    }
-
-    #[test]
-    fn bsd_timestamps_with_any_day_padding() {
-        assert_eq!(peek_time(b"Aug 3 15:30:49 x"), Some(yl(8, 3, 15, 30, 49)));
-        assert_eq!(peek_time(b"Aug  3 15:30:49 x"), Some(yl(8, 3, 15, 30, 49)));
-        assert_eq!(peek_time(b"Jul 02 13:49:31 x"), Some(yl(7, 2, 13, 49, 31)));
-        assert_eq!(
-            peek_time(b"Dec 31 23:59:59.250 x"),
-            Some(RawTime::YearLess { month: 12, day: 31, time: civil::time(23, 59, 59, 250_000_000) })
-        );
-        assert_eq!(peek_time(b"Foo 3 15:30:49 x"), None);
-        assert_eq!(peek_time(b"Aug 32 15:30:49 x"), None);
-        assert_eq!(peek_time(b"Aug 3 15:30 x"), None);
-        assert_eq!(peek_time(b"warning: unknown[1.2.3.4]: SASL"), None);
-        assert_eq!(peek_time(b""), None);
-    }
-
-    #[test]
-    fn rfc3339_and_civil_timestamps() {
-        let t = peek_time(b"2024-12-31T06:56:17.784598+01:00 mail x").unwrap();
-        assert_eq!(t, RawTime::Instant("2024-12-31T05:56:17.784598Z".parse().unwrap()));
-        let t = peek_time(b"2022-04-14T00:36:03.150Z mailhub x").unwrap();
-        assert_eq!(t, RawTime::Instant("2022-04-14T00:36:03.15Z".parse().unwrap()));
-        let t = peek_time(b"2022-04-14T00:36:03-0530 x").unwrap();
-        assert_eq!(t, RawTime::Instant("2022-04-14T06:06:03Z".parse().unwrap()));
-        let t = peek_time(b"2013-08-11 03:56:40 auth-worker(default): x").unwrap();
-        assert_eq!(t, RawTime::Civil(civil::datetime(2013, 8, 11, 3, 56, 40, 0)));
-        let t = peek_time(b"2013-08-11T03:56:40 host x").unwrap();
-        assert_eq!(t, RawTime::Civil(civil::datetime(2013, 8, 11, 3, 56, 40, 0)));
-        assert_eq!(peek_time(b"2013-02-30 03:56:40 x"), None);
-        assert_eq!(peek_time(b"2013-08-11"), None);
-    }
-
-    #[test]
-    fn tai64n_labels() {
-        let t = peek_time(b"@400000004c91b044077a9e94 imap-login: x").unwrap();
-        // 0x4c91b044 = 1284616260, minus the 10 s offset; 0x077a9e94 = 125476500 ns.
-        assert_eq!(t, RawTime::Instant(Timestamp::new(1_284_616_250, 125_476_500).unwrap()));
-        assert_eq!(peek_time(b"@400000004c91b044077a9e9"), None);
-        assert_eq!(peek_time(b"@400000004c91b044077a9eZZ x"), None);
-        assert_eq!(peek_time(b"@000000004c91b044077a9e94 x"), None);
-    }
-
-    #[test]
-    fn syslog_header() {
-        let h = split(b"Jul 02 13:49:31 mx1 dovecot[442]: pop3-login: Aborted").unwrap();
-        assert_eq!(h.host, Some(&b"mx1"[..]));
-        assert_eq!(h.tag, b"dovecot");
-        assert_eq!(h.message, b"pop3-login: Aborted");
-        let h = split(b"Oct  1 00:00:00 mx postfix/submission/smtpd[1]: warning: x").unwrap();
-        assert_eq!(h.tag, b"postfix/submission/smtpd");
-        assert_eq!(h.message, b"warning: x");
-        let h = split(b"Apr 19 05:22:20 vm5 auth: pam_unix(dovecot:auth): fail").unwrap();
-        assert_eq!(h.tag, b"auth");
-        assert_eq!(h.message, b"pam_unix(dovecot:auth): fail");
-        // A host named like a Dovecot process is still a host.
-        let h = split(b"Apr 19 05:22:20 imap dovecot: auth: x").unwrap();
-        assert_eq!(h.host, Some(&b"imap"[..]));
-        assert_eq!(h.message, b"auth: x");
-        assert!(split(b"Apr 19 05:22:20 host notag message").is_none());
-        assert!(split(b"Apr 19 05:22:20").is_none());
-        assert!(split(b"Apr 19 05:22:20 host").is_none());
-    }
-
-    #[test]
-    fn dovecot_own_log_has_no_host() {
-        let h = split(b"Jan 29 09:33:58 pop3-login: Info: Aborted login").unwrap();
-        assert_eq!(h.host, None);
-        assert_eq!(h.tag, b"dovecot");
-        assert_eq!(h.message, b"pop3-login: Info: Aborted login");
-        let h = split(b"2013-08-11 03:56:40 auth-worker(default): Info: pam(u,1.2.3.4): x").unwrap();
-        assert_eq!((h.host, h.tag), (None, &b"dovecot"[..]));
-        assert_eq!(h.message, b"auth-worker(default): Info: pam(u,1.2.3.4): x");
-        let h = split(b"Aug 30 00:10:57 auth(a b,192.0.2.1,sasl:login)<S>: Info: sql: x").unwrap();
-        assert_eq!(h.message, b"auth(a b,192.0.2.1,sasl:login)<S>: Info: sql: x");
-        let h = split(b"@400000004c91b044077a9e94 dovecot-auth: pam_unix(dovecot:auth): x").unwrap();
-        assert_eq!((h.host, h.tag), (None, &b"dovecot-auth"[..]));
-        assert_eq!(h.message, b"pam_unix(dovecot:auth): x");
-    }
-}
+mod tests;

@@ -1,11 +1,15 @@
 //! The HTML report: one self-contained page (inline CSS and SVG, nothing fetched), readable in a
 //! browser and in mail clients (the hourly chart is also drawn with table cells for those that
-//! drop SVG). Every value is HTML-escaped.
+//! drop SVG). It draws the [section model](super::sections) in its wide wording; every title,
+//! paragraph and cell is HTML-escaped. It fits a 640 px mail window: a table of
+//! [cards](super::sections::Table::cards) shows each row as a card, and long values wrap.
 
 use std::fmt::Write;
 
-use super::{CompromiseWhy, IpRow, Report, change, chart};
-use crate::cli::thousands;
+use super::Report;
+use super::sections::{Block, Kind, Section, Table, Tone, Wording, sections};
+
+pub mod chart;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -28,84 +32,95 @@ pub fn escape(s: &str) -> String {
 }
 
 // Styles are inline on each element because several mail clients drop <style> blocks.
-const TABLE: &str = r#"style="border-collapse:collapse;margin:6px 0 14px 0;font-size:13px""#;
-const TH: &str = r#"style="text-align:left;background:#f0f0f0;border:1px solid #cccccc;padding:3px 8px""#;
-const TD: &str = r#"style="border:1px solid #dddddd;padding:3px 8px""#;
-const TDN: &str = r#"style="border:1px solid #dddddd;padding:3px 8px;text-align:right""#;
+//
+// The page fits a 640 px mail client: a value with no space to break at that is longer than
+// [`LONG_TOKEN`] (an IPv6 address, a 60-character host name from reverse DNS, an account) may
+// break anywhere rather than widen its table; shorter words (times, IPv4 addresses, headings)
+// and numbers break only at spaces, to stay readable.
+/// Lets a long word of running text break where it must (`overflow-wrap:anywhere`, and its older
+/// spellings for the clients that know only those).
+const BREAK: &str = "overflow-wrap:anywhere;word-wrap:break-word;word-break:break-word";
+/// Lets a cell holding a long token break anywhere: `word-break:break-all` is also the one the
+/// webmail clients that drop `overflow-wrap` follow.
+const BREAK_ALL: &str = "overflow-wrap:anywhere;word-wrap:break-word;word-break:break-all";
+/// Characters a word may have before it may break anywhere: an IPv4 address (15) stays whole.
+const LONG_TOKEN: usize = 15;
+const TABLE: &str = r#"style="border-collapse:collapse;margin:6px 0 14px 0;font-size:12px;max-width:100%""#;
+const TH: &str =
+    r#"style="text-align:left;vertical-align:bottom;background:#f0f0f0;border:1px solid #cccccc;padding:3px 4px""#;
+const TD: &str = "vertical-align:top;border:1px solid #dddddd;padding:3px 4px";
+const TDN: &str = "vertical-align:top;border:1px solid #dddddd;padding:3px 4px;text-align:right;white-space:nowrap";
 const H2: &str = r#"style="font-size:17px;margin:18px 0 4px 0;color:#222222""#;
+const NOTE: &str = r#"style="color:#555555""#;
 
-struct Table<'a> {
-    out: &'a mut String,
-    numeric: Vec<bool>,
+/// A card: a row of a [`Table::cards`] table, one `heading | value` line per column.
+const CARD: &str = r#"style="border-collapse:collapse;margin:6px 0 12px 0;font-size:13px;max-width:100%;border-left:4px solid #b00020""#;
+const CARD_TH: &str = r#"style="text-align:left;vertical-align:top;background:#f0f0f0;border:1px solid #dddddd;padding:3px 5px;white-space:nowrap""#;
+
+/// The style of a cell holding `cell` in a column of `kind`.
+fn cell_style(kind: Kind, cell: &str) -> String {
+    match kind {
+        Kind::Number => TDN.to_string(),
+        _ if cell.split_whitespace().any(|w| w.chars().count() > LONG_TOKEN) => format!("{TD};{BREAK_ALL}"),
+        _ => TD.to_string(),
+    }
 }
 
-impl<'a> Table<'a> {
-    fn new(out: &'a mut String, cols: &[(&str, bool)]) -> Table<'a> {
-        let _ = write!(out, "<table {TABLE}><tr>");
-        for (name, _) in cols {
-            let _ = write!(out, "<th {TH}>{}</th>", escape(name));
+/// Writes a table: header cells escaped like the rest, numbers right-aligned.
+fn table(o: &mut String, t: &Table) {
+    let shown: Vec<usize> = (0..t.columns.len()).filter(|&i| t.columns[i].show.wide()).collect();
+    if t.cards {
+        return cards(o, t, &shown);
+    }
+    let _ = write!(o, "<table {TABLE}><tr>");
+    for &i in &shown {
+        let _ = write!(o, "<th {TH}>{}</th>", escape(t.columns[i].header.wide()));
+    }
+    o.push_str("</tr>");
+    let style = |i: usize, cell: &str| cell_style(t.columns[i].kind, cell);
+    for row in &t.rows {
+        o.push_str("<tr>");
+        for &i in &shown {
+            let cell = row.get(i).map_or("", Wording::wide);
+            let _ = write!(o, "<td style=\"{}\">{}</td>", style(i, cell), escape(cell));
         }
-        out.push_str("</tr>");
-        Table { out, numeric: cols.iter().map(|c| c.1).collect() }
+        o.push_str("</tr>");
     }
-
-    fn row(&mut self, cells: &[String]) {
-        self.out.push_str("<tr>");
-        for (i, cell) in cells.iter().enumerate() {
-            let style = if self.numeric.get(i).copied().unwrap_or(false) { TDN } else { TD };
-            let _ = write!(self.out, "<td {style}>{}</td>", escape(cell));
+    // A fact is a row of its own: its label, its value under the first value column, the rest empty.
+    for fact in &t.facts {
+        o.push_str("<tr>");
+        for (n, &i) in shown.iter().enumerate() {
+            let cell = match n {
+                0 => fact.label.as_str(),
+                1 => fact.value.as_str(),
+                _ => "",
+            };
+            let _ = write!(o, "<td style=\"{}\">{}</td>", style(i, cell), escape(cell));
         }
-        self.out.push_str("</tr>");
+        o.push_str("</tr>");
     }
-
-    fn end(self) {
-        self.out.push_str("</table>\n");
-    }
+    o.push_str("</table>\n");
 }
 
-/// Opens an orange box with a heading; the caller writes its content and `</div>`.
-fn warning_box(o: &mut String, title: &str) {
-    let _ = write!(
-        o,
-        "<div style=\"border:2px solid #e67e22;background:#fff4e5;padding:8px;margin:12px 0\">\
-         <h2 style=\"font-size:17px;margin:0 0 4px 0;color:#a04000\">{}</h2>",
-        escape(title)
-    );
-}
-
-fn opt(s: &Option<String>) -> String {
-    s.clone().unwrap_or_else(|| "-".into())
-}
-
-fn ip_table(out: &mut String, rows: &[IpRow]) {
-    let mut t = Table::new(
-        out,
-        &[
-            ("IP", false),
-            ("Attempts", true),
-            ("Accounts", true),
-            ("Hostname", false),
-            ("Country", false),
-            ("ASN", false),
-            ("Organisation", false),
-            ("First seen", false),
-            ("Last seen", false),
-        ],
-    );
-    for x in rows {
-        t.row(&[
-            x.ip.clone(),
-            thousands(x.attempts),
-            thousands(x.accounts),
-            opt(&x.hostname),
-            opt(&x.country_code),
-            opt(&x.asn),
-            opt(&x.aso),
-            opt(&x.first_seen),
-            opt(&x.last_seen),
-        ]);
+/// Writes each row of `t` as a card, its columns `shown` one per line, values aligned left.
+fn cards(o: &mut String, t: &Table, shown: &[usize]) {
+    for row in &t.rows {
+        let _ = write!(o, "<table {CARD}>");
+        for &i in shown {
+            let cell = row.get(i).map_or("", Wording::wide);
+            let style = cell_style(Kind::Text, cell);
+            let _ = write!(
+                o,
+                "<tr><th {CARD_TH}>{}</th><td style=\"{style}\">{}</td></tr>",
+                escape(t.columns[i].header.wide()),
+                escape(cell)
+            );
+        }
+        o.push_str("</table>\n");
     }
-    t.end();
+    for fact in &t.facts {
+        let _ = write!(o, "<p>{}: {}</p>", escape(&fact.label), escape(&fact.value));
+    }
 }
 
 /// Renders the report as a complete HTML page.
@@ -117,8 +132,8 @@ pub fn render(r: &Report) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title></head>\n<body style=\"font-family:Arial,Helvetica,sans-serif;color:#222222;\
-         background:#ffffff;margin:16px\">\n<h1 style=\"font-size:21px;margin:0 0 4px 0\">{}</h1>\n\
-         <p style=\"margin:0;color:#555555\">Period {} to {} ({}) &middot; maillogsentinel {}</p>\n",
+         background:#ffffff;margin:16px\">\n<h1 style=\"font-size:21px;margin:0 0 4px 0;{BREAK}\">{}</h1>\n\
+         <p style=\"margin:0;color:#555555;{BREAK}\">Period {} to {} ({}) &middot; maillogsentinel {}</p>\n",
         escape(&title),
         escape(&title),
         escape(&r.period.start),
@@ -132,178 +147,58 @@ pub fn render(r: &Report) -> String {
             "<p style=\"margin:0;color:#555555\">Logs read up to the last scan, at {}</p>",
             escape(&scan.finished)
         );
-        let warnings = scan.warnings();
-        if !warnings.is_empty() {
-            warning_box(&mut o, "Warning: this report may be incomplete");
-            for warning in warnings {
-                let _ = write!(o, "<p>{}</p>", escape(&warning));
-            }
-            o.push_str("</div>\n");
-        }
     }
-    let t = &r.totals;
-    let _ = write!(o, "<h2 {H2}>Summary</h2>");
-    let mut s = Table::new(&mut o, &[("", false), ("This period", true), ("Previous", true), ("Change", true)]);
-    s.row(&[
-        "Failed login attempts".into(),
-        thousands(t.failed_attempts),
-        thousands(t.previous_failed_attempts),
-        change(t.failed_attempts, t.previous_failed_attempts),
-    ]);
-    s.row(&[
-        "Unique attacker IPs".into(),
-        thousands(t.unique_ips),
-        thousands(t.previous_unique_ips),
-        change(t.unique_ips, t.previous_unique_ips),
-    ]);
-    s.row(&["Successful logins".into(), thousands(t.successful_logins), String::new(), String::new()]);
-    if t.mechanism_probes > 0 {
-        s.row(&["Mechanism probes (not counted)".into(), thousands(t.mechanism_probes), String::new(), String::new()]);
+    for s in sections(r) {
+        section(&mut o, &s);
     }
-    s.end();
-    if !r.enrichment {
-        o.push_str(
-            "<p style=\"color:#555555\">No enrichment data yet: host names, countries and AS are not shown.</p>",
-        );
-    }
-
-    let color = if r.compromises.is_empty() { "#222222" } else { "#b00020" };
-    let _ = write!(
-        o,
-        "<h2 style=\"font-size:17px;margin:18px 0 4px 0;color:{color}\">Possible compromises: {}</h2>",
-        r.compromises.len()
-    );
-    if r.compromises.is_empty() {
-        o.push_str("<p>None: no successful login from an IP that failed recently or from a new country.</p>");
-    } else {
-        let mut c = Table::new(
-            &mut o,
-            &[
-                ("Account", false),
-                ("IP", false),
-                ("First login", false),
-                ("Logins", true),
-                ("Service", false),
-                ("Country", false),
-                ("Earlier countries", false),
-                ("Failures 7 d", true),
-                ("Accounts failed", true),
-                ("Why", false),
-            ],
-        );
-        for x in &r.compromises {
-            let why: Vec<&str> = x
-                .why
-                .iter()
-                .map(|w| match w {
-                    CompromiseWhy::FailedBefore => "this IP failed to log in during the 7 days before",
-                    CompromiseWhy::NewCountry => "first login from this country",
-                })
-                .collect();
-            c.row(&[
-                opt(&x.username),
-                x.ip.clone(),
-                x.first_login.clone(),
-                thousands(x.logins),
-                x.service.clone(),
-                opt(&x.country_code),
-                x.previous_countries.join(" "),
-                thousands(x.failures_7d),
-                thousands(x.failed_accounts_7d),
-                why.join("; "),
-            ]);
-        }
-        c.end();
-    }
-
-    if r.backend_outages.events > 0 {
-        let b = &r.backend_outages;
-        warning_box(&mut o, "Warning: authentication backend errors");
-        let _ = write!(
-            o,
-            "<p>{} {} (e.g. &quot;Connection lost to authentication server&quot;) from {} to {}. This is an \
-             operational problem on this server, not an attack; logins may have failed.</p>",
-            thousands(b.events),
-            if b.events == 1 { "event" } else { "events" },
-            escape(&opt(&b.first_seen)),
-            escape(&opt(&b.last_seen))
-        );
-        let mut t = Table::new(&mut o, &[("Service", false), ("Events", true)]);
-        for (service, n) in &b.services {
-            t.row(&[service.clone(), thousands(*n)]);
-        }
-        t.end();
-        o.push_str("</div>");
-    }
-
-    let _ = write!(o, "<h2 {H2}>Top attacker IPs</h2>");
-    ip_table(&mut o, &r.top_ips);
-    let _ = write!(o, "<h2 {H2}>Top usernames</h2>");
-    let mut t = Table::new(&mut o, &[("Username", false), ("Attempts", true), ("IPs", true)]);
-    for x in &r.top_users {
-        t.row(&[x.username.clone(), thousands(x.attempts), thousands(x.ips)]);
-    }
-    t.end();
-    if r.enrichment {
-        let _ = write!(o, "<h2 {H2}>Top countries</h2>");
-        let mut t = Table::new(&mut o, &[("Country", false), ("Attempts", true), ("IPs", true)]);
-        for x in &r.top_countries {
-            t.row(&[x.country_code.clone(), thousands(x.attempts), thousands(x.ips)]);
-        }
-        t.end();
-        let _ = write!(o, "<h2 {H2}>Top autonomous systems</h2>");
-        let mut t = Table::new(&mut o, &[("ASN", false), ("Organisation", false), ("Attempts", true), ("IPs", true)]);
-        for x in &r.top_asns {
-            t.row(&[x.asn.clone(), x.aso.clone(), thousands(x.attempts), thousands(x.ips)]);
-        }
-        t.end();
-    }
-    let _ = write!(o, "<h2 {H2}>Top networks (/24, /64)</h2>");
-    let mut t = Table::new(&mut o, &[("Network", false), ("Attempts", true), ("IPs", true)]);
-    for x in &r.top_networks {
-        t.row(&[x.network.clone(), thousands(x.attempts), thousands(x.ips)]);
-    }
-    t.end();
-
-    let _ = write!(o, "<h2 {H2}>Attempts per hour</h2>\n<div>{}</div>\n", chart::hours_svg(&r.per_hour));
-    // The numbers again, with bars of coloured cells: Gmail and Outlook do not display SVG.
-    o.push_str(&chart::hours_table(&r.per_hour));
-
-    let _ = write!(
-        o,
-        "<h2 {H2}>New IPs never seen before: {}</h2><p>They made {} attempts. The busiest:</p>",
-        thousands(r.new_ips.count),
-        thousands(r.new_ips.attempts)
-    );
-    ip_table(&mut o, &r.new_ips.top);
-    if r.enrichment {
-        let _ = write!(o, "<h2 {H2}>Reverse DNS of attacker IPs</h2>");
-        let mut t = Table::new(&mut o, &[("Status", false), ("IPs", true), ("Attempts", true)]);
-        for x in &r.reverse_dns {
-            t.row(&[x.status.clone(), thousands(x.ips), thousands(x.attempts)]);
-        }
-        t.end();
-    }
-    let _ = write!(o, "<h2 {H2}>Attempts per service</h2>");
-    let mut t = Table::new(&mut o, &[("Service", false), ("Attempts", true), ("IPs", true)]);
-    for x in &r.services {
-        t.row(&[x.service.clone(), thousands(x.attempts), thousands(x.ips)]);
-    }
-    t.end();
     o.push_str("</body></html>\n");
     o
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markup_and_controls_are_escaped() {
-        assert_eq!(
-            escape("<script>alert('x')</script>&\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
-        );
-        assert_eq!(escape("a\x1bb"), "a\\u{001B}b");
+fn section(o: &mut String, s: &Section<'_>) {
+    let title = escape(s.title.wide());
+    match s.tone {
+        Tone::Warning => {
+            let _ = write!(
+                o,
+                "<div style=\"border:2px solid #e67e22;background:#fff4e5;padding:8px;margin:12px 0\">\
+                 <h2 style=\"font-size:17px;margin:0 0 4px 0;color:#a04000\">Warning: {title}</h2>"
+            );
+        }
+        Tone::Alarm => {
+            let _ = write!(o, "<h2 style=\"font-size:17px;margin:18px 0 4px 0;color:#b00020\">{title}</h2>");
+        }
+        Tone::Plain => {
+            let _ = write!(o, "<h2 {H2}>{title}</h2>");
+        }
+    }
+    for block in &s.blocks {
+        match block {
+            Block::Paragraph(words) => {
+                let _ = write!(o, "<p style=\"{BREAK}\">{}</p>", escape(words.wide()));
+            }
+            Block::Note(note) => {
+                let _ = write!(o, "<p {NOTE}>{}</p>", escape(note));
+            }
+            Block::Table(t) if t.show.wide() => table(o, t),
+            Block::Table(_) => {}
+            Block::HourChart(hours) => {
+                let _ = write!(o, "\n<div>{}</div>\n", chart::hours_svg(hours));
+                // The numbers again, with bars of coloured cells: Gmail and Outlook do not display SVG.
+                o.push_str(&chart::hours_table(hours));
+            }
+        }
+    }
+    if s.tone == Tone::Warning {
+        // A line break after the box unless its last block (a table) already ended a line: the
+        // markup of the reports before the section model, kept byte for byte.
+        let newline = !o.ends_with('\n');
+        o.push_str("</div>");
+        if newline {
+            o.push('\n');
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

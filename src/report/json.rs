@@ -1,9 +1,134 @@
-//! The JSON report: the [`Report`] value as is, for scripts and dashboards.
+//! The JSON report: the [`Report`] value, for scripts and dashboards. Values are the stored text,
+//! escaped by JSON alone (no display escaping: a script gets what the store holds).
+//!
+//! Two things differ from the plain serialisation of [`Report`], so that a consumer reads every
+//! part the same way: a country or AS the enrichment does not know is `null` everywhere (the
+//! groups of countries and AS name it `unknown` for the text and HTML tables), and the backend
+//! outages per service are objects (`{"service": ..., "events": ...}`) like every other list.
 
-use super::Report;
+use serde::Serialize;
+
+use super::{
+    AsnRow, BackendOutages, Compromise, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, NewIps, PeriodInfo, Report,
+    ScanCoverage, ServiceRow, Totals, UserRow,
+};
+
+/// How the groups name a country or an AS the enrichment does not know.
+const UNKNOWN: &str = "unknown";
+
+/// The report as JSON has it, field for field in [`Report`]'s order.
+#[derive(Serialize)]
+struct Json<'a> {
+    server: &'a str,
+    version: &'a str,
+    period: &'a PeriodInfo,
+    enrichment: bool,
+    totals: &'a Totals,
+    compromises: &'a [Compromise],
+    top_ips: &'a [IpRow],
+    top_users: &'a [UserRow],
+    top_countries: Vec<Country<'a>>,
+    top_asns: Vec<Asn<'a>>,
+    top_networks: &'a [NetworkRow],
+    per_hour: &'a [HourRow],
+    new_ips: &'a NewIps,
+    reverse_dns: &'a [DnsRow],
+    services: &'a [ServiceRow],
+    backend_outages: Outages<'a>,
+    last_scan: &'a Option<ScanCoverage>,
+}
+
+#[derive(Serialize)]
+struct Country<'a> {
+    country_code: Option<&'a str>,
+    attempts: u64,
+    ips: u64,
+}
+
+#[derive(Serialize)]
+struct Asn<'a> {
+    asn: Option<&'a str>,
+    aso: Option<&'a str>,
+    attempts: u64,
+    ips: u64,
+}
+
+#[derive(Serialize)]
+struct Outages<'a> {
+    events: u64,
+    first_seen: &'a Option<String>,
+    last_seen: &'a Option<String>,
+    services: Vec<OutageService<'a>>,
+}
+
+#[derive(Serialize)]
+struct OutageService<'a> {
+    service: &'a str,
+    events: u64,
+}
+
+/// `None` for the `unknown` of the groups (and for an empty name).
+fn known(s: &str) -> Option<&str> {
+    (s != UNKNOWN && !s.is_empty()).then_some(s)
+}
 
 /// Renders the report as pretty-printed JSON.
 pub fn render(r: &Report) -> String {
+    // Every field named, so that one added to the report cannot be left out here unnoticed.
+    let Report {
+        server,
+        version,
+        period,
+        enrichment,
+        totals,
+        compromises,
+        top_ips,
+        top_users,
+        top_countries,
+        top_asns,
+        top_networks,
+        per_hour,
+        new_ips,
+        reverse_dns,
+        services,
+        backend_outages,
+        last_scan,
+    } = r;
+    let BackendOutages { events, first: _, last: _, first_seen, last_seen, services: outage_services } =
+        backend_outages;
+    let json = Json {
+        server,
+        version,
+        period,
+        enrichment: *enrichment,
+        totals,
+        compromises,
+        top_ips,
+        top_users,
+        top_countries: top_countries
+            .iter()
+            .map(|x: &CountryRow| Country { country_code: known(&x.country_code), attempts: x.attempts, ips: x.ips })
+            .collect(),
+        top_asns: top_asns
+            .iter()
+            .map(|x: &AsnRow| Asn { asn: known(&x.asn), aso: known(&x.aso), attempts: x.attempts, ips: x.ips })
+            .collect(),
+        top_networks,
+        per_hour,
+        new_ips,
+        reverse_dns,
+        services,
+        backend_outages: Outages {
+            events: *events,
+            first_seen,
+            last_seen,
+            services: outage_services
+                .iter()
+                .map(|(service, events)| OutageService { service, events: *events })
+                .collect(),
+        },
+        last_scan,
+    };
     // Serialising plain structs of strings and numbers cannot fail; keep a message just in case.
-    serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"))
+    serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"))
 }

@@ -1,13 +1,16 @@
 //! `maillogsentinel report`: what happened in a period, built from the store.
 //!
 //! [`stats::collect`] turns the store into a [`Report`] (plain data); [`text`], [`html`] and
-//! [`json`] render that same value, so the three formats always carry the same facts.
+//! [`json`] render that same value, so the three formats always carry the same facts; [`text`]
+//! and [`html`] draw it through one [`sections`] model, so they also agree on what is shown in
+//! which order.
 //! Values that came from a log (usernames, host names) are escaped by each renderer for its own
 //! medium: HTML escaping in [`html`], visible control characters in [`text`].
 
-pub mod chart;
+pub mod format;
 pub mod html;
 pub mod json;
+pub mod sections;
 pub mod stats;
 pub mod text;
 
@@ -105,34 +108,6 @@ impl Period {
             timezone: self.tz.iana_name().unwrap_or("system").to_string(),
         }
     }
-}
-
-/// Parses `90s`, `30m`, `24h`, `7d`, `2w` (or a combination such as `1d12h`) into seconds.
-pub fn parse_duration(s: &str) -> Result<i64, PeriodError> {
-    let bad = || PeriodError(format!("{s:?} is not a duration; write e.g. 24h, 90m, 7d or 1d12h"));
-    let mut total: i64 = 0;
-    let mut digits = String::new();
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let unit: i64 = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'w' => 7 * 86_400,
-            _ => return Err(bad()),
-        };
-        let n: i64 = digits.parse().map_err(|_| bad())?;
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
-        digits.clear();
-    }
-    if !digits.is_empty() || total <= 0 {
-        return Err(bad());
-    }
-    Ok(total)
 }
 
 /// The period as written in reports.
@@ -477,75 +452,5 @@ pub fn build(store: &Store, opts: &ReportOptions) -> Result<Report, StoreError> 
     Ok(report)
 }
 
-/// Makes a value from a log safe for a terminal or a plain-text mail: control and invisible
-/// formatting characters become `\u{XXXX}`. The parser already did this ([`crate::text::visible`]),
-/// but a store written by an older or other tool must not be trusted to have.
-pub fn safe_text(s: &str) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c as u32, 0xad | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff | 0xfff9..=0xfffb)
-    };
-    if !s.chars().any(hidden) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if hidden(c) {
-            out.push_str(&format!("\\u{{{:04X}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// `+12%`, `-3%`, `new` (from zero), `±0%`: the change against the previous period.
-pub fn change(now: u64, before: u64) -> String {
-    if before == 0 {
-        return if now == 0 { "±0%".into() } else { "new".into() };
-    }
-    let pct = (now as f64 - before as f64) * 100.0 / before as f64;
-    if pct.abs() < 0.5 { "±0%".into() } else { format!("{pct:+.0}%") }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_are_parsed() {
-        assert_eq!(parse_duration("24h").unwrap(), 86_400);
-        assert_eq!(parse_duration("90m").unwrap(), 5_400);
-        assert_eq!(parse_duration("1d12h").unwrap(), 129_600);
-        assert_eq!(parse_duration("2w").unwrap(), 14 * 86_400);
-        for bad in ["", "24", "h", "-1h", "0h", "1y", "99999999999999999999d"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn the_default_period_is_yesterday_in_the_zone() {
-        let tz = TimeZone::get("Europe/Paris").unwrap();
-        let now = "2026-03-30T00:30:00+02:00[Europe/Paris]".parse::<ZonedDateTime>().unwrap();
-        let p = Period::previous_day(&now).unwrap();
-        assert_eq!(p.label(), "2026-03-29");
-        // The DST change day is 23 hours long.
-        assert_eq!(p.secs(), 23 * 3600);
-        assert_eq!(p.start.to_zoned_datetime(tz).hour(), 0);
-    }
-
-    #[test]
-    fn control_characters_are_made_visible() {
-        assert_eq!(safe_text("adm\x1b[31min"), "adm\\u{001B}[31min");
-        assert_eq!(safe_text("a\u{202e}b"), "a\\u{202E}b");
-        assert_eq!(safe_text("josé"), "josé");
-    }
-
-    #[test]
-    fn change_is_a_signed_percentage() {
-        assert_eq!(change(150, 100), "+50%");
-        assert_eq!(change(50, 100), "-50%");
-        assert_eq!(change(5, 0), "new");
-        assert_eq!(change(0, 0), "±0%");
-    }
-}
+mod tests;

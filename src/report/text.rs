@@ -1,89 +1,191 @@
-//! The plain-text report: aligned tables that fit 80 columns.
+//! The plain-text report, for terminals and the text part of the daily mail: the
+//! [section model](super::sections) in its narrow wording, as aligned tables that fit 80 columns.
+//! Every value is shown with control and invisible characters made visible ([`safe_text`]), since
+//! an escape sequence in a username would otherwise act on the reader's terminal.
 
 use std::fmt::Write;
 
-use super::{Report, change, safe_text};
-use crate::cli::thousands;
+use super::format::{safe_text, thousands, truncate};
+use super::sections::{self, Block, Kind, Section, Tone, Wording, sections};
+use super::{HourRow, Report};
 
 /// Width every line fits in.
 pub const WIDTH: usize = 80;
 
-/// Column alignment.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Align {
-    Left,
-    Right,
-}
+/// Narrowest a cut ([`Kind::Text`]) column gets before a table wraps its rows instead.
+const MIN_CUT: usize = 10;
 
-/// A table whose text columns shrink (longest first, truncated with `…`) until it fits.
+/// Narrowest a [`Kind::Whole`] column gets by wrapping its values within it: wider than any
+/// address (an IPv6 address has up to 39 characters) or time, which are never broken.
+const MIN_WRAP: usize = 40;
+
+/// Indent of the continuation lines of a row too wide for one line.
+const INDENT: usize = 4;
+
+/// A table laid out to fit [`WIDTH`]. Numbers and [`Kind::Whole`] values (addresses, times,
+/// accounts) are never cut; other text columns shrink, longest first and down to [`MIN_CUT`],
+/// their cells cut with `…`. A table that still does not fit puts the gaps at one space; then
+/// wraps the whole values longer than [`MIN_WRAP`] within their columns; and then wraps rows: each
+/// row goes on over indented continuation lines, the columns that did not fit on the first,
+/// aligned row to row (a value wider than a whole line is wrapped within its column).
 struct Table {
-    headers: Vec<&'static str>,
-    aligns: Vec<Align>,
+    headers: Vec<String>,
+    kinds: Vec<Kind>,
     rows: Vec<Vec<String>>,
 }
 
+/// Columns that share a line of the layout.
+struct Line {
+    /// The columns, in order.
+    cols: Vec<usize>,
+    /// Spaces before the first.
+    indent: usize,
+}
+
 impl Table {
-    fn new(cols: &[(&'static str, Align)]) -> Table {
-        Table { headers: cols.iter().map(|c| c.0).collect(), aligns: cols.iter().map(|c| c.1).collect(), rows: vec![] }
+    fn new(cols: &[(&str, Kind)]) -> Table {
+        Table {
+            headers: cols.iter().map(|c| c.0.to_string()).collect(),
+            kinds: cols.iter().map(|c| c.1).collect(),
+            rows: vec![],
+        }
     }
 
     fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells.into_iter().map(|c| safe_text(&c).into_owned()).collect());
     }
 
-    fn render(&self, out: &mut String) {
+    /// The column widths and how the columns share lines.
+    fn layout(&self) -> (Vec<usize>, Vec<Line>, usize) {
         let n = self.headers.len();
         let len = |s: &str| s.chars().count();
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| len(h)).collect();
-        for row in &self.rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(len(cell));
-            }
-        }
-        // Numbers are never cut; the widest text column gives way first.
-        while widths.iter().sum::<usize>() + 2 * (n - 1) > WIDTH {
-            let widest = (0..n).filter(|&i| self.aligns[i] == Align::Left && widths[i] > 4).max_by_key(|&i| widths[i]);
-            match widest {
+        let natural: Vec<usize> = (0..n)
+            .map(|i| self.rows.iter().map(|r| r.get(i).map_or(0, |c| len(c))).fold(len(&self.headers[i]), usize::max))
+            .collect();
+        let min = |i: usize| match self.kinds[i] {
+            Kind::Text => natural[i].min(MIN_CUT.max(len(&self.headers[i]))),
+            Kind::Number | Kind::Whole => natural[i],
+        };
+        let mut widths = natural.clone();
+        let total = |widths: &[usize], gap: usize| widths.iter().sum::<usize>() + gap * (n - 1);
+        // The widest text column gives way first.
+        while total(&widths, 2) > WIDTH {
+            match (0..n).filter(|&i| widths[i] > min(i)).max_by_key(|&i| widths[i]) {
                 Some(i) => widths[i] -= 1,
                 None => break,
             }
         }
-        let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut String| {
-            let mut text = String::new();
-            for (i, cell) in cells.enumerate() {
-                if i > 0 {
-                    text.push_str("  ");
-                }
-                let cell = truncate(cell, widths[i]);
-                let pad = widths[i].saturating_sub(len(&cell));
-                if self.aligns[i] == Align::Right {
-                    text.push_str(&" ".repeat(pad));
-                    text.push_str(&cell);
-                } else {
-                    text.push_str(&cell);
-                    text.push_str(&" ".repeat(pad));
+        let one_line = |gap| (widths.clone(), vec![Line { cols: (0..n).collect(), indent: 0 }], gap);
+        if total(&widths, 2) <= WIDTH {
+            return one_line(2);
+        }
+        if total(&widths, 1) <= WIDTH {
+            return one_line(1);
+        }
+        // A whole value longer than any address (a long account, a reason) may wrap within its
+        // column, keeping its row on one line, when that is enough.
+        let mut within = widths.clone();
+        while total(&within, 2) > WIDTH {
+            let wrappable = |i: usize| self.kinds[i] == Kind::Whole && within[i] > MIN_WRAP.max(len(&self.headers[i]));
+            match (0..n).filter(|&i| wrappable(i)).max_by_key(|&i| within[i]) {
+                Some(i) => within[i] -= 1,
+                None => break,
+            }
+        }
+        if total(&within, 2) <= WIDTH {
+            return (within, vec![Line { cols: (0..n).collect(), indent: 0 }], 2);
+        }
+        // Wrap: as many columns per line as fit.
+        let mut lines: Vec<Line> = vec![Line { cols: vec![], indent: 0 }];
+        let mut used = 0;
+        for (i, w) in widths.iter_mut().enumerate() {
+            let line = lines.last_mut().expect("a line");
+            if !line.cols.is_empty() && used + 2 + *w > WIDTH {
+                lines.push(Line { cols: vec![], indent: INDENT });
+                used = INDENT;
+            }
+            let line = lines.last_mut().expect("a line");
+            *w = (*w).min(WIDTH - line.indent);
+            used += if line.cols.is_empty() { *w } else { 2 + *w };
+            line.cols.push(i);
+        }
+        // The room a line has left goes back to its cut columns.
+        for line in &lines {
+            let mut spare =
+                WIDTH - line.indent - line.cols.iter().map(|&i| widths[i]).sum::<usize>() - 2 * (line.cols.len() - 1);
+            for &i in &line.cols {
+                let more = (natural[i] - widths[i]).min(spare);
+                widths[i] += more;
+                spare -= more;
+            }
+        }
+        (widths, lines, 2)
+    }
+
+    fn render(&self, out: &mut String) {
+        let (widths, lines, gap) = self.layout();
+        let len = |s: &str| s.chars().count();
+        // One row of cells, over as many lines of text as its layout and its values need.
+        let row = |cells: &[&str], out: &mut String| {
+            for line in &lines {
+                let parts: Vec<Vec<String>> = line
+                    .cols
+                    .iter()
+                    .map(|&i| {
+                        let cell = cells.get(i).copied().unwrap_or("");
+                        match self.kinds[i] {
+                            Kind::Text => vec![truncate(cell, widths[i])],
+                            Kind::Number => vec![cell.to_string()],
+                            Kind::Whole => wrap_hard(cell, widths[i]),
+                        }
+                    })
+                    .collect();
+                let height = parts.iter().map(Vec::len).max().unwrap_or(1).max(1);
+                for k in 0..height {
+                    let mut text = " ".repeat(line.indent);
+                    for (p, &i) in line.cols.iter().enumerate() {
+                        if p > 0 {
+                            text.push_str(&" ".repeat(gap));
+                        }
+                        let cell = parts[p].get(k).map_or("", String::as_str);
+                        let pad = " ".repeat(widths[i].saturating_sub(len(cell)));
+                        if self.kinds[i] == Kind::Number {
+                            text.push_str(&pad);
+                            text.push_str(cell);
+                        } else {
+                            text.push_str(cell);
+                            text.push_str(&pad);
+                        }
+                    }
+                    out.push_str(text.trim_end());
+                    out.push('\n');
                 }
             }
-            out.push_str(text.trim_end());
-            out.push('\n');
         };
-        line(&mut self.headers.iter().copied(), out);
+        let headers: Vec<&str> = self.headers.iter().map(String::as_str).collect();
         let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        line(&mut rule.iter().map(String::as_str), out);
-        for row in &self.rows {
-            line(&mut row.iter().map(String::as_str), out);
+        let rule: Vec<&str> = rule.iter().map(String::as_str).collect();
+        row(&headers, out);
+        row(&rule, out);
+        for cells in &self.rows {
+            row(&cells.iter().map(String::as_str).collect::<Vec<_>>(), out);
         }
     }
 }
 
-/// `s` cut to `width` characters, the last one `…` when cut.
-pub fn truncate(s: &str, width: usize) -> String {
+/// `s` in lines of at most `width` characters: broken at spaces, and a longer word anywhere.
+fn wrap_hard(s: &str, width: usize) -> Vec<String> {
     if s.chars().count() <= width {
-        return s.to_string();
+        return vec![s.to_string()];
     }
-    let mut t: String = s.chars().take(width.saturating_sub(1)).collect();
-    t.push('…');
-    t
+    let mut out = Vec::new();
+    for line in wrap(s, width).split('\n') {
+        let chars: Vec<char> = line.chars().collect();
+        for chunk in chars.chunks(width.max(1)) {
+            out.push(chunk.iter().collect());
+        }
+    }
+    out
 }
 
 /// `s` broken into lines of at most `width` characters at spaces (a longer word gets a line
@@ -106,17 +208,12 @@ fn wrap(s: &str, width: usize) -> String {
     out
 }
 
-fn opt(s: &Option<String>) -> String {
-    s.clone().unwrap_or_else(|| "-".into())
-}
-
-fn section(out: &mut String, title: &str) {
+fn title(out: &mut String, title: &str) {
     let _ = write!(out, "\n{title}\n{}\n", "=".repeat(title.chars().count().min(WIDTH)));
 }
 
 /// Renders the report as text.
 pub fn render(r: &Report) -> String {
-    use Align::{Left as L, Right as R};
     let mut out = String::new();
     let _ = writeln!(out, "{}", truncate(&format!("MailLogSentinel report for {}", safe_text(&r.server)), WIDTH));
     let _ = writeln!(out, "Period: {} ({})", r.period.label, r.period.timezone);
@@ -124,198 +221,58 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(out, "maillogsentinel {}", r.version);
     if let Some(scan) = &r.last_scan {
         let _ = writeln!(out, "Logs read up to the last scan, at {}", scan.finished);
-        let warnings = scan.warnings();
-        if !warnings.is_empty() {
-            section(&mut out, "WARNING: this report may be incomplete");
-            for warning in warnings {
-                let _ = writeln!(out, "{}", wrap(&warning, WIDTH));
+    }
+    for s in sections(r) {
+        section(&mut out, &s);
+    }
+    out
+}
+
+fn section(out: &mut String, s: &Section<'_>) {
+    match s.tone {
+        Tone::Warning => title(out, &format!("WARNING: {}", s.title.narrow())),
+        // Text has no colour to raise an alarm with: the title says it.
+        Tone::Plain | Tone::Alarm => title(out, s.title.narrow()),
+    }
+    for block in &s.blocks {
+        match block {
+            Block::Paragraph(words) => {
+                for line in words.narrow().split('\n') {
+                    let _ = writeln!(out, "{}", wrap(&safe_text(line), WIDTH));
+                }
             }
+            Block::Note(note) => {
+                let _ = writeln!(out, "({})", safe_text(note));
+            }
+            Block::Table(t) if t.show.narrow() => table(out, t),
+            Block::Table(_) => {}
+            Block::HourChart(hours) => hour_bars(out, hours),
         }
     }
-    let t = &r.totals;
-    section(&mut out, "Summary");
-    let mut s = Table::new(&[("", L), ("this period", R), ("previous", R), ("change", R)]);
-    s.row(vec![
-        "Failed login attempts".into(),
-        thousands(t.failed_attempts),
-        thousands(t.previous_failed_attempts),
-        change(t.failed_attempts, t.previous_failed_attempts),
-    ]);
-    s.row(vec![
-        "Unique attacker IPs".into(),
-        thousands(t.unique_ips),
-        thousands(t.previous_unique_ips),
-        change(t.unique_ips, t.previous_unique_ips),
-    ]);
-    s.render(&mut out);
-    let _ = writeln!(out, "Successful logins: {}", thousands(t.successful_logins));
-    if t.mechanism_probes > 0 {
-        let _ = writeln!(out, "Mechanism probes (not counted): {}", thousands(t.mechanism_probes));
-    }
-    if !r.enrichment {
-        let _ = writeln!(out, "(No enrichment data yet: host names, countries and AS are not shown.)");
-    }
+}
 
-    section(&mut out, &format!("Possible compromises: {}", r.compromises.len()));
-    if r.compromises.is_empty() {
-        out.push_str("None: no successful login from an IP that failed recently or from a new country.\n");
-    } else {
-        let mut c =
-            Table::new(&[("Account", L), ("IP", L), ("First login", L), ("CC", L), ("Fails 7d", R), ("Why", L)]);
-        for x in &r.compromises {
-            let why: Vec<&str> = x
-                .why
-                .iter()
-                .map(|w| match w {
-                    super::CompromiseWhy::FailedBefore => "failed before",
-                    super::CompromiseWhy::NewCountry => "new country",
-                })
-                .collect();
-            c.row(vec![
-                opt(&x.username),
-                x.ip.clone(),
-                x.first_login.clone(),
-                opt(&x.country_code),
-                thousands(x.failures_7d),
-                why.join(", "),
-            ]);
-        }
-        c.render(&mut out);
+fn table(out: &mut String, t: &sections::Table) {
+    let shown: Vec<usize> = (0..t.columns.len()).filter(|&i| t.columns[i].show.narrow()).collect();
+    let cols: Vec<(&str, Kind)> = shown.iter().map(|&i| (t.columns[i].header.narrow(), t.columns[i].kind)).collect();
+    let mut layout = Table::new(&cols);
+    for row in &t.rows {
+        layout.row(shown.iter().map(|&i| row.get(i).map_or("", Wording::narrow).to_string()).collect());
     }
-
-    if r.backend_outages.events > 0 {
-        let b = &r.backend_outages;
-        section(&mut out, "WARNING: authentication backend errors");
-        let _ = writeln!(
-            out,
-            "{} {} such as \"Connection lost to authentication server\"\nfrom {} to {}.\n\
-             This is an operational problem on this server, not an attack;\nlogins may have failed.",
-            thousands(b.events),
-            if b.events == 1 { "event" } else { "events" },
-            opt(&b.first_seen),
-            opt(&b.last_seen)
-        );
-        let mut t = Table::new(&[("Service", L), ("Events", R)]);
-        for (service, n) in &b.services {
-            t.row(vec![service.clone(), thousands(*n)]);
-        }
-        t.render(&mut out);
+    layout.render(out);
+    for fact in &t.facts {
+        let _ = writeln!(out, "{}: {}", safe_text(&fact.label), safe_text(&fact.value));
     }
+}
 
-    let ip_table = |rows: &[super::IpRow], out: &mut String| {
-        let mut t = Table::new(&[
-            ("IP", L),
-            ("Tries", R),
-            ("Accts", R),
-            ("Hostname", L),
-            ("CC", L),
-            ("ASN", L),
-            ("Organisation", L),
-            ("First seen", L),
-        ]);
-        for x in rows {
-            t.row(vec![
-                x.ip.clone(),
-                thousands(x.attempts),
-                thousands(x.accounts),
-                opt(&x.hostname),
-                opt(&x.country_code),
-                opt(&x.asn),
-                opt(&x.aso),
-                x.first_seen.as_deref().map_or("-".into(), |s| s.chars().take(10).collect()),
-            ]);
-        }
-        t.render(out);
-    };
-    section(&mut out, "Top attacker IPs");
-    ip_table(&r.top_ips, &mut out);
-    let mut t = Table::new(&[("IP", L), ("First seen", L), ("Last seen", L)]);
-    for x in &r.top_ips {
-        t.row(vec![x.ip.clone(), opt(&x.first_seen), opt(&x.last_seen)]);
-    }
-    t.render(&mut out);
-
-    section(&mut out, "Top usernames");
-    let mut t = Table::new(&[("Username", L), ("Attempts", R), ("IPs", R)]);
-    for x in &r.top_users {
-        t.row(vec![x.username.clone(), thousands(x.attempts), thousands(x.ips)]);
-    }
-    t.render(&mut out);
-
-    if r.enrichment {
-        section(&mut out, "Top countries");
-        let mut t = Table::new(&[("Country", L), ("Attempts", R), ("IPs", R)]);
-        for x in &r.top_countries {
-            t.row(vec![x.country_code.clone(), thousands(x.attempts), thousands(x.ips)]);
-        }
-        t.render(&mut out);
-        section(&mut out, "Top networks (AS)");
-        let mut t = Table::new(&[("ASN", L), ("Organisation", L), ("Attempts", R), ("IPs", R)]);
-        for x in &r.top_asns {
-            t.row(vec![x.asn.clone(), x.aso.clone(), thousands(x.attempts), thousands(x.ips)]);
-        }
-        t.render(&mut out);
-    }
-
-    section(&mut out, "Top networks (/24, /64)");
-    let mut t = Table::new(&[("Network", L), ("Attempts", R), ("IPs", R)]);
-    for x in &r.top_networks {
-        t.row(vec![x.network.clone(), thousands(x.attempts), thousands(x.ips)]);
-    }
-    t.render(&mut out);
-
-    section(&mut out, "Attempts per hour");
-    let max = r.per_hour.iter().map(|h| h.attempts).max().unwrap_or(0).max(1);
-    for h in &r.per_hour {
+/// One line per hour: the count and a bar of `#`, 50 for the busiest hour.
+fn hour_bars(out: &mut String, hours: &[HourRow]) {
+    let max = hours.iter().map(|h| h.attempts).max().unwrap_or(0).max(1);
+    for h in hours {
         let bar = (h.attempts * 50).div_ceil(max) as usize;
         let line = format!("{}  {:>10}  {}", h.start, thousands(h.attempts), "#".repeat(bar));
         let _ = writeln!(out, "{}", line.trim_end());
     }
-
-    section(&mut out, &format!("New IPs never seen before: {}", thousands(r.new_ips.count)));
-    let _ = writeln!(out, "They made {} attempts. The busiest:", thousands(r.new_ips.attempts));
-    ip_table(&r.new_ips.top, &mut out);
-
-    if r.enrichment {
-        section(&mut out, "Reverse DNS of attacker IPs");
-        let mut t = Table::new(&[("Status", L), ("IPs", R), ("Attempts", R)]);
-        for x in &r.reverse_dns {
-            t.row(vec![x.status.clone(), thousands(x.ips), thousands(x.attempts)]);
-        }
-        t.render(&mut out);
-    }
-
-    section(&mut out, "Attempts per service");
-    let mut t = Table::new(&[("Service", L), ("Attempts", R), ("IPs", R)]);
-    for x in &r.services {
-        t.row(vec![x.service.clone(), thousands(x.attempts), thousands(x.ips)]);
-    }
-    t.render(&mut out);
-    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sentences_are_wrapped_at_spaces() {
-        assert_eq!(wrap("one two three four", 9), "one two\nthree\nfour");
-        assert_eq!(wrap("a verylongword b", 4), "a\nverylongword\nb");
-        assert_eq!(wrap("fits", 80), "fits");
-    }
-
-    #[test]
-    fn tables_fit_80_columns_and_cut_long_names_with_an_ellipsis() {
-        let mut t = Table::new(&[("Name", Align::Left), ("Host", Align::Left), ("N", Align::Right)]);
-        t.row(vec!["a".repeat(70), "b".repeat(40), "12,345".into()]);
-        t.row(vec!["evil\x1b[2J".into(), "x".into(), "1".into()]);
-        let mut out = String::new();
-        t.render(&mut out);
-        for line in out.lines() {
-            assert!(line.chars().count() <= WIDTH, "{line:?}");
-        }
-        assert!(out.contains('…') && out.contains("12,345"), "{out}");
-        assert!(!out.contains('\x1b') && out.contains("evil\\u{001B}[2J"), "{out}");
-    }
-}
+mod tests;

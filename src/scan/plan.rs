@@ -1,14 +1,16 @@
-//! Deciding, for each file of each log's family, which known content it holds and where reading
-//! resumes.
+//! Finding each log's rotated family, and deciding for each of its files which known content it
+//! holds and where reading resumes.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 
+use super::problems::{Problem, no_such_log};
 use crate::model::event::RawTime;
 use crate::parse::syslog::peek_time;
 use crate::parse::time::{YearState, first_year};
+use crate::source::discover::rotated_family;
 use crate::source::fingerprint::{FINGERPRINT_BYTES, Fingerprint};
 use crate::source::lines::{Chunk, LineReader};
 use crate::source::open::{self, Compression};
@@ -30,6 +32,36 @@ pub struct FilePlan {
     pub size: u64,
     /// Year state for its first line; `None` when reading resumes with the saved state.
     pub fresh_year: Option<YearState>,
+    /// With `--year`: what the next older file of its family is dated from (see [`YearHint`]).
+    pub older: Option<YearHint>,
+}
+
+/// The year of a file's newest year-less line under `--year`. `--year` names the year of the
+/// newest line of a whole rotated family, so it holds for the newest file as given; each older
+/// file ends before the next newer one starts, and its newest line takes the year of that
+/// file's first line, or the year before when its month and day come later in the calendar
+/// (`mail.log.1` ending `Dec 31`, `mail.log` starting `Jan 1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct YearHint {
+    /// The year of the newer file's first line (for the newest file: `--year`).
+    pub year: i16,
+    /// The newer file's first month and day; `None` for the newest file.
+    pub before: Option<(i8, i8)>,
+}
+
+impl YearHint {
+    /// The hint for the newest file of a family.
+    pub fn newest(year: i16) -> YearHint {
+        YearHint { year, before: None }
+    }
+
+    /// The year of a newest line dated `month_day`.
+    fn year_of(self, month_day: (i8, i8)) -> i16 {
+        match self.before {
+            Some(before) if month_day > before => self.year - 1,
+            _ => self.year,
+        }
+    }
 }
 
 /// Why a file is not read.
@@ -45,7 +77,7 @@ pub enum Skip {
 pub fn plan_file(
     store: &Store,
     path: &Path,
-    year: Option<i16>,
+    year: Option<YearHint>,
     tz: &TimeZone,
 ) -> Result<Result<FilePlan, Skip>, PlanError> {
     let io = |source| PlanError::Io { path: path.to_path_buf(), source };
@@ -68,9 +100,12 @@ pub fn plan_file(
     source.dev = dev;
     source.ino = ino;
     // Only a file read from its start needs its years inferred (which may mean reading its end).
+    // Under `--year` a resumed file's years are inferred too: the older files' hang on them.
     let resumes = source.offset > 0 && source.year.is_some();
-    let fresh_year = (!resumes).then(|| initial_year(path, &head, compression, &meta, year, tz));
-    Ok(Ok(FilePlan { path: path.to_path_buf(), source, size: meta.len(), fresh_year }))
+    let years = (!resumes || year.is_some()).then(|| initial_year(path, &head, compression, &meta, year, tz));
+    let fresh_year = years.filter(|_| !resumes).map(|(state, _)| state);
+    let older = year.and(years).map(|(state, first)| YearHint { year: state.year, before: first });
+    Ok(Ok(FilePlan { path: path.to_path_buf(), source, size: meta.len(), fresh_year, older }))
 }
 
 /// Problems that stop one file from being planned; other files go on.
@@ -89,16 +124,17 @@ pub enum PlanError {
     Store(#[from] StoreError),
 }
 
-/// The year of the file's first year-less line: the newest line's date comes from `--year` (with
-/// the last line's month and day) or from the modification time, see [`crate::parse::time`].
+/// The year of the file's first year-less line, and that line's month and day: the newest line's
+/// date comes from `--year` (with the last line's month and day, see [`YearHint`]) or from the
+/// modification time, see [`crate::parse::time`].
 fn initial_year(
     path: &Path,
     head: &[u8],
     compression: Compression,
     meta: &std::fs::Metadata,
-    year: Option<i16>,
+    year: Option<YearHint>,
     tz: &TimeZone,
-) -> YearState {
+) -> (YearState, Option<(i8, i8)>) {
     let first = head.split(|&b| b == b'\n').take(200).find_map(month_day);
     let modified = meta
         .modified()
@@ -114,18 +150,19 @@ fn initial_year(
         (_, None) => None,
     };
     let newest = match (year, last) {
-        (Some(y), Some((m, d))) => (y, m, d),
-        (Some(y), None) => (y, 12, 31),
+        (Some(y), Some((m, d))) => (y.year_of((m, d)), m, d),
+        (Some(y), None) => (y.year, 12, 31),
         (None, Some((m, d))) => {
             let y = if (m, d) > (mtime.1, mtime.2) { mtime.0 - 1 } else { mtime.0 };
             (y, m, d)
         }
         (None, None) => mtime,
     };
-    match first {
+    let state = match first {
         Some(f) => YearState { year: first_year(f, newest), month: f.0 },
         None => YearState { year: newest.0, month: newest.1 },
-    }
+    };
+    (state, first)
 }
 
 fn month_day(line: &[u8]) -> Option<(i8, i8)> {
@@ -149,4 +186,45 @@ fn last_month_day_of_archive(path: &Path) -> Option<(i8, i8)> {
         }
     }
     last
+}
+
+/// Every log's family (oldest file first), each path once; missing logs become problems.
+pub fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<Vec<PathBuf>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let missing = || no_such_log(Path::new("/run/systemd/journal").is_dir());
+    for log in logs {
+        match rotated_family(log) {
+            Ok(family) if family.is_empty() => {
+                problems.push(Problem { path: log.clone(), line: None, message: missing() })
+            }
+            Ok(family) => {
+                if !log.exists() {
+                    problems.push(Problem {
+                        path: log.clone(),
+                        line: None,
+                        message: "missing (its rotated copies were scanned); check --log or `logs` in the config"
+                            .into(),
+                    });
+                }
+                let mut paths = Vec::new();
+                for path in family {
+                    let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                    if seen.insert(key) {
+                        paths.push(path);
+                    }
+                }
+                out.push(paths);
+            }
+            Err(e) => problems.push(Problem {
+                path: log.clone(),
+                line: None,
+                message: match e.kind() {
+                    std::io::ErrorKind::NotFound => missing(),
+                    _ => format!("cannot list its directory: {e}; check its permissions"),
+                },
+            }),
+        }
+    }
+    out
 }

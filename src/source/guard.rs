@@ -2,11 +2,19 @@
 //!
 //! Reading a page of a memory map that lies past the end of its file (the file was truncated
 //! after it was mapped: logrotate's `copytruncate` during a scan) raises `SIGBUS`, which kills
-//! the process. [`register`] installs, once, a handler that recognises a fault inside a
-//! watched map, maps zero pages over the rest of that map (so the faulting read, when it is
-//! retried, and every later one read zeros) and marks the map: its reader asks
-//! [`Guarded::faulted`] before trusting what it read. A fault anywhere else goes to the handler
-//! that was there before (by default: the process dies, as it would have).
+//! the process. [`install`] installs a handler that recognises a fault inside a watched map, maps
+//! zero pages over the rest of that map (so the faulting read, when it is retried, and every
+//! later one read zeros) and marks the map: its reader asks [`Guarded::faulted`] before trusting
+//! what it read. A fault anywhere else goes to the handler that was there before (by default: the
+//! process dies, as it would have).
+//!
+//! The handler is process-wide, so the library never installs it by itself: a program that
+//! embeds the library keeps the signal handling it chose. The binary calls [`install`] at
+//! startup. Until someone has, [`register`] fails, and its callers read plain files with `read`
+//! instead of mapping them ([`MappedLines::new`](super::mapped::MappedLines::new) fails, and the
+//! scan falls back to [`LineReader`](super::lines::LineReader)): slower, the same lines, and a
+//! file truncated during the scan simply ends early instead of killing the process. Tests that
+//! map files (and truncate them) call [`install`] themselves.
 
 use std::io;
 use std::sync::OnceLock;
@@ -34,7 +42,8 @@ const FREE: Slot = Slot {
 
 static SLOT: [Slot; SLOTS] = [FREE; SLOTS];
 
-/// The page size, and the handler installed before ours; set once, read by the handler.
+/// The page size, and the handler installed before ours; set once by [`install`], read by the
+/// handler.
 static INSTALLED: OnceLock<io::Result<Previous>> = OnceLock::new();
 
 struct Previous {
@@ -79,10 +88,31 @@ impl Drop for Guarded {
     }
 }
 
-/// A slot for one reader's maps. Fails when the handler cannot be installed or every slot is in
-/// use: the caller then reads its file without a map.
+/// Installs the process-wide `SIGBUS` handler that lets files be mapped safely; call it once at
+/// startup, from the program (not from a library: the handler replaces the program's own, which
+/// it then calls for faults outside the maps it watches). Calling it again does nothing and
+/// returns the first call's outcome. On an error maps cannot be guarded, and plain files are read
+/// instead of mapped.
+pub fn install() -> io::Result<()> {
+    match INSTALLED.get_or_init(install_handler) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(io::Error::new(e.kind(), format!("cannot install the SIGBUS handler: {e}"))),
+    }
+}
+
+/// Whether [`install`] has installed the handler.
+pub fn installed() -> bool {
+    matches!(INSTALLED.get(), Some(Ok(_)))
+}
+
+/// A slot for one reader's maps. Fails when the handler was not installed ([`install`]) or every
+/// slot is in use: the caller then reads its file without a map.
 pub fn register() -> io::Result<Guarded> {
-    installed()?;
+    if !installed() {
+        return Err(io::Error::other(
+            "the SIGBUS handler is not installed (the program did not call source::guard::install)",
+        ));
+    }
     for (i, slot) in SLOT.iter().enumerate() {
         if slot.taken.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             slot.len.store(0, Ordering::Release);
@@ -93,15 +123,8 @@ pub fn register() -> io::Result<Guarded> {
     Err(io::Error::other("too many files mapped at once"))
 }
 
-/// Installs the handler if it is not yet: an error means maps cannot be guarded.
-fn installed() -> io::Result<()> {
-    match INSTALLED.get_or_init(install) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(io::Error::new(e.kind(), format!("cannot install the SIGBUS handler: {e}"))),
-    }
-}
-
-fn install() -> io::Result<Previous> {
+/// Installs the handler, returning what it replaced.
+fn install_handler() -> io::Result<Previous> {
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096).max(1);
     // SAFETY: a zeroed sigaction is a valid value to fill in; the handler only makes calls that
@@ -119,6 +142,8 @@ fn install() -> io::Result<Previous> {
     }
 }
 
+/// The handler: a fault inside a watched map gets zero pages; any other goes to the handler from
+/// before.
 extern "C" fn on_sigbus(signal: libc::c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
     let addr = unsafe { (*info).si_addr() } as usize;

@@ -1,23 +1,25 @@
 //! Reading complete lines of a plain file straight from a memory map.
 //!
 //! Reading a plain log with `read` copies every byte from the page cache into the scanner's
-//! buffer: a tenth of a first scan's CPU time. Mapping the file lets the prefilter search the
-//! page cache itself. The chunks handed out are those of [`LineReader`](super::lines::LineReader):
+//! buffer, a cost of its own on a first scan of large logs. Mapping the file lets the prefilter
+//! search the page cache itself. The chunks handed out are those of [`LineReader`](super::lines::LineReader):
 //! whole lines, at most `WINDOW` bytes of them at a time, lines longer than
 //! [`MAX_LINE`] skipped, a partial last line left for the next run.
 //!
 //! A mapped file that shrinks while it is read (`copytruncate` by logrotate) would kill the
 //! process with `SIGBUS` when a page past the new end is touched: [`guard`] turns such a page
 //! into zeros and remembers it, and the chunk thread asks [`MappedLines::intact`] after each
-//! chunk whether what it read was the file's content.
+//! chunk whether what it read was the file's content. The guard is the program's to install
+//! ([`guard::install`]); until it has been, [`MappedLines::new`] fails and the caller reads the
+//! file instead.
 
 use std::fs::File;
 use std::io;
 
 use memmap2::{Advice, Mmap, MmapOptions};
 
+use super::chunk::{Chunk, MAX_LINE};
 use super::guard::{self, Guarded};
-use super::lines::{Chunk, MAX_LINE};
 
 /// The error a read ends with when the file shrank under its map ([`MappedLines::intact`]).
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +61,8 @@ pub struct MappedLines {
 impl MappedLines {
     /// Maps `file` (a regular file, not compressed) from content offset `offset` on, region by
     /// region. The content is what the file holds now: lines appended later are for the next
-    /// run. Fails when the file cannot be guarded: it is then read instead.
+    /// run. Fails when the file cannot be guarded (the program did not call [`guard::install`], or
+    /// too many files are mapped at once): it is then read instead.
     pub fn new(file: File, offset: u64) -> io::Result<MappedLines> {
         let len = file.metadata()?.len();
         let guard = guard::register()?;
@@ -151,84 +154,4 @@ impl MappedLines {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::Write;
-
-    use super::*;
-
-    fn chunks(lines: &mut MappedLines) -> Vec<(u64, Vec<u8>)> {
-        let mut out = Vec::new();
-        while let Some(chunk) = lines.next_chunk().unwrap() {
-            match chunk {
-                Chunk::Lines { offset, data } => out.push((offset, data.to_vec())),
-                Chunk::Overlong { offset, len } => out.push((offset, format!("overlong {len}").into_bytes())),
-            }
-        }
-        out
-    }
-
-    fn file(content: &[u8]) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(content).unwrap();
-        f
-    }
-
-    #[test]
-    fn whole_lines_from_an_offset_and_the_partial_tail_waits() {
-        let f = file(b"one\ntwo\nthree");
-        let mut lines = MappedLines::new(f.reopen().unwrap(), 4).unwrap();
-        assert_eq!(chunks(&mut lines), [(4, b"two\n".to_vec())]);
-        assert_eq!(lines.partial_len(), 5);
-        assert!(lines.intact());
-    }
-
-    #[test]
-    fn chunks_hold_whole_lines_of_a_large_file_and_a_long_line_whole_across_regions() {
-        // Past two regions, with a long line across the end of the first.
-        let mut content = Vec::new();
-        let mut i = 0;
-        while content.len() < REGION - WINDOW / 2 {
-            content.extend_from_slice(format!("line {i} with some text\n").as_bytes());
-            i += 1;
-        }
-        content.extend(std::iter::repeat_n(b'x', 3 * WINDOW));
-        content.push(b'\n');
-        while content.len() < 2 * REGION + WINDOW {
-            content.extend_from_slice(format!("line {i} with some text\n").as_bytes());
-            i += 1;
-        }
-        let f = file(&content);
-        let got = chunks(&mut MappedLines::new(f.reopen().unwrap(), 0).unwrap());
-        assert!(got.len() > 3);
-        assert!(got.iter().all(|(_, data)| data.ends_with(b"\n")));
-        assert_eq!(got.iter().flat_map(|(_, data)| data.clone()).collect::<Vec<_>>(), content);
-    }
-
-    #[test]
-    fn an_overlong_line_is_skipped() {
-        let mut content = b"before\n".to_vec();
-        content.extend(std::iter::repeat_n(b'y', MAX_LINE + 5));
-        content.extend_from_slice(b"\nafter\n");
-        let f = file(&content);
-        let got = chunks(&mut MappedLines::new(f.reopen().unwrap(), 0).unwrap());
-        let overlong = format!("overlong {}", MAX_LINE + 6).into_bytes();
-        let after = (7 + MAX_LINE as u64 + 6, b"after\n".to_vec());
-        assert_eq!(got, [(0, b"before\n".to_vec()), (7, overlong), after]);
-    }
-
-    /// `copytruncate` while a file is read: the pages past the new end read as zeros instead of
-    /// killing the process, and the reader knows.
-    #[test]
-    fn a_file_that_shrinks_under_its_map_reads_zeros_and_is_noticed() {
-        let content: Vec<u8> = (0..WINDOW + 100_000).map(|i| if i % 100 == 99 { b'\n' } else { b'a' }).collect();
-        let f = file(&content);
-        let mut lines = MappedLines::new(f.reopen().unwrap(), 0).unwrap();
-        f.as_file().set_len(10_000).unwrap();
-        // The search for the window's last line end read the zeros past the new end.
-        let Some(Chunk::Lines { data, .. }) = lines.next_chunk().unwrap() else { panic!("no chunk") };
-        assert_eq!(data, &content[..10_000], "the content that is left");
-        assert!(!lines.intact());
-        assert!(lines.next_chunk().unwrap().is_none());
-        assert_eq!(lines.partial_len(), content.len() - 10_000, "zeros, no line end");
-    }
-}
+mod tests;

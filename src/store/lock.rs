@@ -28,8 +28,14 @@ pub enum LockError {
         /// The pid written by the holder, or `unknown`.
         holder: String,
     },
-    /// The lock file could not be created or locked.
-    #[error("cannot lock {path}: {source}")]
+    /// The lock file could not be created or locked: the data directory cannot be used (not
+    /// writable by this user, read-only file system, ...). Not a sign of another process.
+    #[error(
+        "data directory {dir}: cannot create or lock {path}: {source}; the directory must be writable by \
+         the user running maillogsentinel: fix its owner or permissions, or pass --data-dir",
+        dir = path.parent().unwrap_or(path).display(),
+        path = path.display()
+    )]
     Io {
         /// The lock file.
         path: PathBuf,
@@ -76,5 +82,17 @@ mod tests {
         assert!(err.contains(&std::process::id().to_string()), "{err}");
         drop(first);
         DataDirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_lock_file_that_cannot_be_opened_is_an_io_error_naming_the_cause_not_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the lock file should be: open() fails with EISDIR, even as root.
+        std::fs::create_dir(dir.path().join(LOCK_FILE)).unwrap();
+        let err = DataDirLock::acquire(dir.path()).unwrap_err();
+        assert!(matches!(err, LockError::Io { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(!text.contains("another maillogsentinel"), "{text}");
+        assert!(text.contains(&dir.path().display().to_string()) && text.contains("writable"), "{text}");
     }
 }

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
+use super::OpenError;
 use super::csv::{DbKind, Rows};
 
 const MAGIC: &[u8; 8] = b"MLSGEOI1";
@@ -83,6 +84,26 @@ pub fn cache_path(cache_dir: &Path, source: &Path) -> PathBuf {
     cache_dir.join(format!("{name}.{hash:016x}.idx"))
 }
 
+/// Why a cached index cannot be used as it is (it is then rebuilt from the CSV).
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// It cannot be read or written.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Not an index file at all.
+    #[error("not an index file")]
+    NotIndex,
+    /// Built from another version of the CSV.
+    #[error("stale")]
+    Stale,
+    /// The index of the other kind of database.
+    #[error("index of another kind")]
+    OtherKind,
+    /// Shorter or longer than its header says.
+    #[error("truncated or corrupt index")]
+    Corrupt,
+}
+
 /// How [`RangeIndex::open`] got its index, for `geo update` and the benchmark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -96,21 +117,21 @@ pub enum Origin {
 
 impl RangeIndex {
     /// Opens the cached index of the CSV `source`, building it first when missing or stale.
-    pub fn open(source: &Path, kind: DbKind, cache_dir: &Path) -> Result<(RangeIndex, Origin), String> {
-        let stamp = stamp_of(source).map_err(|e| format!("{}: {e}", source.display()))?;
+    pub fn open(source: &Path, kind: DbKind, cache_dir: &Path) -> Result<(RangeIndex, Origin), OpenError> {
+        let stamp = stamp_of(source).map_err(|e| OpenError::Io { path: source.to_path_buf(), source: e })?;
         let cache = cache_path(cache_dir, source);
         if let Ok(index) = RangeIndex::map(&cache, kind, stamp) {
             return Ok((index, Origin::Cached));
         }
         let read_rows = || {
-            let file = File::open(source).map_err(|e| format!("{}: {e}", source.display()))?;
+            let file = File::open(source).map_err(|e| OpenError::Io { path: source.to_path_buf(), source: e })?;
             super::csv::read(BufReader::with_capacity(1 << 20, file), kind)
-                .map_err(|e| format!("{}: {e}", source.display()))
+                .map_err(|e| OpenError::Csv { path: source.to_path_buf(), source: e })
         };
         let rows = read_rows()?;
         // Streamed to the cache file: only the rows are held in memory.
         let written = write_atomically(&cache, |out| build(rows, kind, stamp, out))
-            .map_err(|e| e.to_string())
+            .map_err(IndexError::Io)
             .and_then(|()| RangeIndex::map(&cache, kind, stamp));
         match written {
             Ok(index) => Ok((index, Origin::Built)),
@@ -135,27 +156,27 @@ impl RangeIndex {
         }
     }
 
-    fn map(path: &Path, kind: DbKind, stamp: Stamp) -> Result<RangeIndex, String> {
-        let file = File::open(path).map_err(|e| e.to_string())?;
+    fn map(path: &Path, kind: DbKind, stamp: Stamp) -> Result<RangeIndex, IndexError> {
+        let file = File::open(path)?;
         // SAFETY: the cache file is only ever replaced by rename (see `write_atomically`), never
         // written in place, so the mapped inode does not change under us.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| e.to_string())?;
+        let map = unsafe { Mmap::map(&file) }?;
         RangeIndex::from_bytes(Bytes::Mapped(map), kind, Some(stamp))
     }
 
-    fn from_bytes(bytes: Bytes, kind: DbKind, stamp: Option<Stamp>) -> Result<RangeIndex, String> {
+    fn from_bytes(bytes: Bytes, kind: DbKind, stamp: Option<Stamp>) -> Result<RangeIndex, IndexError> {
         let b = bytes.as_ref();
         if b.len() < HEADER || &b[..8] != MAGIC {
-            return Err("not an index file".into());
+            return Err(IndexError::NotIndex);
         }
         let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
         let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
         let found = Stamp { size: u64_at(8), mtime_ns: u64_at(16), ino: u64_at(48), ctime_ns: u64_at(56) };
         if stamp.is_some_and(|s| s != found) {
-            return Err("stale".into());
+            return Err(IndexError::Stale);
         }
         if u32_at(24) != kind_code(kind) {
-            return Err("index of another kind".into());
+            return Err(IndexError::OtherKind);
         }
         let (n4, n6, nrec) = (u32_at(28) as usize, u32_at(32) as usize, u32_at(36) as usize);
         let text_len = u64_at(40) as usize;
@@ -164,7 +185,7 @@ impl RangeIndex {
         let recs = v6 + n6 * 36;
         let text = recs + nrec * 12;
         if text.checked_add(text_len) != Some(b.len()) {
-            return Err("truncated or corrupt index".into());
+            return Err(IndexError::Corrupt);
         }
         Ok(RangeIndex { bytes, n4, n6, nrec, v4, v6, recs, text })
     }

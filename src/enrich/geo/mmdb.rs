@@ -10,8 +10,10 @@ use std::fs::File;
 use std::net::IpAddr;
 use std::path::Path;
 
-use maxminddb::{PathElement, Reader};
+use maxminddb::{MaxMindDbError, PathElement, Reader};
 use memmap2::Mmap;
+
+use super::OpenError;
 
 /// The marker that starts an MMDB file's metadata section.
 const METADATA_MARKER: &[u8] = b"\xAB\xCD\xEFMaxMind.com";
@@ -40,18 +42,18 @@ pub struct Mmdb {
 
 impl Mmdb {
     /// Opens and maps `path`.
-    pub fn open(path: &Path) -> Result<Mmdb, String> {
-        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn open(path: &Path) -> Result<Mmdb, OpenError> {
+        let io = |source| OpenError::Io { path: path.to_path_buf(), source };
+        let file = File::open(path).map_err(io)?;
         // SAFETY: databases are replaced by rename (`geo update`), never rewritten in place.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
-        let reader =
-            Reader::from_source(map).map_err(|e| format!("{}: not a valid MaxMind DB: {e}", path.display()))?;
+        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let reader = Reader::from_source(map).map_err(|source| OpenError::Mmdb { path: path.to_path_buf(), source })?;
         Ok(Mmdb { reader })
     }
 
     /// Builds a reader over bytes in memory (to check a download before installing it).
-    pub fn check_bytes(bytes: Vec<u8>) -> Result<Reader<Vec<u8>>, String> {
-        Reader::from_source(bytes).map_err(|e| format!("not a valid MaxMind DB: {e}"))
+    pub fn check_bytes(bytes: Vec<u8>) -> Result<Reader<Vec<u8>>, MaxMindDbError> {
+        Reader::from_source(bytes)
     }
 
     /// The country code of `ip`, if the database has one.

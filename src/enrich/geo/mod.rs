@@ -16,6 +16,35 @@ use self::csv::DbKind;
 use self::index::{Origin, RangeIndex};
 use self::mmdb::Mmdb;
 
+/// Why a database file cannot be used (the scan then goes on without it, with a warning).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The file cannot be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It starts like a MaxMind DB but is not a valid one.
+    #[error("{}: not a valid MaxMind DB: {source}", path.display())]
+    Mmdb {
+        /// The database file.
+        path: PathBuf,
+        /// What the reader found wrong.
+        source: maxminddb::MaxMindDbError,
+    },
+    /// Not an ip-location-db CSV of the expected kind.
+    #[error("{}: {source}", path.display())]
+    Csv {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: self::csv::CsvError,
+    },
+}
+
 /// Where CSV indexes are cached, inside the data directory.
 pub const CACHE_DIR: &str = "cache/geo";
 
@@ -35,7 +64,7 @@ pub struct GeoDb {
 impl GeoDb {
     /// Opens `path` as a `kind` database, choosing the format by content. CSV indexes are cached
     /// in `cache_dir`.
-    pub fn open(path: &Path, kind: DbKind, cache_dir: &Path) -> Result<(GeoDb, Option<Origin>), String> {
+    pub fn open(path: &Path, kind: DbKind, cache_dir: &Path) -> Result<(GeoDb, Option<Origin>), OpenError> {
         if mmdb::looks_like_mmdb(path) {
             let db = Mmdb::open(path)?;
             return Ok((GeoDb { path: path.to_path_buf(), kind, source: Source::Mmdb(db) }, None));

@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use super::HourRow;
-use super::html::escape;
-use crate::cli::thousands;
+use super::escape;
+use crate::report::HourRow;
+use crate::report::format::thousands;
 
 /// Width in pixels of the longest bar of [`hours_table`].
 const BAR_PX: u64 = 300;
@@ -96,35 +96,4 @@ pub fn hours_table(hours: &[HourRow]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hour(start: &str, attempts: u64) -> HourRow {
-        HourRow { start: start.into(), attempts }
-    }
-
-    /// The bar widths of a rendered table, in order.
-    fn widths(html: &str) -> Vec<u64> {
-        html.split(r#"<td width=""#).skip(1).filter_map(|s| s.split('"').next()?.parse().ok()).collect()
-    }
-
-    #[test]
-    fn bars_are_proportional_and_empty_hours_are_left_out() {
-        let html = hours_table(&[
-            hour("2026-11-24 00:00", 1_000),
-            hour("2026-11-24 01:00", 0),
-            hour("2026-11-24 02:00", 500),
-            hour("2026-11-24 03:00", 1),
-        ]);
-        assert_eq!(widths(&html), [BAR_PX, BAR_PX / 2, 1]);
-        assert!(html.contains(">1,000<") && !html.contains("01:00"), "{html}");
-    }
-
-    #[test]
-    fn huge_counts_do_not_overflow_and_text_is_escaped() {
-        let html = hours_table(&[hour("<b>", u64::MAX), hour("x", u64::MAX / 2)]);
-        assert_eq!(widths(&html), [BAR_PX, BAR_PX / 2]);
-        assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"));
-        assert_eq!(hours_table(&[]).matches("<tr>").count(), 1, "header only");
-    }
-}
+mod tests;

@@ -1,0 +1,488 @@
+use super::*;
+use crate::model::event::{Detail, OwnedEvent};
+use crate::model::symbols::{Sym, Symbols};
+use std::cell::RefCell;
+
+thread_local! {
+    /// The texts of the test events.
+    static SYMBOLS: RefCell<Symbols> = RefCell::new(Symbols::new());
+}
+
+/// The text of a symbol of a test event.
+fn text(sym: Sym) -> String {
+    SYMBOLS.with(|s| s.borrow().get(sym).to_string())
+}
+
+fn opt_text(sym: Option<Sym>) -> Option<String> {
+    sym.map(text)
+}
+
+fn snapshot(c: &Correlator) -> Vec<u8> {
+    SYMBOLS.with(|s| c.snapshot(&s.borrow()))
+}
+
+fn restore(state: &[u8]) -> Result<Correlator, serde_json::Error> {
+    SYMBOLS.with(|s| Correlator::restore(state, &mut s.borrow_mut()))
+}
+
+/// The JSON value of a state: objects compare without regard to key order.
+fn json(state: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(state).unwrap()
+}
+
+const T0: i64 = 1_700_000_000;
+const IP1: &str = "192.0.2.1";
+const IP2: &str = "198.51.100.7";
+
+/// A failure at `T0 + secs` (seconds, fractional allowed) from `ip`, as `layer` logs it.
+fn ev(secs: f64, ip: &str, layer: Layer, session: Option<&str>, count: u32) -> Event {
+    let (service, username, reason, mechanism, logged_hostname, duration_secs) = match layer {
+        Layer::SmtpFront => (
+            "postfix/submission/smtpd",
+            None,
+            Reason::AuthenticationFailure,
+            Some("LOGIN".to_string()),
+            Some("unknown".to_string()),
+            None,
+        ),
+        Layer::LoginFront => {
+            ("dovecot/imap-login", Some("carol"), Reason::AuthenticationFailure, Some("PLAIN".into()), None, Some(30))
+        }
+        Layer::Backend => ("dovecot/auth", Some("bob"), Reason::PasswordMismatch, None, None, None),
+        Layer::Pam => ("auth", Some("bob"), Reason::AuthenticationFailure, None, None, None),
+    };
+    let owned = OwnedEvent {
+        time: Timestamp::from_millisecond(T0 * 1000 + (secs * 1000.0) as i64).unwrap(),
+        server: "mx".to_string(),
+        detail: Detail {
+            kind: Kind::Failure,
+            reason,
+            service: service.to_string(),
+            client_ip: ip.parse().unwrap(),
+            username: username.map(str::to_string),
+            mechanism,
+            logged_hostname,
+            count,
+            layer,
+            session: session.map(str::to_string),
+            duration_secs,
+        },
+    };
+    SYMBOLS.with(|s| owned.intern(&mut s.borrow_mut()))
+}
+
+fn smtp(secs: f64, ip: &str) -> Event {
+    ev(secs, ip, Layer::SmtpFront, None, 1)
+}
+fn backend(secs: f64, ip: &str) -> Event {
+    ev(secs, ip, Layer::Backend, None, 1)
+}
+fn backend_s(secs: f64, ip: &str, s: &str) -> Event {
+    ev(secs, ip, Layer::Backend, Some(s), 1)
+}
+fn login(secs: f64, ip: &str, s: &str, n: u32) -> Event {
+    ev(secs, ip, Layer::LoginFront, Some(s), n)
+}
+fn pam(secs: f64, ip: &str) -> Event {
+    ev(secs, ip, Layer::Pam, None, 1)
+}
+
+/// Keys by position: line `i` of the sequence is at offset `100 * i`.
+fn keyed(events: &[Event]) -> Vec<(EventKey, Event)> {
+    events.iter().enumerate().map(|(i, e)| (EventKey { source: 1, offset: 100 * i as u64 }, *e)).collect()
+}
+
+fn far_future() -> Timestamp {
+    Timestamp::from_second(T0 + 100_000_000).unwrap()
+}
+
+/// Pushes everything, then flushes; checks every output counts at least 1.
+fn run(events: &[Event]) -> Vec<KeyedEvent> {
+    let mut c = Correlator::new();
+    let mut out = Vec::new();
+    for (k, e) in keyed(events) {
+        c.push(k, e, &mut out);
+    }
+    c.flush_before(far_future(), &mut out);
+    assert_eq!(c.pending_len(), 0);
+    check(&out);
+    out
+}
+
+fn check(out: &[KeyedEvent]) {
+    assert!(out.iter().all(|o| o.event.count >= 1), "{out:#?}");
+    let mut keys: Vec<_> = out.iter().map(|o| o.key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), out.len(), "one output per line key: {out:#?}");
+}
+
+fn total(out: &[KeyedEvent]) -> u32 {
+    out.iter().map(|o| o.event.count).sum()
+}
+
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![vec![]];
+    }
+    let mut all = Vec::new();
+    for p in permutations(n - 1) {
+        for i in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(i, n - 1);
+            all.push(q);
+        }
+    }
+    all
+}
+
+/// Feeds the events in every order (times unchanged) and checks the total each time.
+fn every_order(events: &[Event], expected: u32) {
+    for p in permutations(events.len()) {
+        let ordered: Vec<Event> = p.iter().map(|&i| events[i]).collect();
+        assert_eq!(total(&run(&ordered)), expected, "order {p:?}");
+    }
+}
+
+#[test]
+fn smtp_via_dovecot_backend_first_merges() {
+    let out = run(&[backend(0.0, IP1), smtp(2.0, IP1)]);
+    assert_eq!(out.len(), 1);
+    let o = &out[0];
+    assert_eq!(o.key, EventKey { source: 1, offset: 0 });
+    let d = &o.event;
+    assert_eq!(d.count, 1);
+    assert_eq!(text(d.service), "postfix/submission/smtpd");
+    assert_eq!(opt_text(d.logged_hostname).as_deref(), Some("unknown"));
+    assert_eq!(opt_text(d.mechanism).as_deref(), Some("LOGIN"));
+    assert_eq!(opt_text(d.username).as_deref(), Some("bob"));
+    assert_eq!(d.reason, Reason::PasswordMismatch);
+    assert_eq!(d.layer, Layer::SmtpFront);
+}
+
+#[test]
+fn merged_event_is_output_once_the_window_passes() {
+    let mut c = Correlator::new();
+    let mut out = Vec::new();
+    let ev = keyed(&[backend(0.0, IP1), smtp(2.0, IP1), smtp(20.0, IP2)]);
+    c.push(ev[0].0, ev[0].1, &mut out);
+    c.push(ev[1].0, ev[1].1, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(c.pending_len(), 1);
+    c.push(ev[2].0, ev[2].1, &mut out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].key, ev[0].0);
+    assert_eq!(text(out[0].event.service), "postfix/submission/smtpd");
+    assert_eq!(c.pending_len(), 0);
+}
+
+#[test]
+fn smtp_first_then_backend_counts_once() {
+    let out = run(&[smtp(0.0, IP1), backend(2.0, IP1)]);
+    assert_eq!(total(&out), 1);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].event.layer, Layer::SmtpFront);
+    every_order(&[backend(0.0, IP1), smtp(2.0, IP1)], 1);
+}
+
+#[test]
+fn imap_backend_lines_and_login_line() {
+    let s = "AbCdEf";
+    let full = [backend_s(0.0, IP1, s), backend_s(3.0, IP1, s), backend_s(6.0, IP1, s), login(8.0, IP1, s, 3)];
+    let out = run(&full);
+    assert_eq!(total(&out), 3);
+    assert_eq!(out.len(), 3);
+    assert!(out.iter().all(|o| o.event.layer == Layer::Backend));
+    // Login line minutes later still joins by session.
+    let late = [backend_s(0.0, IP1, s), backend_s(3.0, IP1, s), backend_s(6.0, IP1, s), login(400.0, IP1, s, 3)];
+    assert_eq!(total(&run(&late)), 3);
+    // Close together, any order.
+    every_order(&[backend_s(0.0, IP1, s), backend_s(1.0, IP1, s), login(2.0, IP1, s, 2)], 2);
+}
+
+#[test]
+fn session_backend_lines_wait_for_their_login_line_and_take_its_service() {
+    let s = "AbCdEf";
+    let mut c = Correlator::new();
+    let mut out = Vec::new();
+    // Dovecot's auth penalty spaces the attempts of one connection by seconds, more than W.
+    let lines = keyed(&[backend_s(0.0, IP1, s), backend_s(12.0, IP1, s), backend_s(30.0, IP1, s), smtp(45.0, IP2)]);
+    for &(key, event) in &lines {
+        c.push(key, event, &mut out);
+    }
+    assert_eq!(out.len(), 1, "only the unrelated Postfix line: {out:?}");
+    assert_eq!(c.pending_len(), 3);
+    let pop3 = |mut e: Event| {
+        e.service = SYMBOLS.with(|t| t.borrow_mut().text("dovecot/pop3-login"));
+        e
+    };
+    c.push(EventKey { source: 1, offset: 900 }, pop3(login(50.0, IP1, s, 3)), &mut out);
+    assert_eq!(c.pending_len(), 0);
+    let attempts: Vec<_> = out[1..].iter().map(|o| (o.key, o.event.time, text(o.event.service))).collect();
+    let want: Vec<_> = lines[..3].iter().map(|&(key, e)| (key, e.time, "dovecot/pop3-login".to_string())).collect();
+    assert_eq!(attempts, want, "each attempt at its own time, under the login process's service");
+    assert!(out[1..].iter().all(|o| o.event.count == 1 && o.event.mechanism.is_some()));
+    // Also when the connection ends in a successful login.
+    let mut ok = login(8.0, IP1, s, 1);
+    ok.kind = Kind::Success;
+    ok.reason = Reason::LoginOk;
+    let out = run(&[backend_s(0.0, IP1, s), backend_s(4.0, IP1, s), ok]);
+    assert_eq!(out.len(), 3);
+    assert_eq!(total(&out[..2]), 2);
+    assert!(out[..2].iter().all(|o| text(o.event.service) == "dovecot/imap-login"));
+    assert_eq!(out[2].event.kind, Kind::Success);
+}
+
+#[test]
+fn session_backend_lines_without_a_login_line_are_output_after_the_session_hold() {
+    let s = "AbCdEf";
+    let mut c = Correlator::new();
+    let mut out = Vec::new();
+    c.push(EventKey { source: 1, offset: 0 }, backend_s(0.0, IP1, s), &mut out);
+    c.push(EventKey { source: 1, offset: 100 }, smtp(SESSION_HOLD_MS as f64 / 1000.0 - 1.0, IP2), &mut out);
+    assert_eq!(out.len(), 1, "still waiting for the login line");
+    // The end of a scan keeps it while its connection may still be open...
+    let at = |secs: i64| Timestamp::from_second(T0 + secs).unwrap();
+    c.flush_before(at(SESSION_HOLD_MS / 1000 - 11), &mut out);
+    assert_eq!(c.pending_len(), 1);
+    // ...and outputs it, under the auth process's service, once it cannot be.
+    c.flush_before(at(SESSION_HOLD_MS / 1000 - 9), &mut out);
+    assert_eq!(c.pending_len(), 0);
+    assert_eq!(out.len(), 2);
+    assert_eq!(text(out[1].event.service), "dovecot/auth");
+    // The same when a later line shows that the hold is over.
+    let mut c = Correlator::new();
+    let mut out = Vec::new();
+    for (key, event) in keyed(&[backend_s(0.0, IP1, s), smtp(SESSION_HOLD_MS as f64 / 1000.0 + 1.0, IP2)]) {
+        c.push(key, event, &mut out);
+    }
+    assert_eq!(out.len(), 2);
+    assert_eq!(text(out[0].event.service), "dovecot/auth");
+}
+
+#[test]
+fn login_line_counts_attempts_without_backend_lines() {
+    let s = "sess1";
+    let out = run(&[backend_s(0.0, IP1, s), login(5.0, IP1, s, 3)]);
+    assert_eq!(total(&out), 3);
+    let login_out = out.iter().find(|o| o.event.layer == Layer::LoginFront).unwrap();
+    assert_eq!(login_out.event.count, 2);
+
+    let out = run(&[login(5.0, IP1, s, 2)]);
+    assert_eq!(total(&out), 2);
+    assert_eq!(out.len(), 1);
+
+    // Another session of the same IP is not covered.
+    let out = run(&[backend_s(0.0, IP1, "other"), login(5.0, IP1, s, 2)]);
+    assert_eq!(total(&out), 3);
+}
+
+#[test]
+fn pam_backend_and_postfix_count_once() {
+    every_order(&[pam(0.0, IP1), backend(0.5, IP1), smtp(2.5, IP1)], 1);
+    let out = run(&[pam(0.0, IP1), backend(0.5, IP1), smtp(2.5, IP1)]);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].key, EventKey { source: 1, offset: 0 });
+    assert_eq!(text(out[0].event.service), "postfix/submission/smtpd");
+    assert_eq!(out[0].event.reason, Reason::PasswordMismatch);
+    assert_eq!(opt_text(out[0].event.username).as_deref(), Some("bob"));
+}
+
+#[test]
+fn pam_backend_session_and_login_count_once() {
+    let s = "pamsess";
+    every_order(&[pam(0.0, IP1), backend_s(0.5, IP1, s), login(3.0, IP1, s, 1)], 1);
+    every_order(&[pam(0.0, IP1), login(3.0, IP1, s, 1)], 1);
+    every_order(&[pam(0.0, IP1), backend(0.5, IP1)], 1);
+    every_order(&[pam(0.0, IP1), smtp(2.0, IP1)], 1);
+}
+
+#[test]
+fn pam_alone_counts_once() {
+    let out = run(&[pam(0.0, IP1)]);
+    assert_eq!(total(&out), 1);
+    assert_eq!(out[0].event.layer, Layer::Pam);
+    assert_eq!(total(&run(&[ev(0.0, IP1, Layer::Pam, None, 4)])), 4);
+}
+
+#[test]
+fn different_ips_never_join() {
+    let out = run(&[backend(0.0, IP1), backend(0.1, IP2), smtp(2.0, IP1), smtp(2.1, IP2)]);
+    assert_eq!(total(&out), 2);
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|o| o.event.layer == Layer::SmtpFront));
+    assert_eq!(total(&run(&[backend(0.0, IP1), smtp(2.0, IP2)])), 2);
+    assert_eq!(total(&run(&[pam(0.0, IP1), backend(0.0, IP2)])), 2);
+    assert_eq!(total(&run(&[backend_s(0.0, IP1, "s"), login(1.0, IP2, "t", 1)])), 2);
+}
+
+#[test]
+fn same_ip_far_apart_never_joins() {
+    assert_eq!(total(&run(&[backend(0.0, IP1), smtp(60.0, IP1)])), 2);
+    assert_eq!(total(&run(&[smtp(0.0, IP1), backend(60.0, IP1)])), 2);
+    assert_eq!(total(&run(&[pam(0.0, IP1), backend(60.0, IP1)])), 2);
+    assert_eq!(total(&run(&[smtp(0.0, IP1), pam(60.0, IP1)])), 2);
+    // A smaller window splits closer lines.
+    let mut c = Correlator::with_window(SignedDuration::from_secs(1));
+    assert_eq!(c.window(), SignedDuration::from_secs(1));
+    let mut out = Vec::new();
+    for (k, e) in keyed(&[backend(0.0, IP1), smtp(2.0, IP1)]) {
+        c.push(k, e, &mut out);
+    }
+    c.flush_before(far_future(), &mut out);
+    assert_eq!(total(&out), 2);
+}
+
+#[test]
+fn repeated_postfix_line_and_backend_lines() {
+    let rep = ev(2.0, IP1, Layer::SmtpFront, None, 3);
+    every_order(&[rep, backend(0.5, IP1), backend(1.5, IP1)], 3);
+    let out = run(&[backend(0.5, IP1), backend(1.5, IP1), rep]);
+    assert_eq!(out.len(), 3);
+    assert!(out.iter().all(|o| o.event.layer == Layer::SmtpFront));
+    // Repeated backend line, single Postfix line: three attempts.
+    every_order(&[ev(0.0, IP1, Layer::Backend, None, 3), smtp(2.0, IP1)], 3);
+}
+
+#[test]
+fn success_and_backend_error_pass_through() {
+    let mut ok = backend_s(0.0, IP1, "s");
+    ok.kind = Kind::Success;
+    ok.reason = Reason::LoginOk;
+    let mut err = backend(1.0, IP1);
+    err.kind = Kind::BackendError;
+    err.reason = Reason::BackendOutage;
+    let mut invalid = smtp(1.5, IP1);
+    invalid.reason = Reason::MechanismInvalid;
+    let events = [ok, err, invalid, backend(1.8, IP1), smtp(2.0, IP1)];
+    let keys = keyed(&events);
+    let out = run(&events);
+    assert_eq!(out[0], KeyedEvent { key: keys[0].0, event: ok });
+    assert_eq!(out[1], KeyedEvent { key: keys[1].0, event: err });
+    assert_eq!(out[2], KeyedEvent { key: keys[2].0, event: invalid });
+    assert_eq!(out.len(), 4);
+    assert_eq!(out[3].key, keys[3].0);
+    assert_eq!(out[3].event.count, 1);
+}
+
+#[test]
+fn flush_before_releases_only_older_pending_events() {
+    let mut c = Correlator::new();
+    let mut out = Vec::new();
+    let keys = keyed(&[backend(0.0, IP1), pam(5.0, IP2)]);
+    for (k, e) in &keys {
+        c.push(*k, *e, &mut out);
+    }
+    assert!(out.is_empty());
+    assert_eq!((c.len(), c.pending_len()), (2, 2));
+    c.flush_before(Timestamp::from_second(T0 + 3).unwrap(), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].key, keys[0].0);
+    assert_eq!(c.pending_len(), 1);
+    // A late partner still joins the released record instead of counting again.
+    c.push(EventKey { source: 1, offset: 900 }, smtp(2.0, IP1), &mut out);
+    c.flush_before(far_future(), &mut out);
+    assert_eq!(total(&out), 2);
+}
+
+fn scenarios() -> Vec<Vec<Event>> {
+    let s = "sessX";
+    vec![
+        vec![backend(0.0, IP1), smtp(2.0, IP1)],
+        vec![smtp(0.0, IP1), backend(2.0, IP1)],
+        vec![backend_s(0.0, IP1, s), backend_s(3.0, IP1, s), backend_s(6.0, IP1, s), login(200.0, IP1, s, 3)],
+        vec![backend_s(0.0, IP1, s), login(5.0, IP1, s, 3)],
+        vec![login(5.0, IP1, s, 2), backend_s(6.0, IP1, s)],
+        vec![pam(0.0, IP1), backend(0.5, IP1), smtp(2.5, IP1)],
+        vec![pam(0.0, IP1), backend_s(0.5, IP1, s), login(3.0, IP1, s, 1)],
+        vec![backend(0.0, IP1), backend(0.1, IP2), pam(0.2, IP2), smtp(2.0, IP1), smtp(2.1, IP2)],
+        vec![backend(0.0, IP1), smtp(60.0, IP1), backend(61.0, IP1), smtp(62.0, IP1), pam(200.0, IP1)],
+        vec![ev(2.0, IP1, Layer::SmtpFront, None, 3), backend(0.5, IP1), backend(1.5, IP1)],
+        vec![backend(0.5, IP1), backend(1.5, IP1), ev(2.0, IP1, Layer::SmtpFront, None, 3)],
+    ]
+}
+
+#[test]
+fn snapshot_restore_at_every_split_gives_the_same_outputs() {
+    for events in scenarios() {
+        let whole = run(&events);
+        let keys = keyed(&events);
+        for split in 0..=keys.len() {
+            let mut c = Correlator::new();
+            let mut out = Vec::new();
+            for (k, e) in &keys[..split] {
+                c.push(*k, *e, &mut out);
+            }
+            let state = snapshot(&c);
+            let mut c = restore(&state).unwrap();
+            assert_eq!(json(&snapshot(&c)), json(&state), "round trip");
+            for (k, e) in &keys[split..] {
+                c.push(*k, *e, &mut out);
+            }
+            c.flush_before(far_future(), &mut out);
+            assert_eq!(total(&out), total(&whole), "split {split} of {events:#?}");
+            assert_eq!(out, whole, "split {split}");
+        }
+    }
+}
+
+#[test]
+fn restore_accepts_the_placeholder_state_and_keeps_the_window() {
+    let c = restore(b"{}").unwrap();
+    assert_eq!(c.window(), DEFAULT_WINDOW);
+    assert!(c.is_empty());
+    let c = Correlator::with_window(SignedDuration::from_secs(3));
+    let c = restore(&snapshot(&c)).unwrap();
+    assert_eq!(c.window(), SignedDuration::from_secs(3));
+    assert!(restore(b"not json").is_err());
+}
+
+#[test]
+fn time_going_backwards_loses_nothing() {
+    // File 1 ends with a pending Backend line; file 2 starts a day earlier.
+    let events = [backend(86_400.0, IP1), backend(0.0, IP2), smtp(2.0, IP2), pam(5.0, IP1), smtp(86_402.0, IP1)];
+    let out = run(&events);
+    assert_eq!(total(&out), 3);
+    // The pending line of file 1 survives pruning while file 2 is read.
+    let mut c = Correlator::new();
+    let mut out = Vec::new();
+    c.push(EventKey { source: 1, offset: 0 }, backend(86_400.0, IP1), &mut out);
+    for i in 0..2000 {
+        c.push(EventKey { source: 2, offset: i }, smtp(i as f64 * 30.0, IP2), &mut out);
+    }
+    assert_eq!(c.pending_len(), 1);
+    c.flush_before(far_future(), &mut out);
+    assert_eq!(total(&out), 2001);
+    check(&out);
+}
+
+#[test]
+fn memory_stays_bounded() {
+    let mut c = Correlator::new();
+    let mut out = Vec::new();
+    let mut max_len = 0;
+    let n: u32 = 200_000;
+    for i in 0..n {
+        let ip = format!("10.0.{}.{}", (i / 7) % 200, i % 7);
+        let secs = f64::from(i) * 0.5;
+        let e = match i % 5 {
+            0 => smtp(secs, &ip),
+            1 => backend(secs, &ip),
+            2 => pam(secs, &ip),
+            3 => backend_s(secs, &ip, &format!("s{i}")),
+            // From the address of its session's Backend line, as Dovecot logs it.
+            _ => login(secs, &format!("10.0.{}.{}", ((i - 1) / 7) % 200, (i - 1) % 7), &format!("s{}", i - 1), 2),
+        };
+        c.push(EventKey { source: 1, offset: u64::from(i) }, e, &mut out);
+        max_len = max_len.max(c.len());
+        assert!(c.pending_len() <= 100);
+    }
+    c.flush_before(far_future(), &mut out);
+    check(&out);
+    let counted = total(&out);
+    assert!(counted > 0 && counted <= n * 6 / 5, "{counted}");
+    // 600 s of horizon plus a quarter between prunings, two lines a second.
+    assert!(max_len <= 2000, "{max_len}");
+    assert!(c.sessions_len() <= 3 * 3600, "{}", c.sessions_len());
+    assert!(snapshot(&c).len() < 2_000_000);
+}

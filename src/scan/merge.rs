@@ -1,0 +1,277 @@
+//! The merge loop: the events of every log, read side by side, reach the correlator in time
+//! order, and its outputs go to the writer in batches, each with the progress of every file.
+//!
+//! It runs on the scan thread, once per event; opening a file, taking its next piece and ending
+//! it are in `files`.
+
+mod files;
+
+use std::collections::{HashMap, VecDeque};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::correlate::Correlator;
+use crate::enrich::Enricher;
+use crate::model::event::{Event, EventKey};
+use crate::model::symbols::{Sym, Symbols};
+use crate::source::open::Compression;
+use crate::store::{Added, Batch, CommitError, Progress, Store};
+
+use super::copies::Copies;
+use super::plan::FilePlan;
+use super::reader::{Ended, FileReader, ReadEvent};
+use super::writer::Writer;
+use super::{ScanOptions, Summary};
+
+/// Events go to the store in batches of this many, which it stores as they come...
+const BATCH_EVENTS: usize = 16_384;
+/// ...and commits, with every file's progress, once this many were sent since the last commit,
+/// or this many bytes were read, or a file ends. Each commit waits for the CSV to reach the disk,
+/// which takes milliseconds, and more when the disk is busy: a first scan of a 1 GB log commits
+/// a dozen times rather than fifty.
+const COMMIT_EVENTS: usize = 65_536;
+/// See [`COMMIT_EVENTS`].
+const COMMIT_BYTES: u64 = 256 << 20;
+
+/// The scan thread's side of a scan: the correlator, the texts of every event, and the batch
+/// being filled for the writer; the files themselves are read and parsed on threads of their own.
+pub(super) struct Scanner<'a> {
+    opts: &'a ScanOptions,
+    correlator: Correlator,
+    /// The texts of every event of this scan.
+    symbols: Symbols,
+    /// How many of `symbols` the writer has been sent.
+    symbols_sent: usize,
+    writer: Writer,
+    batch: Batch,
+    /// Bytes read since the last commit...
+    batch_bytes: u64,
+    /// ...and events sent to the store.
+    sent: usize,
+    /// How far each source was read in this scan, for a content seen twice (e.g. `mail.log.1`
+    /// and a compressed copy of it).
+    reached: HashMap<u32, (u64, u64, Option<crate::parse::time::YearState>)>,
+    bar: indicatif::ProgressBar,
+    stopped: bool,
+    /// Reverse lookups start as soon as an attacker's line is parsed.
+    enricher: Arc<Enricher>,
+}
+
+impl<'a> Scanner<'a> {
+    /// A scanner of `streams`, whose progress bar counts the bytes left to read in them.
+    pub(super) fn new(
+        opts: &'a ScanOptions,
+        correlator: Correlator,
+        symbols: Symbols,
+        writer: Writer,
+        streams: &[VecDeque<FilePlan>],
+        enricher: Arc<Enricher>,
+    ) -> Scanner<'a> {
+        let total: u64 = streams.iter().flatten().map(|p| p.size.saturating_sub(p.source.offset)).sum();
+        Scanner {
+            opts,
+            correlator,
+            symbols,
+            symbols_sent: 0,
+            writer,
+            batch: Batch::default(),
+            batch_bytes: 0,
+            sent: 0,
+            reached: HashMap::new(),
+            bar: progress_bar(opts.progress, total),
+            stopped: false,
+            enricher,
+        }
+    }
+
+    /// Reads the streams side by side: the events of all of them reach the correlator in time
+    /// order, so that the lines one attempt left in different logs (Postfix in `mail.log`,
+    /// Dovecot in its own file) are joined as if they were in one, and lines that two logs both
+    /// hold (rsyslog's `mail.warn` beside `mail.log`) count once ([`super::copies`]). Each stream's
+    /// files are read one after the other. Returns the plans put off because another stream was
+    /// reading the same content at the time (a copy under another name).
+    pub(super) fn scan_streams(
+        &mut self,
+        mut streams: Vec<VecDeque<FilePlan>>,
+        summary: &mut Summary,
+    ) -> VecDeque<FilePlan> {
+        let mut readings: Vec<Option<Reading>> = streams.iter().map(|_| None).collect();
+        let mut deferred = VecDeque::new();
+        let mut copies = (streams.len() > 1).then(|| Copies::new(streams.len()));
+        let names: Vec<PathBuf> =
+            streams.iter().map(|s| s.back().map(|p| p.path.clone()).unwrap_or_default()).collect();
+        'streams: while !self.stopped {
+            // Every stream gets an event waiting, or runs out of files, so that the earliest event of
+            // all is known.
+            for i in 0..streams.len() {
+                loop {
+                    if let Some(r) = &mut readings[i] {
+                        if r.front().is_some() {
+                            break;
+                        }
+                        if r.ended.is_none() {
+                            self.read_chunk(r, summary);
+                            if self.batch_bytes >= COMMIT_BYTES {
+                                self.flush_readings(&readings);
+                            }
+                            if self.stopped {
+                                break 'streams;
+                            }
+                            continue;
+                        }
+                    }
+                    if let Some(done) = readings[i].take() {
+                        self.end_file(done, summary);
+                        if self.stopped {
+                            break 'streams;
+                        }
+                    }
+                    let Some(plan) = streams[i].pop_front() else { break };
+                    if readings.iter().flatten().any(|r| r.plan.source.id == plan.source.id) {
+                        deferred.push_back(plan);
+                        continue;
+                    }
+                    readings[i] = self.open_file(plan, summary);
+                }
+            }
+            let earliest =
+                readings.iter().enumerate().filter_map(|(i, r)| Some((r.as_ref()?.front()?.event.time, i))).min();
+            let Some((_, i)) = earliest else { break };
+            let Some((key, event)) = readings[i].as_mut().and_then(Reading::pop) else { break };
+            let event = match &mut copies {
+                Some(copies) => match copies.take(i, event) {
+                    Some(event) => event,
+                    None => continue,
+                },
+                None => event,
+            };
+            self.correlator.push(key, event, &mut self.batch.outputs);
+            if self.batch.outputs.len() >= BATCH_EVENTS {
+                if self.sent + self.batch.outputs.len() >= COMMIT_EVENTS {
+                    self.flush_readings(&readings);
+                } else {
+                    self.send(true);
+                }
+            }
+        }
+        for (a, b, n) in copies.iter().flat_map(Copies::dropped) {
+            summary.notices.push(format!(
+                "{} and {} hold the same lines (rsyslog wrote them to both files): the {n} event{} found in \
+                 both counted once; list only one of the two in --log or `logs` to save reading them twice",
+                names[a].display(),
+                names[b].display(),
+                if n == 1 { "" } else { "s" },
+            ));
+        }
+        deferred
+    }
+
+    /// Sends the current batch with every open file's progress: up to its first event still
+    /// waiting, whose line is read again after a restart.
+    fn flush_readings(&mut self, readings: &[Option<Reading>]) {
+        for r in readings.iter().flatten() {
+            let mut source = r.plan.source.clone();
+            if let Some(e) = r.front() {
+                (source.offset, source.lines, source.year) = (e.offset, e.lines_before, Some(e.year));
+            }
+            self.checkpoint(&source, &r.plan.path);
+        }
+        self.flush();
+    }
+
+    /// Adds the file's progress to the current batch.
+    fn checkpoint(&mut self, source: &crate::store::SourceRecord, path: &Path) {
+        self.batch.progress.retain(|p| p.source.id != source.id);
+        self.batch.progress.push(Progress { source: source.clone(), path: path.to_string_lossy().into_owned() });
+    }
+
+    /// Sends the current batch with the correlator's state, to be committed; sets `stopped` when
+    /// the writer has failed.
+    fn flush(&mut self) {
+        self.batch.correlator = Some(self.correlator.snapshot(&self.symbols));
+        self.send(false);
+        self.batch_bytes = 0;
+        self.sent = 0;
+    }
+
+    /// Sends the current batch, to be stored in a transaction left open for the next ones when
+    /// `keep_open`; sets `stopped` when the writer has failed.
+    fn send(&mut self, keep_open: bool) {
+        let next = Batch { outputs: self.writer.buffer(BATCH_EVENTS + BATCH_EVENTS / 4), ..Batch::default() };
+        let mut batch = std::mem::replace(&mut self.batch, next);
+        batch.keep_open = keep_open;
+        batch.symbols_start = self.symbols_sent;
+        batch.symbols = self.symbols.since(self.symbols_sent).to_vec();
+        self.symbols_sent = self.symbols.len();
+        self.sent += batch.outputs.len();
+        if !self.writer.send(batch) {
+            self.stopped = true;
+        }
+    }
+
+    /// Releases held-back events that can no longer be joined, commits, and waits for the store.
+    pub(super) fn finish(mut self, summary: &mut Summary) -> Result<(Added, Store), CommitError> {
+        if !self.stopped {
+            // A partner line is written within seconds; anything older than twice the window
+            // before now will not get one.
+            let window = i64::from(self.opts.scan.correlation_window_secs);
+            let cutoff = jiff::Timestamp::now()
+                .checked_sub(jiff::SignedDuration::from_secs(2 * window))
+                .unwrap_or(jiff::Timestamp::MIN);
+            self.correlator.flush_before(cutoff, &mut self.batch.outputs);
+            summary.held_back = self.correlator.pending_len();
+            self.flush();
+        }
+        self.bar.finish_and_clear();
+        self.writer.finish()
+    }
+}
+
+/// One file being read.
+struct Reading {
+    plan: FilePlan,
+    reader: FileReader,
+    compression: Compression,
+    /// Where this scan started reading it.
+    start_offset: u64,
+    /// The scan's symbol of each of the reader's.
+    remap: Vec<Sym>,
+    /// The events of the last piece from the reader, in line order: those from `at` on wait for
+    /// the other logs to catch up.
+    events: Vec<ReadEvent>,
+    at: usize,
+    /// Set once no complete line is left (or reading failed).
+    ended: Option<Ended>,
+}
+
+impl Reading {
+    /// The next event waiting (with its texts still the reader's).
+    fn front(&self) -> Option<&ReadEvent> {
+        self.events.get(self.at)
+    }
+
+    /// Takes the next event waiting, its texts mapped onto the scan's.
+    fn pop(&mut self) -> Option<(EventKey, Event)> {
+        let e = self.events.get(self.at)?;
+        self.at += 1;
+        let mut event = e.event;
+        event.map_syms(|s| self.remap.get(s as usize).copied().unwrap_or(s));
+        Some((EventKey { source: self.plan.source.id, offset: e.offset }, event))
+    }
+}
+
+/// A byte progress bar on stderr when it is a terminal and not under systemd.
+fn progress_bar(wanted: bool, total: u64) -> indicatif::ProgressBar {
+    let under_systemd = std::env::var_os("INVOCATION_ID").is_some() || std::env::var_os("JOURNAL_STREAM").is_some();
+    if !wanted || under_systemd || !std::io::stderr().is_terminal() || total < (16 << 20) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,109 @@
+//! The problems a scan meets in one file or line, and the advice printed with them: what was
+//! kept, and what a mail admin can do about it.
+//!
+//! Advice that more than one place gives, or that depends on the system (the error's kind,
+//! whether journald runs), is worded here, where it is tested; a problem met in one place only is
+//! worded where it is met, next to the code that explains it.
+
+use std::path::PathBuf;
+
+use crate::store::StoreError;
+
+/// At most this many problems of one kind per file are listed; the rest are counted.
+pub(super) const PROBLEMS_PER_FILE: usize = 5;
+
+/// Something that went wrong with one file or line; the scan went on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The file.
+    pub path: PathBuf,
+    /// The line, when the problem is one line.
+    pub line: Option<u64>,
+    /// What happened, what was kept, and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+/// What a scan stopped by an error leaves.
+pub(super) const NOT_RECORDED: &str = "nothing after the last commit was recorded, the next scan reads it again";
+
+/// What to do about a store error, for the errors a mail admin can fix.
+pub(super) fn store_advice(e: &StoreError) -> &'static str {
+    use rusqlite::ErrorCode;
+    let StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) = e else { return "" };
+    match e.code {
+        ErrorCode::DiskFull => " (the disk is full: free space on it, then re-run)",
+        // SQLite reports a failed write (ENOSPC included) as an I/O error.
+        ErrorCode::SystemIoFailure => {
+            " (a read or write failed, most often because the disk is full: check free space with `df` \
+             and the kernel log, then re-run)"
+        }
+        ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen => {
+            " (check that the user running the scan may write the data directory and its files, then re-run)"
+        }
+        _ => "",
+    }
+}
+
+/// Counts one more skipped line of a kind: true while it is among the first
+/// [`PROBLEMS_PER_FILE`] of its file, which are listed one by one (the rest are counted).
+pub(super) fn listed(count: &mut usize) -> bool {
+    *count += 1;
+    *count <= PROBLEMS_PER_FILE
+}
+
+/// The problem of a log that cannot be opened or read, with what to do about it.
+pub(super) fn cannot_read(e: &std::io::Error) -> String {
+    let hint = match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            " (run as root, or as a member of the group that may read the logs: adm on Debian and Ubuntu)"
+        }
+        _ => "",
+    };
+    format!("cannot read: {e}; this file was skipped, the others were scanned{hint}")
+}
+
+/// The problem of a log that is not there, nor any rotated copy of it. Where journald runs, the
+/// likely cause is a system without rsyslog (Debian 12 and later install none by default), on
+/// which Postfix and Dovecot log to the journal only.
+pub(super) fn no_such_log(journald: bool) -> String {
+    let mut message = "no such log file (nor rotated copies of it); check --log or `logs` in the config".to_string();
+    if journald {
+        message.push_str(
+            ". Without rsyslog (Debian 12 and later install none by default) mail daemons log to the systemd \
+             journal only: install rsyslog so that /var/log/mail.log is written",
+        );
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use super::{cannot_read, no_such_log};
+
+    #[test]
+    fn a_log_the_user_may_not_read_says_how_to_get_access() {
+        let denied = cannot_read(&Error::from(ErrorKind::PermissionDenied));
+        assert!(denied.starts_with("cannot read: permission denied; this file was skipped"), "{denied}");
+        assert!(denied.contains("adm on Debian"), "{denied}");
+        let other = cannot_read(&Error::from(ErrorKind::InvalidData));
+        assert!(!other.contains("adm"), "{other}");
+    }
+
+    #[test]
+    fn a_missing_log_on_a_journald_system_points_to_rsyslog() {
+        assert!(!no_such_log(false).contains("rsyslog"));
+        let with_journald = no_such_log(true);
+        assert!(with_journald.starts_with("no such log file") && with_journald.contains("install rsyslog"));
+    }
+}
