@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::store::StoreError;
+use crate::store::{Cause, StoreError};
 
 /// At most this many problems of one kind per file are listed; the rest are counted.
 pub(super) const PROBLEMS_PER_FILE: usize = 5;
@@ -37,19 +37,16 @@ pub(super) const NOT_RECORDED: &str = "nothing after the last commit was recorde
 
 /// What to do about a store error, for the errors a mail admin can fix.
 pub(super) fn store_advice(e: &StoreError) -> &'static str {
-    use rusqlite::ErrorCode;
-    let StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) = e else { return "" };
-    match e.code {
-        ErrorCode::DiskFull => " (the disk is full: free space on it, then re-run)",
-        // SQLite reports a failed write (ENOSPC included) as an I/O error.
-        ErrorCode::SystemIoFailure => {
+    match e.cause() {
+        Some(Cause::DiskFull) => " (the disk is full: free space on it, then re-run)",
+        Some(Cause::Io) => {
             " (a read or write failed, most often because the disk is full: check free space with `df` \
              and the kernel log, then re-run)"
         }
-        ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen => {
+        Some(Cause::NotWritable) => {
             " (check that the user running the scan may write the data directory and its files, then re-run)"
         }
-        _ => "",
+        None => "",
     }
 }
 

@@ -69,6 +69,31 @@ impl From<blocks::CorruptBlock> for StoreError {
     }
 }
 
+/// What lies behind a store error that the person running the program can fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The disk is full.
+    DiskFull,
+    /// A read or write failed; SQLite reports a failed write (a full disk included) as this.
+    Io,
+    /// The data directory or a file in it may not be written (or opened) by this user.
+    NotWritable,
+}
+
+impl StoreError {
+    /// The cause of this error, when it is one of those a mail admin can fix.
+    pub fn cause(&self) -> Option<Cause> {
+        use rusqlite::ErrorCode;
+        let StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) = self else { return None };
+        match e.code {
+            ErrorCode::DiskFull => Some(Cause::DiskFull),
+            ErrorCode::SystemIoFailure => Some(Cause::Io),
+            ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen => Some(Cause::NotWritable),
+            _ => None,
+        }
+    }
+}
+
 /// Store results.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
