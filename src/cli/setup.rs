@@ -158,6 +158,10 @@ fn parse_scan_interval(text: &str) -> Result<ScanInterval, ArgError> {
 }
 
 /// Where things go, relative to the root.
+mod accounts;
+
+use self::accounts::Accounts;
+
 const CONFIG: &str = "etc/maillogsentinel/maillogsentinel.toml";
 const UNIT_DIR: &str = "etc/systemd/system";
 
@@ -208,123 +212,6 @@ fn valid_user(name: &str) -> bool {
 fn valid_time(t: &str) -> bool {
     let Some((h, m)) = t.split_once(':') else { return false };
     h.len() == 2 && m.len() == 2 && h.parse::<u8>().is_ok_and(|h| h < 24) && m.parse::<u8>().is_ok_and(|m| m < 60)
-}
-
-/// The service user as the target system knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Account {
-    uid: u32,
-    /// The primary group, which the services run as (the units set no `Group=`, so systemd
-    /// takes this one) and which owns the data directory and reads the config.
-    gid: u32,
-    /// Its name, when the group database has it.
-    group: Option<String>,
-}
-
-/// Where users are looked up: the target system's own database.
-///
-/// With `--root /` (the default) the target is this machine, asked through NSS (`getpwnam_r`,
-/// `getgrgid_r`), so LDAP or systemd-userdb users count too. With any other root, the target is
-/// the tree under it (an image being built, a package's staging directory): only its
-/// `etc/passwd` and `etc/group` are read, never this machine's, whose ids mean nothing there
-/// (and whose group names may not exist there: `nobody`'s group is `nogroup` on Debian but
-/// `nobody` on Fedora). A staging tree without `etc/passwd` knows no user: nothing is chowned,
-/// and the commands to run on the target are printed.
-#[derive(Clone, Copy, Debug)]
-enum Accounts<'a> {
-    /// This machine's NSS.
-    Host,
-    /// `<root>/etc/passwd` and `<root>/etc/group`.
-    Files(&'a Path),
-}
-
-impl<'a> Accounts<'a> {
-    fn of(root: &'a Path) -> Accounts<'a> {
-        if root.canonicalize().is_ok_and(|r| r == Path::new("/")) { Accounts::Host } else { Accounts::Files(root) }
-    }
-
-    fn user(self, name: &str) -> Option<Account> {
-        match self {
-            Accounts::Host => {
-                let (uid, gid) = nss::user(name)?;
-                Some(Account { uid, gid, group: nss::group_name(gid) })
-            }
-            Accounts::Files(root) => {
-                let (uid, gid) = file_user(root, name)?;
-                Some(Account { uid, gid, group: file_group_name(root, gid) })
-            }
-        }
-    }
-}
-
-/// The fields of the `etc/<db>` line (passwd or group format) under `root` whose field `key` is
-/// `value`.
-fn file_entry(root: &Path, db: &str, key: usize, value: &str) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(root.join("etc").join(db)).ok()?;
-    text.lines()
-        .map(|line| line.split(':').map(str::to_string).collect::<Vec<_>>())
-        .find(|f| f.len() >= 3 && f.get(key).is_some_and(|v| v == value))
-}
-
-/// The uid and primary gid of `name` in `<root>/etc/passwd`.
-fn file_user(root: &Path, name: &str) -> Option<(u32, u32)> {
-    let f = file_entry(root, "passwd", 0, name)?;
-    Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
-}
-
-/// The name of group `gid` in `<root>/etc/group`.
-fn file_group_name(root: &Path, gid: u32) -> Option<String> {
-    file_entry(root, "group", 2, &gid.to_string()).and_then(|f| f.into_iter().next())
-}
-
-/// This machine's user and group databases, through the C library (NSS).
-mod nss {
-    use std::ffi::{CStr, CString};
-
-    /// Largest buffer offered to the C library for one entry.
-    const MAX_BUF: usize = 1 << 20;
-
-    /// The uid and primary gid of `name`.
-    pub fn user(name: &str) -> Option<(u32, u32)> {
-        let name = CString::new(name).ok()?;
-        let mut buf = vec![0 as libc::c_char; 4096];
-        loop {
-            // SAFETY: zeroed `passwd` is a valid out-parameter (plain integers and null
-            // pointers).
-            let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-            let mut result: *mut libc::passwd = std::ptr::null_mut();
-            // SAFETY: `name` is NUL-terminated, `buf` outlives the call and its length is
-            // passed; `result` is only read when the call succeeded.
-            let rc = unsafe { libc::getpwnam_r(name.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-            if rc == libc::ERANGE && buf.len() < MAX_BUF {
-                buf.resize(buf.len() * 4, 0);
-                continue;
-            }
-            return (rc == 0 && !result.is_null()).then_some((pwd.pw_uid, pwd.pw_gid));
-        }
-    }
-
-    /// The name of group `gid`.
-    pub fn group_name(gid: u32) -> Option<String> {
-        let mut buf = vec![0 as libc::c_char; 4096];
-        loop {
-            // SAFETY: zeroed `group` is a valid out-parameter (an integer and null pointers).
-            let mut grp: libc::group = unsafe { std::mem::zeroed() };
-            let mut result: *mut libc::group = std::ptr::null_mut();
-            // SAFETY: `buf` outlives the call and its length is passed; `gr_name` points into
-            // `buf`, which is alive while it is read.
-            let rc = unsafe { libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
-            if rc == libc::ERANGE && buf.len() < MAX_BUF {
-                buf.resize(buf.len() * 4, 0);
-                continue;
-            }
-            if rc != 0 || result.is_null() || grp.gr_name.is_null() {
-                return None;
-            }
-            // SAFETY: a successful call leaves `gr_name` pointing at a NUL-terminated string in `buf`.
-            return unsafe { CStr::from_ptr(grp.gr_name) }.to_str().ok().map(str::to_string);
-        }
-    }
 }
 
 /// Why `setup` could not write what it writes (its arguments were checked by the parser).
@@ -486,69 +373,4 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arguments_are_checked() {
-        assert!(valid_time("07:00") && valid_time("23:59") && !valid_time("24:00") && !valid_time("7:00"));
-        for (span, secs) in [("1h", 3600), ("15min", 900), ("2h30min", 9000), ("30sec", 30), ("1day", 86_400)] {
-            let parsed = parse_scan_interval(span).map(|i| (i.as_systemd().to_string(), i.span().as_secs()));
-            assert_eq!(parsed.ok(), Some((span.to_string(), secs)), "{span}");
-        }
-        for (span, secs) in [("90m", 5400), ("1d12h", 129_600), ("2w", 1_209_600), ("2hr", 7200)] {
-            assert_eq!(parse_scan_interval(span).ok().map(|i| i.span().as_secs()), Some(secs), "{span}");
-        }
-        for bad in ["", "h", "1h;rm", "1 h", "1h\n", "0h", "5x", "15", "1H"] {
-            assert!(parse_scan_interval(bad).is_err(), "{bad:?}");
-        }
-        assert!(valid_user("maillogsentinel") && !valid_user("a b") && !valid_user("-x") && !valid_user("a\nb"));
-        assert!(parse_bin("/usr/local/bin/maillogsentinel").is_ok());
-        for bad in ["maillogsentinel", "target/release/maillogsentinel", "./m", "/opt/my bin/m", "/opt/m%i", "/opt/$m"]
-        {
-            assert!(parse_bin(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn only_paths_under_home_directories_are_warned_about() {
-        for hidden in ["/home/ann/.cargo/bin/maillogsentinel", "/root/m", "/run/user/1000/m"] {
-            assert!(protect_home_warning("the binary", Path::new(hidden), "").is_some(), "{hidden}");
-        }
-        for fine in ["/usr/local/bin/maillogsentinel", "/homework/m", "/var/lib/maillogsentinel"] {
-            assert!(protect_home_warning("the binary", Path::new(fine), "").is_none(), "{fine}");
-        }
-    }
-
-    #[test]
-    fn this_machines_database_is_asked_through_nss_and_agrees_with_its_files() {
-        // root and nobody are in /etc/passwd on every system the tests run on; their primary
-        // group comes from the group database (nobody's is `nogroup` on Debian, not `nobody`).
-        for name in ["root", "nobody"] {
-            let nss = Accounts::Host.user(name);
-            let files = Accounts::Files(Path::new("/")).user(name);
-            assert!(nss.is_some(), "{name}");
-            assert_eq!(nss, files, "{name}");
-        }
-        assert_eq!(Accounts::Host.user("root"), Some(Account { uid: 0, gid: 0, group: Some("root".into()) }));
-        assert_eq!(Accounts::Host.user("no-such-user-mls"), None);
-        assert!(matches!(Accounts::of(Path::new("/")), Accounts::Host));
-        assert!(matches!(Accounts::of(Path::new("/tmp")), Accounts::Files(_)));
-    }
-
-    #[test]
-    fn with_another_root_only_its_files_are_read() {
-        let root = tempfile::tempdir().unwrap();
-        // A staging tree has no user database: nobody exists there, whatever this machine has.
-        assert_eq!(Accounts::of(root.path()).user("root"), None);
-        std::fs::create_dir(root.path().join("etc")).unwrap();
-        std::fs::write(root.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\nsvc:x:4242:4343::/:/bin/false\n")
-            .unwrap();
-        std::fs::write(root.path().join("etc/group"), "root:x:0:\nsvcgrp:x:4343:\n").unwrap();
-        assert_eq!(
-            Accounts::of(root.path()).user("svc"),
-            Some(Account { uid: 4242, gid: 4343, group: Some("svcgrp".into()) })
-        );
-        assert_eq!(Accounts::of(root.path()).user("nobody"), None);
-    }
-}
+mod tests;
