@@ -11,9 +11,9 @@ use super::{NEEDLES, skipped};
 
 /// How far ahead of a block the pass asks for the memory it will read. The CPU's own
 /// prefetcher stops at each 4 KiB page, and the log is mapped in pages of the page cache:
-/// each new page's first reads waited for memory. A page ahead took 8% off a scan's CPU
-/// time on an Intel Xeon (`bench/ab.sh`, 15 rounds, 2026-12-04); 1 KiB ahead did nothing,
-/// 8 KiB no more than 4.
+/// each new page's first reads waited for memory. A page ahead is what saved CPU time on an
+/// Intel Xeon; 1 KiB ahead did nothing, 8 KiB no more than 4 (`bench/README.md`, seventh
+/// round).
 const PREFETCH_AHEAD: usize = 4096;
 
 /// Where each needle's pair stands in it: two adjacent bytes of it that are rare in mail logs
