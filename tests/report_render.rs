@@ -117,6 +117,7 @@ fn long_report() -> Report {
             ..BackendOutages::default()
         },
         last_scan: Some(ScanCoverage { finished: "2026-11-25 00:05:00".into(), problems: 0, stale: false }),
+        notes: vec![],
     }
 }
 
@@ -140,6 +141,7 @@ fn empty_report(enrichment: bool) -> Report {
         services: vec![],
         backend_outages: BackendOutages::default(),
         last_scan: None,
+        notes: vec![],
     }
 }
 
@@ -335,4 +337,20 @@ fn html_fits_a_640_px_mail_client_in_headless_chromium() {
     for whole in [V6, HOST, ACCOUNT, FIRST_LOGIN] {
         assert!(page.contains(whole), "{whole}");
     }
+}
+
+#[test]
+fn the_missing_geolocation_note_is_in_every_format() {
+    let mut r = empty_report(true);
+    r.notes.push(maillogsentinel::report::GEO_MISSING_NOTE.to_string());
+    let text = text::render(&r);
+    assert!(text.contains("No geolocation database: countries and AS are unknown"), "{text}");
+    assert!(text.contains("maillogsentinel geo update"), "{text}");
+    let html = html::render(&r);
+    assert!(html.contains("No geolocation database: countries and AS are unknown"), "{html}");
+    let v: serde_json::Value = serde_json::from_str(&json::render(&r)).unwrap();
+    assert_eq!(v["notes"][0], maillogsentinel::report::GEO_MISSING_NOTE);
+    // Without the note, nothing is said.
+    let plain = text::render(&empty_report(true));
+    assert!(!plain.contains("geolocation"), "{plain}");
 }

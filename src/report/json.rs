@@ -36,6 +36,7 @@ struct Json<'a> {
     services: &'a [ServiceRow],
     backend_outages: Outages<'a>,
     last_scan: &'a Option<ScanCoverage>,
+    notes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -93,6 +94,7 @@ pub fn render(r: &Report) -> String {
         services,
         backend_outages,
         last_scan,
+        notes,
     } = r;
     let BackendOutages { events, first: _, last: _, first_seen, last_seen, services: outage_services } =
         backend_outages;
@@ -128,6 +130,7 @@ pub fn render(r: &Report) -> String {
                 .collect(),
         },
         last_scan,
+        notes,
     };
     // Serialising plain structs of strings and numbers cannot fail; keep a message just in case.
     serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"))

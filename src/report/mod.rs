@@ -161,7 +161,14 @@ pub struct Report {
     /// How far the logs had been read when the report was made; `None` in a store no scan of
     /// this version has finished in.
     pub last_scan: Option<ScanCoverage>,
+    /// What the reader should know about how the numbers were made, one sentence each (e.g. no
+    /// geolocation database: countries and AS are unknown).
+    pub notes: Vec<String>,
 }
+
+/// The note of a report made while the scans find no geolocation database.
+pub const GEO_MISSING_NOTE: &str =
+    "no geolocation database: countries and AS are unknown; run `maillogsentinel geo update`";
 
 /// The last scan before a report: whether the report's numbers can be complete.
 #[derive(Clone, Debug, Serialize)]
@@ -449,6 +456,9 @@ pub fn build(store: &Store, opts: &ReportOptions) -> Result<Report, StoreError> 
         problems: scan.problems,
         stale: scan.at < opts.period.end.as_second().min(Timestamp::now().as_second()) - STALE_AFTER_SECS,
     });
+    if store.noted(crate::store::meta::GEO_MISSING)? {
+        report.notes.push(GEO_MISSING_NOTE.to_string());
+    }
     Ok(report)
 }
 

@@ -237,6 +237,12 @@ impl<'r> Section<'r> {
     }
 }
 
+/// `s` with its first letter upper-case, as a sentence of its own.
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
 /// `-` for a value the store does not have.
 fn opt(s: &Option<String>) -> String {
     s.clone().unwrap_or_else(|| "-".into())
@@ -356,6 +362,9 @@ fn summary(r: &Report) -> Section<'_> {
     let mut blocks = vec![Block::Table(table)];
     if !r.enrichment {
         blocks.push(Block::Note("No enrichment data yet: host names, countries and AS are not shown.".into()));
+    }
+    for note in &r.notes {
+        blocks.push(Block::Note(capitalised(note)));
     }
     Section::new("Summary", blocks)
 }

@@ -284,6 +284,7 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         services,
         backend_outages,
         last_scan: None,
+        notes: Vec::new(),
     })
 }
 

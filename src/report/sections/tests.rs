@@ -62,6 +62,7 @@ fn report(enrichment: bool) -> Report {
             ..BackendOutages::default()
         },
         last_scan: Some(ScanCoverage { finished: "2026-11-24 01:00:00".into(), problems: 3, stale: true }),
+        notes: Vec::new(),
     }
 }
 
