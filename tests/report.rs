@@ -202,7 +202,31 @@ fn bad_periods_and_a_missing_store_are_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("24h"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = fixture::run(&config, &["report", "--since", "48h", "--format", "json"]);
     let json: Value = serde_json::from_str(&ok(&out)).unwrap();
-    assert_eq!(json["per_hour"].as_array().unwrap().len(), 48);
+    assert_eq!(json["bucket"], "hour");
+    let hours = json["per_hour"].as_array().unwrap();
+    // Whole local hours: the partial first one too, unless the report was made at a full hour.
+    assert!((48..=49).contains(&hours.len()), "{}", hours.len());
+    assert!(hours.iter().all(|h| h["start"].as_str().unwrap().ends_with(":00")), "{hours:?}");
+}
+
+#[test]
+fn long_periods_are_charted_in_days_weeks_or_months_not_thousands_of_hours() {
+    let (_dir, config) = setup(false);
+    for (since, bucket, most) in [("30d", "day", 31), ("365d", "week", 54), ("3000d", "month", 100)] {
+        let out = fixture::run(&config, &["report", "--since", since, "--format", "json"]);
+        let json: Value = serde_json::from_str(&ok(&out)).unwrap();
+        assert_eq!(json["bucket"], bucket, "{since}");
+        let rows = json["per_hour"].as_array().unwrap();
+        assert!(rows.len() <= most, "{since}: {} rows", rows.len());
+        let total = json["totals"]["failed_attempts"].as_u64().unwrap();
+        assert_eq!(rows.iter().map(|h| h["attempts"].as_u64().unwrap()).sum::<u64>(), total, "{since}");
+        let text = ok(&fixture::run(&config, &["report", "--since", since]));
+        assert!(text.contains(&format!("Attempts per {bucket}")), "{text}");
+        assert!(text.lines().count() < 200, "{since}: {} lines", text.lines().count());
+        let html = ok(&fixture::run(&config, &["report", "--since", since, "--format", "html"]));
+        assert!(html.len() < 100_000, "{since}: {} bytes", html.len());
+        assert!(html.contains(&format!("Failed attempts per {bucket}")));
+    }
 }
 
 /// Renders the HTML report in a real headless browser and checks the screenshot is not blank.

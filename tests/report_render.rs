@@ -12,8 +12,8 @@ mod fixture;
 use std::process::Command;
 
 use maillogsentinel::report::{
-    AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, NewIps,
-    PeriodInfo, Report, ScanCoverage, ServiceRow, Totals, UserRow, html, json, text,
+    AsnRow, BackendOutages, Bucket, BucketRow, Compromise, CompromiseWhy, CountryRow, DnsRow, IpRow, NetworkRow,
+    NewIps, PeriodInfo, Report, ScanCoverage, ServiceRow, Totals, UserRow, html, json, text,
 };
 use serde_json::Value;
 
@@ -103,8 +103,9 @@ fn long_report() -> Report {
             AsnRow { asn: "unknown".into(), aso: String::new(), attempts: 12, ips: 1 },
         ],
         top_networks: vec![NetworkRow { network: "2001:db8:dead:beef::/64".into(), attempts: 1_234_567, ips: 12 }],
+        bucket: Bucket::Hour,
         per_hour: (0..24)
-            .map(|h| HourRow { start: format!("2026-11-24 {h:02}:00"), attempts: 1_000 * (h % 5) })
+            .map(|h| BucketRow { start: format!("2026-11-24 {h:02}:00"), attempts: 1_000 * (h % 5) })
             .collect(),
         new_ips: NewIps { count: 2, attempts: 1_234_579, top: vec![ip(V6, 1_234_567), ip(V4, 12)] },
         reverse_dns: vec![DnsRow { status: "nxdomain".into(), attempts: 1_234_567, ips: 12 }],
@@ -135,7 +136,8 @@ fn empty_report(enrichment: bool) -> Report {
         top_countries: vec![],
         top_asns: vec![],
         top_networks: vec![],
-        per_hour: (0..24).map(|h| HourRow { start: format!("2026-11-24 {h:02}:00"), attempts: 0 }).collect(),
+        bucket: Bucket::Hour,
+        per_hour: (0..24).map(|h| BucketRow { start: format!("2026-11-24 {h:02}:00"), attempts: 0 }).collect(),
         new_ips: NewIps::default(),
         reverse_dns: vec![],
         services: vec![],

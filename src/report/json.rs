@@ -9,8 +9,8 @@
 use serde::Serialize;
 
 use super::{
-    AsnRow, BackendOutages, Compromise, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, NewIps, PeriodInfo, Report,
-    ScanCoverage, ServiceRow, Totals, UserRow,
+    AsnRow, BackendOutages, Bucket, BucketRow, Compromise, CountryRow, DnsRow, IpRow, NetworkRow, NewIps, PeriodInfo,
+    Report, ScanCoverage, ServiceRow, Totals, UserRow,
 };
 
 /// How the groups name a country or an AS the enrichment does not know.
@@ -30,7 +30,8 @@ struct Json<'a> {
     top_countries: Vec<Country<'a>>,
     top_asns: Vec<Asn<'a>>,
     top_networks: &'a [NetworkRow],
-    per_hour: &'a [HourRow],
+    bucket: Bucket,
+    per_hour: &'a [BucketRow],
     new_ips: &'a NewIps,
     reverse_dns: &'a [DnsRow],
     services: &'a [ServiceRow],
@@ -88,6 +89,7 @@ pub fn render(r: &Report) -> String {
         top_countries,
         top_asns,
         top_networks,
+        bucket,
         per_hour,
         new_ips,
         reverse_dns,
@@ -116,6 +118,7 @@ pub fn render(r: &Report) -> String {
             .map(|x: &AsnRow| Asn { asn: known(&x.asn), aso: known(&x.aso), attempts: x.attempts, ips: x.ips })
             .collect(),
         top_networks,
+        bucket: *bucket,
         per_hour,
         new_ips,
         reverse_dns,

@@ -91,10 +91,52 @@ impl Period {
         }
     }
 
-    /// Unix seconds as local `YYYY-MM-DD HH:00`, the label of an hour bucket.
-    pub fn format_hour(&self, ts: i64) -> String {
+    /// The bucket of the chart of attempts over this period: a few dozen bars at most.
+    pub fn bucket(&self) -> Bucket {
+        Bucket::for_secs(self.secs())
+    }
+
+    /// The starts (unix seconds) of the buckets covering the period, aligned to the clock of its
+    /// zone (a local hour's `:00`, midnight, Monday, the first of a month or year), followed by
+    /// the end of the last one: the first bucket starts at or before the period, the last ends at
+    /// or after it. Days are 23 or 25 hours long across a DST change.
+    pub fn bucket_bounds(&self) -> Vec<i64> {
+        let (start, end) = (self.start.as_second(), self.end.as_second());
+        let bucket = self.bucket();
+        let mut bounds = Vec::new();
+        let mut at = bucket.floor(start, &self.tz);
+        loop {
+            bounds.push(at);
+            if at >= end {
+                break;
+            }
+            match bucket.next(at, &self.tz) {
+                Some(next) if next > at => at = next,
+                // Beyond the calendar's range: one last bucket to the end.
+                _ => {
+                    bounds.push(end);
+                    break;
+                }
+            }
+        }
+        if bounds.len() == 1 {
+            // An empty period still has one (empty) bucket.
+            bounds.push(end.max(start + 1));
+        }
+        bounds
+    }
+
+    /// Unix seconds as the label of a bucket starting then: `2026-11-24 03:00` for an hour,
+    /// `2026-11-24` for a day or a week (its Monday), `2026-11` for a month, `2026` for a year.
+    pub fn format_bucket(&self, ts: i64, bucket: Bucket) -> String {
+        let format = match bucket {
+            Bucket::Hour => "%Y-%m-%d %H:%M",
+            Bucket::Day | Bucket::Week => "%Y-%m-%d",
+            Bucket::Month => "%Y-%m",
+            Bucket::Year => "%Y",
+        };
         match Timestamp::from_second(ts) {
-            Ok(t) => t.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
+            Ok(t) => t.to_zoned_datetime(self.tz.clone()).strftime(format).to_string(),
             Err(_) => ts.to_string(),
         }
     }
@@ -108,6 +150,87 @@ impl Period {
             timezone: self.tz.iana_name().unwrap_or("system").to_string(),
         }
     }
+}
+
+/// How long each bar of the chart of attempts over a period is: chosen from the period's
+/// length so that the chart has at most about a hundred of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    /// Periods up to 2 days (49 hours, for a DST day).
+    #[default]
+    Hour,
+    /// Up to 92 days.
+    Day,
+    /// Up to 700 days (100 weeks), starting on Mondays.
+    Week,
+    /// Up to 3,100 days (about 100 months).
+    Month,
+    /// Longer.
+    Year,
+}
+
+impl Bucket {
+    /// The bucket of a period `secs` long.
+    pub fn for_secs(secs: i64) -> Bucket {
+        const DAY: i64 = 86_400;
+        match secs {
+            s if s <= 49 * 3600 => Bucket::Hour,
+            s if s <= 92 * DAY => Bucket::Day,
+            s if s <= 700 * DAY => Bucket::Week,
+            s if s <= 3_100 * DAY => Bucket::Month,
+            _ => Bucket::Year,
+        }
+    }
+
+    /// `hour`, `day`, ...: as in "attempts per hour".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Bucket::Hour => "hour",
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+            Bucket::Year => "year",
+        }
+    }
+
+    /// The start of the bucket `ts` is in.
+    fn floor(self, ts: i64, tz: &TimeZone) -> i64 {
+        let Ok(t) = Timestamp::from_second(ts) else { return ts };
+        if self == Bucket::Hour {
+            // The local hour's :00, also in zones whose offset is not whole hours.
+            let offset = i64::from(tz.to_offset(t).seconds());
+            return ts - (ts + offset).rem_euclid(3600);
+        }
+        let date = t.to_zoned_datetime(tz.clone()).date();
+        let first = match self {
+            Bucket::Week => date.checked_sub(i64::from(date.weekday().to_monday_zero_offset()).days()).ok(),
+            Bucket::Month => Some(date.first_of_month()),
+            Bucket::Year => Some(date.first_of_year()),
+            _ => Some(date),
+        };
+        first.and_then(|d| local_midnight(d, tz)).unwrap_or(ts)
+    }
+
+    /// The start of the bucket after the one starting at `start`.
+    fn next(self, start: i64, tz: &TimeZone) -> Option<i64> {
+        if self == Bucket::Hour {
+            return Some(self.floor(start + 3600, tz));
+        }
+        let date = Timestamp::from_second(start).ok()?.to_zoned_datetime(tz.clone()).date();
+        let step = match self {
+            Bucket::Week => 7.days(),
+            Bucket::Month => 1.month(),
+            Bucket::Year => 1.year(),
+            _ => 1.day(),
+        };
+        local_midnight(date.checked_add(step).ok()?, tz)
+    }
+}
+
+/// The first instant of `date` in `tz` (its midnight, or the end of a DST gap at midnight).
+fn local_midnight(date: jiff::civil::Date, tz: &TimeZone) -> Option<i64> {
+    date.to_zoned_datetime(tz.clone()).ok().map(|z| z.timestamp().as_second())
 }
 
 /// The period as written in reports.
@@ -148,8 +271,11 @@ pub struct Report {
     pub top_asns: Vec<AsnRow>,
     /// /24 and /64 networks.
     pub top_networks: Vec<NetworkRow>,
-    /// Failed attempts in each hour of the period, in order.
-    pub per_hour: Vec<HourRow>,
+    /// How long each entry of `per_hour` is (the name stayed from when it was always an hour).
+    pub bucket: Bucket,
+    /// Failed attempts in each bucket (hour, day, ...) of the period, in order, aligned to the
+    /// clock of the report's zone.
+    pub per_hour: Vec<BucketRow>,
     /// Attacker IPs never seen before the period.
     pub new_ips: NewIps,
     /// Attacker IPs by reverse DNS outcome (needs enrichment).
@@ -336,10 +462,10 @@ pub struct NetworkRow {
     pub ips: u64,
 }
 
-/// One hour of the period.
+/// One bucket (hour, day, ...) of the period.
 #[derive(Clone, Debug, Serialize)]
-pub struct HourRow {
-    /// Local start, `YYYY-MM-DD HH:MM`.
+pub struct BucketRow {
+    /// Local start, as [`Period::format_bucket`] writes it.
     pub start: String,
     /// Failed attempts.
     pub attempts: u64,

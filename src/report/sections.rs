@@ -13,7 +13,7 @@
 //! own medium (HTML escaping, visible control characters in text).
 
 use super::format::{change, thousands};
-use super::{CompromiseWhy, HourRow, IpRow, Report};
+use super::{Bucket, BucketRow, CompromiseWhy, IpRow, Report};
 
 /// A text, with a shorter wording for the narrow (80-column text) rendering when it needs one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,8 +204,8 @@ pub enum Block<'r> {
     Table(Table),
     /// An aside in a quieter voice: HTML greys it, text puts it in parentheses.
     Note(String),
-    /// Failed attempts per hour, drawn as a chart.
-    HourChart(&'r [HourRow]),
+    /// Failed attempts per bucket (hour, day, ...), drawn as a chart.
+    Chart(Bucket, &'r [BucketRow]),
 }
 
 /// How a section's heading draws the eye.
@@ -310,12 +310,12 @@ pub fn sections(r: &Report) -> Vec<Section<'_>> {
             r.top_networks.iter().map(|x| (x.network.clone(), x.attempts, x.ips)).collect(),
         ),
     ));
-    let hours = if r.per_hour.iter().any(|h| h.attempts > 0) {
-        Block::HourChart(&r.per_hour)
+    let chart = if r.per_hour.iter().any(|h| h.attempts > 0) {
+        Block::Chart(r.bucket, &r.per_hour)
     } else {
         Block::Paragraph(NONE.into())
     };
-    out.push(Section::new("Attempts per hour", vec![hours]));
+    out.push(Section::new(format!("Attempts per {}", r.bucket.noun()), vec![chart]));
     let new_ips = if r.new_ips.top.is_empty() {
         vec![Block::Paragraph(NONE.into())]
     } else {

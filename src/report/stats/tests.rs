@@ -161,3 +161,26 @@ fn top_tables_rank_by_attempts_then_label_and_count_distinct_accounts_and_addres
     let services: Vec<(&str, u64, u64)> = r.services.iter().map(|s| (s.service.as_str(), s.attempts, s.ips)).collect();
     assert_eq!(services, [("IMAP", 10, 5)]);
 }
+
+#[test]
+fn failures_are_counted_in_the_bucket_of_their_local_day() {
+    use Kind::Failure;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(
+        dir.path(),
+        &[&[
+            (1, 0, "2026-10-24T21:59:59Z", Failure, "198.51.100.1", "a", 1),
+            // Local 2026-10-25 00:00 (+02:00) and 23:59:59 (+01:00): the 25-hour day.
+            (1, 100, "2026-10-24T22:00:00Z", Failure, "198.51.100.1", "a", 2),
+            (1, 200, "2026-10-25T22:59:59Z", Failure, "198.51.100.1", "a", 3),
+            (1, 300, "2026-10-25T23:00:00Z", Failure, "198.51.100.1", "a", 4),
+        ]],
+    );
+    let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+    let period = Period::since(20 * 86_400, "2026-11-05T05:54:17Z".parse().unwrap(), &tz).unwrap();
+    let r = collect(&store, &period, 10, false).unwrap();
+    assert_eq!(r.bucket, super::super::Bucket::Day);
+    let day = |d: &str| r.per_hour.iter().find(|b| b.start == d).map(|b| b.attempts);
+    assert_eq!((day("2026-10-24"), day("2026-10-25"), day("2026-10-26")), (Some(1), Some(5), Some(4)));
+    assert_eq!(r.per_hour.iter().map(|b| b.attempts).sum::<u64>(), 10);
+}
