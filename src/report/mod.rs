@@ -85,10 +85,12 @@ impl Period {
 
     /// Unix seconds as local `YYYY-MM-DD HH:MM:SS`.
     pub fn format_ts(&self, ts: i64) -> String {
-        match Timestamp::from_second(ts) {
-            Ok(t) => t.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string(),
-            Err(_) => ts.to_string(),
-        }
+        self.when(ts).shown
+    }
+
+    /// Unix seconds as a [`When`] shown `YYYY-MM-DD HH:MM:SS` in the period's zone.
+    pub fn when(&self, ts: i64) -> When {
+        When::new(ts, &self.tz, "%Y-%m-%d %H:%M:%S")
     }
 
     /// The bucket of the chart of attempts over this period: a few dozen bars at most.
@@ -129,16 +131,18 @@ impl Period {
     /// Unix seconds as the label of a bucket starting then: `2026-11-24 03:00` for an hour,
     /// `2026-11-24` for a day or a week (its Monday), `2026-11` for a month, `2026` for a year.
     pub fn format_bucket(&self, ts: i64, bucket: Bucket) -> String {
+        self.when_bucket(ts, bucket).shown
+    }
+
+    /// The start of a bucket as a [`When`], shown as [`Period::format_bucket`] writes it.
+    pub fn when_bucket(&self, ts: i64, bucket: Bucket) -> When {
         let format = match bucket {
             Bucket::Hour => "%Y-%m-%d %H:%M",
             Bucket::Day | Bucket::Week => "%Y-%m-%d",
             Bucket::Month => "%Y-%m",
             Bucket::Year => "%Y",
         };
-        match Timestamp::from_second(ts) {
-            Ok(t) => t.to_zoned_datetime(self.tz.clone()).strftime(format).to_string(),
-            Err(_) => ts.to_string(),
-        }
+        When::new(ts, &self.tz, format)
     }
 
     fn info(&self) -> PeriodInfo {
@@ -149,6 +153,80 @@ impl Period {
             end: rfc(self.end),
             timezone: self.tz.iana_name().unwrap_or("system").to_string(),
         }
+    }
+}
+
+/// An instant as a report gives it: local time as people read it ([`When::shown`], which text
+/// and HTML show and `Display` writes), and RFC 3339 with the zone's offset at that instant,
+/// which JSON writes (`2026-10-25T02:30:00+01:00`: unambiguous on a DST change too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct When {
+    /// Unix seconds.
+    pub unix: i64,
+    /// Local time as shown, e.g. `2026-11-24 09:12:04`.
+    pub shown: String,
+    /// RFC 3339 with the offset, e.g. `2026-11-24T09:12:04+01:00`.
+    pub rfc3339: String,
+}
+
+impl When {
+    /// `unix` in `tz`, shown with the `strftime` format `shown`.
+    pub fn new(unix: i64, tz: &TimeZone, shown: &str) -> When {
+        match Timestamp::from_second(unix) {
+            Ok(t) => {
+                let z = t.to_zoned_datetime(tz.clone());
+                When {
+                    unix,
+                    shown: z.strftime(shown).to_string(),
+                    rfc3339: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                }
+            }
+            Err(_) => When { unix, shown: unix.to_string(), rfc3339: unix.to_string() },
+        }
+    }
+
+    /// The local time as shown.
+    pub fn as_str(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl std::ops::Deref for When {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl PartialEq<&str> for When {
+    fn eq(&self, other: &&str) -> bool {
+        self.shown == *other
+    }
+}
+
+impl Serialize for When {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339)
+    }
+}
+
+/// Serialises a text as stored (made visible by [`crate::text::visible`]) as the text that was
+/// logged: JSON escapes it, nothing else.
+fn logged<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::text::unvisible(text))
+}
+
+/// [`logged`] of an optional text.
+fn logged_opt<S: serde::Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match text {
+        Some(t) => logged(t, s),
+        None => s.serialize_none(),
     }
 }
 
@@ -299,8 +377,8 @@ pub const GEO_MISSING_NOTE: &str =
 /// The last scan before a report: whether the report's numbers can be complete.
 #[derive(Clone, Debug, Serialize)]
 pub struct ScanCoverage {
-    /// When it finished, local time.
-    pub finished: String,
+    /// When it finished.
+    pub finished: When,
     /// Files or lines it could not read or date (each named on its standard error).
     pub problems: u64,
     /// It finished over [`STALE_AFTER_SECS`] before the end of the period (or before the report
@@ -366,14 +444,16 @@ pub enum CompromiseWhy {
 #[derive(Clone, Debug, Serialize)]
 pub struct Compromise {
     /// The account.
+    #[serde(serialize_with = "logged_opt")]
     pub username: Option<String>,
     /// From where.
     pub ip: String,
-    /// First successful login in the period from this IP for this account (local time).
-    pub first_login: String,
+    /// First successful login in the period from this IP for this account.
+    pub first_login: When,
     /// Successful logins in the period.
     pub logins: u64,
     /// Syslog name of the service of the first one.
+    #[serde(serialize_with = "logged")]
     pub service: String,
     /// The rules that matched.
     pub why: Vec<CompromiseWhy>,
@@ -382,6 +462,7 @@ pub struct Compromise {
     /// Distinct accounts those failures tried.
     pub failed_accounts_7d: u64,
     /// Reverse DNS name.
+    #[serde(serialize_with = "logged_opt")]
     pub hostname: Option<String>,
     /// Country of the IP.
     pub country_code: Option<String>,
@@ -390,6 +471,7 @@ pub struct Compromise {
     /// AS number.
     pub asn: Option<String>,
     /// AS organisation.
+    #[serde(serialize_with = "logged_opt")]
     pub aso: Option<String>,
 }
 
@@ -403,23 +485,26 @@ pub struct IpRow {
     /// Distinct accounts tried in the period.
     pub accounts: u64,
     /// Reverse DNS name.
+    #[serde(serialize_with = "logged_opt")]
     pub hostname: Option<String>,
     /// Country code.
     pub country_code: Option<String>,
     /// AS number.
     pub asn: Option<String>,
     /// AS organisation.
+    #[serde(serialize_with = "logged_opt")]
     pub aso: Option<String>,
-    /// First event ever from it (local time).
-    pub first_seen: Option<String>,
-    /// Its last failed attempt in the period (local time).
-    pub last_seen: Option<String>,
+    /// First event ever from it.
+    pub first_seen: Option<When>,
+    /// Its last failed attempt in the period.
+    pub last_seen: Option<When>,
 }
 
 /// One account tried.
 #[derive(Clone, Debug, Serialize)]
 pub struct UserRow {
     /// The account name as logged.
+    #[serde(serialize_with = "logged")]
     pub username: String,
     /// Failed attempts.
     pub attempts: u64,
@@ -465,8 +550,8 @@ pub struct NetworkRow {
 /// One bucket (hour, day, ...) of the period.
 #[derive(Clone, Debug, Serialize)]
 pub struct BucketRow {
-    /// Local start, as [`Period::format_bucket`] writes it.
-    pub start: String,
+    /// Start, shown as [`Period::format_bucket`] writes it.
+    pub start: When,
     /// Failed attempts.
     pub attempts: u64,
 }
@@ -515,10 +600,10 @@ pub struct BackendOutages {
     /// Last one (unix seconds).
     #[serde(skip)]
     pub last: Option<i64>,
-    /// First one, local time.
-    pub first_seen: Option<String>,
-    /// Last one, local time.
-    pub last_seen: Option<String>,
+    /// First one.
+    pub first_seen: Option<When>,
+    /// Last one.
+    pub last_seen: Option<When>,
     /// Events per syslog service.
     pub services: Vec<(String, u64)>,
 }
@@ -575,10 +660,10 @@ pub fn build(store: &Store, opts: &ReportOptions) -> Result<Report, StoreError> 
     report.server = opts.server.clone();
     report.version = VERSION.to_string();
     let outages = &mut report.backend_outages;
-    outages.first_seen = outages.first.map(|t| opts.period.format_ts(t));
-    outages.last_seen = outages.last.map(|t| opts.period.format_ts(t));
+    outages.first_seen = outages.first.map(|t| opts.period.when(t));
+    outages.last_seen = outages.last.map(|t| opts.period.when(t));
     report.last_scan = store.last_scan()?.map(|scan| ScanCoverage {
-        finished: opts.period.format_ts(scan.at),
+        finished: opts.period.when(scan.at),
         problems: scan.problems,
         stale: scan.at < opts.period.end.as_second().min(Timestamp::now().as_second()) - STALE_AFTER_SECS,
     });

@@ -244,8 +244,8 @@ fn capitalised(s: &str) -> String {
 }
 
 /// `-` for a value the store does not have.
-fn opt(s: &Option<String>) -> String {
-    s.clone().unwrap_or_else(|| "-".into())
+fn opt<T: std::fmt::Display>(s: &Option<T>) -> String {
+    s.as_ref().map_or_else(|| "-".into(), T::to_string)
 }
 
 /// The sections of `r`, in the order every rendering shows them: warnings about the report
@@ -399,7 +399,7 @@ fn compromises(r: &Report) -> Section<'_> {
         t.row(vec![
             opt(&x.username).into(),
             x.ip.clone().into(),
-            x.first_login.clone().into(),
+            x.first_login.to_string().into(),
             thousands(x.logins).into(),
             x.service.clone().into(),
             opt(&x.country_code).into(),

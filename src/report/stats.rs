@@ -180,8 +180,8 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
             country_code: info.country_code,
             asn: info.asn,
             aso: info.aso,
-            first_seen: first_seen[i].map(|t| period.format_ts(t)),
-            last_seen: Some(period.format_ts(stats.last)),
+            first_seen: first_seen[i].map(|t| period.when(t)),
+            last_seen: Some(period.when(stats.last)),
         }
     };
     let top_ips = (0..ranked.len().min(top)).map(ip_row).collect();
@@ -266,7 +266,7 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         .per_bucket
         .iter()
         .zip(&bounds)
-        .map(|(&attempts, &at)| BucketRow { start: period.format_bucket(at, bucket), attempts })
+        .map(|(&attempts, &at)| BucketRow { start: period.when_bucket(at, bucket), attempts })
         .collect();
     Ok(Report {
         server: String::new(),
@@ -339,7 +339,7 @@ fn compromises(
         out.push(Compromise {
             username: user.map(|id| store.text(id)).transpose()?,
             ip: ip.addr().to_string(),
-            first_login: period.format_ts(g.first),
+            first_login: period.when(g.first),
             logins: g.logins,
             service: store.text(g.service)?,
             why,
@@ -352,6 +352,6 @@ fn compromises(
             aso: shown.aso,
         });
     }
-    out.sort_by(|a, b| a.first_login.cmp(&b.first_login).then_with(|| a.ip.cmp(&b.ip)));
+    out.sort_by(|a, b| a.first_login.unix.cmp(&b.first_login.unix).then_with(|| a.ip.cmp(&b.ip)));
     Ok(out)
 }

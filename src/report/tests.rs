@@ -1,5 +1,16 @@
 use super::*;
 
+/// A [`When`] shown as `shown` (`YYYY-MM-DD HH:MM[:SS]`, read as UTC).
+pub(crate) fn at(shown: &str) -> When {
+    let dt: jiff::civil::DateTime = shown.parse().unwrap();
+    let z = dt.to_zoned_datetime(TimeZone::UTC).unwrap();
+    When {
+        unix: z.timestamp().as_second(),
+        shown: shown.into(),
+        rfc3339: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+    }
+}
+
 #[test]
 fn the_default_period_is_yesterday_in_the_zone() {
     let tz = TimeZone::get("Europe/Paris").unwrap();

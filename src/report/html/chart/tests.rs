@@ -1,7 +1,8 @@
 use super::*;
+use crate::report::tests::at;
 
 fn hour(start: &str, attempts: u64) -> BucketRow {
-    BucketRow { start: start.into(), attempts }
+    BucketRow { start: at_or_label(start), attempts }
 }
 
 /// The bar widths of a rendered table, in order.
@@ -30,4 +31,12 @@ fn huge_counts_do_not_overflow_and_text_is_escaped() {
     assert_eq!(widths(&html), [BAR_PX, BAR_PX / 2]);
     assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"));
     assert_eq!(hours_table(Bucket::Hour, &[]).matches("<tr>").count(), 1, "header only");
+}
+
+/// A bucket start shown as `label` (a time, or any text for the escaping test).
+fn at_or_label(label: &str) -> crate::report::When {
+    if label.len() >= 16 {
+        return at(label);
+    }
+    crate::report::When { unix: 0, shown: label.into(), rfc3339: label.into() }
 }
