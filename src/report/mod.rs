@@ -4,8 +4,11 @@
 //! [`json`] render that same value, so the three formats always carry the same facts; [`text`]
 //! and [`html`] draw it through one [`sections`] model, so they also agree on what is shown in
 //! which order.
-//! Values that came from a log (usernames, host names) are escaped by each renderer for its own
-//! medium: HTML escaping in [`html`], visible control characters in [`text`].
+//! Values that came from a log (usernames, host names) are held as the store keeps them, made
+//! visible ([`crate::text::visible`]), and each renderer escapes them for its own medium: HTML
+//! escaping in [`html`], visible control characters in [`text`], and in [`json`] the text as
+//! logged ([`crate::text::unvisible`]) escaped by JSON alone. Times are [`When`]s: local time as
+//! text and HTML show it, RFC 3339 with the zone's offset in JSON.
 
 pub mod format;
 pub mod html;
