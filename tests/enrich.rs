@@ -448,9 +448,39 @@ fn without_a_database_a_scan_works_and_warns_once_how_to_get_one() {
     assert!(ok, "{err}");
     assert_eq!(err.matches("geo update").count(), 1, "{err}");
     assert!(err.contains("no geolocation database"), "{err}");
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--log", log.to_str().unwrap(), "--year", "2026", "--quiet"];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = run(&cfg, &args);
+        assert!(ok, "{err}");
+        err
+    };
+    // Said once: the next scans (a timer's, every hour) do not repeat it, quiet or not.
+    let err = scan(&[]);
+    assert!(!err.contains("geo"), "{err}");
+    let err = scan(&["--full"]);
+    assert!(!err.contains("geo"), "{err}");
+    // Reports say it, in every format.
+    for format in ["text", "json", "html"] {
+        let (ok, out, err) = run(&cfg, &["report", "--since", "3650d", "--format", format]);
+        assert!(ok, "{err}");
+        assert!(out.contains("o geolocation database: countries and AS are unknown"), "{format}: {out}");
+    }
     // --no-geo: nothing to warn about.
-    let (ok, _, err) = run(&cfg, &["scan", "--log", log.to_str().unwrap(), "--year", "2026", "--no-geo", "--full"]);
-    assert!(ok && !err.contains("geo"), "{err}");
+    let err = scan(&["--no-geo", "--full"]);
+    assert!(!err.contains("geo"), "{err}");
+    // Databases appear: nothing missing, nothing said, and reports no longer say it ...
+    install_csv_fixtures(dir.path());
+    let err = scan(&[]);
+    assert!(!err.contains("geo"), "{err}");
+    let (ok, out, err) = run(&cfg, &["report", "--since", "3650d"]);
+    assert!(ok && !out.contains("geolocation database"), "{err}{out}");
+    // ... and when they disappear again, it is news again, said once.
+    std::fs::remove_dir_all(dir.path().join("data/geo")).unwrap();
+    let err = scan(&[]);
+    assert_eq!(err.matches("no geolocation database").count(), 1, "{err}");
+    let err = scan(&[]);
+    assert!(!err.contains("geo"), "{err}");
 }
 
 // --- A minimal MMDB writer (IPv6 tree, 24-bit records), enough for lookups by the real reader.

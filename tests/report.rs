@@ -63,8 +63,9 @@ fn json_report_has_the_facts_of_the_day() {
     assert_eq!((top["attempts"].as_u64(), top["accounts"].as_u64()), (Some(10), Some(2)));
     assert_eq!(top["hostname"], "scanner.example.net");
     assert_eq!((top["country_code"].as_str(), top["asn"].as_str()), (Some("CN"), Some("64500")));
-    assert_eq!(top["first_seen"], format!("{day} 03:10:00"));
-    assert_eq!(top["last_seen"], format!("{day} 03:20:00"));
+    // RFC 3339 with the zone's offset (the fixture's zone is UTC).
+    assert_eq!(top["first_seen"], format!("{day}T03:10:00+00:00"));
+    assert_eq!(top["last_seen"], format!("{day}T03:20:00+00:00"));
     assert_eq!(json["top_users"][0]["username"], "admin");
     assert_eq!(json["top_users"][0]["attempts"], 5);
     assert_eq!(json["top_countries"][0]["country_code"], "CN");
@@ -94,7 +95,7 @@ fn json_report_has_the_facts_of_the_day() {
         .collect();
     assert_eq!(services, vec![("SMTP submission (587)", 10), ("IMAP", 3), ("POP3", 2)]);
     assert_eq!(json["backend_outages"]["events"], 2);
-    assert_eq!(json["backend_outages"]["first_seen"], format!("{day} 14:00:00"));
+    assert_eq!(json["backend_outages"]["first_seen"], format!("{day}T14:00:00+00:00"));
 }
 
 #[test]
@@ -176,7 +177,7 @@ fn the_report_says_how_far_the_logs_were_read_and_warns_when_it_may_be_incomplet
     db.execute("UPDATE meta SET value = 3 WHERE key = 'last_scan_problems'", []).unwrap();
     let scan = &json(&[])["last_scan"];
     assert_eq!((scan["problems"].as_u64(), scan["stale"].as_bool()), (Some(3), Some(true)), "{scan}");
-    assert_eq!(scan["finished"], format!("{} 01:00:00", fixture::day()));
+    assert_eq!(scan["finished"], format!("{}T01:00:00+00:00", fixture::day()));
     let text = ok(&fixture::run(&config, &["report"]));
     let warning = text.find("WARNING: this report may be incomplete").expect(&text);
     assert!(warning < text.find("Summary").unwrap(), "the warning comes before the numbers: {text}");
@@ -202,7 +203,31 @@ fn bad_periods_and_a_missing_store_are_clear_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("24h"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = fixture::run(&config, &["report", "--since", "48h", "--format", "json"]);
     let json: Value = serde_json::from_str(&ok(&out)).unwrap();
-    assert_eq!(json["per_hour"].as_array().unwrap().len(), 48);
+    assert_eq!(json["bucket"], "hour");
+    let hours = json["per_hour"].as_array().unwrap();
+    // Whole local hours: the partial first one too, unless the report was made at a full hour.
+    assert!((48..=49).contains(&hours.len()), "{}", hours.len());
+    assert!(hours.iter().all(|h| h["start"].as_str().unwrap().ends_with(":00:00+00:00")), "{hours:?}");
+}
+
+#[test]
+fn long_periods_are_charted_in_days_weeks_or_months_not_thousands_of_hours() {
+    let (_dir, config) = setup(false);
+    for (since, bucket, most) in [("30d", "day", 31), ("365d", "week", 54), ("3000d", "month", 100)] {
+        let out = fixture::run(&config, &["report", "--since", since, "--format", "json"]);
+        let json: Value = serde_json::from_str(&ok(&out)).unwrap();
+        assert_eq!(json["bucket"], bucket, "{since}");
+        let rows = json["per_hour"].as_array().unwrap();
+        assert!(rows.len() <= most, "{since}: {} rows", rows.len());
+        let total = json["totals"]["failed_attempts"].as_u64().unwrap();
+        assert_eq!(rows.iter().map(|h| h["attempts"].as_u64().unwrap()).sum::<u64>(), total, "{since}");
+        let text = ok(&fixture::run(&config, &["report", "--since", since]));
+        assert!(text.contains(&format!("Attempts per {bucket}")), "{text}");
+        assert!(text.lines().count() < 200, "{since}: {} lines", text.lines().count());
+        let html = ok(&fixture::run(&config, &["report", "--since", since, "--format", "html"]));
+        assert!(html.len() < 100_000, "{since}: {} bytes", html.len());
+        assert!(html.contains(&format!("Failed attempts per {bucket}")));
+    }
 }
 
 /// Renders the HTML report in a real headless browser and checks the screenshot is not blank.

@@ -12,10 +12,20 @@ mod fixture;
 use std::process::Command;
 
 use maillogsentinel::report::{
-    AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, NewIps,
-    PeriodInfo, Report, ScanCoverage, ServiceRow, Totals, UserRow, html, json, text,
+    AsnRow, BackendOutages, Bucket, BucketRow, Compromise, CompromiseWhy, CountryRow, DnsRow, IpRow, NetworkRow,
+    NewIps, PeriodInfo, Report, ScanCoverage, ServiceRow, Totals, UserRow, When, html, json, text,
 };
 use serde_json::Value;
+
+/// A time shown as `shown` (`YYYY-MM-DD HH:MM[:SS]`, in UTC).
+fn at(shown: &str) -> When {
+    let dt: jiff::civil::DateTime = shown.parse().unwrap();
+    When::new(
+        dt.to_zoned_datetime(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_second(),
+        &jiff::tz::TimeZone::UTC,
+        if shown.len() > 16 { "%Y-%m-%d %H:%M:%S" } else { "%Y-%m-%d %H:%M" },
+    )
+}
 
 const V6: &str = "2001:0db8:dead:beef:cafe:0123:4567:89ab";
 const V4: &str = "198.51.100.123";
@@ -47,8 +57,8 @@ fn ip(ip: &str, attempts: u64) -> IpRow {
         country_code: Some("NL".into()),
         asn: Some("4200000001".into()),
         aso: Some("Some Very Long Hosting Organisation Name B.V.".into()),
-        first_seen: Some(FIRST_SEEN.into()),
-        last_seen: Some(LAST_SEEN.into()),
+        first_seen: Some(at(FIRST_SEEN)),
+        last_seen: Some(at(LAST_SEEN)),
     }
 }
 
@@ -57,7 +67,7 @@ fn long_report() -> Report {
     let compromise = |ip: &str| Compromise {
         username: Some(ACCOUNT.into()),
         ip: ip.into(),
-        first_login: FIRST_LOGIN.into(),
+        first_login: at(FIRST_LOGIN),
         logins: 1_234,
         service: "postfix/submission-haproxy/smtpd".into(),
         why: vec![CompromiseWhy::FailedBefore, CompromiseWhy::NewCountry],
@@ -103,20 +113,22 @@ fn long_report() -> Report {
             AsnRow { asn: "unknown".into(), aso: String::new(), attempts: 12, ips: 1 },
         ],
         top_networks: vec![NetworkRow { network: "2001:db8:dead:beef::/64".into(), attempts: 1_234_567, ips: 12 }],
+        bucket: Bucket::Hour,
         per_hour: (0..24)
-            .map(|h| HourRow { start: format!("2026-11-24 {h:02}:00"), attempts: 1_000 * (h % 5) })
+            .map(|h| BucketRow { start: at(&format!("2026-11-24 {h:02}:00")), attempts: 1_000 * (h % 5) })
             .collect(),
         new_ips: NewIps { count: 2, attempts: 1_234_579, top: vec![ip(V6, 1_234_567), ip(V4, 12)] },
         reverse_dns: vec![DnsRow { status: "nxdomain".into(), attempts: 1_234_567, ips: 12 }],
         services: vec![ServiceRow { service: "SMTP submission (587)".into(), attempts: 1_234_567, ips: 12_345 }],
         backend_outages: BackendOutages {
             events: 2,
-            first_seen: Some("2026-11-24 14:00:00".into()),
-            last_seen: Some("2026-11-24 14:05:00".into()),
+            first_seen: Some(at("2026-11-24 14:00:00")),
+            last_seen: Some(at("2026-11-24 14:05:00")),
             services: vec![("dovecot/auth".into(), 2)],
             ..BackendOutages::default()
         },
-        last_scan: Some(ScanCoverage { finished: "2026-11-25 00:05:00".into(), problems: 0, stale: false }),
+        last_scan: Some(ScanCoverage { finished: at("2026-11-25 00:05:00"), problems: 0, stale: false }),
+        notes: vec![],
     }
 }
 
@@ -134,12 +146,14 @@ fn empty_report(enrichment: bool) -> Report {
         top_countries: vec![],
         top_asns: vec![],
         top_networks: vec![],
-        per_hour: (0..24).map(|h| HourRow { start: format!("2026-11-24 {h:02}:00"), attempts: 0 }).collect(),
+        bucket: Bucket::Hour,
+        per_hour: (0..24).map(|h| BucketRow { start: at(&format!("2026-11-24 {h:02}:00")), attempts: 0 }).collect(),
         new_ips: NewIps::default(),
         reverse_dns: vec![],
         services: vec![],
         backend_outages: BackendOutages::default(),
         last_scan: None,
+        notes: vec![],
     }
 }
 
@@ -239,11 +253,32 @@ fn without_enrichment_its_columns_are_not_shown() {
 
 #[test]
 fn json_carries_stored_values_escaped_only_by_json() {
-    let r = long_report();
+    let mut r = long_report();
+    // The store holds texts made visible (the literal backslash doubled, the ESC written out, a
+    // byte that was not UTF-8 as \xNN); JSON gives them as logged.
+    let stored = |logged: &[u8]| maillogsentinel::text::visible(logged);
+    r.top_users = [ACCOUNT.as_bytes(), BACKSLASH_USER.as_bytes(), ESC_USER.as_bytes(), b"caf\xe9"]
+        .map(|u| UserRow { username: stored(u), attempts: 1, ips: 1 })
+        .into();
+    assert_eq!(r.top_users[1].username, "\\\\x1b[31mroot");
+    r.compromises[0].username = Some(stored(b"a\\b"));
+    r.compromises[0].service = stored(b"imap\x7f");
+    r.top_ips[0].hostname = Some(stored("x\u{202e}y".as_bytes()));
+    r.top_asns[0].aso = stored(b"Evil\x00 Ltd");
+    r.backend_outages.services = vec![(stored(b"dovecot\\auth"), 2)];
     let json: Value = serde_json::from_str(&json::render(&r)).unwrap();
     let users: Vec<&str> =
         json["top_users"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
-    assert_eq!(users, [ACCOUNT, BACKSLASH_USER, ESC_USER]);
+    assert_eq!(users, [ACCOUNT, BACKSLASH_USER, ESC_USER, "caf\u{fffd}"]);
+    assert_eq!(json["compromises"][0]["username"], "a\\b");
+    assert_eq!(json["compromises"][0]["service"], "imap\x7f");
+    assert_eq!(json["top_ips"][0]["hostname"], "x\u{202e}y");
+    assert_eq!(json["top_asns"][0]["aso"], "Evil\0 Ltd");
+    assert_eq!(json["backend_outages"]["services"][0]["service"], "dovecot\\auth");
+    // Text still shows the stored, visible form.
+    assert!(text::render(&r).contains("\\\\x1b[31mroot"));
+    let r = long_report();
+    let json: Value = serde_json::from_str(&json::render(&r)).unwrap();
     assert_eq!(json["top_ips"][0]["hostname"], HOST);
     // A list of objects like every other list in the report.
     assert_eq!(json["backend_outages"]["services"], serde_json::json!([{"service": "dovecot/auth", "events": 2}]));
@@ -253,6 +288,12 @@ fn json_carries_stored_values_escaped_only_by_json() {
     assert_eq!(json["top_asns"][1]["asn"], Value::Null);
     assert_eq!(json["top_asns"][1]["aso"], Value::Null);
     assert_eq!(json["top_countries"][0]["country_code"], "NL");
+    // Times are RFC 3339 with the offset.
+    assert_eq!(json["top_ips"][0]["first_seen"], "2026-11-17T23:59:58+00:00");
+    assert_eq!(json["compromises"][0]["first_login"], "2026-11-24T10:27:43+00:00");
+    assert_eq!(json["per_hour"][3]["start"], "2026-11-24T03:00:00+00:00");
+    assert_eq!(json["backend_outages"]["first_seen"], "2026-11-24T14:00:00+00:00");
+    assert_eq!(json["last_scan"]["finished"], "2026-11-25T00:05:00+00:00");
     let mut r = empty_report(true);
     r.top_ips = vec![IpRow { country_code: None, ..ip(V4, 1) }];
     let json: Value = serde_json::from_str(&json::render(&r)).unwrap();
@@ -335,4 +376,20 @@ fn html_fits_a_640_px_mail_client_in_headless_chromium() {
     for whole in [V6, HOST, ACCOUNT, FIRST_LOGIN] {
         assert!(page.contains(whole), "{whole}");
     }
+}
+
+#[test]
+fn the_missing_geolocation_note_is_in_every_format() {
+    let mut r = empty_report(true);
+    r.notes.push(maillogsentinel::report::GEO_MISSING_NOTE.to_string());
+    let text = text::render(&r);
+    assert!(text.contains("No geolocation database: countries and AS are unknown"), "{text}");
+    assert!(text.contains("maillogsentinel geo update"), "{text}");
+    let html = html::render(&r);
+    assert!(html.contains("No geolocation database: countries and AS are unknown"), "{html}");
+    let v: serde_json::Value = serde_json::from_str(&json::render(&r)).unwrap();
+    assert_eq!(v["notes"][0], maillogsentinel::report::GEO_MISSING_NOTE);
+    // Without the note, nothing is said.
+    let plain = text::render(&empty_report(true));
+    assert!(!plain.contains("geolocation"), "{plain}");
 }

@@ -91,15 +91,19 @@ fn run_update(config: &Config, paths: &GeoPaths) -> ExitCode {
     for (path, secs) in &report.built {
         println!("geo update: indexed {} in {secs:.2} s", path.display());
     }
-    for w in &report.warnings {
+    for w in report.warnings.iter().chain(&report.missing) {
         eprintln!("maillogsentinel: warning: {w}");
     }
-    if report.warnings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_PARTIAL) }
+    if report.warnings.is_empty() && report.missing.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PARTIAL)
+    }
 }
 
 fn run_lookup(paths: &GeoPaths, ips: &[IpAddr]) -> ExitCode {
     let (geo, report) = Geo::open(&paths.country, &paths.asn, &paths.cache_dir);
-    for w in &report.warnings {
+    for w in report.warnings.iter().chain(&report.missing) {
         eprintln!("maillogsentinel: warning: {w}");
     }
     for ip in ips {

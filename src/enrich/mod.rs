@@ -99,23 +99,29 @@ struct DnsSide {
 pub struct Enricher {
     geo: Option<Geo>,
     dns: Option<DnsSide>,
+    /// The "no geolocation database" hint, see [`Enricher::geo_missing`].
+    geo_missing: Option<String>,
 }
 
 impl Enricher {
     /// An enricher that adds nothing.
     pub fn disabled() -> Enricher {
-        Enricher { geo: None, dns: None }
+        Enricher { geo: None, dns: None, geo_missing: None }
     }
 
     /// Sets up the resolver and opens the databases. `cached` holds the reverse DNS answers still
     /// fresh (address, answer, when it was resolved), which are not asked again: the caller reads
     /// them from wherever it keeps them (the scan, from the store). Returns warnings for the user
-    /// (no database found, resolver unusable): the scan goes on without that part.
+    /// (unusable database, resolver unusable): the scan goes on without that part. The hint
+    /// that no geolocation database was found at all is not among them but in
+    /// [`Enricher::geo_missing`], for the caller to say once.
     pub fn new(opts: &EnrichOptions, cached: Vec<(IpAddr, DnsAnswer, i64)>) -> (Enricher, Vec<String>) {
         let mut warnings = Vec::new();
+        let mut geo_missing = None;
         let geo = opts.geo.as_ref().and_then(|paths| {
             let (geo, report) = Geo::open(&paths.country, &paths.asn, &paths.cache_dir);
             warnings.extend(report.warnings);
+            geo_missing = report.missing;
             (!geo.is_empty()).then_some(geo)
         });
         let dns = opts.dns.as_ref().and_then(|dns_opts| match Enricher::dns_side(dns_opts, cached) {
@@ -125,7 +131,7 @@ impl Enricher {
                 None
             }
         });
-        (Enricher { geo, dns }, warnings)
+        (Enricher { geo, dns, geo_missing }, warnings)
     }
 
     fn dns_side(dns_opts: &DnsOptions, cached: Vec<(IpAddr, DnsAnswer, i64)>) -> Result<DnsSide, DnsSetupError> {
@@ -224,6 +230,12 @@ impl Enricher {
     /// The open geolocation databases, if any.
     pub fn geo(&self) -> Option<&Geo> {
         self.geo.as_ref()
+    }
+
+    /// The hint that geolocation is on but no database was found (where it looked, how to get
+    /// one); `None` when a database is open or geolocation is off.
+    pub fn geo_missing(&self) -> Option<&str> {
+        self.geo_missing.as_deref()
     }
 }
 

@@ -182,10 +182,10 @@ fn section(o: &mut String, s: &Section<'_>) {
             }
             Block::Table(t) if t.show.wide() => table(o, t),
             Block::Table(_) => {}
-            Block::HourChart(hours) => {
-                let _ = write!(o, "\n<div>{}</div>\n", chart::hours_svg(hours));
+            Block::Chart(bucket, hours) => {
+                let _ = write!(o, "\n<div>{}</div>\n", chart::hours_svg(*bucket, hours));
                 // The numbers again, with bars of coloured cells: Gmail and Outlook do not display SVG.
-                o.push_str(&chart::hours_table(hours));
+                o.push_str(&chart::hours_table(*bucket, hours));
             }
         }
     }

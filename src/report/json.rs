@@ -1,17 +1,23 @@
-//! The JSON report: the [`Report`] value, for scripts and dashboards. Values are the stored text,
-//! escaped by JSON alone (no display escaping: a script gets what the store holds).
+//! The JSON report: the [`Report`] value, for scripts and dashboards. Texts from logs are given
+//! as they were logged, escaped by JSON alone: the store keeps them made visible
+//! ([`crate::text::visible`]), which is undone here ([`crate::text::unvisible`]; a byte that was
+//! not UTF-8 becomes U+FFFD, as JSON text must be Unicode). Times are RFC 3339 with the
+//! offset of the report's zone at that instant ([`When`]).
 //!
 //! Two things differ from the plain serialisation of [`Report`], so that a consumer reads every
 //! part the same way: a country or AS the enrichment does not know is `null` everywhere (the
 //! groups of countries and AS name it `unknown` for the text and HTML tables), and the backend
 //! outages per service are objects (`{"service": ..., "events": ...}`) like every other list.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::{
-    AsnRow, BackendOutages, Compromise, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, NewIps, PeriodInfo, Report,
-    ScanCoverage, ServiceRow, Totals, UserRow,
+    AsnRow, BackendOutages, Bucket, BucketRow, Compromise, CountryRow, DnsRow, IpRow, NetworkRow, NewIps, PeriodInfo,
+    Report, ScanCoverage, ServiceRow, Totals, UserRow, When,
 };
+use crate::text::unvisible;
 
 /// How the groups name a country or an AS the enrichment does not know.
 const UNKNOWN: &str = "unknown";
@@ -30,12 +36,14 @@ struct Json<'a> {
     top_countries: Vec<Country<'a>>,
     top_asns: Vec<Asn<'a>>,
     top_networks: &'a [NetworkRow],
-    per_hour: &'a [HourRow],
+    bucket: Bucket,
+    per_hour: &'a [BucketRow],
     new_ips: &'a NewIps,
     reverse_dns: &'a [DnsRow],
     services: &'a [ServiceRow],
     backend_outages: Outages<'a>,
     last_scan: &'a Option<ScanCoverage>,
+    notes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -48,7 +56,7 @@ struct Country<'a> {
 #[derive(Serialize)]
 struct Asn<'a> {
     asn: Option<&'a str>,
-    aso: Option<&'a str>,
+    aso: Option<Cow<'a, str>>,
     attempts: u64,
     ips: u64,
 }
@@ -56,14 +64,14 @@ struct Asn<'a> {
 #[derive(Serialize)]
 struct Outages<'a> {
     events: u64,
-    first_seen: &'a Option<String>,
-    last_seen: &'a Option<String>,
+    first_seen: &'a Option<When>,
+    last_seen: &'a Option<When>,
     services: Vec<OutageService<'a>>,
 }
 
 #[derive(Serialize)]
 struct OutageService<'a> {
-    service: &'a str,
+    service: Cow<'a, str>,
     events: u64,
 }
 
@@ -87,12 +95,14 @@ pub fn render(r: &Report) -> String {
         top_countries,
         top_asns,
         top_networks,
+        bucket,
         per_hour,
         new_ips,
         reverse_dns,
         services,
         backend_outages,
         last_scan,
+        notes,
     } = r;
     let BackendOutages { events, first: _, last: _, first_seen, last_seen, services: outage_services } =
         backend_outages;
@@ -111,9 +121,15 @@ pub fn render(r: &Report) -> String {
             .collect(),
         top_asns: top_asns
             .iter()
-            .map(|x: &AsnRow| Asn { asn: known(&x.asn), aso: known(&x.aso), attempts: x.attempts, ips: x.ips })
+            .map(|x: &AsnRow| Asn {
+                asn: known(&x.asn),
+                aso: known(&x.aso).map(unvisible),
+                attempts: x.attempts,
+                ips: x.ips,
+            })
             .collect(),
         top_networks,
+        bucket: *bucket,
         per_hour,
         new_ips,
         reverse_dns,
@@ -124,10 +140,11 @@ pub fn render(r: &Report) -> String {
             last_seen,
             services: outage_services
                 .iter()
-                .map(|(service, events)| OutageService { service, events: *events })
+                .map(|(service, events)| OutageService { service: unvisible(service), events: *events })
                 .collect(),
         },
         last_scan,
+        notes,
     };
     // Serialising plain structs of strings and numbers cannot fail; keep a message just in case.
     serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"))

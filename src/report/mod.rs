@@ -4,8 +4,11 @@
 //! [`json`] render that same value, so the three formats always carry the same facts; [`text`]
 //! and [`html`] draw it through one [`sections`] model, so they also agree on what is shown in
 //! which order.
-//! Values that came from a log (usernames, host names) are escaped by each renderer for its own
-//! medium: HTML escaping in [`html`], visible control characters in [`text`].
+//! Values that came from a log (usernames, host names) are held as the store keeps them, made
+//! visible ([`crate::text::visible`]), and each renderer escapes them for its own medium: HTML
+//! escaping in [`html`], visible control characters in [`text`], and in [`json`] the text as
+//! logged ([`crate::text::unvisible`]) escaped by JSON alone. Times are [`When`]s: local time as
+//! text and HTML show it, RFC 3339 with the zone's offset in JSON.
 
 pub mod format;
 pub mod html;
@@ -85,18 +88,64 @@ impl Period {
 
     /// Unix seconds as local `YYYY-MM-DD HH:MM:SS`.
     pub fn format_ts(&self, ts: i64) -> String {
-        match Timestamp::from_second(ts) {
-            Ok(t) => t.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string(),
-            Err(_) => ts.to_string(),
-        }
+        self.when(ts).shown
     }
 
-    /// Unix seconds as local `YYYY-MM-DD HH:00`, the label of an hour bucket.
-    pub fn format_hour(&self, ts: i64) -> String {
-        match Timestamp::from_second(ts) {
-            Ok(t) => t.to_zoned_datetime(self.tz.clone()).strftime("%Y-%m-%d %H:%M").to_string(),
-            Err(_) => ts.to_string(),
+    /// Unix seconds as a [`When`] shown `YYYY-MM-DD HH:MM:SS` in the period's zone.
+    pub fn when(&self, ts: i64) -> When {
+        When::new(ts, &self.tz, "%Y-%m-%d %H:%M:%S")
+    }
+
+    /// The bucket of the chart of attempts over this period: a few dozen bars at most.
+    pub fn bucket(&self) -> Bucket {
+        Bucket::for_secs(self.secs())
+    }
+
+    /// The starts (unix seconds) of the buckets covering the period, aligned to the clock of its
+    /// zone (a local hour's `:00`, midnight, Monday, the first of a month or year), followed by
+    /// the end of the last one: the first bucket starts at or before the period, the last ends at
+    /// or after it. Days are 23 or 25 hours long across a DST change.
+    pub fn bucket_bounds(&self) -> Vec<i64> {
+        let (start, end) = (self.start.as_second(), self.end.as_second());
+        let bucket = self.bucket();
+        let mut bounds = Vec::new();
+        let mut at = bucket.floor(start, &self.tz);
+        loop {
+            bounds.push(at);
+            if at >= end {
+                break;
+            }
+            match bucket.next(at, &self.tz) {
+                Some(next) if next > at => at = next,
+                // Beyond the calendar's range: one last bucket to the end.
+                _ => {
+                    bounds.push(end);
+                    break;
+                }
+            }
         }
+        if bounds.len() == 1 {
+            // An empty period still has one (empty) bucket.
+            bounds.push(end.max(start + 1));
+        }
+        bounds
+    }
+
+    /// Unix seconds as the label of a bucket starting then: `2026-11-24 03:00` for an hour,
+    /// `2026-11-24` for a day or a week (its Monday), `2026-11` for a month, `2026` for a year.
+    pub fn format_bucket(&self, ts: i64, bucket: Bucket) -> String {
+        self.when_bucket(ts, bucket).shown
+    }
+
+    /// The start of a bucket as a [`When`], shown as [`Period::format_bucket`] writes it.
+    pub fn when_bucket(&self, ts: i64, bucket: Bucket) -> When {
+        let format = match bucket {
+            Bucket::Hour => "%Y-%m-%d %H:%M",
+            Bucket::Day | Bucket::Week => "%Y-%m-%d",
+            Bucket::Month => "%Y-%m",
+            Bucket::Year => "%Y",
+        };
+        When::new(ts, &self.tz, format)
     }
 
     fn info(&self) -> PeriodInfo {
@@ -108,6 +157,161 @@ impl Period {
             timezone: self.tz.iana_name().unwrap_or("system").to_string(),
         }
     }
+}
+
+/// An instant as a report gives it: local time as people read it ([`When::shown`], which text
+/// and HTML show and `Display` writes), and RFC 3339 with the zone's offset at that instant,
+/// which JSON writes (`2026-10-25T02:30:00+01:00`: unambiguous on a DST change too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct When {
+    /// Unix seconds.
+    pub unix: i64,
+    /// Local time as shown, e.g. `2026-11-24 09:12:04`.
+    pub shown: String,
+    /// RFC 3339 with the offset, e.g. `2026-11-24T09:12:04+01:00`.
+    pub rfc3339: String,
+}
+
+impl When {
+    /// `unix` in `tz`, shown with the `strftime` format `shown`.
+    pub fn new(unix: i64, tz: &TimeZone, shown: &str) -> When {
+        match Timestamp::from_second(unix) {
+            Ok(t) => {
+                let z = t.to_zoned_datetime(tz.clone());
+                When {
+                    unix,
+                    shown: z.strftime(shown).to_string(),
+                    rfc3339: z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                }
+            }
+            Err(_) => When { unix, shown: unix.to_string(), rfc3339: unix.to_string() },
+        }
+    }
+
+    /// The local time as shown.
+    pub fn as_str(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl std::ops::Deref for When {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl PartialEq<&str> for When {
+    fn eq(&self, other: &&str) -> bool {
+        self.shown == *other
+    }
+}
+
+impl Serialize for When {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339)
+    }
+}
+
+/// Serialises a text as stored (made visible by [`crate::text::visible`]) as the text that was
+/// logged: JSON escapes it, nothing else.
+fn logged<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::text::unvisible(text))
+}
+
+/// [`logged`] of an optional text.
+fn logged_opt<S: serde::Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match text {
+        Some(t) => logged(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// How long each bar of the chart of attempts over a period is: chosen from the period's
+/// length so that the chart has at most about a hundred of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bucket {
+    /// Periods up to 2 days (49 hours, for a DST day).
+    #[default]
+    Hour,
+    /// Up to 92 days.
+    Day,
+    /// Up to 700 days (100 weeks), starting on Mondays.
+    Week,
+    /// Up to 3,100 days (about 100 months).
+    Month,
+    /// Longer.
+    Year,
+}
+
+impl Bucket {
+    /// The bucket of a period `secs` long.
+    pub fn for_secs(secs: i64) -> Bucket {
+        const DAY: i64 = 86_400;
+        match secs {
+            s if s <= 49 * 3600 => Bucket::Hour,
+            s if s <= 92 * DAY => Bucket::Day,
+            s if s <= 700 * DAY => Bucket::Week,
+            s if s <= 3_100 * DAY => Bucket::Month,
+            _ => Bucket::Year,
+        }
+    }
+
+    /// `hour`, `day`, ...: as in "attempts per hour".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Bucket::Hour => "hour",
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+            Bucket::Year => "year",
+        }
+    }
+
+    /// The start of the bucket `ts` is in.
+    fn floor(self, ts: i64, tz: &TimeZone) -> i64 {
+        let Ok(t) = Timestamp::from_second(ts) else { return ts };
+        if self == Bucket::Hour {
+            // The local hour's :00, also in zones whose offset is not whole hours.
+            let offset = i64::from(tz.to_offset(t).seconds());
+            return ts - (ts + offset).rem_euclid(3600);
+        }
+        let date = t.to_zoned_datetime(tz.clone()).date();
+        let first = match self {
+            Bucket::Week => date.checked_sub(i64::from(date.weekday().to_monday_zero_offset()).days()).ok(),
+            Bucket::Month => Some(date.first_of_month()),
+            Bucket::Year => Some(date.first_of_year()),
+            _ => Some(date),
+        };
+        first.and_then(|d| local_midnight(d, tz)).unwrap_or(ts)
+    }
+
+    /// The start of the bucket after the one starting at `start`.
+    fn next(self, start: i64, tz: &TimeZone) -> Option<i64> {
+        if self == Bucket::Hour {
+            return Some(self.floor(start + 3600, tz));
+        }
+        let date = Timestamp::from_second(start).ok()?.to_zoned_datetime(tz.clone()).date();
+        let step = match self {
+            Bucket::Week => 7.days(),
+            Bucket::Month => 1.month(),
+            Bucket::Year => 1.year(),
+            _ => 1.day(),
+        };
+        local_midnight(date.checked_add(step).ok()?, tz)
+    }
+}
+
+/// The first instant of `date` in `tz` (its midnight, or the end of a DST gap at midnight).
+fn local_midnight(date: jiff::civil::Date, tz: &TimeZone) -> Option<i64> {
+    date.to_zoned_datetime(tz.clone()).ok().map(|z| z.timestamp().as_second())
 }
 
 /// The period as written in reports.
@@ -148,8 +352,11 @@ pub struct Report {
     pub top_asns: Vec<AsnRow>,
     /// /24 and /64 networks.
     pub top_networks: Vec<NetworkRow>,
-    /// Failed attempts in each hour of the period, in order.
-    pub per_hour: Vec<HourRow>,
+    /// How long each entry of `per_hour` is (the name stayed from when it was always an hour).
+    pub bucket: Bucket,
+    /// Failed attempts in each bucket (hour, day, ...) of the period, in order, aligned to the
+    /// clock of the report's zone.
+    pub per_hour: Vec<BucketRow>,
     /// Attacker IPs never seen before the period.
     pub new_ips: NewIps,
     /// Attacker IPs by reverse DNS outcome (needs enrichment).
@@ -161,13 +368,20 @@ pub struct Report {
     /// How far the logs had been read when the report was made; `None` in a store no scan of
     /// this version has finished in.
     pub last_scan: Option<ScanCoverage>,
+    /// What the reader should know about how the numbers were made, one sentence each (e.g. no
+    /// geolocation database: countries and AS are unknown).
+    pub notes: Vec<String>,
 }
+
+/// The note of a report made while the scans find no geolocation database.
+pub const GEO_MISSING_NOTE: &str =
+    "no geolocation database: countries and AS are unknown; run `maillogsentinel geo update`";
 
 /// The last scan before a report: whether the report's numbers can be complete.
 #[derive(Clone, Debug, Serialize)]
 pub struct ScanCoverage {
-    /// When it finished, local time.
-    pub finished: String,
+    /// When it finished.
+    pub finished: When,
     /// Files or lines it could not read or date (each named on its standard error).
     pub problems: u64,
     /// It finished over [`STALE_AFTER_SECS`] before the end of the period (or before the report
@@ -233,14 +447,16 @@ pub enum CompromiseWhy {
 #[derive(Clone, Debug, Serialize)]
 pub struct Compromise {
     /// The account.
+    #[serde(serialize_with = "logged_opt")]
     pub username: Option<String>,
     /// From where.
     pub ip: String,
-    /// First successful login in the period from this IP for this account (local time).
-    pub first_login: String,
+    /// First successful login in the period from this IP for this account.
+    pub first_login: When,
     /// Successful logins in the period.
     pub logins: u64,
     /// Syslog name of the service of the first one.
+    #[serde(serialize_with = "logged")]
     pub service: String,
     /// The rules that matched.
     pub why: Vec<CompromiseWhy>,
@@ -249,6 +465,7 @@ pub struct Compromise {
     /// Distinct accounts those failures tried.
     pub failed_accounts_7d: u64,
     /// Reverse DNS name.
+    #[serde(serialize_with = "logged_opt")]
     pub hostname: Option<String>,
     /// Country of the IP.
     pub country_code: Option<String>,
@@ -257,6 +474,7 @@ pub struct Compromise {
     /// AS number.
     pub asn: Option<String>,
     /// AS organisation.
+    #[serde(serialize_with = "logged_opt")]
     pub aso: Option<String>,
 }
 
@@ -270,23 +488,26 @@ pub struct IpRow {
     /// Distinct accounts tried in the period.
     pub accounts: u64,
     /// Reverse DNS name.
+    #[serde(serialize_with = "logged_opt")]
     pub hostname: Option<String>,
     /// Country code.
     pub country_code: Option<String>,
     /// AS number.
     pub asn: Option<String>,
     /// AS organisation.
+    #[serde(serialize_with = "logged_opt")]
     pub aso: Option<String>,
-    /// First event ever from it (local time).
-    pub first_seen: Option<String>,
-    /// Its last failed attempt in the period (local time).
-    pub last_seen: Option<String>,
+    /// First event ever from it.
+    pub first_seen: Option<When>,
+    /// Its last failed attempt in the period.
+    pub last_seen: Option<When>,
 }
 
 /// One account tried.
 #[derive(Clone, Debug, Serialize)]
 pub struct UserRow {
     /// The account name as logged.
+    #[serde(serialize_with = "logged")]
     pub username: String,
     /// Failed attempts.
     pub attempts: u64,
@@ -329,11 +550,11 @@ pub struct NetworkRow {
     pub ips: u64,
 }
 
-/// One hour of the period.
+/// One bucket (hour, day, ...) of the period.
 #[derive(Clone, Debug, Serialize)]
-pub struct HourRow {
-    /// Local start, `YYYY-MM-DD HH:MM`.
-    pub start: String,
+pub struct BucketRow {
+    /// Start, shown as [`Period::format_bucket`] writes it.
+    pub start: When,
     /// Failed attempts.
     pub attempts: u64,
 }
@@ -382,10 +603,10 @@ pub struct BackendOutages {
     /// Last one (unix seconds).
     #[serde(skip)]
     pub last: Option<i64>,
-    /// First one, local time.
-    pub first_seen: Option<String>,
-    /// Last one, local time.
-    pub last_seen: Option<String>,
+    /// First one.
+    pub first_seen: Option<When>,
+    /// Last one.
+    pub last_seen: Option<When>,
     /// Events per syslog service.
     pub services: Vec<(String, u64)>,
 }
@@ -442,13 +663,16 @@ pub fn build(store: &Store, opts: &ReportOptions) -> Result<Report, StoreError> 
     report.server = opts.server.clone();
     report.version = VERSION.to_string();
     let outages = &mut report.backend_outages;
-    outages.first_seen = outages.first.map(|t| opts.period.format_ts(t));
-    outages.last_seen = outages.last.map(|t| opts.period.format_ts(t));
+    outages.first_seen = outages.first.map(|t| opts.period.when(t));
+    outages.last_seen = outages.last.map(|t| opts.period.when(t));
     report.last_scan = store.last_scan()?.map(|scan| ScanCoverage {
-        finished: opts.period.format_ts(scan.at),
+        finished: opts.period.when(scan.at),
         problems: scan.problems,
         stale: scan.at < opts.period.end.as_second().min(Timestamp::now().as_second()) - STALE_AFTER_SECS,
     });
+    if store.noted(crate::store::meta::GEO_MISSING)? {
+        report.notes.push(GEO_MISSING_NOTE.to_string());
+    }
     Ok(report)
 }
 

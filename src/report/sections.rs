@@ -13,7 +13,7 @@
 //! own medium (HTML escaping, visible control characters in text).
 
 use super::format::{change, thousands};
-use super::{CompromiseWhy, HourRow, IpRow, Report};
+use super::{Bucket, BucketRow, CompromiseWhy, IpRow, Report};
 
 /// A text, with a shorter wording for the narrow (80-column text) rendering when it needs one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,8 +204,8 @@ pub enum Block<'r> {
     Table(Table),
     /// An aside in a quieter voice: HTML greys it, text puts it in parentheses.
     Note(String),
-    /// Failed attempts per hour, drawn as a chart.
-    HourChart(&'r [HourRow]),
+    /// Failed attempts per bucket (hour, day, ...), drawn as a chart.
+    Chart(Bucket, &'r [BucketRow]),
 }
 
 /// How a section's heading draws the eye.
@@ -237,9 +237,15 @@ impl<'r> Section<'r> {
     }
 }
 
+/// `s` with its first letter upper-case, as a sentence of its own.
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
 /// `-` for a value the store does not have.
-fn opt(s: &Option<String>) -> String {
-    s.clone().unwrap_or_else(|| "-".into())
+fn opt<T: std::fmt::Display>(s: &Option<T>) -> String {
+    s.as_ref().map_or_else(|| "-".into(), T::to_string)
 }
 
 /// The sections of `r`, in the order every rendering shows them: warnings about the report
@@ -304,12 +310,12 @@ pub fn sections(r: &Report) -> Vec<Section<'_>> {
             r.top_networks.iter().map(|x| (x.network.clone(), x.attempts, x.ips)).collect(),
         ),
     ));
-    let hours = if r.per_hour.iter().any(|h| h.attempts > 0) {
-        Block::HourChart(&r.per_hour)
+    let chart = if r.per_hour.iter().any(|h| h.attempts > 0) {
+        Block::Chart(r.bucket, &r.per_hour)
     } else {
         Block::Paragraph(NONE.into())
     };
-    out.push(Section::new("Attempts per hour", vec![hours]));
+    out.push(Section::new(format!("Attempts per {}", r.bucket.noun()), vec![chart]));
     let new_ips = if r.new_ips.top.is_empty() {
         vec![Block::Paragraph(NONE.into())]
     } else {
@@ -357,6 +363,9 @@ fn summary(r: &Report) -> Section<'_> {
     if !r.enrichment {
         blocks.push(Block::Note("No enrichment data yet: host names, countries and AS are not shown.".into()));
     }
+    for note in &r.notes {
+        blocks.push(Block::Note(capitalised(note)));
+    }
     Section::new("Summary", blocks)
 }
 
@@ -390,7 +399,7 @@ fn compromises(r: &Report) -> Section<'_> {
         t.row(vec![
             opt(&x.username).into(),
             x.ip.clone().into(),
-            x.first_login.clone().into(),
+            x.first_login.to_string().into(),
             thousands(x.logins).into(),
             x.service.clone().into(),
             opt(&x.country_code).into(),

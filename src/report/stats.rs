@@ -21,8 +21,8 @@ use std::net::IpAddr;
 use pass::{Map, Set};
 
 use super::{
-    AsnRow, BackendOutages, Compromise, CompromiseWhy, CountryRow, DnsRow, HourRow, IpRow, NetworkRow, NewIps, Period,
-    Report, ServiceRow, Totals, UserRow,
+    AsnRow, BackendOutages, BucketRow, Compromise, CompromiseWhy, CountryRow, DnsRow, IpRow, NetworkRow, NewIps,
+    Period, Report, ServiceRow, Totals, UserRow,
 };
 use crate::model::ipinfo::IpInfo;
 use crate::store::{IpKey, Result, Store, TextId};
@@ -128,7 +128,9 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
     let _snapshot = store.snapshot()?;
     let (start, end) = (period.start.as_second(), period.end.as_second());
     let enrichment = store.has_enrichment()?;
-    let p = pass::read(store, start, end, probes_count)?;
+    let bucket = period.bucket();
+    let bounds = period.bucket_bounds();
+    let p = pass::read(store, start, end, &bounds, probes_count)?;
 
     // The period's addresses ranked by attempts, then address for a stable order.
     let mut ranked: Vec<(IpKey, pass::IpStats)> =
@@ -178,8 +180,8 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
             country_code: info.country_code,
             asn: info.asn,
             aso: info.aso,
-            first_seen: first_seen[i].map(|t| period.format_ts(t)),
-            last_seen: Some(period.format_ts(stats.last)),
+            first_seen: first_seen[i].map(|t| period.when(t)),
+            last_seen: Some(period.when(stats.last)),
         }
     };
     let top_ips = (0..ranked.len().min(top)).map(ip_row).collect();
@@ -261,10 +263,10 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
 
     let compromises = compromises(store, period, &p.successes, &details.look_back, enrichment)?;
     let per_hour = p
-        .per_hour
+        .per_bucket
         .iter()
-        .enumerate()
-        .map(|(i, &attempts)| HourRow { start: period.format_hour(start + i as i64 * 3600), attempts })
+        .zip(&bounds)
+        .map(|(&attempts, &at)| BucketRow { start: period.when_bucket(at, bucket), attempts })
         .collect();
     Ok(Report {
         server: String::new(),
@@ -278,12 +280,14 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         top_countries,
         top_asns,
         top_networks,
+        bucket,
         per_hour,
         new_ips,
         reverse_dns,
         services,
         backend_outages,
         last_scan: None,
+        notes: Vec::new(),
     })
 }
 
@@ -335,7 +339,7 @@ fn compromises(
         out.push(Compromise {
             username: user.map(|id| store.text(id)).transpose()?,
             ip: ip.addr().to_string(),
-            first_login: period.format_ts(g.first),
+            first_login: period.when(g.first),
             logins: g.logins,
             service: store.text(g.service)?,
             why,
@@ -348,6 +352,6 @@ fn compromises(
             aso: shown.aso,
         });
     }
-    out.sort_by(|a, b| a.first_login.cmp(&b.first_login).then_with(|| a.ip.cmp(&b.ip)));
+    out.sort_by(|a, b| a.first_login.unix.cmp(&b.first_login.unix).then_with(|| a.ip.cmp(&b.ip)));
     Ok(out)
 }

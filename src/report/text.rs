@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::format::{safe_text, thousands, truncate};
 use super::sections::{self, Block, Kind, Section, Tone, Wording, sections};
-use super::{HourRow, Report};
+use super::{BucketRow, Report};
 
 /// Width every line fits in.
 pub const WIDTH: usize = 80;
@@ -246,7 +246,7 @@ fn section(out: &mut String, s: &Section<'_>) {
             }
             Block::Table(t) if t.show.narrow() => table(out, t),
             Block::Table(_) => {}
-            Block::HourChart(hours) => hour_bars(out, hours),
+            Block::Chart(_, rows) => bars(out, rows),
         }
     }
 }
@@ -264,8 +264,8 @@ fn table(out: &mut String, t: &sections::Table) {
     }
 }
 
-/// One line per hour: the count and a bar of `#`, 50 for the busiest hour.
-fn hour_bars(out: &mut String, hours: &[HourRow]) {
+/// One line per bucket: the count and a bar of `#`, 50 for the busiest.
+fn bars(out: &mut String, hours: &[BucketRow]) {
     let max = hours.iter().map(|h| h.attempts).max().unwrap_or(0).max(1);
     for h in hours {
         let bar = (h.attempts * 50).div_ceil(max) as usize;

@@ -175,6 +175,7 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     correlator.set_window(jiff::SignedDuration::from_secs(i64::from(opts.scan.correlation_window_secs)));
     let (enricher, warnings) = open_enricher(&opts.enrich, &store);
     summary.warnings.extend(warnings);
+    summary.warnings.extend(geo_missing_news(&enricher, &store));
     let enricher = Arc::new(enricher);
     let writer = Writer::start(
         store,
@@ -198,6 +199,21 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     summary.added = added;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// The "no geolocation database" hint when it is news: a scan run every hour by a timer says it
+/// once, and again only after a database was found in between. The store remembers what was
+/// said (and reports show it); a store that cannot remember lets it be said every time.
+fn geo_missing_news(enricher: &Enricher, store: &Store) -> Option<String> {
+    use crate::store::meta::GEO_MISSING;
+    match enricher.geo_missing() {
+        Some(hint) => store.note_once(GEO_MISSING).unwrap_or(true).then(|| hint.to_string()),
+        None => {
+            // A database is open, or geolocation is off: nothing is missing.
+            let _ = store.forget_note(GEO_MISSING);
+            None
+        }
+    }
 }
 
 /// The enricher of a scan, given the reverse DNS answers the store still holds fresh. A cache

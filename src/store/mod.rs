@@ -24,6 +24,7 @@ mod export;
 pub mod history;
 pub mod ipinfo;
 pub mod lock;
+pub mod meta;
 mod query;
 mod schema;
 pub mod sends;

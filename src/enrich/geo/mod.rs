@@ -117,8 +117,11 @@ pub struct Geo {
 /// What opening the databases found, for the user.
 #[derive(Debug, Default)]
 pub struct OpenReport {
-    /// Problems (unreadable or invalid files) and the "no database" hint.
+    /// Problems (unreadable or invalid files).
     pub warnings: Vec<String>,
+    /// The "no database" hint, when no database was found at all: apart from the warnings, so
+    /// that a scan run by a timer can say it once rather than every hour.
+    pub missing: Option<String>,
     /// CSV indexes built during this open (path, seconds).
     pub built: Vec<(PathBuf, f64)>,
 }
@@ -155,7 +158,7 @@ impl Geo {
         }
         if geo.is_empty() && report.warnings.is_empty() {
             let looked: Vec<String> = country.iter().chain(asn).map(|p| p.display().to_string()).collect();
-            report.warnings.push(format!(
+            report.missing = Some(format!(
                 "no geolocation database found (looked for {}): country and AS columns stay empty; run \
                  `maillogsentinel geo update` to download them, or set `geo.country_db` / `geo.asn_db`",
                 looked.join(", ")

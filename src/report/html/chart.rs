@@ -1,18 +1,19 @@
-//! The attempts-per-hour chart: inline SVG (no scripts, fonts or external resources) for
+//! The chart of attempts per hour (or day, week, ...): inline SVG (no scripts, fonts or external resources) for
 //! browsers and the mail clients that show it, and the same numbers as a table whose bars are
 //! coloured cells for those that drop SVG (Gmail, Outlook).
 
 use std::fmt::Write;
 
 use super::escape;
-use crate::report::HourRow;
 use crate::report::format::thousands;
+use crate::report::{Bucket, BucketRow};
 
 /// Width in pixels of the longest bar of [`hours_table`].
 const BAR_PX: u64 = 300;
 
-/// Renders a bar chart of `hours`.
-pub fn hours_svg(hours: &[HourRow]) -> String {
+/// Renders a bar chart of `hours`, buckets of `bucket` each.
+pub fn hours_svg(bucket: Bucket, hours: &[BucketRow]) -> String {
+    let noun = bucket.noun();
     let (w, h, left, bottom, top) = (720.0_f64, 220.0_f64, 48.0_f64, 36.0_f64, 12.0_f64);
     let max = hours.iter().map(|x| x.attempts).max().unwrap_or(0).max(1);
     let n = hours.len().max(1) as f64;
@@ -21,7 +22,7 @@ pub fn hours_svg(hours: &[HourRow]) -> String {
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="Failed attempts per hour" style="max-width:100%;height:auto;font-family:sans-serif;font-size:10px">"##
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="Failed attempts per {noun}" style="max-width:100%;height:auto;font-family:sans-serif;font-size:10px">"##
     );
     let _ = write!(svg, r##"<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>"##);
     for tick in 0..=4 {
@@ -50,7 +51,13 @@ pub fn hours_svg(hours: &[HourRow]) -> String {
             hour.attempts
         );
         if i % label_every == 0 {
-            let label = hour.start.get(11..13).unwrap_or(&hour.start);
+            // The part of the label that changes from bar to bar.
+            let part = match bucket {
+                Bucket::Hour => hour.start.get(11..13),
+                Bucket::Day | Bucket::Week => hour.start.get(5..10),
+                Bucket::Month | Bucket::Year => None,
+            };
+            let label = part.unwrap_or(&hour.start);
             let _ = write!(
                 svg,
                 r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#555555">{}</text>"##,
@@ -62,7 +69,7 @@ pub fn hours_svg(hours: &[HourRow]) -> String {
     }
     let _ = write!(
         svg,
-        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#333333">hour ({} to {})</text></svg>"##,
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#333333">{noun} ({} to {})</text></svg>"##,
         left + (w - left) / 2.0,
         h - 6.0,
         escape(hours.first().map_or("", |x| x.start.as_str())),
@@ -74,13 +81,15 @@ pub fn hours_svg(hours: &[HourRow]) -> String {
 /// The hours with attempts as table rows: the hour, the count and a bar (a coloured cell
 /// `BAR_PX` wide for the busiest hour). Tables, cell widths and background colours are what
 /// every mail client renders.
-pub fn hours_table(hours: &[HourRow]) -> String {
+pub fn hours_table(bucket: Bucket, hours: &[BucketRow]) -> String {
+    let mut noun = bucket.noun().to_string();
+    noun[..1].make_ascii_uppercase();
     let max = hours.iter().map(|x| x.attempts).max().unwrap_or(0).max(1);
     let cell = "padding:1px 8px 1px 0;white-space:nowrap";
     let mut o = String::new();
     let _ = write!(
         o,
-        r#"<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;margin:6px 0 14px 0;font-size:13px"><tr><th style="{cell};text-align:left">Hour</th><th style="{cell};text-align:right">Attempts</th><th></th></tr>"#
+        r#"<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;margin:6px 0 14px 0;font-size:13px"><tr><th style="{cell};text-align:left">{noun}</th><th style="{cell};text-align:right">Attempts</th><th></th></tr>"#
     );
     for h in hours.iter().filter(|h| h.attempts > 0) {
         let px = (u128::from(h.attempts) * u128::from(BAR_PX)).div_ceil(u128::from(max)).max(1);

@@ -1,4 +1,5 @@
 use super::*;
+use crate::report::tests::at;
 use crate::report::{
     BackendOutages, Compromise, NewIps, PeriodInfo, ScanCoverage, ServiceRow, Totals, UserRow, html, text,
 };
@@ -12,8 +13,8 @@ fn ip(ip: &str, attempts: u64) -> IpRow {
         country_code: Some("CN".into()),
         asn: None,
         aso: None,
-        first_seen: Some("2026-11-24 03:10:00".into()),
-        last_seen: Some("2026-11-24 03:20:00".into()),
+        first_seen: Some(at("2026-11-24 03:10:00")),
+        last_seen: Some(at("2026-11-24 03:20:00")),
     }
 }
 
@@ -33,7 +34,7 @@ fn report(enrichment: bool) -> Report {
         compromises: vec![Compromise {
             username: Some("bob".into()),
             ip: "198.51.100.7".into(),
-            first_login: "2026-11-24 08:30:00".into(),
+            first_login: at("2026-11-24 08:30:00"),
             logins: 1,
             service: "dovecot/imap-login".into(),
             why: vec![CompromiseWhy::FailedBefore, CompromiseWhy::NewCountry],
@@ -50,18 +51,20 @@ fn report(enrichment: bool) -> Report {
         top_countries: vec![],
         top_asns: vec![],
         top_networks: vec![],
-        per_hour: vec![HourRow { start: "2026-11-24 03:00".into(), attempts: 1_234 }],
+        bucket: Bucket::Hour,
+        per_hour: vec![BucketRow { start: at("2026-11-24 03:00"), attempts: 1_234 }],
         new_ips: NewIps { count: 1, attempts: 234, top: vec![ip("2001:db8::1", 234)] },
         reverse_dns: vec![],
         services: vec![ServiceRow { service: "IMAP".into(), attempts: 1_234, ips: 2 }],
         backend_outages: BackendOutages {
             events: 1,
-            first_seen: Some("2026-11-24 14:00:00".into()),
-            last_seen: Some("2026-11-24 14:00:00".into()),
+            first_seen: Some(at("2026-11-24 14:00:00")),
+            last_seen: Some(at("2026-11-24 14:00:00")),
             services: vec![("dovecot/auth".into(), 1)],
             ..BackendOutages::default()
         },
-        last_scan: Some(ScanCoverage { finished: "2026-11-24 01:00:00".into(), problems: 3, stale: true }),
+        last_scan: Some(ScanCoverage { finished: at("2026-11-24 01:00:00"), problems: 3, stale: true }),
+        notes: Vec::new(),
     }
 }
 

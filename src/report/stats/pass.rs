@@ -194,7 +194,8 @@ pub(super) struct Period {
     /// Counted failures per service class.
     pub class_attempts: [u64; SERVICE_CLASSES.len()],
     pub successes: Map<(Option<TextId>, IpKey), SuccessGroup>,
-    pub per_hour: Vec<u64>,
+    /// Counted failures per bucket of the chart (see [`super::super::Period::bucket_bounds`]).
+    pub per_bucket: Vec<u64>,
     pub backend_events: u64,
     pub backend_first: Option<i64>,
     pub backend_last: Option<i64>,
@@ -204,11 +205,34 @@ pub(super) struct Period {
 /// Bit of [`IpStats::flags`]: a counted failure in the previous period.
 pub(super) const PREVIOUS: u8 = 0x80;
 
-/// Reads `[start, end)`, and before it the previous period of the same length.
-pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> Result<Period> {
+/// Finds the bucket of an event among sorted bounds, from the last one found: events come mostly
+/// in time order, so most need one comparison, not a search.
+struct Buckets<'b> {
+    bounds: &'b [i64],
+    last: usize,
+}
+
+impl Buckets<'_> {
+    /// The index of the bucket `[bounds[i], bounds[i + 1])` holding `ts`, if any.
+    fn find(&mut self, ts: i64) -> Option<usize> {
+        let b = self.bounds;
+        if self.last + 1 < b.len() && b[self.last] <= ts && ts < b[self.last + 1] {
+            return Some(self.last);
+        }
+        let i = b.partition_point(|&x| x <= ts).checked_sub(1)?;
+        (i + 1 < b.len()).then(|| {
+            self.last = i;
+            i
+        })
+    }
+}
+
+/// Reads `[start, end)`, and before it the previous period of the same length; failures are
+/// counted per bucket of `bounds` (sorted starts, then the end of the last).
+pub(super) fn read(store: &Store, start: i64, end: i64, bounds: &[i64], probes_count: bool) -> Result<Period> {
     let previous = start - (end - start);
-    let hours = ((end - start).max(0) as u64).div_ceil(3600) as usize;
-    let mut p = Period { per_hour: vec![0; hours], ..Period::default() };
+    let mut buckets = Buckets { bounds, last: 0 };
+    let mut p = Period { per_bucket: vec![0; bounds.len().saturating_sub(1)], ..Period::default() };
     // Few services: each is classified once, by its text.
     let mut classes: Vec<(TextId, u8)> = Vec::new();
     let mut failed: Option<StoreError> = None;
@@ -252,7 +276,7 @@ pub(super) fn read(store: &Store, start: i64, end: i64, probes_count: bool) -> R
                     }
                     p.user_attempts[user] += count;
                 }
-                if let Some(slot) = p.per_hour.get_mut(((e.ts - start) / 3600) as usize) {
+                if let Some(slot) = buckets.find(e.ts).and_then(|i| p.per_bucket.get_mut(i)) {
                     *slot += count;
                 }
             }

@@ -161,3 +161,52 @@ fn top_tables_rank_by_attempts_then_label_and_count_distinct_accounts_and_addres
     let services: Vec<(&str, u64, u64)> = r.services.iter().map(|s| (s.service.as_str(), s.attempts, s.ips)).collect();
     assert_eq!(services, [("IMAP", 10, 5)]);
 }
+
+#[test]
+fn failures_are_counted_in_the_bucket_of_their_local_day() {
+    use Kind::Failure;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(
+        dir.path(),
+        &[&[
+            (1, 0, "2026-10-24T21:59:59Z", Failure, "198.51.100.1", "a", 1),
+            // Local 2026-10-25 00:00 (+02:00) and 23:59:59 (+01:00): the 25-hour day.
+            (1, 100, "2026-10-24T22:00:00Z", Failure, "198.51.100.1", "a", 2),
+            (1, 200, "2026-10-25T22:59:59Z", Failure, "198.51.100.1", "a", 3),
+            (1, 300, "2026-10-25T23:00:00Z", Failure, "198.51.100.1", "a", 4),
+        ]],
+    );
+    let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+    let period = Period::since(20 * 86_400, "2026-11-05T05:54:17Z".parse().unwrap(), &tz).unwrap();
+    let r = collect(&store, &period, 10, false).unwrap();
+    assert_eq!(r.bucket, super::super::Bucket::Day);
+    let day = |d: &str| r.per_hour.iter().find(|b| b.start == d).map(|b| b.attempts);
+    assert_eq!((day("2026-10-24"), day("2026-10-25"), day("2026-10-26")), (Some(1), Some(5), Some(4)));
+    assert_eq!(r.per_hour.iter().map(|b| b.attempts).sum::<u64>(), 10);
+}
+
+#[test]
+fn json_times_carry_the_offset_so_the_two_2_am_hours_of_a_dst_day_differ() {
+    use Kind::Failure;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with(
+        dir.path(),
+        &[&[
+            // 02:30 local, twice: before (+02:00) and after (+01:00) the clocks go back.
+            (1, 0, "2026-10-25T00:30:00Z", Failure, "198.51.100.1", "a", 1),
+            (1, 100, "2026-10-25T01:30:00Z", Failure, "198.51.100.1", "a", 2),
+        ]],
+    );
+    let tz = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
+    let period = Period::day("2026-10-25".parse().unwrap(), &tz).unwrap();
+    let r = collect(&store, &period, 10, false).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&super::super::json::render(&r)).unwrap();
+    let hours = json["per_hour"].as_array().unwrap();
+    assert_eq!(hours.len(), 25);
+    assert_eq!(hours[2]["start"], "2026-10-25T02:00:00+02:00");
+    assert_eq!(hours[3]["start"], "2026-10-25T02:00:00+01:00");
+    assert_eq!((hours[2]["attempts"].as_u64(), hours[3]["attempts"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(json["top_ips"][0]["last_seen"], "2026-10-25T02:30:00+01:00");
+    // Text shows local time as before.
+    assert_eq!(r.top_ips[0].last_seen.as_ref().map(|w| w.as_str()), Some("2026-10-25 02:30:00"));
+}
