@@ -122,6 +122,9 @@ fn the_report_is_sent_as_text_html_and_csv() {
         format!("[MailLogSentinel] mx1: 15 failed logins, 2 possible compromises ({day}), auth backend errors")
     );
     assert_eq!(m["mail_from"], "sentinel@mx1.example.org");
+    let id = m["message_id"].as_str().unwrap_or_else(|| panic!("no Message-ID header: {m:#}"));
+    assert!(id.starts_with('<') && id.ends_with("@mx1.example.org>"), "Message-ID in the sender's domain: {id}");
+    assert!(m["date"].as_str().is_some_and(|d| !d.is_empty()), "a Date header: {m:#}");
     assert_eq!(m["rcpt_tos"], serde_json::json!(["admin@example.org", "sec@example.org"]));
     assert_eq!(m["content_type"], "multipart/mixed");
     part(m, "multipart/alternative");
@@ -313,6 +316,32 @@ fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
     let subjects: Vec<String> = server.messages(3).iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
     assert_eq!(subjects.len(), 3, "{subjects:?}");
     assert!(subjects[2].contains(&format!("({day})")), "the scheduled day itself is sent each run: {subjects:?}");
+}
+
+#[test]
+fn a_server_that_stays_silent_is_reported_as_a_timeout() {
+    // Accepts the connection and never says a word (no greeting).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let conn = listener.accept();
+        std::thread::sleep(Duration::from_secs(5));
+        drop(conn);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = email_config(dir.path(), port, "").with_file_name("silent.toml");
+    let text = std::fs::read_to_string(dir.path().join("config.toml"))
+        .unwrap()
+        .replace("timeout_secs = 10", "timeout_secs = 1");
+    std::fs::write(&config, text).unwrap();
+    let started = Instant::now();
+    let out = fixture::run(&config, &["report", "--day", &fixture::day().to_string(), "--send"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("timed out after 1 s"), "{err}");
+    assert!(!err.contains("os error 11") && !err.contains("temporarily unavailable"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "the timeout applies: {:?}", started.elapsed());
+    holder.join().unwrap();
 }
 
 #[test]
