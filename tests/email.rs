@@ -309,6 +309,7 @@ fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
     assert_eq!(subjects.len(), 2, "{subjects:?}");
     assert!(subjects[0].ends_with(&format!("({before})")), "{subjects:?}");
     assert!(subjects[1].contains(&format!("({day})")), "{subjects:?}");
+    assert!(!kept.exists(), "the kept message is removed once its day is sent: {}", kept.display());
     // Once sent, a day is not sent again.
     let out = fixture::run(&config, &["report", "--send"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -316,6 +317,95 @@ fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
     let subjects: Vec<String> = server.messages(3).iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
     assert_eq!(subjects.len(), 3, "{subjects:?}");
     assert!(subjects[2].contains(&format!("({day})")), "the scheduled day itself is sent each run: {subjects:?}");
+}
+
+/// Days of the subjects of `msgs`, in order: the text between the last parentheses.
+fn subject_days(msgs: &[Value]) -> Vec<String> {
+    msgs.iter()
+        .map(|m| {
+            let s = m["subject"].as_str().unwrap();
+            let open = s.rfind('(').unwrap();
+            s[open + 1..open + 11].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_manual_send_does_not_make_the_next_scheduled_run_send_the_days_since() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "");
+    let day = fixture::day();
+    let old = day.checked_sub(jiff::ToSpan::days(17)).unwrap().to_string();
+    let out = fixture::run(&config, &["report", "--send", "--day", &old]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(subject_days(&server.messages(1)), std::slice::from_ref(&old));
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(subject_days(&server.messages(3)), [old, day.to_string()], "only the scheduled day is sent");
+}
+
+#[test]
+fn days_missed_after_the_first_scheduled_send_are_caught_up() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "");
+    let day = fixture::day();
+    let back = |n: i64| day.checked_sub(jiff::ToSpan::days(n)).unwrap().to_string();
+    {
+        // As left by earlier runs: a scheduled send 4 days back; 3 and 2 days back missed (the
+        // machine was off); 1 day back sent by hand; 10 days back sent by hand, before the schedule.
+        use maillogsentinel::store::sends::{SendState, Trigger};
+        let store = maillogsentinel::store::Store::open(&dir.path().join("data/maillogsentinel.sqlite3")).unwrap();
+        let log = store.sent_log().unwrap();
+        log.record(&back(10), &SendState::Sent, Trigger::Manual).unwrap();
+        log.record(&back(4), &SendState::Sent, Trigger::Scheduled).unwrap();
+        log.record(&back(1), &SendState::Sent, Trigger::Manual).unwrap();
+    }
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(subject_days(&server.messages(4)), [back(3), back(2), day.to_string()]);
+}
+
+#[test]
+fn a_failed_day_outside_the_catch_up_window_says_how_to_send_it() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let refusing = start(dir.path(), &["--reject", "451"]);
+    let config = email_config(dir.path(), refusing.port, "[report]\ncatch_up_days = 3\n");
+    let day = fixture::day();
+    let old = day.checked_sub(jiff::ToSpan::days(5)).unwrap().to_string();
+    let out = fixture::run(&config, &["report", "--send", "--day", &old]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("will not be sent again automatically"), "{err}");
+    assert!(err.contains(&format!("report --send --day {old}")), "{err}");
+    assert!(!err.contains("sends it again"), "{err}");
+    // Within the window: the scheduled run will send it.
+    let recent = day.checked_sub(jiff::ToSpan::days(2)).unwrap().to_string();
+    let out = fixture::run(&config, &["report", "--send", "--day", &recent]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the next scheduled `report --send` (without --day/--since) sends it again"));
+    drop(refusing);
+    // And so it does; the old day is not sent, and its kept message stays.
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "[report]\ncatch_up_days = 3\n");
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(subject_days(&server.messages(3)), [recent.clone(), day.to_string()]);
+    assert!(dir.path().join(format!("data/reports/unsent/report-{old}.eml")).exists());
+    assert!(!dir.path().join(format!("data/reports/unsent/report-{recent}.eml")).exists());
 }
 
 #[test]
