@@ -408,6 +408,101 @@ fn a_failed_day_outside_the_catch_up_window_says_how_to_send_it() {
     assert!(!dir.path().join(format!("data/reports/unsent/report-{recent}.eml")).exists());
 }
 
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// Every file and directory under `dir` with the owner `uid` other than `uid`.
+fn not_owned_by(dir: &Path, uid: u32) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.uid() != uid {
+            out.push(path.clone());
+        }
+        if meta.is_dir() {
+            out.extend(not_owned_by(&path, uid));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_send_as_root_leaves_the_data_directory_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd")
+        || !fixture::require("setpriv", setpriv, "apt-get install util-linux")
+        || !fixture::require(
+            "root (to send as root into nobody's data directory)",
+            running_as_root(),
+            "run the tests as root",
+        )
+    {
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let refusing = start(dir.path(), &["--reject", "451"]);
+    let config = email_config(dir.path(), refusing.port, "");
+    let data = dir.path().join("data");
+    let chown = Command::new("chown").args(["-R", "65534:65534"]).arg(&data).status().unwrap();
+    assert!(chown.success());
+    // Root's failed send creates reports/unsent/ and the kept message: nobody's, like the rest.
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let kept = data.join(format!("reports/unsent/report-{}.eml", fixture::day()));
+    assert!(kept.exists(), "{}", stderr(&out));
+    assert_eq!(not_owned_by(&data, NOBODY), Vec::<PathBuf>::new(), "files left to root in the data directory");
+    let refusing_port = refusing.port;
+    drop(refusing);
+    // So the service user's next scheduled send works, and removes the kept message.
+    let server = start(dir.path(), &[]);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(&format!("smtp_port = {}", refusing_port), &format!("smtp_port = {}", server.port));
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_maillogsentinel"))
+        .arg("--config")
+        .arg(&config)
+        .args(["report", "--send"])
+        .env_remove("MAILLOGSENTINEL_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(subject_days(&server.messages(1)), [fixture::day().to_string()]);
+    let port = server.port;
+    assert!(!kept.exists(), "the kept message is removed once sent");
+    drop(server);
+    // A reports/unsent/ left to root by an older build: the error says what to run.
+    let unsent = data.join("reports/unsent");
+    std::os::unix::fs::chown(&unsent, Some(0), Some(0)).unwrap();
+    let refusing = start(dir.path(), &["--reject", "451"]);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace(&format!("smtp_port = {}", port), &format!("smtp_port = {}", refusing.port)))
+        .unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_maillogsentinel"))
+        .arg("--config")
+        .arg(&config)
+        .args(["report", "--send"])
+        .env_remove("MAILLOGSENTINEL_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    let fix = format!("chown -R --reference={} {}", data.display(), unsent.display());
+    assert!(err.contains("Permission denied") && err.contains(&fix), "{err}");
+}
+
 #[test]
 fn a_server_that_stays_silent_is_reported_as_a_timeout() {
     // Accepts the connection and never says a word (no greeting).
