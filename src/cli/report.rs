@@ -88,7 +88,9 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
         Err(e) => return fail(EXIT_CONFIG, &e.to_string()),
     };
     let data_dir = args.data_dir.clone().unwrap_or_else(|| config.data_dir.clone());
-    let store = match report::open_store(&data_dir) {
+    // Viewing only reads: a user who may read the store but not write it can still view.
+    let opened = if args.send { report::open_store(&data_dir) } else { open_read_only(&data_dir) };
+    let store = match opened {
         Ok(s) => s,
         Err(e) => return fail(EXIT_STORE, &e.to_string()),
     };
@@ -154,6 +156,15 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
         }
     }
     if failed { ExitCode::from(EXIT_SEND) } else { ExitCode::SUCCESS }
+}
+
+/// The store of `data_dir`, opened for reading only.
+fn open_read_only(data_dir: &Path) -> Result<Store, ReportError> {
+    let path = data_dir.join(crate::store::STORE_FILE);
+    if !path.exists() {
+        return Err(ReportError::NoStore(path));
+    }
+    Store::open_read_only(&path).map_err(|source| ReportError::Store { path, source })
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
