@@ -329,13 +329,28 @@ fn keep_unsent(data_dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()
     for part in UNSENT_DIR.split('/') {
         dir.push(part);
         match std::fs::create_dir(&dir) {
-            Ok(()) => keep_owner(&dir, data_dir)?,
+            Ok(()) => warn_owner(&dir, data_dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
     }
     std::fs::write(file, bytes)?;
-    keep_owner(file, data_dir)
+    warn_owner(file, data_dir);
+    Ok(())
+}
+
+/// [`keep_owner`], a failure only warned of: the file is there, but the service user may not be
+/// able to change it.
+fn warn_owner(path: &Path, data_dir: &Path) {
+    if let Err(e) = keep_owner(path, data_dir) {
+        eprintln!(
+            "maillogsentinel: warning: cannot give {} the owner of {} ({e}): run chown --reference={} {}",
+            path.display(),
+            data_dir.display(),
+            data_dir.display(),
+            path.display()
+        );
+    }
 }
 
 /// What sending needs, the same for each period of a run.
