@@ -376,6 +376,31 @@ fn days_missed_after_the_first_scheduled_send_are_caught_up() {
 }
 
 #[test]
+fn periods_left_untried_after_a_failure_are_recorded_as_failed() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    use maillogsentinel::store::sends::SendState;
+    let dir = tempfile::tempdir().unwrap();
+    let refusing = start(dir.path(), &["--reject", "451"]);
+    let config = email_config(dir.path(), refusing.port, "");
+    let day = fixture::day().to_string();
+    let before = fixture::day().yesterday().unwrap().to_string();
+    let out = fixture::run(&config, &["report", "--send", "--day", &before]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    // The scheduled run retries `before` first; it fails, and yesterday is not tried.
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("report {before} not sent")), "{err}");
+    assert!(err.contains(&format!("report {day} not tried")), "{err}");
+    let store = maillogsentinel::store::Store::open(&dir.path().join("data/maillogsentinel.sqlite3")).unwrap();
+    let log = store.sent_log().unwrap();
+    assert!(matches!(log.state(&day).unwrap(), Some(SendState::Failed(_))), "so that a later run catches it up");
+    assert_eq!(log.first_scheduled_day().unwrap(), Some(day), "it was the scheduled run's day");
+}
+
+#[test]
 fn a_failed_day_outside_the_catch_up_window_says_how_to_send_it() {
     if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
         return;

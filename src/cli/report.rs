@@ -40,7 +40,7 @@ pub struct ReportArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Email the report as configured in [email] (text + HTML, CSV attached). Without --day or
-    /// --since, earlier days whose report was never sent are sent too.
+    /// --since (the scheduled run), earlier days whose send failed or was missed are sent too.
     #[arg(long)]
     pub send: bool,
     /// Rows in each top table. Default: `top` in [report], else 10.
@@ -142,8 +142,12 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
             // They are recorded as failed, so that the next scheduled run tries them.
             let label = p.label();
             let not_tried = SendState::Failed("not tried: an earlier report of the same run was not sent".into());
-            if let Err(e) = store.sent_log().and_then(|log| log.record(&label, &not_tried, trigger)) {
-                eprintln!("maillogsentinel: error: {}", store_err(e));
+            match store.sent_log().and_then(|log| log.record(&label, &not_tried, trigger)) {
+                Ok(()) => eprintln!(
+                    "maillogsentinel: report {label} not tried after that failure; the next scheduled \
+                     `report --send` (without --day/--since) sends it"
+                ),
+                Err(e) => eprintln!("maillogsentinel: error: {}", store_err(e)),
             }
             continue;
         }
