@@ -122,6 +122,9 @@ fn the_report_is_sent_as_text_html_and_csv() {
         format!("[MailLogSentinel] mx1: 15 failed logins, 2 possible compromises ({day}), auth backend errors")
     );
     assert_eq!(m["mail_from"], "sentinel@mx1.example.org");
+    let id = m["message_id"].as_str().unwrap_or_else(|| panic!("no Message-ID header: {m:#}"));
+    assert!(id.starts_with('<') && id.ends_with("@mx1.example.org>"), "Message-ID in the sender's domain: {id}");
+    assert!(m["date"].as_str().is_some_and(|d| !d.is_empty()), "a Date header: {m:#}");
     assert_eq!(m["rcpt_tos"], serde_json::json!(["admin@example.org", "sec@example.org"]));
     assert_eq!(m["content_type"], "multipart/mixed");
     part(m, "multipart/alternative");
@@ -306,6 +309,7 @@ fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
     assert_eq!(subjects.len(), 2, "{subjects:?}");
     assert!(subjects[0].ends_with(&format!("({before})")), "{subjects:?}");
     assert!(subjects[1].contains(&format!("({day})")), "{subjects:?}");
+    assert!(!kept.exists(), "the kept message is removed once its day is sent: {}", kept.display());
     // Once sent, a day is not sent again.
     let out = fixture::run(&config, &["report", "--send"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -313,6 +317,241 @@ fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
     let subjects: Vec<String> = server.messages(3).iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
     assert_eq!(subjects.len(), 3, "{subjects:?}");
     assert!(subjects[2].contains(&format!("({day})")), "the scheduled day itself is sent each run: {subjects:?}");
+}
+
+/// Days of the subjects of `msgs`, in order: the text between the last parentheses.
+fn subject_days(msgs: &[Value]) -> Vec<String> {
+    msgs.iter()
+        .map(|m| {
+            let s = m["subject"].as_str().unwrap();
+            let open = s.rfind('(').unwrap();
+            s[open + 1..open + 11].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_manual_send_does_not_make_the_next_scheduled_run_send_the_days_since() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "");
+    let day = fixture::day();
+    let old = day.checked_sub(jiff::ToSpan::days(17)).unwrap().to_string();
+    let out = fixture::run(&config, &["report", "--send", "--day", &old]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(subject_days(&server.messages(1)), std::slice::from_ref(&old));
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(subject_days(&server.messages(3)), [old, day.to_string()], "only the scheduled day is sent");
+}
+
+#[test]
+fn days_missed_after_the_first_scheduled_send_are_caught_up() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "");
+    let day = fixture::day();
+    let back = |n: i64| day.checked_sub(jiff::ToSpan::days(n)).unwrap().to_string();
+    {
+        // As left by earlier runs: a scheduled send 4 days back; 3 and 2 days back missed (the
+        // machine was off); 1 day back sent by hand; 10 days back sent by hand, before the schedule.
+        use maillogsentinel::store::sends::{SendState, Trigger};
+        let store = maillogsentinel::store::Store::open(&dir.path().join("data/maillogsentinel.sqlite3")).unwrap();
+        let log = store.sent_log().unwrap();
+        log.record(&back(10), &SendState::Sent, Trigger::Manual).unwrap();
+        log.record(&back(4), &SendState::Sent, Trigger::Scheduled).unwrap();
+        log.record(&back(1), &SendState::Sent, Trigger::Manual).unwrap();
+    }
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(subject_days(&server.messages(4)), [back(3), back(2), day.to_string()]);
+}
+
+#[test]
+fn periods_left_untried_after_a_failure_are_recorded_as_failed() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    use maillogsentinel::store::sends::SendState;
+    let dir = tempfile::tempdir().unwrap();
+    let refusing = start(dir.path(), &["--reject", "451"]);
+    let config = email_config(dir.path(), refusing.port, "");
+    let day = fixture::day().to_string();
+    let before = fixture::day().yesterday().unwrap().to_string();
+    let out = fixture::run(&config, &["report", "--send", "--day", &before]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    // The scheduled run retries `before` first; it fails, and yesterday is not tried.
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("report {before} not sent")), "{err}");
+    assert!(err.contains(&format!("report {day} not tried")), "{err}");
+    let store = maillogsentinel::store::Store::open(&dir.path().join("data/maillogsentinel.sqlite3")).unwrap();
+    let log = store.sent_log().unwrap();
+    assert!(matches!(log.state(&day).unwrap(), Some(SendState::Failed(_))), "so that a later run catches it up");
+    assert_eq!(log.first_scheduled_day().unwrap(), Some(day), "it was the scheduled run's day");
+}
+
+#[test]
+fn a_failed_day_outside_the_catch_up_window_says_how_to_send_it() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let refusing = start(dir.path(), &["--reject", "451"]);
+    let config = email_config(dir.path(), refusing.port, "[report]\ncatch_up_days = 3\n");
+    let day = fixture::day();
+    let old = day.checked_sub(jiff::ToSpan::days(5)).unwrap().to_string();
+    let out = fixture::run(&config, &["report", "--send", "--day", &old]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("will not be sent again automatically"), "{err}");
+    assert!(err.contains(&format!("report --send --day {old}")), "{err}");
+    assert!(!err.contains("sends it again"), "{err}");
+    // Within the window: the scheduled run will send it.
+    let recent = day.checked_sub(jiff::ToSpan::days(2)).unwrap().to_string();
+    let out = fixture::run(&config, &["report", "--send", "--day", &recent]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the next scheduled `report --send` (without --day/--since) sends it again"));
+    drop(refusing);
+    // And so it does; the old day is not sent, and its kept message stays.
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "[report]\ncatch_up_days = 3\n");
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(subject_days(&server.messages(3)), [recent.clone(), day.to_string()]);
+    assert!(dir.path().join(format!("data/reports/unsent/report-{old}.eml")).exists());
+    assert!(!dir.path().join(format!("data/reports/unsent/report-{recent}.eml")).exists());
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+/// Every file and directory under `dir` with the owner `uid` other than `uid`.
+fn not_owned_by(dir: &Path, uid: u32) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.uid() != uid {
+            out.push(path.clone());
+        }
+        if meta.is_dir() {
+            out.extend(not_owned_by(&path, uid));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_send_as_root_leaves_the_data_directory_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd")
+        || !fixture::require("setpriv", setpriv, "apt-get install util-linux")
+        || !fixture::require(
+            "root (to send as root into nobody's data directory)",
+            running_as_root(),
+            "run the tests as root",
+        )
+    {
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let refusing = start(dir.path(), &["--reject", "451"]);
+    let config = email_config(dir.path(), refusing.port, "");
+    let data = dir.path().join("data");
+    let chown = Command::new("chown").args(["-R", "65534:65534"]).arg(&data).status().unwrap();
+    assert!(chown.success());
+    // Root's failed send creates reports/unsent/ and the kept message: nobody's, like the rest.
+    let out = fixture::run(&config, &["report", "--send"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let kept = data.join(format!("reports/unsent/report-{}.eml", fixture::day()));
+    assert!(kept.exists(), "{}", stderr(&out));
+    assert_eq!(not_owned_by(&data, NOBODY), Vec::<PathBuf>::new(), "files left to root in the data directory");
+    let refusing_port = refusing.port;
+    drop(refusing);
+    // So the service user's next scheduled send works, and removes the kept message.
+    let server = start(dir.path(), &[]);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(&format!("smtp_port = {}", refusing_port), &format!("smtp_port = {}", server.port));
+    std::fs::write(&config, text).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_maillogsentinel"))
+        .arg("--config")
+        .arg(&config)
+        .args(["report", "--send"])
+        .env_remove("MAILLOGSENTINEL_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(subject_days(&server.messages(1)), [fixture::day().to_string()]);
+    let port = server.port;
+    assert!(!kept.exists(), "the kept message is removed once sent");
+    drop(server);
+    // A reports/unsent/ left to root by an older build: the error says what to run.
+    let unsent = data.join("reports/unsent");
+    std::os::unix::fs::chown(&unsent, Some(0), Some(0)).unwrap();
+    let refusing = start(dir.path(), &["--reject", "451"]);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace(&format!("smtp_port = {}", port), &format!("smtp_port = {}", refusing.port)))
+        .unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_maillogsentinel"))
+        .arg("--config")
+        .arg(&config)
+        .args(["report", "--send"])
+        .env_remove("MAILLOGSENTINEL_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    let fix = format!("chown -R --reference={} {}", data.display(), unsent.display());
+    assert!(err.contains("Permission denied") && err.contains(&fix), "{err}");
+}
+
+#[test]
+fn a_server_that_stays_silent_is_reported_as_a_timeout() {
+    // Accepts the connection and never says a word (no greeting).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let conn = listener.accept();
+        std::thread::sleep(Duration::from_secs(5));
+        drop(conn);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = email_config(dir.path(), port, "").with_file_name("silent.toml");
+    let text = std::fs::read_to_string(dir.path().join("config.toml"))
+        .unwrap()
+        .replace("timeout_secs = 10", "timeout_secs = 1");
+    std::fs::write(&config, text).unwrap();
+    let started = Instant::now();
+    let out = fixture::run(&config, &["report", "--day", &fixture::day().to_string(), "--send"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("timed out after 1 s"), "{err}");
+    assert!(!err.contains("os error 11") && !err.contains("temporarily unavailable"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "the timeout applies: {:?}", started.elapsed());
+    holder.join().unwrap();
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::{EXIT_CONFIG, EXIT_SEND, EXIT_STORE};
 use crate::config::{Config, Duration, DurationError, Zone};
 use crate::deliver;
 use crate::report::{self, Period, ReportError, ReportOptions};
-use crate::store::sends::SendState;
+use crate::store::sends::{SendState, Trigger};
 use crate::store::{Store, StoreError};
 
 /// Output formats.
@@ -40,7 +40,7 @@ pub struct ReportArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Email the report as configured in [email] (text + HTML, CSV attached). Without --day or
-    /// --since, earlier days whose report was never sent are sent too.
+    /// --since (the scheduled run), earlier days whose send failed or was missed are sent too.
     #[arg(long)]
     pub send: bool,
     /// Rows in each top table. Default: `top` in [report], else 10.
@@ -88,7 +88,9 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
         Err(e) => return fail(EXIT_CONFIG, &e.to_string()),
     };
     let data_dir = args.data_dir.clone().unwrap_or_else(|| config.data_dir.clone());
-    let store = match report::open_store(&data_dir) {
+    // Viewing only reads: a user who may read the store but not write it can still view.
+    let opened = if args.send { report::open_store(&data_dir) } else { open_read_only(&data_dir) };
+    let store = match opened {
         Ok(s) => s,
         Err(e) => return fail(EXIT_STORE, &e.to_string()),
     };
@@ -120,28 +122,53 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
     if !args.send {
         return ExitCode::SUCCESS;
     }
-    // The scheduled run (no explicit period) also catches up days that were not sent.
+    // The scheduled run (no explicit period) also catches up days whose send failed or was
+    // missed; a period asked for by hand (--day, --since) is sent alone.
+    let scheduled = args.since.is_none() && args.day.is_none();
     let mut periods = Vec::new();
-    if args.since.is_none() && args.day.is_none() {
+    if scheduled {
         match pending_days(&store, &period, config.report.catch_up_days) {
-            Ok(days) => periods.extend(days),
+            Ok(days) => periods.extend(days.into_iter().map(|p| (p, Trigger::CatchUp))),
             Err(e) => return fail(EXIT_STORE, &store_err(e).to_string()),
         }
     }
-    periods.push(period);
+    periods.push((period, if scheduled { Trigger::Scheduled } else { Trigger::Manual }));
+    let today = now.to_zoned_datetime(tz.clone()).date();
+    let sending = Sending { store: &store, config, data_dir: &data_dir, opts: &opts, today };
     let mut failed = false;
-    for p in periods {
-        match send_period(&store, config, &data_dir, &opts, p) {
+    for (p, trigger) in periods {
+        if failed {
+            // The server is likely down: trying the other days now would only fail the same way.
+            // They are recorded as failed, so that the next scheduled run tries them.
+            let label = p.label();
+            let not_tried = SendState::Failed("not tried: an earlier report of the same run was not sent".into());
+            match store.sent_log().and_then(|log| log.record(&label, &not_tried, trigger)) {
+                Ok(()) => eprintln!(
+                    "maillogsentinel: report {label} not tried after that failure; the next scheduled \
+                     `report --send` (without --day/--since) sends it"
+                ),
+                Err(e) => eprintln!("maillogsentinel: error: {}", store_err(e)),
+            }
+            continue;
+        }
+        match sending.send_period(p, trigger) {
             Ok(line) => println!("{line}"),
             Err(message) => {
                 eprintln!("maillogsentinel: error: {message}");
                 failed = true;
-                // The server is likely down: trying the other days now would only fail the same way.
-                break;
             }
         }
     }
     if failed { ExitCode::from(EXIT_SEND) } else { ExitCode::SUCCESS }
+}
+
+/// The store of `data_dir`, opened for reading only.
+fn open_read_only(data_dir: &Path) -> Result<Store, ReportError> {
+    let path = data_dir.join(crate::store::STORE_FILE);
+    if !path.exists() {
+        return Err(ReportError::NoStore(path));
+    }
+    Store::open_read_only(&path).map_err(|source| ReportError::Store { path, source })
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
@@ -149,22 +176,23 @@ fn fail(code: u8, message: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Days before `current` (at most `max` back) whose report failed, or that were never tried
-/// since the first recorded send.
+/// Days before `current` (at most `max` back) to send again: those whose last send failed, and
+/// those never sent although a scheduled run was already sending then (after the first day a
+/// scheduled run tried). Days sent by hand (`--day`) do not make the days after them due.
 fn pending_days(store: &Store, current: &Period, max: u32) -> Result<Vec<Period>, StoreError> {
     let log = store.sent_log()?;
     let Some(day) = current.day else { return Ok(vec![]) };
     if !log.any()? {
         return Ok(vec![]);
     }
-    let first_recorded = log.first_day()?;
+    let first_scheduled = log.first_scheduled_day()?;
     let mut out = Vec::new();
     for back in (1..=i64::from(max)).rev() {
         let Ok(d) = day.checked_sub(back.days()) else { continue };
         let state = log.state(&d.to_string())?;
-        // Days after the first one ever recorded were due but never tried (machine off, timer
-        // missed); days before it predate the installation and are not sent unasked.
-        let after_first = first_recorded.as_ref().is_some_and(|f| d.to_string() > *f);
+        // Days after the first scheduled one were due but never tried (machine off, timer
+        // missed); days before it predate the schedule and are not sent unasked.
+        let after_first = first_scheduled.as_ref().is_some_and(|f| d.to_string() > *f);
         let pending = match state {
             Some(SendState::Failed(_)) => true,
             Some(SendState::Sent) => false,
@@ -187,15 +215,59 @@ enum SendError {
     #[error(transparent)]
     Compose(#[from] deliver::DeliverError),
     /// The transport refused it; it was kept (or not) for the next run.
-    #[error("report {label} not sent: {error}; {kept}; the next `report --send` without --day/--since sends it again")]
+    #[error("report {label} not sent: {error}; {kept}; {retry}")]
     NotSent {
         /// The period.
         label: String,
         /// The transport's error, with the server's reply.
         error: deliver::DeliverError,
         /// Where the message was kept.
-        kept: Kept,
+        kept: Box<Kept>,
+        /// Whether a later run sends it.
+        retry: Retry,
     },
+}
+
+/// Whether the next scheduled run sends a period again.
+#[derive(Debug)]
+enum Retry {
+    /// The day is within the next scheduled run's catch-up window (or is still to come).
+    Scheduled,
+    /// The day is older than the window.
+    OutsideWindow {
+        /// The day.
+        day: jiff::civil::Date,
+        /// `[report] catch_up_days`.
+        max: u32,
+    },
+    /// A `--since` period: catch-up only knows days.
+    NotADay,
+}
+
+impl Retry {
+    /// Whether the scheduled run of the day after `today` will send `period` again: it sends its
+    /// own day (`today`) and catches up the `max` days before it.
+    fn of(period: &Period, today: jiff::civil::Date, max: u32) -> Retry {
+        let Some(day) = period.day else { return Retry::NotADay };
+        let oldest = today.checked_sub(i64::from(max).days()).unwrap_or(today);
+        if day >= oldest { Retry::Scheduled } else { Retry::OutsideWindow { day, max } }
+    }
+}
+
+impl std::fmt::Display for Retry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Retry::Scheduled => f.write_str("the next scheduled `report --send` (without --day/--since) sends it again"),
+            Retry::OutsideWindow { day, max } => write!(
+                f,
+                "it is older than the catch-up window ([report] catch_up_days = {max}) and will not be sent \
+                 again automatically: send it with `maillogsentinel report --send --day {day}`"
+            ),
+            Retry::NotADay => f.write_str(
+                "a --since period is not sent again automatically: run the same command again once the server accepts mail",
+            ),
+        }
+    }
 }
 
 /// Where an unsent message went.
@@ -204,57 +276,145 @@ enum Kept {
     /// Saved in the data directory.
     Saved(PathBuf),
     /// Could not be saved either.
-    Lost(PathBuf, std::io::Error),
+    Lost(PathBuf, std::io::Error, String),
 }
 
 impl std::fmt::Display for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Kept::Saved(file) => write!(f, "the message was kept in {}", file.display()),
-            Kept::Lost(file, e) => write!(f, "and it could not be kept in {} either ({e})", file.display()),
+            Kept::Lost(file, e, fix) => write!(f, "and it could not be kept in {} either ({e}{fix})", file.display()),
         }
     }
 }
 
-/// Builds, sends and records the report of one period. On failure the message is kept in the
-/// data directory and the error (with the server's reply) returned.
-fn send_period(
-    store: &Store,
-    config: &Config,
-    data_dir: &Path,
-    opts: &ReportOptions,
-    period: Period,
-) -> Result<String, SendError> {
-    let opts = ReportOptions { period: period.clone(), ..opts.clone() };
-    let db = SendError::Store;
-    let report = report::build(store, &opts).map_err(db)?;
-    let email = &config.email;
-    let csv = if email.attach_csv {
-        let (start, end) = (period.start.as_second(), period.end.as_second());
-        let rows = store.intrusion_rows(start, end, &period.tz, opts.probes_count).map_err(db)?;
-        Some(deliver::csv_attachment(rows, email.gzip_over_bytes, &report.period.label)?)
-    } else {
-        None
-    };
-    let message = deliver::compose(email, &report, report::text::render(&report), report::html::render(&report), csv)?;
-    let log = store.sent_log().map_err(db)?;
-    let label = report.period.label.clone();
-    match deliver::send(email, &message) {
-        Ok(()) => {
-            log.record(&label, &SendState::Sent).map_err(db)?;
-            let to: Vec<String> = email.to.iter().map(ToString::to_string).collect();
-            Ok(format!("report {label} sent to {}", to.join(", ")))
+/// The directory of messages not sent, inside the data directory.
+const UNSENT_DIR: &str = "reports/unsent";
+
+/// The file keeping the message of the period labelled `label`.
+fn unsent_file(data_dir: &Path, label: &str) -> PathBuf {
+    data_dir.join(UNSENT_DIR).join(format!("report-{}.eml", label.replace([' ', ':', '–'], "_")))
+}
+
+/// What to run when a file of `dir` inside the data directory cannot be written or removed
+/// because of its owner or mode (empty for other errors).
+fn permission_fix(e: &std::io::Error, data_dir: &Path, dir: &Path) -> String {
+    if e.kind() != std::io::ErrorKind::PermissionDenied {
+        return String::new();
+    }
+    format!(
+        "; give it to the owner of the data directory: chown -R --reference={} {}",
+        data_dir.display(),
+        dir.display()
+    )
+}
+
+/// Gives `path`, just created in the data directory, the data directory's owner and group when
+/// they differ (a run as root among the service user's files), as SQLite does for the store's
+/// own files, so that the service user can still change it. Only root can: for another user the
+/// file is its own and nothing is done.
+fn keep_owner(path: &Path, data_dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = std::fs::metadata(data_dir)?;
+    let file = std::fs::symlink_metadata(path)?;
+    if (file.uid(), file.gid()) == (dir.uid(), dir.gid()) {
+        return Ok(());
+    }
+    match std::os::unix::fs::lchown(path, Some(dir.uid()), Some(dir.gid())) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && file.uid() != 0 => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes `bytes` to `file` in [`UNSENT_DIR`], creating the directories it needs with the data
+/// directory's owner.
+fn keep_unsent(data_dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut dir = data_dir.to_path_buf();
+    for part in UNSENT_DIR.split('/') {
+        dir.push(part);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => warn_owner(&dir, data_dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
         }
-        Err(e) => {
-            log.record(&label, &SendState::Failed(e.to_string())).map_err(db)?;
-            let dir = data_dir.join("reports/unsent");
-            let file = dir.join(format!("report-{}.eml", label.replace([' ', ':', '–'], "_")));
-            let kept = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, message.formatted()));
-            let kept = match kept {
-                Ok(()) => Kept::Saved(file),
-                Err(k) => Kept::Lost(file, k),
-            };
-            Err(SendError::NotSent { label, error: e, kept })
+    }
+    std::fs::write(file, bytes)?;
+    warn_owner(file, data_dir);
+    Ok(())
+}
+
+/// [`keep_owner`], a failure only warned of: the file is there, but the service user may not be
+/// able to change it.
+fn warn_owner(path: &Path, data_dir: &Path) {
+    if let Err(e) = keep_owner(path, data_dir) {
+        eprintln!(
+            "maillogsentinel: warning: cannot give {} the owner of {} ({e}): run chown --reference={} {}",
+            path.display(),
+            data_dir.display(),
+            data_dir.display(),
+            path.display()
+        );
+    }
+}
+
+/// What sending needs, the same for each period of a run.
+struct Sending<'a> {
+    store: &'a Store,
+    config: &'a Config,
+    data_dir: &'a Path,
+    opts: &'a ReportOptions,
+    /// Today in the report's time zone: which failed days the next scheduled run catches up.
+    today: jiff::civil::Date,
+}
+
+impl Sending<'_> {
+    /// Builds, sends and records the report of one period. On failure the message is kept in
+    /// the data directory and the error (with the server's reply) returned; on success the
+    /// message kept by an earlier failure is removed.
+    fn send_period(&self, period: Period, trigger: Trigger) -> Result<String, SendError> {
+        let (store, config, data_dir) = (self.store, self.config, self.data_dir);
+        let opts = ReportOptions { period: period.clone(), ..self.opts.clone() };
+        let db = SendError::Store;
+        let report = report::build(store, &opts).map_err(db)?;
+        let email = &config.email;
+        let csv = if email.attach_csv {
+            let (start, end) = (period.start.as_second(), period.end.as_second());
+            let rows = store.intrusion_rows(start, end, &period.tz, opts.probes_count).map_err(db)?;
+            Some(deliver::csv_attachment(rows, email.gzip_over_bytes, &report.period.label)?)
+        } else {
+            None
+        };
+        let message =
+            deliver::compose(email, &report, report::text::render(&report), report::html::render(&report), csv)?;
+        let log = store.sent_log().map_err(db)?;
+        let label = report.period.label.clone();
+        let file = unsent_file(data_dir, &label);
+        match deliver::send(email, &message) {
+            Ok(()) => {
+                log.record(&label, &SendState::Sent, trigger).map_err(db)?;
+                let to: Vec<String> = email.to.iter().map(ToString::to_string).collect();
+                match std::fs::remove_file(&file) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => eprintln!(
+                        "maillogsentinel: warning: report {label} was sent but {} could not be removed: {e}{}",
+                        file.display(),
+                        permission_fix(&e, data_dir, &data_dir.join(UNSENT_DIR))
+                    ),
+                    _ => {}
+                }
+                Ok(format!("report {label} sent to {}", to.join(", ")))
+            }
+            Err(e) => {
+                log.record(&label, &SendState::Failed(e.to_string()), trigger).map_err(db)?;
+                let kept = match keep_unsent(data_dir, &file, &message.formatted()) {
+                    Ok(()) => Kept::Saved(file),
+                    Err(k) => {
+                        let fix = permission_fix(&k, data_dir, &data_dir.join(UNSENT_DIR));
+                        Kept::Lost(file, k, fix)
+                    }
+                };
+                let retry = Retry::of(&period, self.today, config.report.catch_up_days);
+                Err(SendError::NotSent { label, error: e, kept: Box::new(kept), retry })
+            }
         }
     }
 }

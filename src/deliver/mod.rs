@@ -90,8 +90,17 @@ fn sender(cfg: &EmailConfig, server: &str) -> Result<Mailbox, DeliverError> {
     from.parse().map_err(|e| DeliverError::Config(format!("from = {from:?} is not an address: {e}")))
 }
 
+/// A `Message-ID` unique to this message (time in nanoseconds, process id, a counter), in the
+/// sender's domain: some smarthosts refuse mail without one, and spam filters score it down.
+fn message_id(from: &Mailbox) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("<{nanos}.{}.{n}.maillogsentinel@{}>", std::process::id(), from.email.domain())
+}
+
 /// Builds the message: `multipart/mixed` of `multipart/alternative` (text, HTML) and, when
-/// given, the CSV attachment.
+/// given, the CSV attachment, with `Date` and `Message-ID`.
 pub fn compose(
     cfg: &EmailConfig,
     report: &Report,
@@ -102,8 +111,11 @@ pub fn compose(
     if cfg.to.is_empty() {
         return Err(DeliverError::Config("`to` is empty: list at least one recipient".into()));
     }
+    let from = sender(cfg, &report.server)?;
     let mut builder = Message::builder()
-        .from(sender(cfg, &report.server)?)
+        .message_id(Some(message_id(&from)))
+        .date_now()
+        .from(from)
         .subject(subject(&cfg.subject_prefix, report))
         .user_agent(format!("maillogsentinel {}", report.version));
     for to in &cfg.to {

@@ -54,9 +54,30 @@ pub fn send(cfg: &EmailConfig, message: &Message) -> Result<(), DeliverError> {
         })?;
         builder = builder.credentials(Credentials::new(user.clone(), pass));
     }
+    let timeout = cfg.timeout_secs.max(1);
     builder.build().send(message).map(|_| ()).map_err(|e| DeliverError::Smtp {
         host: cfg.smtp_host.clone(),
         port,
-        message: e.to_string(),
+        message: if timed_out(&e) {
+            format!("no reply: timed out after {timeout} s (timeout_secs in [email])")
+        } else {
+            e.to_string()
+        },
     })
+}
+
+/// True when `e` comes from a read or write that waited longer than the timeout: Linux reports
+/// a socket timeout as `EAGAIN` ("Resource temporarily unavailable"), other systems as
+/// `ETIMEDOUT`.
+fn timed_out(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && matches!(io.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    e.is_timeout()
 }

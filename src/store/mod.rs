@@ -167,6 +167,62 @@ impl Store {
         })
     }
 
+    /// Opens the existing store at `path` for reading only (`report` without `--send`): a user
+    /// who may read the data directory but not write it can view reports. Nothing is created
+    /// or upgraded: a store of an older schema is refused, to be upgraded by a scan first.
+    ///
+    /// A store in WAL mode is read through its `-shm` and `-wal` files; when they are missing
+    /// (the last writer closed the store) and cannot be created (the directory is not writable),
+    /// SQLite cannot open it for reading like that, and it is opened as immutable: nothing
+    /// writes it at that moment, since a writer would have created them.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let check = |conn: &Connection| -> rusqlite::Result<Option<i64>> { meta_get(conn, "schema_version") };
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let (conn, version) = match check(&conn) {
+            Ok(v) => (conn, v),
+            Err(e) if cannot_open(&e) && !wal_files_exist(path) => {
+                drop(conn);
+                let uri = format!("file:{}?immutable=1", uri_path(path));
+                let conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?;
+                let version = check(&conn)?;
+                (conn, version)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match version {
+            Some(v) if v == schema::SCHEMA_VERSION => {}
+            Some(v) if v > schema::SCHEMA_VERSION => {
+                return Err(StoreError::Unusable(format!(
+                    "{} was written by a newer maillogsentinel (schema {v}, this one knows {}); \
+                     upgrade maillogsentinel",
+                    path.display(),
+                    schema::SCHEMA_VERSION
+                )));
+            }
+            v => {
+                return Err(StoreError::Unusable(format!(
+                    "{} is of an older format (schema {}, this build reads {}): run `maillogsentinel scan` \
+                     once as the user that owns it to upgrade it, then view the report again",
+                    path.display(),
+                    v.map_or_else(|| "unknown".to_string(), |v| v.to_string()),
+                    schema::SCHEMA_VERSION
+                )));
+            }
+        }
+        Ok(Store {
+            conn,
+            strings: HashMap::default(),
+            sym_ids: Vec::new(),
+            keys: blocks::KeyIndex::default(),
+            block_buf: Vec::new(),
+            new_events: blocks::NewEvents::default(),
+            history: history::Written::default(),
+        })
+    }
+
     /// Hands this store's checkpoints (copying the write-ahead log into the database, with two
     /// syncs) to a [`Checkpointer`] on another thread: a commit that runs one waits for the
     /// disk, and a checkpoint due near the end of a first scan was most of the time left after
@@ -223,6 +279,36 @@ impl Checkpointer {
         self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// SQLite could not open a file it needs (here: the `-shm` of a WAL store in a read-only
+/// directory).
+fn cannot_open(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly))
+}
+
+/// True when the store at `path` has a `-wal` or `-shm` file beside it (a writer has it open,
+/// or did not close it).
+fn wal_files_exist(path: &Path) -> bool {
+    ["-wal", "-shm"].iter().any(|suffix| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        Path::new(&name).exists()
+    })
+}
+
+/// `path` for a `file:` URI: `%`, `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn intern(conn: &Connection, cache: &mut StringIds, s: &str) -> Result<i64> {

@@ -107,6 +107,29 @@ pub(super) fn migrate(conn: &mut Connection, version: i64) -> Result<()> {
     Ok(())
 }
 
+/// Adds `scheduled` to a `report_sends` table written by a build before it existed (its rows
+/// get 0: whether a person or the schedule sent them is not known, so they do not start
+/// catch-up). Additive: older builds still read and write the table. Under an immediate
+/// transaction, so that two runs upgrading at once do not both add it.
+pub(super) fn add_scheduled_column(conn: &Connection) -> Result<()> {
+    let has = |c: &Connection| -> rusqlite::Result<bool> {
+        c.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('report_sends') WHERE name = 'scheduled')",
+            [],
+            |r| r.get(0),
+        )
+    };
+    if has(conn)? {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    if !has(&tx)? {
+        tx.execute_batch("ALTER TABLE report_sends ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0")?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 pub(super) fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.query_row("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)", [name], |r| {
         r.get(0)

@@ -8,19 +8,35 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store};
 
-/// The table, created when first used ([`Store::sent_log`]).
+/// The table, created when first used ([`Store::sent_log`]). `scheduled` is 1 once a scheduled
+/// run (`report --send` without --day/--since) tried the period: the first such day is where
+/// catch-up starts. A table of a store written before that column existed gets it added
+/// ([`schema::add_scheduled_column`](super::schema::add_scheduled_column)), 0 on its rows.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS report_sends (
     period TEXT PRIMARY KEY,
     status TEXT NOT NULL,
     error TEXT,
     tries INTEGER NOT NULL DEFAULT 0,
-    updated INTEGER NOT NULL
+    updated INTEGER NOT NULL,
+    scheduled INTEGER NOT NULL DEFAULT 0
 )";
 
 /// Which report periods were sent.
 pub struct SentLog<'a> {
     conn: &'a Connection,
+}
+
+/// Why a period is being sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// It is the day of the scheduled run (`report --send` without --day/--since).
+    Scheduled,
+    /// The scheduled run catches it up (failed or missed before): whether it was scheduled
+    /// is left as recorded.
+    CatchUp,
+    /// A person asked for it: `report --send --day D` or `--since`.
+    Manual,
 }
 
 /// A period's sending state.
@@ -36,21 +52,25 @@ impl Store {
     /// The log of report sends (its table created if needed).
     pub fn sent_log(&self) -> Result<SentLog<'_>> {
         self.conn.execute_batch(SCHEMA)?;
+        super::schema::add_scheduled_column(&self.conn)?;
         Ok(SentLog { conn: &self.conn })
     }
 }
 
 impl SentLog<'_> {
-    /// Records the outcome of sending `period` (its label, e.g. `2026-11-23`).
-    pub fn record(&self, period: &str, state: &SendState) -> Result<()> {
+    /// Records the outcome of sending `period` (its label, e.g. `2026-11-23`) at the request
+    /// of `trigger`. A period once tried as a scheduled run's day stays marked so.
+    pub fn record(&self, period: &str, state: &SendState, trigger: Trigger) -> Result<()> {
         let (status, error) = match state {
             SendState::Sent => ("sent", None),
             SendState::Failed(e) => ("failed", Some(e.as_str())),
         };
+        let scheduled = i64::from(trigger == Trigger::Scheduled);
         self.conn.execute(
-            "INSERT INTO report_sends (period, status, error, tries, updated) VALUES (?1, ?2, ?3, 1, ?4)
-             ON CONFLICT (period) DO UPDATE SET status = ?2, error = ?3, tries = tries + 1, updated = ?4",
-            params![period, status, error, super::now()],
+            "INSERT INTO report_sends (period, status, error, tries, updated, scheduled) VALUES (?1, ?2, ?3, 1, ?4, ?5)
+             ON CONFLICT (period) DO UPDATE SET status = ?2, error = ?3, tries = tries + 1, updated = ?4,
+                 scheduled = max(scheduled, ?5)",
+            params![period, status, error, super::now(), scheduled],
         )?;
         Ok(())
     }
@@ -74,10 +94,14 @@ impl SentLog<'_> {
         Ok(self.conn.query_row("SELECT EXISTS (SELECT 1 FROM report_sends)", [], |r| r.get(0))?)
     }
 
-    /// The first day (`YYYY-MM-DD`) whose report was recorded, if any: days before it predate the
-    /// installation.
-    pub fn first_day(&self) -> Result<Option<String>> {
-        Ok(self.conn.query_row("SELECT min(period) FROM report_sends WHERE length(period) = 10", [], |r| r.get(0))?)
+    /// The first day (`YYYY-MM-DD`) a scheduled run tried to send, if any: days before it
+    /// predate the schedule, and a day sent by hand does not make the days after it due.
+    pub fn first_scheduled_day(&self) -> Result<Option<String>> {
+        Ok(self.conn.query_row(
+            "SELECT min(period) FROM report_sends WHERE length(period) = 10 AND scheduled = 1",
+            [],
+            |r| r.get(0),
+        )?)
     }
 }
 
@@ -91,15 +115,43 @@ mod tests {
         let store = Store::open(&dir.path().join(super::super::STORE_FILE)).unwrap();
         let log = store.sent_log().unwrap();
         assert!(!log.any().unwrap());
-        assert_eq!(log.first_day().unwrap(), None);
-        log.record("2026-11-23", &SendState::Failed("451 try later".into())).unwrap();
+        assert_eq!(log.first_scheduled_day().unwrap(), None);
+        log.record("2026-11-23", &SendState::Failed("451 try later".into()), Trigger::Scheduled).unwrap();
         assert_eq!(log.state("2026-11-23").unwrap(), Some(SendState::Failed("451 try later".into())));
-        log.record("2026-11-23", &SendState::Sent).unwrap();
+        log.record("2026-11-23", &SendState::Sent, Trigger::Manual).unwrap();
         assert_eq!(log.state("2026-11-23").unwrap(), Some(SendState::Sent));
         assert_eq!(log.state("2026-11-24").unwrap(), None);
-        log.record("2026-11-20 07:00 – 2026-11-21 07:00", &SendState::Sent).unwrap();
-        log.record("2026-11-22", &SendState::Sent).unwrap();
+        log.record("2026-11-20 07:00 – 2026-11-21 07:00", &SendState::Sent, Trigger::Scheduled).unwrap();
+        log.record("2026-11-22", &SendState::Sent, Trigger::Scheduled).unwrap();
+        log.record("2026-11-10", &SendState::Sent, Trigger::Manual).unwrap();
         assert!(log.any().unwrap());
-        assert_eq!(log.first_day().unwrap().as_deref(), Some("2026-11-22"), "days only");
+        assert_eq!(
+            log.first_scheduled_day().unwrap().as_deref(),
+            Some("2026-11-22"),
+            "days only, and only those a scheduled run tried"
+        );
+    }
+
+    #[test]
+    fn a_log_of_an_older_build_gets_the_scheduled_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(super::super::STORE_FILE);
+        drop(Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE report_sends (period TEXT PRIMARY KEY, status TEXT NOT NULL, error TEXT,
+                 tries INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT NULL);
+             INSERT INTO report_sends VALUES ('2026-11-20', 'sent', NULL, 1, 0);",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(&path).unwrap();
+        let log = store.sent_log().unwrap();
+        assert_eq!(log.state("2026-11-20").unwrap(), Some(SendState::Sent));
+        assert_eq!(log.first_scheduled_day().unwrap(), None, "old rows are not known to be scheduled");
+        log.record("2026-11-21", &SendState::Sent, Trigger::Scheduled).unwrap();
+        assert_eq!(log.first_scheduled_day().unwrap().as_deref(), Some("2026-11-21"));
+        // Opening it again does not add the column twice.
+        store.sent_log().unwrap();
     }
 }

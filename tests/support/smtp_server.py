@@ -52,6 +52,8 @@ class Handler:
         auth = session.auth_data
         record = {
             "subject": str(msg["subject"]),
+            "message_id": msg["message-id"] and str(msg["message-id"]),
+            "date": msg["date"] and str(msg["date"]),
             "from": str(msg["from"]),
             "to": str(msg["to"]),
             "mail_from": envelope.mail_from,
