@@ -29,6 +29,15 @@ mod query;
 mod schema;
 pub mod sends;
 mod sources;
+/// The error for a store written by a newer build, with schema `version`.
+fn newer_schema(path: &Path, version: i64) -> StoreError {
+    StoreError::Unusable(format!(
+        "{} was written by a newer maillogsentinel (schema {version}, this one knows {}); upgrade maillogsentinel",
+        path.display(),
+        schema::SCHEMA_VERSION
+    ))
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -147,16 +156,16 @@ impl Store {
         match version {
             None => meta_set(&conn, "schema_version", schema::SCHEMA_VERSION)?,
             Some(v) if v > schema::SCHEMA_VERSION => {
-                return Err(StoreError::Unusable(format!(
-                    "{} was written by a newer maillogsentinel (schema {v}, this one knows {}); \
-                     upgrade maillogsentinel",
-                    path.display(),
-                    schema::SCHEMA_VERSION
-                )));
+                return Err(newer_schema(path, v));
             }
             Some(v) => schema::migrate(&mut conn, v)?,
         }
-        Ok(Store {
+        Ok(Store::on(conn))
+    }
+
+    /// A store on `conn`, with empty caches.
+    fn on(conn: Connection) -> Store {
+        Store {
             conn,
             strings: HashMap::default(),
             sym_ids: Vec::new(),
@@ -164,7 +173,7 @@ impl Store {
             block_buf: Vec::new(),
             new_events: blocks::NewEvents::default(),
             history: history::Written::default(),
-        })
+        }
     }
 
     /// Opens the existing store at `path` for reading only (`report` without `--send`): a user
@@ -195,12 +204,7 @@ impl Store {
         match version {
             Some(v) if v == schema::SCHEMA_VERSION => {}
             Some(v) if v > schema::SCHEMA_VERSION => {
-                return Err(StoreError::Unusable(format!(
-                    "{} was written by a newer maillogsentinel (schema {v}, this one knows {}); \
-                     upgrade maillogsentinel",
-                    path.display(),
-                    schema::SCHEMA_VERSION
-                )));
+                return Err(newer_schema(path, v));
             }
             v => {
                 return Err(StoreError::Unusable(format!(
@@ -212,15 +216,7 @@ impl Store {
                 )));
             }
         }
-        Ok(Store {
-            conn,
-            strings: HashMap::default(),
-            sym_ids: Vec::new(),
-            keys: blocks::KeyIndex::default(),
-            block_buf: Vec::new(),
-            new_events: blocks::NewEvents::default(),
-            history: history::Written::default(),
-        })
+        Ok(Store::on(conn))
     }
 
     /// Hands this store's checkpoints (copying the write-ahead log into the database, with two
