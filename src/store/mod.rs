@@ -29,15 +29,6 @@ mod query;
 mod schema;
 pub mod sends;
 mod sources;
-/// The error for a store written by a newer build, with schema `version`.
-fn newer_schema(path: &Path, version: i64) -> StoreError {
-    StoreError::Unusable(format!(
-        "{} was written by a newer maillogsentinel (schema {version}, this one knows {}); upgrade maillogsentinel",
-        path.display(),
-        schema::SCHEMA_VERSION
-    ))
-}
-
 #[cfg(test)]
 mod tests;
 
@@ -360,4 +351,13 @@ fn meta_set<T: rusqlite::ToSql>(conn: &Connection, key: &str, value: T) -> Resul
 
 fn now() -> i64 {
     jiff::Timestamp::now().as_second()
+}
+
+/// The error for a store written by a newer build, with schema `version`.
+fn newer_schema(path: &Path, version: i64) -> StoreError {
+    StoreError::Unusable(format!(
+        "{} was written by a newer maillogsentinel (schema {version}, this one knows {}); upgrade maillogsentinel",
+        path.display(),
+        schema::SCHEMA_VERSION
+    ))
 }
