@@ -11,7 +11,9 @@
 # system configuration is that DIR is listed in alternate_config_directories while it runs),
 # Dovecot with a configuration and base directory of its own. Two routes, each a full run:
 # - files: Postfix writes its own log (maillog_file) and Dovecot its own (log_path), so the scan
-#   reads two logs and must join their lines of one attempt across files;
+#   reads two logs and must join their lines of one attempt across files; the sessions come in two
+#   rounds with a scan and a `postfix logrotate` (rename to postfix.log.YYYYMMDD-HHMMSS, gzip)
+#   between them, and every attempt of both rounds must be counted once;
 # - syslog: both log through an rsyslogd of ours into one mail.log, as on a default Debian;
 #   only where no syslog daemon owns /dev/log already (as in CI), otherwise skipped with a note.
 set -euo pipefail
@@ -133,7 +135,25 @@ EOF
         [ -S "$work/queue-$route/private/auth" ] && python3 -c 'import socket; socket.create_connection(("127.0.0.1", 2525), 1); socket.create_connection(("127.0.0.1", 1143), 1)' 2>/dev/null && break
         sleep 0.2
     done
-    python3 "$repo/scripts/real_daemons.py" attack "$ports" >"$out/truth.json"
+    if [ "$route" = files ]; then
+        python3 "$repo/scripts/real_daemons.py" attack "$ports" 1 >"$out/truth1.json"
+        # A scan, then Postfix's own rotation of its maillog_file; a second round of sessions
+        # goes to the new file. Lines Postfix writes between the scan and the rename are read
+        # from the compressed archive by the next scan.
+        scan_logs "$out"
+        if ! postfix -c "$pf" logrotate </dev/null >"$out/logrotate.txt" 2>&1; then
+            echo "real daemons ($route): postfix logrotate failed: $(cat "$out/logrotate.txt")"
+            return 1
+        fi
+        python3 "$repo/scripts/real_daemons.py" attack "$ports" 2 >"$out/truth2.json"
+        python3 "$repo/scripts/real_daemons.py" merge "$out/truth1.json" "$out/truth2.json" >"$out/truth.json"
+        if ! compgen -G "$out/postfix.log.*.gz" >/dev/null; then
+            echo "real daemons ($route): postfix logrotate left no postfix.log.*.gz: $(ls "$out")"
+            return 1
+        fi
+    else
+        python3 "$repo/scripts/real_daemons.py" attack "$ports" 1 >"$out/truth.json"
+    fi
     postfix -c "$pf" stop </dev/null >/dev/null 2>&1
     doveadm -c "$dc/dovecot.conf" stop </dev/null >/dev/null 2>&1
     if [ "$route" = syslog ]; then
@@ -143,14 +163,21 @@ EOF
     # An attempt's last line may be the newest of the log, and the scan holds back the attempts
     # of the last two correlation windows (their partner line may still come): scan past them.
     sleep 21
-    local logs=()
-    for f in "$out"/*.log; do logs+=(--log "$f"); done
-    "$bin" scan "${logs[@]}" --data-dir "$out/data" --no-dns --no-geo >"$out/summary.txt"
+    scan_logs "$out"
     if ! python3 "$repo/scripts/real_daemons.py" check "$route" "$out/truth.json" "$out/data" "$out/summary.txt"; then
         echo "--- the logs ($route):"
+        for f in "$out"/*.log.*.gz; do [ -e "$f" ] && { echo "--- $f"; zcat "$f"; }; done
         cat "$out"/*.log
         return 1
     fi
+}
+
+# $1: a route's directory. Scans its *.log (rotated siblings are found by the scan), appending
+# the summary line to $1/summary.txt.
+scan_logs() {
+    local out=$1 logs=()
+    for f in "$out"/*.log; do logs+=(--log "$f"); done
+    "$bin" scan "${logs[@]}" --data-dir "$out/data" --no-dns --no-geo >>"$out/summary.txt"
 }
 
 status=0

@@ -90,6 +90,49 @@ fn archives_compressed_later_in_every_format_are_recognised() {
     }
 }
 
+/// `postfix logrotate` on Postfix's own `maillog_file`: rename to `NAME.YYYYMMDD-HHMMSS`, then
+/// compress with `maillog_file_compressor` (gzip), while postlogd reopens a new `NAME`.
+fn postfix_logrotate(live: &std::path::Path, suffix: &str) {
+    let rotated = live.with_file_name(format!("mail.log.{suffix}"));
+    std::fs::rename(live, &rotated).unwrap();
+    compress(&rotated, &rotated.with_file_name(format!("mail.log.{suffix}.gz")), "gz");
+    std::fs::remove_file(&rotated).unwrap();
+}
+
+#[test]
+fn postfix_logrotate_keeps_every_attempt_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, data) = (dir.path().join("log"), dir.path().join("data"));
+    std::fs::create_dir(&logs).unwrap();
+    let live = logs.join("mail.log");
+
+    append(&live, &failures(0..100));
+    scan_ok(&data, &[&live], &[]);
+    assert_exactly_once(&data, 0..100);
+
+    // Lines appended after the scan, before the rename: read from the compressed archive.
+    append(&live, &failures(100..110));
+    postfix_logrotate(&live, "20261207-101500");
+    append(&live, &failures(110..150));
+    scan_ok(&data, &[&live], &[]);
+    assert_exactly_once(&data, 0..150);
+    assert_eq!(csv_rows(&data).len(), 150);
+
+    // A second rotation the same day, an hour later: the archives sort by date and time.
+    append(&live, &failures(150..160));
+    postfix_logrotate(&live, "20261207-111500");
+    append(&live, &failures(160..200));
+    scan_ok(&data, &[&live], &[]);
+    assert_exactly_once(&data, 0..200);
+    assert_eq!(csv_rows(&data).len(), 200);
+
+    // Nothing new: nothing added, and both archives are known as completely read.
+    let out = scan_ok(&data, &[&live], &[]);
+    assert!(out.contains(" 0 new failed logins"), "{out}");
+    assert!(out.contains("(3 unchanged)"), "{out}");
+    assert_eq!(csv_rows(&data).len(), 200);
+}
+
 #[test]
 fn full_rescan_adds_nothing_already_stored() {
     let dir = tempfile::tempdir().unwrap();

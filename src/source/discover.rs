@@ -1,13 +1,26 @@
 //! Finding a log's rotated siblings, oldest first.
 //!
-//! For `mail.log` the family is every file in the same directory named `mail.log.N` or
-//! `mail.log-DATE` (logrotate `dateext`, DATE made of digits, `-` and `_`), each optionally followed
-//! by a compression extension, then `mail.log` itself. Extensions are only used to recognise names;
-//! how a file is read is decided by its content (see [`crate::source::open`]).
+//! For `mail.log` the family is every file in the same directory with one of these names, each
+//! optionally followed by a compression extension (`.gz`, `.xz`, `.zst`, `.bz2`...), then
+//! `mail.log` itself:
 //!
-//! Order: dated files by date, then numbered files from the highest number down, then the live
-//! file. (With both schemes in one directory, which logrotate never produces by itself, dated
-//! files are taken as the older ones.)
+//! - `mail.log.N`: logrotate's numbered archives;
+//! - `mail.log-DATE`: logrotate `dateext`, DATE made of digits, `-` and `_` (`-%Y%m%d`,
+//!   `-%Y%m%d%H`, `-%Y-%m-%d`, also `-%s`);
+//! - `mail.log.YYYYMMDD-HHMMSS`: `postfix logrotate` (Postfix's own `maillog_file`, default
+//!   `maillog_file_rotate_suffix`);
+//! - `mail.log.YYYYMMDD`: logrotate `dateformat .%Y%m%d`.
+//!
+//! A `.` suffix of exactly 8 digits is a date when it is a plausible `YYYYMMDD` (year 1990 to
+//! 2999, a month 01 to 12 and a day that exists in that month); any other all-digit `.` suffix is
+//! a number (`mail.log.20261332` is archive number 20261332). Extensions are only used to
+//! recognise names; how a file is read is decided by its content (see [`crate::source::open`]).
+//!
+//! Order: dated files by date and time, then numbered files from the highest number down, then
+//! the live file. Dates are compared by their digits, padded on the right to 14
+//! (`YYYYMMDDHHMMSS`), so `-2026-11-24`, `-20261124`, `-2026112410` and `.20261124-101500` sort
+//! chronologically among themselves. (With both schemes in one directory, which logrotate never
+//! produces by itself, dated files are taken as the older ones.)
 
 use std::cmp::Reverse;
 use std::io;
@@ -19,7 +32,8 @@ const COMPRESSION_SUFFIXES: &[&str] = &[".gz", ".xz", ".zst", ".bz2", ".lzma", "
 /// How a rotated sibling is named, which sets its age.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Age {
-    /// `NAME-20261124`: older for a smaller date string.
+    /// `NAME-20261124`, `NAME.20261124-101500`: older for a smaller key, the date's digits padded
+    /// on the right with `0` to 14 (see the module documentation).
     Dated(String),
     /// `NAME.3`: older for a larger number.
     Numbered(Reverse<u64>),
@@ -61,70 +75,77 @@ pub fn rotated_family(log: &Path) -> io::Result<Vec<PathBuf>> {
 fn sibling_age(base: &str, candidate: &str) -> Option<Age> {
     let rest = candidate.strip_prefix(base)?;
     let rest = COMPRESSION_SUFFIXES.iter().find_map(|s| rest.strip_suffix(s)).unwrap_or(rest);
-    if let Some(n) = rest.strip_prefix('.')
-        && !n.is_empty()
-        && n.bytes().all(|b| b.is_ascii_digit())
-    {
-        return n.parse().ok().map(|n| Age::Numbered(Reverse(n)));
+    if let Some(n) = rest.strip_prefix('.') {
+        if let Some(key) = dotted_date(n) {
+            return Some(Age::Dated(key));
+        }
+        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            return n.parse().ok().map(|n| Age::Numbered(Reverse(n)));
+        }
+        return None;
     }
     if let Some(d) = rest.strip_prefix('-') {
         let date_like = d.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'_');
         if d.len() >= 6 && date_like && d.bytes().any(|b| b.is_ascii_digit()) {
-            return Some(Age::Dated(d.to_string()));
+            return Some(Age::Dated(date_key(d)));
         }
     }
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(dir: &Path, files: &[&str]) -> Vec<String> {
-        for f in files {
-            std::fs::write(dir.join(f), b"x\n").unwrap();
-        }
-        rotated_family(&dir.join("mail.log"))
-            .unwrap()
-            .into_iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect()
+/// The sort key of a `.` suffix that is a date: `YYYYMMDD` or Postfix's `YYYYMMDD-HHMMSS`, with a
+/// plausible date (and time); `None` for anything else, numbers included.
+fn dotted_date(suffix: &str) -> Option<String> {
+    let (date, time) = match suffix.split_once('-') {
+        Some((date, time)) => (date, Some(time)),
+        None => (suffix, None),
+    };
+    if !plausible_date(date) {
+        return None;
     }
-
-    #[test]
-    fn numbered_siblings_come_oldest_first_then_the_live_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let got = names(
-            dir.path(),
-            &["mail.log", "mail.log.1", "mail.log.2.gz", "mail.log.10.xz", "mail.log.3.zst", "mail.log.4.bz2"],
-        );
-        assert_eq!(
-            got,
-            ["mail.log.10.xz", "mail.log.4.bz2", "mail.log.3.zst", "mail.log.2.gz", "mail.log.1", "mail.log"]
-        );
+    if let Some(time) = time
+        && !plausible_time(time)
+    {
+        return None;
     }
-
-    #[test]
-    fn dated_siblings_come_by_date() {
-        let dir = tempfile::tempdir().unwrap();
-        let got = names(dir.path(), &["mail.log", "mail.log-20261124", "mail.log-20261110.gz", "mail.log-20261117"]);
-        assert_eq!(got, ["mail.log-20261110.gz", "mail.log-20261117", "mail.log-20261124", "mail.log"]);
-    }
-
-    #[test]
-    fn unrelated_files_are_ignored() {
-        let dir = tempfile::tempdir().unwrap();
-        let got = names(
-            dir.path(),
-            &["mail.log", "mail.log.old", "mail.err", "mail.log.1.tmp", "mail.logger", "mail.log-x", "xmail.log"],
-        );
-        assert_eq!(got, ["mail.log"]);
-    }
-
-    #[test]
-    fn a_missing_live_file_still_yields_its_archives() {
-        let dir = tempfile::tempdir().unwrap();
-        let got = names(dir.path(), &["mail.log.1"]);
-        assert_eq!(got, ["mail.log.1"]);
-    }
+    Some(date_key(suffix))
 }
+
+/// Whether `s` is exactly 8 digits forming a date `YYYYMMDD` with a year from 1990 to 2999.
+fn plausible_date(s: &str) -> bool {
+    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let (Ok(year), Ok(month), Ok(day)) = (s[..4].parse::<u32>(), s[4..6].parse::<u32>(), s[6..].parse::<u32>()) else {
+        return false;
+    };
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1990..=2999).contains(&year) && (1..=days).contains(&day)
+}
+
+/// Whether `s` is exactly 6 digits forming a time `HHMMSS` (a leap second allowed).
+fn plausible_time(s: &str) -> bool {
+    if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let (Ok(h), Ok(m), Ok(sec)) = (s[..2].parse::<u32>(), s[2..4].parse::<u32>(), s[4..].parse::<u32>()) else {
+        return false;
+    };
+    h < 24 && m < 60 && sec <= 60
+}
+
+/// The sort key of a date suffix: its digits, padded on the right with `0` to 14.
+fn date_key(suffix: &str) -> String {
+    let digits: String = suffix.chars().filter(char::is_ascii_digit).collect();
+    format!("{digits:0<14}")
+}
+
+#[cfg(test)]
+mod tests;
