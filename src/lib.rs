@@ -5,7 +5,7 @@
 //! [`correlate`] (one attempt logged by several daemons counts once) → [`enrich`] (country, AS,
 //! reverse DNS) → [`store`] (SQLite, CSV, checkpoints, history) → [`report`] (statistics, text,
 //! HTML, JSON) → [`deliver`] (SMTP, sendmail), with [`cli`] and [`config`] at the edge.
-//! [`scan`] wires the scan stages together; [`model`] holds the types they share and [`text`] makes
+//! [`scan`] wires the scan stages together and [`watch`] keeps a scan going as the logs grow; [`model`] holds the types they share and [`text`] makes
 //! attacker-controlled text safe to show.
 
 // Unit tests link the dev-dependencies, which only the integration tests use.
@@ -23,3 +23,4 @@ pub mod scan;
 pub mod source;
 pub mod store;
 pub mod text;
+pub mod watch;

@@ -16,6 +16,7 @@ mod geo;
 mod report;
 mod scan;
 mod setup;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,9 @@ pub struct Cli {
 pub enum Command {
     /// Read the logs (and their rotated archives) and store every new authentication event.
     Scan(scan::ScanArgs),
+    /// Keep scanning: store each new event within a second of its reaching the log, until
+    /// stopped (SIGTERM, SIGINT); SIGHUP reads the configuration again.
+    Watch(watch::WatchArgs),
     /// Summarise a period (default: yesterday) from the store, as text, HTML or JSON; --send
     /// emails it.
     Report(report::ReportArgs),
@@ -83,6 +87,7 @@ pub fn main() -> ExitCode {
     };
     match command {
         Command::Scan(args) => scan::run(args, &config),
+        Command::Watch(args) => watch::run(args, &config, cli.config),
         Command::Report(args) => report::run(args, &config),
         Command::Setup(args) => setup::run(args),
         Command::Geo(args) => geo::run(args, &config),

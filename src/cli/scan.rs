@@ -47,22 +47,10 @@ pub struct ScanArgs {
 
 /// Runs `scan` and returns the exit code.
 pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
-    let timezone = match args.timezone {
-        Some(zone) => zone.into_parts().0,
-        None => config.timezone.clone(),
-    };
-    let data_dir = args.data_dir.unwrap_or_else(|| config.data_dir.clone());
-    let opts = ScanOptions {
-        logs: if args.logs.is_empty() { config.logs.clone() } else { args.logs },
-        data_dir: data_dir.clone(),
-        year: args.year,
-        timezone,
-        server_name: config.server_name.clone(),
-        full: args.full,
-        progress: !args.quiet,
-        scan: config.scan.clone(),
-        enrich: EnrichOptions::from_config(config, &data_dir, args.no_dns, args.no_geo),
-    };
+    let mut opts =
+        options(&args.logs, args.data_dir.as_ref(), args.year, args.timezone, args.no_dns, args.no_geo, config);
+    opts.full = args.full;
+    opts.progress = !args.quiet;
     match crate::scan::run(&opts) {
         Ok(summary) => {
             for notice in &summary.notices {
@@ -81,37 +69,63 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
         }
         Err(e) => {
             eprintln!("maillogsentinel: error: {e}");
-            // 5 only when another process holds the lock; a lock file that cannot be created
-            // (directory not writable, read-only file system) is an unusable data directory.
-            ExitCode::from(match e {
-                ScanError::Locked(LockError::Busy { .. }) => EXIT_LOCKED,
-                _ => EXIT_STORE,
-            })
+            ExitCode::from(error_code(&e))
         }
+    }
+}
+
+/// The options of a scan (or watch) of `logs` into `data_dir`, the command line's values over the
+/// configuration's. Not a full rescan, no progress bar.
+pub(super) fn options(
+    logs: &[PathBuf],
+    data_dir: Option<&PathBuf>,
+    year: Option<i16>,
+    timezone: Option<Zone>,
+    no_dns: bool,
+    no_geo: bool,
+    config: &Config,
+) -> ScanOptions {
+    let timezone = match timezone {
+        Some(zone) => zone.into_parts().0,
+        None => config.timezone.clone(),
+    };
+    let data_dir = data_dir.cloned().unwrap_or_else(|| config.data_dir.clone());
+    ScanOptions {
+        logs: if logs.is_empty() { config.logs.clone() } else { logs.to_vec() },
+        enrich: EnrichOptions::from_config(config, &data_dir, no_dns, no_geo),
+        data_dir,
+        year,
+        timezone,
+        server_name: config.server_name.clone(),
+        full: false,
+        progress: false,
+        scan: config.scan.clone(),
+    }
+}
+
+/// The exit code of a scan that stopped: 5 only when another process holds the lock; a lock file
+/// that cannot be created (directory not writable, read-only file system) is an unusable data
+/// directory.
+pub(super) fn error_code(e: &ScanError) -> u8 {
+    match e {
+        ScanError::Locked(LockError::Busy { .. }) => EXIT_LOCKED,
+        _ => EXIT_STORE,
     }
 }
 
 /// The one-line summary printed after a scan.
 pub fn summary_line(s: &Summary) -> String {
-    let a = &s.added;
     let mut line = format!("scan: {} read", counted(s.files as u64, "file"));
     if s.unchanged > 0 {
         line.push_str(&format!(" ({} unchanged)", s.unchanged));
     }
     line.push_str(&format!(
-        ", {} ({:.1} MB) in {:.2} s: {}, {}",
+        ", {} ({:.1} MB) in {:.2} s: {}",
         counted(s.lines, "line"),
         s.bytes as f64 / 1e6,
         s.elapsed.as_secs_f64(),
-        counted(a.failures, "new failed login"),
-        counted(a.successes, "successful login"),
+        summary_counts(s),
     ));
-    if a.backend_errors > 0 {
-        line.push_str(&format!(", {}", counted(a.backend_errors, "auth backend error")));
-    }
-    if a.uncounted > 0 {
-        line.push_str(&format!(", {} (not counted)", counted(a.uncounted, "mechanism probe")));
-    }
     if s.held_back > 0 {
         line.push_str(&format!(
             ", {} held back for the next scan (its partner line may still be written)",
@@ -120,6 +134,20 @@ pub fn summary_line(s: &Summary) -> String {
     }
     if !s.problems.is_empty() {
         line.push_str(&format!(", {} (see above)", counted(s.problems.len() as u64, "problem")));
+    }
+    line
+}
+
+/// What a scan stored: `3 new failed logins, 1 successful login` and the rarer kinds when there
+/// are some.
+pub(super) fn summary_counts(s: &Summary) -> String {
+    let a = &s.added;
+    let mut line = format!("{}, {}", counted(a.failures, "new failed login"), counted(a.successes, "successful login"));
+    if a.backend_errors > 0 {
+        line.push_str(&format!(", {}", counted(a.backend_errors, "auth backend error")));
+    }
+    if a.uncounted > 0 {
+        line.push_str(&format!(", {} (not counted)", counted(a.uncounted, "mechanism probe")));
     }
     line
 }

@@ -10,18 +10,19 @@ use std::collections::{HashMap, VecDeque};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::correlate::Correlator;
 use crate::enrich::Enricher;
 use crate::model::event::{Event, EventKey};
 use crate::model::symbols::{Sym, Symbols};
 use crate::source::open::Compression;
-use crate::store::{Added, Batch, CommitError, Progress, Store};
+use crate::store::{Added, Batch, CommitError, Progress};
 
 use super::copies::Copies;
 use super::plan::FilePlan;
 use super::reader::{Ended, FileReader, ReadEvent};
-use super::writer::Writer;
+use super::writer::{Sink, Writer};
 use super::{ScanOptions, Summary};
 
 /// Events go to the store in batches of this many, which it stores as they come...
@@ -36,14 +37,16 @@ const COMMIT_BYTES: u64 = 256 << 20;
 
 /// The scan thread's side of a scan: the correlator, the texts of every event, and the batch
 /// being filled for the writer; the files themselves are read and parsed on threads of their own.
-pub(super) struct Scanner<'a> {
-    opts: &'a ScanOptions,
+/// `watch` keeps one across its passes, handing the writer's sink back between them.
+pub(super) struct Scanner {
+    opts: Arc<ScanOptions>,
     correlator: Correlator,
     /// The texts of every event of this scan.
     symbols: Symbols,
     /// How many of `symbols` the writer has been sent.
     symbols_sent: usize,
-    writer: Writer,
+    /// `None` between two passes of `watch`.
+    writer: Option<Writer>,
     batch: Batch,
     /// Bytes read since the last commit...
     batch_bytes: u64,
@@ -56,33 +59,62 @@ pub(super) struct Scanner<'a> {
     stopped: bool,
     /// Reverse lookups start as soon as an attacker's line is parsed.
     enricher: Arc<Enricher>,
+    /// Set from outside (a signal) to end the pass at the next event: what was read is
+    /// committed, and the rest is read by the next scan.
+    interrupt: Option<Arc<AtomicBool>>,
 }
 
-impl<'a> Scanner<'a> {
-    /// A scanner of `streams`, whose progress bar counts the bytes left to read in them.
+impl Scanner {
+    /// A scanner with no writer yet ([`Scanner::start_writer`]).
     pub(super) fn new(
-        opts: &'a ScanOptions,
+        opts: Arc<ScanOptions>,
         correlator: Correlator,
         symbols: Symbols,
-        writer: Writer,
-        streams: &[VecDeque<FilePlan>],
         enricher: Arc<Enricher>,
-    ) -> Scanner<'a> {
-        let total: u64 = streams.iter().flatten().map(|p| p.size.saturating_sub(p.source.offset)).sum();
+        interrupt: Option<Arc<AtomicBool>>,
+    ) -> Scanner {
         Scanner {
             opts,
             correlator,
             symbols,
             symbols_sent: 0,
-            writer,
+            writer: None,
             batch: Batch::default(),
             batch_bytes: 0,
             sent: 0,
             reached: HashMap::new(),
-            bar: progress_bar(opts.progress, total),
+            bar: indicatif::ProgressBar::hidden(),
             stopped: false,
             enricher,
+            interrupt,
         }
+    }
+
+    /// Hands the writer its sink for a pass over `streams`, whose progress bar counts the bytes
+    /// left to read in them. `checkpoint_thread`: see [`Writer::start`].
+    pub(super) fn start_writer(
+        &mut self,
+        sink: Sink,
+        store_path: &Path,
+        checkpoint_thread: bool,
+        streams: &[VecDeque<FilePlan>],
+    ) -> std::io::Result<()> {
+        let probes = self.opts.scan.invalid_mechanism_is_intrusion;
+        self.writer = Some(Writer::start(sink, store_path, checkpoint_thread, probes, Arc::clone(&self.enricher))?);
+        let total: u64 = streams.iter().flatten().map(|p| p.size.saturating_sub(p.source.offset)).sum();
+        self.bar = progress_bar(self.opts.progress, total);
+        self.stopped = false;
+        Ok(())
+    }
+
+    /// Events the correlator holds back, waiting for a partner line.
+    pub(super) fn pending(&self) -> usize {
+        self.correlator.pending_len()
+    }
+
+    /// Whether the pass was asked to end early.
+    fn interrupted(&self) -> bool {
+        self.interrupt.as_ref().is_some_and(|i| i.load(Ordering::Relaxed))
     }
 
     /// Reads the streams side by side: the events of all of them reach the correlator in time
@@ -102,6 +134,10 @@ impl<'a> Scanner<'a> {
         let names: Vec<PathBuf> =
             streams.iter().map(|s| s.back().map(|p| p.path.clone()).unwrap_or_default()).collect();
         'streams: while !self.stopped {
+            if self.interrupted() {
+                self.flush_readings(&readings);
+                break;
+            }
             // Every stream gets an event waiting, or runs out of files, so that the earliest event of
             // all is known.
             for i in 0..streams.len() {
@@ -198,21 +234,24 @@ impl<'a> Scanner<'a> {
     /// Sends the current batch, to be stored in a transaction left open for the next ones when
     /// `keep_open`; sets `stopped` when the writer has failed.
     fn send(&mut self, keep_open: bool) {
-        let next = Batch { outputs: self.writer.buffer(BATCH_EVENTS + BATCH_EVENTS / 4), ..Batch::default() };
+        let capacity = BATCH_EVENTS + BATCH_EVENTS / 4;
+        let outputs = self.writer.as_ref().map_or_else(|| Vec::with_capacity(capacity), |w| w.buffer(capacity));
+        let next = Batch { outputs, ..Batch::default() };
         let mut batch = std::mem::replace(&mut self.batch, next);
         batch.keep_open = keep_open;
         batch.symbols_start = self.symbols_sent;
         batch.symbols = self.symbols.since(self.symbols_sent).to_vec();
         self.symbols_sent = self.symbols.len();
         self.sent += batch.outputs.len();
-        if !self.writer.send(batch) {
+        if !self.writer.as_ref().is_some_and(|w| w.send(batch)) {
             self.stopped = true;
         }
     }
 
-    /// Releases held-back events that can no longer be joined, commits, and waits for the store.
-    pub(super) fn finish(mut self, summary: &mut Summary) -> Result<(Added, Store), CommitError> {
-        if !self.stopped {
+    /// Releases held-back events that can no longer be joined, commits, and waits for the store;
+    /// gives back the writer's sink.
+    pub(super) fn finish(&mut self, summary: &mut Summary) -> Result<(Added, Sink), CommitError> {
+        if !self.stopped && self.writer.is_some() {
             // A partner line is written within seconds; anything older than twice the window
             // before now will not get one.
             let window = i64::from(self.opts.scan.correlation_window_secs);
@@ -224,7 +263,10 @@ impl<'a> Scanner<'a> {
             self.flush();
         }
         self.bar.finish_and_clear();
-        self.writer.finish()
+        match self.writer.take() {
+            Some(writer) => writer.finish(),
+            None => Err(CommitError::Store(crate::store::StoreError::Unusable("no writer was started".into()))),
+        }
     }
 }
 

@@ -21,9 +21,10 @@ mod problems;
 mod reader;
 mod writer;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
@@ -41,7 +42,7 @@ pub use self::problems::Problem;
 use self::merge::Scanner;
 use self::plan::{PlanError, Skip, YearHint, family_paths, plan_file};
 use self::problems::{NOT_RECORDED, cannot_read, store_advice};
-use self::writer::Writer;
+use self::writer::Sink;
 
 /// Where the CSV lives inside the data directory.
 pub const CSV_PATH: &str = "reports/intrusions.csv";
@@ -126,79 +127,171 @@ pub enum ScanError {
 /// Runs a scan.
 pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     let started = Instant::now();
-    let dir = &opts.data_dir;
-    std::fs::create_dir_all(dir).map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
-    let _lock = DataDirLock::acquire(dir)?;
-    let store_path = dir.join(STORE_FILE);
-    let store_err = |source| ScanError::Store { path: store_path.clone(), source };
-    let store = Store::open(&store_path).map_err(store_err)?;
-    if opts.full {
-        store.forget_checkpoints().map_err(store_err)?;
-    }
     let mut summary = Summary::default();
-    let csv_path = dir.join(CSV_PATH);
-    let (csv, notices) = IntrusionCsv::open(&csv_path, store.csv_len().map_err(store_err)?)
-        .map_err(|source| ScanError::DataDir { path: csv_path.clone(), source })?;
-    summary.notices.extend(notices);
-    store.set_csv_len(csv.len()).map_err(store_err)?;
-
-    // One stream of files per log, its rotated family oldest first: the merge loop reads the
-    // streams side by side, each in time order.
-    let mut streams = Vec::new();
-    for family in family_paths(&opts.logs, &mut summary.problems) {
-        let mut plans = VecDeque::new();
-        // Newest first, so that `--year` is carried from each file to the one before it.
-        let mut year = opts.year.map(YearHint::newest);
-        for path in family.into_iter().rev() {
-            match plan_file(&store, &path, year, &opts.timezone) {
-                Ok(Ok(plan)) => {
-                    year = plan.older.or(year);
-                    plans.push_front(plan)
-                }
-                Ok(Err(Skip::Empty | Skip::AlreadyRead)) => summary.unchanged += 1,
-                Err(PlanError::Io { path, source }) => {
-                    summary.problems.push(Problem { path, line: None, message: cannot_read(&source) })
-                }
-                Err(PlanError::Store(source)) => return Err(store_err(source)),
-            }
-        }
-        streams.push(plans);
-    }
-    let mut symbols = Symbols::new();
-    let mut correlator = match store.correlator_state().map_err(store_err)? {
-        Some(state) => Correlator::restore(&state, &mut symbols).unwrap_or_else(|e| {
-            summary.notices.push(format!("saved correlation state unreadable ({e}); starting afresh"));
-            Correlator::new()
-        }),
-        None => Correlator::new(),
-    };
-    correlator.set_window(jiff::SignedDuration::from_secs(i64::from(opts.scan.correlation_window_secs)));
-    let (enricher, warnings) = open_enricher(&opts.enrich, &store);
-    summary.warnings.extend(warnings);
-    summary.warnings.extend(geo_missing_news(&enricher, &store));
-    let enricher = Arc::new(enricher);
-    let writer = Writer::start(
-        store,
-        &store_path,
-        csv,
-        RowFormatter::new(opts.timezone.clone()),
-        opts.scan.invalid_mechanism_is_intrusion,
-        Arc::clone(&enricher),
-    )
-    .map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
-    let mut scanner = Scanner::new(opts, correlator, symbols, writer, &streams, enricher);
-    let deferred = scanner.scan_streams(streams, &mut summary);
-    if !deferred.is_empty() {
-        scanner.scan_streams(vec![deferred], &mut summary);
-    }
-    let (added, store) = scanner.finish(&mut summary).map_err(|e| match e {
-        CommitError::Store(source) => store_err(source),
-        csv => ScanError::Commit(csv),
-    })?;
-    store.record_scan(summary.problems.len() as u64).map_err(store_err)?;
-    summary.added = added;
+    let mut session = Session::open(opts.clone(), None, &mut summary)?;
+    session.pass(&mut summary)?;
+    session.close(&summary)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// A scan kept open: the data directory locked, the store and CSV open, the correlator's state in
+/// memory. `scan` makes one pass over the logs; `watch` makes one each time they change.
+pub struct Session {
+    opts: Arc<ScanOptions>,
+    _lock: DataDirLock,
+    store_path: PathBuf,
+    /// The store and the CSV, between two passes.
+    sink: Option<Sink>,
+    scanner: Scanner,
+    /// With `watch`: each file's metadata when it was last planned, so that a pass skips the files
+    /// that did not change without reading them.
+    seen: Option<HashMap<PathBuf, Seen>>,
+}
+
+/// What a file looked like when it was planned: unchanged, it holds nothing new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seen {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Seen {
+    fn of(meta: &std::fs::Metadata) -> Seen {
+        use std::os::unix::fs::MetadataExt;
+        Seen { dev: meta.dev(), ino: meta.ino(), size: meta.len(), modified: meta.modified().ok() }
+    }
+}
+
+impl Session {
+    /// Locks the data directory and opens the store and the CSV; notices and warnings go to
+    /// `summary`. `interrupt`, once set, ends a pass early (what was read is committed).
+    pub fn open(opts: ScanOptions, interrupt: Option<Arc<AtomicBool>>, summary: &mut Summary) -> Result<Session, ScanError> {
+        let dir = &opts.data_dir;
+        std::fs::create_dir_all(dir).map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
+        let lock = DataDirLock::acquire(dir)?;
+        let store_path = dir.join(STORE_FILE);
+        let store_err = |source| ScanError::Store { path: store_path.clone(), source };
+        let store = Store::open(&store_path).map_err(store_err)?;
+        if opts.full {
+            store.forget_checkpoints().map_err(store_err)?;
+        }
+        let csv_path = dir.join(CSV_PATH);
+        let (csv, notices) = IntrusionCsv::open(&csv_path, store.csv_len().map_err(store_err)?)
+            .map_err(|source| ScanError::DataDir { path: csv_path.clone(), source })?;
+        summary.notices.extend(notices);
+        store.set_csv_len(csv.len()).map_err(store_err)?;
+        let mut symbols = Symbols::new();
+        let mut correlator = match store.correlator_state().map_err(store_err)? {
+            Some(state) => Correlator::restore(&state, &mut symbols).unwrap_or_else(|e| {
+                summary.notices.push(format!("saved correlation state unreadable ({e}); starting afresh"));
+                Correlator::new()
+            }),
+            None => Correlator::new(),
+        };
+        correlator.set_window(jiff::SignedDuration::from_secs(i64::from(opts.scan.correlation_window_secs)));
+        let (enricher, warnings) = open_enricher(&opts.enrich, &store);
+        summary.warnings.extend(warnings);
+        summary.warnings.extend(geo_missing_news(&enricher, &store));
+        let rows = RowFormatter::new(opts.timezone.clone());
+        let opts = Arc::new(opts);
+        let scanner = Scanner::new(Arc::clone(&opts), correlator, symbols, Arc::new(enricher), interrupt);
+        Ok(Session { opts, _lock: lock, store_path, sink: Some(Sink { store, csv, rows }), scanner, seen: None })
+    }
+
+    /// From now on, a pass skips the files whose size, inode and modification time did not change
+    /// since it last planned them (for `watch`, which makes a pass whenever a log changes).
+    pub fn skip_unchanged(&mut self) {
+        self.seen.get_or_insert_with(HashMap::new);
+    }
+
+    /// Reads what is new in the logs, correlates it and commits it; adds to `summary` what it did.
+    pub fn pass(&mut self, summary: &mut Summary) -> Result<(), ScanError> {
+        let store_err = |source| ScanError::Store { path: self.store_path.clone(), source };
+        let Some(sink) = self.sink.take() else {
+            return Err(store_err(StoreError::Unusable("an earlier commit failed; start again".into())));
+        };
+        // One stream of files per log, its rotated family oldest first: the merge loop reads the
+        // streams side by side, each in time order.
+        let mut streams = Vec::new();
+        for family in family_paths(&self.opts.logs, &mut summary.problems) {
+            let mut plans = VecDeque::new();
+            // Newest first, so that `--year` is carried from each file to the one before it.
+            let mut year = self.opts.year.map(YearHint::newest);
+            for path in family.into_iter().rev() {
+                let mut skipped = None;
+                if let Some(seen) = &mut self.seen {
+                    let now = std::fs::metadata(&path).ok().map(|m| Seen::of(&m));
+                    if now.is_some() && seen.get(&path) == now.as_ref() {
+                        continue;
+                    }
+                    seen.remove(&path);
+                    skipped = now;
+                }
+                match plan_file(&sink.store, &path, year, &self.opts.timezone) {
+                    Ok(Ok(plan)) => {
+                        year = plan.older.or(year);
+                        plans.push_front(plan)
+                    }
+                    Ok(Err(Skip::Empty | Skip::AlreadyRead)) => {
+                        summary.unchanged += 1;
+                        if let (Some(seen), Some(now)) = (&mut self.seen, skipped) {
+                            seen.insert(path, now);
+                        }
+                    }
+                    Err(PlanError::Io { path, source }) => {
+                        summary.problems.push(Problem { path, line: None, message: cannot_read(&source) })
+                    }
+                    Err(PlanError::Store(source)) => return Err(store_err(source)),
+                }
+            }
+            streams.push(plans);
+        }
+        if let Some(seen) = &mut self.seen {
+            // Each planned file as it was when planned; one that changes while it is read is
+            // planned again at the next pass.
+            for plan in streams.iter().flatten() {
+                seen.insert(plan.path.clone(), plan.seen);
+            }
+        }
+        if self.seen.is_some() && streams.iter().all(VecDeque::is_empty) && self.scanner.pending() == 0 {
+            // Nothing changed and nothing waits for its release: a quiet watch commits nothing.
+            self.sink = Some(sink);
+            return Ok(());
+        }
+        let checkpoint_thread = self.seen.is_none();
+        self.scanner
+            .start_writer(sink, &self.store_path, checkpoint_thread, &streams)
+            .map_err(|source| ScanError::DataDir { path: self.opts.data_dir.clone(), source })?;
+        let deferred = self.scanner.scan_streams(streams, summary);
+        if !deferred.is_empty() {
+            self.scanner.scan_streams(vec![deferred], summary);
+        }
+        let (added, sink) = self.scanner.finish(summary).map_err(|e| match e {
+            CommitError::Store(source) => store_err(source),
+            csv => ScanError::Commit(csv),
+        })?;
+        if let Some(seen) = &mut self.seen {
+            // A file that could not be read (in part) is planned again at the next pass.
+            for problem in &summary.problems {
+                seen.remove(&problem.path);
+            }
+        }
+        summary.added += added;
+        self.sink = Some(sink);
+        Ok(())
+    }
+
+    /// Records that a scan ran (and how many problems it had), for reports.
+    pub fn close(self, summary: &Summary) -> Result<(), ScanError> {
+        let store_err = |source| ScanError::Store { path: self.store_path.clone(), source };
+        match &self.sink {
+            Some(sink) => sink.store.record_scan(summary.problems.len() as u64).map_err(store_err),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The "no geolocation database" hint when it is news: a scan run every hour by a timer says it

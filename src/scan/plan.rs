@@ -34,6 +34,8 @@ pub struct FilePlan {
     pub fresh_year: Option<YearState>,
     /// With `--year`: what the next older file of its family is dated from (see [`YearHint`]).
     pub older: Option<YearHint>,
+    /// Its metadata when planned.
+    pub(super) seen: super::Seen,
 }
 
 /// The year of a file's newest year-less line under `--year`. `--year` names the year of the
@@ -105,7 +107,7 @@ pub fn plan_file(
     let years = (!resumes || year.is_some()).then(|| initial_year(path, &head, compression, &meta, year, tz));
     let fresh_year = years.filter(|_| !resumes).map(|(state, _)| state);
     let older = year.and(years).map(|(state, first)| YearHint { year: state.year, before: first });
-    Ok(Ok(FilePlan { path: path.to_path_buf(), source, size: meta.len(), fresh_year, older }))
+    Ok(Ok(FilePlan { path: path.to_path_buf(), source, size: meta.len(), fresh_year, older, seen: super::Seen::of(&meta) }))
 }
 
 /// Problems that stop one file from being planned; other files go on.

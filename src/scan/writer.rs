@@ -17,29 +17,45 @@ const QUEUE: usize = 2;
 /// A commit of at least this many events asks for a checkpoint.
 const CHECKPOINT_AFTER: usize = 4096;
 
+/// What the writer writes to: the store, the CSV and the formatter of its rows. A scan hands it
+/// to one writer; `watch` takes it back between its passes to plan the next one.
+pub struct Sink {
+    /// The store.
+    pub store: Store,
+    /// `reports/intrusions.csv`.
+    pub csv: IntrusionCsv,
+    /// Formats the CSV rows; it has learnt the texts of the batches sent so far.
+    pub rows: RowFormatter,
+}
+
 /// The writer thread's handle.
 pub struct Writer {
     tx: Option<Sender<Batch>>,
     /// Committed batches' event buffers, emptied and handed back for reuse: a fresh buffer per
     /// batch would cost a growth copy and page faults for every megabyte of events.
     recycled: Receiver<Vec<KeyedEvent>>,
-    handle: JoinHandle<Result<(Added, Store), CommitError>>,
+    handle: JoinHandle<Result<(Added, Sink), CommitError>>,
 }
 
 impl Writer {
-    /// Starts committing batches to `store` (the database at `path`). Checkpoints run on a
-    /// thread of their own when one can be started, otherwise in the commits as usual.
+    /// Starts committing batches to the sink's store (the database at `path`). With
+    /// `checkpoint_thread`, checkpoints run on a thread of their own when one can be started;
+    /// otherwise SQLite checkpoints in the commits, as it does by itself. A scan wants the thread
+    /// (its commits are big); `watch` does not, since its small commits would seldom ask for one
+    /// and the write-ahead log would grow between them.
     pub fn start(
-        mut store: Store,
+        sink: Sink,
         path: &std::path::Path,
-        mut csv: IntrusionCsv,
-        mut rows: RowFormatter,
+        checkpoint_thread: bool,
         probes_count: bool,
         enricher: Arc<Enricher>,
     ) -> std::io::Result<Writer> {
+        let Sink { mut store, mut csv, mut rows } = sink;
         let (tx, rx): (Sender<Batch>, Receiver<Batch>) = bounded(QUEUE);
         let (give_back, recycled) = bounded(QUEUE + 1);
-        let checkpoints = store.checkpointer(path).ok().and_then(|c| Checkpoints::start(c).ok());
+        let checkpoints = checkpoint_thread
+            .then(|| store.checkpointer(path).ok().and_then(|c| Checkpoints::start(c).ok()))
+            .flatten();
         let handle = std::thread::Builder::new().name("store".into()).spawn(move || {
             let mut added = Added::default();
             let mut uncommitted = 0;
@@ -66,7 +82,7 @@ impl Writer {
                 let _ = give_back.try_send(outputs);
             }
             drop(checkpoints);
-            Ok((added, store))
+            Ok((added, Sink { store, csv, rows }))
         })?;
         Ok(Writer { tx: Some(tx), recycled, handle })
     }
@@ -82,8 +98,8 @@ impl Writer {
         self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(capacity))
     }
 
-    /// Waits for every queued batch to be committed; gives back the store.
-    pub fn finish(mut self) -> Result<(Added, Store), CommitError> {
+    /// Waits for every queued batch to be committed; gives back the sink.
+    pub fn finish(mut self) -> Result<(Added, Sink), CommitError> {
         drop(self.tx.take());
         match self.handle.join() {
             Ok(result) => result,

@@ -15,7 +15,7 @@ use crate::scan::plan::FilePlan;
 use crate::scan::problems::{PROBLEMS_PER_FILE, Problem, cannot_read};
 use crate::scan::reader::{Ended, FileReader, Piece, Position, Setup};
 
-impl Scanner<'_> {
+impl Scanner {
     /// Opens a planned file where its reading resumes; `None` when there is nothing to read.
     pub(super) fn open_file(&mut self, mut plan: FilePlan, summary: &mut Summary) -> Option<Reading> {
         let problem = |message| Problem { path: plan.path.clone(), line: None, message };

@@ -1,0 +1,130 @@
+//! `maillogsentinel watch`: the signals and the configuration around [`crate::watch`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Args;
+
+use super::scan::{error_code, summary_counts};
+use crate::config::{Config, Zone};
+use crate::scan::{ScanOptions, Summary};
+use crate::watch::{Control, Observer};
+
+/// Options of `watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Log to watch, with its rotated siblings. Repeat for several logs. Default: `logs` from the
+    /// config, else /var/log/mail.log.
+    #[arg(long = "log", value_name = "PATH")]
+    pub logs: Vec<PathBuf>,
+    /// Directory for the store and reports/intrusions.csv. Default: `data_dir` from the config,
+    /// else the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Time zone of timestamps that carry none (IANA name, `UTC`, or `system`). Default:
+    /// `timezone` from the config, else the system's.
+    #[arg(long, value_name = "TZ")]
+    pub timezone: Option<Zone>,
+    /// Do not resolve attacker IPs to host names.
+    #[arg(long)]
+    pub no_dns: bool,
+    /// Do not look up country and AS of attacker IPs.
+    #[arg(long)]
+    pub no_geo: bool,
+}
+
+impl WatchArgs {
+    /// The scan options of these arguments over `config`.
+    fn options(&self, config: &Config) -> ScanOptions {
+        super::scan::options(
+            &self.logs,
+            self.data_dir.as_ref(),
+            None,
+            self.timezone.clone(),
+            self.no_dns,
+            self.no_geo,
+            config,
+        )
+    }
+}
+
+/// Runs `watch` until SIGTERM or SIGINT and returns the exit code. SIGHUP reads the configuration
+/// `config_file` again (the command line's options still win over it); a configuration that does
+/// not load is reported and the running one kept.
+pub fn run(args: WatchArgs, config: &Config, config_file: Option<PathBuf>) -> ExitCode {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let opts = args.options(config);
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let (control, controls) = crossbeam_channel::unbounded();
+    let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("maillogsentinel: error: cannot handle signals: {e}");
+            return ExitCode::from(super::EXIT_STORE);
+        }
+    };
+    let flag = Arc::clone(&interrupt);
+    let handle = signals.handle();
+    let listener = std::thread::Builder::new().name("signals".into()).spawn(move || {
+        for signal in signals.forever() {
+            if signal == SIGHUP {
+                match Config::load(config_file.as_deref()) {
+                    Ok(config) => {
+                        eprintln!("maillogsentinel: configuration read again");
+                        let _ = control.send(Control::Reload(Box::new(args.options(&config))));
+                    }
+                    Err(e) => eprintln!("maillogsentinel: error: {e}; the running configuration is kept"),
+                }
+            } else {
+                flag.store(true, Ordering::Relaxed);
+                let _ = control.send(Control::Stop);
+                return;
+            }
+        }
+    });
+    if let Err(e) = listener {
+        eprintln!("maillogsentinel: error: cannot handle signals: {e}");
+        return ExitCode::from(super::EXIT_STORE);
+    }
+    let logs: Vec<String> = opts.logs.iter().map(|l| l.display().to_string()).collect();
+    eprintln!(
+        "maillogsentinel: watching {} (with rotated copies) into {}; SIGHUP reloads the configuration, SIGTERM stops",
+        logs.join(", "),
+        opts.data_dir.display()
+    );
+    let result = crate::watch::run(opts, &controls, &interrupt, &mut Printer);
+    handle.close();
+    match result {
+        Ok(()) => {
+            eprintln!("maillogsentinel: stopped; everything read is committed");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("maillogsentinel: error: {e}");
+            ExitCode::from(error_code(&e))
+        }
+    }
+}
+
+/// Tells on stderr (the service's journal) what each pass found.
+struct Printer;
+
+impl Observer for Printer {
+    fn pass(&mut self, summary: &Summary) {
+        for notice in &summary.notices {
+            eprintln!("maillogsentinel: note: {notice}");
+        }
+        for warning in &summary.warnings {
+            eprintln!("maillogsentinel: warning: {warning}");
+        }
+        for problem in &summary.problems {
+            eprintln!("maillogsentinel: warning: {problem}");
+        }
+        let a = &summary.added;
+        if a.failures + a.successes + a.backend_errors + a.uncounted > 0 {
+            eprintln!("maillogsentinel: {}", summary_counts(summary));
+        }
+    }
+}
