@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""`maillogsentinel watch`: latency from a line's write to its CSV row, idle CPU, and memory while
+10 million lines are appended in bursts.
+
+    cargo build --release --bin maillogsentinel --example gen_traffic
+    python3 bench/watch.py [--lines 10000000] [--idle 60] [--dir /tmp/mls-watch]
+
+1. Latency: one failed login at a time, 10-100 ms apart (400 of them), then bursts of 1,000 lines
+   a second for 5 s; each line names an account of its own, and a poller reads the CSV's new bytes
+   every millisecond and notes when each account's row appears. p50/p99/max of write -> row.
+2. Idle: CPU time (utime + stime from /proc/PID/stat) over --idle seconds without a write.
+3. Memory: VmRSS at the start and after appending --lines lines of examples/gen_traffic's log
+   (a mix of attacks and ordinary traffic from thousands of addresses) in bursts of 100,000
+   lines, with the maximum seen; rows must all arrive.
+Prints a summary; the CPU model is in the first line. No network: --no-dns --no-geo.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+MLS = os.environ.get("MLS", os.path.join(TARGET, "release", "maillogsentinel"))
+GEN = os.path.join(TARGET, "release", "examples", "gen_traffic")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_model() -> str:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def failure(user: str) -> str:
+    stamp = time.strftime("%b %e %H:%M:%S", time.gmtime())
+    return (f"{stamp} mx1 postfix/submission/smtpd[4242]: warning: unknown[198.51.100.7]: "
+            f"SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username={user}\n")
+
+
+class Rows:
+    """Follows the CSV: when each account's first row appeared."""
+
+    def __init__(self, path: str):
+        self.path, self.offset, self.partial, self.seen = path, 0, b"", {}
+        self.count = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            self.poll()
+            time.sleep(0.001)
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if not data:
+            return
+        now = time.monotonic()
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            self.count += 1
+            cells = line.split(b",")
+            if len(cells) > 4:
+                self.seen.setdefault(cells[4].decode(errors="replace"), now)
+
+
+def stat(pid: int) -> tuple[float, int]:
+    """CPU seconds used, and VmRSS in KiB."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICK
+    rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:"))
+    return cpu, rss
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def latency(log: str, rows: Rows, writes: list[tuple[str, float]]) -> list[float]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(u not in rows.seen for u, _ in writes):
+        time.sleep(0.01)
+    missing = [u for u, _ in writes if u not in rows.seen]
+    if missing:
+        sys.exit(f"watch: {len(missing)} rows never appeared (first: {missing[0]})")
+    return [rows.seen[u] - t for u, t in writes]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, default=10_000_000)
+    ap.add_argument("--idle", type=int, default=60)
+    ap.add_argument("--dir", default="/tmp/mls-watch")
+    args = ap.parse_args()
+    for exe in (MLS, GEN):
+        if not os.access(exe, os.X_OK):
+            sys.exit(f"{exe} missing: cargo build --release --bin maillogsentinel --example gen_traffic")
+    shutil.rmtree(args.dir, ignore_errors=True)
+    os.makedirs(args.dir)
+    log, data = os.path.join(args.dir, "mail.log"), os.path.join(args.dir, "data")
+    traffic = os.path.join(args.dir, "traffic.log")
+    # ~120 bytes a line.
+    size = max(1, args.lines * 125 // 1_000_000)
+    subprocess.run([GEN, "--size", f"{size}M", "--seed", "7", "--out", traffic], check=True,
+                   stderr=subprocess.DEVNULL)
+    open(log, "w").close()
+    watch = subprocess.Popen([MLS, "watch", "--log", log, "--data-dir", data, "--timezone", "UTC", "--no-dns",
+                              "--no-geo"], stderr=open(os.path.join(args.dir, "watch.stderr"), "w"))
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; binary {MLS}")
+    rows = Rows(os.path.join(data, "reports", "intrusions.csv"))
+    while not os.path.exists(rows.path):
+        time.sleep(0.01)
+    time.sleep(0.5)
+    _, rss_start = stat(watch.pid)
+
+    import random
+    random.seed(1)
+    with open(log, "a") as out:
+        writes = []
+        for i in range(400):
+            user = f"single{i}"
+            out.write(failure(user))
+            out.flush()
+            writes.append((user, time.monotonic()))
+            time.sleep(random.uniform(0.01, 0.1))
+        single = latency(log, rows, writes)
+        writes = []
+        for second in range(5):
+            start = time.monotonic()
+            for i in range(1000):
+                user = f"burst{second}_{i}"
+                out.write(failure(user))
+                out.flush()
+                writes.append((user, time.monotonic()))
+                time.sleep(max(0.0, start + (i + 1) / 1000 - time.monotonic()))
+        burst = latency(log, rows, writes)
+    for name, values in (("one at a time", single), ("1,000 lines/s", burst)):
+        ms = [v * 1000 for v in values]
+        print(f"latency {name} ({len(ms)} rows): p50 {percentile(ms, 50):.1f} ms, "
+              f"p99 {percentile(ms, 99):.1f} ms, max {max(ms):.1f} ms")
+
+    time.sleep(3)
+    cpu0, _ = stat(watch.pid)
+    time.sleep(args.idle)
+    cpu1, rss_idle = stat(watch.pid)
+    print(f"idle: {cpu1 - cpu0:.3f} s of CPU in {args.idle} s = {100 * (cpu1 - cpu0) / args.idle:.3f} % of a core")
+
+    rows.stop = True
+    rows.thread.join()
+    rss_max, appended, started = rss_start, 0, time.monotonic()
+    with open(traffic, "rb") as src, open(log, "ab") as out:
+        while appended < args.lines:
+            chunk = b"".join(src.readline() for _ in range(100_000))
+            if not chunk:
+                src.seek(0)
+                continue
+            out.write(chunk)
+            out.flush()
+            appended += chunk.count(b"\n")
+            time.sleep(0.2)
+            rss_max = max(rss_max, stat(watch.pid)[1])
+    # Let it catch up: the CSV stops growing.
+    last, still = -1, 0
+    while still < 10:
+        size = os.path.getsize(rows.path)
+        still = still + 1 if size == last else 0
+        last = size
+        time.sleep(0.2)
+        rss_max = max(rss_max, stat(watch.pid)[1])
+    cpu_end, rss_end = stat(watch.pid)
+    took = time.monotonic() - started
+    print(f"memory: VmRSS {rss_start / 1024:.1f} MiB at start, {rss_idle / 1024:.1f} MiB after the latency runs, "
+          f"{rss_end / 1024:.1f} MiB after {appended:,} more lines in bursts of 100,000 "
+          f"(max {rss_max / 1024:.1f} MiB; {took:.0f} s, {cpu_end - cpu1:.1f} s of CPU)")
+    watch.terminate()
+    t0 = time.monotonic()
+    code = watch.wait()
+    print(f"SIGTERM: exit {code} after {1000 * (time.monotonic() - t0):.0f} ms")
+    return 0 if code == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
