@@ -4,6 +4,8 @@
 
     cargo build --release --bin maillogsentinel --example gen_traffic
     python3 bench/watch.py [--lines 10000000] [--idle 60] [--dir /tmp/mls-watch]
+    python3 bench/watch.py --dns answer --lines 0 --idle 0   # reverse DNS on, a loopback server
+    python3 bench/watch.py --dns silent --lines 0 --idle 0   # ... that never answers
 
 1. Latency: one failed login at a time, 10-100 ms apart (400 of them), then bursts of 1,000 lines
    a second for 5 s; each line names an account of its own, and a poller reads the CSV's new bytes
@@ -12,7 +14,10 @@
 3. Memory: VmRSS at the start and after appending --lines lines of examples/gen_traffic's log
    (a mix of attacks and ordinary traffic from thousands of addresses) in bursts of 100,000
    lines, with the maximum seen; rows must all arrive.
-Prints a summary; the CPU model is in the first line. No network: --no-dns --no-geo.
+Prints a summary; the CPU model is in the first line. No network: --no-geo, and --no-dns unless
+--dns names a loopback server (bench/nxdomain-dns.py answering at once, or a socket that never
+answers, with timeout_ms = 1000); then every latency line comes from an address of its own, so
+that each row waits for a lookup of its own.
 """
 import argparse
 import os
@@ -36,9 +41,10 @@ def cpu_model() -> str:
     return "unknown"
 
 
-def failure(user: str) -> str:
+def failure(user: str, n: int = 0) -> str:
     stamp = time.strftime("%b %e %H:%M:%S", time.gmtime())
-    return (f"{stamp} mx1 postfix/submission/smtpd[4242]: warning: unknown[198.51.100.7]: "
+    ip = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+    return (f"{stamp} mx1 postfix/submission/smtpd[4242]: warning: unknown[{ip}]: "
             f"SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username={user}\n")
 
 
@@ -85,13 +91,19 @@ def stat(pid: int) -> tuple[float, int]:
     return cpu, rss
 
 
+def rss_parts(pid: int) -> str:
+    """VmRSS split into anonymous memory and mapped files (the logs' pages in the page cache)."""
+    parts = {l.split(":")[0]: int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("Rss")}
+    return ", ".join(f"{k[3:].lower()} {v / 1024:.1f} MiB" for k, v in parts.items())
+
+
 def percentile(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def latency(log: str, rows: Rows, writes: list[tuple[str, float]]) -> list[float]:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(u not in rows.seen for u, _ in writes):
         time.sleep(0.01)
     missing = [u for u, _ in writes if u not in rows.seen]
@@ -105,6 +117,7 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=10_000_000)
     ap.add_argument("--idle", type=int, default=60)
     ap.add_argument("--dir", default="/tmp/mls-watch")
+    ap.add_argument("--dns", choices=["off", "answer", "silent"], default="off")
     args = ap.parse_args()
     for exe in (MLS, GEN):
         if not os.access(exe, os.X_OK):
@@ -115,11 +128,27 @@ def main() -> int:
     traffic = os.path.join(args.dir, "traffic.log")
     # ~120 bytes a line.
     size = max(1, args.lines * 125 // 1_000_000)
-    subprocess.run([GEN, "--size", f"{size}M", "--seed", "7", "--out", traffic], check=True,
-                   stderr=subprocess.DEVNULL)
+    if args.lines:
+        subprocess.run([GEN, "--size", f"{size}M", "--seed", "7", "--out", traffic], check=True,
+                       stderr=subprocess.DEVNULL)
     open(log, "w").close()
-    watch = subprocess.Popen([MLS, "watch", "--log", log, "--data-dir", data, "--timezone", "UTC", "--no-dns",
-                              "--no-geo"], stderr=open(os.path.join(args.dir, "watch.stderr"), "w"))
+    command = [MLS, "watch", "--log", log, "--data-dir", data, "--timezone", "UTC", "--no-geo"]
+    server = None
+    if args.dns == "off":
+        command.append("--no-dns")
+    else:
+        port = 5398
+        if args.dns == "answer":
+            server = subprocess.Popen([sys.executable, os.path.join(ROOT, "bench", "nxdomain-dns.py"), str(port)])
+        else:
+            server = subprocess.Popen([sys.executable, "-c", "import socket, time; s = socket.socket(socket.AF_INET, "
+                                       f"socket.SOCK_DGRAM); s.bind(('127.0.0.1', {port})); time.sleep(1e9)"])
+        config = os.path.join(args.dir, "config.toml")
+        with open(config, "w") as f:
+            f.write(f'[dns]\nnameservers = ["127.0.0.1:{port}"]\ntimeout_ms = 1000\n')
+        command[1:1] = ["--config", config]
+        time.sleep(0.5)
+    watch = subprocess.Popen(command, stderr=open(os.path.join(args.dir, "watch.stderr"), "w"))
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; binary {MLS}")
     rows = Rows(os.path.join(data, "reports", "intrusions.csv"))
     while not os.path.exists(rows.path):
@@ -133,7 +162,7 @@ def main() -> int:
         writes = []
         for i in range(400):
             user = f"single{i}"
-            out.write(failure(user))
+            out.write(failure(user, i))
             out.flush()
             writes.append((user, time.monotonic()))
             time.sleep(random.uniform(0.01, 0.1))
@@ -143,7 +172,7 @@ def main() -> int:
             start = time.monotonic()
             for i in range(1000):
                 user = f"burst{second}_{i}"
-                out.write(failure(user))
+                out.write(failure(user, 1000 + second * 1000 + i))
                 out.flush()
                 writes.append((user, time.monotonic()))
                 time.sleep(max(0.0, start + (i + 1) / 1000 - time.monotonic()))
@@ -157,12 +186,13 @@ def main() -> int:
     cpu0, _ = stat(watch.pid)
     time.sleep(args.idle)
     cpu1, rss_idle = stat(watch.pid)
-    print(f"idle: {cpu1 - cpu0:.3f} s of CPU in {args.idle} s = {100 * (cpu1 - cpu0) / args.idle:.3f} % of a core")
+    if args.idle:
+        print(f"idle: {cpu1 - cpu0:.3f} s of CPU in {args.idle} s = {100 * (cpu1 - cpu0) / args.idle:.3f} % of a core")
 
     rows.stop = True
     rows.thread.join()
     rss_max, appended, started = rss_start, 0, time.monotonic()
-    with open(traffic, "rb") as src, open(log, "ab") as out:
+    with open(traffic if args.lines else os.devnull, "rb") as src, open(log, "ab") as out:
         while appended < args.lines:
             chunk = b"".join(src.readline() for _ in range(100_000))
             if not chunk:
@@ -182,13 +212,16 @@ def main() -> int:
         time.sleep(0.2)
         rss_max = max(rss_max, stat(watch.pid)[1])
     cpu_end, rss_end = stat(watch.pid)
+    parts = rss_parts(watch.pid)
     took = time.monotonic() - started
     print(f"memory: VmRSS {rss_start / 1024:.1f} MiB at start, {rss_idle / 1024:.1f} MiB after the latency runs, "
           f"{rss_end / 1024:.1f} MiB after {appended:,} more lines in bursts of 100,000 "
-          f"(max {rss_max / 1024:.1f} MiB; {took:.0f} s, {cpu_end - cpu1:.1f} s of CPU)")
+          f"(max {rss_max / 1024:.1f} MiB; {took:.0f} s, {cpu_end - cpu1:.1f} s of CPU); at the end {parts}")
     watch.terminate()
     t0 = time.monotonic()
     code = watch.wait()
+    if server:
+        server.kill()
     print(f"SIGTERM: exit {code} after {1000 * (time.monotonic() - t0):.0f} ms")
     return 0 if code == 0 else 1
 

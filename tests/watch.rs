@@ -80,7 +80,11 @@ impl Watch {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(sent.elapsed() < Duration::from_secs(2), "watch still running 2 s after SIGTERM:\n{}", self.stderr());
+            assert!(
+                sent.elapsed() < Duration::from_secs(2),
+                "watch still running 2 s after SIGTERM:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(10));
         };
         assert!(status.success(), "watch exited {status:?}:\n{}", self.stderr());

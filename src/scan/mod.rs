@@ -168,7 +168,11 @@ impl Seen {
 impl Session {
     /// Locks the data directory and opens the store and the CSV; notices and warnings go to
     /// `summary`. `interrupt`, once set, ends a pass early (what was read is committed).
-    pub fn open(opts: ScanOptions, interrupt: Option<Arc<AtomicBool>>, summary: &mut Summary) -> Result<Session, ScanError> {
+    pub fn open(
+        opts: ScanOptions,
+        interrupt: Option<Arc<AtomicBool>>,
+        summary: &mut Summary,
+    ) -> Result<Session, ScanError> {
         let dir = &opts.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
         let lock = DataDirLock::acquire(dir)?;

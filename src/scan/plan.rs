@@ -107,7 +107,14 @@ pub fn plan_file(
     let years = (!resumes || year.is_some()).then(|| initial_year(path, &head, compression, &meta, year, tz));
     let fresh_year = years.filter(|_| !resumes).map(|(state, _)| state);
     let older = year.and(years).map(|(state, first)| YearHint { year: state.year, before: first });
-    Ok(Ok(FilePlan { path: path.to_path_buf(), source, size: meta.len(), fresh_year, older, seen: super::Seen::of(&meta) }))
+    Ok(Ok(FilePlan {
+        path: path.to_path_buf(),
+        source,
+        size: meta.len(),
+        fresh_year,
+        older,
+        seen: super::Seen::of(&meta),
+    }))
 }
 
 /// Problems that stop one file from being planned; other files go on.

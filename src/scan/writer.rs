@@ -53,9 +53,8 @@ impl Writer {
         let Sink { mut store, mut csv, mut rows } = sink;
         let (tx, rx): (Sender<Batch>, Receiver<Batch>) = bounded(QUEUE);
         let (give_back, recycled) = bounded(QUEUE + 1);
-        let checkpoints = checkpoint_thread
-            .then(|| store.checkpointer(path).ok().and_then(|c| Checkpoints::start(c).ok()))
-            .flatten();
+        let checkpoints =
+            checkpoint_thread.then(|| store.checkpointer(path).ok().and_then(|c| Checkpoints::start(c).ok())).flatten();
         let handle = std::thread::Builder::new().name("store".into()).spawn(move || {
             let mut added = Added::default();
             let mut uncommitted = 0;
