@@ -78,9 +78,11 @@
 //!    passes them.
 //! 7. **Determinism**: all state is in ordered maps and time-ordered lists; the same events in
 //!    the same order always give the same outputs.
-//! 8. **Persistence**: [`Correlator::snapshot`] saves everything (records with their pending
-//!    events, session counters, clocks, window) as JSON, and [`Correlator::restore`] brings it
-//!    back, so a scan stopped between two lines of one attempt still counts it once.
+//! 8. **Persistence**: [`Correlator::changes`] gives what changed since it was last called (the
+//!    records of each address touched or pruned, with their pending events, the counters of each
+//!    session touched or pruned, and the clocks and window), for the store to save with the
+//!    checkpoints, and [`Correlator::restore`] brings back what was saved, so a scan stopped
+//!    between two lines of one attempt still counts it once.
 //!
 //! Limits: lines are joined only when they arrive within the retention horizon of each other,
 //! so the files of one time span must be fed together, interleaved by time, rather than one whole
@@ -101,7 +103,9 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+pub use state::{SavedRecord, SavedState, StateChanges, StateError};
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
@@ -160,7 +164,8 @@ struct Session {
     credit: u32,
 }
 
-/// Joins the lines of one attempt. Its state is small and is saved with the checkpoints.
+/// Joins the lines of one attempt. Its state is saved with the checkpoints, what changed of it at
+/// each commit.
 ///
 /// See the [module documentation](self) for the rules.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -192,6 +197,26 @@ pub struct Correlator {
     /// of a first scan's CPU. At most [`SPARE_LISTS`].
     #[serde(skip)]
     spare: Vec<Vec<Record>>,
+    /// Records changed (or gone) since the last [`Correlator::changes`], by sequence number, with
+    /// their address and time to find them: a commit saves only those, so that its cost
+    /// follows the traffic since the last one rather than the size of the state.
+    #[serde(skip)]
+    dirty: HashMap<u64, (IpAddr, i64), RandomState>,
+    /// Records pruned since the last [`Correlator::changes`] that it had given (numbered below
+    /// `saved_seq`): those a commit deletes. A record added and pruned between two commits
+    /// is never written.
+    #[serde(skip)]
+    pruned: Vec<u64>,
+    /// `next_seq` at the last [`Correlator::changes`].
+    #[serde(skip)]
+    saved_seq: u64,
+    /// Sessions whose counters changed (or went) since the last [`Correlator::changes`].
+    #[serde(skip)]
+    dirty_sessions: HashSet<u64, RandomState>,
+    /// What was saved is not this state (a fresh correlator, or one read from the old format):
+    /// the next [`Correlator::changes`] replaces it whole.
+    #[serde(skip)]
+    rewrite: bool,
 }
 
 /// How many emptied record lists [`Correlator`] keeps for reuse.
@@ -222,6 +247,11 @@ impl Correlator {
             pending: BTreeMap::new(),
             scratch: Vec::new(),
             spare: Vec::new(),
+            dirty: HashMap::default(),
+            pruned: Vec::new(),
+            saved_seq: 0,
+            dirty_sessions: HashSet::default(),
+            rewrite: true,
         }
     }
 

@@ -69,6 +69,7 @@ impl Correlator {
             if let Some(mut event) = r.pending.take() {
                 event.count = r.count;
                 out.push(KeyedEvent { key: r.key, event });
+                self.dirty.insert(seq, (ip, time));
             }
         }
     }
@@ -90,15 +91,32 @@ impl Correlator {
         self.pushed_since_prune = 0;
         let oldest = latest.saturating_sub(horizon);
         let spare = &mut self.spare;
+        let (dirty, pruned, saved_seq) = (&mut self.dirty, &mut self.pruned, self.saved_seq);
         self.ips.retain(|_, records| {
-            records.retain(|r| r.pending.is_some() || r.time >= oldest);
+            records.retain(|r| {
+                let keep = r.pending.is_some() || r.time >= oldest;
+                if !keep {
+                    dirty.remove(&r.seq);
+                    if r.seq < saved_seq {
+                        pruned.push(r.seq);
+                    }
+                }
+                keep
+            });
             if records.is_empty() && spare.len() < SPARE_LISTS {
                 spare.push(std::mem::take(records));
             }
             !records.is_empty()
         });
         let oldest = latest.saturating_sub(SESSION_HORIZON_MS.max(self.window_ms));
-        self.sessions.retain(|_, s| s.last >= oldest);
+        let dirty = &mut self.dirty_sessions;
+        self.sessions.retain(|id, s| {
+            let keep = s.last >= oldest;
+            if !keep {
+                dirty.insert(*id);
+            }
+            keep
+        });
     }
 
     /// Adds a record; returns nothing, the record is found again by time.
@@ -118,6 +136,7 @@ impl Correlator {
         if pending.is_some() {
             self.pending.insert((due(origin, time, self.window_ms), seq), (ip, time));
         }
+        self.dirty.insert(seq, (ip, time));
         let records = self.ips.entry(ip).or_insert_with(|| self.spare.pop().unwrap_or_default());
         let at = records.partition_point(|r| (r.time, r.seq) <= (time, seq));
         records.insert(at, Record { seq, time, key, origin, count, has, pending });
@@ -195,6 +214,7 @@ impl Correlator {
             let n = free(r).min(need - claimed);
             r.has[layer] += n;
             claimed += n;
+            self.dirty.insert(r.seq, (ip, r.time));
             if let (Some(pending), Some(event)) = (&mut r.pending, event) {
                 merge(pending, event);
             }

@@ -32,6 +32,7 @@ impl Correlator {
         }
         let m = match session {
             Some(s) => {
+                self.dirty_sessions.insert(s);
                 let sess = self.sessions.entry(s).or_default();
                 let m = n.min(sess.backend);
                 sess.backend -= m;

@@ -30,12 +30,14 @@ impl Correlator {
             out.push(KeyedEvent { key: r.key, event: *event });
             r.pending = None;
             self.pending.remove(&(due(BACKEND_SESSION, r.time, window_ms), r.seq));
+            self.dirty.insert(r.seq, (login.client_ip, r.time));
         }
     }
 
     /// Rule 1.
     pub(super) fn on_backend_session(&mut self, key: EventKey, event: Event, session: u64, t: i64) {
         let ip = event.client_ip;
+        self.dirty_sessions.insert(session);
         let sess = self.sessions.entry(session).or_default();
         let covered = event.count.min(sess.credit);
         sess.credit -= covered;
