@@ -173,8 +173,9 @@ impl Correlator {
     }
 
     /// Claims up to `need` attempts among the records of `ip` with time in `[lo, hi]`, as
-    /// allowed by `free`; marks them with `layer` and merges `event`, if any, into pending ones. Returns
-    /// how many attempts were claimed.
+    /// allowed by `free`; marks them with `layer` and merges `event`, if any, into pending ones.
+    /// With `out`, a pending record that only a PAM line could still join is output there at
+    /// once (rules 3 and 4). Returns how many attempts were claimed.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn claim(
         &mut self,
@@ -185,6 +186,7 @@ impl Correlator {
         prefer: Prefer,
         layer: usize,
         event: Option<&Event>,
+        mut out: Option<&mut Vec<KeyedEvent>>,
         free: impl Fn(&Record) -> u32,
     ) -> u32 {
         let Some(records) = self.ips.get_mut(&ip) else {
@@ -217,6 +219,19 @@ impl Correlator {
             self.dirty.insert(r.seq, (ip, r.time));
             if let (Some(pending), Some(event)) = (&mut r.pending, event) {
                 merge(pending, event);
+            }
+            if let Some(out) = out.as_deref_mut()
+                && r.has[SMTP] > 0
+                && r.front() >= r.count
+                && r.backend() >= r.count
+                && let Some(mut event) = r.pending.take()
+            {
+                // Every attempt has its Postfix and its Backend line: only a PAM line could
+                // still join, and rule 5 drops one that meets an emitted record. Waiting `W`
+                // would only delay the attempt.
+                event.count = r.count;
+                out.push(KeyedEvent { key: r.key, event });
+                self.pending.remove(&(due(r.origin, r.time, self.window_ms), r.seq));
             }
         }
         claimed

@@ -44,9 +44,10 @@ impl Correlator {
         let count = event.count - covered;
         sess.backend = sess.backend.saturating_add(count);
         sess.last = sess.last.max(t);
-        let claimed = self.claim(ip, self.near(t), t, count, Prefer::Nearest, BACKEND_SESSION, Some(&event), |r| {
-            if r.origin == PAM { r.free(r.backend().saturating_add(r.front())) } else { 0 }
-        });
+        let claimed =
+            self.claim(ip, self.near(t), t, count, Prefer::Nearest, BACKEND_SESSION, Some(&event), None, |r| {
+                if r.origin == PAM { r.free(r.backend().saturating_add(r.front())) } else { 0 }
+            });
         self.hold_unmatched(key, event, t, BACKEND_SESSION, count - claimed);
     }
 }

@@ -170,20 +170,67 @@ fn smtp_via_dovecot_backend_first_merges() {
     assert_eq!(d.layer, Layer::SmtpFront);
 }
 
+/// Pushes `events` one by one; returns how many outputs each push gave.
+fn outputs_per_push(c: &mut Correlator, events: &[Event]) -> Vec<usize> {
+    let mut out = Vec::new();
+    keyed(events)
+        .into_iter()
+        .map(|(k, e)| {
+            let before = out.len();
+            c.push(k, e, &mut out);
+            out.len() - before
+        })
+        .collect()
+}
+
 #[test]
-fn merged_event_is_output_once_the_window_passes() {
+fn backend_line_then_postfix_line_is_output_with_the_postfix_line() {
     let mut c = Correlator::new();
     let mut out = Vec::new();
-    let ev = keyed(&[backend(0.0, IP1), smtp(2.0, IP1), smtp(20.0, IP2)]);
+    let ev = keyed(&[backend(0.0, IP1), smtp(2.0, IP1), pam(3.0, IP1), smtp(20.0, IP2)]);
     c.push(ev[0].0, ev[0].1, &mut out);
-    c.push(ev[1].0, ev[1].1, &mut out);
     assert!(out.is_empty());
-    assert_eq!(c.pending_len(), 1);
-    c.push(ev[2].0, ev[2].1, &mut out);
-    assert_eq!(out.len(), 2);
+    c.push(ev[1].0, ev[1].1, &mut out);
+    // At once, not after a line `W` later.
+    assert_eq!(out.len(), 1);
     assert_eq!(out[0].key, ev[0].0);
+    assert_eq!(out[0].event.count, 1);
     assert_eq!(text(out[0].event.service), "postfix/submission/smtpd");
+    assert_eq!(opt_text(out[0].event.username).as_deref(), Some("bob"));
     assert_eq!(c.pending_len(), 0);
+    // A late PAM line of the same attempt counts nothing more.
+    c.push(ev[2].0, ev[2].1, &mut out);
+    c.push(ev[3].0, ev[3].1, &mut out);
+    c.flush_before(far_future(), &mut out);
+    assert_eq!(total(&out), 2);
+}
+
+#[test]
+fn an_attempt_with_its_postfix_and_backend_lines_is_output_at_once_in_any_order() {
+    // PAM, Backend, Postfix (Dovecot's auth process asks PAM first): out with Postfix's line.
+    let mut c = Correlator::new();
+    assert_eq!(outputs_per_push(&mut c, &[pam(0.0, IP1), backend(0.1, IP1), smtp(1.0, IP1)]), [0, 0, 1]);
+    // PAM, Postfix, Backend: out with the Backend line, which completes it.
+    let mut c = Correlator::new();
+    assert_eq!(outputs_per_push(&mut c, &[pam(0.0, IP1), smtp(1.0, IP1), backend(1.5, IP1)]), [0, 0, 1]);
+    assert_eq!(c.pending_len(), 0);
+}
+
+#[test]
+fn a_merged_record_still_open_to_other_lines_waits_the_window() {
+    // PAM and Postfix: Dovecot's Backend line may still come.
+    let mut c = Correlator::new();
+    assert_eq!(outputs_per_push(&mut c, &[pam(0.0, IP1), smtp(1.0, IP1), smtp(20.0, IP2)]), [0, 0, 2]);
+    // Two attempts in one Backend line (rsyslog's `message repeated`), one Postfix line so far.
+    let mut c = Correlator::new();
+    let events = [ev(0.0, IP1, Layer::Backend, None, 2), smtp(1.0, IP1), smtp(1.5, IP1)];
+    assert_eq!(outputs_per_push(&mut c, &events), [0, 0, 1]);
+    let mut c = Correlator::new();
+    assert_eq!(outputs_per_push(&mut c, &[events[0], events[1], smtp(20.0, IP2)]), [0, 0, 2]);
+    // Released by the later line: nothing is left.
+    let mut out = Vec::new();
+    c.flush_before(far_future(), &mut out);
+    assert!(out.is_empty());
 }
 
 #[test]
