@@ -52,23 +52,28 @@
 //!    A pending record is *merged*: its event becomes the Postfix event (service, server,
 //!    logged hostname, mechanism, time), keeping the username from the pending event when
 //!    Postfix has none and the pending reason when Postfix's is the generic
-//!    `AuthenticationFailure`; it keeps the pending record's key and count and is output when
-//!    the record is released. An already emitted record means the attempt is already counted:
-//!    dropped. Unmatched attempts are output under the Postfix line's key with the unmatched
+//!    `AuthenticationFailure`; it keeps the pending record's key and count. Once every attempt of
+//!    the record has a Postfix line and a Backend line, it is output at once (released in place):
+//!    only a PAM line could still join it, and rule 5 drops a PAM line that joins an emitted
+//!    record. In Postfix + Dovecot setups Dovecot's auth process usually logs the attempt before
+//!    Postfix does, so the attempt comes out with Postfix's line, not `W` later; a record still
+//!    waiting for a Backend line (a Pam record) or for other front lines (a count above 1) is
+//!    output when released (rule 6). An already emitted record means the attempt is already
+//!    counted: dropped. Unmatched attempts are output under the Postfix line's key with the unmatched
 //!    count and remembered as an emitted record, so that later Backend/Pam lines join it.
 //! 4. **Backend without session**: each attempt claims a near record that is a Postfix record
 //!    without a Backend attempt, or a Pam record without a Backend or login attempt (merged
 //!    into it if pending: the Backend event replaces a Pam event, and only fills the username
-//!    and reason of an already merged Postfix event; dropped if emitted). Unmatched attempts
-//!    become a new **pending** record.
+//!    and reason of an already merged Postfix event, whose record is then output at once as in
+//!    rule 3; dropped if emitted). Unmatched attempts become a new **pending** record.
 //! 5. **Pam**: each attempt claims a near record of any other origin (Postfix, login, Backend)
 //!    that has no Pam attempt yet: dropped (a pending event only borrows missing fields from it,
 //!    such as the username or a more specific reason). Unmatched attempts become a new
 //!    **pending** record.
-//! 6. **Release and pruning**: a pending record is output (its own key, its own count, merged
-//!    event) as soon as an event later than the end of its wait (its time + `W`, or the session
-//!    hold of rule 1) is pushed, or by [`Correlator::flush_before`]; releases come out in
-//!    (end of wait, arrival) order. Pending events are never dropped, only output. Emitted
+//! 6. **Release and pruning**: a pending record not output earlier (rules 1, 3 and 4) is output
+//!    (its own key, its own count, merged event) as soon as an event later than the end of its
+//!    wait (its time + `W`, or the session hold of rule 1) is pushed, or by
+//!    [`Correlator::flush_before`]; releases come out in (end of wait, arrival) order. Pending events are never dropped, only output. Emitted
 //!    records older than the latest time seen minus `max(W, 600 s)` are pruned, as are session
 //!    counters untouched for `max(W, 3600 s)` (IMAP connections can last minutes before their
 //!    login line). Pruning runs every quarter of that horizon of log time (but only once a quarter as
@@ -78,9 +83,11 @@
 //!    passes them.
 //! 7. **Determinism**: all state is in ordered maps and time-ordered lists; the same events in
 //!    the same order always give the same outputs.
-//! 8. **Persistence**: [`Correlator::snapshot`] saves everything (records with their pending
-//!    events, session counters, clocks, window) as JSON, and [`Correlator::restore`] brings it
-//!    back, so a scan stopped between two lines of one attempt still counts it once.
+//! 8. **Persistence**: [`Correlator::changes`] gives what changed since it was last called (the
+//!    records of each address touched or pruned, with their pending events, the counters of each
+//!    session touched or pruned, and the clocks and window), for the store to save with the
+//!    checkpoints, and [`Correlator::restore`] brings back what was saved, so a scan stopped
+//!    between two lines of one attempt still counts it once.
 //!
 //! Limits: lines are joined only when they arrive within the retention horizon of each other,
 //! so the files of one time span must be fed together, interleaved by time, rather than one whole
@@ -101,7 +108,9 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+pub use state::{SavedRecord, SavedState, StateChanges, StateError};
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
@@ -160,7 +169,8 @@ struct Session {
     credit: u32,
 }
 
-/// Joins the lines of one attempt. Its state is small and is saved with the checkpoints.
+/// Joins the lines of one attempt. Its state is saved with the checkpoints, what changed of it at
+/// each commit.
 ///
 /// See the [module documentation](self) for the rules.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -192,6 +202,26 @@ pub struct Correlator {
     /// of a first scan's CPU. At most [`SPARE_LISTS`].
     #[serde(skip)]
     spare: Vec<Vec<Record>>,
+    /// Records changed (or gone) since the last [`Correlator::changes`], by sequence number, with
+    /// their address and time to find them: a commit saves only those, so that its cost
+    /// follows the traffic since the last one rather than the size of the state.
+    #[serde(skip)]
+    dirty: HashMap<u64, (IpAddr, i64), RandomState>,
+    /// Records pruned since the last [`Correlator::changes`] that it had given (numbered below
+    /// `saved_seq`): those a commit deletes. A record added and pruned between two commits
+    /// is never written.
+    #[serde(skip)]
+    pruned: Vec<u64>,
+    /// `next_seq` at the last [`Correlator::changes`].
+    #[serde(skip)]
+    saved_seq: u64,
+    /// Sessions whose counters changed (or went) since the last [`Correlator::changes`].
+    #[serde(skip)]
+    dirty_sessions: HashSet<u64, RandomState>,
+    /// What was saved is not this state (a fresh correlator, or one read from the old format):
+    /// the next [`Correlator::changes`] replaces it whole.
+    #[serde(skip)]
+    rewrite: bool,
 }
 
 /// How many emptied record lists [`Correlator`] keeps for reuse.
@@ -222,6 +252,11 @@ impl Correlator {
             pending: BTreeMap::new(),
             scratch: Vec::new(),
             spare: Vec::new(),
+            dirty: HashMap::default(),
+            pruned: Vec::new(),
+            saved_seq: 0,
+            dirty_sessions: HashSet::default(),
+            rewrite: true,
         }
     }
 
@@ -276,7 +311,7 @@ impl Correlator {
             (Layer::SmtpFront, _) => self.on_smtp(key, event, t, out),
             (Layer::LoginFront, session) => self.on_login(key, event, session, t, out),
             (Layer::Backend, Some(session)) => self.on_backend_session(key, event, session, t),
-            (Layer::Backend, None) => self.on_backend_plain(key, event, t),
+            (Layer::Backend, None) => self.on_backend_plain(key, event, t, out),
             (Layer::Pam, _) => self.on_pam(key, event, t),
         }
     }

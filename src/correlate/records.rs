@@ -69,6 +69,7 @@ impl Correlator {
             if let Some(mut event) = r.pending.take() {
                 event.count = r.count;
                 out.push(KeyedEvent { key: r.key, event });
+                self.dirty.insert(seq, (ip, time));
             }
         }
     }
@@ -90,15 +91,32 @@ impl Correlator {
         self.pushed_since_prune = 0;
         let oldest = latest.saturating_sub(horizon);
         let spare = &mut self.spare;
+        let (dirty, pruned, saved_seq) = (&mut self.dirty, &mut self.pruned, self.saved_seq);
         self.ips.retain(|_, records| {
-            records.retain(|r| r.pending.is_some() || r.time >= oldest);
+            records.retain(|r| {
+                let keep = r.pending.is_some() || r.time >= oldest;
+                if !keep {
+                    dirty.remove(&r.seq);
+                    if r.seq < saved_seq {
+                        pruned.push(r.seq);
+                    }
+                }
+                keep
+            });
             if records.is_empty() && spare.len() < SPARE_LISTS {
                 spare.push(std::mem::take(records));
             }
             !records.is_empty()
         });
         let oldest = latest.saturating_sub(SESSION_HORIZON_MS.max(self.window_ms));
-        self.sessions.retain(|_, s| s.last >= oldest);
+        let dirty = &mut self.dirty_sessions;
+        self.sessions.retain(|id, s| {
+            let keep = s.last >= oldest;
+            if !keep {
+                dirty.insert(*id);
+            }
+            keep
+        });
     }
 
     /// Adds a record; returns nothing, the record is found again by time.
@@ -118,6 +136,7 @@ impl Correlator {
         if pending.is_some() {
             self.pending.insert((due(origin, time, self.window_ms), seq), (ip, time));
         }
+        self.dirty.insert(seq, (ip, time));
         let records = self.ips.entry(ip).or_insert_with(|| self.spare.pop().unwrap_or_default());
         let at = records.partition_point(|r| (r.time, r.seq) <= (time, seq));
         records.insert(at, Record { seq, time, key, origin, count, has, pending });
@@ -154,8 +173,9 @@ impl Correlator {
     }
 
     /// Claims up to `need` attempts among the records of `ip` with time in `[lo, hi]`, as
-    /// allowed by `free`; marks them with `layer` and merges `event`, if any, into pending ones. Returns
-    /// how many attempts were claimed.
+    /// allowed by `free`; marks them with `layer` and merges `event`, if any, into pending ones.
+    /// With `out`, a pending record that only a PAM line could still join is output there at
+    /// once (rules 3 and 4). Returns how many attempts were claimed.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn claim(
         &mut self,
@@ -166,6 +186,7 @@ impl Correlator {
         prefer: Prefer,
         layer: usize,
         event: Option<&Event>,
+        mut out: Option<&mut Vec<KeyedEvent>>,
         free: impl Fn(&Record) -> u32,
     ) -> u32 {
         let Some(records) = self.ips.get_mut(&ip) else {
@@ -195,8 +216,22 @@ impl Correlator {
             let n = free(r).min(need - claimed);
             r.has[layer] += n;
             claimed += n;
+            self.dirty.insert(r.seq, (ip, r.time));
             if let (Some(pending), Some(event)) = (&mut r.pending, event) {
                 merge(pending, event);
+            }
+            if let Some(out) = out.as_deref_mut()
+                && r.has[SMTP] > 0
+                && r.front() >= r.count
+                && r.backend() >= r.count
+                && let Some(mut event) = r.pending.take()
+            {
+                // Every attempt has its Postfix and its Backend line: only a PAM line could
+                // still join, and rule 5 drops one that meets an emitted record. Waiting `W`
+                // would only delay the attempt.
+                event.count = r.count;
+                out.push(KeyedEvent { key: r.key, event });
+                self.pending.remove(&(due(r.origin, r.time, self.window_ms), r.seq));
             }
         }
         claimed

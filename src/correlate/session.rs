@@ -30,21 +30,24 @@ impl Correlator {
             out.push(KeyedEvent { key: r.key, event: *event });
             r.pending = None;
             self.pending.remove(&(due(BACKEND_SESSION, r.time, window_ms), r.seq));
+            self.dirty.insert(r.seq, (login.client_ip, r.time));
         }
     }
 
     /// Rule 1.
     pub(super) fn on_backend_session(&mut self, key: EventKey, event: Event, session: u64, t: i64) {
         let ip = event.client_ip;
+        self.dirty_sessions.insert(session);
         let sess = self.sessions.entry(session).or_default();
         let covered = event.count.min(sess.credit);
         sess.credit -= covered;
         let count = event.count - covered;
         sess.backend = sess.backend.saturating_add(count);
         sess.last = sess.last.max(t);
-        let claimed = self.claim(ip, self.near(t), t, count, Prefer::Nearest, BACKEND_SESSION, Some(&event), |r| {
-            if r.origin == PAM { r.free(r.backend().saturating_add(r.front())) } else { 0 }
-        });
+        let claimed =
+            self.claim(ip, self.near(t), t, count, Prefer::Nearest, BACKEND_SESSION, Some(&event), None, |r| {
+                if r.origin == PAM { r.free(r.backend().saturating_add(r.front())) } else { 0 }
+            });
         self.hold_unmatched(key, event, t, BACKEND_SESSION, count - claimed);
     }
 }

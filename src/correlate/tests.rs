@@ -17,17 +17,27 @@ fn opt_text(sym: Option<Sym>) -> Option<String> {
     sym.map(text)
 }
 
-fn snapshot(c: &Correlator) -> Vec<u8> {
-    SYMBOLS.with(|s| c.snapshot(&s.borrow()))
+/// Saves what changed in `c` into `saved`, as a commit does.
+fn save(c: &mut Correlator, saved: &mut SavedState) {
+    let changes = SYMBOLS.with(|s| c.changes(&s.borrow()));
+    saved.apply(&changes);
 }
 
-fn restore(state: &[u8]) -> Result<Correlator, serde_json::Error> {
-    SYMBOLS.with(|s| Correlator::restore(state, &mut s.borrow_mut()))
+/// The whole state of `c`, as a first commit saves it.
+fn whole(c: &Correlator) -> SavedState {
+    let mut c = c.clone();
+    c.rewrite = true;
+    let mut saved = SavedState::default();
+    save(&mut c, &mut saved);
+    saved
 }
 
-/// The JSON value of a state: objects compare without regard to key order.
-fn json(state: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(state).unwrap()
+fn restore(saved: &SavedState) -> Result<Correlator, StateError> {
+    SYMBOLS.with(|s| Correlator::restore(saved, &mut s.borrow_mut()))
+}
+
+fn restore_legacy(state: &[u8]) -> Result<Correlator, StateError> {
+    SYMBOLS.with(|s| Correlator::restore_legacy(state, &mut s.borrow_mut()))
 }
 
 const T0: i64 = 1_700_000_000;
@@ -160,20 +170,67 @@ fn smtp_via_dovecot_backend_first_merges() {
     assert_eq!(d.layer, Layer::SmtpFront);
 }
 
+/// Pushes `events` one by one; returns how many outputs each push gave.
+fn outputs_per_push(c: &mut Correlator, events: &[Event]) -> Vec<usize> {
+    let mut out = Vec::new();
+    keyed(events)
+        .into_iter()
+        .map(|(k, e)| {
+            let before = out.len();
+            c.push(k, e, &mut out);
+            out.len() - before
+        })
+        .collect()
+}
+
 #[test]
-fn merged_event_is_output_once_the_window_passes() {
+fn backend_line_then_postfix_line_is_output_with_the_postfix_line() {
     let mut c = Correlator::new();
     let mut out = Vec::new();
-    let ev = keyed(&[backend(0.0, IP1), smtp(2.0, IP1), smtp(20.0, IP2)]);
+    let ev = keyed(&[backend(0.0, IP1), smtp(2.0, IP1), pam(3.0, IP1), smtp(20.0, IP2)]);
     c.push(ev[0].0, ev[0].1, &mut out);
-    c.push(ev[1].0, ev[1].1, &mut out);
     assert!(out.is_empty());
-    assert_eq!(c.pending_len(), 1);
-    c.push(ev[2].0, ev[2].1, &mut out);
-    assert_eq!(out.len(), 2);
+    c.push(ev[1].0, ev[1].1, &mut out);
+    // At once, not after a line `W` later.
+    assert_eq!(out.len(), 1);
     assert_eq!(out[0].key, ev[0].0);
+    assert_eq!(out[0].event.count, 1);
     assert_eq!(text(out[0].event.service), "postfix/submission/smtpd");
+    assert_eq!(opt_text(out[0].event.username).as_deref(), Some("bob"));
     assert_eq!(c.pending_len(), 0);
+    // A late PAM line of the same attempt counts nothing more.
+    c.push(ev[2].0, ev[2].1, &mut out);
+    c.push(ev[3].0, ev[3].1, &mut out);
+    c.flush_before(far_future(), &mut out);
+    assert_eq!(total(&out), 2);
+}
+
+#[test]
+fn an_attempt_with_its_postfix_and_backend_lines_is_output_at_once_in_any_order() {
+    // PAM, Backend, Postfix (Dovecot's auth process asks PAM first): out with Postfix's line.
+    let mut c = Correlator::new();
+    assert_eq!(outputs_per_push(&mut c, &[pam(0.0, IP1), backend(0.1, IP1), smtp(1.0, IP1)]), [0, 0, 1]);
+    // PAM, Postfix, Backend: out with the Backend line, which completes it.
+    let mut c = Correlator::new();
+    assert_eq!(outputs_per_push(&mut c, &[pam(0.0, IP1), smtp(1.0, IP1), backend(1.5, IP1)]), [0, 0, 1]);
+    assert_eq!(c.pending_len(), 0);
+}
+
+#[test]
+fn a_merged_record_still_open_to_other_lines_waits_the_window() {
+    // PAM and Postfix: Dovecot's Backend line may still come.
+    let mut c = Correlator::new();
+    assert_eq!(outputs_per_push(&mut c, &[pam(0.0, IP1), smtp(1.0, IP1), smtp(20.0, IP2)]), [0, 0, 2]);
+    // Two attempts in one Backend line (rsyslog's `message repeated`), one Postfix line so far.
+    let mut c = Correlator::new();
+    let events = [ev(0.0, IP1, Layer::Backend, None, 2), smtp(1.0, IP1), smtp(1.5, IP1)];
+    assert_eq!(outputs_per_push(&mut c, &events), [0, 0, 1]);
+    let mut c = Correlator::new();
+    assert_eq!(outputs_per_push(&mut c, &[events[0], events[1], smtp(20.0, IP2)]), [0, 0, 2]);
+    // Released by the later line: nothing is left.
+    let mut out = Vec::new();
+    c.flush_before(far_future(), &mut out);
+    assert!(out.is_empty());
 }
 
 #[test]
@@ -403,38 +460,126 @@ fn scenarios() -> Vec<Vec<Event>> {
 }
 
 #[test]
-fn snapshot_restore_at_every_split_gives_the_same_outputs() {
+fn saving_the_changes_at_every_line_keeps_the_whole_state() {
     for events in scenarios() {
-        let whole = run(&events);
+        let mut c = Correlator::new();
+        let mut saved = SavedState::default();
+        let mut out = Vec::new();
+        for (k, e) in keyed(&events) {
+            c.push(k, e, &mut out);
+            save(&mut c, &mut saved);
+            assert_eq!(saved, whole(&c), "{events:#?}");
+        }
+        c.flush_before(far_future(), &mut out);
+        save(&mut c, &mut saved);
+        assert_eq!(saved, whole(&c), "{events:#?}");
+    }
+}
+
+#[test]
+fn restore_at_every_split_gives_the_same_outputs() {
+    for events in scenarios() {
+        let whole_run = run(&events);
         let keys = keyed(&events);
         for split in 0..=keys.len() {
             let mut c = Correlator::new();
+            let mut saved = SavedState::default();
             let mut out = Vec::new();
-            for (k, e) in &keys[..split] {
+            for (i, (k, e)) in keys[..split].iter().enumerate() {
                 c.push(*k, *e, &mut out);
+                // Commits now and then, as a scan does.
+                if i % 2 == 0 {
+                    save(&mut c, &mut saved);
+                }
             }
-            let state = snapshot(&c);
-            let mut c = restore(&state).unwrap();
-            assert_eq!(json(&snapshot(&c)), json(&state), "round trip");
+            save(&mut c, &mut saved);
+            let mut c = restore(&saved).unwrap();
+            assert_eq!(whole(&c), saved, "round trip");
             for (k, e) in &keys[split..] {
                 c.push(*k, *e, &mut out);
             }
             c.flush_before(far_future(), &mut out);
-            assert_eq!(total(&out), total(&whole), "split {split} of {events:#?}");
-            assert_eq!(out, whole, "split {split}");
+            assert_eq!(total(&out), total(&whole_run), "split {split} of {events:#?}");
+            assert_eq!(out, whole_run, "split {split}");
         }
     }
 }
 
 #[test]
-fn restore_accepts_the_placeholder_state_and_keeps_the_window() {
-    let c = restore(b"{}").unwrap();
+fn a_restored_state_saves_only_what_changes_next() {
+    let mut c = Correlator::new();
+    let mut out = Vec::new();
+    for i in 0..100u8 {
+        c.push(
+            EventKey { source: 1, offset: u64::from(i) },
+            backend(f64::from(i) * 0.01, &format!("10.0.0.{i}")),
+            &mut out,
+        );
+    }
+    let mut saved = SavedState::default();
+    save(&mut c, &mut saved);
+    let mut c = restore(&saved).unwrap();
+    c.push(EventKey { source: 1, offset: 1000 }, smtp(2.0, "10.0.0.7"), &mut out);
+    let changes = SYMBOLS.with(|s| c.changes(&s.borrow()));
+    assert!(!changes.replace);
+    // The Postfix line claimed the pending record of its address: that record alone changed.
+    let changed: Vec<_> =
+        changes.records.iter().map(|(seq, r)| (*seq, r.as_ref().map(|(ip, _)| ip.to_string()))).collect();
+    assert_eq!(changed, [(7, Some("10.0.0.7".to_string()))]);
+    assert!(changes.sessions.is_empty());
+    // Nothing happened since: nothing to save but the clocks.
+    let changes = SYMBOLS.with(|s| c.changes(&s.borrow()));
+    assert!(changes.records.is_empty() && !changes.globals.is_empty());
+}
+
+#[test]
+fn restore_keeps_texts_and_refuses_corrupt_pieces() {
+    let mut c = Correlator::with_window(SignedDuration::from_secs(3));
+    let mut out = Vec::new();
+    c.push(EventKey { source: 1, offset: 0 }, backend_s(0.0, IP1, "s1"), &mut out);
+    c.push(EventKey { source: 1, offset: 1 }, pam(0.5, IP2), &mut out);
+    let saved = whole(&c);
+    // Texts are saved as text: a scan with another symbol table reads them.
+    let mut symbols = Symbols::new();
+    symbols.text("something else");
+    let mut back = Correlator::restore(&saved, &mut symbols).unwrap();
+    assert_eq!(back.window(), SignedDuration::from_secs(3));
+    assert_eq!((back.pending_len(), back.sessions_len()), (2, 1));
+    back.flush_before(far_future(), &mut out);
+    let mut users: Vec<_> = out.iter().map(|o| symbols.get(o.event.username.unwrap()).to_string()).collect();
+    users.sort();
+    assert_eq!(users, ["bob", "bob"]);
+    assert_eq!(out.iter().map(|o| symbols.get(o.event.service)).filter(|s| *s == "dovecot/auth").count(), 1);
+    // Every cut or changed byte of a piece gives an error, never a panic.
+    let (seq, (ip, piece)) = saved.records[0].clone();
+    for cut in 0..piece.len() {
+        let mut bad = saved.clone();
+        bad.records[0] = (seq, (ip, piece[..cut].to_vec()));
+        assert!(restore(&bad).is_err(), "cut at {cut}");
+    }
+    for at in 0..piece.len() {
+        let mut bad = saved.clone();
+        let mut p = piece.clone();
+        p[at] ^= 0xff;
+        bad.records[0] = (seq, (ip, p));
+        let _ = restore(&bad);
+    }
+    let mut bad = saved.clone();
+    bad.globals = Some(b"{}".to_vec());
+    assert!(restore(&bad).is_err());
+    let mut bad = saved;
+    bad.sessions[0].1.push(0);
+    assert!(restore(&bad).is_err());
+}
+
+#[test]
+fn restore_legacy_accepts_the_placeholder_state_and_keeps_the_window() {
+    let c = restore_legacy(b"{}").unwrap();
     assert_eq!(c.window(), DEFAULT_WINDOW);
     assert!(c.is_empty());
-    let c = Correlator::with_window(SignedDuration::from_secs(3));
-    let c = restore(&snapshot(&c)).unwrap();
-    assert_eq!(c.window(), SignedDuration::from_secs(3));
-    assert!(restore(b"not json").is_err());
+    assert!(restore_legacy(b"not json").is_err());
+    let saved = SavedState { legacy: Some(b"not json".to_vec()), ..whole(&Correlator::new()) };
+    assert!(restore(&saved).is_err(), "the old state is read first, when there is one");
 }
 
 #[test]
@@ -459,6 +604,7 @@ fn time_going_backwards_loses_nothing() {
 #[test]
 fn memory_stays_bounded() {
     let mut c = Correlator::new();
+    let mut saved = SavedState::default();
     let mut out = Vec::new();
     let mut max_len = 0;
     let n: u32 = 200_000;
@@ -476,6 +622,11 @@ fn memory_stays_bounded() {
         c.push(EventKey { source: 1, offset: u64::from(i) }, e, &mut out);
         max_len = max_len.max(c.len());
         assert!(c.pending_len() <= 100);
+        // What is saved commit by commit stays the whole state, pruning included.
+        if i % 4999 == 0 {
+            save(&mut c, &mut saved);
+            assert_eq!(saved, whole(&c), "line {i}");
+        }
     }
     c.flush_before(far_future(), &mut out);
     check(&out);
@@ -484,5 +635,6 @@ fn memory_stays_bounded() {
     // 600 s of horizon plus a quarter between prunings, two lines a second.
     assert!(max_len <= 2000, "{max_len}");
     assert!(c.sessions_len() <= 3 * 3600, "{}", c.sessions_len());
-    assert!(snapshot(&c).len() < 2_000_000);
+    let saved = whole(&c);
+    assert!(saved.records.iter().map(|(_, (_, p))| p.len()).sum::<usize>() < 1_000_000);
 }

@@ -225,7 +225,7 @@ impl Scanner {
     /// Sends the current batch with the correlator's state, to be committed; sets `stopped` when
     /// the writer has failed.
     fn flush(&mut self) {
-        self.batch.correlator = Some(self.correlator.snapshot(&self.symbols));
+        self.batch.correlator = Some(self.correlator.changes(&self.symbols));
         self.send(false);
         self.batch_bytes = 0;
         self.sent = 0;

@@ -188,13 +188,18 @@ impl Session {
         summary.notices.extend(notices);
         store.set_csv_len(csv.len()).map_err(store_err)?;
         let mut symbols = Symbols::new();
-        let mut correlator = match store.correlator_state().map_err(store_err)? {
-            Some(state) => Correlator::restore(&state, &mut symbols).unwrap_or_else(|e| {
-                summary.notices.push(format!("saved correlation state unreadable ({e}); starting afresh"));
-                Correlator::new()
-            }),
-            None => Correlator::new(),
+        let restored = match store.correlator_state() {
+            Ok(None) => Ok(Correlator::new()),
+            Ok(Some(saved)) => Correlator::restore(&saved, &mut symbols).map_err(|e| e.to_string()),
+            // Like a piece it cannot decode, a row the store cannot read costs only the joins with
+            // lines of the last scan.
+            Err(StoreError::Corrupt(e)) => Err(e),
+            Err(e) => return Err(store_err(e)),
         };
+        let mut correlator = restored.unwrap_or_else(|e| {
+            summary.notices.push(format!("saved correlation state unreadable ({e}); starting afresh"));
+            Correlator::new()
+        });
         correlator.set_window(jiff::SignedDuration::from_secs(i64::from(opts.scan.correlation_window_secs)));
         let (enricher, warnings) = open_enricher(&opts.enrich, &store);
         summary.warnings.extend(warnings);

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use foldhash::fast::RandomState;
 use rusqlite::{Connection, params};
 
-use super::{EventRecord, Progress, Result, Store, StoreError, blocks, csv, history, intern, ipinfo, meta_set, now};
+use super::{
+    EventRecord, Progress, Result, Store, StoreError, blocks, correlation, csv, history, intern, ipinfo, meta_set, now,
+};
+use crate::correlate::StateChanges;
 use crate::model::event::{EventKey, KeyedEvent, Kind, OwnedEvent, Reason};
 use crate::model::ipinfo::IpInfo;
 use crate::model::symbols::Symbols;
@@ -25,8 +28,9 @@ pub struct Batch {
     pub symbols_start: usize,
     /// Checkpoints to save.
     pub progress: Vec<Progress>,
-    /// The correlator's state at the end of the batch.
-    pub correlator: Option<Vec<u8>>,
+    /// What changed in the correlator's state from the last batch that had one to the end of
+    /// this batch.
+    pub correlator: Option<StateChanges>,
     /// The batch is stored in a transaction left open for the batches that follow, and not
     /// committed: a commit waits for the disk, and a first scan of a big log sends hundreds of
     /// batches.
@@ -169,8 +173,8 @@ impl Store {
                     now(),
                 ])?;
             }
-            if let Some(state) = &batch.correlator {
-                meta_set(tx, "correlator", state.as_slice())?;
+            if let Some(changes) = &batch.correlator {
+                correlation::save(tx, changes)?;
             }
             ipinfo::save(tx, &mut self.strings, &infos)?;
         }

@@ -2,7 +2,7 @@
 //!
 //! The store is the source of truth. One transaction holds the new events of one or more batches
 //! (see [`Batch::keep_open`]), the checkpoint of every file read up to its last batch, the
-//! correlator's state and the CSV length after their rows; so a crash at any moment leaves
+//! correlator's state (what changed of it, `correlation`) and the CSV length after their rows; so a crash at any moment leaves
 //! either all of a commit or none of it, and the next scan resumes exactly where the last commit
 //! ended.
 //!
@@ -19,6 +19,7 @@
 
 mod blocks;
 mod commit;
+mod correlation;
 pub mod csv;
 mod export;
 pub mod history;
@@ -143,6 +144,7 @@ impl Store {
         conn.execute_batch(ipinfo::SCHEMA)?;
         conn.execute_batch(history::SCHEMA)?;
         conn.execute_batch(blocks::SCHEMA)?;
+        conn.execute_batch(correlation::SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
             None => meta_set(&conn, "schema_version", schema::SCHEMA_VERSION)?,
@@ -151,6 +153,7 @@ impl Store {
             }
             Some(v) => schema::migrate(&mut conn, v)?,
         }
+        schema::convert_correlator_blob(&conn)?;
         Ok(Store::on(conn))
     }
 
@@ -248,9 +251,10 @@ impl Store {
         Ok(at.map(|at| LastScan { at, problems: problems.max(0) as u64 }))
     }
 
-    /// The correlator state saved by the last commit.
-    pub fn correlator_state(&self) -> Result<Option<Vec<u8>>> {
-        Ok(meta_get(&self.conn, "correlator")?)
+    /// The correlator state saved by the commits so far, `None` when none saved one. An
+    /// address that is not one is [`StoreError::Corrupt`].
+    pub fn correlator_state(&self) -> Result<Option<crate::correlate::SavedState>> {
+        correlation::load(&self.conn)
     }
 }
 

@@ -7,7 +7,9 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{Result, blocks, ip_from_blob, meta_get, meta_set};
+use super::{Result, blocks, correlation, ip_from_blob, meta_get, meta_set};
+use crate::correlate::Correlator;
+use crate::model::symbols::Symbols;
 
 /// Schema version this build writes.
 ///
@@ -125,6 +127,26 @@ pub(super) fn add_scheduled_column(conn: &Connection) -> Result<()> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     if !has(&tx)? {
         tx.execute_batch("ALTER TABLE report_sends ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0")?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Converts the correlator's state saved by a build before its tables (one JSON value in
+/// `meta`, the whole state) into the rows of [`correlation`](super::correlation), once. A value
+/// that cannot be read is left for the next scan, which says so and starts afresh (replacing
+/// it). Under an immediate transaction, so that two runs upgrading at once do not both convert it.
+pub(super) fn convert_correlator_blob(conn: &Connection) -> Result<()> {
+    let legacy = |c: &Connection| correlation::meta_bytes(c, correlation::LEGACY);
+    if legacy(conn)?.is_none() {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let Some(blob) = legacy(&tx)? else { return Ok(()) };
+    let mut symbols = Symbols::new();
+    if let Ok(mut state) = Correlator::restore_legacy(&blob, &mut symbols) {
+        // Replaces any rows, and removes the JSON value.
+        correlation::save(&tx, &state.changes(&symbols))?;
     }
     tx.commit()?;
     Ok(())

@@ -43,10 +43,10 @@ impl Store {
     /// Forgets every checkpoint (for `scan --full`): files are read again from the start. Events
     /// are kept, and re-reading a line already stored adds nothing.
     pub fn forget_checkpoints(&self) -> Result<()> {
-        Ok(self.conn.execute_batch(
-            "BEGIN; UPDATE sources SET offset = 0, lines = 0, complete = 0, year = NULL, month = NULL;
-             DELETE FROM meta WHERE key = 'correlator'; COMMIT;",
-        )?)
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute_batch("UPDATE sources SET offset = 0, lines = 0, complete = 0, year = NULL, month = NULL")?;
+        super::correlation::clear(&tx)?;
+        Ok(tx.commit()?)
     }
 
     /// The known file whose content starts like `prefix`, preferring the one last seen at
