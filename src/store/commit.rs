@@ -25,6 +25,8 @@ pub struct Batch {
     pub symbols_start: usize,
     /// Checkpoints to save.
     pub progress: Vec<Progress>,
+    /// Where the journals read stand (their cursors), saved with the events read up to there.
+    pub journal: Vec<super::journal::JournalCheckpoint>,
     /// The correlator's state at the end of the batch.
     pub correlator: Option<Vec<u8>>,
     /// The batch is stored in a transaction left open for the batches that follow, and not
@@ -169,6 +171,7 @@ impl Store {
                     now(),
                 ])?;
             }
+            super::journal::save(tx, &batch.journal)?;
             if let Some(state) = &batch.correlator {
                 meta_set(tx, "correlator", state.as_slice())?;
             }
