@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
+use super::{EXIT_JOURNAL, EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
 use crate::config::{Config, Zone};
 use crate::enrich::EnrichOptions;
 use crate::scan::{ScanError, ScanOptions, Summary};
+use crate::source::journal::JournalQuery;
 use crate::store::lock::LockError;
 
 /// Options of `scan`.
@@ -40,6 +41,13 @@ pub struct ScanArgs {
     /// not stored twice).
     #[arg(long)]
     pub full: bool,
+    /// Read the local systemd journal: Postfix's and Dovecot's entries (`[journal] units`).
+    /// Without --log, only the journal is read.
+    #[arg(long)]
+    pub journal: bool,
+    /// Read the journal files in DIR (as `journalctl -D DIR` does); implies --journal.
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
     /// Print only problems, not the summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -52,8 +60,24 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
         None => config.timezone.clone(),
     };
     let data_dir = args.data_dir.unwrap_or_else(|| config.data_dir.clone());
+    // `scan --journal` reads the journal alone; `[journal] enabled` reads it beside the
+    // configured logs, or alone when `logs` is not set.
+    let asked = args.journal || args.journal_dir.is_some();
+    let journal = (asked || config.journal.enabled).then(|| JournalQuery {
+        directory: args.journal_dir.or_else(|| config.journal.directory.clone()),
+        units: config.journal.units.clone(),
+        ..JournalQuery::default()
+    });
+    let logs = if !args.logs.is_empty() {
+        args.logs
+    } else if asked || (journal.is_some() && !config.logs_set) {
+        Vec::new()
+    } else {
+        config.logs.clone()
+    };
     let opts = ScanOptions {
-        logs: if args.logs.is_empty() { config.logs.clone() } else { args.logs },
+        logs,
+        journal,
         data_dir: data_dir.clone(),
         year: args.year,
         timezone,
@@ -85,6 +109,7 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
             // (directory not writable, read-only file system) is an unusable data directory.
             ExitCode::from(match e {
                 ScanError::Locked(LockError::Busy { .. }) => EXIT_LOCKED,
+                ScanError::Journal(_) => EXIT_JOURNAL,
                 _ => EXIT_STORE,
             })
         }
@@ -97,6 +122,9 @@ pub fn summary_line(s: &Summary) -> String {
     let mut line = format!("scan: {} read", counted(s.files as u64, "file"));
     if s.unchanged > 0 {
         line.push_str(&format!(" ({} unchanged)", s.unchanged));
+    }
+    if let Some(n) = s.journal_entries {
+        line.push_str(&format!(", {} of the journal", counted(n, "mail entry")).replace("entrys", "entries"));
     }
     line.push_str(&format!(
         ", {} ({:.1} MB) in {:.2} s: {}, {}",

@@ -15,6 +15,7 @@
 //! `writer` stores the outputs; `problems` words what went wrong and what to do about it.
 
 mod copies;
+mod journal;
 mod merge;
 mod plan;
 mod problems;
@@ -32,6 +33,7 @@ use crate::config::ScanConfig;
 use crate::correlate::Correlator;
 use crate::enrich::{EnrichOptions, Enricher};
 use crate::model::symbols::Symbols;
+use crate::source::journal::{JournalError, JournalQuery};
 use crate::store::csv::{IntrusionCsv, RowFormatter};
 use crate::store::lock::{DataDirLock, LockError};
 use crate::store::{Added, CommitError, STORE_FILE, Store, StoreError};
@@ -67,6 +69,8 @@ pub struct ScanOptions {
     pub scan: ScanConfig,
     /// Reverse DNS and geolocation (`--no-dns`, `--no-geo` and `[dns]`/`[geo]` applied).
     pub enrich: EnrichOptions,
+    /// The systemd journal to read beside the logs, if any.
+    pub journal: Option<JournalQuery>,
 }
 
 /// What a scan did.
@@ -76,8 +80,10 @@ pub struct Summary {
     pub files: usize,
     /// Files skipped because nothing new could be in them.
     pub unchanged: usize,
-    /// Complete lines read.
+    /// Complete lines read (with the mail daemons' journal entries).
     pub lines: u64,
+    /// The mail daemons' journal entries read, when a journal was read.
+    pub journal_entries: Option<u64>,
     /// Bytes of content read.
     pub bytes: u64,
     /// What was newly stored.
@@ -118,6 +124,9 @@ pub enum ScanError {
         /// Why.
         source: StoreError,
     },
+    /// The journal cannot be read (no permission, no journalctl): nothing was read.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     /// The CSV rows of a batch could not be written: the scan stopped there.
     #[error("{0}; {NOT_RECORDED} (free disk space or fix permissions, then re-run)")]
     Commit(CommitError),
@@ -164,6 +173,15 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
         }
         streams.push(plans);
     }
+    // Started before anything is stored: a journal that cannot be read stops the scan.
+    let journal = match &opts.journal {
+        Some(query) => match self::journal::start_journal(&store, query, opts.full, &mut summary) {
+            Ok(start) => Some(start),
+            Err(self::journal::StartError::Store(source)) => return Err(store_err(source)),
+            Err(self::journal::StartError::Journal(e)) => return Err(ScanError::Journal(e)),
+        },
+        None => None,
+    };
     let mut symbols = Symbols::new();
     let mut correlator = match store.correlator_state().map_err(store_err)? {
         Some(state) => Correlator::restore(&state, &mut symbols).unwrap_or_else(|e| {
@@ -187,9 +205,9 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     )
     .map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
     let mut scanner = Scanner::new(opts, correlator, symbols, writer, &streams, enricher);
-    let deferred = scanner.scan_streams(streams, &mut summary);
+    let deferred = scanner.scan_streams(streams, journal, &mut summary);
     if !deferred.is_empty() {
-        scanner.scan_streams(vec![deferred], &mut summary);
+        scanner.scan_streams(vec![deferred], None, &mut summary);
     }
     let (added, store) = scanner.finish(&mut summary).map_err(|e| match e {
         CommitError::Store(source) => store_err(source),
