@@ -166,8 +166,12 @@ impl JournalReader {
         for unit in query.unit_patterns() {
             cmd.arg("-u").arg(unit);
         }
+        // Not `--after-cursor`: journalctl 252 skips the entry after the cursor's position
+        // whether or not it is the cursor's, so when the cursor's entry was vacuumed the oldest
+        // entry left would be lost. From `--cursor`, the cursor's entry is skipped here instead,
+        // when it is still there.
         if let Some(cursor) = &query.after_cursor {
-            cmd.arg(format!("--after-cursor={cursor}"));
+            cmd.arg(format!("--cursor={cursor}"));
         }
         if query.follow {
             cmd.args(["--follow", "--no-tail"]);
@@ -282,7 +286,7 @@ struct Entry {
 /// The reading thread's settings.
 struct Reading {
     units: Vec<String>,
-    /// The cursor reading starts after: should journalctl hand out its entry again, it is skipped.
+    /// The cursor reading starts at: its entry, when still there, comes first and is skipped.
     skip_cursor: Option<String>,
     follow: bool,
     location: String,
