@@ -349,3 +349,41 @@ fn a_follower_sees_entries_as_they_are_written() {
     // Dropping the reader ends journalctl.
     drop(reader);
 }
+
+#[test]
+fn a_scan_killed_mid_journal_stores_every_entry_once_after_the_next() {
+    if !tools() {
+        return;
+    }
+    let s = setup();
+    const N: u64 = 60_000;
+    let entries: Vec<Entry> = (0..N)
+        .map(|i| Entry { time: BASE + i * 10_000, ..postfix_failure(0, "x", (i % 250) as u8 + 1) })
+        .map(|mut e| {
+            let text = String::from_utf8_lossy(&e.message)
+                .replace("sasl_username=x", &format!("sasl_username=k{i}", i = e.time));
+            e.message = text.into_bytes();
+            e
+        })
+        .collect();
+    write_journal(&s.journal, "a", &entries);
+    let mut child = common::command()
+        .arg("scan")
+        .arg("--data-dir")
+        .arg(&s.data)
+        .arg("--journal-dir")
+        .arg(&s.journal)
+        .args(["--timezone", "UTC", "--no-dns", "--no-geo"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let _ = child.kill();
+    let _ = child.wait();
+    scan_ok(&s, &[]);
+    let users = users(&s.data);
+    let unique: std::collections::BTreeSet<&String> = users.iter().collect();
+    assert_eq!(users.len() as u64, N, "every entry stored");
+    assert_eq!(unique.len(), users.len(), "none twice");
+}
