@@ -37,6 +37,8 @@ pub const EXIT_STORE: u8 = 4;
 pub const EXIT_LOCKED: u8 = 5;
 /// Exit code: the report could not be emailed.
 pub const EXIT_SEND: u8 = 6;
+/// Exit code: the systemd journal cannot be read (no permission, no journalctl).
+pub const EXIT_JOURNAL: u8 = 7;
 
 /// Finds password-guessing attacks in Postfix and Dovecot logs.
 #[derive(Debug, Parser)]

@@ -5,27 +5,31 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
+use super::{EXIT_JOURNAL, EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
 use crate::config::{Config, Zone};
 use crate::enrich::EnrichOptions;
 use crate::scan::{ScanError, ScanOptions, Summary};
+use crate::source::journal::JournalQuery;
 use crate::store::lock::LockError;
 
-/// Options of `scan`.
-#[derive(Debug, Args)]
-pub struct ScanArgs {
-    /// Log to scan, with its rotated siblings (NAME.1, NAME.2.gz, NAME-20261124, ...). Repeat for
+/// What to read and where to store it: the options `scan` and `watch` share.
+#[derive(Clone, Debug, Args)]
+pub struct Sources {
+    /// Log to read, with its rotated siblings (NAME.1, NAME.2.gz, NAME-20261124, ...). Repeat for
     /// several logs. Default: `logs` from the config, else /var/log/mail.log.
     #[arg(long = "log", value_name = "PATH")]
     pub logs: Vec<PathBuf>,
+    /// Read the local systemd journal: Postfix's and Dovecot's entries (`[journal] units`).
+    /// Without --log, only the journal is read.
+    #[arg(long)]
+    pub journal: bool,
+    /// Read the journal files in DIR (as `journalctl -D DIR` does); implies --journal.
+    #[arg(long, value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
     /// Directory for the store and reports/intrusions.csv. Default: `data_dir` from the config,
     /// else the current directory.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Year of the newest year-less timestamp (for old archives). Default: from each file's
-    /// modification time.
-    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i16).range(1970..=9999))]
-    pub year: Option<i16>,
     /// Time zone of timestamps that carry none (IANA name, `UTC`, or `system`). Default:
     /// `timezone` from the config, else the system's.
     #[arg(long, value_name = "TZ")]
@@ -36,6 +40,57 @@ pub struct ScanArgs {
     /// Do not look up country and AS of attacker IPs.
     #[arg(long)]
     pub no_geo: bool,
+}
+
+impl Sources {
+    /// The options of a scan of these sources, the command line's values over the
+    /// configuration's. Not a full rescan, no progress bar, no `--year`.
+    pub(super) fn options(&self, config: &Config) -> ScanOptions {
+        let timezone = match &self.timezone {
+            Some(zone) => zone.clone().into_parts().0,
+            None => config.timezone.clone(),
+        };
+        let data_dir = self.data_dir.clone().unwrap_or_else(|| config.data_dir.clone());
+        // `--journal` reads the journal alone; `[journal] enabled` reads it beside the configured
+        // logs, or alone when `logs` is not set.
+        let asked = self.journal || self.journal_dir.is_some();
+        let journal = (asked || config.journal.enabled).then(|| JournalQuery {
+            directory: self.journal_dir.clone().or_else(|| config.journal.directory.clone()),
+            units: config.journal.units.clone(),
+            ..JournalQuery::default()
+        });
+        let logs = if !self.logs.is_empty() {
+            self.logs.clone()
+        } else if asked || (journal.is_some() && !config.logs_set) {
+            Vec::new()
+        } else {
+            config.logs.clone()
+        };
+        ScanOptions {
+            logs,
+            journal,
+            enrich: EnrichOptions::from_config(config, &data_dir, self.no_dns, self.no_geo),
+            data_dir,
+            year: None,
+            timezone,
+            server_name: config.server_name.clone(),
+            full: false,
+            progress: false,
+            scan: config.scan.clone(),
+        }
+    }
+}
+
+/// Options of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// What to read, and where to.
+    #[command(flatten)]
+    pub sources: Sources,
+    /// Year of the newest year-less timestamp (for old archives). Default: from each file's
+    /// modification time.
+    #[arg(long, value_name = "YYYY", value_parser = clap::value_parser!(i16).range(1970..=9999))]
+    pub year: Option<i16>,
     /// Forget what was read and read every file again from its start (events already stored are
     /// not stored twice).
     #[arg(long)]
@@ -47,8 +102,8 @@ pub struct ScanArgs {
 
 /// Runs `scan` and returns the exit code.
 pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
-    let mut opts =
-        options(&args.logs, args.data_dir.as_ref(), args.year, args.timezone, args.no_dns, args.no_geo, config);
+    let mut opts = args.sources.options(config);
+    opts.year = args.year;
     opts.full = args.full;
     opts.progress = !args.quiet;
     match crate::scan::run(&opts) {
@@ -74,41 +129,13 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
     }
 }
 
-/// The options of a scan (or watch) of `logs` into `data_dir`, the command line's values over the
-/// configuration's. Not a full rescan, no progress bar.
-pub(super) fn options(
-    logs: &[PathBuf],
-    data_dir: Option<&PathBuf>,
-    year: Option<i16>,
-    timezone: Option<Zone>,
-    no_dns: bool,
-    no_geo: bool,
-    config: &Config,
-) -> ScanOptions {
-    let timezone = match timezone {
-        Some(zone) => zone.into_parts().0,
-        None => config.timezone.clone(),
-    };
-    let data_dir = data_dir.cloned().unwrap_or_else(|| config.data_dir.clone());
-    ScanOptions {
-        logs: if logs.is_empty() { config.logs.clone() } else { logs.to_vec() },
-        enrich: EnrichOptions::from_config(config, &data_dir, no_dns, no_geo),
-        data_dir,
-        year,
-        timezone,
-        server_name: config.server_name.clone(),
-        full: false,
-        progress: false,
-        scan: config.scan.clone(),
-    }
-}
-
 /// The exit code of a scan that stopped: 5 only when another process holds the lock; a lock file
 /// that cannot be created (directory not writable, read-only file system) is an unusable data
 /// directory.
 pub(super) fn error_code(e: &ScanError) -> u8 {
     match e {
         ScanError::Locked(LockError::Busy { .. }) => EXIT_LOCKED,
+        ScanError::Journal(_) => EXIT_JOURNAL,
         _ => EXIT_STORE,
     }
 }
@@ -118,6 +145,9 @@ pub fn summary_line(s: &Summary) -> String {
     let mut line = format!("scan: {} read", counted(s.files as u64, "file"));
     if s.unchanged > 0 {
         line.push_str(&format!(" ({} unchanged)", s.unchanged));
+    }
+    if let Some(n) = s.journal_entries {
+        line.push_str(&format!(", {} of the journal", counted(n, "mail entry")).replace("entrys", "entries"));
     }
     line.push_str(&format!(
         ", {} ({:.1} MB) in {:.2} s: {}",

@@ -7,47 +7,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 
-use super::scan::{error_code, summary_counts};
-use crate::config::{Config, Zone};
-use crate::scan::{ScanOptions, Summary};
+use super::scan::{Sources, error_code, summary_counts};
+use crate::config::Config;
+use crate::scan::Summary;
 use crate::watch::{Control, Observer};
 
 /// Options of `watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Log to watch, with its rotated siblings. Repeat for several logs. Default: `logs` from the
-    /// config, else /var/log/mail.log.
-    #[arg(long = "log", value_name = "PATH")]
-    pub logs: Vec<PathBuf>,
-    /// Directory for the store and reports/intrusions.csv. Default: `data_dir` from the config,
-    /// else the current directory.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Time zone of timestamps that carry none (IANA name, `UTC`, or `system`). Default:
-    /// `timezone` from the config, else the system's.
-    #[arg(long, value_name = "TZ")]
-    pub timezone: Option<Zone>,
-    /// Do not resolve attacker IPs to host names.
-    #[arg(long)]
-    pub no_dns: bool,
-    /// Do not look up country and AS of attacker IPs.
-    #[arg(long)]
-    pub no_geo: bool,
-}
-
-impl WatchArgs {
-    /// The scan options of these arguments over `config`.
-    fn options(&self, config: &Config) -> ScanOptions {
-        super::scan::options(
-            &self.logs,
-            self.data_dir.as_ref(),
-            None,
-            self.timezone.clone(),
-            self.no_dns,
-            self.no_geo,
-            config,
-        )
-    }
+    /// What to read, and where to.
+    #[command(flatten)]
+    pub sources: Sources,
 }
 
 /// Runs `watch` until SIGTERM or SIGINT and returns the exit code. SIGHUP reads the configuration
@@ -55,7 +25,7 @@ impl WatchArgs {
 /// not load is reported and the running one kept.
 pub fn run(args: WatchArgs, config: &Config, config_file: Option<PathBuf>) -> ExitCode {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let opts = args.options(config);
+    let opts = args.sources.options(config);
     let interrupt = Arc::new(AtomicBool::new(false));
     let (control, controls) = crossbeam_channel::unbounded();
     let mut signals = match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
@@ -73,7 +43,7 @@ pub fn run(args: WatchArgs, config: &Config, config_file: Option<PathBuf>) -> Ex
                 match Config::load(config_file.as_deref()) {
                     Ok(config) => {
                         eprintln!("maillogsentinel: configuration read again");
-                        let _ = control.send(Control::Reload(Box::new(args.options(&config))));
+                        let _ = control.send(Control::Reload(Box::new(args.sources.options(&config))));
                     }
                     Err(e) => eprintln!("maillogsentinel: error: {e}; the running configuration is kept"),
                 }

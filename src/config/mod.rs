@@ -61,6 +61,25 @@ pub struct Config {
     pub geo: GeoConfig,
     /// `[dns]` settings: reverse DNS of attacker addresses.
     pub dns: DnsConfig,
+    /// `[journal]` settings: the systemd journal as a source.
+    pub journal: JournalConfig,
+    /// Whether `logs` was set in the file (rather than defaulted): with the journal enabled and
+    /// no `logs`, only the journal is read.
+    pub logs_set: bool,
+}
+
+/// `[journal]`: reading the systemd journal beside (or instead of) log files.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// Read the journal on every scan (default false; `scan --journal` for one run).
+    pub enabled: bool,
+    /// Read the journal files of this directory (as `journalctl -D`) instead of the local journal.
+    pub directory: Option<PathBuf>,
+    /// The units whose entries are read (`*` matches any text). Default (empty): `postfix.service`,
+    /// `postfix@*.service` and `dovecot.service`.
+    #[serde(deserialize_with = "values::units")]
+    pub units: Vec<String>,
 }
 
 /// `[scan]`: how events are detected and counted.
@@ -154,6 +173,8 @@ struct FileConfig {
     geo: GeoConfig,
     #[serde(default)]
     dns: DnsConfig,
+    #[serde(default)]
+    journal: JournalConfig,
 }
 
 /// A configuration that cannot be used; the message names the file and, when it can, the line
@@ -264,6 +285,7 @@ impl Config {
             (None, Some(_)) => PathBuf::from(DEFAULT_DATA_DIR),
             (None, None) => PathBuf::from("."),
         };
+        let logs_set = file.logs.is_some();
         let logs = file.logs.unwrap_or_else(|| vec![PathBuf::from(DEFAULT_LOG)]);
         let (timezone, timezone_name) = file.timezone.unwrap_or_else(Zone::system).into_parts();
         let server_name = file.server_name.unwrap_or_else(system_hostname);
@@ -285,6 +307,8 @@ impl Config {
             email: file.email,
             geo: file.geo,
             dns: file.dns,
+            journal: file.journal,
+            logs_set,
         })
     }
 }

@@ -245,3 +245,22 @@ fn sending_needs_a_recipient_and_a_readable_password_file() {
     let inline = "[email]\nto = [\"a@example.org\"]\nusername = \"u\"\npassword = \"p\"\n";
     parse(inline).unwrap().check_sending().unwrap();
 }
+
+#[test]
+fn the_journal_section_is_read_and_checked() {
+    let c = parse("[journal]\nenabled = true\ndirectory = \"/srv/j\"\nunits = [\"postfix@*.service\"]\n").unwrap();
+    assert!(c.journal.enabled && !c.logs_set);
+    assert_eq!(c.journal.directory, Some(PathBuf::from("/srv/j")));
+    assert_eq!(c.journal.units, ["postfix@*.service"]);
+    assert!(parse("logs = [\"/var/log/mail.log\"]").unwrap().logs_set);
+    for (text, key) in [
+        ("[journal]\nunit = []\n", "journal.unit"),
+        ("[journal]\nunits = []\n", "journal.units"),
+        ("[journal]\nunits = [\"a b\"]\n", "journal.units"),
+    ] {
+        match parse(text) {
+            Err(ConfigError::Key { key: k, .. }) => assert_eq!(k, key, "{text}"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}

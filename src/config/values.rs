@@ -109,6 +109,22 @@ where
     Ok(Some(list))
 }
 
+/// Reads `[journal] units`: at least one unit, each a name or pattern without spaces or commas.
+pub fn units<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Vec::<String>::deserialize(d)?;
+    if list.is_empty() {
+        return Err(serde::de::Error::custom(
+            "the list is empty; name at least one unit, or leave `units` out for Postfix's and Dovecot's",
+        ));
+    }
+    if let Some(bad) = list.iter().find(|u| u.is_empty() || u.contains(|c: char| c.is_whitespace() || c == ',')) {
+        return Err(serde::de::Error::custom(format!(
+            "{bad:?} is not a unit name; write e.g. \"postfix@*.service\" (`*` matches any text)"
+        )));
+    }
+    Ok(list)
+}
+
 /// Reads a text that must not be blank.
 pub fn not_blank<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let text = String::deserialize(d)?;

@@ -5,6 +5,7 @@
 //! it are in `files`.
 
 mod files;
+mod journal;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::IsTerminal;
@@ -20,6 +21,7 @@ use crate::source::open::Compression;
 use crate::store::{Added, Batch, CommitError, Progress};
 
 use super::copies::Copies;
+use super::journal::JournalStart;
 use super::plan::FilePlan;
 use super::reader::{Ended, FileReader, ReadEvent};
 use super::writer::{Sink, Writer};
@@ -123,16 +125,23 @@ impl Scanner {
     /// hold (rsyslog's `mail.warn` beside `mail.log`) count once ([`super::copies`]). Each stream's
     /// files are read one after the other. Returns the plans put off because another stream was
     /// reading the same content at the time (a copy under another name).
+    /// A journal, if given, is one more stream.
     pub(super) fn scan_streams(
         &mut self,
         mut streams: Vec<VecDeque<FilePlan>>,
+        journal: Option<JournalStart>,
         summary: &mut Summary,
     ) -> VecDeque<FilePlan> {
         let mut readings: Vec<Option<Reading>> = streams.iter().map(|_| None).collect();
+        let mut names: Vec<PathBuf> =
+            streams.iter().map(|s| s.back().map(|p| p.path.clone()).unwrap_or_default()).collect();
+        if let Some(start) = journal {
+            names.push(PathBuf::from(&start.location));
+            readings.push(self.open_journal(start, summary));
+            streams.push(VecDeque::new());
+        }
         let mut deferred = VecDeque::new();
         let mut copies = (streams.len() > 1).then(|| Copies::new(streams.len()));
-        let names: Vec<PathBuf> =
-            streams.iter().map(|s| s.back().map(|p| p.path.clone()).unwrap_or_default()).collect();
         'streams: while !self.stopped {
             if self.interrupted() {
                 self.flush_readings(&readings);
@@ -158,7 +167,10 @@ impl Scanner {
                         }
                     }
                     if let Some(done) = readings[i].take() {
-                        self.end_file(done, summary);
+                        match done.reader {
+                            Source::File(_) => self.end_file(done, summary),
+                            Source::Journal(_) => self.end_journal(done, summary),
+                        }
                         if self.stopped {
                             break 'streams;
                         }
@@ -207,6 +219,11 @@ impl Scanner {
     /// waiting, whose line is read again after a restart.
     fn flush_readings(&mut self, readings: &[Option<Reading>]) {
         for r in readings.iter().flatten() {
+            if let Source::Journal(j) = &r.reader {
+                let checkpoint = j.resume_at(r.front().map(|e| e.offset));
+                self.journal_checkpoint(checkpoint);
+                continue;
+            }
             let mut source = r.plan.source.clone();
             if let Some(e) = r.front() {
                 (source.offset, source.lines, source.year) = (e.offset, e.lines_before, Some(e.year));
@@ -270,10 +287,18 @@ impl Scanner {
     }
 }
 
-/// One file being read.
+/// What a [`Reading`] reads.
+enum Source {
+    /// A file, on its reading threads.
+    File(FileReader),
+    /// A journal (its plan names the journal and its record).
+    Journal(Box<journal::JournalReading>),
+}
+
+/// One file (or journal) being read.
 struct Reading {
     plan: FilePlan,
-    reader: FileReader,
+    reader: Source,
     compression: Compression,
     /// Where this scan started reading it.
     start_offset: u64,

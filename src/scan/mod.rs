@@ -15,6 +15,7 @@
 //! `writer` stores the outputs; `problems` words what went wrong and what to do about it.
 
 mod copies;
+mod journal;
 mod merge;
 mod plan;
 mod problems;
@@ -33,6 +34,7 @@ use crate::config::ScanConfig;
 use crate::correlate::Correlator;
 use crate::enrich::{EnrichOptions, Enricher};
 use crate::model::symbols::Symbols;
+use crate::source::journal::{JournalError, JournalQuery};
 use crate::store::csv::{IntrusionCsv, RowFormatter};
 use crate::store::lock::{DataDirLock, LockError};
 use crate::store::{Added, CommitError, STORE_FILE, Store, StoreError};
@@ -68,6 +70,8 @@ pub struct ScanOptions {
     pub scan: ScanConfig,
     /// Reverse DNS and geolocation (`--no-dns`, `--no-geo` and `[dns]`/`[geo]` applied).
     pub enrich: EnrichOptions,
+    /// The systemd journal to read beside the logs, if any.
+    pub journal: Option<JournalQuery>,
 }
 
 /// What a scan did.
@@ -77,8 +81,10 @@ pub struct Summary {
     pub files: usize,
     /// Files skipped because nothing new could be in them.
     pub unchanged: usize,
-    /// Complete lines read.
+    /// Complete lines read (with the mail daemons' journal entries).
     pub lines: u64,
+    /// The mail daemons' journal entries read, when a journal was read.
+    pub journal_entries: Option<u64>,
     /// Bytes of content read.
     pub bytes: u64,
     /// What was newly stored.
@@ -119,6 +125,9 @@ pub enum ScanError {
         /// Why.
         source: StoreError,
     },
+    /// The journal cannot be read (no permission, no journalctl): nothing was read.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     /// The CSV rows of a batch could not be written: the scan stopped there.
     #[error("{0}; {NOT_RECORDED} (free disk space or fix permissions, then re-run)")]
     Commit(CommitError),
@@ -147,10 +156,12 @@ pub struct Session {
     /// With `watch`: each file's metadata when it was last planned, so that a pass skips the files
     /// that did not change without reading them.
     seen: Option<HashMap<PathBuf, Seen>>,
+    /// With `watch`: what the journal's files looked like when it was last read.
+    journal_seen: Option<u64>,
 }
 
 /// What a file looked like when it was planned: unchanged, it holds nothing new.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 struct Seen {
     dev: u64,
     ino: u64,
@@ -207,7 +218,15 @@ impl Session {
         let rows = RowFormatter::new(opts.timezone.clone());
         let opts = Arc::new(opts);
         let scanner = Scanner::new(Arc::clone(&opts), correlator, symbols, Arc::new(enricher), interrupt);
-        Ok(Session { opts, _lock: lock, store_path, sink: Some(Sink { store, csv, rows }), scanner, seen: None })
+        Ok(Session {
+            opts,
+            _lock: lock,
+            store_path,
+            sink: Some(Sink { store, csv, rows }),
+            scanner,
+            seen: None,
+            journal_seen: None,
+        })
     }
 
     /// From now on, a pass skips the files whose size, inode and modification time did not change
@@ -216,9 +235,32 @@ impl Session {
         self.seen.get_or_insert_with(HashMap::new);
     }
 
+    /// Whether the journal may hold new entries: always for `scan`; for `watch`, when the size or
+    /// modification time of one of its files changed since it was last read (journald sets the
+    /// size of a file it wrote to again, so that readers' inotify sees the change: this is what
+    /// `journalctl -f` waits for too). Saves `journalctl` runs on a quiet server.
+    fn journal_changed(&mut self) -> bool {
+        let Some(query) = &self.opts.journal else { return false };
+        if self.seen.is_none() {
+            return true;
+        }
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for dir in crate::source::journal::journal_dirs(query) {
+            let Ok(list) = std::fs::read_dir(&dir) else { continue };
+            let mut files: Vec<(std::ffi::OsString, Option<Seen>)> =
+                list.flatten().map(|e| (e.file_name(), e.metadata().ok().map(|m| Seen::of(&m)))).collect();
+            files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            (dir, files).hash(&mut hasher);
+        }
+        let now = hasher.finish();
+        self.journal_seen.replace(now) != Some(now)
+    }
+
     /// Reads what is new in the logs, correlates it and commits it; adds to `summary` what it did.
     pub fn pass(&mut self, summary: &mut Summary) -> Result<(), ScanError> {
-        let store_err = |source| ScanError::Store { path: self.store_path.clone(), source };
+        let store_path = self.store_path.clone();
+        let store_err = |source| ScanError::Store { path: store_path.clone(), source };
         let Some(sink) = self.sink.take() else {
             return Err(store_err(StoreError::Unusable("an earlier commit failed; start again".into())));
         };
@@ -265,7 +307,21 @@ impl Session {
                 seen.insert(plan.path.clone(), plan.seen);
             }
         }
-        if self.seen.is_some() && streams.iter().all(VecDeque::is_empty) && self.scanner.pending() == 0 {
+        // Started before anything is stored: a journal that cannot be read stops the scan.
+        let changed = self.journal_changed();
+        let journal = match &self.opts.journal {
+            Some(query) if changed => match self::journal::start_journal(&sink.store, query, self.opts.full, summary) {
+                Ok(start) => Some(start),
+                Err(self::journal::StartError::Store(source)) => return Err(store_err(source)),
+                Err(self::journal::StartError::Journal(e)) => return Err(ScanError::Journal(e)),
+            },
+            _ => None,
+        };
+        if journal.is_none()
+            && self.seen.is_some()
+            && streams.iter().all(VecDeque::is_empty)
+            && self.scanner.pending() == 0
+        {
             // Nothing changed and nothing waits for its release: a quiet watch commits nothing.
             self.sink = Some(sink);
             return Ok(());
@@ -274,9 +330,9 @@ impl Session {
         self.scanner
             .start_writer(sink, &self.store_path, checkpoint_thread, &streams)
             .map_err(|source| ScanError::DataDir { path: self.opts.data_dir.clone(), source })?;
-        let deferred = self.scanner.scan_streams(streams, summary);
+        let deferred = self.scanner.scan_streams(streams, journal, summary);
         if !deferred.is_empty() {
-            self.scanner.scan_streams(vec![deferred], summary);
+            self.scanner.scan_streams(vec![deferred], None, summary);
         }
         let (added, sink) = self.scanner.finish(summary).map_err(|e| match e {
             CommitError::Store(source) => store_err(source),

@@ -13,6 +13,7 @@ pub mod chunk;
 pub mod discover;
 pub mod fingerprint;
 pub mod guard;
+pub mod journal;
 pub mod lines;
 pub mod mapped;
 pub mod open;

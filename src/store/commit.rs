@@ -28,6 +28,8 @@ pub struct Batch {
     pub symbols_start: usize,
     /// Checkpoints to save.
     pub progress: Vec<Progress>,
+    /// Where the journals read stand (their cursors), saved with the events read up to there.
+    pub journal: Vec<super::journal::JournalCheckpoint>,
     /// What changed in the correlator's state from the last batch that had one to the end of
     /// this batch.
     pub correlator: Option<StateChanges>,
@@ -173,6 +175,7 @@ impl Store {
                     now(),
                 ])?;
             }
+            super::journal::save(tx, &batch.journal)?;
             if let Some(changes) = &batch.correlator {
                 correlation::save(tx, changes)?;
             }

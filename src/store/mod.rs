@@ -15,7 +15,7 @@
 //! Nothing outside this module sees SQL or the stored encodings: scans hand it [`Batch`]es
 //! (`commit`), reports and tools ask typed questions (`query`, [`sends`], and the attachment's
 //! rows in `export`). The tables are created and upgraded by `schema`; the files' checkpoints
-//! are kept by `sources`.
+//! are kept by `sources`, the journals' cursors by [`journal`].
 
 mod blocks;
 mod commit;
@@ -24,6 +24,7 @@ pub mod csv;
 mod export;
 pub mod history;
 pub mod ipinfo;
+pub mod journal;
 pub mod lock;
 pub mod meta;
 mod query;
@@ -145,6 +146,7 @@ impl Store {
         conn.execute_batch(history::SCHEMA)?;
         conn.execute_batch(blocks::SCHEMA)?;
         conn.execute_batch(correlation::SCHEMA)?;
+        conn.execute_batch(journal::SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
             None => meta_set(&conn, "schema_version", schema::SCHEMA_VERSION)?,

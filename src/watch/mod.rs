@@ -54,7 +54,8 @@ pub fn run(
         // Absolute, as the watcher's events name the files.
         let logs: Vec<PathBuf> =
             opts.logs.iter().map(|l| std::path::absolute(l).unwrap_or_else(|_| l.clone())).collect();
-        let (changes, watcher) = watch_dirs(&logs);
+        let journal_dirs = opts.journal.as_ref().map(crate::source::journal::journal_dirs).unwrap_or_default();
+        let (changes, watcher) = watch_dirs(&logs, &journal_dirs);
         let mut shown = Shown::default();
         let next = loop {
             let started = Instant::now();
@@ -69,7 +70,7 @@ pub fn run(
             if interrupt.load(Ordering::Relaxed) {
                 break None;
             }
-            match wait(&changes, control, &logs) {
+            match wait(&changes, control, &logs, &journal_dirs) {
                 Wake::Logs => {}
                 Wake::Control(Control::Stop) => break None,
                 Wake::Control(Control::Reload(new)) => break Some(new),
@@ -90,7 +91,12 @@ enum Wake {
 }
 
 /// Waits until a log may have changed (or the poll is due), or the command line speaks.
-fn wait(changes: &Receiver<notify::Result<notify::Event>>, control: &Receiver<Control>, logs: &[PathBuf]) -> Wake {
+fn wait(
+    changes: &Receiver<notify::Result<notify::Event>>,
+    control: &Receiver<Control>,
+    logs: &[PathBuf],
+    journal_dirs: &[PathBuf],
+) -> Wake {
     let deadline = Instant::now() + POLL;
     loop {
         let timeout = deadline.saturating_duration_since(Instant::now());
@@ -102,7 +108,7 @@ fn wait(changes: &Receiver<notify::Result<notify::Event>>, control: &Receiver<Co
                 Err(_) => Wake::Control(Control::Stop),
             },
             recv(changes) -> event => match event {
-                Ok(Ok(event)) if !concerns(&event, logs) => continue,
+                Ok(Ok(event)) if !concerns(&event, logs, journal_dirs) => continue,
                 // An error (e.g. the inotify queue overflowed) may hide a change: look.
                 Ok(_) => {
                     // The lines of one write often come in several events: take them all.
@@ -123,10 +129,11 @@ fn wait(changes: &Receiver<notify::Result<notify::Event>>, control: &Receiver<Co
     }
 }
 
-/// Whether a change in a watched directory can concern a log or its rotated copies: names that
-/// start with a log's name (`mail.log`, `mail.log.1`, `mail.log-20261207.gz`).
-fn concerns(event: &notify::Event, logs: &[PathBuf]) -> bool {
+/// Whether a change in a watched directory can concern a log or its rotated copies (names that
+/// start with a log's name: `mail.log`, `mail.log.1`, `mail.log-20261207.gz`), or the journal.
+fn concerns(event: &notify::Event, logs: &[PathBuf], journal_dirs: &[PathBuf]) -> bool {
     event.paths.is_empty()
+        || event.paths.iter().any(|path| path.parent().is_some_and(|dir| journal_dirs.iter().any(|d| d == dir)))
         || event.paths.iter().any(|path| {
             logs.iter().any(|log| {
                 path.parent() == log.parent()
@@ -140,7 +147,10 @@ fn concerns(event: &notify::Event, logs: &[PathBuf]) -> bool {
 
 /// Watches the directory of every log (not the log itself: a rotation replaces it). Directories
 /// that cannot be watched (missing, no inotify) are left to the poll.
-fn watch_dirs(logs: &[PathBuf]) -> (Receiver<notify::Result<notify::Event>>, Option<notify::RecommendedWatcher>) {
+fn watch_dirs(
+    logs: &[PathBuf],
+    journal_dirs: &[PathBuf],
+) -> (Receiver<notify::Result<notify::Event>>, Option<notify::RecommendedWatcher>) {
     use notify::Watcher;
     let (tx, rx): (Sender<notify::Result<notify::Event>>, _) = crossbeam_channel::unbounded();
     // Changes only, not accesses: the passes' own reads of the logs must not wake the loop.
@@ -152,8 +162,11 @@ fn watch_dirs(logs: &[PathBuf]) -> (Receiver<notify::Result<notify::Event>>, Opt
             return (rx, None);
         }
     };
-    let dirs: BTreeSet<&Path> =
-        logs.iter().map(|log| log.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))).collect();
+    let dirs: BTreeSet<&Path> = logs
+        .iter()
+        .map(|log| log.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))
+        .chain(journal_dirs.iter().map(PathBuf::as_path))
+        .collect();
     for dir in dirs {
         if let Err(e) = watcher.watch(dir, notify::RecursiveMode::NonRecursive) {
             tracing::debug!("cannot watch {}: {e}; it is polled", dir.display());

@@ -9,7 +9,7 @@ use crate::source::mapped::{MappedLines, Shrank};
 use crate::source::open;
 use crate::source::readahead::ReadAhead;
 
-use super::{Reading, Scanner};
+use super::{Reading, Scanner, Source};
 use crate::scan::Summary;
 use crate::scan::plan::FilePlan;
 use crate::scan::problems::{PROBLEMS_PER_FILE, Problem, cannot_read};
@@ -95,7 +95,7 @@ impl Scanner {
             }
         };
         Some(Reading {
-            reader,
+            reader: Source::File(reader),
             compression,
             start_offset: source.offset,
             remap: Vec::new(),
@@ -108,7 +108,10 @@ impl Scanner {
 
     /// Takes `r`'s next piece, whose events replace those of the last one (all taken by now).
     pub(super) fn read_chunk(&mut self, r: &mut Reading, summary: &mut Summary) {
-        let (bytes, lines, end, events, texts, problems) = match r.reader.next() {
+        let Source::File(reader) = &r.reader else {
+            return self.read_journal_chunk(r, summary);
+        };
+        let (bytes, lines, end, events, texts, problems) = match reader.next() {
             Some(Piece::Chunk { bytes, lines, end, events, texts, problems }) => {
                 (bytes, lines, end, events, texts, problems)
             }
@@ -126,7 +129,9 @@ impl Scanner {
         r.remap.extend(texts.iter().map(|t| self.symbols.text(t)));
         let taken = std::mem::replace(&mut r.events, events);
         r.at = 0;
-        r.reader.give_back(taken);
+        if let Source::File(reader) = &r.reader {
+            reader.give_back(taken);
+        }
         let source = &mut r.plan.source;
         (source.offset, source.lines, source.year) = (end.offset, end.lines, Some(end.year));
         summary.lines += lines;

@@ -16,6 +16,7 @@
 //! the start), so that a repeat of an event counts N more attempts without a search of every
 //! line.
 
+pub(super) mod journal;
 mod parser;
 #[cfg(test)]
 mod tests;
