@@ -92,23 +92,27 @@ fn generated_units_pass_systemd_analyze_verify() {
     // `root` and `nobody` exist everywhere, so User= resolves in the check; nobody's group is not
     // `nobody` on Debian, which a Group=<user> line would have named.
     for user in ["root", "nobody"] {
-        verify_units(user);
+        verify_units(user, &[], &SCAN_UNITS);
+        verify_units(user, &["--watch"], &WATCH_UNITS);
     }
 }
 
-fn verify_units(user: &str) {
+const SCAN_UNITS: [&str; 4] = [
+    "maillogsentinel-scan.service",
+    "maillogsentinel-scan.timer",
+    "maillogsentinel-report.service",
+    "maillogsentinel-report.timer",
+];
+const WATCH_UNITS: [&str; 3] =
+    ["maillogsentinel-watch.service", "maillogsentinel-report.service", "maillogsentinel-report.timer"];
+
+fn verify_units(user: &str, extra: &[&str], names: &[&str]) {
     let root = tempfile::tempdir().unwrap();
-    let out = setup(root.path(), &["--user", user]);
+    let out = setup(root.path(), &[&["--user", user], extra].concat());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let units = root.path().join("etc/systemd/system");
-    let scan = std::fs::read_to_string(units.join("maillogsentinel-scan.service")).unwrap();
-    assert!(scan.contains(&format!("User={user}\n")) && !scan.contains("Group=nobody"), "{scan}");
-    let names = [
-        "maillogsentinel-scan.service",
-        "maillogsentinel-scan.timer",
-        "maillogsentinel-report.service",
-        "maillogsentinel-report.timer",
-    ];
+    let service = read(&units.join(names[0]));
+    assert!(service.contains(&format!("User={user}\n")) && !service.contains("Group=nobody"), "{service}");
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .args(names.iter().map(|n| units.join(n)))
@@ -118,7 +122,94 @@ fn verify_units(user: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Lines about our units are problems; other units of the host (if any) are not ours to judge.
     let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("maillogsentinel")).collect();
-    assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify ({user}): {:?}\n{stderr}", out.status);
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify ({user} {extra:?}): {:?}\n{stderr}",
+        out.status
+    );
+}
+
+#[test]
+fn setup_watch_writes_the_watch_service_instead_of_the_scan_timer() {
+    let root = tempfile::tempdir().unwrap();
+    let out = setup(root.path(), &["--user", "mls", "--watch"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("systemctl enable --now maillogsentinel-watch.service maillogsentinel-report.timer"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("systemctl reload maillogsentinel-watch.service"), "{stdout}");
+    assert!(!stdout.contains("disable"), "nothing to disable on a first setup:\n{stdout}");
+    let units = root.path().join("etc/systemd/system");
+    let watch = read(&units.join("maillogsentinel-watch.service"));
+    for line in [
+        &format!(
+            "ExecStart={} --config /etc/maillogsentinel/maillogsentinel.toml watch",
+            env!("CARGO_BIN_EXE_maillogsentinel")
+        )[..],
+        "Type=exec",
+        "Restart=on-failure",
+        "RestartSec=",
+        "TimeoutStopSec=",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "WantedBy=multi-user.target",
+        "User=mls",
+    ] {
+        assert!(watch.lines().any(|l| l.starts_with(line)), "{line} missing:\n{watch}");
+    }
+    // The same user, groups and hardening as the scan service of a setup without --watch.
+    let timer_root = tempfile::tempdir().unwrap();
+    assert!(setup(timer_root.path(), &["--user", "mls"]).status.success());
+    let scan = read(&timer_root.path().join("etc/systemd/system/maillogsentinel-scan.service"));
+    let hardening = |unit: &str| -> Vec<String> {
+        let start = unit.find("# Hardening").expect("hardening block");
+        // The watch service's [Install] section follows the block.
+        unit[start..].lines().take_while(|l| !l.is_empty()).map(String::from).collect()
+    };
+    assert!(hardening(&watch).len() > 10);
+    assert_eq!(hardening(&watch), hardening(&scan));
+    for key in ["User=", "Group=", "SupplementaryGroups="] {
+        let of = |unit: &str| unit.lines().filter(|l| l.starts_with(key)).map(String::from).collect::<Vec<_>>();
+        assert_eq!(of(&watch), of(&scan), "{key}");
+    }
+    assert!(!units.join("maillogsentinel-scan.timer").exists() && !units.join("maillogsentinel-scan.service").exists());
+    // The report no longer scans first: the watch holds the data directory's lock.
+    let report = read(&units.join("maillogsentinel-report.service"));
+    assert!(report.contains("report --send") && !report.contains("ExecStartPre"), "{report}");
+    assert!(units.join("maillogsentinel-report.timer").exists());
+    let timer_report = read(&timer_root.path().join("etc/systemd/system/maillogsentinel-report.service"));
+    assert!(timer_report.contains("ExecStartPre=-"), "{timer_report}");
+}
+
+#[test]
+fn switching_between_timer_and_watch_says_to_disable_the_earlier_unit_and_deletes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let units = root.path().join("etc/systemd/system");
+    assert!(setup(root.path(), &[]).status.success());
+    let out = setup(root.path(), &["--watch"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("systemctl disable --now maillogsentinel-scan.timer\n"), "{stdout}");
+    assert!(stdout.contains("maillogsentinel-scan.timer from an earlier setup without --watch"), "{stdout}");
+    assert!(units.join("maillogsentinel-scan.timer").exists(), "a unit this run did not write is kept");
+
+    let out = setup(root.path(), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("systemctl disable --now maillogsentinel-watch.service\n"), "{stdout}");
+    assert!(stdout.contains("systemctl enable --now maillogsentinel-scan.timer"), "{stdout}");
+    assert!(units.join("maillogsentinel-watch.service").exists());
+}
+
+#[test]
+fn watch_and_a_scan_interval_are_a_usage_error() {
+    let root = tempfile::tempdir().unwrap();
+    let out = setup(root.path(), &["--watch", "--scan-interval", "30min"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--watch") && stderr.contains("--scan-interval"), "{stderr}");
+    assert!(!root.path().join("etc").exists());
 }
 
 fn read(path: &std::path::Path) -> String {

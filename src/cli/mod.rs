@@ -65,7 +65,8 @@ pub enum Command {
     /// Summarise a period (default: yesterday) from the store, as text, HTML or JSON; --send
     /// emails it.
     Report(report::ReportArgs),
-    /// Write a configuration and systemd units that scan hourly and email a daily report.
+    /// Write a configuration and systemd units that scan hourly (or, with --watch, keep watching)
+    /// and email a daily report.
     Setup(setup::SetupArgs),
     /// Geolocation databases: `geo update` downloads them, `geo lookup IP...` queries them.
     Geo(geo::GeoArgs),

@@ -1,5 +1,5 @@
 //! `maillogsentinel setup`: a configuration, the data directory and systemd units for scheduled
-//! scans and daily emailed reports.
+//! scans (or, with `--watch`, a resident watch) and daily emailed reports.
 
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
@@ -25,6 +25,10 @@ pub struct SetupArgs {
     /// systemd's sec, min, hr and day).
     #[arg(long, value_name = "SPAN", default_value = "1h", value_parser = parse_scan_interval)]
     pub scan_interval: ScanInterval,
+    /// Install maillogsentinel-watch.service, which stores each failed login within a second of
+    /// its logging, instead of the scan service and timer.
+    #[arg(long, conflicts_with = "scan_interval")]
+    pub watch: bool,
     /// Local time of the daily report, HH:MM.
     #[arg(long, value_name = "HH:MM", default_value = "07:00", value_parser = parse_report_at)]
     pub report_at: String,
@@ -165,12 +169,22 @@ use self::accounts::Accounts;
 const CONFIG: &str = "etc/maillogsentinel/maillogsentinel.toml";
 const UNIT_DIR: &str = "etc/systemd/system";
 
-const UNITS: [(&str, &str); 4] = [
-    ("maillogsentinel-scan.service", include_str!("units/maillogsentinel-scan.service")),
-    ("maillogsentinel-scan.timer", include_str!("units/maillogsentinel-scan.timer")),
-    ("maillogsentinel-report.service", include_str!("units/maillogsentinel-report.service")),
-    ("maillogsentinel-report.timer", include_str!("units/maillogsentinel-report.timer")),
-];
+const SCAN_SERVICE: (&str, &str) = ("maillogsentinel-scan.service", include_str!("units/maillogsentinel-scan.service"));
+const SCAN_TIMER: (&str, &str) = ("maillogsentinel-scan.timer", include_str!("units/maillogsentinel-scan.timer"));
+const WATCH_SERVICE: (&str, &str) =
+    ("maillogsentinel-watch.service", include_str!("units/maillogsentinel-watch.service"));
+const REPORT_SERVICE: (&str, &str) =
+    ("maillogsentinel-report.service", include_str!("units/maillogsentinel-report.service"));
+const REPORT_TIMER: (&str, &str) = ("maillogsentinel-report.timer", include_str!("units/maillogsentinel-report.timer"));
+
+/// The report service's lines before its report, with the scan timer.
+const REPORT_SCANS_FIRST: &str = "# Scan first so that the report sees the end of the day; a partly unreadable log (\"-\")\n\
+     # must not stop the report.\n\
+     ExecStartPre=-@BIN@ --config @CONFIG@ scan --quiet";
+/// The same with the watch service, which holds the data directory's lock: a scan there would
+/// fail (exit 5) every day.
+const REPORT_AFTER_WATCH: &str = "# No scan first: the watch service has stored the end of the day already, and a scan\n\
+     # would find the data directory locked by it.";
 const HARDENING: &str = include_str!("units/hardening.conf");
 const EXAMPLE_CONFIG: &str = include_str!("../../maillogsentinel.example.toml");
 
@@ -351,8 +365,23 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
     let unit_dir = root.join(UNIT_DIR);
     std::fs::create_dir_all(&unit_dir).map_err(io(&unit_dir))?;
     let hardening = HARDENING.replace("@DATA_DIR@", &data_dir_text);
-    for (name, template) in UNITS {
+    let (units, scan_first, enable, other_mode) = if args.watch {
+        (&[WATCH_SERVICE, REPORT_SERVICE, REPORT_TIMER][..], REPORT_AFTER_WATCH, WATCH_SERVICE.0, SCAN_TIMER.0)
+    } else {
+        (
+            &[SCAN_SERVICE, SCAN_TIMER, REPORT_SERVICE, REPORT_TIMER][..],
+            REPORT_SCANS_FIRST,
+            SCAN_TIMER.0,
+            WATCH_SERVICE.0,
+        )
+    };
+    // The other mode's unit from an earlier setup is left in place (setup removes nothing), but
+    // both running would have each hourly scan find the data directory locked by the watch.
+    let leftover = unit_dir.join(other_mode);
+    let leftover = leftover.exists().then_some(leftover);
+    for &(name, template) in units {
         let text = template
+            .replace("@SCAN_FIRST@", scan_first)
             .replace("@HARDENING@", hardening.trim_end())
             .replace("@BIN@", &bin_text)
             .replace("@CONFIG@", &abs(CONFIG).display().to_string())
@@ -363,12 +392,32 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
         std::fs::write(&path, text).map_err(io(&path))?;
         let _ = writeln!(said, "wrote    {}", path.display());
     }
+    let mut disable = String::new();
+    if let Some(path) = &leftover {
+        let (earlier, now) = if args.watch {
+            ("without --watch", "the watch service replaces it")
+        } else {
+            ("with --watch", "the scan timer replaces it")
+        };
+        let _ = writeln!(
+            said,
+            "found    {} from an earlier setup {earlier}: {now}, and the two would compete for the data directory; \
+             disable it as below",
+            path.display()
+        );
+        disable = format!("  systemctl disable --now {other_mode}\n");
+    }
     let _ = writeln!(
         said,
-        "\nNext: set [email] `to` in {}, then run:\n  systemctl daemon-reload\n  \
-         systemctl enable --now maillogsentinel-scan.timer maillogsentinel-report.timer",
-        abs(CONFIG).display()
+        "\nNext: set [email] `to` in {}, then run:\n{disable}  systemctl daemon-reload\n  \
+         systemctl enable --now {enable} {}",
+        abs(CONFIG).display(),
+        REPORT_TIMER.0
     );
+    if args.watch {
+        let _ =
+            writeln!(said, "After editing the configuration: systemctl reload {} (it reads it again)", WATCH_SERVICE.0);
+    }
     Ok(Done { said, warnings })
 }
 
