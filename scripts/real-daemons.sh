@@ -5,17 +5,23 @@
 #
 #   sudo bash scripts/real-daemons.sh [BINARY]    # default: target/ci/maillogsentinel
 #
-# Needs root and Debian's postfix, dovecot-core, dovecot-imapd, dovecot-pop3d (and rsyslog for
-# the syslog route); installs them with apt-get when missing. The system's own mail setup is left
-# alone: Postfix runs as a second instance (`postfix -c DIR`, high ports; the only change to the
-# system configuration is that DIR is listed in alternate_config_directories while it runs),
-# Dovecot with a configuration and base directory of its own. Two routes, each a full run:
+# Needs root and Debian's postfix, dovecot-core, dovecot-imapd, dovecot-pop3d (rsyslog for the
+# syslog route, systemd-journal-remote for the journal route); installs them with apt-get when
+# missing. The system's own mail setup is left alone: Postfix runs as a second instance
+# (`postfix -c DIR`, high ports; the only change to the system configuration is that DIR is
+# listed in alternate_config_directories while it runs), Dovecot with a configuration and base
+# directory of its own. Two routes, each a full run, and a third made of the logs of one of them:
 # - files: Postfix writes its own log (maillog_file) and Dovecot its own (log_path), so the scan
 #   reads two logs and must join their lines of one attempt across files; the sessions come in two
 #   rounds with a scan and a `postfix logrotate` (rename to postfix.log.YYYYMMDD-HHMMSS, gzip)
 #   between them, and every attempt of both rounds must be counted once;
 # - syslog: both log through an rsyslogd of ours into one mail.log, as on a default Debian;
-#   only where no syslog daemon owns /dev/log already (as in CI), otherwise skipped with a note.
+#   only where no syslog daemon owns /dev/log already (as in CI), otherwise skipped with a note;
+# - journal: there is no journald to log to (CI runs in a container without systemd), so each line
+#   of the syslog route (of the files route where that is skipped) becomes the journal entry
+#   journald would have stored (units postfix@-.service and dovecot.service, a few foreign
+#   entries that must not count), systemd-journal-remote writes them to a journal file, and
+#   `scan --journal-dir` must count every attempt of that route once; a second scan adds nothing.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-${CARGO_TARGET_DIR:-$repo/target}/ci/maillogsentinel}"
@@ -23,11 +29,13 @@ bin="${1:-${CARGO_TARGET_DIR:-$repo/target}/ci/maillogsentinel}"
 [ -x "$bin" ] || { echo "real-daemons: no binary at $bin (cargo build --profile ci first)" >&2; exit 1; }
 
 need=()
-for pair in postfix:postfix dovecot:dovecot-core rsyslogd:rsyslog; do
+for pair in postfix:postfix dovecot:dovecot-core rsyslogd:rsyslog journalctl:systemd; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /usr/lib/dovecot/imap-login ] || need+=(dovecot-imapd)
 [ -e /usr/lib/dovecot/pop3-login ] || need+=(dovecot-pop3d)
+remote=/lib/systemd/systemd-journal-remote
+[ -x "$remote" ] || need+=(systemd-journal-remote)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -180,7 +188,35 @@ scan_logs() {
     "$bin" scan "${logs[@]}" --data-dir "$out/data" --no-dns --no-geo >>"$out/summary.txt"
 }
 
+# $1: the route whose logs (and truth) the journal is made of. Its summaries go to
+# $work/journal/summary.txt, where the check adds them up: the second scan, from the saved
+# cursor, must add no row and no count to the first.
+journal_route() {
+    local from="$work/$1" out="$work/journal" logs=()
+    mkdir -p "$out/journal"
+    for f in "$from"/*.log.*.gz "$from"/*.log; do
+        if [ -e "$f" ]; then logs+=("$f"); fi
+    done
+    if ! python3 "$repo/scripts/real_daemons.py" journal "${logs[@]}" >"$out/entries.export"; then
+        echo "real daemons (journal): the logs of the $1 route did not convert"
+        return 1
+    fi
+    if ! "$remote" --output="$out/journal/mail.journal" - <"$out/entries.export" >"$out/remote.txt" 2>&1; then
+        echo "real daemons (journal): systemd-journal-remote failed: $(cat "$out/remote.txt")"
+        return 1
+    fi
+    for _ in 1 2; do
+        "$bin" scan --journal-dir "$out/journal" --data-dir "$out/data" --no-dns --no-geo >>"$out/summary.txt"
+    done
+    if ! python3 "$repo/scripts/real_daemons.py" check journal "$from/truth.json" "$out/data" "$out/summary.txt"; then
+        echo "--- the journal (from the $1 route):"
+        journalctl -D "$out/journal" --no-pager -o short-iso-precise
+        return 1
+    fi
+}
+
 status=0
+journal_from=files
 run_route files || status=1
 if [ -S /dev/log ] && ! python3 -c 'import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).connect("/dev/log")' 2>/dev/null; then
     rm -f /dev/log # a stale socket: nothing reads it
@@ -188,6 +224,13 @@ fi
 if [ -e /dev/log ]; then
     echo "real daemons: the syslog route skipped, a syslog daemon of this system owns /dev/log"
 else
+    journal_from=syslog
     run_route syslog || status=1
+fi
+if [ -f "$work/$journal_from/truth.json" ]; then
+    journal_route $journal_from || status=1
+else
+    echo "real daemons (journal): not run, the $journal_from route ended before its sessions"
+    status=1
 fi
 exit $status

@@ -6,6 +6,7 @@ daemons up.
   real_daemons.py attack PORTS_JSON ROUND > truth.json   # run the sessions, print what happened
   real_daemons.py merge truth1.json truth2.json > truth.json   # two rounds as one
   real_daemons.py check ROUTE truth.json DATA_DIR SUMMARY_FILE
+  real_daemons.py journal LOG... > entries.export   # the logs as journald would have stored them
 
 Round 1 connects from 127.0.0.N (and ::1), round 2 from 127.0.1.N, so that the rows of two rounds
 against the same daemons stay apart. SUMMARY_FILE holds the summary line of every scan; their
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime
+import gzip
 import imaplib
 import json
 import re
@@ -31,6 +34,8 @@ import smtplib
 import socket
 import sys
 import threading
+import time
+import uuid
 from collections import Counter, defaultdict
 
 TIMEOUT = 60
@@ -226,12 +231,138 @@ def check(route: str, truth_path: str, data_dir: str, summary_path: str) -> int:
     return 1 if problems else 0
 
 
+MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+# rsyslog's RSYSLOG_TraditionalFileFormat pads the day with a space, Postfix's maillog_file and
+# Dovecot's log_path with a zero.
+STAMP = re.compile(rb"([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) ")
+# `HOST IDENT[PID]: MESSAGE`; Dovecot through syslog sends no PID.
+SYSLOG = re.compile(rb"(\S+) ([^\s\[\]:]+)(?:\[(\d+)\])?: (.*)", re.S)
+# Dovecot's own log_path: `PROCESS: LEVEL: TEXT`, no host, no PID. A syslog line's host never ends
+# in a colon, so this tells the two apart.
+DOVECOT_OWN = re.compile(rb"[^\s:]+: .*", re.S)
+# Dovecot's lines reach journald from its log process, whose PID neither log shows: one made up.
+DOVECOT_LOG_PID = b"1717"
+# Where the daemons' lines come from on Debian under systemd: postfix.service only runs
+# `postfix@-.service`, the default instance, which runs Postfix.
+POSTFIX_UNIT = b"postfix@-.service"
+DOVECOT_UNIT = b"dovecot.service"
+
+
+def realtime(line: bytes, now: float) -> tuple[int, bytes] | None:
+    """The microseconds of a log line's year-less local timestamp, and the rest of the line. The
+    year is the current one, or the last one for a date ahead of now (a December line read in
+    January), as a reader of year-less logs guesses it; local time is the scan's zone too (both
+    follow TZ and /etc/localtime)."""
+    m = STAMP.match(line)
+    if not m:
+        return None
+    mon, day, h, mi, sec = MONTHS[m[1].decode()], *map(int, m.groups()[1:])
+    year = datetime.date.fromtimestamp(now).year
+    when = datetime.datetime(year, mon, day, h, mi, sec).timestamp()
+    if when > now + 86400:
+        when = datetime.datetime(year - 1, mon, day, h, mi, sec).timestamp()
+    return int(when) * 1_000_000, line[m.end():]
+
+
+def entry_of(line: bytes, now: float) -> dict | None:
+    """The journal fields of one log line (without the timestamps, boot and host chosen for the
+    whole journal), `_HOSTNAME` only when the line names one."""
+    dated = realtime(line, now)
+    if dated is None:
+        return None
+    micros, rest = dated
+    if DOVECOT_OWN.fullmatch(rest):
+        return {"time": micros, "_SYSTEMD_UNIT": DOVECOT_UNIT, "SYSLOG_IDENTIFIER": b"dovecot",
+                "_PID": DOVECOT_LOG_PID, "MESSAGE": rest}
+    m = SYSLOG.fullmatch(rest)
+    if not m:
+        return None
+    host, ident, pid, message = m.groups()
+    if ident == b"dovecot":
+        unit, pid = DOVECOT_UNIT, pid or DOVECOT_LOG_PID
+    elif ident.startswith(b"postfix"):
+        unit = POSTFIX_UNIT
+    else:
+        return None
+    fields = {"time": micros, "_HOSTNAME": host, "_SYSTEMD_UNIT": unit, "SYSLOG_IDENTIFIER": ident, "MESSAGE": message}
+    if pid:
+        fields["_PID"] = pid
+    return fields
+
+
+def export_field(key: str, value: bytes) -> bytes:
+    """One field in journal export format: binary framing for a value with a newline or a byte
+    outside ASCII (journal-remote takes any other as text)."""
+    if b"\n" in value or not value.isascii():
+        return key.encode() + b"\n" + len(value).to_bytes(8, "little") + value + b"\n"
+    return key.encode() + b"=" + value + b"\n"
+
+
+def journal(paths: list[str]) -> bytes:
+    """The lines of `paths` (a `.gz` decompressed) as journald would have stored them, in
+    journal export format: one boot, one host, in time order (within one second, the lines of an
+    earlier path first: the logs' timestamps tell no finer), and a few foreign entries that a scan
+    must not count. A line that is no daemon's line stops it: the conversion would otherwise
+    hide a change of the log formats."""
+    now = time.time()
+    entries = []
+    for path in paths:
+        with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+            for line in f.read().splitlines():
+                fields = entry_of(line, now)
+                if fields is None:
+                    raise SystemExit(f"{path}: not a line of Postfix or Dovecot: {line!r}")
+                entries.append(fields)
+    entries.sort(key=lambda e: e["time"])
+    if not entries:
+        raise SystemExit("no log lines to turn into a journal")
+    # journald stamps every entry with the machine's host name; the files route's Dovecot log
+    # names none, so it takes the one of Postfix's lines.
+    hosts = [e["_HOSTNAME"] for e in entries if "_HOSTNAME" in e]
+    host = hosts[0] if hosts else socket.gethostname().encode()
+    failure = next((e for e in entries if re.search(rb"SASL (PLAIN|LOGIN) authentication failed", e["MESSAGE"])), None)
+    if failure is None:
+        raise SystemExit("no SASL failure in the logs to imitate")
+    foreign_text = re.sub(rb"\[[0-9a-f.:]+\]: SASL", b"[127.0.9.1]: SASL", failure["MESSAGE"])
+    # Entries of the mail units that are not the daemons' (and the daemons' text from another
+    # unit): a cron job echoing a Postfix SASL failure, a `logger` run by Postfix's unit and
+    # systemd's own message about it; their address is no scenario's, so a count shows.
+    foreign = [
+        {"_SYSTEMD_UNIT": b"cron.service", "SYSLOG_IDENTIFIER": failure["SYSLOG_IDENTIFIER"], "_PID": b"2323",
+         "MESSAGE": foreign_text},
+        {"_SYSTEMD_UNIT": POSTFIX_UNIT, "SYSLOG_IDENTIFIER": b"logger", "_PID": b"2324",
+         "MESSAGE": foreign_text.replace(b"127.0.9.1", b"127.0.9.2")},
+        {"_SYSTEMD_UNIT": b"init.scope", "UNIT": POSTFIX_UNIT, "SYSLOG_IDENTIFIER": b"systemd", "_PID": b"1",
+         "MESSAGE": foreign_text.replace(b"127.0.9.1", b"127.0.9.3")},
+    ]
+    at = entries.index(failure)
+    for f in foreign:
+        f["time"] = failure["time"]
+    entries[at + 1:at + 1] = foreign
+    boot = uuid.uuid4().hex.encode()
+    booted = entries[0]["time"] - 3600 * 1_000_000
+    out = bytearray()
+    for e in entries:
+        out += export_field("__REALTIME_TIMESTAMP", str(e["time"]).encode())
+        out += export_field("__MONOTONIC_TIMESTAMP", str(e["time"] - booted).encode())
+        out += export_field("_BOOT_ID", boot)
+        out += export_field("_HOSTNAME", host)
+        for key, value in e.items():
+            if key not in ("time", "_HOSTNAME"):
+                out += export_field(key, value)
+        out += b"\n"
+    return bytes(out)
+
+
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "attack":
         json.dump(attack(json.loads(sys.argv[2]), int(sys.argv[3])), sys.stdout, indent=1)
         return 0
     if len(sys.argv) >= 3 and sys.argv[1] == "merge":
         json.dump(merge(sys.argv[2:]), sys.stdout, indent=1)
+        return 0
+    if len(sys.argv) >= 3 and sys.argv[1] == "journal":
+        sys.stdout.buffer.write(journal(sys.argv[2:]))
         return 0
     if len(sys.argv) == 6 and sys.argv[1] == "check":
         return check(*sys.argv[2:])
