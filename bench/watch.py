@@ -6,6 +6,7 @@
     python3 bench/watch.py [--lines 10000000] [--idle 60] [--dir /tmp/mls-watch]
     python3 bench/watch.py --dns answer --lines 0 --idle 0   # reverse DNS on, a loopback server
     python3 bench/watch.py --dns silent --lines 0 --idle 0   # ... that never answers
+    python3 bench/watch.py --journal 200 --idle 30           # entries written to a journal
 
 1. Latency: one failed login at a time, 10-100 ms apart (400 of them), then bursts of 1,000 lines
    a second for 5 s; each line names an account of its own, and a poller reads the CSV's new bytes
@@ -83,6 +84,60 @@ class Rows:
                 self.seen.setdefault(cells[4].decode(errors="replace"), now)
 
 
+REMOTE = "/lib/systemd/systemd-journal-remote"
+
+
+def journal_entry(user: str, n: int) -> bytes:
+    """A Postfix SASL failure in journal export format, dated now."""
+    fields = {
+        "__REALTIME_TIMESTAMP": str(time.time_ns() // 1000),
+        "__MONOTONIC_TIMESTAMP": str(time.monotonic_ns() // 1000),
+        "_BOOT_ID": "0123456789abcdef0123456789abcdef",
+        "_HOSTNAME": "mx1",
+        "_SYSTEMD_UNIT": "postfix@-.service",
+        "SYSLOG_IDENTIFIER": "postfix/submission/smtpd",
+        "_PID": "4242",
+        "MESSAGE": f"warning: unknown[10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}]: SASL LOGIN authentication "
+                   f"failed: UGFzc3dvcmQ6, sasl_username={user}",
+    }
+    return "".join(f"{k}={v}\n" for k, v in fields.items()).encode() + b"\n"
+
+
+def journal_latency(args) -> int:
+    """Latency from an entry's write to the journal (systemd-journal-remote appending it to a
+    journal file) to its CSV row, with `watch --journal-dir`."""
+    journal, data = os.path.join(args.dir, "journal"), os.path.join(args.dir, "data")
+    os.makedirs(journal)
+    subprocess.run([REMOTE, f"--output={journal}/a.journal", "-"], input=journal_entry("first", 0), check=True,
+                   stderr=subprocess.DEVNULL)
+    watch = subprocess.Popen([MLS, "watch", "--journal-dir", journal, "--data-dir", data, "--timezone", "UTC",
+                              "--no-dns", "--no-geo"], stderr=open(os.path.join(args.dir, "watch.stderr"), "w"))
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; binary {MLS}; the journal")
+    rows = Rows(os.path.join(data, "reports", "intrusions.csv"))
+    while "first" not in rows.seen:
+        time.sleep(0.01)
+    import random
+    random.seed(1)
+    writes = []
+    for i in range(args.journal):
+        user = f"journal{i}"
+        subprocess.run([REMOTE, f"--output={journal}/a.journal", "-"], input=journal_entry(user, i + 1), check=True,
+                       stderr=subprocess.DEVNULL)
+        writes.append((user, time.monotonic()))
+        time.sleep(random.uniform(0.05, 0.3))
+    ms = [v * 1000 for v in latency("", rows, writes)]
+    print(f"latency, journal ({len(ms)} rows): p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms, "
+          f"max {max(ms):.1f} ms")
+    time.sleep(2)
+    cpu0, _ = stat(watch.pid)
+    time.sleep(args.idle)
+    cpu1, _ = stat(watch.pid)
+    if args.idle:
+        print(f"idle: {100 * (cpu1 - cpu0) / args.idle:.3f} % of a core")
+    watch.terminate()
+    return watch.wait()
+
+
 def stat(pid: int) -> tuple[float, int]:
     """CPU seconds used, and VmRSS in KiB."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -118,18 +173,24 @@ def main() -> int:
     ap.add_argument("--idle", type=int, default=60)
     ap.add_argument("--dir", default="/tmp/mls-watch")
     ap.add_argument("--dns", choices=["off", "answer", "silent"], default="off")
+    ap.add_argument("--journal", type=int, default=0, help="instead: N entries written to a journal")
     args = ap.parse_args()
     for exe in (MLS, GEN):
         if not os.access(exe, os.X_OK):
             sys.exit(f"{exe} missing: cargo build --release --bin maillogsentinel --example gen_traffic")
     shutil.rmtree(args.dir, ignore_errors=True)
     os.makedirs(args.dir)
+    if args.journal:
+        return journal_latency(args)
     log, data = os.path.join(args.dir, "mail.log"), os.path.join(args.dir, "data")
     traffic = os.path.join(args.dir, "traffic.log")
     # ~120 bytes a line.
     size = max(1, args.lines * 125 // 1_000_000)
     if args.lines:
-        subprocess.run([GEN, "--size", f"{size}M", "--seed", "7", "--out", traffic], check=True,
+        # Dated from now on, after the latency lines: a log whose time jumps back a month keeps
+        # the correlator's records of the older lines until the clock passes them again.
+        start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        subprocess.run([GEN, "--size", f"{size}M", "--seed", "7", "--start", start, "--out", traffic], check=True,
                        stderr=subprocess.DEVNULL)
     open(log, "w").close()
     command = [MLS, "watch", "--log", log, "--data-dir", data, "--timezone", "UTC", "--no-geo"]

@@ -6,12 +6,13 @@
 //! rest are not sent: a dead server costs one lookup's time limit (hickory sends a query again
 //! within it, so up to two timeouts), not one per address or per `concurrency` addresses. (A
 //! live server answers some of its first queries within the timeout: they go out together, up
-//! to `concurrency` of them.)
+//! to `concurrency` of them.) A server found dead is asked again [`RETRY_DEAD`] later, since
+//! `watch` keeps one resolver for days and a resolver restarts within that.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
@@ -51,13 +52,20 @@ pub enum ResolverError {
     Build(#[source] NetError),
 }
 
+/// How long a server that timed out before it answered anything is not asked; then one more
+/// round of queries goes out.
+pub const RETRY_DEAD: Duration = Duration::from_secs(30);
+
 /// A reverse resolver.
 pub struct ReverseResolver {
     resolver: TokioResolver,
     slots: Semaphore,
     timeout: Duration,
     answered: AtomicBool,
-    timeouts: AtomicU32,
+    /// When it was last found dead, in milliseconds after `born` plus one (0: never).
+    dead_at: AtomicU64,
+    born: Instant,
+    retry_dead: Duration,
 }
 
 impl ReverseResolver {
@@ -97,8 +105,15 @@ impl ReverseResolver {
             slots: Semaphore::new(opts.concurrency.max(1)),
             timeout: opts.timeout,
             answered: AtomicBool::new(false),
-            timeouts: AtomicU32::new(0),
+            dead_at: AtomicU64::new(0),
+            born: Instant::now(),
+            retry_dead: RETRY_DEAD,
         }))
+    }
+
+    /// Milliseconds since the resolver was built, plus one.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX).saturating_add(1)
     }
 
     /// Resolves `ip`'s PTR name and confirms it forward. Never takes much longer than two
@@ -115,7 +130,7 @@ impl ReverseResolver {
             Err(_) => DnsAnswer::failed(RdnsStatus::Timeout),
         };
         if answer.status == RdnsStatus::Timeout {
-            self.timeouts.fetch_add(1, Ordering::Relaxed);
+            self.dead_at.store(self.now_ms(), Ordering::Relaxed);
         } else {
             self.answered.store(true, Ordering::Relaxed);
         }
@@ -126,7 +141,10 @@ impl ReverseResolver {
     /// the first ones' slots go out: a dead server cost a time limit per wave of them, two to
     /// four in a scan of a gigabyte: 8.6 s instead of 4.7 s with the default 2 s timeout.)
     fn is_dead(&self) -> bool {
-        !self.answered.load(Ordering::Relaxed) && self.timeouts.load(Ordering::Relaxed) > 0
+        let dead_at = self.dead_at.load(Ordering::Relaxed);
+        !self.answered.load(Ordering::Relaxed)
+            && dead_at > 0
+            && self.now_ms() - dead_at < u64::try_from(self.retry_dead.as_millis()).unwrap_or(u64::MAX)
     }
 
     async fn resolve_inner(&self, ip: IpAddr) -> DnsAnswer {
@@ -183,5 +201,50 @@ fn classify(e: &NetError) -> RdnsStatus {
             tracing::debug!("reverse DNS error: {other}");
             RdnsStatus::Error
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback UDP socket that never answers, and how many queries reached it.
+    fn silent_server() -> (SocketAddr, Arc<AtomicU64>) {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let count = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&count);
+        std::thread::spawn(move || {
+            let mut buf = [0; 512];
+            while socket.recv(&mut buf).is_ok() {
+                seen.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        (addr, count)
+    }
+
+    #[test]
+    fn a_dead_server_is_asked_again_after_a_while() {
+        let (addr, queries) = silent_server();
+        let opts = DnsOptions { nameservers: vec![addr], timeout: Duration::from_millis(100), concurrency: 4 };
+        let Ok(resolver) = ReverseResolver::new(&opts) else { panic!("resolver") };
+        let mut resolver = Arc::into_inner(resolver).unwrap();
+        resolver.retry_dead = Duration::from_millis(400);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(runtime.block_on(resolver.resolve(ip)).status, RdnsStatus::Timeout);
+        let sent = queries.load(Ordering::Relaxed);
+        assert!(sent >= 1, "the first lookup asked the server");
+        // Found dead: the next lookups fail at once, without a query.
+        let started = Instant::now();
+        assert_eq!(runtime.block_on(resolver.resolve(ip)).status, RdnsStatus::Timeout);
+        assert!(started.elapsed() < Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(queries.load(Ordering::Relaxed), sent);
+        // Later it is asked again.
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(runtime.block_on(resolver.resolve(ip)).status, RdnsStatus::Timeout);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(queries.load(Ordering::Relaxed) > sent, "no query after the retry delay");
     }
 }
