@@ -395,7 +395,7 @@ fn watch_reads_entries_as_they_are_written_and_scan_then_finds_nothing_new() {
     }
     let s = setup();
     write_journal(&s.journal, "a", &[postfix_failure(0, "u0", 1)]);
-    let mut watch = common::command()
+    let watch = common::command()
         .arg("watch")
         .arg("--data-dir")
         .arg(&s.data)
