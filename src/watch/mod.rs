@@ -61,9 +61,6 @@ pub fn run(
             let started = Instant::now();
             session.pass(&mut summary)?;
             summary.elapsed = started.elapsed();
-            if summary.bytes > 0 {
-                give_back_memory();
-            }
             shown.filter(&mut summary);
             observer.pass(&summary);
             summary = Summary::default();
@@ -196,17 +193,5 @@ impl Shown {
         summary.warnings.retain(|w| !self.told.contains(w));
         summary.notices.retain(|n| !self.told.contains(n));
         self.told = now;
-    }
-}
-
-/// Returns the memory freed by a pass to the system. A pass's reading threads end with it, and
-/// glibc keeps what their allocations grew its heaps by; pass after pass, a watch under a burst of
-/// lines grew to hundreds of MB that were free but not returned (bench/README.md, "watch").
-fn give_back_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory of the allocator's own heaps; it takes the
-    // allocator's locks like any malloc call and touches no memory of ours.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
