@@ -108,15 +108,7 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
     opts.progress = !args.quiet;
     match crate::scan::run(&opts) {
         Ok(summary) => {
-            for notice in &summary.notices {
-                eprintln!("maillogsentinel: note: {notice}");
-            }
-            for warning in &summary.warnings {
-                eprintln!("maillogsentinel: warning: {warning}");
-            }
-            for problem in &summary.problems {
-                eprintln!("maillogsentinel: warning: {problem}");
-            }
+            print_findings(&summary);
             if !args.quiet {
                 println!("{}", summary_line(&summary));
             }
@@ -126,6 +118,19 @@ pub fn run(args: ScanArgs, config: &Config) -> ExitCode {
             eprintln!("maillogsentinel: error: {e}");
             ExitCode::from(error_code(&e))
         }
+    }
+}
+
+/// Prints on stderr the notices, warnings and problems of a scan or a pass.
+pub(super) fn print_findings(summary: &Summary) {
+    for notice in &summary.notices {
+        eprintln!("maillogsentinel: note: {notice}");
+    }
+    for warning in &summary.warnings {
+        eprintln!("maillogsentinel: warning: {warning}");
+    }
+    for problem in &summary.problems {
+        eprintln!("maillogsentinel: warning: {problem}");
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 
-use super::scan::{Sources, error_code, summary_counts};
+use super::scan::{Sources, error_code, print_findings, summary_counts};
 use crate::config::Config;
 use crate::scan::Summary;
 use crate::watch::{Control, Observer};
@@ -83,15 +83,7 @@ struct Printer;
 
 impl Observer for Printer {
     fn pass(&mut self, summary: &Summary) {
-        for notice in &summary.notices {
-            eprintln!("maillogsentinel: note: {notice}");
-        }
-        for warning in &summary.warnings {
-            eprintln!("maillogsentinel: warning: {warning}");
-        }
-        for problem in &summary.problems {
-            eprintln!("maillogsentinel: warning: {problem}");
-        }
+        print_findings(summary);
         let a = &summary.added;
         if a.failures + a.successes + a.backend_errors + a.uncounted > 0 {
             eprintln!("maillogsentinel: {}", summary_counts(summary));
