@@ -147,7 +147,7 @@ fn the_report_is_sent_as_text_html_and_csv() {
     // The last scan missed something: the subject says so, not only the body.
     let store = maillogsentinel::store::Store::open(&dir.path().join("data").join(maillogsentinel::store::STORE_FILE));
     store.unwrap().record_scan(1).unwrap();
-    let out = fixture::run(&config, &["report", "--day", &day, "--send"]);
+    let out = fixture::run(&config, &["report", "--day", &day, "--send", "--resend"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let m = &server.messages(2)[1];
     assert!(m["subject"].as_str().unwrap().ends_with(", auth backend errors, may be incomplete"), "{}", m["subject"]);
@@ -249,7 +249,7 @@ fn starttls_with_a_private_ca_and_auth() {
             server.port
         ),
     );
-    let out = fixture::run(&config, &["report", "--day", &day, "--send"]);
+    let out = fixture::run(&config, &["report", "--day", &day, "--send", "--resend"]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert_eq!(server.messages(1).len(), 1);
 
@@ -260,7 +260,7 @@ fn starttls_with_a_private_ca_and_auth() {
         &extra.replace("password_file", "x_unused").replace("x_unused", "password_file"),
     );
     std::fs::write(dir.path().join("smtp.pass"), "wrong\n").unwrap();
-    let out = fixture::run(&config, &["report", "--day", &day, "--send"]);
+    let out = fixture::run(&config, &["report", "--day", &day, "--send", "--resend"]);
     assert_eq!(out.status.code(), Some(6));
     assert!(stderr(&out).contains("535"), "the SMTP reply is shown: {}", stderr(&out));
 }
@@ -310,13 +310,68 @@ fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
     assert!(subjects[0].ends_with(&format!("({before})")), "{subjects:?}");
     assert!(subjects[1].contains(&format!("({day})")), "{subjects:?}");
     assert!(!kept.exists(), "the kept message is removed once its day is sent: {}", kept.display());
-    // Once sent, a day is not sent again.
+    // Once sent, a day is not sent again, the scheduled day included.
     let out = fixture::run(&config, &["report", "--send"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("report {day} was already sent")), "{}", stdout(&out));
     std::thread::sleep(Duration::from_millis(500));
-    let subjects: Vec<String> = server.messages(3).iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect();
-    assert_eq!(subjects.len(), 3, "{subjects:?}");
-    assert!(subjects[2].contains(&format!("({day})")), "the scheduled day itself is sent each run: {subjects:?}");
+    assert_eq!(server.messages(3).len(), 2);
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_day_already_sent_is_not_sent_again_unless_resent() {
+    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let config = email_config(dir.path(), server.port, "");
+    let day = fixture::day().to_string();
+    let out = fixture::run(&config, &["report", "--send", "--day", &day]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.messages(1).len(), 1);
+
+    // The same day again, by --day or as the scheduled run's yesterday: said, not sent, exit 0.
+    for args in [&["report", "--send", "--day", &day][..], &["report", "--send"]] {
+        let out = fixture::run(&config, args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let said = stdout(&out);
+        assert!(said.contains(&format!("report {day} was already sent on ")), "{said}");
+        assert!(said.contains("to admin@example.org, sec@example.org"), "{said}");
+        assert!(said.contains("--resend"), "{said}");
+        assert!(!said.contains(" sent to "), "{said}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.messages(2).len(), 1, "nothing was sent again");
+    // The scheduled run that skipped its day still counts as the schedule running that day.
+    let store = maillogsentinel::store::Store::open(&dir.path().join("data/maillogsentinel.sqlite3")).unwrap();
+    assert_eq!(store.sent_log().unwrap().first_scheduled_day().unwrap(), Some(day.clone()));
+    drop(store);
+
+    // --resend sends it again, and records it again.
+    let out = fixture::run(&config, &["report", "--send", "--resend"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("report {day} sent to admin@example.org")), "{}", stdout(&out));
+    assert_eq!(subject_days(&server.messages(2)), [day.clone(), day.clone()]);
+    let out = fixture::run(&config, &["report", "--send", "--day", &day]);
+    assert!(stdout(&out).contains("already sent"), "{}", stdout(&out));
+
+    // A --since period ends when it is asked for: never the same, always sent.
+    for n in 3..=4 {
+        let out = fixture::run(&config, &["report", "--send", "--since", "2d"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(server.messages(n).len(), n);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.messages(5).len(), 4);
+
+    // --resend means nothing without --send.
+    let out = fixture::run(&config, &["report", "--resend"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 /// Days of the subjects of `msgs`, in order: the text between the last parentheses.
@@ -518,7 +573,7 @@ fn a_send_as_root_leaves_the_data_directory_to_its_owner() {
         .arg(env!("CARGO_BIN_EXE_maillogsentinel"))
         .arg("--config")
         .arg(&config)
-        .args(["report", "--send"])
+        .args(["report", "--send", "--resend"])
         .env_remove("MAILLOGSENTINEL_CONFIG")
         .output()
         .unwrap();

@@ -36,6 +36,8 @@ fn reverse_behaviour(ip: IpAddr) -> Reply {
         ip if ip == v4("192.0.2.4") => Reply::Code(ResponseCode::ServFail),
         ip if ip == v4("192.0.2.5") => Reply::Code(ResponseCode::Refused),
         ip if ip == v4("192.0.2.6") => Reply::Silence,
+        // NOERROR with an empty answer section: the name exists, without a PTR record (NODATA).
+        ip if ip == v4("192.0.2.9") => Reply::Code(ResponseCode::NoError),
         ip if ip == v4("192.0.2.7") => Reply::Ptr(hostile_labels()),
         ip if ip == v4("192.0.2.8") => Reply::Slow(
             Duration::from_millis(800),
@@ -201,6 +203,8 @@ fn reverse_dns_statuses_forward_confirmation_and_hostile_names() {
     let a = resolve("192.0.2.2");
     assert_eq!((a.hostname.as_deref(), a.status), (Some("forged.example.org"), RdnsStatus::Unverified));
     assert_eq!(resolve("192.0.2.3").status, RdnsStatus::Nxdomain);
+    let a = resolve("192.0.2.9");
+    assert_eq!((a.hostname, a.status), (None, RdnsStatus::NoData), "NOERROR without a PTR is not NXDOMAIN");
     assert_eq!(resolve("192.0.2.4").status, RdnsStatus::Servfail);
     assert_eq!(resolve("192.0.2.5").status, RdnsStatus::Refused);
     let started = Instant::now();
@@ -276,7 +280,7 @@ fn a_dead_server_does_not_stall_and_answers_are_cached_in_the_store() {
     let mut store = Store::open(&path).unwrap();
     let enricher = enricher_with(&server, &store, 300, 64);
     // Commit a batch of failures through the real store; ip_info gets the answers.
-    let batch = batch_for(&["192.0.2.1", "192.0.2.3", "192.0.2.6"]);
+    let batch = batch_for(&["192.0.2.1", "192.0.2.3", "192.0.2.6", "192.0.2.9"]);
     let csv_path = dir.path().join("i.csv");
     let (mut csv, _) = maillogsentinel::store::csv::IntrusionCsv::open(&csv_path, None).unwrap();
     let mut rows = maillogsentinel::store::csv::RowFormatter::new(jiff::tz::TimeZone::UTC);
@@ -286,15 +290,18 @@ fn a_dead_server_does_not_stall_and_answers_are_cached_in_the_store() {
     let stored = store.ip_info(ip("192.0.2.1")).unwrap().unwrap();
     assert_eq!((stored.hostname.as_deref(), stored.rdns_status), (Some("mail.example.org"), Some(RdnsStatus::Ok)));
     assert_eq!(store.ip_info(ip("192.0.2.3")).unwrap().unwrap().rdns_status, Some(RdnsStatus::Nxdomain));
+    assert_eq!(store.ip_info(ip("192.0.2.9")).unwrap().unwrap().rdns_status, Some(RdnsStatus::NoData));
     let csv_text = std::fs::read_to_string(&csv_path).unwrap();
     assert!(csv_text.contains(",mail.example.org,ok,,,\n"), "{csv_text}");
     assert!(csv_text.contains(",192.0.2.6,") && csv_text.contains(",,timeout,,,\n"), "{csv_text}");
+    assert!(csv_text.contains(",192.0.2.9,") && csv_text.contains(",,nodata,,,\n"), "{csv_text}");
 
     // A second scan: definite answers come from the cache (no query), the timeout is retried.
     let before = server.queries.load(Ordering::Relaxed);
     let enricher = enricher_with(&server, &store, 300, 64);
     assert_eq!(enricher.info(ip("192.0.2.1")).hostname.as_deref(), Some("mail.example.org"));
     assert_eq!(enricher.info(ip("192.0.2.3")).rdns_status, Some(RdnsStatus::Nxdomain));
+    assert_eq!(enricher.info(ip("192.0.2.9")).rdns_status, Some(RdnsStatus::NoData));
     assert_eq!(server.queries.load(Ordering::Relaxed), before, "cached answers cost no query");
     assert_eq!(enricher.info(ip("192.0.2.6")).rdns_status, Some(RdnsStatus::Timeout));
     assert!(server.queries.load(Ordering::Relaxed) > before, "a timeout is not cached");

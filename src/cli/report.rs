@@ -41,8 +41,12 @@ pub struct ReportArgs {
     pub output: Option<PathBuf>,
     /// Email the report as configured in [email] (text + HTML, CSV attached). Without --day or
     /// --since (the scheduled run), earlier days whose send failed or was missed are sent too.
+    /// A day already sent (by --day or the scheduled run) is not sent again.
     #[arg(long)]
     pub send: bool,
+    /// With --send: send the day even if it was already sent. A --since period is always sent.
+    #[arg(long, requires = "send")]
+    pub resend: bool,
     /// Rows in each top table. Default: `top` in [report], else 10.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub top: Option<u32>,
@@ -137,6 +141,21 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
     let sending = Sending { store: &store, config, data_dir: &data_dir, opts: &opts, today };
     let mut failed = false;
     for (p, trigger) in periods {
+        // Before the failure branch: a day already sent must not be recorded as failed.
+        if trigger != Trigger::CatchUp && !args.resend {
+            match already_sent(&store, &p, trigger) {
+                Ok(Some(line)) => {
+                    println!("{line}");
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    eprintln!("maillogsentinel: error: {}", store_err(e));
+                    failed = true;
+                    continue;
+                }
+            }
+        }
         if failed {
             // The server is likely down: trying the other days now would only fail the same way.
             // They are recorded as failed, so that the next scheduled run tries them.
@@ -160,6 +179,28 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
         }
     }
     if failed { ExitCode::from(EXIT_SEND) } else { ExitCode::SUCCESS }
+}
+
+/// What to say instead of sending `period` when it is a day already sent, `None` when it must
+/// be sent. A `--since` period ends at the moment it is asked for, so no two are the same: it
+/// is never "already sent". A day is the same period however it was asked for (`--day` or the
+/// scheduled run's yesterday), as its label is. A scheduled run that skips its day still marks
+/// it scheduled, as catch-up starts from the first day the schedule was running.
+fn already_sent(store: &Store, period: &Period, trigger: Trigger) -> Result<Option<String>, StoreError> {
+    if period.day.is_none() {
+        return Ok(None);
+    }
+    let log = store.sent_log()?;
+    let label = period.label();
+    let Some(sent) = log.sent(&label)? else { return Ok(None) };
+    if trigger == Trigger::Scheduled {
+        log.mark_scheduled(&label)?;
+    }
+    let to = sent.to.map(|to| format!(" to {to}")).unwrap_or_default();
+    Ok(Some(format!(
+        "report {label} was already sent on {}{to}; not sent again (--resend sends it again)",
+        period.format_ts(sent.at)
+    )))
 }
 
 /// The store of `data_dir`, opened for reading only.
@@ -391,8 +432,8 @@ impl Sending<'_> {
         let file = unsent_file(data_dir, &label);
         match deliver::send(email, &message) {
             Ok(()) => {
-                log.record(&label, &SendState::Sent, trigger).map_err(db)?;
                 let to: Vec<String> = email.to.iter().map(ToString::to_string).collect();
+                log.record_to(&label, &SendState::Sent, trigger, Some(&to.join(", "))).map_err(db)?;
                 match std::fs::remove_file(&file) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => eprintln!(
                         "maillogsentinel: warning: report {label} was sent but {} could not be removed: {e}{}",

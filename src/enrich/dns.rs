@@ -160,7 +160,8 @@ impl ReverseResolver {
                 _ => None,
             })
             .collect();
-        let Some(first) = names.first() else { return DnsAnswer::failed(RdnsStatus::Nxdomain) };
+        // Answers without a PTR among them (a CNAME to a name without one): the name exists.
+        let Some(first) = names.first() else { return DnsAnswer::failed(RdnsStatus::NoData) };
         // Several PTR names: report the first that confirms, else the first.
         for name in &names {
             if self.confirms(name, ip).await {
@@ -191,7 +192,9 @@ fn show(name: &Name) -> String {
 fn classify(e: &NetError) -> RdnsStatus {
     match e {
         NetError::Timeout => RdnsStatus::Timeout,
-        // No PTR: NXDOMAIN, or NOERROR without records (the name exists, the PTR does not).
+        // hickory reports both NXDOMAIN and NOERROR-without-records as "no records"; only the
+        // response code tells a name that does not exist from one that has no PTR.
+        NetError::Dns(DnsError::NoRecordsFound(no)) if no.response_code == ResponseCode::NoError => RdnsStatus::NoData,
         NetError::Dns(DnsError::NoRecordsFound(_)) => RdnsStatus::Nxdomain,
         NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => RdnsStatus::Servfail,
         NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => RdnsStatus::Refused,

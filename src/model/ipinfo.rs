@@ -10,8 +10,10 @@ pub enum RdnsStatus {
     Ok,
     /// A PTR name that does not resolve back to the address: it may be forged.
     Unverified,
-    /// No PTR record (NXDOMAIN, or the name exists without PTR).
+    /// The reverse name does not exist (NXDOMAIN).
     Nxdomain,
+    /// The reverse name exists but has no PTR record (NOERROR with an empty answer, NODATA).
+    NoData,
     /// No answer in time.
     Timeout,
     /// The server failed (SERVFAIL).
@@ -24,22 +26,25 @@ pub enum RdnsStatus {
 
 impl RdnsStatus {
     /// Every status, for decoding.
-    pub const ALL: [RdnsStatus; 7] = [
+    pub const ALL: [RdnsStatus; 8] = [
         RdnsStatus::Ok,
         RdnsStatus::Unverified,
         RdnsStatus::Nxdomain,
+        RdnsStatus::NoData,
         RdnsStatus::Timeout,
         RdnsStatus::Servfail,
         RdnsStatus::Refused,
         RdnsStatus::Error,
     ];
 
-    /// The CSV and store spelling.
+    /// The CSV and store spelling. The store keeps these texts, so a spelling never changes once
+    /// released: a new status gets a new one.
     pub fn as_str(self) -> &'static str {
         match self {
             RdnsStatus::Ok => "ok",
             RdnsStatus::Unverified => "unverified",
             RdnsStatus::Nxdomain => "nxdomain",
+            RdnsStatus::NoData => "nodata",
             RdnsStatus::Timeout => "timeout",
             RdnsStatus::Servfail => "servfail",
             RdnsStatus::Refused => "refused",
@@ -55,7 +60,7 @@ impl RdnsStatus {
     /// Whether the answer is worth caching for the full TTL: a server's definite answer, not a
     /// failure that may be gone in a minute.
     pub fn is_definite(self) -> bool {
-        matches!(self, RdnsStatus::Ok | RdnsStatus::Unverified | RdnsStatus::Nxdomain)
+        matches!(self, RdnsStatus::Ok | RdnsStatus::Unverified | RdnsStatus::Nxdomain | RdnsStatus::NoData)
     }
 }
 

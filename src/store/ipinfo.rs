@@ -32,7 +32,7 @@ impl Store {
     pub fn dns_cache(&self, since: i64) -> Result<Vec<(IpAddr, DnsAnswer, i64)>> {
         let mut stmt = self.conn.prepare(
             "SELECT ip, hostname, rdns_status, resolved_at FROM ip_info
-             WHERE resolved_at >= ?1 AND rdns_status IN ('ok', 'unverified', 'nxdomain')",
+             WHERE resolved_at >= ?1 AND rdns_status IN ('ok', 'unverified', 'nxdomain', 'nodata')",
         )?;
         let rows = stmt.query_map([since], |r| {
             Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))

@@ -109,24 +109,35 @@ pub(super) fn migrate(conn: &mut Connection, version: i64) -> Result<()> {
     Ok(())
 }
 
-/// Adds `scheduled` to a `report_sends` table written by a build before it existed (its rows
-/// get 0: whether a person or the schedule sent them is not known, so they do not start
-/// catch-up). Additive: older builds still read and write the table. Under an immediate
-/// transaction, so that two runs upgrading at once do not both add it.
-pub(super) fn add_scheduled_column(conn: &Connection) -> Result<()> {
-    let has = |c: &Connection| -> rusqlite::Result<bool> {
-        c.query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('report_sends') WHERE name = 'scheduled')",
-            [],
-            |r| r.get(0),
-        )
+/// Columns of `report_sends` added after its first release, with their definitions: `scheduled`
+/// (old rows get 0: whether a person or the schedule sent them is not known, so they do not
+/// start catch-up) and `recipients` (old rows get NULL: to whom is not known).
+const SEND_COLUMNS: [(&str, &str); 2] = [("scheduled", "INTEGER NOT NULL DEFAULT 0"), ("recipients", "TEXT")];
+
+/// Adds the [`SEND_COLUMNS`] missing from a `report_sends` table written by an older build.
+/// Additive: older builds still read and write the table. Under an immediate transaction, so
+/// that two runs upgrading at once do not both add a column.
+pub(super) fn add_send_columns(conn: &Connection) -> Result<()> {
+    let missing = |c: &Connection| -> rusqlite::Result<Vec<(&str, &str)>> {
+        let mut out = Vec::new();
+        for (name, definition) in SEND_COLUMNS {
+            let has: bool = c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('report_sends') WHERE name = ?1)",
+                [name],
+                |r| r.get(0),
+            )?;
+            if !has {
+                out.push((name, definition));
+            }
+        }
+        Ok(out)
     };
-    if has(conn)? {
+    if missing(conn)?.is_empty() {
         return Ok(());
     }
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-    if !has(&tx)? {
-        tx.execute_batch("ALTER TABLE report_sends ADD COLUMN scheduled INTEGER NOT NULL DEFAULT 0")?;
+    for (name, definition) in missing(&tx)? {
+        tx.execute_batch(&format!("ALTER TABLE report_sends ADD COLUMN {name} {definition}"))?;
     }
     tx.commit()?;
     Ok(())

@@ -1,5 +1,5 @@
 //! Which report periods were sent by email (`report_sends`), so that a failed or missed day is
-//! sent later instead of skipped.
+//! sent later instead of skipped, and a day already sent is not sent twice.
 //!
 //! It lives in the store because it must share the store's fate: a data directory copied or
 //! restored elsewhere keeps knowing what it has sent.
@@ -10,8 +10,9 @@ use super::{Result, Store};
 
 /// The table, created when first used ([`Store::sent_log`]). `scheduled` is 1 once a scheduled
 /// run (`report --send` without --day/--since) tried the period: the first such day is where
-/// catch-up starts. A table of a store written before that column existed gets it added
-/// ([`schema::add_scheduled_column`](super::schema::add_scheduled_column)), 0 on its rows.
+/// catch-up starts. `recipients` is to whom the last successful send went; `updated` is when.
+/// A table of a store written before those columns existed gets them added
+/// ([`schema::add_send_columns`](super::schema::add_send_columns)).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS report_sends (
     period TEXT PRIMARY KEY,
@@ -19,7 +20,8 @@ CREATE TABLE IF NOT EXISTS report_sends (
     error TEXT,
     tries INTEGER NOT NULL DEFAULT 0,
     updated INTEGER NOT NULL,
-    scheduled INTEGER NOT NULL DEFAULT 0
+    scheduled INTEGER NOT NULL DEFAULT 0,
+    recipients TEXT
 )";
 
 /// Which report periods were sent.
@@ -48,11 +50,21 @@ pub enum SendState {
     Failed(String),
 }
 
+/// A period's last successful send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// To whom (the addresses joined by `, `); `None` for a send recorded by a build that did
+    /// not keep them.
+    pub to: Option<String>,
+}
+
 impl Store {
     /// The log of report sends (its table created if needed).
     pub fn sent_log(&self) -> Result<SentLog<'_>> {
         self.conn.execute_batch(SCHEMA)?;
-        super::schema::add_scheduled_column(&self.conn)?;
+        super::schema::add_send_columns(&self.conn)?;
         Ok(SentLog { conn: &self.conn })
     }
 }
@@ -61,17 +73,42 @@ impl SentLog<'_> {
     /// Records the outcome of sending `period` (its label, e.g. `2026-11-23`) at the request
     /// of `trigger`. A period once tried as a scheduled run's day stays marked so.
     pub fn record(&self, period: &str, state: &SendState, trigger: Trigger) -> Result<()> {
+        self.record_to(period, state, trigger, None)
+    }
+
+    /// [`SentLog::record`], with the recipients (`a@example.org, b@example.org`) of a send.
+    pub fn record_to(&self, period: &str, state: &SendState, trigger: Trigger, to: Option<&str>) -> Result<()> {
         let (status, error) = match state {
             SendState::Sent => ("sent", None),
             SendState::Failed(e) => ("failed", Some(e.as_str())),
         };
         let scheduled = i64::from(trigger == Trigger::Scheduled);
         self.conn.execute(
-            "INSERT INTO report_sends (period, status, error, tries, updated, scheduled) VALUES (?1, ?2, ?3, 1, ?4, ?5)
+            "INSERT INTO report_sends (period, status, error, tries, updated, scheduled, recipients)
+                 VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)
              ON CONFLICT (period) DO UPDATE SET status = ?2, error = ?3, tries = tries + 1, updated = ?4,
-                 scheduled = max(scheduled, ?5)",
-            params![period, status, error, super::now(), scheduled],
+                 scheduled = max(scheduled, ?5), recipients = ?6",
+            params![period, status, error, super::now(), scheduled, to],
         )?;
+        Ok(())
+    }
+
+    /// When and to whom `period` was sent, `None` unless its last try succeeded.
+    pub fn sent(&self, period: &str) -> Result<Option<Sent>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT updated, recipients FROM report_sends WHERE period = ?1 AND status = 'sent'",
+                [period],
+                |r| Ok(Sent { at: r.get(0)?, to: r.get(1)? }),
+            )
+            .optional()?)
+    }
+
+    /// Marks `period` as tried by a scheduled run without sending it (it was already sent), so
+    /// that catch-up knows the schedule was running that day.
+    pub fn mark_scheduled(&self, period: &str) -> Result<()> {
+        self.conn.execute("UPDATE report_sends SET scheduled = 1 WHERE period = ?1", [period])?;
         Ok(())
     }
 
@@ -133,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn a_log_of_an_older_build_gets_the_scheduled_column() {
+    fn a_log_of_an_older_build_gets_the_new_columns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(super::super::STORE_FILE);
         drop(Store::open(&path).unwrap());
@@ -153,5 +190,25 @@ mod tests {
         assert_eq!(log.first_scheduled_day().unwrap().as_deref(), Some("2026-11-21"));
         // Opening it again does not add the column twice.
         store.sent_log().unwrap();
+        assert_eq!(log.sent("2026-11-20").unwrap().map(|s| s.to), Some(None), "sent, to whom not known");
+    }
+
+    #[test]
+    fn a_send_keeps_when_and_to_whom() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(super::super::STORE_FILE)).unwrap();
+        let log = store.sent_log().unwrap();
+        assert_eq!(log.sent("2026-11-23").unwrap(), None);
+        log.record("2026-11-23", &SendState::Failed("451".into()), Trigger::Manual).unwrap();
+        assert_eq!(log.sent("2026-11-23").unwrap(), None, "a failed send is not a send");
+        let before = super::super::now();
+        log.record_to("2026-11-23", &SendState::Sent, Trigger::Manual, Some("a@example.org, b@example.org")).unwrap();
+        let sent = log.sent("2026-11-23").unwrap().unwrap();
+        assert_eq!(sent.to.as_deref(), Some("a@example.org, b@example.org"));
+        assert!((before..=super::super::now()).contains(&sent.at), "{} not in {before}..", sent.at);
+        assert_eq!(log.first_scheduled_day().unwrap(), None);
+        log.mark_scheduled("2026-11-23").unwrap();
+        assert_eq!(log.first_scheduled_day().unwrap().as_deref(), Some("2026-11-23"));
+        assert_eq!(log.sent("2026-11-23").unwrap(), Some(sent), "marking changes nothing else");
     }
 }
