@@ -46,12 +46,9 @@ pub fn nft(list: &Blocklist, period: &Period, timeout_secs: u64) -> String {
     let mut out = String::from("#!/usr/sbin/nft -f\n");
     out.push_str(&header(list, period));
     out.push_str(
-        "# Loading it replaces the sets' elements in one transaction; no rule is added. To use the sets,\n\
-         # add to the same table (e.g. in /etc/nftables.conf):\n\
-         #   table inet maillogsentinel {\n\
-         #     chain input { type filter hook input priority filter - 1; policy accept;\n\
-         #       ip saddr @maillogsentinel_v4 drop; ip6 saddr @maillogsentinel_v6 drop; }\n\
-         #   }\n",
+        "# Loading it replaces the sets' elements in one transaction and adds no rule: the sets block\n\
+         # nothing until a rule of this table uses them (README, \"Blocklist\"), e.g.\n\
+         #   ip saddr @maillogsentinel_v4 drop; ip6 saddr @maillogsentinel_v6 drop\n",
     );
     let _ = write!(
         out,
