@@ -27,6 +27,8 @@ const LAYERS: &[&[&str]] = &[
     &["enrich"],
     &["store"],
     &["report"],
+    // Files for other tools (the blocklist), from the store and the report's rules.
+    &["export"],
     &["deliver"],
     // Wires the stages of a scan...
     &["scan"],

@@ -94,6 +94,8 @@ fn generated_units_pass_systemd_analyze_verify() {
     for user in ["root", "nobody"] {
         verify_units(user, &[], &SCAN_UNITS);
         verify_units(user, &["--watch"], &WATCH_UNITS);
+        verify_units(user, &["--blocklist"], &[&SCAN_UNITS[..], &BLOCKLIST_UNITS[..]].concat());
+        verify_units(user, &["--watch", "--blocklist"], &[&WATCH_UNITS[..], &BLOCKLIST_UNITS[..]].concat());
     }
 }
 
@@ -103,6 +105,7 @@ const SCAN_UNITS: [&str; 4] = [
     "maillogsentinel-report.service",
     "maillogsentinel-report.timer",
 ];
+const BLOCKLIST_UNITS: [&str; 2] = ["maillogsentinel-blocklist.service", "maillogsentinel-blocklist.path"];
 const WATCH_UNITS: [&str; 3] =
     ["maillogsentinel-watch.service", "maillogsentinel-report.service", "maillogsentinel-report.timer"];
 
@@ -319,4 +322,66 @@ fn running_as_root() -> bool {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
         .unwrap_or(false)
+}
+
+#[test]
+fn setup_blocklist_exports_and_loads_after_each_scan_in_both_modes() {
+    let root = tempfile::tempdir().unwrap();
+    let units = root.path().join("etc/systemd/system");
+    let out = setup(root.path(), &["--user", "mls"]);
+    assert!(out.status.success());
+    assert!(!units.join("maillogsentinel-blocklist.service").exists(), "only when asked");
+    for mode in [&["--blocklist"][..], &["--blocklist", "--watch"][..]] {
+        let out = setup(root.path(), &[&["--user", "mls"], mode].concat());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert!(stdout.contains(" maillogsentinel-blocklist.path\n"), "{stdout}");
+        assert!(stdout.contains("ip saddr @maillogsentinel_v4 drop"), "the admin's rule is shown:\n{stdout}");
+        let service = read(&units.join("maillogsentinel-blocklist.service"));
+        for line in [
+            &format!(
+                "ExecStart={} --config /etc/maillogsentinel/maillogsentinel.toml blocklist --format nft --output \
+                 /var/lib/maillogsentinel/blocklist.nft",
+                env!("CARGO_BIN_EXE_maillogsentinel")
+            )[..],
+            "ExecStartPost=+/usr/sbin/nft -f /var/lib/maillogsentinel/blocklist.nft",
+            "Type=oneshot",
+            "User=mls",
+            "ReadWritePaths=/var/lib/maillogsentinel",
+            "RestrictAddressFamilies=AF_NETLINK",
+        ] {
+            assert!(service.lines().any(|l| l == line), "{line} missing:\n{service}");
+        }
+        let path = read(&units.join("maillogsentinel-blocklist.path"));
+        assert!(path.contains("PathModified=/var/lib/maillogsentinel/maillogsentinel.sqlite3\n"), "{path}");
+        assert!(path.contains("PathModified=/var/lib/maillogsentinel/maillogsentinel.sqlite3-wal\n"), "{path}");
+        assert!(path.contains("WantedBy=paths.target"), "{path}");
+    }
+}
+
+#[test]
+fn the_documented_nft_rule_loads_with_an_export() {
+    let present = Command::new("nft").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !fixture::require("nft", present, "apt-get install nftables")
+        || !fixture::require("root (nft -c talks to the kernel)", running_as_root(), "run the tests as root")
+    {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let out = setup(root.path(), &["--blocklist"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let start = stdout.find("table inet maillogsentinel {").expect("the rule");
+    let rule: String =
+        stdout[start..].lines().take_while(|l| !l.starts_with("Put")).map(|l| format!("{l}\n")).collect();
+    // The rule alone (before any export), and followed by an empty export, as after a reboot.
+    let export = "table inet maillogsentinel {\n\tset maillogsentinel_v4 {\n\t\ttype ipv4_addr\n\t\tflags interval, \
+                  timeout\n\t}\n\tset maillogsentinel_v6 {\n\t\ttype ipv6_addr\n\t\tflags interval, timeout\n\t}\n}\n\
+                  flush set inet maillogsentinel maillogsentinel_v4\n\
+                  add element inet maillogsentinel maillogsentinel_v4 { 198.51.100.7 timeout 3600s }\n";
+    for text in [rule.clone(), rule + export] {
+        let file = root.path().join("check.nft");
+        std::fs::write(&file, &text).unwrap();
+        let out = Command::new("nft").arg("-c").arg("-f").arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
+    }
 }

@@ -12,6 +12,7 @@
 //! | 5 | another maillogsentinel is using the data directory |
 //! | 6 | a report could not be sent (it was kept in the data directory and is sent again next time) |
 
+mod blocklist;
 mod geo;
 mod report;
 mod scan;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Summarise a period (default: yesterday) from the store, as text, HTML or JSON; --send
     /// emails it.
     Report(report::ReportArgs),
+    /// List the period's attacking addresses for a firewall (nft, ipset, plain, JSON); never
+    /// touches the firewall itself.
+    Blocklist(blocklist::BlocklistArgs),
     /// Write a configuration and systemd units that scan hourly (or, with --watch, keep watching)
     /// and email a daily report.
     Setup(setup::SetupArgs),
@@ -92,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args, &config),
         Command::Watch(args) => watch::run(args, &config, cli.config),
         Command::Report(args) => report::run(args, &config),
+        Command::Blocklist(args) => blocklist::run(args, &config),
         Command::Setup(args) => setup::run(args),
         Command::Geo(args) => geo::run(args, &config),
     }

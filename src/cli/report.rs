@@ -64,7 +64,7 @@ const MAX_SINCE: Duration = Duration::from_secs(5200 * 7 * 86_400);
 
 /// `--since`: the shared duration grammar, at least a second and at most [`MAX_SINCE`], so that a
 /// mistake is a usage error like any other bad argument.
-fn parse_since(text: &str) -> Result<Duration, DurationError> {
+pub(super) fn parse_since(text: &str) -> Result<Duration, DurationError> {
     Duration::parse_within(text, MAX_SINCE)
 }
 

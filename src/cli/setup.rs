@@ -29,6 +29,11 @@ pub struct SetupArgs {
     /// its logging, instead of the scan service and timer.
     #[arg(long, conflicts_with = "scan_interval")]
     pub watch: bool,
+    /// Also install maillogsentinel-blocklist.{path,service}: after each scan (or watch commit),
+    /// export the blocklist as an nft script in the data directory and load it with `nft -f`
+    /// (sets only; the admin adds the one rule that uses them).
+    #[arg(long)]
+    pub blocklist: bool,
     /// Local time of the daily report, HH:MM.
     #[arg(long, value_name = "HH:MM", default_value = "07:00", value_parser = parse_report_at)]
     pub report_at: String,
@@ -185,6 +190,23 @@ const REPORT_SCANS_FIRST: &str = "# Scan first so that the report sees the end o
 /// fail (exit 5) every day.
 const REPORT_AFTER_WATCH: &str = "# No scan first: the watch service has stored the end of the day already, and a scan\n\
      # would find the data directory locked by it.";
+const BLOCKLIST_SERVICE: (&str, &str) =
+    ("maillogsentinel-blocklist.service", include_str!("units/maillogsentinel-blocklist.service"));
+const BLOCKLIST_PATH: (&str, &str) =
+    ("maillogsentinel-blocklist.path", include_str!("units/maillogsentinel-blocklist.path"));
+/// The rule the admin adds to use the blocklist's sets, in their table (a rule can only use the
+/// sets of its own table); the sets are declared too, so that the file loads before the first
+/// export, and as the export declares them, so that the two agree.
+pub const NFT_RULE: &str = "table inet maillogsentinel {
+    set maillogsentinel_v4 { type ipv4_addr; flags interval, timeout; }
+    set maillogsentinel_v6 { type ipv6_addr; flags interval, timeout; }
+    chain input {
+        type filter hook input priority filter - 1; policy accept;
+        ip saddr @maillogsentinel_v4 drop
+        ip6 saddr @maillogsentinel_v6 drop
+    }
+}
+";
 const HARDENING: &str = include_str!("units/hardening.conf");
 const EXAMPLE_CONFIG: &str = include_str!("../../maillogsentinel.example.toml");
 
@@ -375,12 +397,14 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
             WATCH_SERVICE.0,
         )
     };
+    let blocklist_units = if args.blocklist { &[BLOCKLIST_SERVICE, BLOCKLIST_PATH][..] } else { &[][..] };
     // The other mode's unit from an earlier setup is left in place (setup removes nothing), but
     // both running would have each hourly scan find the data directory locked by the watch.
     let leftover = unit_dir.join(other_mode);
     let leftover = leftover.exists().then_some(leftover);
-    for &(name, template) in units {
+    for &(name, template) in units.iter().chain(blocklist_units) {
         let text = template
+            .replace("@DATA_DIR@", &data_dir_text)
             .replace("@SCAN_FIRST@", scan_first)
             .replace("@HARDENING@", hardening.trim_end())
             .replace("@BIN@", &bin_text)
@@ -407,13 +431,22 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
         );
         disable = format!("  systemctl disable --now {other_mode}\n");
     }
+    let blocklist_enable = if args.blocklist { format!(" {}", BLOCKLIST_PATH.0) } else { String::new() };
     let _ = writeln!(
         said,
         "\nNext: set [email] `to` in {}, then run:\n{disable}  systemctl daemon-reload\n  \
-         systemctl enable --now {enable} {}",
+         systemctl enable --now {enable} {}{blocklist_enable}",
         abs(CONFIG).display(),
         REPORT_TIMER.0
     );
+    if args.blocklist {
+        let _ = writeln!(
+            said,
+            "The blocklist is loaded into the sets of table inet maillogsentinel after each scan, and used by no rule \
+             until you add one, e.g. in /etc/nftables.conf (then `nft -f /etc/nftables.conf`):\n{NFT_RULE}\
+             Put your own networks in [blocklist] allow first."
+        );
+    }
     if args.watch {
         let _ =
             writeln!(said, "After editing the configuration: systemctl reload {} (it reads it again)", WATCH_SERVICE.0);

@@ -25,7 +25,7 @@ use serde::Deserialize;
 pub use self::duration::{Duration, DurationError};
 pub use self::email::{AddressError, EmailConfig, EmailTransport, SmtpSecurity};
 pub use self::geo::{DEFAULT_ASN_URLS, DEFAULT_COUNTRY_URLS, DEFAULT_GEO_DIR, GeoConfig, OneOrMany};
-pub use self::values::{NameServerError, Zone, ZoneError, parse_nameserver};
+pub use self::values::{NameServerError, Zone, ZoneError, parse_nameserver, parse_net};
 
 /// The system-wide configuration file, read when present.
 pub const SYSTEM_CONFIG: &str = "/etc/maillogsentinel/maillogsentinel.toml";
@@ -63,6 +63,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// `[journal]` settings: the systemd journal as a source.
     pub journal: JournalConfig,
+    /// `[blocklist]` settings: what `maillogsentinel blocklist` never lists.
+    pub blocklist: BlocklistConfig,
     /// Whether `logs` was set in the file (rather than defaulted): with the journal enabled and
     /// no `logs`, only the journal is read.
     pub logs_set: bool,
@@ -80,6 +82,15 @@ pub struct JournalConfig {
     /// `postfix@*.service` and `dovecot.service`.
     #[serde(deserialize_with = "values::units")]
     pub units: Vec<String>,
+}
+
+/// `[blocklist]`: what `maillogsentinel blocklist` never lists.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlocklistConfig {
+    /// Addresses and networks never listed (own networks, monitoring), added to `--allow`.
+    #[serde(deserialize_with = "values::nets")]
+    pub allow: Vec<ipnet::IpNet>,
 }
 
 /// `[scan]`: how events are detected and counted.
@@ -175,6 +186,8 @@ struct FileConfig {
     dns: DnsConfig,
     #[serde(default)]
     journal: JournalConfig,
+    #[serde(default)]
+    blocklist: BlocklistConfig,
 }
 
 /// A configuration that cannot be used; the message names the file and, when it can, the line
@@ -308,6 +321,7 @@ impl Config {
             geo: file.geo,
             dns: file.dns,
             journal: file.journal,
+            blocklist: file.blocklist,
             logs_set,
         })
     }

@@ -264,3 +264,14 @@ fn the_journal_section_is_read_and_checked() {
         }
     }
 }
+
+#[test]
+fn blocklist_allow_takes_addresses_and_networks() {
+    let c = parse("[blocklist]\nallow = [\"192.0.2.7\", \"198.51.100.9/24\", \"2001:db8::/32\"]\n").unwrap();
+    let shown: Vec<String> = c.blocklist.allow.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["192.0.2.7/32", "198.51.100.0/24", "2001:db8::/32"]);
+    let e = parse("[blocklist]\nallow = [\"192.0.2.0/40\"]\n").unwrap_err().to_string();
+    assert!(e.contains("blocklist.allow") && e.contains("192.0.2.0/40"), "{e}");
+    let e = parse("[blocklist]\nalow = []\n").unwrap_err().to_string();
+    assert!(e.contains("blocklist.alow"), "{e}");
+}

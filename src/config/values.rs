@@ -158,6 +158,26 @@ pub fn deserialize_nameservers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<So
     texts.iter().map(|t| parse_nameserver(t).map_err(serde::de::Error::custom)).collect()
 }
 
+/// An address or network as written in an allow list: `192.0.2.7`, `192.0.2.0/24`,
+/// `2001:db8::/32` (host bits are dropped: `192.0.2.7/24` is `192.0.2.0/24`).
+pub fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(ipnet::IpNet::from(ip));
+    }
+    text.parse::<ipnet::IpNet>().map(|n| n.trunc()).map_err(|_| {
+        format!("`{text}` is not an address or network; write e.g. 192.0.2.7, 192.0.2.0/24 or 2001:db8::/32")
+    })
+}
+
+/// Reads a list of addresses and networks ([`parse_net`]).
+pub fn nets<'de, D>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Vec::<String>::deserialize(d)?.iter().map(|t| parse_net(t).map_err(serde::de::Error::custom)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -291,6 +291,18 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
     })
 }
 
+/// The addresses of the period's possible compromises (the logins the report lists first), each
+/// once: for the blocklist, which never lists an address that logged in unless this rule flags it.
+pub fn compromise_ips(store: &Store, period: &Period, probes_count: bool) -> Result<Vec<IpAddr>> {
+    let _snapshot = store.snapshot()?;
+    let (start, end) = (period.start.as_second(), period.end.as_second());
+    let p = pass::read(store, start, end, &[], probes_count)?;
+    let details = pass::details(store, (start, end), [], [], &p.successes, probes_count)?;
+    let found = compromises(store, period, &p.successes, &details.look_back, store.has_enrichment()?)?;
+    let ips: BTreeSet<IpAddr> = found.iter().filter_map(|c| c.ip.parse().ok()).collect();
+    Ok(ips.into_iter().collect())
+}
+
 /// Successful logins that look like a guessed password: from an IP that failed (for any
 /// account) in the 7 days before, or from a country the account never logged in from before.
 fn compromises(

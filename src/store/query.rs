@@ -258,6 +258,18 @@ impl Store {
         Ok(ips.iter().map(|ip| found.remove(ip)).collect())
     }
 
+    /// The addresses any account logged in from successfully before `before` (Unix seconds),
+    /// each once: the addresses a blocklist must not lock out.
+    pub fn login_ips_before(&self, before: i64) -> Result<std::collections::HashSet<IpKey, RandomState>> {
+        let mut stmt = self.conn.prepare_cached("SELECT DISTINCT ip FROM logins WHERE first_seen < ?1")?;
+        let mut rows = stmt.query([before])?;
+        let mut out = std::collections::HashSet::default();
+        while let Some(r) = rows.next()? {
+            out.insert(IpKey::from_bytes(r.get_ref(0)?.as_blob().map_err(rusqlite::Error::from)?));
+        }
+        Ok(out)
+    }
+
     /// The addresses account `user` logged in from before `before` (Unix seconds), each once.
     pub fn earlier_login_ips(&self, user: TextId, before: i64) -> Result<Vec<IpAddr>> {
         let mut stmt = self.conn.prepare_cached("SELECT ip FROM logins WHERE username = ?1 AND first_seen < ?2")?;
