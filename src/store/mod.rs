@@ -33,10 +33,12 @@ pub mod sends;
 mod sources;
 #[cfg(test)]
 mod tests;
+mod totals;
 
 pub use commit::{Added, Batch, CommitError};
 pub use query::{EventRecord, IpKey, Snapshot, StoredEvent, TextId};
 pub use sources::{Progress, SourceRecord};
+pub use totals::Total;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -156,6 +158,7 @@ impl Store {
             Some(v) => schema::migrate(&mut conn, v)?,
         }
         schema::convert_correlator_blob(&conn)?;
+        totals::fill_if_new(&conn)?;
         Ok(Store::on(conn))
     }
 

@@ -270,3 +270,26 @@ fn a_store_from_a_newer_build_is_refused() {
         .unwrap();
     assert!(matches!(Store::open(&path), Err(StoreError::Unusable(_))));
 }
+
+#[test]
+fn totals_count_each_stored_attempt_once_and_are_filled_for_an_older_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(STORE_FILE);
+    let totals = |store: &Store| -> Vec<(Kind, Reason, String, u64)> {
+        store.totals().unwrap().into_iter().map(|t| (t.kind, t.reason, t.service, t.attempts)).collect()
+    };
+    let expected = vec![(Kind::Failure, Reason::PasswordMismatch, "dovecot/imap-login".to_string(), 3)];
+    let mut opened = Opened::new(dir.path());
+    opened.put(vec![failure(100, "a"), failure(200, "b")], false).unwrap();
+    // A replay (200) is not counted again.
+    opened.put(vec![failure(200, "b"), failure(300, "c")], false).unwrap();
+    assert_eq!(totals(&opened.store), expected);
+    // Nor is a transaction never committed (a crash before the commit).
+    opened.put(vec![failure(400, "d")], true).unwrap();
+    drop(opened);
+    assert_eq!(totals(&Store::open(&path).unwrap()), expected);
+    // A store of a build before the table: filled from its blocks when opened.
+    Connection::open(&path).unwrap().execute_batch("DROP TABLE event_totals").unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(totals(&store), expected);
+}
