@@ -63,6 +63,8 @@ pub struct Config {
     pub dns: DnsConfig,
     /// `[journal]` settings: the systemd journal as a source.
     pub journal: JournalConfig,
+    /// `[metrics]` settings: the Prometheus textfile.
+    pub metrics: MetricsConfig,
     /// Whether `logs` was set in the file (rather than defaulted): with the journal enabled and
     /// no `logs`, only the journal is read.
     pub logs_set: bool,
@@ -80,6 +82,15 @@ pub struct JournalConfig {
     /// `postfix@*.service` and `dovecot.service`.
     #[serde(deserialize_with = "values::units")]
     pub units: Vec<String>,
+}
+
+/// `[metrics]`: Prometheus metrics for node_exporter's textfile collector.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Rewrite this file after every `scan` and every `watch` pass (default: none, no metrics).
+    /// Its name must end in `.prom` for the collector to read it.
+    pub textfile: Option<PathBuf>,
 }
 
 /// `[scan]`: how events are detected and counted.
@@ -175,6 +186,8 @@ struct FileConfig {
     dns: DnsConfig,
     #[serde(default)]
     journal: JournalConfig,
+    #[serde(default)]
+    metrics: MetricsConfig,
 }
 
 /// A configuration that cannot be used; the message names the file and, when it can, the line
@@ -308,6 +321,7 @@ impl Config {
             geo: file.geo,
             dns: file.dns,
             journal: file.journal,
+            metrics: file.metrics,
             logs_set,
         })
     }
