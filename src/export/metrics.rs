@@ -160,7 +160,8 @@ pub fn escape(value: &str) -> String {
 #[error(
     "cannot write the metrics textfile {path}: {source}; create its directory and let this user write \
      there (node_exporter's textfile directory, often /var/lib/prometheus/node-exporter), or change \
-     `[metrics] textfile`"
+     `[metrics] textfile`; with the systemd units, run `maillogsentinel setup` again so that they may \
+     write there (ReadWritePaths=)"
 )]
 pub struct WriteError {
     /// The textfile.
@@ -181,6 +182,9 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<(), WriteError> {
     let tmp = path.with_file_name(tmp_name);
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
+        // Readable by node_exporter's user whatever the umask (the units set 0027): the file
+        // holds counts and daemon names, no address and no account.
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         drop(file);
@@ -229,6 +233,8 @@ mod tests {
         write_atomic(&path, "a 1\n").unwrap();
         write_atomic(&path, "a 2\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a 2\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         let err = write_atomic(&dir.path().join("missing/m.prom"), "").unwrap_err();
         assert!(err.to_string().contains("missing/m.prom"), "{err}");
