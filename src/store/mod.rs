@@ -15,7 +15,8 @@
 //! Nothing outside this module sees SQL or the stored encodings: scans hand it [`Batch`]es
 //! (`commit`), reports and tools ask typed questions (`query`, [`sends`], and the attachment's
 //! rows in `export`). The tables are created and upgraded by `schema`; the files' checkpoints
-//! are kept by `sources`, the journals' cursors by [`journal`].
+//! are kept by `sources`, the journals' cursors by [`journal`], the running totals of stored
+//! attempts (for counters) by `totals`.
 
 mod blocks;
 mod commit;
