@@ -293,3 +293,29 @@ fn totals_count_each_stored_attempt_once_and_are_filled_for_an_older_store() {
     let store = Store::open(&path).unwrap();
     assert_eq!(totals(&store), expected);
 }
+
+#[test]
+fn dns_statuses_count_the_cached_addresses_by_answer() {
+    use crate::model::ipinfo::RdnsStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opened = Opened::new(dir.path());
+    let events: Vec<_> = (1..=3u8)
+        .map(|n| {
+            let (key, mut e) = failure(u64::from(n) * 100, "a");
+            e.detail.client_ip = std::net::IpAddr::from([192, 0, 2, n]);
+            (key, e)
+        })
+        .collect();
+    let batch = Batch::of(events);
+    let mut enrich = |ip: std::net::IpAddr| IpInfo {
+        rdns_status: Some(if ip == std::net::IpAddr::from([192, 0, 2, 1]) {
+            RdnsStatus::Ok
+        } else {
+            RdnsStatus::Nxdomain
+        }),
+        resolved_at: Some(1),
+        ..IpInfo::default()
+    };
+    opened.store.commit_batch(&batch, &mut opened.csv, &mut opened.rows, false, &mut enrich).unwrap();
+    assert_eq!(opened.store.dns_statuses().unwrap(), [("nxdomain".to_string(), 2), ("ok".to_string(), 1)]);
+}
