@@ -4,7 +4,7 @@
 //! [`source`] (files, rotation, decompression) → [`parse`] (syslog header, Postfix, Dovecot) →
 //! [`correlate`] (one attempt logged by several daemons counts once) → [`enrich`] (country, AS,
 //! reverse DNS) → [`store`] (SQLite, CSV, checkpoints, history) → [`report`] (statistics, text,
-//! HTML, JSON) → [`export`] (blocklists for nftables and ipset) → [`deliver`] (SMTP, sendmail), with [`cli`] and [`config`] at the edge.
+//! HTML, JSON) → [`export`] (blocklists for nftables and ipset, the Prometheus textfile) → [`deliver`] (SMTP, sendmail), with [`cli`] and [`config`] at the edge.
 //! [`scan`] wires the scan stages together and [`watch`] keeps a scan going as the logs grow; [`model`] holds the types they share and [`text`] makes
 //! attacker-controlled text safe to show.
 

@@ -1,6 +1,6 @@
 //! Keeps the module graph one-way, as `ARCHITECTURE.md` draws it.
 //!
-//! The crate is a pipeline: `source → parse → correlate → enrich → store → report → deliver`,
+//! The crate is a pipeline: `source → parse → correlate → enrich → store → report → export → deliver`,
 //! with `scan` wiring the scan's stages, `watch` keeping a scan going, and `cli` at the edge. A module may use the modules
 //! below it, never one above: an edge back up the list is how cycles start, and with them the
 //! question "where does this change go?" loses its single answer. This test reads every
@@ -27,7 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &["enrich"],
     &["store"],
     &["report"],
-    // Files for other tools (the blocklist), from the store and the report's rules.
+    // Files for other tools (the blocklist, the Prometheus textfile), from the store and the report's rules.
     &["export"],
     &["deliver"],
     // Wires the stages of a scan...

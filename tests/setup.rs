@@ -245,6 +245,19 @@ fn the_data_directory_of_an_existing_config_is_the_one_created_and_made_writable
 }
 
 #[test]
+fn the_metrics_textfile_directory_is_made_writable_if_present() {
+    let root = tempfile::tempdir().unwrap();
+    write_config(
+        root.path(),
+        "data_dir = \"/srv/mls-data\"\n[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter/mls.prom\"\n",
+    );
+    let out = setup(root.path(), &["--user", "mls"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = read(&root.path().join("etc/systemd/system/maillogsentinel-scan.service"));
+    assert!(text.contains("ReadWritePaths=/srv/mls-data -/var/lib/prometheus/node-exporter\n"), "{text}");
+}
+
+#[test]
 fn a_kept_config_that_does_not_load_or_has_a_relative_data_dir_is_refused_before_writing_units() {
     for (text, expect) in [("data_dir = 5\n", "data_dir"), ("data_dir = \"data\"\n", "relative")] {
         let root = tempfile::tempdir().unwrap();

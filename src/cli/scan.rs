@@ -77,6 +77,7 @@ impl Sources {
             full: false,
             progress: false,
             scan: config.scan.clone(),
+            metrics: config.metrics.textfile.clone(),
         }
     }
 }

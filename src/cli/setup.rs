@@ -386,7 +386,16 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
 
     let unit_dir = root.join(UNIT_DIR);
     std::fs::create_dir_all(&unit_dir).map_err(io(&unit_dir))?;
-    let hardening = HARDENING.replace("@DATA_DIR@", &data_dir_text);
+    // The Prometheus textfile's directory is written too; `-`: a directory not there yet (no
+    // node_exporter installed) must not keep the services from starting, the scan warns instead.
+    let mut writable = data_dir_text.clone();
+    if let Some(dir) = config.metrics.textfile.as_deref().and_then(Path::parent).filter(|d| d.is_absolute())
+        && let Ok(dir) = unit_path(dir)
+    {
+        writable.push_str(" -");
+        writable.push_str(dir);
+    }
+    let hardening = HARDENING.replace("@DATA_DIR@", &writable);
     let (units, scan_first, enable, other_mode) = if args.watch {
         (&[WATCH_SERVICE, REPORT_SERVICE, REPORT_TIMER][..], REPORT_AFTER_WATCH, WATCH_SERVICE.0, SCAN_TIMER.0)
     } else {

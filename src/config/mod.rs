@@ -65,6 +65,8 @@ pub struct Config {
     pub journal: JournalConfig,
     /// `[blocklist]` settings: what `maillogsentinel blocklist` never lists.
     pub blocklist: BlocklistConfig,
+    /// `[metrics]` settings: the Prometheus textfile.
+    pub metrics: MetricsConfig,
     /// Whether `logs` was set in the file (rather than defaulted): with the journal enabled and
     /// no `logs`, only the journal is read.
     pub logs_set: bool,
@@ -91,6 +93,15 @@ pub struct BlocklistConfig {
     /// Addresses and networks never listed (own networks, monitoring), added to `--allow`.
     #[serde(deserialize_with = "values::nets")]
     pub allow: Vec<ipnet::IpNet>,
+}
+
+/// `[metrics]`: Prometheus metrics for node_exporter's textfile collector.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Rewrite this file after every `scan` and every `watch` pass (default: none, no metrics).
+    /// Its name must end in `.prom` for the collector to read it.
+    pub textfile: Option<PathBuf>,
 }
 
 /// `[scan]`: how events are detected and counted.
@@ -188,6 +199,7 @@ struct FileConfig {
     journal: JournalConfig,
     #[serde(default)]
     blocklist: BlocklistConfig,
+    metrics: MetricsConfig,
 }
 
 /// A configuration that cannot be used; the message names the file and, when it can, the line
@@ -322,6 +334,7 @@ impl Config {
             dns: file.dns,
             journal: file.journal,
             blocklist: file.blocklist,
+            metrics: file.metrics,
             logs_set,
         })
     }

@@ -275,3 +275,12 @@ fn blocklist_allow_takes_addresses_and_networks() {
     let e = parse("[blocklist]\nalow = []\n").unwrap_err().to_string();
     assert!(e.contains("blocklist.alow"), "{e}");
 }
+
+#[test]
+fn the_metrics_textfile_is_optional_and_its_section_refuses_unknown_keys() {
+    assert_eq!(parse("").unwrap().metrics.textfile, None);
+    let c = parse("[metrics]\ntextfile = \"/var/lib/prometheus/node-exporter/m.prom\"\n").unwrap();
+    assert_eq!(c.metrics.textfile.as_deref(), Some(Path::new("/var/lib/prometheus/node-exporter/m.prom")));
+    let e = parse("[metrics]\npath = \"/x.prom\"\n").unwrap_err().to_string();
+    assert!(e.contains("metrics.path") && e.contains("line 2"), "{e}");
+}

@@ -72,6 +72,8 @@ pub struct ScanOptions {
     pub enrich: EnrichOptions,
     /// The systemd journal to read beside the logs, if any.
     pub journal: Option<JournalQuery>,
+    /// The Prometheus textfile to rewrite after every pass, if any (`[metrics] textfile`).
+    pub metrics: Option<PathBuf>,
 }
 
 /// What a scan did.
@@ -324,6 +326,7 @@ impl Session {
         {
             // Nothing changed and nothing waits for its release: a quiet watch commits nothing.
             self.sink = Some(sink);
+            self.write_metrics(summary);
             return Ok(());
         }
         let checkpoint_thread = self.seen.is_none();
@@ -346,7 +349,27 @@ impl Session {
         }
         summary.added += added;
         self.sink = Some(sink);
+        self.write_metrics(summary);
         Ok(())
+    }
+
+    /// Rewrites the Prometheus textfile, if one is configured. Also after a quiet pass: its
+    /// `last_pass` gauge tells a monitor that the logs are still watched. A textfile that
+    /// cannot be written is a warning: what the pass stored is committed, and the scan's exit
+    /// code stays that of its reading.
+    fn write_metrics(&self, summary: &mut Summary) {
+        let (Some(path), Some(sink)) = (&self.opts.metrics, &self.sink) else { return };
+        let now = jiff::Timestamp::now().as_second();
+        match crate::export::metrics::gather(&sink.store, &self.store_path, &self.opts.logs, now) {
+            Ok(metrics) => {
+                if let Err(e) = crate::export::metrics::write_atomic(path, &crate::export::metrics::render(&metrics)) {
+                    summary.warnings.push(e.to_string());
+                }
+            }
+            Err(e) => summary
+                .warnings
+                .push(format!("metrics textfile {} not written: cannot read the store: {e}", path.display())),
+        }
     }
 
     /// Records that a scan ran (and how many problems it had), for reports.

@@ -10,6 +10,7 @@ use rusqlite::{Connection, params};
 
 use super::{
     EventRecord, Progress, Result, Store, StoreError, blocks, correlation, csv, history, intern, ipinfo, meta_set, now,
+    totals,
 };
 use crate::correlate::StateChanges;
 use crate::model::event::{EventKey, KeyedEvent, Kind, OwnedEvent, Reason};
@@ -94,6 +95,7 @@ impl Store {
         let mut added = Added::default();
         let mut infos: HashMap<IpAddr, IpInfo, RandomState> = HashMap::default();
         let mut tally = history::Tally::default();
+        let mut totals = totals::Tally::default();
         let new = &mut self.new_events;
         new.clear();
         self.sym_ids.truncate(batch.symbols_start);
@@ -125,6 +127,7 @@ impl Store {
                 continue;
             }
             let n = u64::from(row.count);
+            totals.add(&row);
             tally.event(row.ip_bytes(), row.ts);
             if let (Kind::Success, Some(user)) = (e.kind, row.username) {
                 tally.login(user, row.ip_bytes(), row.ts);
@@ -153,6 +156,7 @@ impl Store {
         }
         {
             tally.save(tx, &mut self.history)?;
+            totals.save(tx)?;
             let mut update = tx.prepare_cached(
                 "UPDATE sources SET fp_len = ?2, fp_hash = ?3, dev = ?4, ino = ?5, path = ?6, size = ?7,
                  offset = ?8, lines = ?9, complete = ?10, year = ?11, month = ?12, last_seen = ?13 WHERE id = ?1",
@@ -227,9 +231,13 @@ impl Store {
             let tx = self.conn.transaction()?;
             let new = &mut self.new_events;
             new.clear();
+            let mut totals = totals::Tally::default();
             for row in rows.by_ref().take(blocks::MAX_EVENTS) {
-                new.add(&tx, &mut self.keys, row)?;
+                if new.add(&tx, &mut self.keys, row)? {
+                    totals.add(&row);
+                }
             }
+            totals.save(&tx)?;
             let written = new.write(&tx, &mut self.block_buf)?;
             tx.commit()?;
             for (id, header) in &written {

@@ -15,7 +15,8 @@
 //! Nothing outside this module sees SQL or the stored encodings: scans hand it [`Batch`]es
 //! (`commit`), reports and tools ask typed questions (`query`, [`sends`], and the attachment's
 //! rows in `export`). The tables are created and upgraded by `schema`; the files' checkpoints
-//! are kept by `sources`, the journals' cursors by [`journal`].
+//! are kept by `sources`, the journals' cursors by [`journal`], the running totals of stored
+//! attempts (for counters) by `totals`.
 
 mod blocks;
 mod commit;
@@ -33,10 +34,12 @@ pub mod sends;
 mod sources;
 #[cfg(test)]
 mod tests;
+mod totals;
 
 pub use commit::{Added, Batch, CommitError};
 pub use query::{EventRecord, IpKey, Snapshot, StoredEvent, TextId};
 pub use sources::{Progress, SourceRecord};
+pub use totals::Total;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -156,6 +159,7 @@ impl Store {
             Some(v) => schema::migrate(&mut conn, v)?,
         }
         schema::convert_correlator_blob(&conn)?;
+        totals::fill_if_new(&conn)?;
         Ok(Store::on(conn))
     }
 

@@ -270,3 +270,52 @@ fn a_store_from_a_newer_build_is_refused() {
         .unwrap();
     assert!(matches!(Store::open(&path), Err(StoreError::Unusable(_))));
 }
+
+#[test]
+fn totals_count_each_stored_attempt_once_and_are_filled_for_an_older_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(STORE_FILE);
+    let totals = |store: &Store| -> Vec<(Kind, Reason, String, u64)> {
+        store.totals().unwrap().into_iter().map(|t| (t.kind, t.reason, t.service, t.attempts)).collect()
+    };
+    let expected = vec![(Kind::Failure, Reason::PasswordMismatch, "dovecot/imap-login".to_string(), 3)];
+    let mut opened = Opened::new(dir.path());
+    opened.put(vec![failure(100, "a"), failure(200, "b")], false).unwrap();
+    // A replay (200) is not counted again.
+    opened.put(vec![failure(200, "b"), failure(300, "c")], false).unwrap();
+    assert_eq!(totals(&opened.store), expected);
+    // Nor is a transaction never committed (a crash before the commit).
+    opened.put(vec![failure(400, "d")], true).unwrap();
+    drop(opened);
+    assert_eq!(totals(&Store::open(&path).unwrap()), expected);
+    // A store of a build before the table: filled from its blocks when opened.
+    Connection::open(&path).unwrap().execute_batch("DROP TABLE event_totals").unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(totals(&store), expected);
+}
+
+#[test]
+fn dns_statuses_count_the_cached_addresses_by_answer() {
+    use crate::model::ipinfo::RdnsStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let mut opened = Opened::new(dir.path());
+    let events: Vec<_> = (1..=3u8)
+        .map(|n| {
+            let (key, mut e) = failure(u64::from(n) * 100, "a");
+            e.detail.client_ip = std::net::IpAddr::from([192, 0, 2, n]);
+            (key, e)
+        })
+        .collect();
+    let batch = Batch::of(events);
+    let mut enrich = |ip: std::net::IpAddr| IpInfo {
+        rdns_status: Some(if ip == std::net::IpAddr::from([192, 0, 2, 1]) {
+            RdnsStatus::Ok
+        } else {
+            RdnsStatus::Nxdomain
+        }),
+        resolved_at: Some(1),
+        ..IpInfo::default()
+    };
+    opened.store.commit_batch(&batch, &mut opened.csv, &mut opened.rows, false, &mut enrich).unwrap();
+    assert_eq!(opened.store.dns_statuses().unwrap(), [("nxdomain".to_string(), 2), ("ok".to_string(), 1)]);
+}
