@@ -199,6 +199,7 @@ struct FileConfig {
     journal: JournalConfig,
     #[serde(default)]
     blocklist: BlocklistConfig,
+    #[serde(default)]
     metrics: MetricsConfig,
 }
 
