@@ -1,8 +1,12 @@
 //! Reverse DNS of attacker addresses: PTR, then forward confirmation (FCrDNS).
 //!
-//! Many lookups run at once (bounded by a semaphore) on a tokio runtime, each bounded by the
-//! per-query timeout, so a slow or dead server costs about `timeout × addresses / concurrency`,
-//! never `timeout × addresses`. Once a query has timed out before the server answered any, the
+//! Many lookups run at once on a tokio runtime, each query bounded by the per-query timeout, so a
+//! slow or dead server costs about `timeout × addresses / concurrency`, never
+//! `timeout × addresses`. `concurrency` PTR queries may be in flight, and beside them as many
+//! forward confirmations (one A or AAAA query each): an address's confirmation gives its PTR slot
+//! to the next address, so a slow server's PTR round trips overlap the forward ones instead of
+//! following them. At most `2 × concurrency` queries are in flight, each on its own UDP socket
+//! (hickory picks a random source port per query), which is what bounds file descriptors. Once a query has timed out before the server answered any, the
 //! rest are not sent: a dead server costs one lookup's time limit (hickory sends a query again
 //! within it, so up to two timeouts), not one per address or per `concurrency` addresses. (A
 //! live server answers some of its first queries within the timeout: they go out together, up
@@ -16,10 +20,11 @@ use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use tokio::sync::Semaphore;
 
 use crate::model::ipinfo::{DnsAnswer, RdnsStatus};
@@ -37,7 +42,7 @@ pub struct DnsOptions {
     pub nameservers: Vec<SocketAddr>,
     /// Per-query time limit.
     pub timeout: Duration,
-    /// Queries in flight at once.
+    /// PTR queries in flight at once; as many forward confirmations may be in flight beside them.
     pub concurrency: usize,
 }
 
@@ -59,7 +64,10 @@ pub const RETRY_DEAD: Duration = Duration::from_secs(30);
 /// A reverse resolver.
 pub struct ReverseResolver {
     resolver: TokioResolver,
+    /// PTR queries in flight.
     slots: Semaphore,
+    /// Forward confirmations in flight: apart, so that they do not hold up the next PTR queries.
+    forward_slots: Semaphore,
     timeout: Duration,
     answered: AtomicBool,
     /// When it was last found dead, in milliseconds after `born` plus one (0: never).
@@ -92,8 +100,9 @@ impl ReverseResolver {
         ropts.attempts = 1;
         ropts.use_hosts_file = ResolveHosts::Never;
         ropts.num_concurrent_reqs = 1;
-        // hickory refuses requests beyond this per connection ("busy"); our semaphore is the limit.
-        ropts.max_active_requests = opts.concurrency.saturating_mul(2).max(32);
+        // hickory refuses requests beyond this per connection ("busy"); our semaphores are the
+        // limit (PTR and forward slots), with room for a query hickory sends again.
+        ropts.max_active_requests = opts.concurrency.saturating_mul(3).max(32);
         ropts.cache_size = 0;
         ropts.try_tcp_on_error = false;
         let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
@@ -103,6 +112,7 @@ impl ReverseResolver {
         Ok(Arc::new(ReverseResolver {
             resolver,
             slots: Semaphore::new(opts.concurrency.max(1)),
+            forward_slots: Semaphore::new(opts.concurrency.max(1)),
             timeout: opts.timeout,
             answered: AtomicBool::new(false),
             dead_at: AtomicU64::new(0),
@@ -117,24 +127,41 @@ impl ReverseResolver {
     }
 
     /// Resolves `ip`'s PTR name and confirms it forward. Never takes much longer than two
-    /// timeouts once a slot is free.
+    /// timeouts once a PTR slot is free, and two more per name once a forward slot is.
     pub async fn resolve(&self, ip: IpAddr) -> DnsAnswer {
-        let Ok(_slot) = self.slots.acquire().await else { return DnsAnswer::failed(RdnsStatus::Error) };
-        if self.is_dead() {
-            return DnsAnswer::failed(RdnsStatus::Timeout);
-        }
+        let ip = ip.to_canonical();
         // Hard bound in case the resolver's own timeout does not fire (e.g. a TCP fallback).
         let limit = self.timeout * 2 + Duration::from_millis(200);
-        let answer = match tokio::time::timeout(limit, self.resolve_inner(ip.to_canonical())).await {
-            Ok(a) => a,
-            Err(_) => DnsAnswer::failed(RdnsStatus::Timeout),
+        let names = {
+            let Ok(_slot) = self.slots.acquire().await else { return DnsAnswer::failed(RdnsStatus::Error) };
+            if self.is_dead() {
+                return DnsAnswer::failed(RdnsStatus::Timeout);
+            }
+            let names = match tokio::time::timeout(limit, self.resolver.reverse_lookup(Name::from(ip))).await {
+                Ok(Ok(lookup)) => Ok(ptr_names(&lookup)),
+                Ok(Err(e)) => Err(classify(&e)),
+                Err(_) => Err(RdnsStatus::Timeout),
+            };
+            if names == Err(RdnsStatus::Timeout) {
+                self.dead_at.store(self.now_ms(), Ordering::Relaxed);
+            } else {
+                self.answered.store(true, Ordering::Relaxed);
+            }
+            match names {
+                Ok(names) => names,
+                Err(status) => return DnsAnswer::failed(status),
+            }
         };
-        if answer.status == RdnsStatus::Timeout {
-            self.dead_at.store(self.now_ms(), Ordering::Relaxed);
-        } else {
-            self.answered.store(true, Ordering::Relaxed);
+        // Answers without a PTR among them (a CNAME to a name without one): the name exists.
+        let Some(first) = names.first() else { return DnsAnswer::failed(RdnsStatus::NoData) };
+        let Ok(_slot) = self.forward_slots.acquire().await else { return DnsAnswer::failed(RdnsStatus::Error) };
+        // Several PTR names: report the first that confirms, else the first.
+        for name in &names {
+            if tokio::time::timeout(limit, self.confirms(name, ip)).await == Ok(true) {
+                return DnsAnswer { hostname: Some(show(name)), status: RdnsStatus::Ok };
+            }
         }
-        answer
+        DnsAnswer { hostname: Some(show(first)), status: RdnsStatus::Unverified }
     }
 
     /// No answer yet, and a query timed out. (Waiting for 32 timeouts let the queries that took
@@ -147,39 +174,33 @@ impl ReverseResolver {
             && self.now_ms() - dead_at < u64::try_from(self.retry_dead.as_millis()).unwrap_or(u64::MAX)
     }
 
-    async fn resolve_inner(&self, ip: IpAddr) -> DnsAnswer {
-        let lookup = match self.resolver.reverse_lookup(Name::from(ip)).await {
-            Ok(l) => l,
-            Err(e) => return DnsAnswer::failed(classify(&e)),
-        };
-        let names: Vec<&Name> = lookup
-            .answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::PTR(ptr) => Some(&ptr.0),
-                _ => None,
-            })
-            .collect();
-        // Answers without a PTR among them (a CNAME to a name without one): the name exists.
-        let Some(first) = names.first() else { return DnsAnswer::failed(RdnsStatus::NoData) };
-        // Several PTR names: report the first that confirms, else the first.
-        for name in &names {
-            if self.confirms(name, ip).await {
-                return DnsAnswer { hostname: Some(show(name)), status: RdnsStatus::Ok };
-            }
-        }
-        DnsAnswer { hostname: Some(show(first)), status: RdnsStatus::Unverified }
-    }
-
-    /// True when `name`'s A/AAAA records include `ip`.
+    /// True when `name`'s A (for IPv4) or AAAA (for IPv6) records include `ip`: one query, of
+    /// the only family that can match.
     async fn confirms(&self, name: &Name, ip: IpAddr) -> bool {
         let mut fqdn = name.clone();
         fqdn.set_fqdn(true);
-        match self.resolver.lookup_ip(fqdn).await {
-            Ok(found) => found.iter().any(|a| a.to_canonical() == ip),
+        let rtype = if ip.is_ipv4() { RecordType::A } else { RecordType::AAAA };
+        match self.resolver.lookup(fqdn, rtype).await {
+            Ok(found) => found.answers().iter().any(|r| match &r.data {
+                RData::A(a) => IpAddr::V4(a.0) == ip,
+                RData::AAAA(a) => IpAddr::V6(a.0) == ip,
+                _ => false,
+            }),
             Err(_) => false,
         }
     }
+}
+
+/// The PTR names of a reverse lookup's answers.
+fn ptr_names(lookup: &Lookup) -> Vec<Name> {
+    lookup
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::PTR(ptr) => Some(ptr.0.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The name as text: labels joined by dots, without the root's dot, every byte made visible
