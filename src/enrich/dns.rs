@@ -105,6 +105,7 @@ impl ReverseResolver {
         ropts.max_active_requests = opts.concurrency.saturating_mul(3).max(32);
         ropts.cache_size = 0;
         ropts.try_tcp_on_error = false;
+        raise_open_files_limit(sockets_needed(opts.concurrency));
         let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
             .with_options(ropts)
             .build()
@@ -191,6 +192,34 @@ impl ReverseResolver {
     }
 }
 
+/// Open files a resolver may need: each query in flight holds a UDP socket of its own, and
+/// hickory sends a query again on a new socket (up to three in all) while a slow server has not
+/// answered: PTR and forward slots, three sockets each, and some room for the rest of the scan.
+fn sockets_needed(concurrency: usize) -> u64 {
+    u64::try_from(concurrency).unwrap_or(u64::MAX).saturating_mul(6).saturating_add(256)
+}
+
+/// Raises the soft limit of open files towards `wanted`, up to the hard limit. A systemd service
+/// gets 1,024 (soft) by default and 524,288 (hard): with the default concurrency, a slow server's
+/// first round of queries and their resends would run out of the former, and every query that
+/// cannot get a socket costs its address an `error`.
+fn raise_open_files_limit(wanted: u64) {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct it is given, which is valid and ours.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 || limit.rlim_cur >= wanted {
+        return;
+    }
+    let raised = libc::rlimit { rlim_cur: wanted.min(limit.rlim_max), rlim_max: limit.rlim_max };
+    // SAFETY: setrlimit only reads the struct it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 || raised.rlim_cur < wanted {
+        tracing::debug!(
+            "open files: soft limit {}, hard {}; {wanted} wanted for reverse DNS",
+            limit.rlim_cur,
+            limit.rlim_max
+        );
+    }
+}
+
 /// The PTR names of a reverse lookup's answers.
 fn ptr_names(lookup: &Lookup) -> Vec<Name> {
     lookup
@@ -245,6 +274,35 @@ mod tests {
             }
         });
         (addr, count)
+    }
+
+    fn open_files_limit() -> libc::rlimit {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit only writes the struct it is given.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        limit
+    }
+
+    #[test]
+    fn the_open_files_limit_is_raised_for_the_sockets_of_the_queries_in_flight() {
+        let before = open_files_limit();
+        let wanted = sockets_needed(384);
+        if before.rlim_max < wanted {
+            return; // Nothing to raise it to here.
+        }
+        // systemd's default soft limit.
+        let low = libc::rlimit { rlim_cur: 1024.min(before.rlim_cur), rlim_max: before.rlim_max };
+        // SAFETY: setrlimit only reads the struct it is given; lowering the soft limit is allowed.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let opts = DnsOptions {
+            nameservers: vec![([127, 0, 0, 1], 9).into()],
+            timeout: Duration::from_secs(1),
+            concurrency: 384,
+        };
+        let _resolver = runtime.block_on(async { ReverseResolver::new(&opts) }).unwrap();
+        assert!(open_files_limit().rlim_cur >= wanted, "soft limit {}", open_files_limit().rlim_cur);
+        assert_eq!(open_files_limit().rlim_max, before.rlim_max);
     }
 
     #[test]
