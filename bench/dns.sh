@@ -6,9 +6,11 @@
 #
 # slow (default): bench/slow-dns.py, every answer after DELAY seconds (default 1), each row must
 # be `ok` (PTR, then the forward confirmation). nxdomain: bench/nxdomain-dns.py, answers at once,
-# each row must be `nxdomain`. CONCURRENCY sets `[dns] concurrency` (default: the built-in one).
-# Each run starts with an empty data directory, so every address is new. Needs a release build
-# (target/release, or $CARGO_TARGET_DIR; BIN=path to time another build).
+# each row must be `nxdomain`. At the end slow-dns.py says how many queries it received, in all
+# runs (hickory sends a query again when its answer is slower than usual). CONCURRENCY sets
+# `[dns] concurrency` (default: the built-in one). Each run starts with an empty data directory,
+# so every address is new. Needs a release build (target/release, or $CARGO_TARGET_DIR; BIN=path
+# to time another build).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/maillogsentinel}"

@@ -8,9 +8,13 @@ A   host-a-b-c-d.example.net. -> a.b.c.d
 anything else (AAAA included) -> NOERROR without records
 
     python3 bench/slow-dns.py [PORT [DELAY_SECONDS]]   # default 5399, 1.0; stop with Ctrl-C
+
+On exit (Ctrl-C, SIGTERM) it prints how many queries it received: a query the client sent again
+before the answer came counts each time.
 """
 import heapq
 import select
+import signal
 import socket
 import sys
 import time
@@ -65,8 +69,16 @@ def answer(query):
     return out
 
 
+def stop(*_):
+    print(f"slow-dns: {received} queries received", file=sys.stderr)
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
 due = []  # (when, sequence, bytes, client)
 seq = 0
+received = 0
 while True:
     wait = max(0.0, due[0][0] - time.monotonic()) if due else None
     readable, _, _ = select.select([sock], [], [], wait)
@@ -76,6 +88,7 @@ while True:
                 query, client = sock.recvfrom(4096)
             except BlockingIOError:
                 break
+            received += 1
             reply = answer(query)
             if reply is not None:
                 seq += 1

@@ -257,7 +257,7 @@ fn a_thousand_slow_lookups_finish_in_under_five_seconds() {
     let server = start_dns();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
-    // 500 in flight: two rounds of one-second answers (the default, 256, needs four).
+    // 500 PTR queries in flight: two rounds of one-second answers (the default, 384, needs three).
     let enricher = enricher_with(&server, &store, 2000, 500);
     let ips: Vec<IpAddr> = (0..1000u32).map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i + 1))).collect();
     let started = Instant::now();
