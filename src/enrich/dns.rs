@@ -105,15 +105,22 @@ impl ReverseResolver {
         ropts.max_active_requests = opts.concurrency.saturating_mul(3).max(32);
         ropts.cache_size = 0;
         ropts.try_tcp_on_error = false;
-        raise_open_files_limit(sockets_needed(opts.concurrency));
+        let open_files = raise_open_files_limit(sockets_needed(opts.concurrency));
+        let slots = slots_within(opts.concurrency, open_files);
+        if slots < opts.concurrency {
+            tracing::warn!(
+                "reverse DNS: {slots} queries in flight instead of {}: {open_files} open files allowed",
+                opts.concurrency
+            );
+        }
         let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
             .with_options(ropts)
             .build()
             .map_err(ResolverError::Build)?;
         Ok(Arc::new(ReverseResolver {
             resolver,
-            slots: Semaphore::new(opts.concurrency.max(1)),
-            forward_slots: Semaphore::new(opts.concurrency.max(1)),
+            slots: Semaphore::new(slots),
+            forward_slots: Semaphore::new(slots),
             timeout: opts.timeout,
             answered: AtomicBool::new(false),
             dead_at: AtomicU64::new(0),
@@ -202,22 +209,33 @@ fn sockets_needed(concurrency: usize) -> u64 {
 /// Raises the soft limit of open files towards `wanted`, up to the hard limit. A systemd service
 /// gets 1,024 (soft) by default and 524,288 (hard): with the default concurrency, a slow server's
 /// first round of queries and their resends would run out of the former, and every query that
-/// cannot get a socket costs its address an `error`.
-fn raise_open_files_limit(wanted: u64) {
+/// cannot get a socket costs its address an `error`. Returns the soft limit now in force
+/// (`u64::MAX` when unknown).
+fn raise_open_files_limit(wanted: u64) -> u64 {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit only writes the struct it is given, which is valid and ours.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 || limit.rlim_cur >= wanted {
-        return;
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return u64::MAX;
+    }
+    if limit.rlim_cur >= wanted {
+        return limit.rlim_cur;
     }
     let raised = libc::rlimit { rlim_cur: wanted.min(limit.rlim_max), rlim_max: limit.rlim_max };
     // SAFETY: setrlimit only reads the struct it is given.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 || raised.rlim_cur < wanted {
-        tracing::debug!(
-            "open files: soft limit {}, hard {}; {wanted} wanted for reverse DNS",
-            limit.rlim_cur,
-            limit.rlim_max
-        );
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return limit.rlim_cur;
     }
+    raised.rlim_cur
+}
+
+/// The slots that fit in `open_files`: fewer than configured when the limit cannot be raised
+/// enough (a hard limit of 1,024), as a query without a socket costs its address an `error`
+/// where waiting for a slot costs time.
+fn slots_within(concurrency: usize, open_files: u64) -> usize {
+    if open_files >= sockets_needed(concurrency) {
+        return concurrency.max(1);
+    }
+    usize::try_from(open_files.saturating_sub(256) / 6).unwrap_or(usize::MAX).clamp(1, concurrency.max(1))
 }
 
 /// The PTR names of a reverse lookup's answers.
@@ -303,6 +321,15 @@ mod tests {
         let _resolver = runtime.block_on(async { ReverseResolver::new(&opts) }).unwrap();
         assert!(open_files_limit().rlim_cur >= wanted, "soft limit {}", open_files_limit().rlim_cur);
         assert_eq!(open_files_limit().rlim_max, before.rlim_max);
+    }
+
+    #[test]
+    fn slots_shrink_to_what_the_open_files_limit_holds() {
+        assert_eq!(slots_within(384, 524_288), 384);
+        assert_eq!(slots_within(384, sockets_needed(384)), 384);
+        assert_eq!(slots_within(384, 1024), 128);
+        assert_eq!(slots_within(384, 100), 1);
+        assert_eq!(slots_within(0, 1024), 1);
     }
 
     #[test]
