@@ -6,8 +6,9 @@
 //! forward confirmations (one A or AAAA query each): an address's confirmation gives its PTR slot
 //! to the next address, so a slow server's PTR round trips overlap the forward ones instead of
 //! following them. At most `2 × concurrency` queries are in flight, each on its own UDP socket
-//! (hickory picks a random source port per query), which is what bounds file descriptors. Once a query has timed out before the server answered any, the
-//! rest are not sent: a dead server costs one lookup's time limit (hickory sends a query again
+//! (hickory picks a random source port per query, and one more per resend): see
+//! `sockets_needed` for the open files this takes. Once a query has timed out before the
+//! server answered any, the rest are not sent: a dead server costs one lookup's time limit (hickory sends a query again
 //! within it, so up to two timeouts), not one per address or per `concurrency` addresses. (A
 //! live server answers some of its first queries within the timeout: they go out together, up
 //! to `concurrency` of them.) A server found dead is asked again [`RETRY_DEAD`] later, since
@@ -109,7 +110,7 @@ impl ReverseResolver {
         let slots = slots_within(opts.concurrency, open_files);
         if slots < opts.concurrency {
             tracing::warn!(
-                "reverse DNS: {slots} queries in flight instead of {}: {open_files} open files allowed",
+                "reverse DNS: {slots} slots instead of `concurrency` {}, as only {open_files} files may be open",
                 opts.concurrency
             );
         }
