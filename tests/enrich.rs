@@ -54,6 +54,10 @@ fn reverse_behaviour(ip: IpAddr) -> Reply {
                 ])),
             )
         }
+        IpAddr::V4(v) if v.octets()[0] == 100 => {
+            let [_, a, b, c] = v.octets();
+            Reply::Ptr(vec![format!("h-{a}-{b}-{c}").into_bytes(), b"pipe".to_vec(), b"example".to_vec()])
+        }
         IpAddr::V6(v) if v == "2001:db8::1".parse::<std::net::Ipv6Addr>().unwrap() => {
             Reply::Ptr(vec![b"v6".to_vec(), b"example".to_vec(), b"org".to_vec()])
         }
@@ -70,11 +74,12 @@ fn forward(name: &str, rtype: RecordType) -> Option<RData> {
         ("slow.example.org", RecordType::A) => a("192.0.2.8"),
         ("forged.example.org", RecordType::A) => a("198.51.100.99"),
         ("v6.example.org", RecordType::AAAA) => Some(RData::AAAA(AAAA("2001:db8::1".parse().unwrap()))),
-        (n, RecordType::A) if n.ends_with(".bulk.example") => {
+        (n, RecordType::A) if n.ends_with(".bulk.example") || n.ends_with(".pipe.example") => {
             let parts: Vec<u8> =
                 n.trim_start_matches("h-").split(['-', '.']).take(3).filter_map(|p| p.parse().ok()).collect();
             let [a, b, c] = parts[..] else { return None };
-            Some(RData::A(A(Ipv4Addr::new(10, a, b, c))))
+            let first = if n.ends_with(".bulk.example") { 10 } else { 100 };
+            Some(RData::A(A(Ipv4Addr::new(first, a, b, c))))
         }
         _ => None,
     }
@@ -252,7 +257,7 @@ fn a_thousand_slow_lookups_finish_in_under_five_seconds() {
     let server = start_dns();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
-    // 500 in flight: two rounds of one-second answers (the default, 256, needs four).
+    // 500 PTR queries in flight: two rounds of one-second answers (the default, 384, needs three).
     let enricher = enricher_with(&server, &store, 2000, 500);
     let ips: Vec<IpAddr> = (0..1000u32).map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i + 1))).collect();
     let started = Instant::now();
@@ -270,6 +275,82 @@ fn a_thousand_slow_lookups_finish_in_under_five_seconds() {
     eprintln!("1,000 lookups with one-second answers, 500 in flight: {took:?}");
     assert_eq!(ok, 1000, "every slow answer arrived and was confirmed");
     assert!(took < Duration::from_secs(5), "1000 lookups took {took:?}");
+}
+
+/// A server that answers every query after `delay` and records the most addresses it held
+/// questions about unanswered at once (an address's PTR and its name's A and AAAA count once:
+/// hickory may ask A and AAAA together, and send a question again).
+fn start_delaying_dns(delay: Duration) -> (SocketAddr, Arc<AtomicUsize>) {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let most = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&most);
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let socket = Arc::new(tokio::net::UdpSocket::from_std(socket).unwrap());
+            let pending: Arc<std::sync::Mutex<HashMap<IpAddr, usize>>> = Arc::default();
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok((n, peer)) = socket.recv_from(&mut buf).await else { continue };
+                let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
+                let Some(q) = query.queries.first() else { continue };
+                let about = match q.query_type {
+                    RecordType::PTR => arpa_to_ip(&q.name),
+                    _ => match forward(&q.name.to_ascii(), RecordType::A) {
+                        Some(RData::A(a)) => Some(IpAddr::V4(a.0)),
+                        _ => None,
+                    },
+                };
+                let Some(about) = about else { continue };
+                {
+                    let mut p = pending.lock().unwrap();
+                    *p.entry(about).or_default() += 1;
+                    seen.fetch_max(p.len(), Ordering::Relaxed);
+                }
+                let (socket, pending) = (Arc::clone(&socket), Arc::clone(&pending));
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let bytes = answer(&query).await;
+                    {
+                        let mut p = pending.lock().unwrap();
+                        if let Some(n) = p.get_mut(&about) {
+                            *n -= 1;
+                            if *n == 0 {
+                                p.remove(&about);
+                            }
+                        }
+                    }
+                    if let Some(bytes) = bytes {
+                        let _ = socket.send_to(&bytes, peer).await;
+                    }
+                });
+            }
+        });
+    });
+    (addr, most)
+}
+
+/// The forward confirmation does not hold a PTR slot: while the first addresses' A queries wait
+/// for their answers, the next addresses' PTR queries are already out, so more addresses have
+/// questions outstanding than `concurrency` (at most twice as many: PTR and forward slots).
+#[test]
+fn forward_confirmations_overlap_the_next_ptr_queries() {
+    let (addr, most) = start_delaying_dns(Duration::from_millis(200));
+    let server = DnsServer { addr, queries: Arc::new(AtomicUsize::new(0)) };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+    let enricher = enricher_with(&server, &store, 2000, 4);
+    let ips: Vec<IpAddr> = (1..=16u8).map(|i| IpAddr::V4(Ipv4Addr::new(100, 64, 0, i))).collect();
+    ips.iter().for_each(|&ip| enricher.submit(ip));
+    for &ip in &ips {
+        let info = enricher.info(ip);
+        assert_eq!(info.rdns_status, Some(RdnsStatus::Ok), "{ip}: {:?}", info.hostname);
+    }
+    let most = most.load(Ordering::Relaxed);
+    assert!(most > 4, "at most {most} addresses outstanding with 4 PTR slots: no pipelining");
+    assert!(most <= 8, "{most} addresses outstanding, more than 4 PTR + 4 forward slots");
 }
 
 #[test]

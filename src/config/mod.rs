@@ -154,8 +154,8 @@ pub struct DnsConfig {
     /// How long one query may take (milliseconds). Default 2000.
     #[serde(deserialize_with = "values::within::<_, _, 1, { u64::MAX }>")]
     pub timeout_ms: u64,
-    /// Queries in flight at once. Default 256, so that a slow server (1 s per answer) costs about
-    /// 4 s per 1,000 new addresses.
+    /// PTR queries in flight at once, and as many forward confirmations beside them. Default 384
+    /// (bench/README.md, "Reverse DNS against a slow resolver").
     #[serde(deserialize_with = "values::within::<_, _, 1, 4096>")]
     pub concurrency: usize,
     /// How long a resolved name is reused before it is asked again (`30m`, `24h`, `7d`, or a bare
@@ -169,7 +169,7 @@ impl Default for DnsConfig {
             enabled: true,
             nameservers: Vec::new(),
             timeout_ms: 2000,
-            concurrency: 256,
+            concurrency: 384,
             cache_ttl: Duration::from_secs(86_400),
         }
     }

@@ -33,7 +33,7 @@ fn keys_are_read() {
 fn geo_and_dns_defaults_and_keys() {
     let c = parse("").unwrap();
     assert!(c.geo.enabled && c.dns.enabled);
-    assert_eq!(c.dns.concurrency, 256);
+    assert_eq!(c.dns.concurrency, 384);
     assert_eq!(c.dns.timeout_ms, 2000);
     assert_eq!(c.dns.cache_ttl.as_secs(), 86400);
     assert_eq!(

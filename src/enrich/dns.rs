@@ -1,9 +1,14 @@
 //! Reverse DNS of attacker addresses: PTR, then forward confirmation (FCrDNS).
 //!
-//! Many lookups run at once (bounded by a semaphore) on a tokio runtime, each bounded by the
-//! per-query timeout, so a slow or dead server costs about `timeout × addresses / concurrency`,
-//! never `timeout × addresses`. Once a query has timed out before the server answered any, the
-//! rest are not sent: a dead server costs one lookup's time limit (hickory sends a query again
+//! Many lookups run at once on a tokio runtime, each query bounded by the per-query timeout, so a
+//! slow or dead server costs about `timeout × addresses / concurrency`, never
+//! `timeout × addresses`. `concurrency` PTR queries may be in flight, and beside them as many
+//! forward confirmations (one A or AAAA query each): an address's confirmation gives its PTR slot
+//! to the next address, so a slow server's PTR round trips overlap the forward ones instead of
+//! following them. At most `2 × concurrency` queries are in flight, each on its own UDP socket
+//! (hickory picks a random source port per query, and one more per resend): see
+//! `sockets_needed` for the open files this takes. Once a query has timed out before the
+//! server answered any, the rest are not sent: a dead server costs one lookup's time limit (hickory sends a query again
 //! within it, so up to two timeouts), not one per address or per `concurrency` addresses. (A
 //! live server answers some of its first queries within the timeout: they go out together, up
 //! to `concurrency` of them.) A server found dead is asked again [`RETRY_DEAD`] later, since
@@ -16,10 +21,11 @@ use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::lookup::Lookup;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use tokio::sync::Semaphore;
 
 use crate::model::ipinfo::{DnsAnswer, RdnsStatus};
@@ -37,7 +43,7 @@ pub struct DnsOptions {
     pub nameservers: Vec<SocketAddr>,
     /// Per-query time limit.
     pub timeout: Duration,
-    /// Queries in flight at once.
+    /// PTR queries in flight at once; as many forward confirmations may be in flight beside them.
     pub concurrency: usize,
 }
 
@@ -59,7 +65,10 @@ pub const RETRY_DEAD: Duration = Duration::from_secs(30);
 /// A reverse resolver.
 pub struct ReverseResolver {
     resolver: TokioResolver,
+    /// PTR queries in flight.
     slots: Semaphore,
+    /// Forward confirmations in flight: apart, so that they do not hold up the next PTR queries.
+    forward_slots: Semaphore,
     timeout: Duration,
     answered: AtomicBool,
     /// When it was last found dead, in milliseconds after `born` plus one (0: never).
@@ -92,17 +101,27 @@ impl ReverseResolver {
         ropts.attempts = 1;
         ropts.use_hosts_file = ResolveHosts::Never;
         ropts.num_concurrent_reqs = 1;
-        // hickory refuses requests beyond this per connection ("busy"); our semaphore is the limit.
-        ropts.max_active_requests = opts.concurrency.saturating_mul(2).max(32);
+        // hickory refuses requests beyond this per connection ("busy"); our semaphores are the
+        // limit (PTR and forward slots), with room for a query hickory sends again.
+        ropts.max_active_requests = opts.concurrency.saturating_mul(3).max(32);
         ropts.cache_size = 0;
         ropts.try_tcp_on_error = false;
+        let open_files = raise_open_files_limit(sockets_needed(opts.concurrency));
+        let slots = slots_within(opts.concurrency, open_files);
+        if slots < opts.concurrency {
+            tracing::warn!(
+                "reverse DNS: {slots} slots instead of `concurrency` {}, as only {open_files} files may be open",
+                opts.concurrency
+            );
+        }
         let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
             .with_options(ropts)
             .build()
             .map_err(ResolverError::Build)?;
         Ok(Arc::new(ReverseResolver {
             resolver,
-            slots: Semaphore::new(opts.concurrency.max(1)),
+            slots: Semaphore::new(slots),
+            forward_slots: Semaphore::new(slots),
             timeout: opts.timeout,
             answered: AtomicBool::new(false),
             dead_at: AtomicU64::new(0),
@@ -117,24 +136,41 @@ impl ReverseResolver {
     }
 
     /// Resolves `ip`'s PTR name and confirms it forward. Never takes much longer than two
-    /// timeouts once a slot is free.
+    /// timeouts once a PTR slot is free, and two more per name once a forward slot is.
     pub async fn resolve(&self, ip: IpAddr) -> DnsAnswer {
-        let Ok(_slot) = self.slots.acquire().await else { return DnsAnswer::failed(RdnsStatus::Error) };
-        if self.is_dead() {
-            return DnsAnswer::failed(RdnsStatus::Timeout);
-        }
+        let ip = ip.to_canonical();
         // Hard bound in case the resolver's own timeout does not fire (e.g. a TCP fallback).
         let limit = self.timeout * 2 + Duration::from_millis(200);
-        let answer = match tokio::time::timeout(limit, self.resolve_inner(ip.to_canonical())).await {
-            Ok(a) => a,
-            Err(_) => DnsAnswer::failed(RdnsStatus::Timeout),
+        let names = {
+            let Ok(_slot) = self.slots.acquire().await else { return DnsAnswer::failed(RdnsStatus::Error) };
+            if self.is_dead() {
+                return DnsAnswer::failed(RdnsStatus::Timeout);
+            }
+            let names = match tokio::time::timeout(limit, self.resolver.reverse_lookup(Name::from(ip))).await {
+                Ok(Ok(lookup)) => Ok(ptr_names(&lookup)),
+                Ok(Err(e)) => Err(classify(&e)),
+                Err(_) => Err(RdnsStatus::Timeout),
+            };
+            if names == Err(RdnsStatus::Timeout) {
+                self.dead_at.store(self.now_ms(), Ordering::Relaxed);
+            } else {
+                self.answered.store(true, Ordering::Relaxed);
+            }
+            match names {
+                Ok(names) => names,
+                Err(status) => return DnsAnswer::failed(status),
+            }
         };
-        if answer.status == RdnsStatus::Timeout {
-            self.dead_at.store(self.now_ms(), Ordering::Relaxed);
-        } else {
-            self.answered.store(true, Ordering::Relaxed);
+        // Answers without a PTR among them (a CNAME to a name without one): the name exists.
+        let Some(first) = names.first() else { return DnsAnswer::failed(RdnsStatus::NoData) };
+        let Ok(_slot) = self.forward_slots.acquire().await else { return DnsAnswer::failed(RdnsStatus::Error) };
+        // Several PTR names: report the first that confirms, else the first.
+        for name in &names {
+            if tokio::time::timeout(limit, self.confirms(name, ip)).await == Ok(true) {
+                return DnsAnswer { hostname: Some(show(name)), status: RdnsStatus::Ok };
+            }
         }
-        answer
+        DnsAnswer { hostname: Some(show(first)), status: RdnsStatus::Unverified }
     }
 
     /// No answer yet, and a query timed out. (Waiting for 32 timeouts let the queries that took
@@ -147,39 +183,72 @@ impl ReverseResolver {
             && self.now_ms() - dead_at < u64::try_from(self.retry_dead.as_millis()).unwrap_or(u64::MAX)
     }
 
-    async fn resolve_inner(&self, ip: IpAddr) -> DnsAnswer {
-        let lookup = match self.resolver.reverse_lookup(Name::from(ip)).await {
-            Ok(l) => l,
-            Err(e) => return DnsAnswer::failed(classify(&e)),
-        };
-        let names: Vec<&Name> = lookup
-            .answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::PTR(ptr) => Some(&ptr.0),
-                _ => None,
-            })
-            .collect();
-        // Answers without a PTR among them (a CNAME to a name without one): the name exists.
-        let Some(first) = names.first() else { return DnsAnswer::failed(RdnsStatus::NoData) };
-        // Several PTR names: report the first that confirms, else the first.
-        for name in &names {
-            if self.confirms(name, ip).await {
-                return DnsAnswer { hostname: Some(show(name)), status: RdnsStatus::Ok };
-            }
-        }
-        DnsAnswer { hostname: Some(show(first)), status: RdnsStatus::Unverified }
-    }
-
-    /// True when `name`'s A/AAAA records include `ip`.
+    /// True when `name`'s A (for IPv4) or AAAA (for IPv6) records include `ip`: one query, of
+    /// the only family that can match.
     async fn confirms(&self, name: &Name, ip: IpAddr) -> bool {
         let mut fqdn = name.clone();
         fqdn.set_fqdn(true);
-        match self.resolver.lookup_ip(fqdn).await {
-            Ok(found) => found.iter().any(|a| a.to_canonical() == ip),
+        let rtype = if ip.is_ipv4() { RecordType::A } else { RecordType::AAAA };
+        match self.resolver.lookup(fqdn, rtype).await {
+            Ok(found) => found.answers().iter().any(|r| match &r.data {
+                RData::A(a) => IpAddr::V4(a.0) == ip,
+                RData::AAAA(a) => IpAddr::V6(a.0) == ip,
+                _ => false,
+            }),
             Err(_) => false,
         }
     }
+}
+
+/// Open files a resolver may need: each query in flight holds a UDP socket of its own, and
+/// hickory sends a query again on a new socket (up to three in all) while a slow server has not
+/// answered: PTR and forward slots, three sockets each, and some room for the rest of the scan.
+fn sockets_needed(concurrency: usize) -> u64 {
+    u64::try_from(concurrency).unwrap_or(u64::MAX).saturating_mul(6).saturating_add(256)
+}
+
+/// Raises the soft limit of open files towards `wanted`, up to the hard limit. A systemd service
+/// gets 1,024 (soft) by default and 524,288 (hard): with the default concurrency, a slow server's
+/// first round of queries and their resends would run out of the former, and every query that
+/// cannot get a socket costs its address an `error`. Returns the soft limit now in force
+/// (`u64::MAX` when unknown).
+fn raise_open_files_limit(wanted: u64) -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct it is given, which is valid and ours.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return u64::MAX;
+    }
+    if limit.rlim_cur >= wanted {
+        return limit.rlim_cur;
+    }
+    let raised = libc::rlimit { rlim_cur: wanted.min(limit.rlim_max), rlim_max: limit.rlim_max };
+    // SAFETY: setrlimit only reads the struct it is given.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        return limit.rlim_cur;
+    }
+    raised.rlim_cur
+}
+
+/// The slots that fit in `open_files`: fewer than configured when the limit cannot be raised
+/// enough (a hard limit of 1,024), as a query without a socket costs its address an `error`
+/// where waiting for a slot costs time.
+fn slots_within(concurrency: usize, open_files: u64) -> usize {
+    if open_files >= sockets_needed(concurrency) {
+        return concurrency.max(1);
+    }
+    usize::try_from(open_files.saturating_sub(256) / 6).unwrap_or(usize::MAX).clamp(1, concurrency.max(1))
+}
+
+/// The PTR names of a reverse lookup's answers.
+fn ptr_names(lookup: &Lookup) -> Vec<Name> {
+    lookup
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::PTR(ptr) => Some(ptr.0.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The name as text: labels joined by dots, without the root's dot, every byte made visible
@@ -224,6 +293,44 @@ mod tests {
             }
         });
         (addr, count)
+    }
+
+    fn open_files_limit() -> libc::rlimit {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit only writes the struct it is given.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        limit
+    }
+
+    #[test]
+    fn the_open_files_limit_is_raised_for_the_sockets_of_the_queries_in_flight() {
+        let before = open_files_limit();
+        let wanted = sockets_needed(384);
+        if before.rlim_max < wanted {
+            return; // Nothing to raise it to here.
+        }
+        // systemd's default soft limit.
+        let low = libc::rlimit { rlim_cur: 1024.min(before.rlim_cur), rlim_max: before.rlim_max };
+        // SAFETY: setrlimit only reads the struct it is given; lowering the soft limit is allowed.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &low) }, 0);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let opts = DnsOptions {
+            nameservers: vec![([127, 0, 0, 1], 9).into()],
+            timeout: Duration::from_secs(1),
+            concurrency: 384,
+        };
+        let _resolver = runtime.block_on(async { ReverseResolver::new(&opts) }).unwrap();
+        assert!(open_files_limit().rlim_cur >= wanted, "soft limit {}", open_files_limit().rlim_cur);
+        assert_eq!(open_files_limit().rlim_max, before.rlim_max);
+    }
+
+    #[test]
+    fn slots_shrink_to_what_the_open_files_limit_holds() {
+        assert_eq!(slots_within(384, 524_288), 384);
+        assert_eq!(slots_within(384, sockets_needed(384)), 384);
+        assert_eq!(slots_within(384, 1024), 128);
+        assert_eq!(slots_within(384, 100), 1);
+        assert_eq!(slots_within(0, 1024), 1);
     }
 
     #[test]
