@@ -13,6 +13,7 @@
 //! | 6 | a report could not be sent (it was kept in the data directory and is sent again next time) |
 
 mod blocklist;
+pub mod docs;
 mod geo;
 mod report;
 mod scan;
