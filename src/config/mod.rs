@@ -11,6 +11,7 @@
 //! file, line and key, rather than half-way through a scan, and no consumer carries a fallback for
 //! a value that "cannot" be wrong.
 
+pub mod alerts;
 pub mod duration;
 pub mod email;
 pub mod geo;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
+pub use self::alerts::AlertsConfig;
 pub use self::duration::{Duration, DurationError};
 pub use self::email::{AddressError, EmailConfig, EmailTransport, SmtpSecurity};
 pub use self::geo::{DEFAULT_ASN_URLS, DEFAULT_COUNTRY_URLS, DEFAULT_GEO_DIR, GeoConfig, OneOrMany};
@@ -67,6 +69,8 @@ pub struct Config {
     pub blocklist: BlocklistConfig,
     /// `[metrics]` settings: the Prometheus textfile.
     pub metrics: MetricsConfig,
+    /// `[alerts]` settings: rules and channels of alerts.
+    pub alerts: AlertsConfig,
     /// Whether `logs` was set in the file (rather than defaulted): with the journal enabled and
     /// no `logs`, only the journal is read.
     pub logs_set: bool,
@@ -201,6 +205,8 @@ struct FileConfig {
     blocklist: BlocklistConfig,
     #[serde(default)]
     metrics: MetricsConfig,
+    #[serde(default)]
+    alerts: AlertsConfig,
 }
 
 /// A configuration that cannot be used; the message names the file and, when it can, the line
@@ -321,6 +327,7 @@ impl Config {
                 "set either `password` or `password_file`, not both".into(),
             ));
         }
+        file.alerts.check().map_err(|(key, message)| value_error(key, message))?;
         Ok(Config {
             file: path.map(Path::to_path_buf),
             data_dir,
@@ -336,6 +343,7 @@ impl Config {
             journal: file.journal,
             blocklist: file.blocklist,
             metrics: file.metrics,
+            alerts: file.alerts,
             logs_set,
         })
     }
