@@ -4,13 +4,16 @@
 //! [`source`] (files, rotation, decompression) → [`parse`] (syslog header, Postfix, Dovecot) →
 //! [`correlate`] (one attempt logged by several daemons counts once) → [`enrich`] (country, AS,
 //! reverse DNS) → [`store`] (SQLite, CSV, checkpoints, history) → [`report`] (statistics, text,
-//! HTML, JSON) → [`export`] (blocklists for nftables and ipset, the Prometheus textfile) → [`deliver`] (SMTP, sendmail), with [`cli`] and [`config`] at the edge.
+//! HTML, JSON) → [`export`] (blocklists for nftables and ipset, the Prometheus textfile) → [`alert`] (rules
+//! evaluated as events are stored, queued in the store's outbox) → [`deliver`] (SMTP, sendmail,
+//! webhooks), with [`cli`] and [`config`] at the edge.
 //! [`scan`] wires the scan stages together and [`watch`] keeps a scan going as the logs grow; [`model`] holds the types they share and [`text`] makes
 //! attacker-controlled text safe to show.
 
 // Unit tests link the dev-dependencies, which only the integration tests use.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod correlate;

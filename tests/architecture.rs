@@ -29,6 +29,9 @@ const LAYERS: &[&[&str]] = &[
     &["report"],
     // Files for other tools (the blocklist, the Prometheus textfile), from the store and the report's rules.
     &["export"],
+    // Alert rules evaluated on the events of each commit, queued in the store's outbox.
+    &["alert"],
+    // Sends what the layers above made: reports by email, alerts by email and webhook.
     &["deliver"],
     // Wires the stages of a scan...
     &["scan"],

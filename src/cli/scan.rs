@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{EXIT_JOURNAL, EXIT_LOCKED, EXIT_PARTIAL, EXIT_STORE, thousands};
 use crate::config::{Config, Zone};
+use crate::deliver::outbox::Channels;
 use crate::enrich::EnrichOptions;
 use crate::scan::{ScanError, ScanOptions, Summary};
 use crate::source::journal::JournalQuery;
@@ -78,6 +79,7 @@ impl Sources {
             progress: false,
             scan: config.scan.clone(),
             metrics: config.metrics.textfile.clone(),
+            alerts: std::sync::Arc::new(Channels { alerts: config.alerts.clone(), email: config.email.clone() }),
         }
     }
 }
@@ -168,6 +170,16 @@ pub fn summary_line(s: &Summary) -> String {
             counted(s.held_back as u64, "line")
         ));
     }
+    if s.alerts_queued > 0 || s.delivered.as_ref().is_some_and(|d| d.sent + d.retrying + d.dropped > 0) {
+        let d = s.delivered.clone().unwrap_or_default();
+        line.push_str(&format!(", {} queued, {} delivered", counted(s.alerts_queued, "alert"), thousands(d.sent)));
+        if d.retrying > 0 {
+            line.push_str(&format!(", {} waiting for a retry", thousands(d.retrying)));
+        }
+        if d.dropped > 0 {
+            line.push_str(&format!(", {} dropped", thousands(d.dropped)));
+        }
+    }
     if !s.problems.is_empty() {
         line.push_str(&format!(", {} (see above)", counted(s.problems.len() as u64, "problem")));
     }
@@ -189,6 +201,6 @@ pub(super) fn summary_counts(s: &Summary) -> String {
 }
 
 /// `3 failed logins`, `1 failed login`.
-fn counted(n: u64, noun: &str) -> String {
+pub(super) fn counted(n: u64, noun: &str) -> String {
     format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
 }

@@ -88,5 +88,19 @@ impl Observer for Printer {
         if a.failures + a.successes + a.backend_errors + a.uncounted > 0 {
             eprintln!("maillogsentinel: {}", summary_counts(summary));
         }
+        if summary.alerts_queued > 0 {
+            eprintln!("maillogsentinel: {} queued", super::scan::counted(summary.alerts_queued, "alert"));
+        }
+    }
+
+    fn deliveries(&self) -> Box<dyn Fn(&crate::deliver::outbox::Round) + Send> {
+        Box::new(|round| {
+            for e in &round.errors {
+                eprintln!("maillogsentinel: warning: {e}");
+            }
+            if round.sent > 0 {
+                eprintln!("maillogsentinel: {} delivered", super::scan::counted(round.sent, "alert"));
+            }
+        })
     }
 }

@@ -280,7 +280,10 @@ impl AlertsConfig {
                 ));
             }
             if r.kind != RuleKindConfig::Honeypot && !r.usernames.is_empty() {
-                return Err(("alerts.rule.usernames", format!("rule {:?}: only honeypot rules take usernames", r.name)));
+                return Err((
+                    "alerts.rule.usernames",
+                    format!("rule {:?}: only honeypot rules take usernames", r.name),
+                ));
             }
             if r.kind != RuleKindConfig::Threshold && r.per != Per::Ip {
                 return Err(("alerts.rule.per", format!("rule {:?}: only threshold rules take per", r.name)));

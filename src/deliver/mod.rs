@@ -2,6 +2,8 @@
 //! ([`smtp`]) or the local MTA ([`sendmail`]). Which periods were sent is kept in the store
 //! ([`crate::store::sends`]), so that a failed or missed day is sent later instead of skipped.
 
+pub mod alert;
+pub mod outbox;
 pub mod sendmail;
 pub mod smtp;
 

@@ -32,6 +32,7 @@ use jiff::tz::TimeZone;
 
 use crate::config::ScanConfig;
 use crate::correlate::Correlator;
+use crate::deliver::outbox::Channels;
 use crate::enrich::{EnrichOptions, Enricher};
 use crate::model::symbols::Symbols;
 use crate::source::journal::{JournalError, JournalQuery};
@@ -74,6 +75,9 @@ pub struct ScanOptions {
     pub journal: Option<JournalQuery>,
     /// The Prometheus textfile to rewrite after every pass, if any (`[metrics] textfile`).
     pub metrics: Option<PathBuf>,
+    /// The alert rules and their channels (`[alerts]`, with `[email]` for email channels);
+    /// without rules, nothing is evaluated.
+    pub alerts: Arc<Channels>,
 }
 
 /// What a scan did.
@@ -102,6 +106,10 @@ pub struct Summary {
     pub held_back: usize,
     /// Degraded but finished: e.g. no geolocation database, DNS unusable (exit code unchanged).
     pub warnings: Vec<String>,
+    /// Alert messages queued by this scan or pass (one per alert, whatever its channels).
+    pub alerts_queued: u64,
+    /// What the deliveries of a `scan` did (`watch` delivers on a thread of its own).
+    pub delivered: Option<crate::deliver::outbox::Round>,
 }
 
 /// Problems that stop the whole scan. Everything committed before stays committed.
@@ -141,6 +149,7 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     let mut summary = Summary::default();
     let mut session = Session::open(opts.clone(), None, &mut summary)?;
     session.pass(&mut summary)?;
+    session.deliver(&mut summary);
     session.close(&summary)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -218,13 +227,25 @@ impl Session {
         summary.warnings.extend(warnings);
         summary.warnings.extend(geo_missing_news(&enricher, &store));
         let rows = RowFormatter::new(opts.timezone.clone());
+        let mut store = store;
+        let alerts = if opts.alerts.alerts.enabled() {
+            let now = jiff::Timestamp::now().as_second();
+            let probes = opts.scan.invalid_mechanism_is_intrusion;
+            store.keep_stored(true);
+            Some(
+                crate::alert::Engine::open(&opts.alerts.alerts, &opts.server_name, probes, &store, now)
+                    .map_err(store_err)?,
+            )
+        } else {
+            None
+        };
         let opts = Arc::new(opts);
         let scanner = Scanner::new(Arc::clone(&opts), correlator, symbols, Arc::new(enricher), interrupt);
         Ok(Session {
             opts,
             _lock: lock,
             store_path,
-            sink: Some(Sink { store, csv, rows }),
+            sink: Some(Sink { store, csv, rows, alerts }),
             scanner,
             seen: None,
             journal_seen: None,
@@ -326,6 +347,7 @@ impl Session {
         {
             // Nothing changed and nothing waits for its release: a quiet watch commits nothing.
             self.sink = Some(sink);
+            self.flush_alerts(summary)?;
             self.write_metrics(summary);
             return Ok(());
         }
@@ -349,8 +371,43 @@ impl Session {
         }
         summary.added += added;
         self.sink = Some(sink);
+        self.flush_alerts(summary)?;
         self.write_metrics(summary);
         Ok(())
+    }
+
+    /// Queues the digests whose quiet period is over, and counts what the pass queued.
+    fn flush_alerts(&mut self, summary: &mut Summary) -> Result<(), ScanError> {
+        let Some(sink) = &mut self.sink else { return Ok(()) };
+        let Some(engine) = &mut sink.alerts else { return Ok(()) };
+        let now = jiff::Timestamp::now().as_second();
+        let flushed = engine
+            .flush_due(&sink.store, now)
+            .map_err(|source| ScanError::Store { path: self.store_path.clone(), source })?;
+        summary.alerts_queued += flushed.queued + engine.take_queued();
+        Ok(())
+    }
+
+    /// The store file: `watch` delivers the alerts on a connection of its own.
+    pub fn store_path(&self) -> &std::path::Path {
+        &self.store_path
+    }
+
+    /// Delivers the alerts due, for `scan`: waits for a retry due within seconds, for half a
+    /// minute at most; what is left is delivered by the next run. A failure is a warning: the
+    /// events are stored, and the alert is kept for the next try.
+    pub fn deliver(&mut self, summary: &mut Summary) {
+        let Some(sink) = &self.sink else { return };
+        if self.opts.alerts.alerts.channels.is_empty() {
+            return;
+        }
+        match crate::deliver::outbox::deliver_for_scan(&sink.store, &self.opts.alerts, Duration::from_secs(30)) {
+            Ok(round) => {
+                summary.warnings.extend(round.errors.iter().cloned());
+                summary.delivered = Some(round);
+            }
+            Err(e) => summary.warnings.push(format!("alerts not delivered: cannot read the outbox: {e}")),
+        }
     }
 
     /// Rewrites the Prometheus textfile, if one is configured. Also after a quiet pass: its

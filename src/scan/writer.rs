@@ -5,6 +5,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use crate::alert::Engine;
 use crate::enrich::Enricher;
 use crate::model::event::KeyedEvent;
 use crate::store::csv::{IntrusionCsv, RowFormatter};
@@ -26,6 +27,8 @@ pub struct Sink {
     pub csv: IntrusionCsv,
     /// Formats the CSV rows; it has learnt the texts of the batches sent so far.
     pub rows: RowFormatter,
+    /// The alert rules, evaluated on each batch's new events before it is committed.
+    pub alerts: Option<Engine>,
 }
 
 /// The writer thread's handle.
@@ -50,7 +53,7 @@ impl Writer {
         probes_count: bool,
         enricher: Arc<Enricher>,
     ) -> std::io::Result<Writer> {
-        let Sink { mut store, mut csv, mut rows } = sink;
+        let Sink { mut store, mut csv, mut rows, mut alerts } = sink;
         let (tx, rx): (Sender<Batch>, Receiver<Batch>) = bounded(QUEUE);
         let (give_back, recycled) = bounded(QUEUE + 1);
         let checkpoints =
@@ -70,7 +73,25 @@ impl Writer {
                     c.request();
                 }
                 let mut enrich = |ip| enricher.info(ip);
-                added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count, &mut enrich)?;
+                match &mut alerts {
+                    None => added += store.commit_batch(&batch, &mut csv, &mut rows, probes_count, &mut enrich)?,
+                    Some(engine) => {
+                        added += store.store_batch(&batch, &mut csv, &mut rows, probes_count, &mut enrich)?;
+                        // The alerts are queued in the transaction of the events that raised them.
+                        let now = jiff::Timestamp::now().as_second();
+                        let evaluated = store
+                            .stored_records()
+                            .collect::<Result<Vec<_>, _>>()
+                            .and_then(|events| engine.evaluate(&store, &events, &mut enrich, now));
+                        if let Err(e) = evaluated {
+                            store.rollback_open();
+                            return Err(CommitError::Store(e));
+                        }
+                        if !batch.keep_open {
+                            store.commit_open(&mut csv)?;
+                        }
+                    }
+                }
                 uncommitted += batch.outputs.len();
                 if !batch.keep_open {
                     checkpoint_due = uncommitted >= CHECKPOINT_AFTER;
@@ -81,7 +102,7 @@ impl Writer {
                 let _ = give_back.try_send(outputs);
             }
             drop(checkpoints);
-            Ok((added, Sink { store, csv, rows }))
+            Ok((added, Sink { store, csv, rows, alerts }))
         })?;
         Ok(Writer { tx: Some(tx), recycled, handle })
     }

@@ -87,6 +87,26 @@ impl Store {
         mechanism_probes_count: bool,
         enrich: &mut dyn FnMut(IpAddr) -> IpInfo,
     ) -> std::result::Result<Added, CommitError> {
+        let added = self.store_batch(batch, csv, rows, mechanism_probes_count, enrich)?;
+        if !batch.keep_open {
+            self.commit_open(csv)?;
+        }
+        Ok(added)
+    }
+
+    /// [`Store::commit_batch`] without the commit: the transaction stays open, with the batch's
+    /// new events readable in it ([`Store::stored_records`]), for what must be committed with
+    /// them (the alerts they raise). [`Store::commit_open`] commits it, [`Store::rollback_open`]
+    /// drops it.
+    pub fn store_batch(
+        &mut self,
+        batch: &Batch,
+        csv: &mut csv::IntrusionCsv,
+        rows: &mut csv::RowFormatter,
+        mechanism_probes_count: bool,
+        enrich: &mut dyn FnMut(IpAddr) -> IpInfo,
+    ) -> std::result::Result<Added, CommitError> {
+        self.stored.clear();
         if self.conn.is_autocommit() {
             self.conn.execute_batch("BEGIN")?;
         }
@@ -125,6 +145,9 @@ impl Store {
             };
             if !new.add(tx, &mut self.keys, row)? {
                 continue;
+            }
+            if self.collect_stored {
+                self.stored.push(row);
             }
             let n = u64::from(row.count);
             totals.add(&row);
@@ -190,13 +213,42 @@ impl Store {
             self.keys.written(id, &header);
         }
         csv.write(rows.rows()).map_err(|e| csv_error(csv, e))?;
-        if !batch.keep_open {
-            csv.sync().map_err(|e| csv_error(csv, e))?;
-            meta_set(tx, "csv_len", csv.len() as i64)?;
-            tx.execute_batch("COMMIT")?;
-        }
         rollback.armed = false;
         Ok(added)
+    }
+
+    /// Commits the transaction [`Store::store_batch`] left open, once the CSV's rows are on disk.
+    /// On an error, the transaction is rolled back.
+    pub fn commit_open(&mut self, csv: &mut csv::IntrusionCsv) -> std::result::Result<(), CommitError> {
+        let mut rollback = Rollback { conn: &self.conn, armed: true };
+        if !self.conn.is_autocommit() {
+            csv.sync().map_err(|e| csv_error(csv, e))?;
+            meta_set(rollback.conn, "csv_len", csv.len() as i64)?;
+            rollback.conn.execute_batch("COMMIT")?;
+        }
+        rollback.armed = false;
+        Ok(())
+    }
+
+    /// Drops what the open transaction holds (after a failure of what was to be committed with
+    /// it). The store takes no more batches, as after a failed commit.
+    pub fn rollback_open(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+
+    /// Whether [`Store::store_batch`] keeps the events it stores for [`Store::stored_records`]
+    /// (off by default: a scan without alerts has no use for them).
+    pub fn keep_stored(&mut self, on: bool) {
+        self.collect_stored = on;
+        self.stored.clear();
+    }
+
+    /// The events the last [`Store::store_batch`] stored (not those it found already stored),
+    /// in the batch's order, when [`Store::keep_stored`] is on.
+    pub fn stored_records(&self) -> impl Iterator<Item = Result<EventRecord>> + '_ {
+        self.stored.iter().map(EventRecord::from_row)
     }
 
     /// Stores events whose texts are already stored (their ids from [`Store::intern_texts`]), as

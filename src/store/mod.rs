@@ -18,6 +18,7 @@
 //! are kept by `sources`, the journals' cursors by [`journal`], the running totals of stored
 //! attempts (for counters) by `totals`.
 
+pub mod alerts;
 mod blocks;
 mod commit;
 mod correlation;
@@ -126,6 +127,10 @@ pub struct Store {
     new_events: blocks::NewEvents,
     /// What this store has written to the history tables.
     history: history::Written,
+    /// Whether `stored` is filled.
+    collect_stored: bool,
+    /// The rows the last batch stored, for the alerts (see [`Store::keep_stored`]).
+    stored: Vec<blocks::Row>,
 }
 
 impl Store {
@@ -150,6 +155,7 @@ impl Store {
         conn.execute_batch(blocks::SCHEMA)?;
         conn.execute_batch(correlation::SCHEMA)?;
         conn.execute_batch(journal::SCHEMA)?;
+        conn.execute_batch(alerts::SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
             None => meta_set(&conn, "schema_version", schema::SCHEMA_VERSION)?,
@@ -173,6 +179,8 @@ impl Store {
             block_buf: Vec::new(),
             new_events: blocks::NewEvents::default(),
             history: history::Written::default(),
+            collect_stored: false,
+            stored: Vec::new(),
         }
     }
 

@@ -31,6 +31,12 @@ impl TextId {
     pub fn number(self) -> i64 {
         self.0
     }
+
+    /// The id whose [`TextId::number`] is `n`: only meaningful for the store that gave it out
+    /// (the alerts keep their subjects' ids in the same store).
+    pub fn from_number(n: i64) -> TextId {
+        TextId(n)
+    }
 }
 
 /// A client address as one number: IPv6 as itself, IPv4 as its IPv4-mapped IPv6 form. Stored
@@ -138,7 +144,7 @@ impl EventRecord {
 
     /// The record of a decoded block row; an error for codes this build does not know (it
     /// writes no others, and refuses stores of newer schemas).
-    fn from_row(r: &blocks::Row) -> Result<EventRecord> {
+    pub(super) fn from_row(r: &blocks::Row) -> Result<EventRecord> {
         // `Reason::ALL` is in code order: found by place, not searched (this runs for every event
         // a report reads).
         let reason = Reason::ALL.get(usize::from(r.reason).wrapping_sub(1)).copied().filter(|x| x.code() == r.reason);

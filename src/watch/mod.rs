@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
 
+use crate::deliver::outbox::{Dispatcher, Round};
 use crate::scan::{ScanError, ScanOptions, Session, Summary};
 
 /// How often the logs are looked at when nothing woke the loop.
@@ -35,6 +36,15 @@ pub enum Control {
 pub trait Observer {
     /// A pass ended; `summary` holds what it did (problems already seen are not repeated).
     fn pass(&mut self, summary: &Summary);
+
+    /// What tells how the alerts' deliveries went; they run on a thread of their own.
+    fn deliveries(&self) -> Box<dyn Fn(&Round) + Send> {
+        Box::new(|round: &Round| {
+            for e in &round.errors {
+                tracing::warn!("{e}");
+            }
+        })
+    }
 }
 
 /// Watches the logs of `opts` until told to stop; returns once what was read is committed.
@@ -56,11 +66,30 @@ pub fn run(
             opts.logs.iter().map(|l| std::path::absolute(l).unwrap_or_else(|_| l.clone())).collect();
         let journal_dirs = opts.journal.as_ref().map(crate::source::journal::journal_dirs).unwrap_or_default();
         let (changes, watcher) = watch_dirs(&logs, &journal_dirs);
+        // Alerts go out on a thread of their own: a receiver that hangs until its timeout must
+        // not hold back the reading of the logs. Started before the first pass, it delivers
+        // what an earlier run left queued.
+        let dispatcher = if opts.alerts.alerts.channels.is_empty() {
+            None
+        } else {
+            match Dispatcher::start(session.store_path(), Arc::clone(&opts.alerts), observer.deliveries()) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    tracing::warn!("alerts are not delivered: cannot start their thread: {e}");
+                    None
+                }
+            }
+        };
         let mut shown = Shown::default();
         let next = loop {
             let started = Instant::now();
             session.pass(&mut summary)?;
             summary.elapsed = started.elapsed();
+            if summary.alerts_queued > 0
+                && let Some(d) = &dispatcher
+            {
+                d.kick();
+            }
             shown.filter(&mut summary);
             observer.pass(&summary);
             summary = Summary::default();
@@ -74,6 +103,7 @@ pub fn run(
             }
         };
         drop(watcher);
+        drop(dispatcher);
         session.close(&summary)?;
         match next {
             None => return Ok(()),

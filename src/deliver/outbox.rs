@@ -1,0 +1,227 @@
+//! Delivering the alerts' outbox: each pending message through its channel, until it is sent or
+//! too old.
+//!
+//! A failure (connection refused, a timeout, HTTP 5xx, 429, an SMTP error) is tried again after
+//! a backoff that doubles from 1 s to 15 min, or after the receiver's `Retry-After` when it gave
+//! one; a refusal that retrying will not cure as is (HTTP 401, 404: a wrong token or URL) waits
+//! at least 5 min, so that fixing the configuration is enough. A message older than
+//! `[alerts] give_up_after` is given up and shows as dropped (`alerts`, the daily report).
+//! Channels are served side by side, so that a receiver that hangs until the timeout does not
+//! hold back the others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::alert::{Outcome, send};
+use crate::config::EmailConfig;
+use crate::config::alerts::AlertsConfig;
+use crate::store::alerts::Queued;
+use crate::store::{Result, Store};
+
+/// The longest wait between two tries.
+const MAX_BACKOFF: i64 = 15 * 60;
+/// The shortest wait after a refusal.
+const REFUSED_BACKOFF: i64 = 5 * 60;
+
+/// What a round of deliveries did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Messages delivered.
+    pub sent: u64,
+    /// Messages that failed and wait for another try.
+    pub retrying: u64,
+    /// Messages given up.
+    pub dropped: u64,
+    /// What went wrong, one line per failure (`channel NAME: ...`).
+    pub errors: Vec<String>,
+}
+
+/// The settings a delivery needs.
+#[derive(Clone, Debug)]
+pub struct Channels {
+    /// `[alerts]`: the channels and `give_up_after`.
+    pub alerts: AlertsConfig,
+    /// `[email]`, for email channels.
+    pub email: EmailConfig,
+}
+
+/// Sends every pending message due by `now` (Unix seconds) and records how it went.
+pub fn deliver_due(store: &Store, channels: &Channels, now: i64) -> Result<Round> {
+    let mut round = Round::default();
+    let give_up = now - channels.alerts.give_up_after.as_secs_i64();
+    let mut by_channel: Vec<(String, Vec<Queued>)> = Vec::new();
+    for q in store.due_alerts(now)? {
+        if q.created < give_up {
+            let why = format!(
+                "not delivered within give_up_after ({}){}",
+                channels.alerts.give_up_after,
+                q.error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default()
+            );
+            store.alert_dropped(q.id, now, &why)?;
+            round.dropped += 1;
+            round.errors.push(format!("channel {}: alert {} dropped: {why}", q.channel, q.alert.rule));
+            continue;
+        }
+        if channels.alerts.channel(&q.channel).is_none() {
+            let why = "its channel is no longer configured";
+            store.alert_dropped(q.id, now, why)?;
+            round.dropped += 1;
+            round.errors.push(format!("channel {}: alert {} dropped: {why}", q.channel, q.alert.rule));
+            continue;
+        }
+        match by_channel.iter_mut().find(|(c, _)| *c == q.channel) {
+            Some((_, list)) => list.push(q),
+            None => by_channel.push((q.channel.clone(), vec![q])),
+        }
+    }
+    if by_channel.is_empty() {
+        return Ok(round);
+    }
+    let (tx, rx) = crossbeam_channel::unbounded::<(Queued, Outcome)>();
+    std::thread::scope(|scope| -> Result<()> {
+        for (name, list) in by_channel {
+            let tx = tx.clone();
+            let Some(channel) = channels.alerts.channel(&name) else { continue };
+            let email = &channels.email;
+            scope.spawn(move || {
+                for q in list {
+                    let outcome = send(channel, email, &q.alert);
+                    let failed = !matches!(outcome, Outcome::Delivered);
+                    if tx.send((q, outcome)).is_err() {
+                        return;
+                    }
+                    // A receiver that refuses one message will refuse the next: leave them for
+                    // the next round, after the backoff.
+                    if failed {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Recorded as they come, so that a crash loses the record of one delivery at most.
+        for (q, outcome) in rx {
+            let done = jiff::Timestamp::now().as_second().max(now);
+            match outcome {
+                Outcome::Delivered => {
+                    store.alert_sent(q.id, done)?;
+                    round.sent += 1;
+                }
+                Outcome::Retry { after, error } => {
+                    let wait =
+                        after.map_or_else(|| backoff(q.tries), |a| i64::try_from(a.as_secs()).unwrap_or(MAX_BACKOFF));
+                    store.alert_failed(q.id, done + wait.max(1), &error)?;
+                    round.retrying += 1;
+                    round.errors.push(format!("channel {}: {error} (tried again in {wait} s)", q.channel));
+                }
+                Outcome::Failed { error } => {
+                    let wait = backoff(q.tries).max(REFUSED_BACKOFF);
+                    store.alert_failed(q.id, done + wait, &error)?;
+                    round.retrying += 1;
+                    round.errors.push(format!("channel {}: {error} (tried again in {wait} s)", q.channel));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(round)
+}
+
+/// Seconds to wait after the `tries`-th failed try: 1, 2, 4, … up to 15 min.
+fn backoff(tries: u32) -> i64 {
+    1i64.checked_shl(tries.min(20)).unwrap_or(MAX_BACKOFF).min(MAX_BACKOFF)
+}
+
+/// Delivers for a `scan`: rounds until nothing is due, waiting for a retry only when it is due
+/// within a few seconds, and for `budget` in all; what is left waits for the next run.
+pub fn deliver_for_scan(store: &Store, channels: &Channels, budget: Duration) -> Result<Round> {
+    let started = std::time::Instant::now();
+    let mut total = Round::default();
+    loop {
+        let now = jiff::Timestamp::now().as_second();
+        let round = deliver_due(store, channels, now)?;
+        total.sent += round.sent;
+        total.dropped += round.dropped;
+        total.errors.extend(round.errors);
+        let Some(next) = store.next_alert_due()? else { break };
+        let wait = Duration::from_secs(u64::try_from(next - now).unwrap_or(0));
+        if wait > Duration::from_secs(10) || started.elapsed() + wait > budget {
+            break;
+        }
+        std::thread::sleep(wait.max(Duration::from_millis(200)));
+    }
+    total.retrying = store.due_alerts(i64::MAX)?.len() as u64;
+    Ok(total)
+}
+
+/// The delivery thread of `watch`: delivers what is due whenever a pass queued something
+/// ([`Dispatcher::kick`]) or a retry falls due, on a connection of its own to the store.
+pub struct Dispatcher {
+    kick: Option<Sender<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Dispatcher {
+    /// Starts delivering from the store at `path`; failures are told through `report`.
+    pub fn start(
+        path: &std::path::Path,
+        channels: Arc<Channels>,
+        report: impl Fn(&Round) + Send + 'static,
+    ) -> std::io::Result<Dispatcher> {
+        let (kick, kicks): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(1);
+        let path = path.to_path_buf();
+        let handle = std::thread::Builder::new().name("alerts".into()).spawn(move || {
+            let store = match Store::open(&path) {
+                Ok(s) => s,
+                Err(e) => {
+                    report(&Round {
+                        errors: vec![format!("alerts not delivered: cannot open the store: {e}")],
+                        ..Round::default()
+                    });
+                    return;
+                }
+            };
+            loop {
+                let now = jiff::Timestamp::now().as_second();
+                match deliver_due(&store, &channels, now) {
+                    Ok(round) => {
+                        if round != Round::default() {
+                            report(&round);
+                        }
+                    }
+                    Err(e) => report(&Round {
+                        errors: vec![format!("alerts: the outbox cannot be read: {e}")],
+                        ..Round::default()
+                    }),
+                }
+                let wait = match store.next_alert_due() {
+                    Ok(Some(next)) => Duration::from_secs(u64::try_from(next - now).unwrap_or(0).clamp(1, 60)),
+                    _ => Duration::from_secs(60),
+                };
+                match kicks.recv_timeout(wait) {
+                    Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        })?;
+        Ok(Dispatcher { kick: Some(kick), handle: Some(handle) })
+    }
+
+    /// Asks for a round now (something was queued).
+    pub fn kick(&self) {
+        if let Some(k) = &self.kick {
+            let _ = k.try_send(());
+        }
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        drop(self.kick.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
