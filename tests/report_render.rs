@@ -127,6 +127,7 @@ fn long_report() -> Report {
             services: vec![("dovecot/auth".into(), 2)],
             ..BackendOutages::default()
         },
+        alerts: vec![],
         last_scan: Some(ScanCoverage { finished: at("2026-11-25 00:05:00"), problems: 0, stale: false }),
         notes: vec![],
     }
@@ -152,6 +153,7 @@ fn empty_report(enrichment: bool) -> Report {
         reverse_dns: vec![],
         services: vec![],
         backend_outages: BackendOutages::default(),
+        alerts: vec![],
         last_scan: None,
         notes: vec![],
     }

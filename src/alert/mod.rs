@@ -39,6 +39,9 @@ use crate::store::{EventRecord, IpKey, Result, Store, TextId};
 /// How far back a login's address is looked at for failures (the report's rule).
 pub const LOOK_BACK_SECS: i64 = 7 * 86_400;
 
+/// How long delivered and dropped messages are kept for `alerts` and the reports.
+pub const KEEP_SECS: i64 = 90 * 86_400;
+
 /// Subjects a digest lists in full; beyond, they are only counted.
 const DIGEST_KEEP: usize = 1000;
 
@@ -83,6 +86,7 @@ impl Engine {
     /// The rules of `cfg`, with their state as the store saved it. `server` names the server in
     /// messages; `probes_count` is `[scan] invalid_mechanism_is_intrusion`.
     pub fn open(cfg: &AlertsConfig, server: &str, probes_count: bool, store: &Store, now: i64) -> Result<Engine> {
+        store.prune_alerts(now - KEEP_SECS)?;
         let saved: Map<String, RuleState> = store.alert_rule_states()?.into_iter().collect();
         let quiet = cfg.quiet_period.as_secs_i64();
         let mut rules = Vec::new();

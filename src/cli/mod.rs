@@ -10,8 +10,9 @@
 //! | 3 | bad or unreadable configuration |
 //! | 4 | the data directory or store cannot be used (nothing after the last commit was recorded) |
 //! | 5 | another maillogsentinel is using the data directory |
-//! | 6 | a report could not be sent (it was kept in the data directory and is sent again next time) |
+//! | 6 | a report could not be sent (it was kept in the data directory and is sent again next time); `alerts test`: a channel did not take the test message |
 
+mod alerts;
 mod blocklist;
 pub mod docs;
 mod geo;
@@ -70,6 +71,9 @@ pub enum Command {
     /// List the period's attacking addresses for a firewall (nft, ipset, plain, JSON); never
     /// touches the firewall itself.
     Blocklist(blocklist::BlocklistArgs),
+    /// List the alerts fired and how their delivery went; `alerts test` sends a test message
+    /// through each channel.
+    Alerts(alerts::AlertsArgs),
     /// Write a configuration and systemd units that scan hourly (or, with --watch, keep watching)
     /// and email a daily report.
     Setup(setup::SetupArgs),
@@ -98,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(args, &config, cli.config),
         Command::Report(args) => report::run(args, &config),
         Command::Blocklist(args) => blocklist::run(args, &config),
+        Command::Alerts(args) => alerts::run(args, &config),
         Command::Setup(args) => setup::run(args),
         Command::Geo(args) => geo::run(args, &config),
     }

@@ -284,3 +284,55 @@ fn the_metrics_textfile_is_optional_and_its_section_refuses_unknown_keys() {
     let e = parse("[metrics]\npath = \"/x.prom\"\n").unwrap_err().to_string();
     assert!(e.contains("metrics.path") && e.contains("line 2"), "{e}");
 }
+
+#[test]
+fn the_example_alerts_parse_uncommented() {
+    // The commented [[alerts.*]] blocks of the example, with their `# ` taken off.
+    let example = include_str!("../../maillogsentinel.example.toml");
+    let start = example.find("# [[alerts.channel]]").unwrap();
+    let text: String = example[start..]
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(if l == "#" { "" } else { l }))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let c = parse(&text).unwrap();
+    assert_eq!(c.alerts.channels.len(), 2);
+    assert_eq!(c.alerts.rules.len(), 4);
+    assert_eq!(c.alerts.rules[0].count(), 20);
+    assert_eq!(c.alerts.rules[3].count(), 1, "an outage fires on the first error");
+    assert_eq!(c.alerts.quiet_period.as_secs(), 900);
+}
+
+#[test]
+fn bad_alert_settings_name_the_key() {
+    let hook = "[[alerts.channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"https://h.example/x\"\n";
+    for (text, key, words) in [
+        ("[[alerts.channel]]\nname = \"hook\"\nkind = \"webhook\"\n".to_string(), "alerts.channel.url", "https://"),
+        (format!("{hook}{hook}"), "alerts.channel.name", "two channels"),
+        (
+            format!("{hook}[[alerts.rule]]\nname = \"r\"\nkind = \"threshold\"\nchannels = [\"nope\"]\n"),
+            "alerts.rule.channels",
+            "\"nope\"",
+        ),
+        (
+            format!("{hook}[[alerts.rule]]\nname = \"r\"\nkind = \"honeypot\"\nchannels = [\"hook\"]\n"),
+            "alerts.rule.usernames",
+            "trap",
+        ),
+        (
+            format!("{hook}[[alerts.rule]]\nname = \"r\"\nkind = \"threshold\"\ncount = 0\nchannels = [\"hook\"]\n"),
+            "alerts.rule.count",
+            "at least 1",
+        ),
+        (
+            "[[alerts.channel]]\nname = \"m\"\nkind = \"email\"\nurl = \"https://x.example/\"\n".to_string(),
+            "alerts.channel.url",
+            "[email]",
+        ),
+    ] {
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains(words), "{text}: {e}");
+    }
+    let e = parse("[[alerts.rule]]\nname = \"r\"\nkind = \"flood\"\nchannels = []\n").unwrap_err().to_string();
+    assert!(e.contains("flood") && e.contains("line 3"), "{e}");
+}

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub unread: Vec<(PathBuf, u64)>,
     /// Bytes of the store's database and write-ahead log.
     pub store_bytes: u64,
+    /// The alerts' outbox, per channel.
+    pub alerts: Vec<crate::store::alerts::ChannelCounts>,
 }
 
 /// Gathers the metrics of the store at `store_path` (open as `store`) and of `logs`, at `now`
@@ -48,7 +50,14 @@ pub fn gather(store: &Store, store_path: &Path, logs: &[PathBuf], now: i64) -> R
             std::fs::metadata(name).map_or(0, |m| m.len())
         })
         .sum();
-    Ok(Metrics { totals: store.totals()?, dns: store.dns_statuses()?, last_pass: now, unread, store_bytes })
+    Ok(Metrics {
+        totals: store.totals()?,
+        dns: store.dns_statuses()?,
+        last_pass: now,
+        unread,
+        store_bytes,
+        alerts: store.alert_counts()?,
+    })
 }
 
 /// One counter family: its name, help, and which stored attempts it counts.
@@ -129,6 +138,31 @@ pub fn render(m: &Metrics) -> String {
     }
     header(&mut out, "maillogsentinel_store_size_bytes", "Bytes of the SQLite store and its write-ahead log.", "gauge");
     let _ = writeln!(out, "maillogsentinel_store_size_bytes {}", m.store_bytes);
+    type Of = fn(&crate::store::alerts::ChannelCounts) -> u64;
+    let families: [(&str, &str, &str, Of); 4] = [
+        ("maillogsentinel_alerts_sent_total", "Alert messages delivered, by channel.", "counter", |c| c.sent),
+        (
+            "maillogsentinel_alerts_dropped_total",
+            "Alert messages given up (not delivered within give_up_after), by channel.",
+            "counter",
+            |c| c.dropped,
+        ),
+        (
+            "maillogsentinel_alert_delivery_failures_total",
+            "Failed deliveries of alert messages (each retry counts), by channel.",
+            "counter",
+            |c| c.failed_tries,
+        ),
+        ("maillogsentinel_alerts_pending", "Alert messages waiting for a delivery, by channel.", "gauge", |c| {
+            c.pending
+        }),
+    ];
+    for (name, help, kind, of) in families {
+        header(&mut out, name, help, kind);
+        for c in &m.alerts {
+            let _ = writeln!(out, "{name}{{channel=\"{}\"}} {}", escape(&c.channel), of(c));
+        }
+    }
     out
 }
 

@@ -14,8 +14,8 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use super::{
-    AsnRow, BackendOutages, Bucket, BucketRow, Compromise, CountryRow, DnsRow, IpRow, NetworkRow, NewIps, PeriodInfo,
-    Report, ScanCoverage, ServiceRow, Totals, UserRow, When,
+    AlertRow, AsnRow, BackendOutages, Bucket, BucketRow, Compromise, CountryRow, DnsRow, IpRow, NetworkRow, NewIps,
+    PeriodInfo, Report, ScanCoverage, ServiceRow, Totals, UserRow, When,
 };
 use crate::text::unvisible;
 
@@ -42,6 +42,7 @@ struct Json<'a> {
     reverse_dns: &'a [DnsRow],
     services: &'a [ServiceRow],
     backend_outages: Outages<'a>,
+    alerts: &'a [AlertRow],
     last_scan: &'a Option<ScanCoverage>,
     notes: &'a [String],
 }
@@ -101,6 +102,7 @@ pub fn render(r: &Report) -> String {
         reverse_dns,
         services,
         backend_outages,
+        alerts,
         last_scan,
         notes,
     } = r;
@@ -143,6 +145,7 @@ pub fn render(r: &Report) -> String {
                 .map(|(service, events)| OutageService { service: unvisible(service), events: *events })
                 .collect(),
         },
+        alerts,
         last_scan,
         notes,
     };

@@ -365,6 +365,8 @@ pub struct Report {
     pub services: Vec<ServiceRow>,
     /// Authentication backend failures: an operational problem, not an attack.
     pub backend_outages: BackendOutages,
+    /// Alerts queued during the period, by rule and channel, and how their delivery went.
+    pub alerts: Vec<AlertRow>,
     /// How far the logs had been read when the report was made; `None` in a store no scan of
     /// this version has finished in.
     pub last_scan: Option<ScanCoverage>,
@@ -611,6 +613,25 @@ pub struct BackendOutages {
     pub services: Vec<(String, u64)>,
 }
 
+/// The alerts of one rule on one channel in a period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AlertRow {
+    /// The rule's name.
+    pub rule: String,
+    /// Its kind (`threshold`, `compromise`, ...).
+    pub kind: String,
+    /// The channel's name.
+    pub channel: String,
+    /// Messages delivered.
+    pub sent: u64,
+    /// Messages given up (not delivered within `give_up_after`, or their channel removed).
+    pub dropped: u64,
+    /// Messages still waiting for a delivery.
+    pub pending: u64,
+    /// Why the last dropped message was given up, or the last error of a pending one.
+    pub error: Option<String>,
+}
+
 /// Why a report could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -673,7 +694,48 @@ pub fn build(store: &Store, opts: &ReportOptions) -> Result<Report, StoreError> 
     if store.noted(crate::store::meta::GEO_MISSING)? {
         report.notes.push(GEO_MISSING_NOTE.to_string());
     }
+    report.alerts = alert_rows(store, &opts.period)?;
     Ok(report)
+}
+
+/// The period's alerts, by rule and channel in the order they were first queued.
+fn alert_rows(store: &Store, period: &Period) -> Result<Vec<AlertRow>, StoreError> {
+    use crate::store::alerts::Delivery;
+    let end = period.end.as_second();
+    let mut rows: Vec<AlertRow> = Vec::new();
+    for q in store.alerts_since(period.start.as_second())? {
+        if q.created >= end {
+            break;
+        }
+        let kind = q.alert.kind.map_or("-", |k| k.as_str());
+        let i = match rows.iter().position(|r| r.rule == q.alert.rule && r.channel == q.channel) {
+            Some(i) => i,
+            None => {
+                rows.push(AlertRow {
+                    rule: q.alert.rule.clone(),
+                    kind: kind.to_string(),
+                    channel: q.channel.clone(),
+                    ..AlertRow::default()
+                });
+                rows.len() - 1
+            }
+        };
+        let row = &mut rows[i];
+        match q.status {
+            Delivery::Sent => row.sent += 1,
+            Delivery::Dropped => {
+                row.dropped += 1;
+                row.error = q.error.clone();
+            }
+            Delivery::Pending => {
+                row.pending += 1;
+                if row.dropped == 0 {
+                    row.error = q.error.clone();
+                }
+            }
+        }
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -264,6 +264,9 @@ pub fn sections(r: &Report) -> Vec<Section<'_>> {
     if r.backend_outages.events > 0 {
         out.push(backend_outages(r));
     }
+    if !r.alerts.is_empty() {
+        out.push(alerts(r));
+    }
     out.push(Section::new("Top attacker IPs", ip_blocks(&r.top_ips, r.enrichment)));
     let counts = |first: Column, rows: Vec<(String, u64, u64)>| {
         let mut t = Table::new(vec![first, Column::number("Attempts"), Column::number("IPs")]);
@@ -411,6 +414,38 @@ fn compromises(r: &Report) -> Section<'_> {
     }
     let t = Table { cards: true, ..t.enrichment(r.enrichment) };
     Section { tone: Tone::Alarm, ..Section::new(title, vec![Block::Table(t)]) }
+}
+
+/// The alerts of the period: what each rule sent on each channel, and what was given up.
+fn alerts(r: &Report) -> Section<'_> {
+    let mut t = Table::new(vec![
+        Column::whole("Rule"),
+        Column::text("Kind"),
+        Column::whole("Channel"),
+        Column::number("Sent"),
+        Column::number("Dropped"),
+        Column::number("Pending"),
+    ]);
+    let mut notes = Vec::new();
+    for a in &r.alerts {
+        t.row(vec![
+            a.rule.clone().into(),
+            a.kind.clone().into(),
+            a.channel.clone().into(),
+            thousands(a.sent).into(),
+            thousands(a.dropped).into(),
+            thousands(a.pending).into(),
+        ]);
+        if let (Some(e), true) = (&a.error, a.dropped + a.pending > 0) {
+            let what = if a.dropped > 0 { "dropped" } else { "not delivered yet" };
+            notes.push(Block::Note(format!("{} on {}: {what}: {e}", a.rule, a.channel)));
+        }
+    }
+    let dropped = r.alerts.iter().any(|a| a.dropped > 0);
+    let mut blocks = vec![Block::Table(t)];
+    blocks.extend(notes);
+    let title = if dropped { Wording::same("Alerts sent (some dropped)") } else { Wording::same("Alerts sent") };
+    Section { tone: if dropped { Tone::Warning } else { Tone::Plain }, ..Section::new(title, blocks) }
 }
 
 fn backend_outages(r: &Report) -> Section<'_> {

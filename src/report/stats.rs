@@ -286,6 +286,7 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         reverse_dns,
         services,
         backend_outages,
+        alerts: Vec::new(),
         last_scan: None,
         notes: Vec::new(),
     })

@@ -101,6 +101,21 @@ pub struct Queued {
     pub done: Option<i64>,
 }
 
+/// The outbox's counts for one channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelCounts {
+    /// The channel's name.
+    pub channel: String,
+    /// Messages delivered.
+    pub sent: u64,
+    /// Messages given up.
+    pub dropped: u64,
+    /// Messages waiting for a delivery.
+    pub pending: u64,
+    /// Deliveries tried that failed.
+    pub failed_tries: u64,
+}
+
 /// A rule's saved state.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RuleState {
@@ -173,6 +188,38 @@ impl Store {
         self.conn
             .prepare_cached("UPDATE alert_outbox SET status = 'dropped', done = ?2, error = ?3 WHERE id = ?1")?
             .execute(params![id, now, error])?;
+        Ok(())
+    }
+
+    /// Per channel, the outbox's counts (for the metrics): messages delivered, given up, and
+    /// pending, and failed tries.
+    pub fn alert_counts(&self) -> Result<Vec<ChannelCounts>> {
+        if !self.has_table("alert_outbox")? {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT channel, sum(status = 'sent'), sum(status = 'dropped'), sum(status = 'pending'),
+                    sum(tries) - sum(status = 'sent')
+             FROM alert_outbox GROUP BY channel ORDER BY channel",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ChannelCounts {
+                channel: r.get(0)?,
+                sent: r.get::<_, i64>(1)?.max(0) as u64,
+                dropped: r.get::<_, i64>(2)?.max(0) as u64,
+                pending: r.get::<_, i64>(3)?.max(0) as u64,
+                failed_tries: r.get::<_, i64>(4)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Forgets the messages delivered or given up before `before` (Unix seconds): the outbox
+    /// would otherwise grow for good.
+    pub fn prune_alerts(&self, before: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM alert_outbox WHERE status != 'pending' AND created < ?1")?
+            .execute([before])?;
         Ok(())
     }
 

@@ -63,6 +63,7 @@ fn report(enrichment: bool) -> Report {
             services: vec![("dovecot/auth".into(), 1)],
             ..BackendOutages::default()
         },
+        alerts: vec![],
         last_scan: Some(ScanCoverage { finished: at("2026-11-24 01:00:00"), problems: 3, stale: true }),
         notes: Vec::new(),
     }
@@ -159,4 +160,41 @@ fn without_enrichment_no_table_has_its_columns_and_empty_tables_say_none() {
     let with = report(true);
     let top = sections(&with).into_iter().find(|s| s.title.wide() == "Top attacker IPs").unwrap();
     assert!(matches!(&top.blocks[0], Block::Table(t) if t.columns.iter().any(|c| c.enriched)));
+}
+
+#[test]
+fn alerts_of_the_day_follow_what_needs_checking() {
+    let mut r = report(true);
+    r.alerts = vec![
+        crate::report::AlertRow {
+            rule: "brute".into(),
+            kind: "threshold".into(),
+            channel: "hook".into(),
+            sent: 3,
+            ..Default::default()
+        },
+        crate::report::AlertRow {
+            rule: "takeover".into(),
+            kind: "compromise".into(),
+            channel: "mail".into(),
+            dropped: 1,
+            error: Some("not delivered within give_up_after (1d)".into()),
+            ..Default::default()
+        },
+    ];
+    let all = sections(&r);
+    let i = all.iter().position(|s| s.title.wide() == "Alerts sent (some dropped)").unwrap();
+    assert_eq!(all[i - 1].title.wide(), "authentication backend errors");
+    assert_eq!(all[i].tone, Tone::Warning);
+    let Block::Table(t) = &all[i].blocks[0] else { panic!("a table first") };
+    assert_eq!(t.rows.len(), 2);
+    assert!(
+        all[i]
+            .blocks
+            .iter()
+            .any(|b| matches!(b, Block::Note(n) if n.contains("takeover on mail: dropped: not delivered"))),
+        "{:?}",
+        all[i].blocks
+    );
+    assert!(!titles(&report(true)).iter().any(|t| t.starts_with("Alerts")), "no alerts, no section");
 }
