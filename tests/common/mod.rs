@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests, which drive the real binary.
 #![allow(dead_code)]
 
+pub mod watch;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
