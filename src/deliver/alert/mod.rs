@@ -1,0 +1,3 @@
+//! Delivering one alert to one channel, rendered for its format ([`render`]).
+
+pub mod render;
