@@ -432,7 +432,9 @@ fn item(s: &Subject, kind: Option<RuleKind>, what: What, tz: &TimeZone) -> Item 
         list(&mut l, s.ips.iter());
         details.push(l);
     }
-    if s.first_seen > 0 || s.last_seen > 0 {
+    if s.first_seen == s.last_seen && s.first_seen > 0 {
+        details.push(vec![t(format!("seen at {}", time(s.first_seen, tz)))]);
+    } else if s.first_seen > 0 || s.last_seen > 0 {
         details.push(vec![t(format!("first seen {}, last seen {}", time(s.first_seen, tz), time(s.last_seen, tz)))]);
     }
     let mut place = Vec::new();

@@ -293,3 +293,57 @@ fn fit_cuts_at_a_line_end() {
     assert!(cut.lines().rev().nth(1).unwrap().ends_with("line"), "{cut}");
     assert_eq!(fit("short", 200), "short");
 }
+
+#[test]
+fn a_plain_alert_reads_as_a_message() {
+    let a = Alert {
+        key: "takeover/alice/198.51.100.7".into(),
+        rule: "takeover".into(),
+        kind: Some(RuleKind::Compromise),
+        server: "mx1".into(),
+        subjects: vec![Subject {
+            name: "alice".into(),
+            attempts: 1,
+            first_seen: 1_800_000_000,
+            last_seen: 1_800_000_000,
+            ips: vec!["198.51.100.7".into()],
+            accounts: vec!["alice".into()],
+            account_count: 1,
+            service: Some("imap".into()),
+            country: Some("BR".into()),
+            why: vec!["failed before".into()],
+            ..Subject::default()
+        }],
+        attempts: 1,
+        first_seen: 1_800_000_000,
+        last_seen: 1_800_000_000,
+        ..Alert::default()
+    };
+    let expected = format!(
+        "takeover on mx1: possible compromise: alice from 198.51.100.7\n\
+         \n\
+         Rule takeover (compromise: a successful login from an address that failed before, or from a country \
+         never seen for the account) fired on mx1.\n\
+         First alert: 1 login, at 2027-01-15T08:00:00+00:00.\n\
+         \n\
+         - alice: 1 login\n\
+         \x20 account: alice\n\
+         \x20 addresses: 198.51.100.7\n\
+         \x20 seen at 2027-01-15T08:00:00+00:00\n\
+         \x20 country BR\n\
+         \x20 service imap\n\
+         \x20 why: failed before\n\
+         \n\
+         maillogsentinel {}, alert takeover/alice/198.51.100.7\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(text(&a, &TimeZone::UTC), expected);
+    let w = webhook(WebhookFormat::Ntfy, &a, &TimeZone::UTC);
+    assert!(
+        w.body.contains(
+            "\n- alice: 1 login, 1 account, country BR, why: failed before, last seen 2027-01-15T08:00:00+00:00\n"
+        ),
+        "{}",
+        w.body
+    );
+}
