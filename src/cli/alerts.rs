@@ -86,7 +86,7 @@ fn test(config: &Config, only: Option<&str>) -> ExitCode {
             last_seen: now,
             ..Alert::default()
         };
-        match send(channel, &config.email, &alert) {
+        match send(channel, &config.email, &alert, &config.timezone) {
             Outcome::Delivered => println!("{}: delivered", channel.name),
             Outcome::Retry { error, .. } | Outcome::Failed { error } => {
                 failed = true;

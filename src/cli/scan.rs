@@ -79,7 +79,11 @@ impl Sources {
             progress: false,
             scan: config.scan.clone(),
             metrics: config.metrics.textfile.clone(),
-            alerts: std::sync::Arc::new(Channels { alerts: config.alerts.clone(), email: config.email.clone() }),
+            alerts: std::sync::Arc::new(Channels {
+                alerts: config.alerts.clone(),
+                email: config.email.clone(),
+                timezone: config.timezone.clone(),
+            }),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Sending reports by email: composing the message ([`compose`]), handing it to SMTP
 //! ([`smtp`]) or the local MTA ([`sendmail`]). Which periods were sent is kept in the store
 //! ([`crate::store::sends`]), so that a failed or missed day is sent later instead of skipped.
+//! [`alert`] sends one alert to one channel (a webhook, or email through the same transports);
+//! [`outbox`] delivers the alerts the store queued, with retries.
 
 pub mod alert;
 pub mod outbox;
@@ -34,6 +36,8 @@ pub enum DeliverError {
         port: u16,
         /// lettre's error, with the server's reply code and text when there was one.
         message: String,
+        /// The server refused with a 5xx reply: sending the same message again will fail again.
+        permanent: bool,
     },
     /// The sendmail binary failed.
     #[error("{path}: {message}")]
@@ -43,6 +47,14 @@ pub enum DeliverError {
         /// Its error output or exit status.
         message: String,
     },
+}
+
+impl DeliverError {
+    /// True when the server refused the message for good (an SMTP 5xx reply); everything else (a
+    /// server that cannot be reached, a 4xx reply, a local problem) may pass on a later try.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, DeliverError::Smtp { permanent: true, .. })
+    }
 }
 
 /// `[MailLogSentinel] mx1: 1,234 failed logins, 2 possible compromises (2026-11-23)`, with
@@ -84,7 +96,7 @@ pub fn csv_attachment(
 }
 
 /// The sender: `from`, else `maillogsentinel@<server_name>`.
-fn sender(cfg: &EmailConfig, server: &str) -> Result<Mailbox, DeliverError> {
+pub(crate) fn sender(cfg: &EmailConfig, server: &str) -> Result<Mailbox, DeliverError> {
     if let Some(from) = &cfg.from {
         return Ok(from.clone());
     }
@@ -94,7 +106,7 @@ fn sender(cfg: &EmailConfig, server: &str) -> Result<Mailbox, DeliverError> {
 
 /// A `Message-ID` unique to this message (time in nanoseconds, process id, a counter), in the
 /// sender's domain: some smarthosts refuse mail without one, and spam filters score it down.
-fn message_id(from: &Mailbox) -> String {
+pub(crate) fn message_id(from: &Mailbox) -> String {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

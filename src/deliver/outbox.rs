@@ -45,6 +45,8 @@ pub struct Channels {
     pub alerts: AlertsConfig,
     /// `[email]`, for email channels.
     pub email: EmailConfig,
+    /// The zone messages show times in (`timezone`).
+    pub timezone: jiff::tz::TimeZone,
 }
 
 /// Sends every pending message due by `now` (Unix seconds) and records how it went.
@@ -84,10 +86,10 @@ pub fn deliver_due(store: &Store, channels: &Channels, now: i64) -> Result<Round
         for (name, list) in by_channel {
             let tx = tx.clone();
             let Some(channel) = channels.alerts.channel(&name) else { continue };
-            let email = &channels.email;
+            let (email, tz) = (&channels.email, &channels.timezone);
             scope.spawn(move || {
                 for q in list {
-                    let outcome = send(channel, email, &q.alert);
+                    let outcome = send(channel, email, &q.alert, tz);
                     let failed = !matches!(outcome, Outcome::Delivered);
                     if tx.send((q, outcome)).is_err() {
                         return;

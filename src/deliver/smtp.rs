@@ -63,6 +63,7 @@ pub fn send(cfg: &EmailConfig, message: &Message) -> Result<(), DeliverError> {
         } else {
             e.to_string()
         },
+        permanent: e.is_permanent(),
     })
 }
 
