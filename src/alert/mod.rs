@@ -123,8 +123,9 @@ impl Engine {
     }
 
     /// Fills the windows of threshold and outage rules with the events already stored, so that a
-    /// restart (or the next hourly scan) goes on counting where the last run stopped. Nothing
-    /// fires here: those events were looked at when they were stored.
+    /// restart (or the next hourly scan) goes on counting where the last run stopped, and the
+    /// message of a subject that fires later counts them. Nothing fires here: those events were
+    /// looked at when they were stored.
     fn prime(&mut self, store: &Store, now: i64) -> Result<()> {
         let oldest = self
             .rules
@@ -145,10 +146,13 @@ impl Engine {
                 }
             }
         }
-        // What was counted before was told (or is in a digest): only the windows matter.
+        // What a quiet subject did was told, or is in the digest; what the others did is told
+        // when they fire.
         for r in &mut self.rules {
             for s in r.subjects.values_mut() {
-                s.pending = Default::default();
+                if s.fired.is_some() {
+                    s.pending = Default::default();
+                }
             }
         }
         Ok(())

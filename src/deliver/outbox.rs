@@ -227,3 +227,50 @@ impl Drop for Dispatcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::alert::Alert;
+
+    fn channels(give_up: &str) -> Channels {
+        // A port nothing listens on: bound, then closed.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let text = format!(
+            "[alerts]\ngive_up_after = \"{give_up}\"\n[[alerts.channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \
+             \"http://{closed}/\"\ntimeout = \"1s\"\n"
+        );
+        let config = crate::config::Config::parse(&text, std::path::Path::new("t.toml")).unwrap();
+        Channels { alerts: config.alerts, email: config.email, timezone: jiff::tz::TimeZone::UTC }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_quarter_of_an_hour() {
+        let waits: Vec<i64> = (0..12).map(backoff).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
+        assert_eq!(backoff(u32::MAX), 900);
+    }
+
+    #[test]
+    fn failures_wait_and_old_or_orphaned_messages_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
+        let alert = Alert { rule: "r".into(), ..Alert::default() };
+        let now = 1_800_000_000;
+        store.queue_alert(&alert, &["hook".into()], now - 10).unwrap();
+        store.queue_alert(&alert, &["gone".into()], now - 10).unwrap();
+        store.queue_alert(&alert, &["hook".into()], now - 2 * 86_400).unwrap();
+        let round = deliver_due(&store, &channels("1d"), now).unwrap();
+        assert_eq!((round.sent, round.retrying, round.dropped), (0, 1, 2), "{round:?}");
+        let all = store.alerts_since(0).unwrap();
+        let states: Vec<(&str, u32)> = all.iter().map(|q| (q.status.as_str(), q.tries)).collect();
+        assert_eq!(states, [("pending", 1), ("dropped", 0), ("dropped", 0)]);
+        assert!(all[0].next_try > now, "waits before the next try");
+        assert!(all[1].error.as_deref().unwrap().contains("no longer configured"));
+        assert!(all[2].error.as_deref().unwrap().contains("give_up_after"));
+        // Not due yet: nothing is tried.
+        let round = deliver_due(&store, &channels("1d"), now).unwrap();
+        assert_eq!(round, Round::default());
+        assert_eq!(store.next_alert_due().unwrap(), Some(all[0].next_try));
+    }
+}
