@@ -142,7 +142,7 @@ impl Engine {
             for r in &mut self.rules {
                 if let Some((key, hit)) = threshold_hit(&r.cfg, e, self.probes_count, &mut |_| IpInfo::default()) {
                     let window = r.cfg.window().as_secs_i64();
-                    r.subjects.entry(key).or_default().count(hit, window, r.cfg.count());
+                    r.subjects.entry(key).or_default().count(key, hit, window, r.cfg.count());
                 }
             }
         }
@@ -420,7 +420,7 @@ fn count_hit(r: &mut Rule, key: SubjectKey, hit: Hit, now: i64, quiet: i64) {
     let count = if r.cfg.kind == RuleKindConfig::Honeypot { 1 } else { r.cfg.count() };
     let s = r.subjects.entry(key).or_default();
     let was_quiet = s.quiet(now, quiet);
-    let reached = s.count(hit, window, count);
+    let reached = s.count(key, hit, window, count);
     if was_quiet {
         if !r.again.contains(&key) && !r.fired.contains(&key) {
             r.again.push(key);

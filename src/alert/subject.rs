@@ -5,9 +5,10 @@ use std::net::IpAddr;
 
 use crate::store::{IpKey, TextId};
 
-/// Accounts and addresses remembered per subject for its message: enough to show, few enough
-/// that a subject tried on a million accounts costs no more than one tried on a hundred.
-pub(super) const KEEP: usize = 100;
+/// Accounts and addresses remembered per subject for its message: enough to show and to say
+/// "20+", few enough that a subject tried on a million accounts costs no more than one tried on
+/// twenty.
+pub(super) const KEEP: usize = crate::model::alert::Subject::ACCOUNTS_COUNTED as usize;
 
 /// What a threshold (or honeypot, or outage) rule counts by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -84,7 +85,8 @@ pub(super) struct Pending {
 }
 
 impl Pending {
-    fn add(&mut self, ts: i64, attempts: u64, account: Option<TextId>, ip: IpKey, service: TextId) {
+    /// Counts one event; `ip` is kept when the subject is not the address itself.
+    fn add(&mut self, ts: i64, attempts: u64, account: Option<TextId>, ip: Option<IpKey>, service: TextId) {
         if self.attempts == 0 {
             self.first = ts;
             self.last = ts;
@@ -98,7 +100,10 @@ impl Pending {
         {
             self.accounts.push(a);
         }
-        if self.ips.len() < KEEP && !self.ips.contains(&ip) {
+        if let Some(ip) = ip
+            && self.ips.len() < KEEP
+            && !self.ips.contains(&ip)
+        {
             self.ips.push(ip);
         }
         self.service = Some(service);
@@ -118,7 +123,7 @@ pub(super) struct Hit {
 impl SubjectState {
     /// Counts `hit` in the window of `window` seconds. Returns whether the subject reaches
     /// `count` in it.
-    pub(super) fn count(&mut self, hit: Hit, window: i64, count: u64) -> bool {
+    pub(super) fn count(&mut self, key: SubjectKey, hit: Hit, window: i64, count: u64) -> bool {
         if self.window.iter().all(|&(ts, _)| ts <= hit.ts - window) {
             // A new run of attempts: what a subject that never fired did before is not part
             // of it (what one that fired did was told, or is in the digest).
@@ -141,7 +146,8 @@ impl SubjectState {
                 break;
             }
         }
-        self.pending.add(hit.ts, hit.attempts, hit.account, hit.ip, hit.service);
+        let ip = (!matches!(key, SubjectKey::Ip(_))).then_some(hit.ip);
+        self.pending.add(hit.ts, hit.attempts, hit.account, ip, hit.service);
         self.in_window >= count
     }
 

@@ -77,6 +77,12 @@ impl Alert {
     pub const SHOWN: usize = 20;
 }
 
+impl Subject {
+    /// Distinct accounts counted per subject: a subject tried on a million accounts costs the
+    /// memory of this many (messages say "20+").
+    pub const ACCOUNTS_COUNTED: u64 = 20;
+}
+
 /// What an alert is about: an address, a network, an AS, an account, a login.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Subject {
@@ -93,7 +99,8 @@ pub struct Subject {
     pub ips: Vec<String>,
     /// The accounts tried, at most a few.
     pub accounts: Vec<String>,
-    /// Distinct accounts tried (may exceed `accounts.len()`).
+    /// Distinct accounts tried (may exceed `accounts.len()`), counted up to
+    /// [`Subject::ACCOUNTS_COUNTED`]: at that number there may be more.
     pub account_count: u64,
     /// The service (`smtp`, `imap`, …) of the last event.
     pub service: Option<String>,

@@ -403,6 +403,11 @@ fn rule_description(a: &Alert, what: What) -> Line {
     }
 }
 
+/// A count of accounts: `20+` at the number counted per subject, where there may be more.
+fn counted(n: u64) -> String {
+    if n >= Subject::ACCOUNTS_COUNTED { format!("{}+", thousands(n)) } else { thousands(n) }
+}
+
 fn item(s: &Subject, kind: Option<RuleKind>, what: What, tz: &TimeZone) -> Item {
     let mut head = vec![v(&s.name), t(format!(": {}", what.count(s.attempts)))];
     if s.again {
@@ -414,18 +419,18 @@ fn item(s: &Subject, kind: Option<RuleKind>, what: What, tz: &TimeZone) -> Item 
         let total = s.account_count.max(s.accounts.len() as u64);
         let label = match (kind == Some(RuleKind::Compromise), total == 1) {
             (true, true) => "account: ".to_string(),
-            (true, false) => format!("accounts ({}): ", thousands(total)),
+            (true, false) => format!("accounts ({}): ", counted(total)),
             (false, true) => "account tried: ".to_string(),
-            (false, false) => format!("accounts tried ({}): ", thousands(total)),
+            (false, false) => format!("accounts tried ({}): ", counted(total)),
         };
         let mut l = vec![t(label)];
         list(&mut l, s.accounts.iter().take(ACCOUNTS_SHOWN));
         let shown = s.accounts.len().min(ACCOUNTS_SHOWN) as u64;
         if total > shown {
-            l.push(t(format!(" and {} more", thousands(total - shown))));
+            l.push(t(format!(" and {} more", counted(total - shown))));
         }
         details.push(l);
-        compact.push(t(format!(", {} {}", thousands(total), if total == 1 { "account" } else { "accounts" })));
+        compact.push(t(format!(", {} {}", counted(total), if total == 1 { "account" } else { "accounts" })));
     }
     if s.ips.iter().any(|ip| *ip != s.name) {
         let mut l = vec![t("addresses: ")];
