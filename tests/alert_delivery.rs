@@ -9,10 +9,9 @@
 mod fixture;
 #[path = "support/http_server.rs"]
 mod http_server;
+#[path = "support/smtp.rs"]
+mod smtp;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http_server::{HttpServer, Replied, Reply};
@@ -21,7 +20,6 @@ use maillogsentinel::config::EmailConfig;
 use maillogsentinel::config::alerts::ChannelConfig;
 use maillogsentinel::deliver::alert::{Outcome, send};
 use maillogsentinel::model::alert::{Alert, RuleKind, Subject};
-use serde_json::Value;
 
 const KEY: &str = "bruteforce/203.0.113.5/1800000000";
 
@@ -243,59 +241,6 @@ fn a_token_file_that_cannot_be_read_is_named() {
 // ---------------------------------------------------------------------------------------------
 // Email, through a real SMTP server.
 
-/// The SMTP server process; killed when dropped.
-struct Smtp {
-    child: Child,
-    out: PathBuf,
-    port: u16,
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn have_aiosmtpd() -> bool {
-    Command::new("python3").args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success())
-}
-
-fn smtp(dir: &Path, args: &[&str]) -> Smtp {
-    let out = dir.join("received");
-    std::fs::create_dir_all(&out).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(port.to_string())
-        .arg(&out)
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start python3 smtp_server.py");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready", "SMTP server did not start");
-    Smtp { child, out, port }
-}
-
-fn received(server: &Smtp) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&server.out)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        if !found.is_empty() || Instant::now() > deadline {
-            found.sort();
-            return found.iter().map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()).collect();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn email_config(port: u16) -> EmailConfig {
     EmailConfig {
         to: vec![maillogsentinel::config::email::parse_mailbox("admin@example.org").unwrap()],
@@ -312,16 +257,16 @@ fn mail_channel() -> ChannelConfig {
 
 #[test]
 fn an_email_alert_arrives_with_its_html_escaped() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = smtp(dir.path(), &[]);
+    let server = smtp::start(dir.path(), &[]);
     let mut a = alert(RuleKind::Compromise);
     a.subjects[0].name = "alice".into();
     let outcome = send(&mail_channel(), &email_config(server.port), &a, &utc());
     assert_eq!(outcome, Outcome::Delivered);
-    let msgs = received(&server);
+    let msgs = server.messages(1);
     assert_eq!(msgs.len(), 1);
     let m = &msgs[0];
     assert_eq!(m["subject"], "[MailLogSentinel] mx1: alert bruteforce: possible compromise: alice from 203.0.113.5");
@@ -344,15 +289,15 @@ fn an_email_alert_arrives_with_its_html_escaped() {
 
 #[test]
 fn an_email_refused_for_good_fails_and_a_busy_server_is_retried() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let a = alert(RuleKind::Honeypot);
-    let refused = smtp(&dir.path().join("550"), &["--reject", "550"]);
+    let refused = smtp::start(&dir.path().join("550"), &["--reject", "550"]);
     let error = failed(send(&mail_channel(), &email_config(refused.port), &a, &utc()));
     assert!(error.contains("550") && error.contains("mailbox unavailable"), "{error}");
-    let busy = smtp(&dir.path().join("451"), &["--reject", "451"]);
+    let busy = smtp::start(&dir.path().join("451"), &["--reject", "451"]);
     let (_, error) = retry(send(&mail_channel(), &email_config(busy.port), &a, &utc()));
     assert!(error.contains("451"), "{error}");
     drop(busy);

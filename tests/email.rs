@@ -6,78 +6,14 @@
 
 #[path = "support/fixture.rs"]
 mod fixture;
+#[path = "support/smtp.rs"]
+mod smtp;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// The SMTP server process; killed when dropped.
-struct Server {
-    child: Child,
-    out: PathBuf,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn have_aiosmtpd() -> bool {
-    Command::new("python3").args(["-c", "import aiosmtpd"]).output().is_ok_and(|o| o.status.success())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn start(dir: &Path, args: &[&str]) -> Server {
-    let out = dir.join("received");
-    std::fs::create_dir_all(&out).unwrap();
-    let port = free_port();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .arg(port.to_string())
-        .arg(&out)
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start python3 smtp_server.py");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready", "SMTP server did not start");
-    Server { child, out, port }
-}
-
-impl Server {
-    /// The messages received, in order, waiting up to 10 s for `n` of them.
-    fn messages(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(&self.out)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect();
-            if found.len() >= n || Instant::now() > deadline {
-                found.sort_by_key(|p| {
-                    p.file_stem().unwrap().to_string_lossy().trim_start_matches("msg-").parse::<u32>().unwrap_or(0)
-                });
-                return found
-                    .iter()
-                    .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
-                    .collect();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
 
 fn email_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
     fixture::fill(&dir.join("data"), true);
@@ -105,11 +41,11 @@ fn stderr(out: &std::process::Output) -> String {
 
 #[test]
 fn the_report_is_sent_as_text_html_and_csv() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), &[]);
+    let server = smtp::start(dir.path(), &[]);
     let config = email_config(dir.path(), server.port, "");
     let day = fixture::day().to_string();
     let out = fixture::run(&config, &["report", "--day", &day, "--send"]);
@@ -157,11 +93,11 @@ fn the_report_is_sent_as_text_html_and_csv() {
 
 #[test]
 fn a_large_csv_is_gzipped() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), &[]);
+    let server = smtp::start(dir.path(), &[]);
     let config = email_config(dir.path(), server.port, "gzip_over_bytes = 100\n");
     let out = fixture::run(&config, &["report", "--day", &fixture::day().to_string(), "--send"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -217,12 +153,12 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 
 #[test]
 fn starttls_with_a_private_ca_and_auth() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = certificates(dir.path());
-    let server = start(
+    let server = smtp::start(
         dir.path(),
         &["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--starttls", "--auth", "reporter:s3cret"],
     );
@@ -267,12 +203,12 @@ fn starttls_with_a_private_ca_and_auth() {
 
 #[test]
 fn implicit_tls() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let (ca, cert, key) = certificates(dir.path());
-    let server = start(dir.path(), &["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--tls"]);
+    let server = smtp::start(dir.path(), &["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap(), "--tls"]);
     let config =
         email_config(dir.path(), server.port, &format!("security = \"tls\"\nca_file = \"{}\"\n", ca.display()));
     let out = fixture::run(&config, &["report", "--day", &fixture::day().to_string(), "--send"]);
@@ -282,11 +218,11 @@ fn implicit_tls() {
 
 #[test]
 fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let refusing = start(dir.path(), &["--reject", "451"]);
+    let refusing = smtp::start(dir.path(), &["--reject", "451"]);
     let config = email_config(dir.path(), refusing.port, "");
     let day = fixture::day();
     let before = day.yesterday().unwrap().to_string();
@@ -300,7 +236,7 @@ fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
     drop(refusing);
 
     // The scheduled run (no --day) sends yesterday and the day that failed, oldest first.
-    let server = start(dir.path(), &[]);
+    let server = smtp::start(dir.path(), &[]);
     let config = email_config(dir.path(), server.port, "");
     let out = fixture::run(&config, &["report", "--send"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -324,11 +260,11 @@ fn stdout(out: &std::process::Output) -> String {
 
 #[test]
 fn a_day_already_sent_is_not_sent_again_unless_resent() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), &[]);
+    let server = smtp::start(dir.path(), &[]);
     let config = email_config(dir.path(), server.port, "");
     let day = fixture::day().to_string();
     let out = fixture::run(&config, &["report", "--send", "--day", &day]);
@@ -387,11 +323,11 @@ fn subject_days(msgs: &[Value]) -> Vec<String> {
 
 #[test]
 fn a_manual_send_does_not_make_the_next_scheduled_run_send_the_days_since() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), &[]);
+    let server = smtp::start(dir.path(), &[]);
     let config = email_config(dir.path(), server.port, "");
     let day = fixture::day();
     let old = day.checked_sub(jiff::ToSpan::days(17)).unwrap().to_string();
@@ -406,11 +342,11 @@ fn a_manual_send_does_not_make_the_next_scheduled_run_send_the_days_since() {
 
 #[test]
 fn days_missed_after_the_first_scheduled_send_are_caught_up() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), &[]);
+    let server = smtp::start(dir.path(), &[]);
     let config = email_config(dir.path(), server.port, "");
     let day = fixture::day();
     let back = |n: i64| day.checked_sub(jiff::ToSpan::days(n)).unwrap().to_string();
@@ -432,12 +368,12 @@ fn days_missed_after_the_first_scheduled_send_are_caught_up() {
 
 #[test]
 fn periods_left_untried_after_a_failure_are_recorded_as_failed() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     use maillogsentinel::store::sends::SendState;
     let dir = tempfile::tempdir().unwrap();
-    let refusing = start(dir.path(), &["--reject", "451"]);
+    let refusing = smtp::start(dir.path(), &["--reject", "451"]);
     let config = email_config(dir.path(), refusing.port, "");
     let day = fixture::day().to_string();
     let before = fixture::day().yesterday().unwrap().to_string();
@@ -457,11 +393,11 @@ fn periods_left_untried_after_a_failure_are_recorded_as_failed() {
 
 #[test]
 fn a_failed_day_outside_the_catch_up_window_says_how_to_send_it() {
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd") {
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let refusing = start(dir.path(), &["--reject", "451"]);
+    let refusing = smtp::start(dir.path(), &["--reject", "451"]);
     let config = email_config(dir.path(), refusing.port, "[report]\ncatch_up_days = 3\n");
     let day = fixture::day();
     let old = day.checked_sub(jiff::ToSpan::days(5)).unwrap().to_string();
@@ -478,7 +414,7 @@ fn a_failed_day_outside_the_catch_up_window_says_how_to_send_it() {
     assert!(stderr(&out).contains("the next scheduled `report --send` (without --day/--since) sends it again"));
     drop(refusing);
     // And so it does; the old day is not sent, and its kept message stays.
-    let server = start(dir.path(), &[]);
+    let server = smtp::start(dir.path(), &[]);
     let config = email_config(dir.path(), server.port, "[report]\ncatch_up_days = 3\n");
     let out = fixture::run(&config, &["report", "--send"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -516,7 +452,7 @@ fn not_owned_by(dir: &Path, uid: u32) -> Vec<PathBuf> {
 fn a_send_as_root_leaves_the_data_directory_to_its_owner() {
     use std::os::unix::fs::PermissionsExt;
     let setpriv = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !fixture::require("aiosmtpd", have_aiosmtpd(), "pip install aiosmtpd")
+    if !fixture::require("aiosmtpd", smtp::have_aiosmtpd(), "pip install aiosmtpd")
         || !fixture::require("setpriv", setpriv, "apt-get install util-linux")
         || !fixture::require(
             "root (to send as root into nobody's data directory)",
@@ -529,7 +465,7 @@ fn a_send_as_root_leaves_the_data_directory_to_its_owner() {
     const NOBODY: u32 = 65534;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let refusing = start(dir.path(), &["--reject", "451"]);
+    let refusing = smtp::start(dir.path(), &["--reject", "451"]);
     let config = email_config(dir.path(), refusing.port, "");
     let data = dir.path().join("data");
     let chown = Command::new("chown").args(["-R", "65534:65534"]).arg(&data).status().unwrap();
@@ -543,7 +479,7 @@ fn a_send_as_root_leaves_the_data_directory_to_its_owner() {
     let refusing_port = refusing.port;
     drop(refusing);
     // So the service user's next scheduled send works, and removes the kept message.
-    let server = start(dir.path(), &[]);
+    let server = smtp::start(dir.path(), &[]);
     let text = std::fs::read_to_string(&config).unwrap();
     let text = text.replace(&format!("smtp_port = {}", refusing_port), &format!("smtp_port = {}", server.port));
     std::fs::write(&config, text).unwrap();
@@ -564,7 +500,7 @@ fn a_send_as_root_leaves_the_data_directory_to_its_owner() {
     // A reports/unsent/ left to root by an older build: the error says what to run.
     let unsent = data.join("reports/unsent");
     std::os::unix::fs::chown(&unsent, Some(0), Some(0)).unwrap();
-    let refusing = start(dir.path(), &["--reject", "451"]);
+    let refusing = smtp::start(dir.path(), &["--reject", "451"]);
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(&config, text.replace(&format!("smtp_port = {}", port), &format!("smtp_port = {}", refusing.port)))
         .unwrap();
