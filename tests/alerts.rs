@@ -216,6 +216,21 @@ fn a_kill_between_the_commit_and_the_delivery_loses_nothing() {
 }
 
 #[test]
+fn sigterm_during_a_hanging_delivery_stops_within_two_seconds() {
+    let server = HttpServer::start([Reply::hang(Duration::from_secs(60))]);
+    let s = setup(&server.url("/hook"), "gotify", "1h", BRUTE);
+    let text = std::fs::read_to_string(&s.config).unwrap().replace("timeout = \"1s\"", "timeout = \"30s\"");
+    std::fs::write(&s.config, text).unwrap();
+    let watch = s.watch();
+    let t = now();
+    append(&s.log, &(0..5).map(|i| failure_at(t - 5 + i, "198.51.100.9", &format!("u{i}"))).collect::<String>());
+    server.wait_for(1, Duration::from_secs(10));
+    // Exit 0 within 2 s (Watch::stop checks both); the alert stays queued for the next run.
+    watch.stop();
+    assert_eq!(s.listed()[0]["status"], "pending");
+}
+
+#[test]
 fn a_flood_is_a_bounded_number_of_messages_that_count_every_attempt() {
     let server = HttpServer::start([]);
     let s =

@@ -162,8 +162,14 @@ pub fn deliver_for_scan(store: &Store, channels: &Channels, budget: Duration) ->
 /// ([`Dispatcher::kick`]) or a retry falls due, on a connection of its own to the store.
 pub struct Dispatcher {
     kick: Option<Sender<()>>,
-    handle: Option<std::thread::JoinHandle<()>>,
+    /// Disconnected when the thread ends.
+    finished: Receiver<()>,
 }
+
+/// How long stopping waits for a delivery under way: `watch` must stop within 2 s of SIGTERM,
+/// and a receiver may hang until the channel's timeout. A delivery cut short stays pending and is
+/// sent again, with its idempotency key, by the next run.
+const STOP_WAIT: Duration = Duration::from_secs(1);
 
 impl Dispatcher {
     /// Starts delivering from the store at `path`; failures are told through `report`.
@@ -173,8 +179,10 @@ impl Dispatcher {
         report: impl Fn(&Round) + Send + 'static,
     ) -> std::io::Result<Dispatcher> {
         let (kick, kicks): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(1);
+        let (finish, finished) = crossbeam_channel::bounded::<()>(0);
         let path = path.to_path_buf();
-        let handle = std::thread::Builder::new().name("alerts".into()).spawn(move || {
+        std::thread::Builder::new().name("alerts".into()).spawn(move || {
+            let _finish = finish;
             let store = match Store::open(&path) {
                 Ok(s) => s,
                 Err(e) => {
@@ -208,7 +216,7 @@ impl Dispatcher {
                 }
             }
         })?;
-        Ok(Dispatcher { kick: Some(kick), handle: Some(handle) })
+        Ok(Dispatcher { kick: Some(kick), finished })
     }
 
     /// Asks for a round now (something was queued).
@@ -220,11 +228,11 @@ impl Dispatcher {
 }
 
 impl Drop for Dispatcher {
+    /// Stops the thread: at once when it waits, after [`STOP_WAIT`] at most when it delivers
+    /// (it is then left to end with the process).
     fn drop(&mut self) {
         drop(self.kick.take());
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        let _ = self.finished.recv_timeout(STOP_WAIT);
     }
 }
 
