@@ -78,7 +78,7 @@ struct Rule {
 /// What the rules did with a commit's events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Fired {
-    /// Messages queued (one per alert; each goes to the rule's channels).
+    /// Messages queued: one per alert and channel.
     pub queued: u64,
 }
 
@@ -248,7 +248,7 @@ impl Engine {
                     finish_digest(&mut digest);
                     digest.created = now;
                     store.queue_alert(&digest, &r.cfg.channels, now)?;
-                    fired.queued += 1;
+                    fired.queued += r.cfg.channels.len() as u64;
                     r.state.quiet_until = now + quiet;
                 }
                 store.save_alert_rule(&r.cfg.name, &r.state)?;
@@ -355,7 +355,7 @@ impl Engine {
             sum_up(&mut alert);
             finish_digest(&mut alert);
             store.queue_alert(&alert, &r.cfg.channels, now)?;
-            queued += 1;
+            queued += r.cfg.channels.len() as u64;
         }
         if r.fired.is_empty() && r.again.is_empty() {
             if r.dirty {
@@ -393,7 +393,7 @@ impl Engine {
             sum_up(&mut alert);
             finish_digest(&mut alert);
             store.queue_alert(&alert, &r.cfg.channels, now)?;
-            queued += 1;
+            queued += r.cfg.channels.len() as u64;
             r.state.quiet_until = now + quiet;
             subjects = old;
         }

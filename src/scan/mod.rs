@@ -106,7 +106,7 @@ pub struct Summary {
     pub held_back: usize,
     /// Degraded but finished: e.g. no geolocation database, DNS unusable (exit code unchanged).
     pub warnings: Vec<String>,
-    /// Alert messages queued by this scan or pass (one per alert, whatever its channels).
+    /// Alert messages queued by this scan or pass (one per alert and channel).
     pub alerts_queued: u64,
     /// What the deliveries of a `scan` did (`watch` delivers on a thread of its own).
     pub delivered: Option<crate::deliver::outbox::Round>,
