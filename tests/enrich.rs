@@ -827,6 +827,8 @@ fn geo_update_installs_checked_downloads_and_keeps_the_old_files_on_any_failure(
     assert!(out.contains("a4.csv") && out.contains("indexed"), "{out}");
     let a4 = dir.path().join("data/geo/a4.csv");
     assert_eq!(std::fs::read_to_string(&a4).unwrap(), ASN_V4);
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!((mode(&a4), mode(a4.parent().unwrap())), (0o640, 0o750));
     let cfg = update_config(dir.path(), addr, "/a4.csv");
     let (_, out, _) = run(&cfg, &["geo", "lookup", "8.8.8.8"]);
     assert!(out.contains("aso=Google LLC"), "{out}");

@@ -349,7 +349,7 @@ fn temp_path(dest: &Path) -> PathBuf {
 
 fn fetch(agent: &ureq::Agent, url: &str, to: &Path) -> Result<u64, FetchError> {
     if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| FetchError::CreateDir { dir: dir.to_path_buf(), source })?;
+        super::create_dir_all(dir).map_err(|source| FetchError::CreateDir { dir: dir.to_path_buf(), source })?;
     }
     let mut response = agent.get(url).call().map_err(|e| FetchError::Http(Box::new(e)))?;
     let expected: Option<u64> =
@@ -363,7 +363,7 @@ fn fetch(agent: &ureq::Agent, url: &str, to: &Path) -> Result<u64, FetchError> {
         return Err(FetchError::Html);
     }
     let write = |source| FetchError::Write { path: to.to_path_buf(), source };
-    let mut file = File::create(to).map_err(write)?;
+    let mut file = super::create_file(to).map_err(write)?;
     let mut reader = response.body_mut().with_config().limit(4 << 30).reader();
     let n = std::io::copy(&mut reader, &mut file).map_err(FetchError::Transfer)?;
     if let Some(len) = expected.filter(|&len| len != n) {
