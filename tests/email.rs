@@ -233,6 +233,11 @@ fn a_failed_send_is_kept_reported_and_sent_by_the_next_scheduled_run() {
     let kept = dir.path().join(format!("data/reports/unsent/report-{before}.eml"));
     let eml = std::fs::read_to_string(&kept).unwrap_or_else(|e| panic!("{}: {e}; stderr: {err}", kept.display()));
     assert!(eml.contains("Subject: [MailLogSentinel] mx1: 4 failed logins"), "{eml}");
+    // The message holds the report: for the service's group, not every local user.
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777
+    };
+    assert_eq!((mode(&kept), mode(kept.parent().unwrap())), (0o640, 0o750));
     drop(refusing);
 
     // The scheduled run (no --day) sends yesterday and the day that failed, oldest first.

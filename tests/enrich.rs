@@ -462,6 +462,10 @@ const ASN_V4: &str = "1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\"\n8.8.8.0,8.8.
 const ASN_V6: &str = "2001:db8::,2001:db8:ffff:ffff:ffff:ffff:ffff:ffff,64497,Doc6 Networks\n";
 
 fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
+    write_config_checking(dir, r#"["8.8.8.8", "2001:db8::1"]"#, extra)
+}
+
+fn write_config_checking(dir: &Path, check_ips: &str, extra: &str) -> std::path::PathBuf {
     let data = dir.join("data");
     let cfg = dir.join("config.toml");
     let d = data.display();
@@ -470,7 +474,7 @@ fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
         format!(
             "data_dir = \"{d}\"\ntimezone = \"UTC\"\n[geo]\ncountry_db = [\"{d}/geo/c4.csv\", \"{d}/geo/c6.csv\"]\n\
              asn_db = [\"{d}/geo/a4.csv\", \"{d}/geo/a6.csv\"]\nmin_rows = 1\n\
-             check_ips = [\"8.8.8.8\", \"2001:db8::1\"]\ndownload_timeout_secs = 5\n{extra}"
+             check_ips = {check_ips}\ndownload_timeout_secs = 5\n{extra}"
         ),
     )
     .unwrap();
@@ -478,6 +482,11 @@ fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
 }
 
 fn run(cfg: &Path, args: &[&str]) -> (bool, String, String) {
+    let (code, out, err) = run_code(cfg, args);
+    (code == Some(0), out, err)
+}
+
+fn run_code(cfg: &Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = common::command()
         .arg("--config")
         .arg(cfg)
@@ -492,7 +501,7 @@ fn run(cfg: &Path, args: &[&str]) -> (bool, String, String) {
         .output()
         .unwrap();
     (
-        out.status.success(),
+        out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
@@ -818,6 +827,8 @@ fn geo_update_installs_checked_downloads_and_keeps_the_old_files_on_any_failure(
     assert!(out.contains("a4.csv") && out.contains("indexed"), "{out}");
     let a4 = dir.path().join("data/geo/a4.csv");
     assert_eq!(std::fs::read_to_string(&a4).unwrap(), ASN_V4);
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!((mode(&a4), mode(a4.parent().unwrap())), (0o640, 0o750));
     let cfg = update_config(dir.path(), addr, "/a4.csv");
     let (_, out, _) = run(&cfg, &["geo", "lookup", "8.8.8.8"]);
     assert!(out.contains("aso=Google LLC"), "{out}");
@@ -848,6 +859,101 @@ fn geo_update_installs_checked_downloads_and_keeps_the_old_files_on_any_failure(
     assert!(ok, "{err}");
     let (_, out, _) = run(&cfg, &["geo", "lookup", "8.8.8.8"]);
     assert!(out.contains("aso=Google Updated"), "{out}");
+}
+
+/// An ASN file of `n` rows (8.8.8.0/24 first, then 10.x.y.0/24), as a cut download looks like
+/// its whole: complete rows, a correct length, only fewer of them.
+fn asn_v4_rows(n: usize) -> String {
+    let mut csv = String::from("8.8.8.0,8.8.8.255,15169,Google LLC\n");
+    for i in 1..n {
+        csv.push_str(&format!("10.{}.{}.0,10.{}.{}.255,64500,Filler Net\n", i / 256, i % 256, i / 256, i % 256));
+    }
+    csv
+}
+
+#[test]
+fn geo_update_refuses_a_download_under_half_the_rows_it_replaces_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut routes = fixture_routes();
+    routes.insert("/a4-whole.csv", ok_route(asn_v4_rows(1000)));
+    routes.insert("/a4-cut.csv", ok_route(asn_v4_rows(60)));
+    routes.insert("/a4-slimmer.csv", ok_route(asn_v4_rows(600)));
+    let addr = start_http(routes);
+    let (ok, out, err) = run(&update_config(dir.path(), addr, "/a4-whole.csv"), &["geo", "update"]);
+    assert!(ok, "{out}\n{err}");
+    let a4 = dir.path().join("data/geo/a4.csv");
+    let whole = std::fs::read(&a4).unwrap();
+    assert_eq!(whole, asn_v4_rows(1000).as_bytes());
+
+    // Served complete, parses, passes min_rows and knows the check address: only its size
+    // next to the installed file gives it away.
+    // Every config is written to the same file: `cut()` rewrites it.
+    let cut = || update_config(dir.path(), addr, "/a4-cut.csv");
+    let (code, out, err) = run_code(&cut(), &["geo", "update"]);
+    assert_eq!(code, Some(4), "{out}\n{err}");
+    let line = format!("60 rows where {} has 1,000 (under half)", a4.display());
+    assert!(err.contains("/a4-cut.csv") && err.contains(&line), "{err}");
+    assert!(err.contains("geo update --force") && err.contains("kept"), "{err}");
+    assert_eq!(std::fs::read(&a4).unwrap(), whole, "the old database must stay byte-identical");
+    let others = ["c4.csv", "c6.csv", "a6.csv"].map(|f| std::fs::read(dir.path().join("data/geo").join(f)).unwrap());
+    assert!(!out.contains("geo update:"), "nothing may be reported installed: {out}");
+
+    // A smaller file that is not under half is an ordinary update.
+    let (ok, _, err) = run(&update_config(dir.path(), addr, "/a4-slimmer.csv"), &["geo", "update"]);
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read_to_string(&a4).unwrap(), asn_v4_rows(600));
+    let (code, _, err) = run_code(&cut(), &["geo", "update"]);
+    assert_eq!(code, Some(4), "60 of 600 is under half too: {err}");
+
+    // --force installs it, and says what it overrode.
+    let (code, out, err) = run_code(&cut(), &["geo", "update", "--force"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(err.contains("installed with --force although 60 rows where"), "{err}");
+    assert_eq!(std::fs::read_to_string(&a4).unwrap(), asn_v4_rows(60));
+    let (_, out, _) = run(&cut(), &["geo", "lookup", "8.8.8.8"]);
+    assert!(out.contains("asn=15169"), "{out}");
+    // The files that were not in doubt were replaced by the same content.
+    let now = ["c4.csv", "c6.csv", "a6.csv"].map(|f| std::fs::read(dir.path().join("data/geo").join(f)).unwrap());
+    assert_eq!(now, others);
+}
+
+#[test]
+fn geo_update_refuses_a_download_missing_a_check_address_of_its_family_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut routes = fixture_routes();
+    // Knows 8.8.8.8 but not 1.0.0.1: today's check needed only one of them.
+    routes.insert("/a4-no-1.csv", ok_route(ASN_V4.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>()));
+    let addr = start_http(routes);
+    let cfg = |asn_v4: &str| {
+        write_config_checking(
+            dir.path(),
+            r#"["8.8.8.8", "1.0.0.1", "2001:db8::1"]"#,
+            &format!(
+                "country_url = [\"http://{addr}/c4.csv\", \"http://{addr}/c6.csv\"]\n\
+                 asn_url = [\"http://{addr}{asn_v4}\", \"http://{addr}/a6.csv\"]\n"
+            ),
+        )
+    };
+    // The IPv6 files know none of the IPv4 check addresses, and need not.
+    let (ok, out, err) = run(&cfg("/a4.csv"), &["geo", "update"]);
+    assert!(ok, "{out}\n{err}");
+    let a4 = dir.path().join("data/geo/a4.csv");
+
+    let (code, out, err) = run_code(&cfg("/a4-no-1.csv"), &["geo", "update"]);
+    assert_eq!(code, Some(4), "{out}\n{err}");
+    let line = format!(
+        "the download for {} does not know 1.0.0.1 of geo.check_ips, though it holds IPv4 ranges",
+        a4.display()
+    );
+    assert!(err.contains("/a4-no-1.csv") && err.contains(&line), "{err}");
+    assert!(err.contains("geo update --force") && err.contains("kept"), "{err}");
+    assert_eq!(std::fs::read_to_string(&a4).unwrap(), ASN_V4);
+
+    let (code, _, err) = run_code(&cfg("/a4-no-1.csv"), &["geo", "update", "--force"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("installed with --force although the download for"), "{err}");
+    let (_, out, _) = run(&cfg("/a4.csv"), &["geo", "lookup", "1.0.0.1", "8.8.8.8"]);
+    assert!(out.lines().next().is_some_and(|l| l.contains("asn=-")) && out.contains("asn=15169"), "{out}");
 }
 
 #[test]

@@ -99,6 +99,42 @@ fn generated_units_pass_systemd_analyze_verify() {
     }
 }
 
+/// Each service's exposure by `systemd-analyze security` stays "OK" or better (under 2.5; 1.5
+/// when written), so that a change to the sandboxing that weakens it shows here.
+#[test]
+fn every_service_scores_ok_in_systemd_analyze_security() {
+    let present = Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !fixture::require("systemd-analyze", present, "apt-get install systemd") {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    // The default user: a service user of its own (`nobody` or root would be scored down).
+    for extra in [&["--blocklist"][..], &["--watch"][..]] {
+        let out = setup(root.path(), &[&["--bin", "/usr/local/bin/maillogsentinel"], extra].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let services = ["scan", "watch", "report", "blocklist"].map(|s| format!("maillogsentinel-{s}.service"));
+    for service in &services {
+        let out = Command::new("systemd-analyze")
+            .args(["security", "--offline=true", "--no-pager"])
+            .arg(format!("--root={}", root.path().display()))
+            .arg(service)
+            .output()
+            .expect("run systemd-analyze security");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let overall = text.lines().find(|l| l.contains("Overall exposure level")).unwrap_or_else(|| {
+            panic!("{service}: no overall level:\n{text}\n{}", String::from_utf8_lossy(&out.stderr))
+        });
+        let score: f64 = overall
+            .split(": ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{service}: {overall}"));
+        assert!(score < 2.5, "{service}: {overall}\n{text}");
+    }
+}
+
 const SCAN_UNITS: [&str; 4] = [
     "maillogsentinel-scan.service",
     "maillogsentinel-scan.timer",

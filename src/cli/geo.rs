@@ -31,7 +31,12 @@ pub struct GeoArgs {
 pub enum GeoCommand {
     /// Download the configured databases (`geo.country_url`, `geo.asn_url`), check them, and
     /// replace the old ones only if every download is good; then rebuild the index cache.
-    Update,
+    Update {
+        /// Install a download even when it has under half the rows of the file it replaces or
+        /// misses some of `geo.check_ips` of its address family (a shrink you expect).
+        #[arg(long)]
+        force: bool,
+    },
     /// Print country, AS number and organisation of addresses, and which database said so.
     Lookup {
         /// IPv4 or IPv6 addresses.
@@ -45,12 +50,12 @@ pub fn run(args: GeoArgs, config: &Config) -> ExitCode {
     let data_dir = args.data_dir.unwrap_or_else(|| config.data_dir.clone());
     let paths = GeoPaths::from_config(config, &data_dir);
     match args.command {
-        GeoCommand::Update => run_update(config, &paths),
+        GeoCommand::Update { force } => run_update(config, &paths, force),
         GeoCommand::Lookup { ips } => run_lookup(&paths, &ips),
     }
 }
 
-fn run_update(config: &Config, paths: &GeoPaths) -> ExitCode {
+fn run_update(config: &Config, paths: &GeoPaths, force: bool) -> ExitCode {
     let mut downloads = Vec::new();
     for (kind, dests, urls) in
         [(DbKind::Country, &paths.country, config.geo.country_urls()), (DbKind::Asn, &paths.asn, config.geo.asn_urls())]
@@ -70,6 +75,7 @@ fn run_update(config: &Config, paths: &GeoPaths) -> ExitCode {
         min_rows: config.geo.min_rows,
         known_ips: config.geo.check_ips.clone(),
         timeout: Duration::from_secs(config.geo.download_timeout_secs),
+        force,
     };
     let installed = match update(&downloads, &checks) {
         Ok(i) => i,
@@ -86,6 +92,9 @@ fn run_update(config: &Config, paths: &GeoPaths) -> ExitCode {
             super::thousands(i.rows),
             i.seconds
         );
+        for doubt in &i.forced {
+            eprintln!("maillogsentinel: warning: installed with --force although {doubt}");
+        }
     }
     let (_, report) = Geo::open(&paths.country, &paths.asn, &paths.cache_dir);
     for (path, secs) in &report.built {

@@ -97,6 +97,22 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Some((file, mode)) = config.password_readable_by_others() {
+        eprintln!(
+            "maillogsentinel: warning: {} holds [email] password and every local user can read it (mode {mode:o}): \
+             run `chmod 640 {}` (the service's group still reads it), or move the password to a file named by \
+             [email] password_file",
+            file.display(),
+            file.display()
+        );
+    }
+    match &command {
+        Command::Scan(_) => warn_if_root("scan", "parses text that attackers write into the logs"),
+        Command::Watch(_) => warn_if_root("watch", "parses text that attackers write into the logs"),
+        Command::Report(_) => warn_if_root("report", "renders text that attackers wrote into the logs"),
+        // `blocklist`, `alerts` and `geo` read the store or download, and parse no log.
+        _ => {}
+    }
     match command {
         Command::Scan(args) => scan::run(args, &config),
         Command::Watch(args) => watch::run(args, &config, cli.config),
@@ -106,6 +122,20 @@ pub fn main() -> ExitCode {
         Command::Setup(args) => setup::run(args),
         Command::Geo(args) => geo::run(args, &config),
     }
+}
+
+/// Says once, at the start, that `command` had better not run as root: the logs it reads (or,
+/// for `report`, the store it renders) hold text that attackers chose, which `does` says.
+fn warn_if_root(command: &str, does: &str) {
+    // SAFETY: geteuid takes no argument and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    eprintln!(
+        "maillogsentinel: warning: {command} is running as root, but it {does} (user and host names), so a flaw in it would be theirs with root's rights: run it as an unprivileged \
+         user in group adm, as the systemd units of `maillogsentinel setup` do (`setup --user NAME`; default \
+         maillogsentinel)"
+    );
 }
 
 /// Diagnostics for developers: `MAILLOGSENTINEL_LOG=debug`.

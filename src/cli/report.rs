@@ -373,13 +373,13 @@ fn keep_unsent(data_dir: &Path, file: &Path, bytes: &[u8]) -> std::io::Result<()
     let mut dir = data_dir.to_path_buf();
     for part in UNSENT_DIR.split('/') {
         dir.push(part);
-        match std::fs::create_dir(&dir) {
+        match crate::store::files::create_dir(&dir) {
             Ok(()) => warn_owner(&dir, data_dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),
         }
     }
-    std::fs::write(file, bytes)?;
+    crate::store::files::write(file, bytes)?;
     warn_owner(file, data_dir);
     Ok(())
 }

@@ -59,7 +59,9 @@ pub struct GeoConfig {
     /// `geo update` rejects a download with fewer rows than this (a truncated file or an error
     /// page). Default 1000.
     pub min_rows: u64,
-    /// Addresses a downloaded database must know (any one of them per file), as a sanity check.
+    /// Addresses a downloaded database must know, as a sanity check: at least one of them, and
+    /// every one of an address family it holds ranges of (`geo update --force` installs a file
+    /// missing some).
     /// Default: `1.1.1.1`, `8.8.8.8`, `2001:4860:4860::8888`.
     pub check_ips: Vec<std::net::IpAddr>,
     /// How long `geo update` waits for a server (seconds). Default 300.

@@ -300,6 +300,17 @@ impl Config {
         }
     }
 
+    /// The configuration file and its mode when it holds `[email] password` and every local
+    /// user may read it (the "others" bits; a group that may read it is the admin's choice:
+    /// `setup` writes it root:the service's group, 640).
+    pub fn password_readable_by_others(&self) -> Option<(&Path, u32)> {
+        use std::os::unix::fs::PermissionsExt;
+        self.email.password.as_ref()?;
+        let file = self.file.as_deref()?;
+        let mode = std::fs::metadata(file).ok()?.permissions().mode();
+        (mode & 0o004 != 0).then_some((file, mode & 0o7777))
+    }
+
     /// Parses configuration text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::from_toml(e, text, path))?;

@@ -196,7 +196,7 @@ impl Session {
         summary: &mut Summary,
     ) -> Result<Session, ScanError> {
         let dir = &opts.data_dir;
-        std::fs::create_dir_all(dir).map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
+        crate::store::files::create_dir_all(dir).map_err(|source| ScanError::DataDir { path: dir.clone(), source })?;
         let lock = DataDirLock::acquire(dir)?;
         let store_path = dir.join(STORE_FILE);
         let store_err = |source| ScanError::Store { path: store_path.clone(), source };

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -40,10 +40,10 @@ impl IntrusionCsv {
     /// user to read.
     pub fn open(path: &Path, committed: Option<u64>) -> io::Result<(IntrusionCsv, Vec<String>)> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            super::files::create_dir_all(dir)?;
         }
         let existed = path.exists();
-        let file = OpenOptions::new().read(true).append(true).create(true).open(path)?;
+        let file = super::files::options().read(true).append(true).create(true).open(path)?;
         let mut len = file.metadata()?.len();
         let mut notices = Vec::new();
         let shown = path.display();

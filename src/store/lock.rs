@@ -1,6 +1,6 @@
 //! One scan at a time per data directory.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -50,7 +50,7 @@ impl DataDirLock {
         let path = data_dir.join(LOCK_FILE);
         let io = |source| LockError::Io { path: path.clone(), source };
         let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+            super::files::options().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

@@ -24,6 +24,7 @@ mod commit;
 mod correlation;
 pub mod csv;
 mod export;
+pub mod files;
 pub mod history;
 pub mod ipinfo;
 pub mod journal;
@@ -136,6 +137,10 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
+        // SQLite would create the file 0644 (less the umask) and gives its `-wal` and `-shm`
+        // files the database's mode: an empty file of ours is a database it fills. When this
+        // fails (it exists, the directory is read-only), SQLite's own open says why.
+        let _ = files::options().write(true).create_new(true).open(path);
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -325,14 +325,14 @@ pub fn write_atomically(
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    super::create_dir_all(dir)?;
     let tmp = dir.join(format!(
         ".{}.tmp{}",
         path.file_name().map_or_else(|| "index".into(), |n| n.to_string_lossy()),
         std::process::id()
     ));
     let result = (|| {
-        let mut f = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let mut f = BufWriter::with_capacity(1 << 20, super::create_file(&tmp)?);
         write(&mut f)?;
         let f = f.into_inner().map_err(|e| e.into_error())?;
         f.sync_data()?;

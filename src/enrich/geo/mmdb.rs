@@ -56,6 +56,11 @@ impl Mmdb {
         Reader::from_source(bytes)
     }
 
+    /// The number of nodes of the search tree: the size `geo update` compares a download with.
+    pub fn node_count(&self) -> u64 {
+        u64::from(self.reader.metadata().node_count)
+    }
+
     /// The country code of `ip`, if the database has one.
     pub fn country(&self, ip: IpAddr) -> Option<String> {
         country(&self.reader, ip)

@@ -13,6 +13,19 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use self::csv::DbKind;
+
+/// Creates `path` (a download or an index, renamed into place once whole) 0640, as the store
+/// creates the data directory's files, rather than as the umask says (`store::files`).
+fn create_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o640).open(path)
+}
+
+/// Creates `dir` and its missing parents 0750, likewise.
+fn create_dir_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o750).create(dir)
+}
 use self::index::{Origin, RangeIndex};
 use self::mmdb::Mmdb;
 

@@ -1,9 +1,15 @@
 //! `geo update`: download the configured databases, check them, and swap them in atomically.
 //!
 //! Every file is downloaded next to its destination under a temporary name and checked (it
-//! parses as the expected kind, has enough rows, knows one of the check addresses). Only when
-//! every file passed are they renamed over the old ones, so a failed or partial download leaves
-//! the previous databases, if any, in place and working (the message says which there were).
+//! parses as the expected kind, has enough rows, knows every check address of the address
+//! families it covers, and is not under half the size of the file it replaces). Only when every
+//! file passed are they renamed over the old ones, so a failed or partial download leaves the
+//! previous databases, if any, in place and working (the message says which there were).
+//!
+//! The last two checks can be overridden with `--force`: a server that sends a complete
+//! response of the wrong, much shorter file passes every other check, and a good database
+//! would be replaced by a useless one; but a database can legitimately shrink (a vendor merges
+//! ranges), and only the admin can tell.
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -31,14 +37,17 @@ pub struct Download {
 pub struct Checks {
     /// Fewest rows (CSV) a file may have.
     pub min_rows: u64,
-    /// A file must know at least one of these.
+    /// A file must know every one of these of the address families it covers.
     pub known_ips: Vec<IpAddr>,
     /// Per-download time limit.
     pub timeout: Duration,
+    /// Install a file that fails only the checks meant for an expected shrink ([`CheckError::Shrunk`],
+    /// [`CheckError::Misses`]): `geo update --force`.
+    pub force: bool,
 }
 
 /// What one installed file holds.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Installed {
     /// The destination.
     pub dest: PathBuf,
@@ -48,6 +57,8 @@ pub struct Installed {
     pub rows: u64,
     /// Download and check time.
     pub seconds: f64,
+    /// The checks `force` overrode for this file.
+    pub forced: Vec<CheckError>,
 }
 
 /// Why `geo update` did not install the databases.
@@ -59,7 +70,7 @@ pub enum UpdateError {
         /// The URL of the file.
         url: String,
         /// What went wrong.
-        reason: DownloadError,
+        reason: Box<DownloadError>,
         /// Which databases were there before, and so are still in use.
         before: Before,
     },
@@ -132,6 +143,9 @@ pub enum DownloadError {
     /// It arrived but is not a usable database.
     #[error("rejected: {0}")]
     Rejected(#[from] CheckError),
+    /// It is a database, but looks cut or wrong next to what it would replace.
+    #[error("refused: {0}: a truncated or wrong file? If it is expected, run `maillogsentinel geo update --force`")]
+    Refused(CheckError),
 }
 
 /// Why a file could not be fetched.
@@ -206,6 +220,78 @@ pub enum CheckError {
         /// `geo.check_ips`.
         known: Vec<IpAddr>,
     },
+    /// It misses check addresses of a family it covers: a cut file, as a whole database of a
+    /// family knows every public address of it.
+    #[error(
+        "the download for {} does not know {} of geo.check_ips, though it holds {family} ranges",
+        dest.display(), list(missing)
+    )]
+    Misses {
+        /// The destination it would replace.
+        dest: PathBuf,
+        /// The check addresses of that family it does not know.
+        missing: Vec<IpAddr>,
+        /// `IPv4` or `IPv6`.
+        family: &'static str,
+    },
+    /// Far fewer rows than the file it would replace.
+    #[error(
+        "{} {unit} where {} has {} (under half)",
+        thousands(*rows), dest.display(), thousands(*old_rows)
+    )]
+    Shrunk {
+        /// The destination it would replace.
+        dest: PathBuf,
+        /// Rows (CSV) or nodes (MMDB) of the download.
+        rows: u64,
+        /// Rows or nodes of the installed file.
+        old_rows: u64,
+        /// `rows` or `nodes`.
+        unit: &'static str,
+    },
+}
+
+fn list(ips: &[IpAddr]) -> String {
+    ips.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// `411961` as `411,961`, as the row counts of a refusal are read side by side.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The format of a database file, by content: sizes compare only within one format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Mmdb,
+}
+
+impl Format {
+    fn unit(self) -> &'static str {
+        match self {
+            Format::Csv => "rows",
+            Format::Mmdb => "nodes",
+        }
+    }
+}
+
+/// What [`check`] found in a file that passed the checks no `--force` overrides.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// Rows (CSV) or nodes (MMDB).
+    pub rows: u64,
+    format: Format,
+    /// Check addresses of a family the file covers that it does not know, with that family.
+    pub missing: Vec<(IpAddr, &'static str)>,
 }
 
 /// Downloads, checks and installs all `downloads`, or none of them. The error names the URL and
@@ -219,13 +305,24 @@ pub fn update(downloads: &[Download], checks: &Checks) -> Result<Vec<Installed>,
             let started = Instant::now();
             let tmp = temp_path(&d.dest);
             // Pushed before writing, so that a failure below still removes the partial file.
-            staged.push((tmp.clone(), Installed { dest: d.dest.clone(), bytes: 0, rows: 0, seconds: 0.0 }));
-            let failed =
-                |reason: DownloadError| UpdateError::Download { url: d.url.clone(), reason, before: before.clone() };
+            staged.push((
+                tmp.clone(),
+                Installed { dest: d.dest.clone(), bytes: 0, rows: 0, seconds: 0.0, forced: Vec::new() },
+            ));
+            let failed = |reason: DownloadError| UpdateError::Download {
+                url: d.url.clone(),
+                reason: Box::new(reason),
+                before: before.clone(),
+            };
             let bytes = fetch(&agent, &d.url, &tmp).map_err(|e| failed(e.into()))?;
-            let rows = check(&tmp, d.kind, checks).map_err(|e| failed(e.into()))?;
+            let checked = check(&tmp, d.kind, checks).map_err(|e| failed(e.into()))?;
+            let mut doubts = doubts(&checked, &d.dest, d.kind);
+            if !checks.force && !doubts.is_empty() {
+                return Err(failed(DownloadError::Refused(doubts.remove(0))));
+            }
             if let Some((_, i)) = staged.last_mut() {
-                (i.bytes, i.rows, i.seconds) = (bytes, rows, started.elapsed().as_secs_f64());
+                (i.bytes, i.rows, i.seconds) = (bytes, checked.rows, started.elapsed().as_secs_f64());
+                i.forced = doubts;
             }
         }
         Ok(())
@@ -252,7 +349,7 @@ fn temp_path(dest: &Path) -> PathBuf {
 
 fn fetch(agent: &ureq::Agent, url: &str, to: &Path) -> Result<u64, FetchError> {
     if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| FetchError::CreateDir { dir: dir.to_path_buf(), source })?;
+        super::create_dir_all(dir).map_err(|source| FetchError::CreateDir { dir: dir.to_path_buf(), source })?;
     }
     let mut response = agent.get(url).call().map_err(|e| FetchError::Http(Box::new(e)))?;
     let expected: Option<u64> =
@@ -266,7 +363,7 @@ fn fetch(agent: &ureq::Agent, url: &str, to: &Path) -> Result<u64, FetchError> {
         return Err(FetchError::Html);
     }
     let write = |source| FetchError::Write { path: to.to_path_buf(), source };
-    let mut file = File::create(to).map_err(write)?;
+    let mut file = super::create_file(to).map_err(write)?;
     let mut reader = response.body_mut().with_config().limit(4 << 30).reader();
     let n = std::io::copy(&mut reader, &mut file).map_err(FetchError::Transfer)?;
     if let Some(len) = expected.filter(|&len| len != n) {
@@ -276,8 +373,46 @@ fn fetch(agent: &ureq::Agent, url: &str, to: &Path) -> Result<u64, FetchError> {
     Ok(n)
 }
 
-/// Checks a downloaded file; returns its row count.
-pub fn check(path: &Path, kind: DbKind, checks: &Checks) -> Result<u64, CheckError> {
+/// What makes a download that passed [`check`] doubtful next to the file at `dest` it would
+/// replace: the checks `--force` overrides, the missing addresses first.
+fn doubts(checked: &Checked, dest: &Path, kind: DbKind) -> Vec<CheckError> {
+    let mut doubts = Vec::new();
+    for family in ["IPv4", "IPv6"] {
+        let missing: Vec<IpAddr> = checked.missing.iter().filter(|(_, f)| *f == family).map(|(ip, _)| *ip).collect();
+        if !missing.is_empty() {
+            doubts.push(CheckError::Misses { dest: dest.to_path_buf(), missing, family });
+        }
+    }
+    if let Some((format, old_rows)) = size_of(dest, kind)
+        && format == checked.format
+        && checked.rows.saturating_mul(2) < old_rows
+    {
+        doubts.push(CheckError::Shrunk { dest: dest.to_path_buf(), rows: checked.rows, old_rows, unit: format.unit() });
+    }
+    doubts
+}
+
+/// The format and size of an installed database, counted as [`check`] counts a download; `None`
+/// when there is none or it does not read (then there is nothing worth keeping to compare with).
+fn size_of(path: &Path, kind: DbKind) -> Option<(Format, u64)> {
+    if !path.is_file() {
+        return None;
+    }
+    if mmdb::looks_like_mmdb(path) {
+        return mmdb::Mmdb::open(path).ok().map(|db| (Format::Mmdb, db.node_count()));
+    }
+    let file = File::open(path).ok()?;
+    let rows = super::csv::read(BufReader::with_capacity(1 << 20, file), kind).ok()?;
+    Some((Format::Csv, rows.len() as u64))
+}
+
+fn family(ip: IpAddr) -> &'static str {
+    if ip.to_canonical().is_ipv4() { "IPv4" } else { "IPv6" }
+}
+
+/// Checks a downloaded file on its own: what no `--force` overrides fails here; the check
+/// addresses it misses are returned for [`doubts`] to judge.
+pub fn check(path: &Path, kind: DbKind, checks: &Checks) -> Result<Checked, CheckError> {
     if mmdb::looks_like_mmdb(path) {
         let bytes = std::fs::read(path).map_err(CheckError::Read)?;
         let reader = mmdb::Mmdb::check_bytes(bytes).map_err(CheckError::Mmdb)?;
@@ -285,10 +420,20 @@ pub fn check(path: &Path, kind: DbKind, checks: &Checks) -> Result<u64, CheckErr
             DbKind::Country => mmdb::country(&reader, *ip).is_some(),
             DbKind::Asn => mmdb::asn(&reader, *ip).is_some(),
         };
-        if !checks.known_ips.iter().any(knows) {
+        let known: Vec<IpAddr> = checks.known_ips.iter().copied().filter(knows).collect();
+        if known.is_empty() {
             return Err(CheckError::KnowsNone { known: checks.known_ips.clone() });
         }
-        return Ok(u64::from(reader.metadata().node_count));
+        // The search tree does not say which families hold data (an IPv6 tree may hold IPv4
+        // only): a family counts as covered when one of its check addresses is known.
+        let covered = |f: &str| known.iter().any(|ip| family(*ip) == f);
+        let missing = checks
+            .known_ips
+            .iter()
+            .filter(|ip| !known.contains(ip) && covered(family(**ip)))
+            .map(|ip| (*ip, family(*ip)))
+            .collect();
+        return Ok(Checked { rows: u64::from(reader.metadata().node_count), format: Format::Mmdb, missing });
     }
     let file = File::open(path).map_err(CheckError::Read)?;
     let rows = super::csv::read(BufReader::with_capacity(1 << 20, file), kind).map_err(CheckError::Csv)?;
@@ -299,9 +444,14 @@ pub fn check(path: &Path, kind: DbKind, checks: &Checks) -> Result<u64, CheckErr
     if rows.bad > n / 100 + 1 {
         return Err(CheckError::Damaged { bad: rows.bad, rows: n });
     }
+    let (has_v4, has_v6) = (!rows.v4.is_empty(), !rows.v6.is_empty());
+    let covers = |ip: &IpAddr| if family(*ip) == "IPv4" { has_v4 } else { has_v6 };
     let index = RangeIndex::from_rows(rows, kind);
-    if !checks.known_ips.iter().any(|ip| index.lookup(*ip).is_some()) {
+    let (known, unknown): (Vec<IpAddr>, Vec<IpAddr>) =
+        checks.known_ips.iter().partition(|ip| index.lookup(**ip).is_some());
+    if known.is_empty() {
         return Err(CheckError::KnowsNone { known: checks.known_ips.clone() });
     }
-    Ok(n)
+    let missing = unknown.into_iter().filter(covers).map(|ip| (ip, family(ip))).collect();
+    Ok(Checked { rows: n, format: Format::Csv, missing })
 }
