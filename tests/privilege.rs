@@ -154,8 +154,20 @@ fn a_config_with_a_password_that_others_can_read_is_warned_about() {
     // Group-readable is the mode `setup` writes: no warning.
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o640)).unwrap();
     assert!(!blocklist().contains("holds [email] password"));
-    // Without a password in it, the file's mode is not ours to judge.
+    // A webhook's URL is a secret too (Slack's and Mattermost's carry their token).
+    let hook = format!(
+        "data_dir = \"{}\"\n[[alerts.channel]]\nname = \"h\"\nkind = \"webhook\"\nurl = \"https://hooks.example/T0/B0/secret\"\n",
+        data.display()
+    );
+    std::fs::write(&cfg, &hook).unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = blocklist();
+    assert!(err.contains("holds the URLs and headers of alert webhooks and every local user can read it"), "{err}");
+    assert!(err.contains("token_file"), "{err}");
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert!(!blocklist().contains("every local user can read it"));
+    // Without a secret in it, the file's mode is not ours to judge.
     std::fs::write(&cfg, format!("data_dir = \"{}\"\n", data.display())).unwrap();
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
-    assert!(!blocklist().contains("holds [email] password"));
+    assert!(!blocklist().contains("every local user can read it"));
 }

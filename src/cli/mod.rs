@@ -97,11 +97,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Some((file, mode)) = config.password_readable_by_others() {
+    if let Some((file, mode, what)) = config.secret_readable_by_others() {
+        let instead = if what.starts_with("[email]") {
+            "move the password to a file named by [email] password_file"
+        } else {
+            "keep tokens in a file named by the channel's token_file"
+        };
         eprintln!(
-            "maillogsentinel: warning: {} holds [email] password and every local user can read it (mode {mode:o}): \
-             run `chmod 640 {}` (the service's group still reads it), or move the password to a file named by \
-             [email] password_file",
+            "maillogsentinel: warning: {} holds {what} and every local user can read it (mode {mode:o}): run \
+             `chmod 640 {}` (the service's group still reads it), or {instead}",
             file.display(),
             file.display()
         );

@@ -300,15 +300,23 @@ impl Config {
         }
     }
 
-    /// The configuration file and its mode when it holds `[email] password` and every local
-    /// user may read it (the "others" bits; a group that may read it is the admin's choice:
-    /// `setup` writes it root:the service's group, 640).
-    pub fn password_readable_by_others(&self) -> Option<(&Path, u32)> {
+    /// The configuration file, its mode and the secret it holds when it holds one and every
+    /// local user may read it (the "others" bits; a group that may read it is the admin's
+    /// choice: `setup` writes it root:the service's group, 640). Secrets: `[email] password`, and
+    /// the alert webhooks' URLs and headers (a Slack or Mattermost webhook's URL is its secret,
+    /// a header may carry a token).
+    pub fn secret_readable_by_others(&self) -> Option<(&Path, u32, &'static str)> {
         use std::os::unix::fs::PermissionsExt;
-        self.email.password.as_ref()?;
+        let what = if self.email.password.is_some() {
+            "[email] password"
+        } else if self.alerts.channels.iter().any(|c| c.url.is_some()) {
+            "the URLs and headers of alert webhooks"
+        } else {
+            return None;
+        };
         let file = self.file.as_deref()?;
         let mode = std::fs::metadata(file).ok()?.permissions().mode();
-        (mode & 0o004 != 0).then_some((file, mode & 0o7777))
+        (mode & 0o004 != 0).then_some((file, mode & 0o7777, what))
     }
 
     /// Parses configuration text; `path` is only used in messages.
