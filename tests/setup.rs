@@ -434,3 +434,54 @@ fn the_documented_nft_rule_loads_with_an_export() {
         assert!(out.status.success(), "{}\n{text}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+#[test]
+fn the_packages_units_and_config_are_the_ones_setup_writes_for_the_packages_layout() {
+    let package = tempfile::tempdir().unwrap();
+    maillogsentinel::cli::package::generate(package.path()).unwrap();
+    let packaged = |name: &str| read(&package.path().join("units").join(name));
+    // What setup writes for the package's binary: the timer mode with the blocklist, and the
+    // watch service of the other mode.
+    for (mode, names) in [
+        (&["--blocklist"][..], &[&SCAN_UNITS[..], &BLOCKLIST_UNITS[..]].concat()),
+        (&["--watch"][..], &vec!["maillogsentinel-watch.service"]),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let out = setup(root.path(), &[&["--bin", "/usr/bin/maillogsentinel"], mode].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for name in names {
+            let written = read(&root.path().join("etc/systemd/system").join(name));
+            let unit = packaged(name);
+            assert_eq!(settings(&unit), settings(&written), "{name}:\n{unit}");
+            assert!(unit.starts_with("# Installed by the maillogsentinel package"), "{name}:\n{unit}");
+        }
+    }
+    // Each names the man page of its command, installed beside it.
+    for (name, page) in [
+        ("maillogsentinel-scan.service", "scan"),
+        ("maillogsentinel-watch.service", "watch"),
+        ("maillogsentinel-report.timer", "report"),
+        ("maillogsentinel-blocklist.path", "blocklist"),
+    ] {
+        let doc = format!("\nDocumentation=man:maillogsentinel-{page}(1)\n");
+        assert!(packaged(name).contains(&doc), "{name}:\n{}", packaged(name));
+        assert!(package.path().join(format!("man/maillogsentinel-{page}.1.gz")).exists(), "{page}");
+    }
+    // The report service serves both modes: it scans first, as with the timer.
+    assert!(packaged("maillogsentinel-report.service").contains("\nExecStartPre=-/usr/bin/maillogsentinel --config"));
+
+    // The configuration is the example, as setup writes it, with a header of its own.
+    let root = tempfile::tempdir().unwrap();
+    assert!(setup(root.path(), &[]).status.success());
+    let written = read(&root.path().join("etc/maillogsentinel/maillogsentinel.toml"));
+    let config = read(&package.path().join("maillogsentinel.toml"));
+    assert_eq!(settings(&config), settings(&written));
+    assert!(config.starts_with("# Installed by the maillogsentinel package"), "{config}");
+    assert!(config.contains("\ndata_dir = \"/var/lib/maillogsentinel\"\n"), "{config}");
+}
+
+/// The lines of a unit or configuration file that set something: without comments, and without
+/// `Documentation=`, which only the package's units carry (their man pages come with them).
+fn settings(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.starts_with('#') && !l.starts_with("Documentation=")).collect()
+}

@@ -16,6 +16,7 @@ mod alerts;
 mod blocklist;
 pub mod docs;
 mod geo;
+pub mod package;
 mod report;
 mod scan;
 mod setup;

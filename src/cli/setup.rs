@@ -11,6 +11,11 @@ use clap::Args;
 use super::{EXIT_CONFIG, EXIT_STORE, EXIT_USAGE};
 use crate::config::{Duration, DurationError};
 
+/// The service user `setup` (and the Debian package) create and the units run as.
+const DEFAULT_USER: &str = "maillogsentinel";
+const DEFAULT_SCAN_INTERVAL: &str = "1h";
+const DEFAULT_REPORT_AT: &str = "07:00";
+
 /// Options of `setup`.
 #[derive(Debug, Args)]
 pub struct SetupArgs {
@@ -19,11 +24,11 @@ pub struct SetupArgs {
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
     /// Unprivileged user the services run as.
-    #[arg(long, value_name = "NAME", default_value = "maillogsentinel", value_parser = parse_user)]
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_USER, value_parser = parse_user)]
     pub user: String,
     /// How often to scan (15min, 1h, 2h30m, 1d: the duration grammar of `report --since`, plus
     /// systemd's sec, min, hr and day).
-    #[arg(long, value_name = "SPAN", default_value = "1h", value_parser = parse_scan_interval)]
+    #[arg(long, value_name = "SPAN", default_value = DEFAULT_SCAN_INTERVAL, value_parser = parse_scan_interval)]
     pub scan_interval: ScanInterval,
     /// Install maillogsentinel-watch.service, which stores each failed login within a second of
     /// its logging, instead of the scan service and timer.
@@ -35,7 +40,7 @@ pub struct SetupArgs {
     #[arg(long)]
     pub blocklist: bool,
     /// Local time of the daily report, HH:MM.
-    #[arg(long, value_name = "HH:MM", default_value = "07:00", value_parser = parse_report_at)]
+    #[arg(long, value_name = "HH:MM", default_value = DEFAULT_REPORT_AT, value_parser = parse_report_at)]
     pub report_at: String,
     /// The maillogsentinel binary the units run, an absolute path on the target system. Default:
     /// this one.
@@ -174,13 +179,59 @@ use self::accounts::Accounts;
 const CONFIG: &str = "etc/maillogsentinel/maillogsentinel.toml";
 const UNIT_DIR: &str = "etc/systemd/system";
 
-const SCAN_SERVICE: (&str, &str) = ("maillogsentinel-scan.service", include_str!("units/maillogsentinel-scan.service"));
-const SCAN_TIMER: (&str, &str) = ("maillogsentinel-scan.timer", include_str!("units/maillogsentinel-scan.timer"));
-const WATCH_SERVICE: (&str, &str) =
-    ("maillogsentinel-watch.service", include_str!("units/maillogsentinel-watch.service"));
-const REPORT_SERVICE: (&str, &str) =
-    ("maillogsentinel-report.service", include_str!("units/maillogsentinel-report.service"));
-const REPORT_TIMER: (&str, &str) = ("maillogsentinel-report.timer", include_str!("units/maillogsentinel-report.timer"));
+/// A unit `setup` can write: its file name, its template (`src/cli/units/`), the `setup`
+/// command that writes it, named in its first comment line (`@BY@`), and the man page of the
+/// command it runs.
+#[derive(Clone, Copy)]
+struct Unit {
+    name: &'static str,
+    template: &'static str,
+    by: &'static str,
+    man: &'static str,
+}
+
+const SCAN_SERVICE: Unit = Unit {
+    name: "maillogsentinel-scan.service",
+    template: include_str!("units/maillogsentinel-scan.service"),
+    by: "`maillogsentinel setup`",
+    man: "maillogsentinel-scan",
+};
+const SCAN_TIMER: Unit = Unit {
+    name: "maillogsentinel-scan.timer",
+    template: include_str!("units/maillogsentinel-scan.timer"),
+    by: "`maillogsentinel setup`",
+    man: "maillogsentinel-scan",
+};
+const WATCH_SERVICE: Unit = Unit {
+    name: "maillogsentinel-watch.service",
+    template: include_str!("units/maillogsentinel-watch.service"),
+    by: "`maillogsentinel setup --watch`",
+    man: "maillogsentinel-watch",
+};
+const REPORT_SERVICE: Unit = Unit {
+    name: "maillogsentinel-report.service",
+    template: include_str!("units/maillogsentinel-report.service"),
+    by: "`maillogsentinel setup`",
+    man: "maillogsentinel-report",
+};
+const REPORT_TIMER: Unit = Unit {
+    name: "maillogsentinel-report.timer",
+    template: include_str!("units/maillogsentinel-report.timer"),
+    by: "`maillogsentinel setup`",
+    man: "maillogsentinel-report",
+};
+const BLOCKLIST_SERVICE: Unit = Unit {
+    name: "maillogsentinel-blocklist.service",
+    template: include_str!("units/maillogsentinel-blocklist.service"),
+    by: "`maillogsentinel setup --blocklist`",
+    man: "maillogsentinel-blocklist",
+};
+const BLOCKLIST_PATH: Unit = Unit {
+    name: "maillogsentinel-blocklist.path",
+    template: include_str!("units/maillogsentinel-blocklist.path"),
+    by: "`maillogsentinel setup --blocklist`",
+    man: "maillogsentinel-blocklist",
+};
 
 /// The report service's lines before its report, with the scan timer.
 const REPORT_SCANS_FIRST: &str = "# Scan first so that the report sees the end of the day; a partly unreadable log (\"-\")\n\
@@ -190,10 +241,13 @@ const REPORT_SCANS_FIRST: &str = "# Scan first so that the report sees the end o
 /// fail (exit 5) every day.
 const REPORT_AFTER_WATCH: &str = "# No scan first: the watch service has stored the end of the day already, and a scan\n\
      # would find the data directory locked by it.";
-const BLOCKLIST_SERVICE: (&str, &str) =
-    ("maillogsentinel-blocklist.service", include_str!("units/maillogsentinel-blocklist.service"));
-const BLOCKLIST_PATH: (&str, &str) =
-    ("maillogsentinel-blocklist.path", include_str!("units/maillogsentinel-blocklist.path"));
+/// The package's report service, which serves either mode: it scans first as for the timer, and
+/// says why the daily line about the lock is harmless beside the watch service.
+const REPORT_SCANS_FIRST_UNLESS_WATCHED: &str = "# Scan first so that the report sees the end of the day; a partly unreadable log (\"-\")\n\
+     # must not stop the report. With maillogsentinel-watch.service running instead of the scan\n\
+     # timer, this scan finds the data directory locked and exits 5, which \"-\" ignores too: the\n\
+     # watch has stored the end of the day already.\n\
+     ExecStartPre=-@BIN@ --config @CONFIG@ scan --quiet";
 /// The rule the admin adds to use the blocklist's sets, in their table (a rule can only use the
 /// sets of its own table); the sets are declared too, so that the file loads before the first
 /// export, and as the export declares them, so that the two agree.
@@ -386,43 +440,37 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
 
     let unit_dir = root.join(UNIT_DIR);
     std::fs::create_dir_all(&unit_dir).map_err(io(&unit_dir))?;
-    // The Prometheus textfile's directory is written too; `-`: a directory not there yet (no
-    // node_exporter installed) must not keep the services from starting, the scan warns instead.
-    let mut writable = data_dir_text.clone();
-    if let Some(dir) = config.metrics.textfile.as_deref().and_then(Path::parent).filter(|d| d.is_absolute())
-        && let Ok(dir) = unit_path(dir)
-    {
-        writable.push_str(" -");
-        writable.push_str(dir);
-    }
-    let hardening = HARDENING.replace("@DATA_DIR@", &writable);
     let (units, scan_first, enable, other_mode) = if args.watch {
-        (&[WATCH_SERVICE, REPORT_SERVICE, REPORT_TIMER][..], REPORT_AFTER_WATCH, WATCH_SERVICE.0, SCAN_TIMER.0)
+        (&[WATCH_SERVICE, REPORT_SERVICE, REPORT_TIMER][..], REPORT_AFTER_WATCH, WATCH_SERVICE.name, SCAN_TIMER.name)
     } else {
         (
             &[SCAN_SERVICE, SCAN_TIMER, REPORT_SERVICE, REPORT_TIMER][..],
             REPORT_SCANS_FIRST,
-            SCAN_TIMER.0,
-            WATCH_SERVICE.0,
+            SCAN_TIMER.name,
+            WATCH_SERVICE.name,
         )
     };
     let blocklist_units = if args.blocklist { &[BLOCKLIST_SERVICE, BLOCKLIST_PATH][..] } else { &[][..] };
+    let fill = Fill {
+        by: None,
+        // Installed by hand or not at all: `scripts/gen-docs.sh` only writes them.
+        man_pages: false,
+        bin: &bin_text,
+        config: &abs(CONFIG).display().to_string(),
+        data_dir: &data_dir_text,
+        writable: &writable_paths(&config, &data_dir_text),
+        user: &args.user,
+        interval: args.scan_interval.as_systemd(),
+        report_at: &args.report_at,
+        scan_first,
+    };
     // The other mode's unit from an earlier setup is left in place (setup removes nothing), but
     // both running would have each hourly scan find the data directory locked by the watch.
     let leftover = unit_dir.join(other_mode);
     let leftover = leftover.exists().then_some(leftover);
-    for &(name, template) in units.iter().chain(blocklist_units) {
-        let text = template
-            .replace("@DATA_DIR@", &data_dir_text)
-            .replace("@SCAN_FIRST@", scan_first)
-            .replace("@HARDENING@", hardening.trim_end())
-            .replace("@BIN@", &bin_text)
-            .replace("@CONFIG@", &abs(CONFIG).display().to_string())
-            .replace("@USER@", &args.user)
-            .replace("@INTERVAL@", args.scan_interval.as_systemd())
-            .replace("@REPORT_AT@", &args.report_at);
-        let path = unit_dir.join(name);
-        std::fs::write(&path, text).map_err(io(&path))?;
+    for unit in units.iter().chain(blocklist_units) {
+        let path = unit_dir.join(unit.name);
+        std::fs::write(&path, fill.render(unit)).map_err(io(&path))?;
         let _ = writeln!(said, "wrote    {}", path.display());
     }
     let mut disable = String::new();
@@ -440,13 +488,13 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
         );
         disable = format!("  systemctl disable --now {other_mode}\n");
     }
-    let blocklist_enable = if args.blocklist { format!(" {}", BLOCKLIST_PATH.0) } else { String::new() };
+    let blocklist_enable = if args.blocklist { format!(" {}", BLOCKLIST_PATH.name) } else { String::new() };
     let _ = writeln!(
         said,
         "\nNext: set [email] `to` in {}, then run:\n{disable}  systemctl daemon-reload\n  \
          systemctl enable --now {enable} {}{blocklist_enable}",
         abs(CONFIG).display(),
-        REPORT_TIMER.0
+        REPORT_TIMER.name
     );
     if args.blocklist {
         let _ = writeln!(
@@ -457,10 +505,115 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
         );
     }
     if args.watch {
-        let _ =
-            writeln!(said, "After editing the configuration: systemctl reload {} (it reads it again)", WATCH_SERVICE.0);
+        let _ = writeln!(
+            said,
+            "After editing the configuration: systemctl reload {} (it reads it again)",
+            WATCH_SERVICE.name
+        );
     }
     Ok(Done { said, warnings })
+}
+
+/// Where the Debian package installs the binary the units run.
+const PACKAGE_BIN: &str = "/usr/bin/maillogsentinel";
+/// The data directory the Debian package's maintainer scripts create for the service user.
+const PACKAGE_DATA_DIR: &str = "/var/lib/maillogsentinel";
+
+/// The configuration the Debian package installs (a conffile, at the place `setup` writes it):
+/// the example, as `setup` writes it, with a header of its own.
+pub(super) fn package_config() -> String {
+    format!(
+        "# Installed by the maillogsentinel package; your changes are kept on upgrades. Edit [email] `to`\n\
+         # before the first daily report.\n{EXAMPLE_CONFIG}"
+    )
+}
+
+/// The Debian package's units, as `setup` writes them for the package's layout (binary
+/// [`PACKAGE_BIN`], the service user [`DEFAULT_USER`], the default schedule): the units of both
+/// modes and of `--blocklist`, for the admin to enable the ones wanted. `config` is the packaged
+/// configuration, whose data directory must be the one the maintainer scripts create.
+pub(super) fn package_units(config: &str) -> Result<Vec<(&'static str, String)>, String> {
+    let path = Path::new("/").join(CONFIG);
+    let config = crate::config::Config::parse(config, &path).map_err(|e| e.to_string())?;
+    if config.data_dir != Path::new(PACKAGE_DATA_DIR) {
+        return Err(format!(
+            "data_dir is {:?}, but the package's maintainer scripts create {PACKAGE_DATA_DIR}",
+            config.data_dir
+        ));
+    }
+    let interval = parse_scan_interval(DEFAULT_SCAN_INTERVAL).map_err(|e| e.to_string())?;
+    let fill = Fill {
+        by: Some("the maillogsentinel package"),
+        man_pages: true,
+        bin: PACKAGE_BIN,
+        config: &path.display().to_string(),
+        data_dir: PACKAGE_DATA_DIR,
+        writable: &writable_paths(&config, PACKAGE_DATA_DIR),
+        user: DEFAULT_USER,
+        interval: interval.as_systemd(),
+        report_at: DEFAULT_REPORT_AT,
+        // One report service for both modes.
+        scan_first: REPORT_SCANS_FIRST_UNLESS_WATCHED,
+    };
+    let units =
+        [SCAN_SERVICE, SCAN_TIMER, WATCH_SERVICE, REPORT_SERVICE, REPORT_TIMER, BLOCKLIST_SERVICE, BLOCKLIST_PATH];
+    Ok(units.iter().map(|unit| (unit.name, fill.render(unit))).collect())
+}
+
+/// The paths the services may write (`ReadWritePaths=`): the data directory, and the Prometheus
+/// textfile's directory with `-`, as a directory not there yet (no node_exporter installed) must
+/// not keep the services from starting; the scan warns instead.
+fn writable_paths(config: &crate::config::Config, data_dir_text: &str) -> String {
+    let mut writable = data_dir_text.to_string();
+    if let Some(dir) = config.metrics.textfile.as_deref().and_then(Path::parent).filter(|d| d.is_absolute())
+        && let Ok(dir) = unit_path(dir)
+    {
+        writable.push_str(" -");
+        writable.push_str(dir);
+    }
+    writable
+}
+
+/// What fills the units' placeholders.
+struct Fill<'a> {
+    /// Who installs the units, when not the `setup` command of each unit.
+    by: Option<&'a str>,
+    /// Whether the man pages are installed beside the units, so that a `Documentation=` line
+    /// can name them (`systemd-analyze verify` checks that they exist).
+    man_pages: bool,
+    bin: &'a str,
+    config: &'a str,
+    data_dir: &'a str,
+    writable: &'a str,
+    user: &'a str,
+    interval: &'a str,
+    report_at: &'a str,
+    /// The report service's lines before its report.
+    scan_first: &'a str,
+}
+
+impl Fill<'_> {
+    fn render(&self, unit: &Unit) -> String {
+        let hardening = HARDENING.replace("@DATA_DIR@", self.writable);
+        let mut template = unit.template.to_string();
+        if self.man_pages
+            && let Some(at) = template.find("\nDescription=")
+            && let Some(end) = template[at + 1..].find('\n')
+        {
+            template.insert_str(at + 1 + end + 1, &format!("Documentation=man:{}(1)\n", unit.man));
+        }
+        // @SCAN_FIRST@ and @HARDENING@ hold placeholders of their own: replaced before those.
+        template
+            .replace("@BY@", self.by.unwrap_or(unit.by))
+            .replace("@DATA_DIR@", self.data_dir)
+            .replace("@SCAN_FIRST@", self.scan_first)
+            .replace("@HARDENING@", hardening.trim_end())
+            .replace("@BIN@", self.bin)
+            .replace("@CONFIG@", self.config)
+            .replace("@USER@", self.user)
+            .replace("@INTERVAL@", self.interval)
+            .replace("@REPORT_AT@", self.report_at)
+    }
 }
 
 #[cfg(test)]
