@@ -485,3 +485,100 @@ fn the_packages_units_and_config_are_the_ones_setup_writes_for_the_packages_layo
 fn settings(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.starts_with('#') && !l.starts_with("Documentation=")).collect()
 }
+
+/// Undoes what a test that runs `setup` on this machine's `/` made, even when it fails half-way.
+struct Undo {
+    user: String,
+    paths: Vec<std::path::PathBuf>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        let _ = Command::new(sbin("userdel")).arg(&self.user).output();
+        // useradd --user-group made a group of the user's name, which userdel removes when the
+        // system is set so (USERGROUPS_ENAB); otherwise here.
+        let _ = Command::new(sbin("groupdel")).arg(&self.user).output();
+        for path in &self.paths {
+            let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir_all(path));
+        }
+    }
+}
+
+/// `/usr/sbin/NAME`, else NAME through PATH.
+fn sbin(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new("/usr/sbin").join(name);
+    if path.exists() { path } else { name.into() }
+}
+
+/// `getent DB KEY`: the entry's fields, if any.
+fn getent(db: &str, key: &str) -> Option<Vec<String>> {
+    let out = Command::new("getent").args([db, key]).output().ok()?;
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !line.is_empty()).then(|| line.split(':').map(String::from).collect())
+}
+
+#[test]
+fn setup_creates_the_service_user_when_it_does_not_exist() {
+    use std::os::unix::fs::MetadataExt;
+    if !fixture::require("root (setup creates a user)", running_as_root(), "run the tests as root") {
+        return;
+    }
+    // Without --root, setup writes this machine's /etc: only where maillogsentinel is not set up
+    // (CI's fresh machine), and everything it writes is removed again.
+    let etc = std::path::Path::new("/etc/maillogsentinel");
+    let unit_dir = std::path::Path::new("/etc/systemd/system");
+    let free = !etc.exists() && SCAN_UNITS.iter().all(|u| !unit_dir.join(u).exists());
+    if !fixture::require(
+        "a machine where maillogsentinel is not set up (this test runs setup without --root)",
+        free,
+        "run the tests where /etc/maillogsentinel and /etc/systemd/system/maillogsentinel-* do not exist",
+    ) {
+        return;
+    }
+    let user = format!("mls-test-{}", std::process::id());
+    assert!(getent("passwd", &user).is_none(), "{user} exists already");
+    let _undo = Undo {
+        user: user.clone(),
+        paths: std::iter::once(etc.to_path_buf()).chain(SCAN_UNITS.iter().map(|u| unit_dir.join(u))).collect(),
+    };
+    // The data directory, through a configuration kept by setup, is a temporary one.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(etc).unwrap();
+    std::fs::write(etc.join("maillogsentinel.toml"), format!("data_dir = \"{}\"\n", data.display())).unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_maillogsentinel"))
+            .env_remove("MAILLOGSENTINEL_CONFIG")
+            .args(["setup", "--user", &user, "--bin", "/usr/local/bin/maillogsentinel"])
+            .output()
+            .expect("run maillogsentinel setup")
+    };
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("created  user {user} (useradd --system --user-group --home-dir ")), "{stdout}");
+
+    let entry = getent("passwd", &user).expect("the user was created");
+    let (uid, gid): (u32, u32) = (entry[2].parse().unwrap(), entry[3].parse().unwrap());
+    // A system user (below Debian's first ordinary uid), at home in the data directory, who cannot log in.
+    assert!(uid < 1000, "{entry:?}");
+    assert_eq!((entry[5].as_str(), entry[6].as_str()), (data.to_str().unwrap(), "/usr/sbin/nologin"), "{entry:?}");
+    assert_eq!(getent("group", &user).map(|g| g[2].clone()), Some(gid.to_string()), "a group of its own");
+    let groups = Command::new("id").args(["-Gn", &user]).output().unwrap();
+    let groups = String::from_utf8_lossy(&groups.stdout).split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert!(groups.contains(&"adm".to_string()), "{groups:?}");
+    let journal = getent("group", "systemd-journal").is_some();
+    assert_eq!(groups.contains(&"systemd-journal".to_string()), journal, "{groups:?}");
+
+    let meta = std::fs::metadata(&data).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), meta.permissions().mode() & 0o777), (uid, gid, 0o750));
+    let config = std::fs::metadata(etc.join("maillogsentinel.toml")).unwrap();
+    assert_eq!((config.uid(), config.gid()), (0, gid));
+    let scan = read(&unit_dir.join("maillogsentinel-scan.service"));
+    assert!(scan.contains(&format!("\nUser={user}\n")), "{scan}");
+
+    // Once it exists, it is used as it is.
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && !stdout.contains("created  user"), "{stdout}");
+}

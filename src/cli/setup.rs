@@ -20,10 +20,11 @@ const DEFAULT_REPORT_AT: &str = "07:00";
 #[derive(Debug, Args)]
 pub struct SetupArgs {
     /// Write everything under this directory instead of / (for packages, images and tests). The
-    /// service user is then looked up in DIR/etc/passwd and DIR/etc/group, not on this machine.
+    /// service user is then looked up in DIR/etc/passwd and DIR/etc/group, not on this machine,
+    /// and not created: the commands to run on the target are printed.
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
-    /// Unprivileged user the services run as.
+    /// Unprivileged user the services run as; created (useradd --system) when it does not exist.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_USER, value_parser = parse_user)]
     pub user: String,
     /// How often to scan (15min, 1h, 2h30m, 1d: the duration grammar of `report --since`, plus
@@ -279,7 +280,7 @@ pub fn run(args: SetupArgs) -> ExitCode {
             ExitCode::from(match e {
                 SetupError::Config(_) | SetupError::DataDir { .. } => EXIT_CONFIG,
                 SetupError::BinPath(_) => EXIT_USAGE,
-                SetupError::CurrentExe(_) | SetupError::Io { .. } => EXIT_STORE,
+                SetupError::CurrentExe(_) | SetupError::Io { .. } | SetupError::CreateUser { .. } => EXIT_STORE,
             })
         }
     }
@@ -323,6 +324,19 @@ pub enum SetupError {
         config: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// The service user does not exist, and `useradd` could not create it.
+    #[error(
+        "user {user:?} does not exist, and `{command}` failed: {reason}; create the user (or pass --user NAME of an \
+         existing one), then run setup again"
+    )]
+    CreateUser {
+        /// The user.
+        user: String,
+        /// The command line that was run.
+        command: String,
+        /// What went wrong.
+        reason: String,
     },
     /// A directory or file could not be created, written or given to the service user.
     #[error("{action}{}: {source}", path.display())]
@@ -400,7 +414,22 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
     std::fs::create_dir_all(&data_dir).map_err(io(&data_dir))?;
     std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o750)).map_err(io(&data_dir))?;
     let accounts = Accounts::of(root);
-    match accounts.user(&args.user) {
+    let mut account = accounts.user(&args.user);
+    // On this machine the user can be made now; on another root it would get this machine's ids.
+    if account.is_none() && matches!(accounts, Accounts::Host) {
+        let useradd = accounts.useradd(&args.user, &target_data_dir);
+        run_useradd(&args.user, &useradd)?;
+        account = accounts.user(&args.user);
+        if account.is_none() {
+            return Err(SetupError::CreateUser {
+                user: args.user.clone(),
+                command: useradd.join(" "),
+                reason: "it succeeded, but the user database still does not know the user (NSS)".into(),
+            });
+        }
+        let _ = writeln!(said, "created  user {} ({})", args.user, useradd.join(" "));
+    }
+    match account {
         Some(account) => {
             std::os::unix::fs::chown(&data_dir, Some(account.uid), Some(account.gid))
                 .map_err(|source| SetupError::Io { action: "chown ", path: data_dir.clone(), source })?;
@@ -410,26 +439,15 @@ fn setup(args: &SetupArgs) -> Result<Done, SetupError> {
             let _ = writeln!(said, "created  {} (mode 750, owner {}:{group})", data_dir.display(), args.user);
         }
         None => {
-            let why = match accounts {
-                Accounts::Host => {
-                    format!("user {:?} does not exist yet: create it, then give it the directory:", args.user)
-                }
-                Accounts::Files(r) => format!(
-                    "user {:?} is not in {} (with --root, users are looked up in the root's files, not this \
-                     machine's): on the target system, create it if needed and give it the directory:",
-                    args.user,
-                    r.join("etc/passwd").display()
-                ),
-            };
-            let create = format!(
-                "useradd --system --home-dir {} --shell /usr/sbin/nologin {}\n         ",
-                target_data_dir.display(),
-                args.user
-            );
             let _ = writeln!(
                 said,
-                "created  {} (mode 750); {why}\n         {create}chown {}: {}\n         chgrp \"$(id -gn {})\" {}",
+                "created  {} (mode 750); user {:?} is not in {} (with --root, users are looked up in the root's \
+                 files, not this machine's): on the target system, create it if needed and give it the directory:\n         \
+                 {}\n         chown {}: {}\n         chgrp \"$(id -gn {})\" {}",
                 data_dir.display(),
+                args.user,
+                root.join("etc/passwd").display(),
+                accounts.useradd(&args.user, &target_data_dir).join(" "),
                 args.user,
                 target_data_dir.display(),
                 args.user,
@@ -614,6 +632,23 @@ impl Fill<'_> {
             .replace("@INTERVAL@", self.interval)
             .replace("@REPORT_AT@", self.report_at)
     }
+}
+
+/// Runs `useradd` (its arguments, without the command) for the missing service user.
+fn run_useradd(user: &str, args: &[String]) -> Result<(), SetupError> {
+    // sudo and `su -` put /usr/sbin in PATH, a plain `su` does not.
+    let program = if Path::new("/usr/sbin/useradd").exists() { "/usr/sbin/useradd" } else { "useradd" };
+    let failed = |reason: String| SetupError::CreateUser { user: user.to_string(), command: args.join(" "), reason };
+    let out = std::process::Command::new(program)
+        .args(args.iter().skip(1))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| failed(format!("cannot run {program}: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Err(failed(format!("{} ({})", stderr.trim(), out.status)))
 }
 
 #[cfg(test)]

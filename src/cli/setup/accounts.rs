@@ -50,6 +50,44 @@ impl<'a> Accounts<'a> {
     }
 }
 
+/// The shell of a user nobody logs in as.
+const NOLOGIN: &str = "/usr/sbin/nologin";
+
+/// Groups the service user joins where the target has them: `adm` reads the mail logs (the
+/// units also add it to the services, `SupplementaryGroups=adm`), `systemd-journal` the whole
+/// journal, both for scans run by hand as the user too.
+const SERVICE_GROUPS: [&str; 2] = ["adm", "systemd-journal"];
+
+impl Accounts<'_> {
+    /// Whether the target has group `name`.
+    pub(super) fn group_exists(self, name: &str) -> bool {
+        match self {
+            Accounts::Host => nss::group_exists(name),
+            Accounts::Files(root) => file_entry(root, "group", 0, name).is_some(),
+        }
+    }
+
+    /// The command line (program first) that creates `user` on the target as a system user with
+    /// home `home` (the data directory, which `setup` creates itself), no login shell, a primary
+    /// group of its own name and the [`SERVICE_GROUPS`] the target has.
+    pub(super) fn useradd(self, user: &str, home: &Path) -> Vec<String> {
+        let mut args: Vec<String> = ["useradd", "--system"].map(String::from).into();
+        // A group of the user's name left from an earlier user would make `--user-group` fail.
+        if self.group_exists(user) {
+            args.extend(["--gid".to_string(), user.to_string()]);
+        } else {
+            args.push("--user-group".to_string());
+        }
+        args.extend(["--home-dir".to_string(), home.display().to_string(), "--shell".into(), NOLOGIN.into()]);
+        let groups: Vec<&str> = SERVICE_GROUPS.into_iter().filter(|g| self.group_exists(g)).collect();
+        if !groups.is_empty() {
+            args.extend(["--groups".to_string(), groups.join(",")]);
+        }
+        args.push(user.to_string());
+        args
+    }
+}
+
 /// The fields of the `etc/<db>` line (passwd or group format) under `root` whose field `key` is
 /// `value`.
 fn file_entry(root: &Path, db: &str, key: usize, value: &str) -> Option<Vec<String>> {
@@ -94,6 +132,25 @@ mod nss {
                 continue;
             }
             return (rc == 0 && !result.is_null()).then_some((pwd.pw_uid, pwd.pw_gid));
+        }
+    }
+
+    /// Whether group `name` exists.
+    pub fn group_exists(name: &str) -> bool {
+        let Ok(name) = CString::new(name) else { return false };
+        let mut buf = vec![0 as libc::c_char; 4096];
+        loop {
+            // SAFETY: zeroed `group` is a valid out-parameter (an integer and null pointers).
+            let mut grp: libc::group = unsafe { std::mem::zeroed() };
+            let mut result: *mut libc::group = std::ptr::null_mut();
+            // SAFETY: `name` is NUL-terminated, `buf` outlives the call and its length is
+            // passed; `result` is only compared with null.
+            let rc = unsafe { libc::getgrnam_r(name.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
+            if rc == libc::ERANGE && buf.len() < MAX_BUF {
+                buf.resize(buf.len() * 4, 0);
+                continue;
+            }
+            return rc == 0 && !result.is_null();
         }
     }
 

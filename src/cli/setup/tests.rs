@@ -43,6 +43,7 @@ fn this_machines_database_is_asked_through_nss_and_agrees_with_its_files() {
     }
     assert_eq!(Accounts::Host.user("root"), Some(Account { uid: 0, gid: 0, group: Some("root".into()) }));
     assert_eq!(Accounts::Host.user("no-such-user-mls"), None);
+    assert!(Accounts::Host.group_exists("root") && !Accounts::Host.group_exists("no-such-group-mls"));
     assert!(matches!(Accounts::of(Path::new("/")), Accounts::Host));
     assert!(matches!(Accounts::of(Path::new("/tmp")), Accounts::Files(_)));
 }
@@ -61,4 +62,38 @@ fn with_another_root_only_its_files_are_read() {
         Some(Account { uid: 4242, gid: 4343, group: Some("svcgrp".into()) })
     );
     assert_eq!(Accounts::of(root.path()).user("nobody"), None);
+}
+
+#[test]
+fn the_useradd_line_takes_the_groups_the_target_has() {
+    let root = tempfile::tempdir().unwrap();
+    let accounts = Accounts::of(root.path());
+    let home = Path::new("/var/lib/maillogsentinel");
+    // A staging tree without a group database: no supplementary group is named.
+    assert_eq!(
+        accounts.useradd("mls", home).join(" "),
+        "useradd --system --user-group --home-dir /var/lib/maillogsentinel --shell /usr/sbin/nologin mls"
+    );
+    std::fs::create_dir(root.path().join("etc")).unwrap();
+    std::fs::write(root.path().join("etc/group"), "root:x:0:\nadm:x:4:\nmls:x:990:\n").unwrap();
+    // adm is there, systemd-journal is not; a group of the user's name left from an earlier user
+    // is taken as its primary group.
+    assert_eq!(
+        accounts.useradd("mls", home).join(" "),
+        "useradd --system --gid mls --home-dir /var/lib/maillogsentinel --shell /usr/sbin/nologin --groups adm mls"
+    );
+    std::fs::write(root.path().join("etc/group"), "adm:x:4:\nsystemd-journal:x:999:\n").unwrap();
+    assert!(accounts.useradd("mls", home).join(" ").ends_with(
+        " --user-group --home-dir /var/lib/maillogsentinel --shell /usr/sbin/nologin --groups adm,systemd-journal mls"
+    ));
+}
+
+#[test]
+fn a_failed_useradd_is_an_error_naming_the_command_and_what_to_do() {
+    let args: Vec<String> = ["useradd", "--no-such-option", "mls"].map(String::from).into();
+    let err = run_useradd("mls", &args).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, SetupError::CreateUser { .. }), "{text}");
+    assert!(text.contains("`useradd --no-such-option mls` failed"), "{text}");
+    assert!(text.contains("create the user") && text.contains("--user"), "{text}");
 }
