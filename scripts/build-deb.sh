@@ -42,4 +42,6 @@ env -u SOURCE_DATE_EPOCH cargo build --locked --profile "$profile" --bin maillog
 env -u SOURCE_DATE_EPOCH cargo build --locked --profile ci --example gen_package
 rm -rf target/deb-build
 env ${epoch:+SOURCE_DATE_EPOCH="$epoch"} "$target/ci/examples/gen_package" target/deb-build
-env ${epoch:+SOURCE_DATE_EPOCH="$epoch"} cargo deb --locked --profile "$profile" --no-build
+# --strip: the release profile keeps line tables (for profiles and backtraces), which a package
+# does not ship (lintian: unstripped-binary-or-object); cargo deb would keep them.
+env ${epoch:+SOURCE_DATE_EPOCH="$epoch"} cargo deb --locked --profile "$profile" --no-build --strip
