@@ -128,7 +128,14 @@ fi
 [ "$(stat -c '%a %U %G' "$data")" = "750 $user $user" ] || fail "$data: $(stat -c '%a %U %G' "$data")"
 [ "$(stat -c '%a %U %G' "$conf")" = "640 root $user" ] || fail "$conf: $(stat -c '%a %U %G' "$conf")"
 dpkg-query -W -f='${Conffiles}\n' "$pkg" | grep -q "^ $conf " || fail "dpkg does not list $conf as a conffile"
-for page in "${pages[@]}"; do man -w "$page" >/dev/null 2>&1 || fail "man cannot find $page(1)"; done
+# Slim container images tell dpkg not to install man pages (path-exclude); they are in the
+# package all the same (checked above).
+man_note="man pages"
+if grep -qs '^path-exclude=\?/usr/share/man' /etc/dpkg/dpkg.cfg.d/*; then
+    man_note="man pages not installed (dpkg path-exclude)"
+else
+    for page in "${pages[@]}"; do man -w "$page" >/dev/null 2>&1 || fail "man cannot find $page(1)"; done
+fi
 for shell_file in /usr/share/bash-completion/completions/maillogsentinel /usr/share/zsh/vendor-completions/_maillogsentinel \
     /usr/share/fish/vendor_completions.d/maillogsentinel.fish; do
     [ -s "$shell_file" ] || fail "no completion $shell_file"
@@ -140,7 +147,7 @@ enabled="$(find /etc/systemd /usr/lib/systemd -lname '*maillogsentinel*' 2>/dev/
 [ -z "$enabled" ] || fail "units enabled by the installation: $enabled"
 [ "$(/usr/bin/maillogsentinel --version)" = "maillogsentinel $(dpkg-deb -f "$deb" Version | sed 's/-[^-]*$//')" ] \
     || fail "/usr/bin/maillogsentinel --version: $(/usr/bin/maillogsentinel --version)"
-ok "user $user (uid $uid, groups $(id -Gn "$user")), $data 750, $conf 640, man pages, completions, nothing enabled"
+ok "user $user (uid $uid, groups $(id -Gn "$user")), $data 750, $conf 640, $man_note, completions, nothing enabled"
 
 check="quick-start scan as $user"
 # The README's quick-start scan of examples/mail.log, run as the services run it: the installed
@@ -159,8 +166,11 @@ csv="$data/reports/intrusions.csv"
 ok "24 failed logins in $csv"
 
 check="systemd-analyze verify"
-# Also checks that each unit's Documentation= man page is installed.
-SYSTEMD_LOG_LEVEL=warning systemd-analyze verify "${units[@]/#//usr/lib/systemd/system/}" >"$work/verify.log" 2>&1 \
+# Also checks that each unit's Documentation= man page is installed, where dpkg installs them.
+man_check=yes
+[ "$man_note" = "man pages" ] || man_check=no
+SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man="$man_check" "${units[@]/#//usr/lib/systemd/system/}" \
+    >"$work/verify.log" 2>&1 \
     || { cat "$work/verify.log"; fail "systemd-analyze verify"; }
 ! grep maillogsentinel "$work/verify.log" || fail "systemd-analyze verify warns about the units (above)"
 ok "${#units[@]} units"
