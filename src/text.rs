@@ -7,6 +7,19 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+/// `1234567` → `1,234,567`: how every count is shown to a person.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Returns `bytes` as printable UTF-8: valid printable characters are kept, everything else is
 /// escaped visibly.
 ///

@@ -6,18 +6,8 @@
 
 use std::borrow::Cow;
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+/// `1234567` → `1,234,567` (kept with the text helpers, below every stage that counts).
+pub use crate::text::thousands;
 
 /// Makes a value from a log safe for a terminal or a plain-text mail: control and invisible
 /// formatting characters become `\u{XXXX}`. The parser already did this ([`crate::text::visible`]),

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use super::csv::{CsvError, DbKind};
 use super::index::RangeIndex;
 use super::mmdb;
+use crate::text::thousands;
 
 /// One file to fetch.
 #[derive(Clone, Debug)]
@@ -253,19 +254,6 @@ pub enum CheckError {
 
 fn list(ips: &[IpAddr]) -> String {
     ips.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(", ")
-}
-
-/// `411961` as `411,961`, as the row counts of a refusal are read side by side.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The format of a database file, by content: sizes compare only within one format.
