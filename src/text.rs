@@ -149,11 +149,13 @@ impl EscapeBytes {
     }
 }
 
-/// C1 controls and Unicode format characters that change how surrounding text is displayed.
-fn is_hidden(c: char) -> bool {
+/// C1 controls and Unicode format characters that change how surrounding text is displayed
+/// (bidi overrides, isolates and marks, zero-width characters): every output escapes them.
+pub fn is_hidden(c: char) -> bool {
     matches!(c as u32,
         0x80..=0x9f            // C1 controls (includes CSI 0x9b)
         | 0xad                 // soft hyphen
+        | 0x061c               // Arabic letter mark (a bidi control)
         | 0x200b..=0x200f      // zero-width, LRM, RLM
         | 0x2028..=0x202e      // separators, bidi embeddings and overrides
         | 0x2060..=0x2069      // word joiner, bidi isolates
@@ -175,6 +177,15 @@ mod tests {
     fn escape_sequences_and_controls_are_escaped() {
         assert_eq!(visible(b"a\x1b[31mb\r\n\0"), "a\\x1B[31mb\\x0D\\x0A\\x00");
         assert!(!is_plain(b"a\x1b"));
+    }
+
+    #[test]
+    fn bidi_controls_are_escaped() {
+        for (c, escaped) in [('\u{202e}', "\\u{202E}"), ('\u{2067}', "\\u{2067}"), ('\u{061c}', "\\u{061C}")] {
+            let text = format!("a{c}b");
+            assert_eq!(visible(text.as_bytes()), format!("a{escaped}b"));
+            assert_eq!(unvisible(&visible(text.as_bytes())), text);
+        }
     }
 
     #[test]

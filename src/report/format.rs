@@ -13,10 +13,7 @@ pub use crate::text::thousands;
 /// formatting characters become `\u{XXXX}`. The parser already did this ([`crate::text::visible`]),
 /// but a store written by an older or other tool must not be trusted to have.
 pub fn safe_text(s: &str) -> Cow<'_, str> {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c as u32, 0xad | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff | 0xfff9..=0xfffb)
-    };
+    let hidden = |c: char| c.is_control() || crate::text::is_hidden(c);
     if !s.chars().any(hidden) {
         return Cow::Borrowed(s);
     }

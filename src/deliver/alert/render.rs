@@ -58,9 +58,7 @@ const SUBJECT_VALUE_CHARS: usize = 80;
 /// on screen (bidi embeddings, overrides, isolates and marks, the Arabic letter mark, zero-width
 /// characters, line and paragraph separators, the BOM, interlinear annotations, the soft hyphen).
 pub fn forbidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c as u32,
-            0xad | 0x061c | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x2069 | 0xfeff | 0xfff9..=0xfffb)
+    c.is_control() || crate::text::is_hidden(c)
 }
 
 /// `s` without a [`forbidden`] character: each becomes the escape [`crate::text::visible`] writes
