@@ -46,6 +46,10 @@ pub(super) fn store_advice(e: &StoreError) -> &'static str {
         Some(Cause::NotWritable) => {
             " (check that the user running the scan may write the data directory and its files, then re-run)"
         }
+        Some(Cause::NotADatabase) => {
+            " (the store is damaged, or another file took its place: restore it from a backup; or, to start \
+             afresh from the logs still on disk, move it and reports/intrusions.csv away, then re-run)"
+        }
         None => "",
     }
 }
