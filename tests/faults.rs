@@ -199,6 +199,30 @@ fn a_data_directory_or_csv_the_user_may_not_write_is_exit_4_and_recovers_once_fi
     let out = scan_as_nobody();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_exactly_once(&data, 0..300);
+
+    // The store read-only for its owner. SQLite then creates the `-shm` file read-only too (it
+    // gives it the database's mode), which still refuses writes once the store is writable again:
+    // the advice names it.
+    append(&log, &failures(300..400));
+    let store = data.join(STORE_FILE);
+    let shm = data.join(format!("{STORE_FILE}-shm"));
+    let _ = std::fs::remove_file(&shm);
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let readonly = format!("store {}: attempt to write a readonly database", store.display());
+    let out = scan_as_nobody();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(&readonly) && err.contains("-wal and -shm files included"), "{err}");
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_eq!(shm.metadata().unwrap().permissions().mode() & 0o777, 0o444, "SQLite gave -shm the store's mode");
+    let out = scan_as_nobody();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(&readonly) && err.contains("-wal and -shm files included"), "{err}");
+    std::fs::set_permissions(&shm, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = scan_as_nobody();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exactly_once(&data, 0..400);
 }
 
 /// A log replaced by a directory, then by a FIFO (which a reader opening it would wait on
