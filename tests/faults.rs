@@ -418,3 +418,34 @@ fn a_log_taken_away_mid_read_loses_and_doubles_nothing() {
         assert_exactly_once(&data, 0..total);
     }
 }
+
+/// A log the scanning user may not read (root's, mode 600, scanned as `nobody`): named with the
+/// cause and the group to join, exit 1, the other log read; once readable, it is read, once.
+#[test]
+fn a_log_the_user_may_not_read_is_named_with_what_to_do_and_read_once_allowed() {
+    let present = Command::new("setpriv").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !fixture::require("setpriv", present, "apt-get install util-linux")
+        || !fixture::require("root (to run the scan as nobody)", running_as_root(), "run the tests as root")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (a, b, data) = (dir.path().join("a.log"), dir.path().join("b.log"), dir.path().join("data"));
+    append(&a, &failures(0..100));
+    append(&b, &failures(100..200));
+    std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::create_dir(&data).unwrap();
+    std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
+    let out = as_nobody(scan_command(&data, &[&a, &b], &[]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("{}: cannot read: Permission denied", a.display())), "{err}");
+    assert!(err.contains("the group that may read the logs: adm"), "{err}");
+    assert_exactly_once(&data, 100..200);
+    std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = as_nobody(scan_command(&data, &[&a, &b], &[]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exactly_once(&data, 0..200);
+}
