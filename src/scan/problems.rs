@@ -44,7 +44,14 @@ pub(super) fn store_advice(e: &StoreError) -> &'static str {
              and the kernel log, then re-run)"
         }
         Some(Cause::NotWritable) => {
-            " (check that the user running the scan may write the data directory and its files, then re-run)"
+            // SQLite gives the `-shm` file it creates the database's mode: a store once made
+            // read-only leaves a read-only `-shm` that still refuses writes once the store is fixed.
+            " (check that the user running the scan may write the data directory and its files, the store's \
+             -wal and -shm files included, then re-run)"
+        }
+        Some(Cause::NotADatabase) => {
+            " (the store is damaged, or another file took its place: restore it from a backup; or, to start \
+             afresh from the logs still on disk, move it and reports/intrusions.csv away, then re-run)"
         }
         None => "",
     }

@@ -86,6 +86,8 @@ pub enum Cause {
     Io,
     /// The data directory or a file in it may not be written (or opened) by this user.
     NotWritable,
+    /// The file is not an SQLite database: damaged, or another file put in its place.
+    NotADatabase,
 }
 
 impl StoreError {
@@ -97,6 +99,7 @@ impl StoreError {
             ErrorCode::DiskFull => Some(Cause::DiskFull),
             ErrorCode::SystemIoFailure => Some(Cause::Io),
             ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen => Some(Cause::NotWritable),
+            ErrorCode::NotADatabase => Some(Cause::NotADatabase),
             _ => None,
         }
     }
@@ -143,6 +146,9 @@ impl Store {
         let _ = files::options().write(true).create_new(true).open(path);
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // Before anything is written to it: the tables below are created `IF NOT EXISTS`, so
+        // another application's database given as the store would silently become one.
+        refuse_foreign(&conn, path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // WAL + NORMAL: a crash of the process never loses a commit; a power cut may lose the
         // last one, which is then re-read (the CSV is cut back to match).
@@ -212,7 +218,12 @@ impl Store {
                 let version = check(&conn)?;
                 (conn, version)
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // Another application's database has no `meta`: say so rather than SQLite's
+                // "no such table".
+                refuse_foreign(&conn, path)?;
+                return Err(e.into());
+            }
         };
         match version {
             Some(v) if v == schema::SCHEMA_VERSION => {}
@@ -374,6 +385,28 @@ fn meta_set<T: rusqlite::ToSql>(conn: &Connection, key: &str, value: T) -> Resul
 
 fn now() -> i64 {
     jiff::Timestamp::now().as_second()
+}
+
+/// Refuses a database that holds tables but not maillogsentinel's `meta` (with its `key` and
+/// `value` columns): an SQLite file of another application. An empty database is a new store;
+/// every store, of every schema, has had `meta` since it was first opened, which creates it first.
+fn refuse_foreign(conn: &Connection, path: &Path) -> Result<()> {
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+    if tables == 0 {
+        return Ok(());
+    }
+    let meta_columns: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_table_info('meta') WHERE name IN ('key', 'value')", [], |r| {
+            r.get(0)
+        })?;
+    if meta_columns == 2 {
+        return Ok(());
+    }
+    Err(StoreError::Unusable(format!(
+        "{} is an SQLite database of another application, not a maillogsentinel store; it was left unchanged: \
+         give maillogsentinel a data directory of its own (--data-dir, or `data_dir` in the config)",
+        path.display()
+    )))
 }
 
 /// The error for a store written by a newer build, with schema `version`.
