@@ -226,6 +226,67 @@ fn reverse_dns_statuses_forward_confirmation_and_hostile_names() {
 }
 
 #[test]
+fn a_server_answering_garbage_is_an_error_or_a_timeout_never_a_name() {
+    // Each query gets, in turn: bytes that are no DNS message; the query sent back as a reply
+    // but cut short; a reply header that announces an answer it does not hold; and a well-formed
+    // reply with the query's id to another question, naming a host.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&served);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let turn = count.fetch_add(1, Ordering::Relaxed);
+            let query = &buf[..n];
+            let reply: Vec<u8> = match turn % 4 {
+                0 => (0..64u32).map(|i| (i * 37 + turn as u32) as u8).collect(),
+                1 => {
+                    let mut r = query.to_vec();
+                    r[2] |= 0x80;
+                    r.truncate(n.saturating_sub(5));
+                    r
+                }
+                2 => {
+                    let mut r = query.to_vec();
+                    r[2] |= 0x80;
+                    r[7] = 1;
+                    r
+                }
+                _ => {
+                    let Ok(q) = Message::from_vec(query) else { continue };
+                    let other = Name::from_ascii("9.9.9.9.in-addr.arpa.").unwrap();
+                    let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+                    m.add_query(hickory_proto::op::Query::query(other.clone(), RecordType::PTR));
+                    let host = Name::from_ascii("injected.example.org.").unwrap();
+                    m.add_answer(Record::from_rdata(other, 60, RData::PTR(PTR(host))));
+                    m.to_vec().unwrap()
+                }
+            };
+            let _ = socket.send_to(&reply, peer);
+        }
+    });
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt.block_on(async {
+        ReverseResolver::new(&DnsOptions {
+            nameservers: vec![addr],
+            timeout: Duration::from_millis(300),
+            concurrency: 4,
+        })
+        .unwrap()
+    });
+    for (i, address) in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "2001:db8::1"].iter().enumerate() {
+        let started = Instant::now();
+        let a = rt.block_on(r.resolve(ip(address)));
+        assert_eq!(a.hostname, None, "{address}: a garbage answer gave a name: {a:?}");
+        assert!(matches!(a.status, RdnsStatus::Timeout | RdnsStatus::Error), "{address} (turn {i}): {:?}", a.status);
+        // Bounded as any answer is: twice the timeout and half a second at most.
+        assert!(started.elapsed() < Duration::from_millis(1100 + 200), "{address}: {:?}", started.elapsed());
+    }
+    assert!(served.load(Ordering::Relaxed) >= 5);
+}
+
+#[test]
 fn a_slow_answer_within_the_timeout_is_waited_for() {
     let server = start_dns();
     let rt = tokio::runtime::Runtime::new().unwrap();
