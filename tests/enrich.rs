@@ -810,10 +810,12 @@ struct Route {
     body: Vec<u8>,
     /// Announce the full length but send only this many bytes, then close.
     cut_at: Option<usize>,
+    /// After the bytes sent, keep the connection open (for a minute) instead of closing it.
+    hang: bool,
 }
 
 fn ok_route(body: impl Into<Vec<u8>>) -> Route {
-    Route { status: "200 OK", content_type: "text/csv", body: body.into(), cut_at: None }
+    Route { status: "200 OK", content_type: "text/csv", body: body.into(), cut_at: None, hang: false }
 }
 
 fn start_http(routes: HashMap<&'static str, Route>) -> SocketAddr {
@@ -839,6 +841,7 @@ fn start_http(routes: HashMap<&'static str, Route>) -> SocketAddr {
                 content_type: "text/html",
                 body: b"<html><body>Not Found</body></html>".to_vec(),
                 cut_at: None,
+                hang: false,
             });
             let head = format!(
                 "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -850,6 +853,12 @@ fn start_http(routes: HashMap<&'static str, Route>) -> SocketAddr {
             let body = &route.body[..route.cut_at.unwrap_or(route.body.len())];
             let _ = stream.write_all(body);
             let _ = stream.flush();
+            if route.hang {
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_secs(60));
+                    drop(stream);
+                });
+            }
         }
     });
     addr
@@ -930,6 +939,64 @@ fn asn_v4_rows(n: usize) -> String {
         csv.push_str(&format!("10.{}.{}.0,10.{}.{}.255,64500,Filler Net\n", i / 256, i % 256, i / 256, i % 256));
     }
     csv
+}
+
+#[test]
+fn geo_update_killed_mid_download_keeps_the_databases_and_the_next_one_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut routes = fixture_routes();
+    routes.insert("/hang.csv", Route { cut_at: Some(60), hang: true, ..ok_route(ASN_V4) });
+    let addr = start_http(routes);
+    let cfg = update_config(dir.path(), addr, "/a4.csv");
+    let (ok, out, err) = run(&cfg, &["geo", "update"]);
+    assert!(ok, "{out}\n{err}");
+    let geo = dir.path().join("data/geo");
+    let snapshot = || {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&geo)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let before = snapshot();
+    // An update whose download stalls half-way is killed: its partial file stays behind.
+    let mut child = common::command()
+        .arg("--config")
+        .arg(update_config(dir.path(), addr, "/hang.csv"))
+        .args(["geo", "update"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let partial = loop {
+        let found = std::fs::read_dir(&geo).unwrap().flatten().find(|e| {
+            e.file_name().to_string_lossy().starts_with(".a4.csv.download") && e.metadata().is_ok_and(|m| m.len() > 0)
+        });
+        if let Some(e) = found {
+            break e.path();
+        }
+        assert!(Instant::now() < deadline, "the download never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(partial.exists());
+    // The configuration file is shared: back to the good URLs.
+    let cfg = update_config(dir.path(), addr, "/a4.csv");
+    // The installed databases are untouched and answer.
+    let after: Vec<(String, Vec<u8>)> = snapshot().into_iter().filter(|(n, _)| !n.contains(".download")).collect();
+    assert_eq!(after, before);
+    let (_, out, _) = run(&cfg, &["geo", "lookup", "8.8.8.8"]);
+    assert!(out.contains("aso=Google LLC"), "{out}");
+    // The next update succeeds and removes the dead process's partial file.
+    let (ok, out, err) = run(&cfg, &["geo", "update"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(!partial.exists(), "the partial download of the killed update is left behind");
+    assert!(snapshot().iter().all(|(n, _)| !n.contains(".download")));
 }
 
 #[test]

@@ -285,6 +285,9 @@ pub struct Checked {
 /// Downloads, checks and installs all `downloads`, or none of them. The error names the URL and
 /// says that the old databases were kept.
 pub fn update(downloads: &[Download], checks: &Checks) -> Result<Vec<Installed>, UpdateError> {
+    for d in downloads {
+        remove_stale_downloads(&d.dest);
+    }
     let before = Before::of(downloads);
     let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(checks.timeout)).build().into();
     let mut staged: Vec<(PathBuf, Installed)> = Vec::new();
@@ -328,6 +331,25 @@ pub fn update(downloads: &[Download], checks: &Checks) -> Result<Vec<Installed>,
         done.push(installed);
     }
     Ok(done)
+}
+
+/// Removes what an update killed mid-download left beside `dest` (its partial file, named after
+/// a process that is gone): the names carry the pid, so no later update would overwrite them,
+/// and each can be as large as a database.
+fn remove_stale_downloads(dest: &Path) {
+    let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else { return };
+    let prefix = format!(".{}.download", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(&prefix)) else { continue };
+        let gone = pid.parse::<u32>().is_ok_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn temp_path(dest: &Path) -> PathBuf {
