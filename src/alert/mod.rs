@@ -72,7 +72,6 @@ struct Rule {
     again: Vec<SubjectKey>,
     /// Compromises found in the batch.
     logins: Vec<Subject>,
-    dirty: bool,
 }
 
 /// What the rules did with a commit's events.
@@ -106,7 +105,6 @@ impl Engine {
                 fired: Vec::new(),
                 again: Vec::new(),
                 logins: Vec::new(),
-                dirty: false,
             });
         }
         let mut engine = Engine {
@@ -134,6 +132,8 @@ impl Engine {
             .map(|r| r.cfg.window().as_secs_i64())
             .max();
         let Some(window) = oldest else { return Ok(()) };
+        // A window ends at a subject's newest event, not at now: logs lag behind the clock, so
+        // read up to one more window back (at most what still alerts at all).
         let since = now - window.max(0) - self.cfg.ignore_older_than.as_secs_i64().min(window);
         let mut events = Vec::new();
         store.events_in(since, i64::MAX, |e| events.push(*e))?;
@@ -190,17 +190,12 @@ impl Engine {
                         }
                     }
                     RuleKindConfig::Honeypot => {
-                        let trapped = e.username.is_some_and(|u| self.is_trap(store, i, u).unwrap_or(false));
+                        let trapped = match e.username {
+                            Some(u) => self.is_trap(store, i, u)?,
+                            None => false,
+                        };
                         if trapped {
-                            let r = &mut self.rules[i];
-                            let hit = Hit {
-                                ts: e.ts,
-                                attempts: u64::from(e.count),
-                                account: e.username,
-                                ip: e.ip,
-                                service: e.service,
-                            };
-                            count_hit(r, SubjectKey::Ip(e.ip), hit, now, quiet);
+                            count_hit(&mut self.rules[i], SubjectKey::Ip(e.ip), hit(e), now, quiet);
                         }
                     }
                     RuleKindConfig::Compromise => {
@@ -245,10 +240,8 @@ impl Engine {
             for &i in &due {
                 let r = &mut self.rules[i];
                 if let Some(mut digest) = r.state.digest.take() {
-                    finish_digest(&mut digest);
                     digest.created = now;
-                    store.queue_alert(&digest, &r.cfg.channels, now)?;
-                    fired.queued += r.cfg.channels.len() as u64;
+                    fired.queued += queue(store, &r.cfg, digest, now)?;
                     r.state.quiet_until = now + quiet;
                 }
                 store.save_alert_rule(&r.cfg.name, &r.state)?;
@@ -353,15 +346,9 @@ impl Engine {
             let mut alert = new_alert(&r.cfg, &server, now, false);
             alert.subjects = std::mem::take(&mut r.logins);
             sum_up(&mut alert);
-            finish_digest(&mut alert);
-            store.queue_alert(&alert, &r.cfg.channels, now)?;
-            queued += r.cfg.channels.len() as u64;
+            queued += queue(store, &r.cfg, alert, now)?;
         }
         if r.fired.is_empty() && r.again.is_empty() {
-            if r.dirty {
-                store.save_alert_rule(&r.cfg.name, &r.state)?;
-                r.dirty = false;
-            }
             prune(r, now, quiet);
             return Ok(queued);
         }
@@ -391,9 +378,7 @@ impl Engine {
             let mut alert = new_alert(&r.cfg, &server, now, false);
             alert.subjects = new;
             sum_up(&mut alert);
-            finish_digest(&mut alert);
-            store.queue_alert(&alert, &r.cfg.channels, now)?;
-            queued += r.cfg.channels.len() as u64;
+            queued += queue(store, &r.cfg, alert, now)?;
             r.state.quiet_until = now + quiet;
             subjects = old;
         }
@@ -408,7 +393,6 @@ impl Engine {
             }
         }
         store.save_alert_rule(&r.cfg.name, &r.state)?;
-        r.dirty = false;
         prune(r, now, quiet);
         Ok(queued)
     }
@@ -438,7 +422,7 @@ fn threshold_hit(
     probes_count: bool,
     info: &mut dyn FnMut(IpAddr) -> IpInfo,
 ) -> Option<(SubjectKey, Hit)> {
-    let hit = Hit { ts: e.ts, attempts: u64::from(e.count), account: e.username, ip: e.ip, service: e.service };
+    let hit = hit(e);
     match rule.kind {
         RuleKindConfig::Threshold if e.is_counted_failure(probes_count) => {
             let key = match rule.per {
@@ -452,6 +436,11 @@ fn threshold_hit(
         RuleKindConfig::Outage if e.kind == Kind::BackendError => Some((SubjectKey::Server(e.server), hit)),
         _ => None,
     }
+}
+
+/// An event as a rule counts it.
+fn hit(e: &EventRecord) -> Hit {
+    Hit { ts: e.ts, attempts: u64::from(e.count), account: e.username, ip: e.ip, service: e.service }
 }
 
 fn note_failure(map: &mut Map<IpKey, i64>, e: &EventRecord) {
@@ -569,13 +558,16 @@ fn merge(digest: &mut Alert, s: Subject) {
     }
 }
 
-/// Orders a message's subjects, most attempts first, and keeps [`Alert::SHOWN`] of them.
-fn finish_digest(alert: &mut Alert) {
+/// Queues `alert` for the rule's channels, its subjects ordered, most attempts first, and cut to
+/// [`Alert::SHOWN`] (the rest counted in `more_subjects`). Returns the messages queued.
+fn queue(store: &Store, rule: &RuleConfig, mut alert: Alert, now: i64) -> Result<u64> {
     alert.subjects.sort_by(|a, b| b.attempts.cmp(&a.attempts).then_with(|| a.name.cmp(&b.name)));
     if alert.subjects.len() > Alert::SHOWN {
         alert.more_subjects += (alert.subjects.len() - Alert::SHOWN) as u64;
         alert.subjects.truncate(Alert::SHOWN);
     }
+    store.queue_alert(&alert, &rule.channels, now)?;
+    Ok(rule.channels.len() as u64)
 }
 
 #[cfg(test)]

@@ -200,7 +200,7 @@ impl Session {
         let lock = DataDirLock::acquire(dir)?;
         let store_path = dir.join(STORE_FILE);
         let store_err = |source| ScanError::Store { path: store_path.clone(), source };
-        let store = Store::open(&store_path).map_err(store_err)?;
+        let mut store = Store::open(&store_path).map_err(store_err)?;
         if opts.full {
             store.forget_checkpoints().map_err(store_err)?;
         }
@@ -227,7 +227,6 @@ impl Session {
         summary.warnings.extend(warnings);
         summary.warnings.extend(geo_missing_news(&enricher, &store));
         let rows = RowFormatter::new(opts.timezone.clone());
-        let mut store = store;
         let alerts = if opts.alerts.alerts.enabled() {
             let now = jiff::Timestamp::now().as_second();
             let probes = opts.scan.invalid_mechanism_is_intrusion;

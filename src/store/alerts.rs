@@ -159,7 +159,7 @@ impl Store {
 
     /// The messages queued since `since` (Unix seconds), oldest first.
     pub fn alerts_since(&self, since: i64) -> Result<Vec<Queued>> {
-        if !self.has_table("alert_outbox")? {
+        if !super::schema::has_table(&self.conn, "alert_outbox")? {
             return Ok(Vec::new());
         }
         self.outbox_rows("WHERE created >= ?1 ORDER BY id", since)
@@ -194,7 +194,7 @@ impl Store {
     /// Per channel, the outbox's counts (for the metrics): messages delivered, given up, and
     /// pending, and failed tries.
     pub fn alert_counts(&self) -> Result<Vec<ChannelCounts>> {
-        if !self.has_table("alert_outbox")? {
+        if !super::schema::has_table(&self.conn, "alert_outbox")? {
             return Ok(Vec::new());
         }
         let mut stmt = self.conn.prepare_cached(
@@ -351,14 +351,5 @@ impl Store {
             });
         }
         Ok(out)
-    }
-
-    fn has_table(&self, name: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
-            .query_row([name], |_| Ok(()))
-            .optional()?
-            .is_some())
     }
 }
