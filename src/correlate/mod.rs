@@ -74,13 +74,20 @@
 //!    (its own key, its own count, merged event) as soon as an event later than the end of its
 //!    wait (its time + `W`, or the session hold of rule 1) is pushed, or by
 //!    [`Correlator::flush_before`]; releases come out in (end of wait, arrival) order. Pending events are never dropped, only output. Emitted
-//!    records older than the latest time seen minus `max(W, 600 s)` are pruned, as are session
-//!    counters untouched for `max(W, 3600 s)` (IMAP connections can last minutes before their
-//!    login line). Pruning runs every quarter of that horizon of log time (but only once a quarter as
-//!    many lines as there are addresses and sessions held have come), and only against the
-//!    *latest* time seen, so a scan moving to an older file (time going backwards) neither
-//!    panics nor loses pending events; records of the older file are kept until the clock
-//!    passes them.
+//!    records that a login line may still claim (rule 2: a Backend-without-session or Pam
+//!    record with attempts no front line claimed) are pruned once older than the latest time
+//!    seen minus `max(W, 600 s)`; the others, which only a line within `W` can join, once older
+//!    than `max(2 W, 20 s)`. Session counters untouched for `max(W, 3600 s)` are pruned (IMAP
+//!    connections can last minutes before their login line). Pruning runs every quarter of the
+//!    short horizon of log time (but only once a quarter as many lines as there are addresses
+//!    and sessions held have come), and only against the *latest* time seen, so a scan moving
+//!    to an older file (time going backwards) neither panics nor loses pending events; records
+//!    of the older file are kept until the clock passes them.
+//! 9. **Limits**: at most [`MAX_RECORDS`] records and [`MAX_SESSIONS`] session counters are
+//!    held, whatever the traffic. Beyond them the oldest emitted records go first, then the
+//!    pending events waiting longest are output before their wait ends, and the session
+//!    counters untouched longest are forgotten; [`Correlator::limits`] counts each. Each can
+//!    make an attempt logged by several daemons count twice; none loses one.
 //! 7. **Determinism**: all state is in ordered maps and time-ordered lists; the same events in
 //!    the same order always give the same outputs.
 //! 8. **Persistence**: [`Correlator::changes`] gives what changed since it was last called (the
@@ -122,8 +129,23 @@ use crate::model::event::{Event, EventKey, KeyedEvent, Kind, Layer, Reason};
 /// The default join window `W`.
 pub const DEFAULT_WINDOW: SignedDuration = SignedDuration::from_secs(10);
 
-/// How long emitted records are kept (at least `W`).
+/// How long emitted records that a login line may still claim (rule 2: attempts of a
+/// Backend-without-session or Pam record that no front line has claimed) are kept (at least `W`):
+/// a login line claims records up to its connection's duration back.
 const RECORD_HORIZON_MS: i64 = 600_000;
+/// How long other emitted records are kept (at least `2 W`): only a line within `W` of them can
+/// still join them, and the scan feeds lines in time order, so this only covers lines a file
+/// holds out of order. Short enough that under a burst most records come and go between two
+/// commits, and so are never saved.
+const SHORT_HORIZON_MS: i64 = 20_000;
+/// At most this many attempt records are held (with their indexes, about 300 bytes each, 600
+/// with a pending event): beyond it, [`Correlator::push`] lets the oldest emitted records go,
+/// then releases the pending events that wait longest, and counts both
+/// ([`Correlator::limits`]). A burst of 1,000 failures a second holds about 25,000.
+pub const MAX_RECORDS: usize = 50_000;
+/// At most this many Dovecot session counters are held (about 100 bytes each): beyond it,
+/// those untouched longest are forgotten, and counted.
+pub const MAX_SESSIONS: usize = 50_000;
 /// How long session counters are kept after their last line (at least `W`).
 const SESSION_HORIZON_MS: i64 = 3_600_000;
 /// The connection duration a login line without `in S secs` is assumed to cover.
@@ -154,8 +176,9 @@ struct Record {
     count: u32,
     /// Per layer index, how many of the attempts that layer has logged (`has[origin] = count`).
     has: [u32; 5],
-    /// The held-back event, `None` once output.
-    pending: Option<Event>,
+    /// The held-back event, `None` once output. Boxed: most records held are emitted ones,
+    /// which then take a third of the memory.
+    pending: Option<Box<Event>>,
 }
 
 /// Counters of one Dovecot session.
@@ -222,6 +245,34 @@ pub struct Correlator {
     /// the next [`Correlator::changes`] replaces it whole.
     #[serde(skip)]
     rewrite: bool,
+    /// How many records `ips` holds.
+    #[serde(skip)]
+    held: usize,
+    /// What the limits cost since this correlator was made or restored.
+    #[serde(skip)]
+    limits: Limits,
+}
+
+/// What [`MAX_RECORDS`] and [`MAX_SESSIONS`] cost: each may make an attempt logged by several
+/// daemons count more than once, never less.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Emitted records let go before their horizon: a later line of the same attempt counts
+    /// again.
+    pub records_shed: u64,
+    /// Pending events output before their wait ended: a later line of the same attempt counts
+    /// again, and a session's event keeps the auth process's service.
+    pub released_early: u64,
+    /// Session counters forgotten: the session's login line counts attempts its Backend lines
+    /// counted already.
+    pub sessions_shed: u64,
+}
+
+impl Limits {
+    /// Whether a limit was reached.
+    pub fn any(&self) -> bool {
+        *self != Limits::default()
+    }
 }
 
 /// How many emptied record lists [`Correlator`] keeps for reuse.
@@ -257,6 +308,8 @@ impl Correlator {
             saved_seq: 0,
             dirty_sessions: HashSet::default(),
             rewrite: true,
+            held: 0,
+            limits: Limits::default(),
         }
     }
 
@@ -271,9 +324,27 @@ impl Correlator {
     }
 
     /// How many attempt records are held (pending or not): bounded by the traffic of the
-    /// retention horizon.
+    /// retention horizon, and by [`MAX_RECORDS`].
     pub fn len(&self) -> usize {
-        self.ips.values().map(Vec::len).sum()
+        self.held
+    }
+
+    /// Renumbers the texts of the held-back events (the scan starts a new table of texts).
+    pub fn map_pending_syms(&mut self, mut f: impl FnMut(crate::model::symbols::Sym) -> crate::model::symbols::Sym) {
+        for event in self.ips.values_mut().flatten().filter_map(|r| r.pending.as_mut()) {
+            event.map_syms(&mut f);
+        }
+    }
+
+    /// How many pieces of the state changed since the last [`Correlator::changes`]: what the
+    /// next commit writes.
+    pub fn unsaved(&self) -> usize {
+        self.dirty.len() + self.pruned.len() + self.dirty_sessions.len()
+    }
+
+    /// What the limits on records and sessions cost so far.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Whether no record is held.
@@ -314,6 +385,12 @@ impl Correlator {
             (Layer::Backend, None) => self.on_backend_plain(key, event, t, out),
             (Layer::Pam, _) => self.on_pam(key, event, t),
         }
+        if self.held > MAX_RECORDS {
+            self.shed_records(out);
+        }
+        if self.sessions.len() > MAX_SESSIONS {
+            self.shed_sessions();
+        }
     }
 
     /// Releases events held back to find their partner line, for those whose partner can no
@@ -324,6 +401,12 @@ impl Correlator {
     /// when the connection ends, up to `SESSION_HOLD_MS` later.
     pub fn flush_before(&mut self, cutoff: Timestamp, out: &mut Vec<KeyedEvent>) {
         self.release_due(cutoff.as_millisecond().saturating_add(self.window_ms), out);
+    }
+
+    /// [`Correlator::flush_before`], but at most `max` events, so that the caller can store
+    /// them in batches of a bounded size; returns whether some were left.
+    pub fn flush_some_before(&mut self, cutoff: Timestamp, max: usize, out: &mut Vec<KeyedEvent>) -> bool {
+        self.release_due_at_most(cutoff.as_millisecond().saturating_add(self.window_ms), max, out)
     }
 }
 

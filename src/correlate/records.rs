@@ -10,8 +10,8 @@
 use std::net::IpAddr;
 
 use super::{
-    BACKEND_PLAIN, BACKEND_SESSION, Correlator, LOGIN, PAM, RECORD_HORIZON_MS, Record, SESSION_HOLD_MS,
-    SESSION_HORIZON_MS, SMTP, SPARE_LISTS,
+    BACKEND_PLAIN, BACKEND_SESSION, Correlator, LOGIN, MAX_RECORDS, MAX_SESSIONS, PAM, RECORD_HORIZON_MS, Record,
+    SESSION_HOLD_MS, SESSION_HORIZON_MS, SHORT_HORIZON_MS, SMTP, SPARE_LISTS,
 };
 use crate::model::event::{Event, EventKey, KeyedEvent, Kind, Layer, Reason};
 
@@ -54,9 +54,19 @@ pub(super) enum Prefer {
 impl Correlator {
     /// Outputs the pending records whose wait ends before `now`, in (end of wait, seq) order.
     pub(super) fn release_due(&mut self, now: i64, out: &mut Vec<KeyedEvent>) {
+        self.release_due_at_most(now, usize::MAX, out);
+    }
+
+    /// [`Correlator::release_due`], but at most `max` records; returns whether it stopped
+    /// there.
+    pub(super) fn release_due_at_most(&mut self, now: i64, max: usize, out: &mut Vec<KeyedEvent>) -> bool {
+        let mut released = 0;
         while let Some((&(due, seq), &(ip, time))) = self.pending.first_key_value() {
             if due >= now {
                 break;
+            }
+            if released == max {
+                return true;
             }
             self.pending.pop_first();
             let Some(records) = self.ips.get_mut(&ip) else {
@@ -68,34 +78,56 @@ impl Correlator {
             let r = &mut records[i];
             if let Some(mut event) = r.pending.take() {
                 event.count = r.count;
-                out.push(KeyedEvent { key: r.key, event });
+                out.push(KeyedEvent { key: r.key, event: *event });
                 self.dirty.insert(seq, (ip, time));
+                released += 1;
             }
         }
+        false
     }
 
     /// Drops emitted records and session counters too old to be joined.
     pub(super) fn maybe_prune(&mut self) {
         let Some(latest) = self.latest else { return };
-        let horizon = RECORD_HORIZON_MS.max(self.window_ms);
+        let short = SHORT_HORIZON_MS.max(self.window_ms.saturating_mul(2));
         self.pushed_since_prune += 1;
         // A pruning visits every address and session: waiting for a quarter as many lines keeps
         // that at most four visits per line when thousands of addresses trickle in slowly.
         if let Some(last) = self.last_prune
-            && (latest.saturating_sub(last) < horizon / 4
+            && (latest.saturating_sub(last) < short / 4
                 || self.pushed_since_prune < (self.ips.len() + self.sessions.len()) / 4)
         {
             return;
         }
         self.last_prune = Some(latest);
         self.pushed_since_prune = 0;
-        let oldest = latest.saturating_sub(horizon);
+        let long = latest.saturating_sub(RECORD_HORIZON_MS.max(self.window_ms));
+        let short = latest.saturating_sub(short);
+        // Only a login line claims records further back than `W`, and only those whose
+        // attempts no front line has claimed: the others go after the short horizon, which
+        // under a burst keeps a tenth as many records.
+        self.drop_records(|r| r.time < if r.free_for_front() > 0 { long } else { short });
+        let oldest = latest.saturating_sub(SESSION_HORIZON_MS.max(self.window_ms));
+        let dirty = &mut self.dirty_sessions;
+        self.sessions.retain(|id, s| {
+            let keep = s.last >= oldest;
+            if !keep {
+                dirty.insert(*id);
+            }
+            keep
+        });
+    }
+
+    /// Drops the emitted records for which `expired` holds; returns how many.
+    fn drop_records(&mut self, expired: impl Fn(&Record) -> bool) -> usize {
         let spare = &mut self.spare;
         let (dirty, pruned, saved_seq) = (&mut self.dirty, &mut self.pruned, self.saved_seq);
+        let mut dropped = 0;
         self.ips.retain(|_, records| {
             records.retain(|r| {
-                let keep = r.pending.is_some() || r.time >= oldest;
+                let keep = r.pending.is_some() || !expired(r);
                 if !keep {
+                    dropped += 1;
                     dirty.remove(&r.seq);
                     if r.seq < saved_seq {
                         pruned.push(r.seq);
@@ -108,12 +140,51 @@ impl Correlator {
             }
             !records.is_empty()
         });
-        let oldest = latest.saturating_sub(SESSION_HORIZON_MS.max(self.window_ms));
-        let dirty = &mut self.dirty_sessions;
+        self.held -= dropped;
+        dropped
+    }
+
+    /// Brings the records held back under [`MAX_RECORDS`] (to three quarters of it, so that
+    /// this runs once per many lines): the oldest emitted records first, then, if pending
+    /// events alone are too many, the events that wait longest are output before their wait
+    /// ends. Both are counted in [`Correlator::limits`]; no event is lost.
+    pub(super) fn shed_records(&mut self, out: &mut Vec<KeyedEvent>) {
+        let mut excess = self.held.saturating_sub(MAX_RECORDS / 4 * 3);
+        let mut times: Vec<i64> = self.ips.values().flatten().filter(|r| r.pending.is_none()).map(|r| r.time).collect();
+        if !times.is_empty() && excess > 0 {
+            let k = excess.min(times.len());
+            let (_, &mut cutoff, _) = times.select_nth_unstable(k - 1);
+            let dropped = self.drop_records(|r| r.time <= cutoff);
+            self.limits.records_shed += dropped as u64;
+            excess = excess.saturating_sub(dropped);
+        }
+        if excess > 0 {
+            // Every emitted record is gone: release the pending events that wait longest, then
+            // let their records go too.
+            let Some(n) = excess.min(self.pending.len()).checked_sub(1) else { return };
+            let Some((&(due, _), _)) = self.pending.iter().nth(n) else { return };
+            let before = out.len();
+            self.release_due(due.saturating_add(1), out);
+            self.limits.released_early += (out.len() - before) as u64;
+            self.drop_records(|_| true);
+        }
+    }
+
+    /// Brings the session counters held back under [`MAX_SESSIONS`] (to three quarters of it):
+    /// those untouched longest are forgotten, and counted in [`Correlator::limits`].
+    pub(super) fn shed_sessions(&mut self) {
+        let excess = self.sessions.len().saturating_sub(MAX_SESSIONS / 4 * 3);
+        if excess == 0 {
+            return;
+        }
+        let mut lasts: Vec<i64> = self.sessions.values().map(|s| s.last).collect();
+        let (_, &mut cutoff, _) = lasts.select_nth_unstable(excess - 1);
+        let (dirty, limits) = (&mut self.dirty_sessions, &mut self.limits);
         self.sessions.retain(|id, s| {
-            let keep = s.last >= oldest;
+            let keep = s.last > cutoff;
             if !keep {
                 dirty.insert(*id);
+                limits.sessions_shed += 1;
             }
             keep
         });
@@ -131,15 +202,17 @@ impl Correlator {
     ) {
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.held += 1;
         let mut has = [0; 5];
         has[origin] = count;
         if pending.is_some() {
             self.pending.insert((due(origin, time, self.window_ms), seq), (ip, time));
         }
         self.dirty.insert(seq, (ip, time));
-        let records = self.ips.entry(ip).or_insert_with(|| self.spare.pop().unwrap_or_default());
+        // Most addresses of a burst hold one record: a fresh list takes room for one, not four.
+        let records = self.ips.entry(ip).or_insert_with(|| self.spare.pop().unwrap_or_else(|| Vec::with_capacity(1)));
         let at = records.partition_point(|r| (r.time, r.seq) <= (time, seq));
-        records.insert(at, Record { seq, time, key, origin, count, has, pending });
+        records.insert(at, Record { seq, time, key, origin, count, has, pending: pending.map(Box::new) });
     }
 
     /// The `rest` attempts of a front line (rules 2 and 3) that joined nothing: output now, under
@@ -230,7 +303,7 @@ impl Correlator {
                 // still join, and rule 5 drops one that meets an emitted record. Waiting `W`
                 // would only delay the attempt.
                 event.count = r.count;
-                out.push(KeyedEvent { key: r.key, event });
+                out.push(KeyedEvent { key: r.key, event: *event });
                 self.pending.remove(&(due(r.origin, r.time, self.window_ms), r.seq));
             }
         }

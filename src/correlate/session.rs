@@ -27,7 +27,7 @@ impl Correlator {
             event.service = login.service;
             event.mechanism = event.mechanism.or(login.mechanism);
             event.count = r.count;
-            out.push(KeyedEvent { key: r.key, event: *event });
+            out.push(KeyedEvent { key: r.key, event: **event });
             r.pending = None;
             self.pending.remove(&(due(BACKEND_SESSION, r.time, window_ms), r.seq));
             self.dirty.insert(r.seq, (login.client_ip, r.time));

@@ -94,6 +94,7 @@ impl Correlator {
             let record =
                 decode_record(*seq, bytes, symbols).ok_or_else(|| StateError::piece(&format!("record of {ip}")))?;
             c.ips.entry(*ip).or_default().push(record);
+            c.held += 1;
         }
         for (id, bytes) in &saved.sessions {
             let session = decode_session(bytes).ok_or_else(|| StateError::piece("Dovecot session state"))?;
@@ -118,6 +119,7 @@ impl Correlator {
             e.map_syms(remap);
         }
         c.ips.retain(|_, records| !records.is_empty());
+        c.held = c.ips.values().map(Vec::len).sum();
         c.index();
         c.rewrite = true;
         Ok(c)
@@ -266,7 +268,7 @@ fn decode_record(seq: u64, b: &[u8], symbols: &mut Symbols) -> Option<Record> {
     }
     let pending = match r.byte()? {
         0 => None,
-        1 => Some(decode_event(&mut r, symbols)?),
+        1 => Some(Box::new(decode_event(&mut r, symbols)?)),
         _ => return None,
     };
     r.end()?;

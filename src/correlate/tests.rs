@@ -638,3 +638,85 @@ fn memory_stays_bounded() {
     let saved = whole(&c);
     assert!(saved.records.iter().map(|(_, (_, p))| p.len()).sum::<usize>() < 1_000_000);
 }
+
+/// `base` from the `i`-th address of 10.0.0.0/8, at `T0 + i / per_sec` seconds, and in session
+/// `s<i>` when it has one: a line of a burst, made without interning anything.
+fn burst_line(base: &Event, i: u32, per_sec: u32) -> Event {
+    let mut e = *base;
+    e.client_ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+    e.time = Timestamp::from_millisecond(T0 * 1000 + i64::from(i) * 1000 / i64::from(per_sec)).unwrap();
+    e.session = e.session.map(|_| u64::from(i));
+    e
+}
+
+#[test]
+fn records_beyond_the_limit_are_let_go_and_counted_never_lost() {
+    // Dovecot auth lines with no front line: each record stays claimable by a login line for
+    // the long horizon, so 1,000 a second for 300 s would hold 300,000.
+    let (mut c, mut out) = (Correlator::new(), Vec::new());
+    let base = backend(0.0, IP1);
+    let n = 300_000;
+    let mut saved = SavedState::default();
+    for i in 0..n {
+        c.push(EventKey { source: 1, offset: u64::from(i) }, burst_line(&base, i, 1000), &mut out);
+        assert!(c.len() <= MAX_RECORDS, "line {i}: {}", c.len());
+        if i % 40_000 == 0 {
+            save(&mut c, &mut saved);
+        }
+    }
+    // What the commits saved, records let go included, is still the whole state.
+    save(&mut c, &mut saved);
+    assert_eq!(saved, whole(&c));
+    let limits = c.limits();
+    assert!(limits.records_shed >= u64::from(n) - MAX_RECORDS as u64, "{limits:?}");
+    assert_eq!(limits.released_early, 0, "emitted records go first");
+    c.flush_before(far_future(), &mut out);
+    check(&out);
+    assert_eq!(total(&out), n);
+}
+
+#[test]
+fn a_million_dovecot_sessions_that_never_end_stay_within_the_limits() {
+    // Each session's auth line waits up to 5 minutes for a login line that never comes.
+    let (mut c, mut out) = (Correlator::new(), Vec::new());
+    let base = backend_s(0.0, IP1, "s");
+    let n = 1_000_000;
+    for i in 0..n {
+        c.push(EventKey { source: 1, offset: u64::from(i) }, burst_line(&base, i, 2000), &mut out);
+        if i % 1000 == 0 {
+            assert!(c.len() <= MAX_RECORDS && c.sessions_len() <= MAX_SESSIONS, "line {i}");
+        }
+    }
+    let limits = c.limits();
+    assert!(limits.released_early > 0 && limits.sessions_shed > 0, "{limits:?}");
+    c.flush_before(far_future(), &mut out);
+    check(&out);
+    assert_eq!(total(&out), n, "every attempt once, however early it was released");
+    // Released early or not, each event is the auth process's line.
+    assert!(out.iter().all(|o| text(o.event.service) == "dovecot/auth"));
+}
+
+#[test]
+fn records_only_a_near_line_can_join_go_after_the_short_horizon() {
+    let (mut c, mut out) = (Correlator::new(), Vec::new());
+    let ip3 = "203.0.113.9";
+    // A Postfix record (only a Backend or PAM line within W can join it) and a Dovecot auth
+    // record no front line claimed (a login line up to its connection's length later can).
+    c.push(EventKey { source: 1, offset: 0 }, smtp(0.0, ip3), &mut out);
+    c.push(EventKey { source: 1, offset: 1 }, backend(0.0, IP1), &mut out);
+    for i in 0..2000u32 {
+        let t = 1.0 + f64::from(i) * 0.1;
+        c.push(EventKey { source: 1, offset: 2 + u64::from(i) }, smtp(t, IP2), &mut out);
+    }
+    assert!(!c.ips.contains_key(&ip3.parse().unwrap()), "the Postfix record went after the short horizon");
+    assert!(c.ips.contains_key(&IP1.parse().unwrap()), "the auth record is kept for a login line");
+    // A login line 250 s later, of a connection that lasted 280 s, claims it: counted once.
+    let mut l = login(250.0, IP1, "late", 1);
+    l.duration_secs = Some(280);
+    c.push(EventKey { source: 1, offset: 5000 }, l, &mut out);
+    c.flush_before(far_future(), &mut out);
+    check(&out);
+    let ip1: IpAddr = IP1.parse().unwrap();
+    assert_eq!(out.iter().filter(|o| o.event.client_ip == ip1).map(|o| o.event.count).sum::<u32>(), 1);
+    assert_eq!(c.limits(), Limits::default());
+}

@@ -51,6 +51,17 @@ pub(super) struct Copies {
 }
 
 impl Copies {
+    /// Renumbers the texts of the identities remembered, when the scan starts a new table.
+    pub(super) fn map_syms(&mut self, mut f: impl FnMut(crate::model::symbols::Sym) -> crate::model::symbols::Sym) {
+        self.seen = std::mem::take(&mut self.seen)
+            .into_iter()
+            .map(|(mut event, seen)| {
+                event.map_syms(&mut f);
+                (event, seen)
+            })
+            .collect();
+    }
+
     /// A filter for `streams` streams.
     pub(super) fn new(streams: usize) -> Copies {
         Copies {

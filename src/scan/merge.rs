@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::correlate::Correlator;
+use crate::correlate::{Correlator, Limits, MAX_RECORDS, MAX_SESSIONS};
 use crate::enrich::Enricher;
 use crate::model::event::{Event, EventKey};
 use crate::model::symbols::{Sym, Symbols};
@@ -36,6 +36,13 @@ const BATCH_EVENTS: usize = 16_384;
 const COMMIT_EVENTS: usize = 65_536;
 /// See [`COMMIT_EVENTS`].
 const COMMIT_BYTES: u64 = 256 << 20;
+
+/// Texts the scan's table holds before it starts a new one, at a commit (see
+/// [`Scanner::maybe_new_table`]): user names are the attacker's, and one who tries a new one
+/// with every attempt would otherwise grow it for the whole scan.
+const MAX_TEXTS: usize = 1 << 16;
+/// [`Reading::remap`] of a text not yet mapped onto the scan's new table.
+const UNMAPPED: Sym = Sym::MAX;
 
 /// The scan thread's side of a scan: the correlator, the texts of every event, and the batch
 /// being filled for the writer; the files themselves are read and parsed on threads of their own.
@@ -64,6 +71,11 @@ pub(super) struct Scanner {
     /// Set from outside (a signal) to end the pass at the next event: what was read is
     /// committed, and the rest is read by the next scan.
     interrupt: Option<Arc<AtomicBool>>,
+    /// The correlator's limits as last told (`watch` tells each pass what is new).
+    limits_told: Limits,
+    /// Texts the held-back events kept in the table the last time it started again: when they
+    /// are many, the table waits longer before it starts again.
+    texts_kept: usize,
 }
 
 impl Scanner {
@@ -89,6 +101,8 @@ impl Scanner {
             stopped: false,
             enricher,
             interrupt,
+            limits_told: Limits::default(),
+            texts_kept: 0,
         }
     }
 
@@ -159,6 +173,7 @@ impl Scanner {
                             self.read_chunk(r, summary);
                             if self.batch_bytes >= COMMIT_BYTES {
                                 self.flush_readings(&readings);
+                                self.maybe_new_table(&mut readings, copies.as_mut());
                             }
                             if self.stopped {
                                 break 'streams;
@@ -186,7 +201,7 @@ impl Scanner {
             let earliest =
                 readings.iter().enumerate().filter_map(|(i, r)| Some((r.as_ref()?.front()?.event.time, i))).min();
             let Some((_, i)) = earliest else { break };
-            let Some((key, event)) = readings[i].as_mut().and_then(Reading::pop) else { break };
+            let Some((key, event)) = readings[i].as_mut().and_then(|r| r.pop(&mut self.symbols)) else { break };
             let event = match &mut copies {
                 Some(copies) => match copies.take(i, event) {
                     Some(event) => event,
@@ -195,9 +210,15 @@ impl Scanner {
                 None => event,
             };
             self.correlator.push(key, event, &mut self.batch.outputs);
-            if self.batch.outputs.len() >= BATCH_EVENTS {
-                if self.sent + self.batch.outputs.len() >= COMMIT_EVENTS {
+            // Commit early when the texts are too many (to start a new table, see
+            // `maybe_new_table`) or the correlator's unsaved changes are: held-back events that
+            // come out only when released keep both growing between commits.
+            let full = self.symbols.len() > self.texts_kept.saturating_mul(2).max(2 * MAX_TEXTS)
+                || self.correlator.unsaved() > COMMIT_EVENTS;
+            if self.batch.outputs.len() >= BATCH_EVENTS || full {
+                if self.sent + self.batch.outputs.len() >= COMMIT_EVENTS || full {
                     self.flush_readings(&readings);
+                    self.maybe_new_table(&mut readings, copies.as_mut());
                 } else {
                     self.send(true);
                 }
@@ -231,6 +252,28 @@ impl Scanner {
             self.checkpoint(&source, &r.plan.path);
         }
         self.flush();
+    }
+
+    /// Starts a new table of texts once the scan's holds more than [`MAX_TEXTS`], right after a
+    /// commit (the store and the CSV learn the new table from its start): what still refers to
+    /// the old one (the correlator's held-back events, the identities of `copies`) is moved to
+    /// the new one, and each reading maps its reader's texts again as it meets them.
+    fn maybe_new_table(&mut self, readings: &mut [Option<Reading>], copies: Option<&mut Copies>) {
+        if self.symbols.len() <= MAX_TEXTS || !self.batch.outputs.is_empty() {
+            return;
+        }
+        tracing::debug!(texts = self.symbols.len(), "the scan starts a new table of texts");
+        let old = std::mem::take(&mut self.symbols);
+        let new = &mut self.symbols;
+        self.correlator.map_pending_syms(|s| new.text(old.get(s)));
+        if let Some(copies) = copies {
+            copies.map_syms(|s| new.text(old.get(s)));
+        }
+        for r in readings.iter_mut().flatten() {
+            r.texts.forget();
+        }
+        self.symbols_sent = 0;
+        self.texts_kept = self.symbols.len();
     }
 
     /// Adds the file's progress to the current batch.
@@ -275,9 +318,17 @@ impl Scanner {
             let cutoff = jiff::Timestamp::now()
                 .checked_sub(jiff::SignedDuration::from_secs(2 * window))
                 .unwrap_or(jiff::Timestamp::MIN);
-            self.correlator.flush_before(cutoff, &mut self.batch.outputs);
+            // In batches: after a burst, the correlator may hold MAX_RECORDS events.
+            while self.correlator.flush_some_before(cutoff, BATCH_EVENTS, &mut self.batch.outputs) {
+                self.send(true);
+            }
             summary.held_back = self.correlator.pending_len();
             self.flush();
+        }
+        let limits = self.correlator.limits();
+        if limits != self.limits_told {
+            summary.notices.push(limits_notice(&limits, &self.limits_told));
+            self.limits_told = limits;
         }
         self.bar.finish_and_clear();
         match self.writer.take() {
@@ -302,8 +353,8 @@ struct Reading {
     compression: Compression,
     /// Where this scan started reading it.
     start_offset: u64,
-    /// The scan's symbol of each of the reader's.
-    remap: Vec<Sym>,
+    /// The reader's texts and the scan's symbols for them.
+    texts: ReaderTexts,
     /// The events of the last piece from the reader, in line order: those from `at` on wait for
     /// the other logs to catch up.
     events: Vec<ReadEvent>,
@@ -318,13 +369,54 @@ impl Reading {
         self.events.get(self.at)
     }
 
-    /// Takes the next event waiting, its texts mapped onto the scan's.
-    fn pop(&mut self) -> Option<(EventKey, Event)> {
+    /// Takes the next event waiting, its texts mapped onto the scan's `symbols`.
+    fn pop(&mut self, symbols: &mut Symbols) -> Option<(EventKey, Event)> {
         let e = self.events.get(self.at)?;
         self.at += 1;
         let mut event = e.event;
-        event.map_syms(|s| self.remap.get(s as usize).copied().unwrap_or(s));
+        self.texts.map(&mut event, symbols);
         Some((EventKey { source: self.plan.source.id, offset: e.offset }, event))
+    }
+}
+
+/// A reader's texts, by the reader's symbol, and the scan's symbol of each.
+#[derive(Default)]
+struct ReaderTexts {
+    /// The scan's symbol of each text ([`UNMAPPED`] after the scan started a new table)...
+    remap: Vec<Sym>,
+    /// ...and the text, to map it again.
+    texts: Vec<Arc<str>>,
+}
+
+impl ReaderTexts {
+    /// Takes the texts a reader's piece first used (`new_table`: its reader started a new
+    /// table with them), mapped onto the scan's `symbols`.
+    fn learn(&mut self, texts: Vec<Arc<str>>, new_table: bool, symbols: &mut Symbols) {
+        if new_table {
+            self.remap.clear();
+            self.texts.clear();
+        }
+        self.remap.extend(texts.iter().map(|t| symbols.text(t)));
+        self.texts.extend(texts);
+    }
+
+    /// Maps `event`'s texts from the reader's symbols onto the scan's.
+    fn map(&mut self, event: &mut Event, symbols: &mut Symbols) {
+        let (remap, texts) = (&mut self.remap, &self.texts);
+        event.map_syms(|s| match remap.get_mut(s as usize) {
+            Some(m) if *m == UNMAPPED => {
+                *m = texts.get(s as usize).map_or(s, |t| symbols.text(t));
+                *m
+            }
+            Some(m) => *m,
+            None => s,
+        });
+    }
+
+    /// Forgets the scan's symbols (it started a new table): texts are mapped again as they
+    /// come.
+    fn forget(&mut self) {
+        self.remap.fill(UNMAPPED);
     }
 }
 
@@ -341,4 +433,25 @@ fn progress_bar(wanted: bool, total: u64) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// What the correlator's limits cost since `told`: said once per scan or pass, with the counts.
+fn limits_notice(now: &Limits, told: &Limits) -> String {
+    use crate::text::thousands;
+    let (records, early, sessions) = (
+        now.records_shed.saturating_sub(told.records_shed),
+        now.released_early.saturating_sub(told.released_early),
+        now.sessions_shed.saturating_sub(told.sessions_shed),
+    );
+    format!(
+        "a burst reached the correlator's limits (at most {} attempt records and {} Dovecot sessions held; README, \
+         \"Resource bounds\"): {} records let go before their horizon, {} held-back events stored before their \
+         partner line could come, {} Dovecot sessions forgotten. Nothing was lost, but an attempt that several \
+         daemons logged may have been counted more than once",
+        thousands(MAX_RECORDS as u64),
+        thousands(MAX_SESSIONS as u64),
+        thousands(records),
+        thousands(early),
+        thousands(sessions),
+    )
 }

@@ -150,7 +150,7 @@ pub struct RowFormatter {
 
 /// Addresses whose cells are kept between batches; past this many the cache starts again, so
 /// that a scan of many short-lived addresses keeps its memory flat.
-const MAX_CACHED_IPS: usize = 1 << 16;
+const MAX_CACHED_IPS: usize = 1 << 14;
 
 /// [`IpCells::batch`] of an address not asked for yet: [`RowFormatter::clear`] never counts
 /// this far.
@@ -204,6 +204,11 @@ impl RowFormatter {
         let at = match *last_ip {
             Some((last, at)) if last == ip => at,
             _ => {
+                if ip_cells.len() >= MAX_CACHED_IPS && !ips.contains_key(&ip) {
+                    // A batch of many addresses (a burst's held-back events released at once).
+                    ip_cells.clear();
+                    ips.clear();
+                }
                 let at = *ips.entry(ip).or_insert_with(|| {
                     let (info, batch) = (IpInfo::default(), NEVER);
                     ip_cells.push(IpCells { ip: Cell::new(format!(",{ip}")), tail: tail(&info), info, batch });
@@ -260,10 +265,6 @@ impl RowFormatter {
         self.take_rows();
         self.last_ip = None;
         self.batch += 1;
-        if self.ip_cells.len() > MAX_CACHED_IPS {
-            self.ip_cells.clear();
-            self.ips.clear();
-        }
     }
 }
 

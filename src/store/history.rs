@@ -97,11 +97,19 @@ fn newer<K: std::hash::Hash + Eq>(written: &mut HashMap<K, i64, RandomState>, ke
             true
         }
         None => {
+            if written.len() >= MAX_WRITTEN {
+                // Every attacker address would stay for the store's life (years, under `watch`):
+                // forgetting costs a statement per address seen again.
+                written.clear();
+            }
             written.insert(key, first);
             true
         }
     }
 }
+
+/// Rows [`Written`] remembers, per table.
+const MAX_WRITTEN: usize = 1 << 16;
 
 impl super::Store {
     /// Recomputes `ips` and `logins` from the stored events (for stores filled by other means,

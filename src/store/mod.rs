@@ -345,9 +345,17 @@ fn intern(conn: &Connection, cache: &mut StringIds, s: &str) -> Result<i64> {
             conn.last_insert_rowid()
         }
     };
+    if cache.len() >= MAX_CACHED_STRINGS {
+        // User names are the attacker's: a new one with every attempt would grow the cache for
+        // the whole scan. Starting again costs a lookup per text.
+        cache.clear();
+    }
     cache.insert(s.to_string(), id);
     Ok(id)
 }
+
+/// Texts whose ids [`intern`] remembers.
+const MAX_CACHED_STRINGS: usize = 1 << 16;
 
 /// The address as stored: 4 bytes for IPv4, 16 for IPv6 (first `ip_len` bytes used).
 fn ip_blob(ip: &IpAddr) -> [u8; 16] {

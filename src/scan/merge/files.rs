@@ -98,7 +98,7 @@ impl Scanner {
             reader: Source::File(reader),
             compression,
             start_offset: source.offset,
-            remap: Vec::new(),
+            texts: Default::default(),
             events: Vec::new(),
             at: 0,
             ended: None,
@@ -111,9 +111,9 @@ impl Scanner {
         let Source::File(reader) = &r.reader else {
             return self.read_journal_chunk(r, summary);
         };
-        let (bytes, lines, end, events, texts, problems) = match reader.next() {
-            Some(Piece::Chunk { bytes, lines, end, events, texts, problems }) => {
-                (bytes, lines, end, events, texts, problems)
+        let (bytes, lines, end, events, texts, new_table, problems) = match reader.next() {
+            Some(Piece::Chunk { bytes, lines, end, events, texts, new_table, problems }) => {
+                (bytes, lines, end, events, texts, new_table, problems)
             }
             Some(Piece::End(ended)) => {
                 r.ended = Some(ended);
@@ -126,7 +126,7 @@ impl Scanner {
             }
         };
         summary.problems.extend(problems);
-        r.remap.extend(texts.iter().map(|t| self.symbols.text(t)));
+        r.texts.learn(texts, new_table, &mut self.symbols);
         let taken = std::mem::replace(&mut r.events, events);
         r.at = 0;
         if let Source::File(reader) = &r.reader {

@@ -83,7 +83,7 @@ impl Scanner {
             })),
             compression: crate::source::open::Compression::None,
             start_offset: plan.source.offset,
-            remap: Vec::new(),
+            texts: Default::default(),
             events: Vec::new(),
             at: 0,
             ended: None,
@@ -110,9 +110,9 @@ impl Scanner {
                 return;
             }
         };
-        let Piece::Chunk { bytes, lines, end, events, texts, problems } = piece else { return };
+        let Piece::Chunk { bytes, lines, end, events, texts, new_table, problems } = piece else { return };
         summary.problems.extend(problems);
-        r.remap.extend(texts.iter().map(|t| self.symbols.text(t)));
+        r.texts.learn(texts, new_table, &mut self.symbols);
         r.events = events;
         r.at = 0;
         j.piece_start = (j.checkpoint.cursor.clone(), j.checkpoint.count);

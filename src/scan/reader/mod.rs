@@ -41,7 +41,7 @@ use crate::source::mapped::Shrank;
 /// thread: enough to keep every thread busy, few enough to keep memory flat (a block holds the
 /// candidates of up to 2 MiB of log). With 3, two cores were idle a tenth of a first scan's
 /// time, one thread waiting for another's burst; 8 took ~3% off its wall time for 8 MB more.
-const AHEAD: usize = 8;
+const AHEAD: usize = 4;
 
 /// An event as the reader found it: its texts are symbols of the reader's table.
 #[derive(Clone, Copy, Debug)]
@@ -82,6 +82,9 @@ pub(super) enum Piece {
         events: Vec<ReadEvent>,
         /// The texts of the reader's symbols first used in this chunk, in symbol order.
         texts: Vec<Arc<str>>,
+        /// The reader started a new table of texts with this chunk (`texts` is its start):
+        /// the symbols of earlier chunks mean nothing any more.
+        new_table: bool,
         /// Its lines that could not be read, for the user.
         problems: Vec<Problem>,
     },

@@ -23,6 +23,11 @@ use crate::source::lines::MAX_LINE;
 /// wrong year; a wrong `--year` or a year inferred wrongly puts events months ahead.
 const FUTURE_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(26);
 
+/// Texts a parse thread's table holds before it starts a new one: an attacker who tries a new
+/// user name with every attempt would otherwise grow it (and the scan thread's) for the whole
+/// scan, by about 200 bytes a name.
+const MAX_TEXTS: usize = 1 << 16;
+
 /// The parse thread's state.
 pub(super) struct Parser {
     path: PathBuf,
@@ -88,11 +93,16 @@ impl Parser {
     pub(super) fn piece(&mut self, block: Block) -> (Piece, Option<Buffers>) {
         match block {
             Block::Lines { offset, len, lines_before, lines, text, candidates } => {
+                let new_table = self.symbols.len() > MAX_TEXTS;
+                if new_table {
+                    self.new_table();
+                }
                 let (events, problems) = self.parse(&text, offset, &candidates);
                 let texts = self.symbols.since(self.sent).to_vec();
                 self.sent = self.symbols.len();
                 let end = Position { offset: offset + len, lines: lines_before + lines, year: self.times.state() };
-                (Piece::Chunk { bytes: len, lines, end, events, texts, problems }, Some((text, candidates)))
+                let piece = Piece::Chunk { bytes: len, lines, end, events, texts, new_table, problems };
+                (piece, Some((text, candidates)))
             }
             Block::Overlong { offset, len, lines_before } => {
                 // Past it for good: the next scan neither reads nor reports it again.
@@ -110,7 +120,16 @@ impl Parser {
                 }
                 let lines = u64::from(len > 0);
                 let end = Position { offset: offset + len, lines: lines_before + lines, year: self.times.state() };
-                (Piece::Chunk { bytes: 0, lines: 0, end, events: Vec::new(), texts: Vec::new(), problems }, None)
+                let piece = Piece::Chunk {
+                    bytes: 0,
+                    lines: 0,
+                    end,
+                    events: Vec::new(),
+                    texts: Vec::new(),
+                    new_table: false,
+                    problems,
+                };
+                (piece, None)
             }
             Block::End { failed, partial_len } => (
                 Piece::End(Ended {
@@ -187,6 +206,19 @@ impl Parser {
             self.last = Some((lines_before, event));
         }
         (events, problems)
+    }
+
+    /// Starts a new table of texts, with the server name and the texts of the last event (a
+    /// repeat line may repeat it), once a chunk's events were handed over with the old one.
+    fn new_table(&mut self) {
+        tracing::debug!(texts = self.symbols.len(), "a reader starts a new table of texts");
+        let old = std::mem::take(&mut self.symbols);
+        self.server_name = self.symbols.text(old.get(self.server_name));
+        if let Some((_, event)) = &mut self.last {
+            event.map_syms(|s| self.symbols.text(old.get(s)));
+        }
+        self.recent = RecentTexts::default();
+        self.sent = 0;
     }
 
     /// Reads `line`, the line before where reading resumes (`lines_before` lines before it), as

@@ -25,7 +25,7 @@ partial";
     let start = Position { offset: 1000, lines: 10, year: YearState { year: 2026, month: 3 } };
     let pieces = read_all(log, start);
     let [
-        Piece::Chunk { bytes, lines, end, events, texts, problems },
+        Piece::Chunk { bytes, lines, end, events, texts, problems, .. },
         Piece::End(Ended { failed, partial_len, bad_times, untimed, .. }),
     ] = &pieces[..]
     else {
