@@ -19,8 +19,8 @@
 //! After a scan or `watch` killed with SIGKILL nothing is checked (the CSV may end in rows that
 //! are not committed, which the next start cuts off); the next completed scan is checked.
 //!
-//! `MLS_CRASH_CASES` sets the number of cases (default 300, about 60 s with the `ci` profile on 2
-//! cores, 4/5 of them without `watch` and 1/5 with, the two halves running side by side). A long
+//! `MLS_CRASH_CASES` sets the number of cases (default 450: 2/3 without `watch` and 1/3 with, the
+//! two tests running side by side, about 45 s with the `ci` profile on 2 busy cores). A long
 //! run: `MLS_CRASH_CASES=20000 nice -n 5 cargo test --profile ci --test crash_model -- --nocapture`
 //! (each test prints what it did). `PROPTEST_RNG_SEED` fixes the seed.
 
@@ -41,9 +41,12 @@ use proptest::test_runner::{Config, TestRunner};
 
 /// Events per case stay below one day of seconds, so that their times never wrap.
 const MAX_EVENTS: u64 = 86_000;
-/// How long a waited-for `watch` may take to catch up, or to stop on SIGTERM: far above what it
-/// needs (milliseconds), for a machine busy with other work.
+/// How long `watch` may take to start or to stop on SIGTERM: far above what it needs
+/// (milliseconds), for a machine busy with other work.
 const WATCH_LIMIT: Duration = Duration::from_secs(30);
+/// How long `watch` may take to read what was written: inotify wakes it at once, and a look every
+/// 2 s catches what inotify missed, so this is several of those looks.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
 
 /// Archive compression, as logrotate's `compresscmd` may do it.
 #[derive(Clone, Copy, Debug)]
@@ -419,20 +422,24 @@ impl<'a> Run<'a> {
             match step {
                 WatchStep::File(op) => self.file_op(op),
                 WatchStep::CatchUp => {
-                    let (data, status) = (&self.data, &self.model.status);
-                    watch.wait_within("every event", WATCH_LIMIT, || {
-                        let mut seen = vec![false; status.len()];
-                        for row in csv_rows_so_far(data) {
-                            if let Some(n) = event_number(&row[4]).filter(|&n| n < seen.len()) {
-                                seen[n] = true;
-                            }
+                    let deadline = Instant::now() + CATCH_UP_LIMIT;
+                    let mut rows = csv_rows_so_far(&self.data);
+                    while !self.caught_up(&rows) {
+                        if Instant::now() > deadline {
+                            self.all_due();
+                            let diff = self.check("", &rows).err().map(|e| e.to_string()).unwrap_or_default();
+                            return Err(TestCaseError::fail(format!(
+                                "watch did not read everything within {CATCH_UP_LIMIT:?}{diff}\nit said:\n{}",
+                                watch.stderr()
+                            )));
                         }
-                        status.iter().zip(seen).all(|(s, seen)| seen || *s == Status::Lost)
-                    });
+                        std::thread::sleep(Duration::from_millis(20));
+                        rows = csv_rows_so_far(&self.data);
+                    }
                     Stats::add(&self.stats.catch_ups, 1);
                     self.trace.push("watch caught up".into());
                     self.all_due();
-                    self.check("once watch caught up", &csv_rows_so_far(&self.data))?;
+                    self.check("once watch caught up", &rows)?;
                 }
                 WatchStep::BusyScan => {
                     let out = scan(&self.data, &[&self.live], &["--quiet"]);
@@ -453,6 +460,18 @@ impl<'a> Run<'a> {
             self.trace.push("watch stopped with SIGTERM".into());
             self.check("after watch stopped", &csv_rows(&self.data))
         }
+    }
+
+    /// Whether `rows` hold every event that is not lost.
+    fn caught_up(&self, rows: &[Vec<String>]) -> bool {
+        let status = &self.model.status;
+        let mut seen = vec![false; status.len()];
+        for row in rows {
+            if let Some(n) = event_number(&row[4]).filter(|&n| n < seen.len()) {
+                seen[n] = true;
+            }
+        }
+        status.iter().zip(seen).all(|(s, seen)| seen || *s == Status::Lost)
     }
 
     /// Everything there is now has been read (and every row must be there).
@@ -537,6 +556,33 @@ fn ranges(ns: &[u64]) -> String {
     format!("[{}]", out.join(", "))
 }
 
+/// The model's first finding, run 40 times (it failed about once in 20 before the fix): `watch`
+/// planned `mail.log`, two rotations put a new file at its path before it opened it, and it read
+/// the new file as the old one: the old one's line was lost and the new one's lines were read
+/// twice. The deterministic test is `scan::plan::tests`, on the plan keeping its file open.
+#[test]
+fn watch_reads_the_file_it_planned_when_rotation_replaces_it() {
+    let case = Case {
+        scheme: Scheme::Numbered,
+        ops: vec![Op::Watch {
+            steps: vec![
+                WatchStep::File(FileOp::Append(1)),
+                WatchStep::File(FileOp::Rename),
+                WatchStep::File(FileOp::Rename),
+                WatchStep::File(FileOp::Append(8)),
+                WatchStep::CatchUp,
+            ],
+            sigkill: false,
+        }],
+    };
+    let stats = Stats::default();
+    for i in 0..40 {
+        if let Err(e) = run_case(&case, &stats) {
+            panic!("run {i}: {e}");
+        }
+    }
+}
+
 fn run_case(case: &Case, stats: &Stats) -> Result<(), TestCaseError> {
     let mut run = Run::new(case.scheme, stats);
     for op in &case.ops {
@@ -595,7 +641,7 @@ fn scheme() -> impl Strategy<Value = Scheme> {
 
 /// Cases of the whole run (see the module's documentation).
 fn total_cases() -> u32 {
-    std::env::var("MLS_CRASH_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+    std::env::var("MLS_CRASH_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(450)
 }
 
 fn run_model(name: &str, cases: u32, strategy: impl Strategy<Value = Case>) {
@@ -626,7 +672,7 @@ fn run_model(name: &str, cases: u32, strategy: impl Strategy<Value = Case>) {
 #[test]
 fn appends_rotations_scans_and_kills_keep_every_event_once_in_order() {
     let strategy = (scheme(), prop::collection::vec(scan_op(), 1..16)).prop_map(|(scheme, ops)| Case { scheme, ops });
-    run_model("without watch", total_cases() - total_cases() / 5, strategy);
+    run_model("without watch", total_cases() - total_cases() / 3, strategy);
 }
 
 #[test]
@@ -637,5 +683,5 @@ fn the_same_with_watch_running_across_some_of_them() {
         ops.extend(after);
         Case { scheme, ops }
     });
-    run_model("with watch", total_cases() / 5, strategy);
+    run_model("with watch", total_cases() / 3, strategy);
 }
