@@ -54,6 +54,7 @@ impl Scanner {
                 "{}: emptied after this scan found it (logrotate copytruncate?): its new content is read next time",
                 plan.path.display()
             ));
+            self.changed.push(plan.path.clone());
             return None;
         }
         if opened.position < source.offset {
