@@ -314,6 +314,8 @@ struct Reading {
     at: usize,
     /// Set once no complete line is left (or reading failed).
     ended: Option<Ended>,
+    /// A plain file, to check after each piece that it still holds the planned content.
+    content: Option<std::fs::File>,
 }
 
 impl Reading {

@@ -75,6 +75,7 @@ impl Scanner {
             }),
         };
         let compression = opened.compression;
+        let content = opened.plain.as_ref().and_then(|f| f.try_clone().ok());
         let previous = opened.plain.as_ref().filter(|_| source.offset > 0).and_then(|f| line_before(f, source.offset));
         // Archives are decoded on a thread of their own, beside parsing and storing; plain files
         // are mapped (searched in the page cache, not copied out of it) when they can be.
@@ -127,6 +128,7 @@ impl Scanner {
             events: Vec::new(),
             at: 0,
             ended: None,
+            content,
             plan,
         })
     }
@@ -150,6 +152,19 @@ impl Scanner {
                 return;
             }
         };
+        if let Some(file) = &r.content
+            && !starts_like(file, &r.plan.source.fingerprint)
+        {
+            // `copytruncate` emptied the file since it was opened, and new lines may have been
+            // written where this piece was read: its events may be those of the new content,
+            // which is another file's. The piece is dropped and reading ends before it, as when
+            // the truncation is caught under the map: the rotated copy holds the rest. The check
+            // comes after the piece was read, so a file that still starts as planned was not
+            // truncated before it, and the piece is the planned content.
+            r.ended = Some(Ended { failed: Some(std::io::Error::other(Shrank)), ..Ended::default() });
+            self.changed.push(r.plan.path.clone());
+            return;
+        }
         summary.problems.extend(problems);
         r.remap.extend(texts.iter().map(|t| self.symbols.text(t)));
         let taken = std::mem::replace(&mut r.events, events);

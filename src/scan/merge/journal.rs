@@ -88,6 +88,7 @@ impl Scanner {
             events: Vec::new(),
             at: 0,
             ended: None,
+            content: None,
             plan,
         })
     }
