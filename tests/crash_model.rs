@@ -8,9 +8,12 @@
 //! `watch` has been waited for, after `watch` stops on SIGTERM, and after the completed scan that
 //! ends each case:
 //!
-//! - every event that a completed scan or a waited-for `watch` could read (its file existed then)
-//!   has exactly one row;
-//! - an event whose archive was deleted before that may have no row, but never two;
+//! - every event that a completed scan, or a `watch` then stopped with SIGTERM, could read (its
+//!   file existed then) has exactly one row; a waited-for `watch` has written a row for every
+//!   event there is;
+//! - an event whose archive was deleted before that may have no row, but never two; so may one
+//!   whose row `watch` had written but, killed with SIGKILL, not yet committed (the next start
+//!   cuts the row off, and the line is read again unless its archive was deleted meanwhile);
 //! - no row names an event that was never written;
 //! - the rows of the events of one file come in that file's order. Nothing is promised across
 //!   files: a scan reads a log's family oldest file first, but `watch` reads the late lines of a
@@ -144,7 +147,12 @@ impl fmt::Debug for Case {
 enum Status {
     /// Written; nothing known to have read it yet.
     Unread,
-    /// Present when a completed scan (or a waited-for watch) ran: its row must be there.
+    /// Its row was seen written by a running `watch`, which may still be committing it: killed
+    /// before the commit, its row is cut off at the next start, and its line read again.
+    Shown,
+    /// Shown, and its archive deleted since: lost if `watch` is killed before committing it.
+    ShownGone,
+    /// Present when a completed scan ran or `watch` stopped on SIGTERM: its row must be there.
     Due,
     /// Unread when its archive was deleted: it may have no row.
     Lost,
@@ -314,9 +322,13 @@ impl<'a> Run<'a> {
                 let mut lost = Vec::new();
                 for &n in &self.model.contents[a.content] {
                     let status = &mut self.model.status[n as usize];
-                    if *status == Status::Unread {
-                        *status = Status::Lost;
-                        lost.push(n);
+                    match *status {
+                        Status::Unread => {
+                            *status = Status::Lost;
+                            lost.push(n);
+                        }
+                        Status::Shown => *status = Status::ShownGone,
+                        _ => {}
                     }
                 }
                 Stats::add(&self.stats.lost, lost.len() as u64);
@@ -426,7 +438,7 @@ impl<'a> Run<'a> {
                     let mut rows = csv_rows_so_far(&self.data);
                     while !self.caught_up(&rows) {
                         if Instant::now() > deadline {
-                            self.all_due();
+                            self.mark(|s| if s == Status::Unread { Status::Shown } else { s });
                             let diff = self.check("", &rows).err().map(|e| e.to_string()).unwrap_or_default();
                             return Err(TestCaseError::fail(format!(
                                 "watch did not read everything within {CATCH_UP_LIMIT:?}{diff}\nit said:\n{}",
@@ -438,7 +450,7 @@ impl<'a> Run<'a> {
                     }
                     Stats::add(&self.stats.catch_ups, 1);
                     self.trace.push("watch caught up".into());
-                    self.all_due();
+                    self.mark(|s| if s == Status::Unread { Status::Shown } else { s });
                     self.check("once watch caught up", &rows)?;
                 }
                 WatchStep::BusyScan => {
@@ -454,10 +466,17 @@ impl<'a> Run<'a> {
             watch.child.wait().unwrap();
             Stats::add(&self.stats.watches_killed, 1);
             self.trace.push("watch killed with SIGKILL".into());
+            self.mark(|s| match s {
+                Status::Shown => Status::Unread,
+                Status::ShownGone => Status::Lost,
+                s => s,
+            });
             Ok(())
         } else {
             watch.stop_within(WATCH_LIMIT);
             self.trace.push("watch stopped with SIGTERM".into());
+            // It commits what it read before it exits.
+            self.mark(|s| if matches!(s, Status::Shown | Status::ShownGone) { Status::Due } else { s });
             self.check("after watch stopped", &csv_rows(&self.data))
         }
     }
@@ -474,12 +493,14 @@ impl<'a> Run<'a> {
         status.iter().zip(seen).all(|(s, seen)| seen || *s == Status::Lost)
     }
 
-    /// Everything there is now has been read (and every row must be there).
+    /// Everything there is now has been read and committed (and every row must be there).
     fn all_due(&mut self) {
+        self.mark(|s| if s == Status::Lost { s } else { Status::Due });
+    }
+
+    fn mark(&mut self, f: impl Fn(Status) -> Status) {
         for s in &mut self.model.status {
-            if *s == Status::Unread {
-                *s = Status::Due;
-            }
+            *s = f(*s);
         }
     }
 
@@ -501,7 +522,7 @@ impl<'a> Run<'a> {
         let pick = |keep: &dyn Fn(Status, usize) -> bool| -> Vec<u64> {
             (0..status.len()).filter(|&n| keep(status[n], count[n])).map(|n| n as u64).collect()
         };
-        let missing = pick(&|s, c| s == Status::Due && c == 0);
+        let missing = pick(&|s, c| matches!(s, Status::Due | Status::Shown | Status::ShownGone) && c == 0);
         let doubled = pick(&|_, c| c > 1);
         let mut disorder = Vec::new();
         for (id, events) in self.model.contents.iter().enumerate() {
