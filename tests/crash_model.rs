@@ -23,7 +23,7 @@
 //! are not committed, which the next start cuts off); the next completed scan is checked.
 //!
 //! `MLS_CRASH_CASES` sets the number of cases (default 450: 2/3 without `watch` and 1/3 with, the
-//! two tests running side by side, about 45 s with the `ci` profile on 2 busy cores). A long
+//! two tests running side by side: 20 s with the `ci` profile on 2 idle cores, 45 s on busy ones). A long
 //! run: `MLS_CRASH_CASES=20000 nice -n 5 cargo test --profile ci --test crash_model -- --nocapture`
 //! (each test prints what it did). `PROPTEST_RNG_SEED` fixes the seed.
 
