@@ -9,20 +9,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Starts `scan`, and kills it with SIGKILL after `delay` unless it has finished by then.
-/// Returns whether it was killed.
-fn killed_after(mut scan: std::process::Command, delay: Duration) -> bool {
-    let mut child =
-        scan.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("start scan");
-    std::thread::sleep(delay);
-    let running = child.try_wait().expect("poll scan").is_none();
-    if running {
-        child.kill().expect("SIGKILL scan");
-    }
-    child.wait().expect("reap scan");
-    running
-}
-
 #[test]
 fn kill_9_at_random_moments_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();

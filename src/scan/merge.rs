@@ -66,6 +66,9 @@ pub(super) struct Scanner {
     reached: HashMap<u32, (u64, u64, Option<crate::parse::time::YearState>)>,
     bar: indicatif::ProgressBar,
     stopped: bool,
+    /// Files left unread because they changed after they were planned: `watch` plans them again
+    /// at its next pass even if they look as they did when planned.
+    pub(super) changed: Vec<PathBuf>,
     /// Reverse lookups start as soon as an attacker's line is parsed.
     enricher: Arc<Enricher>,
     /// Set from outside (a signal) to end the pass at the next event: what was read is
@@ -99,6 +102,7 @@ impl Scanner {
             reached: HashMap::new(),
             bar: indicatif::ProgressBar::hidden(),
             stopped: false,
+            changed: Vec::new(),
             enricher,
             interrupt,
             limits_told: Limits::default(),
@@ -361,6 +365,8 @@ struct Reading {
     at: usize,
     /// Set once no complete line is left (or reading failed).
     ended: Option<Ended>,
+    /// A plain file, to check after each piece that it still holds the planned content.
+    content: Option<std::fs::File>,
 }
 
 impl Reading {

@@ -354,6 +354,7 @@ impl Session {
         self.scanner
             .start_writer(sink, &self.store_path, checkpoint_thread, &streams)
             .map_err(|source| ScanError::DataDir { path: self.opts.data_dir.clone(), source })?;
+        self.scanner.changed.clear();
         let deferred = self.scanner.scan_streams(streams, journal, summary);
         if !deferred.is_empty() {
             self.scanner.scan_streams(vec![deferred], None, summary);
@@ -363,9 +364,10 @@ impl Session {
             csv => ScanError::Commit(csv),
         })?;
         if let Some(seen) = &mut self.seen {
-            // A file that could not be read (in part) is planned again at the next pass.
-            for problem in &summary.problems {
-                seen.remove(&problem.path);
+            // A file that could not be read (in part), or that changed after it was planned, is
+            // planned again at the next pass.
+            for path in summary.problems.iter().map(|p| &p.path).chain(&self.scanner.changed) {
+                seen.remove(path);
             }
         }
         summary.added += added;

@@ -36,6 +36,11 @@ pub struct FilePlan {
     pub older: Option<YearHint>,
     /// Its metadata when planned.
     pub(super) seen: super::Seen,
+    /// The file itself, open since it was identified: rotation may put another file at `path`
+    /// before it is read, and reading that one as this one's content would skip what this one
+    /// holds past the checkpoint and read the other one's lines again under its own identity.
+    /// `None` for the journal.
+    pub(super) file: Option<std::fs::File>,
 }
 
 /// The year of a file's newest year-less line under `--year`. `--year` names the year of the
@@ -83,7 +88,8 @@ pub fn plan_file(
     tz: &TimeZone,
 ) -> Result<Result<FilePlan, Skip>, PlanError> {
     let io = |source| PlanError::Io { path: path.to_path_buf(), source };
-    let (head, compression, meta) = open::read_head(path, HEAD_BYTES).map_err(io)?;
+    let file = open::open_regular(path).map_err(io)?;
+    let (head, compression, meta) = open::read_head_of(file.try_clone().map_err(io)?, HEAD_BYTES).map_err(io)?;
     if head.is_empty() {
         return Ok(Err(Skip::Empty));
     }
@@ -104,7 +110,7 @@ pub fn plan_file(
     // Only a file read from its start needs its years inferred (which may mean reading its end).
     // Under `--year` a resumed file's years are inferred too: the older files' hang on them.
     let resumes = source.offset > 0 && source.year.is_some();
-    let years = (!resumes || year.is_some()).then(|| initial_year(path, &head, compression, &meta, year, tz));
+    let years = (!resumes || year.is_some()).then(|| initial_year(&file, &head, compression, &meta, year, tz));
     let fresh_year = years.filter(|_| !resumes).map(|(state, _)| state);
     let older = year.and(years).map(|(state, first)| YearHint { year: state.year, before: first });
     Ok(Ok(FilePlan {
@@ -114,6 +120,7 @@ pub fn plan_file(
         fresh_year,
         older,
         seen: super::Seen::of(&meta),
+        file: Some(file),
     }))
 }
 
@@ -137,7 +144,7 @@ pub enum PlanError {
 /// date comes from `--year` (with the last line's month and day, see [`YearHint`]) or from the
 /// modification time, see [`crate::parse::time`].
 fn initial_year(
-    path: &Path,
+    file: &std::fs::File,
     head: &[u8],
     compression: Compression,
     meta: &std::fs::Metadata,
@@ -153,9 +160,9 @@ fn initial_year(
         .to_zoned_datetime(tz.clone());
     let mtime = (modified.year(), modified.month(), modified.day());
     let last = match (compression, year) {
-        (Compression::None, _) => open::read_tail(path, TAIL_BYTES).ok().and_then(|t| last_month_day(&t)),
+        (Compression::None, _) => open::read_tail_of(file, TAIL_BYTES).ok().and_then(|t| last_month_day(&t)),
         // Only `--year` needs an archive's last line; otherwise its mtime is close enough.
-        (_, Some(_)) => last_month_day_of_archive(path),
+        (_, Some(_)) => file.try_clone().ok().and_then(last_month_day_of_archive),
         (_, None) => None,
     };
     let newest = match (year, last) {
@@ -185,8 +192,8 @@ fn last_month_day(text: &[u8]) -> Option<(i8, i8)> {
     text.split(|&b| b == b'\n').rev().take(200).find_map(month_day)
 }
 
-fn last_month_day_of_archive(path: &Path) -> Option<(i8, i8)> {
-    let opened = open::open_at(path, 0).ok()?;
+fn last_month_day_of_archive(file: std::fs::File) -> Option<(i8, i8)> {
+    let opened = open::open_file_at(file, 0).ok()?;
     let mut reader = LineReader::new(opened.reader, 0);
     let mut last = None;
     while let Ok(Some(chunk)) = reader.next_chunk() {
@@ -236,4 +243,40 @@ pub fn family_paths(logs: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<Vec<Pa
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a plan's file holds from its start.
+    fn content(plan: FilePlan) -> Vec<u8> {
+        let file = plan.file.expect("a planned log file is kept open");
+        let mut opened = open::open_file_at(file, 0).unwrap();
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut opened.reader, &mut out).unwrap();
+        out
+    }
+
+    /// The crash model's finding: `watch` planned `mail.log`, logrotate renamed it (twice) and
+    /// created a new one before it was opened, and the new file's lines were read as the old
+    /// file's content: the old file's unread line was never read, and the new file's lines were
+    /// read again under their own identity.
+    #[test]
+    fn a_plan_reads_the_file_it_identified_after_rotation_put_another_at_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store.sqlite3")).unwrap();
+        let (live, rotated) = (dir.path().join("mail.log"), dir.path().join("mail.log.1"));
+        let old = b"Nov 24 00:00:00 mx1 postfix/smtpd[1]: connect from a[192.0.2.1]\n";
+        let new = b"Nov 24 00:00:05 mx1 postfix/smtpd[1]: connect from b[192.0.2.2]\n".repeat(3);
+        std::fs::write(&live, old).unwrap();
+
+        let plan = plan_file(&store, &live, None, &TimeZone::UTC).unwrap().unwrap();
+        std::fs::rename(&live, &rotated).unwrap();
+        std::fs::write(&live, &new).unwrap();
+
+        assert!(plan.source.fingerprint.matches(old));
+        assert_eq!(plan.size, old.len() as u64);
+        assert_eq!(content(plan), old, "the plan reads the renamed file, not the new one at its path");
+    }
 }

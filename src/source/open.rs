@@ -76,13 +76,25 @@ const IO_BUFFER: usize = 256 * 1024;
 /// discarding in archives). Anything but a regular file is refused before it is opened: opening
 /// a FIFO would wait for a writer, and a stream has no offsets to resume from.
 pub fn open_at(path: &Path, offset: u64) -> io::Result<Opened> {
+    open_file_at(open_regular(path)?, offset)
+}
+
+/// Opens `path` if it is a regular file (see [`open_at`]), to be read with [`read_head_of`] and
+/// [`open_file_at`].
+pub fn open_regular(path: &Path) -> io::Result<File> {
     if !std::fs::metadata(path)?.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file (a directory, FIFO, socket or device); only log files and their archives are read",
         ));
     }
-    let file = File::open(path)?;
+    File::open(path)
+}
+
+/// [`open_at`] for a file already open, whatever its position: a scan reads the very file it
+/// identified, even when rotation has since put another one at its path.
+pub fn open_file_at(mut file: File, offset: u64) -> io::Result<Opened> {
+    file.seek(SeekFrom::Start(0))?;
     let meta = file.metadata()?;
     let mut buffered = BufReader::with_capacity(IO_BUFFER, file);
     let compression = Compression::detect(buffered.fill_buf()?);
@@ -110,7 +122,12 @@ fn decoder(compression: Compression, input: BufReader<File>) -> io::Result<Box<d
 
 /// Up to `n` bytes of the start of `path`'s content (decompressed), with its format and metadata.
 pub fn read_head(path: &Path, n: usize) -> io::Result<(Vec<u8>, Compression, Metadata)> {
-    let opened = open_at(path, 0)?;
+    read_head_of(open_regular(path)?, n)
+}
+
+/// [`read_head`] of a file already open, whatever its position.
+pub fn read_head_of(file: File, n: usize) -> io::Result<(Vec<u8>, Compression, Metadata)> {
+    let opened = open_file_at(file, 0)?;
     let mut head = Vec::with_capacity(n.min(1 << 20));
     // A truncated archive may still give its first bytes; an error with nothing read is an error.
     match opened.reader.take(n as u64).read_to_end(&mut head) {
@@ -123,12 +140,26 @@ pub fn read_head(path: &Path, n: usize) -> io::Result<(Vec<u8>, Compression, Met
 
 /// Up to the last `n` bytes of a plain file.
 pub fn read_tail(path: &Path, n: u64) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
+    read_tail_of(&File::open(path)?, n)
+}
+
+/// [`read_tail`] of a file already open; its position is left alone.
+pub fn read_tail_of(file: &File, n: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
     let len = file.metadata()?.len();
     let start = len.saturating_sub(n);
-    file.seek(SeekFrom::Start(start))?;
-    let mut tail = Vec::with_capacity((len - start) as usize);
-    file.take(n).read_to_end(&mut tail)?;
+    let mut tail = vec![0; (len - start) as usize];
+    let mut filled = 0;
+    while filled < tail.len() {
+        match file.read_at(&mut tail[filled..], start + filled as u64) {
+            Ok(0) => break,
+            Ok(k) => filled += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Shorter when the file was truncated meanwhile.
+    tail.truncate(filled);
     Ok(tail)
 }
 

@@ -56,6 +56,29 @@ pub fn csv_rows(data: &Path) -> Vec<Vec<String>> {
     reader.records().map(|r| r.expect("valid csv row").iter().map(str::to_string).collect()).collect()
 }
 
+/// The CSV's data rows written so far while a `watch` may be writing one: a last row without its
+/// line end is still being written, and is left out.
+pub fn csv_rows_so_far(data: &Path) -> Vec<Vec<String>> {
+    let bytes = std::fs::read(data.join("reports/intrusions.csv")).unwrap_or_default();
+    let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(&bytes[..end]);
+    reader.records().map(|r| r.expect("valid csv row").iter().map(str::to_string).collect()).collect()
+}
+
+/// Starts `scan`, and kills it with SIGKILL after `delay` unless it has finished by then.
+/// Returns whether it was killed (it was still running when the signal was sent).
+pub fn killed_after(mut scan: Command, delay: std::time::Duration) -> bool {
+    let mut child =
+        scan.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("start scan");
+    std::thread::sleep(delay);
+    let running = child.try_wait().expect("poll scan").is_none();
+    if running {
+        child.kill().expect("SIGKILL scan");
+    }
+    child.wait().expect("reap scan");
+    running
+}
+
 /// How many CSV rows each username has.
 pub fn rows_per_user(data: &Path) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();

@@ -45,8 +45,13 @@ impl Watch {
     }
 
     /// Waits up to 10 s for `done`; fails the test with what `watch` said otherwise.
-    pub fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+    pub fn wait_for(&self, what: &str, done: impl FnMut() -> bool) {
+        self.wait_within(what, Duration::from_secs(10), done)
+    }
+
+    /// Waits up to `limit` for `done`; fails the test with what `watch` said otherwise.
+    pub fn wait_within(&self, what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + limit;
         while !done() {
             assert!(Instant::now() < deadline, "watch: timed out waiting for {what}; it said:\n{}", self.stderr());
             std::thread::sleep(Duration::from_millis(20));
@@ -69,18 +74,19 @@ impl Watch {
     }
 
     /// SIGTERM: it must exit 0 within 2 s.
-    pub fn stop(mut self) -> String {
+    pub fn stop(self) -> String {
+        self.stop_within(Duration::from_secs(2))
+    }
+
+    /// SIGTERM: it must exit 0 within `limit`.
+    pub fn stop_within(mut self, limit: Duration) -> String {
         let sent = Instant::now();
         self.signal(libc::SIGTERM);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            assert!(
-                sent.elapsed() < Duration::from_secs(2),
-                "watch still running 2 s after SIGTERM:\n{}",
-                self.stderr()
-            );
+            assert!(sent.elapsed() < limit, "watch still running {limit:?} after SIGTERM:\n{}", self.stderr());
             std::thread::sleep(Duration::from_millis(10));
         };
         assert!(status.success(), "watch exited {status:?}:\n{}", self.stderr());

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::parse::time::{TimeResolver, YearState};
+use crate::source::fingerprint::Fingerprint;
 use crate::source::lines::{LineReader, Lines, line_before};
 use crate::source::mapped::{MappedLines, Shrank};
 use crate::source::open;
@@ -15,6 +16,13 @@ use crate::scan::plan::FilePlan;
 use crate::scan::problems::{PROBLEMS_PER_FILE, Problem, cannot_read};
 use crate::scan::reader::{Ended, FileReader, Piece, Position, Setup};
 
+/// Whether `file` still starts with the content `fingerprint` was taken of.
+fn starts_like(file: &std::fs::File, fingerprint: &Fingerprint) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut head = vec![0; fingerprint.len as usize];
+    file.read_exact_at(&mut head, 0).is_ok() && fingerprint.matches(&head)
+}
+
 impl Scanner {
     /// Opens a planned file where its reading resumes; `None` when there is nothing to read.
     pub(super) fn open_file(&mut self, mut plan: FilePlan, summary: &mut Summary) -> Option<Reading> {
@@ -25,13 +33,30 @@ impl Scanner {
         {
             (source.offset, source.lines, source.year) = (offset, lines, year);
         }
-        let opened = match open::open_at(&plan.path, source.offset) {
+        let opened = match plan.file.take() {
+            Some(file) => open::open_file_at(file, source.offset),
+            None => open::open_at(&plan.path, source.offset),
+        };
+        let opened = match opened {
             Ok(o) => o,
             Err(e) => {
                 summary.problems.push(problem(cannot_read(&e)));
                 return None;
             }
         };
+        if let Some(file) = &opened.plain
+            && !starts_like(file, &source.fingerprint)
+        {
+            // The file kept its inode but not its content: `copytruncate` emptied it (and it was
+            // written again) after it was planned. Its old content is in the rotated copy, and its
+            // new one is another file's: reading on would take the one for the other.
+            summary.notices.push(format!(
+                "{}: emptied after this scan found it (logrotate copytruncate?): its new content is read next time",
+                plan.path.display()
+            ));
+            self.changed.push(plan.path.clone());
+            return None;
+        }
         if opened.position < source.offset {
             // Content shorter than what was read before: a truncated copy of a file already read.
             source.complete |= opened.compression.is_compressed();
@@ -50,6 +75,7 @@ impl Scanner {
             }),
         };
         let compression = opened.compression;
+        let content = opened.plain.as_ref().and_then(|f| f.try_clone().ok());
         let previous = opened.plain.as_ref().filter(|_| source.offset > 0).and_then(|f| line_before(f, source.offset));
         // Archives are decoded on a thread of their own, beside parsing and storing; plain files
         // are mapped (searched in the page cache, not copied out of it) when they can be.
@@ -102,6 +128,7 @@ impl Scanner {
             events: Vec::new(),
             at: 0,
             ended: None,
+            content,
             plan,
         })
     }
@@ -125,6 +152,19 @@ impl Scanner {
                 return;
             }
         };
+        if let Some(file) = &r.content
+            && !starts_like(file, &r.plan.source.fingerprint)
+        {
+            // `copytruncate` emptied the file since it was opened, and new lines may have been
+            // written where this piece was read: its events may be those of the new content,
+            // which is another file's. The piece is dropped and reading ends before it, as when
+            // the truncation is caught under the map: the rotated copy holds the rest. The check
+            // comes after the piece was read, so a file that still starts as planned was not
+            // truncated before it, and the piece is the planned content.
+            r.ended = Some(Ended { failed: Some(std::io::Error::other(Shrank)), ..Ended::default() });
+            self.changed.push(r.plan.path.clone());
+            return;
+        }
         summary.problems.extend(problems);
         r.texts.learn(texts, new_table, &mut self.symbols);
         let taken = std::mem::replace(&mut r.events, events);
@@ -206,5 +246,36 @@ impl Scanner {
         self.reached.insert(source.id, (source.offset, source.lines, source.year));
         self.checkpoint(&plan.source, &plan.path);
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::plan::plan_file;
+
+    /// The crash model's second finding: `copytruncate` between the planning of `mail.log` and
+    /// its reading left its inode with new content, which was read as the planned content: the
+    /// planned content's unread lines (now in `mail.log.1`) were skipped there, and the new lines
+    /// were read again later under their own identity. Opening checks the content.
+    #[test]
+    fn a_file_emptied_and_written_again_after_planning_is_not_taken_for_the_planned_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("store.sqlite3")).unwrap();
+        let live = dir.path().join("mail.log");
+        let old = b"Nov 24 00:00:00 mx1 postfix/smtpd[1]: connect from a[192.0.2.1]\n".repeat(4);
+        std::fs::write(&live, &old).unwrap();
+        let tz = jiff::tz::TimeZone::UTC;
+
+        let kept = plan_file(&store, &live, None, &tz).unwrap().unwrap();
+        let mut replaced = plan_file(&store, &live, None, &tz).unwrap().unwrap();
+        assert!(starts_like(kept.file.as_ref().unwrap(), &kept.source.fingerprint));
+
+        std::fs::copy(&live, dir.path().join("mail.log.1")).unwrap();
+        std::fs::OpenOptions::new().write(true).open(&live).unwrap().set_len(0).unwrap();
+        assert!(!starts_like(replaced.file.as_ref().unwrap(), &replaced.source.fingerprint), "emptied");
+        std::fs::write(&live, b"Nov 24 00:00:05 mx1 postfix/smtpd[1]: connect from b[192.0.2.2]\n".repeat(3)).unwrap();
+        let file = replaced.file.take().unwrap();
+        assert!(!starts_like(&file, &replaced.source.fingerprint), "written again");
     }
 }

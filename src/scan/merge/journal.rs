@@ -71,7 +71,8 @@ impl Scanner {
             size: 0,
             year: None,
         };
-        let plan = FilePlan { path, source, size: 0, fresh_year: None, older: None, seen: Default::default() };
+        let plan =
+            FilePlan { path, source, size: 0, fresh_year: None, older: None, seen: Default::default(), file: None };
         Some(Reading {
             reader: Source::Journal(Box::new(JournalReading {
                 parse,
@@ -87,6 +88,7 @@ impl Scanner {
             events: Vec::new(),
             at: 0,
             ended: None,
+            content: None,
             plan,
         })
     }
