@@ -62,7 +62,7 @@ impl Watch {
     /// has any), then checks that it stays so a moment later.
     pub fn wait_rows(&self, data: &Path, expected: std::ops::Range<u64>) {
         let want = expected.end - expected.start;
-        self.wait_for(&format!("{want} rows"), || csv_rows(data).len() as u64 >= want);
+        self.wait_for(&format!("{want} rows"), || csv_rows_so_far(data).len() as u64 >= want);
         std::thread::sleep(Duration::from_millis(300));
         assert_exactly_once(data, expected);
     }
