@@ -115,7 +115,11 @@ impl Writer {
 
     /// An empty event buffer with room for `capacity` events, reused when one is back.
     pub fn buffer(&self, capacity: usize) -> Vec<KeyedEvent> {
-        self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(capacity))
+        let mut buffer = self.recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(capacity));
+        // A batch that grew (held-back events released at once after a burst) does not keep
+        // its size for every batch after it.
+        buffer.shrink_to(capacity);
+        buffer
     }
 
     /// Waits for every queued batch to be committed; gives back the sink.
