@@ -40,7 +40,7 @@ const COMMIT_BYTES: u64 = 256 << 20;
 /// Texts the scan's table holds before it starts a new one, at a commit (see
 /// [`Scanner::maybe_new_table`]): user names are the attacker's, and one who tries a new one
 /// with every attempt would otherwise grow it for the whole scan.
-const MAX_TEXTS: usize = 1 << 16;
+const MAX_TEXTS: usize = 1 << 14;
 /// [`Reading::remap`] of a text not yet mapped onto the scan's new table.
 const UNMAPPED: Sym = Sym::MAX;
 

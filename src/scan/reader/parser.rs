@@ -26,7 +26,7 @@ const FUTURE_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(
 /// Texts a parse thread's table holds before it starts a new one: an attacker who tries a new
 /// user name with every attempt would otherwise grow it (and the scan thread's) for the whole
 /// scan, by about 200 bytes a name.
-const MAX_TEXTS: usize = 1 << 16;
+const MAX_TEXTS: usize = 1 << 14;
 
 /// The parse thread's state.
 pub(super) struct Parser {
