@@ -8,8 +8,12 @@
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install --locked cargo-fuzz`). The committed
 # corpus (fuzz/corpus/TARGET/) and the regressions are read, never written: what the run finds
-# goes to target/fuzz/corpus/TARGET/. To fold it into the committed corpus, minimised:
-#   cargo +nightly fuzz cmin --fuzz-dir fuzz TARGET fuzz/corpus/TARGET  (after copying it there)
+# goes to target/fuzz/corpus/TARGET/. The committed corpus is kept small (it is replayed by
+# tests/fuzz_corpus.rs): what libFuzzer's merge keeps (every feature) where that is small, the
+# fewest inputs that cover the same edges where it is not, plus the seeds of scripts/fuzz-seeds.py. To fold a run into it (BIN: fuzz/target/x86_64-unknown-linux-gnu/release/TARGET):
+#   mkdir ALL MIN && cp fuzz/corpus/TARGET/* target/fuzz/corpus/TARGET/* ALL/
+#   BIN -use_counters=0 -set_cover_merge=1 MIN ALL   (or `cargo +nightly fuzz cmin`, which keeps more)
+#   then MIN/* and the seed-* files become fuzz/corpus/TARGET/.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
