@@ -244,7 +244,10 @@ fn clock(s: &[u8], at: usize) -> Option<(civil::Time, usize)> {
         }
         end = k;
     }
-    // Leap seconds (`:60`) are folded into `:59`.
+    // Leap seconds (`:60`) are folded into `:59`; a second past 60 is no time.
+    if sec > 60 {
+        return None;
+    }
     let t = civil::Time::new(h as i8, m as i8, sec.min(59) as i8, nanos as i32).ok()?;
     Some((t, end))
 }
@@ -311,6 +314,10 @@ fn iso(s: &[u8]) -> Option<(RawTime, usize)> {
             } else {
                 (digits(s, end + 3, 2).unwrap_or(0), if digits(s, end + 3, 2).is_some() { 5 } else { 3 })
             };
+            // An offset's minutes are a minute of the hour, as RFC 3339 has them.
+            if m > 59 {
+                return None;
+            }
             end += len;
             let secs = (h * 3600 + m * 60) as i32;
             Some(if c == b'-' { -secs } else { secs })
@@ -336,7 +343,8 @@ fn tai64n(s: &[u8]) -> Option<(RawTime, usize)> {
     for &b in &hex[16..] {
         nanos = (nanos << 4) | (b as char).to_digit(16)?;
     }
-    let secs = label.checked_sub(1 << 62)? as i64 - 10;
+    // A label from 2^63 + 2^62 on is past any second an i64 holds (and an overflow, not a time).
+    let secs = i64::try_from(label.checked_sub(1 << 62)?).ok()? - 10;
     if nanos >= 1_000_000_000 {
         return None;
     }

@@ -20,7 +20,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -294,7 +294,7 @@ struct Reading {
 
 impl Reading {
     /// Reads `out` to its end, handing each piece to `send` until it refuses one.
-    fn read(&self, out: ChildStdout, mut send: impl FnMut(Entries) -> bool) -> Result<(), JournalError> {
+    fn read(&self, out: impl Read, mut send: impl FnMut(Entries) -> bool) -> Result<(), JournalError> {
         let mut out = BufReader::with_capacity(1 << 20, out);
         let mut json = Vec::new();
         let mut piece = Entries::default();
@@ -390,6 +390,26 @@ impl Reading {
             stderr: crate::text::visible(stderr.trim().as_bytes()),
         })
     }
+}
+
+/// Reads `journalctl -o json` output from `output` as the reading thread of a [`JournalReader`]
+/// reads its child's: the entries of a unit matching one of `units` (globs, as `journalctl -u`
+/// takes them) and of a mail daemon become syslog lines, the first entry is skipped when its
+/// cursor is `skip_cursor`, and `send` gets each piece of [`Entries`] until it returns `false`.
+/// Text that is not a JSON entry is skipped; the only error is a failed read.
+pub fn read_output(
+    output: impl Read,
+    units: &[String],
+    skip_cursor: Option<&str>,
+    send: impl FnMut(Entries) -> bool,
+) -> Result<(), JournalError> {
+    let reading = Reading {
+        units: units.to_vec(),
+        skip_cursor: skip_cursor.map(str::to_string),
+        follow: false,
+        location: "journalctl output".into(),
+    };
+    reading.read(output, send)
 }
 
 /// Reads one line into `buf` (without its newline), at most `max` bytes of it: `Some(true)` for

@@ -110,7 +110,10 @@ pub fn open_file_at(mut file: File, offset: u64) -> io::Result<Opened> {
     Ok(Opened { reader, compression, meta, position, plain: None })
 }
 
-fn decoder(compression: Compression, input: BufReader<File>) -> io::Result<Box<dyn Read + Send>> {
+/// The decompressed content of `input`, an archive in `compression`'s format (`None`: `input`
+/// itself). [`open_at`] reads every file through it; a damaged or truncated archive gives an
+/// error from the returned reader, never a panic.
+pub fn decoder<R: BufRead + Send + 'static>(compression: Compression, input: R) -> io::Result<Box<dyn Read + Send>> {
     Ok(match compression {
         Compression::None => Box::new(input),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),

@@ -361,7 +361,10 @@ impl TimeText {
             _ => {
                 let offset = i64::from(tz.to_offset(ts).seconds());
                 self.text = Cell::new(rfc3339(ts, tz));
-                self.block = (offset % Self::BLOCK == 0).then_some((block, offset));
+                // The minutes and seconds are rewritten in place, where a four-digit year puts
+                // them: a year before -999 (which jiff allows) is one character longer.
+                let in_place = self.text.len == "YYYY-MM-DDTHH:MM:SS+HH:MM".len();
+                self.block = (offset % Self::BLOCK == 0 && in_place).then_some((block, offset));
             }
         }
         &self.text

@@ -102,3 +102,24 @@ fn sysklogd_repeat_lines() {
         assert_eq!(repeated(no), None, "{}", String::from_utf8_lossy(no));
     }
 }
+
+/// Found by the `lines` fuzz target (fuzz/regressions/lines/): `:76` was read as the leap second
+/// `:59`, and an offset's minutes past 59 as more hours. Neither is a time.
+#[test]
+fn seconds_past_60_and_offset_minutes_past_59_are_no_time() {
+    assert!(peek_time(b"2024-08-26T01:33:60.5+00:00 x").is_some());
+    assert!(peek_time(b"Aug 26 01:33:60 x").is_some());
+    for no in [&b"2024-08-26T01:33:76.572449+00:00 x"[..], b"Aug 26 01:33:61 x", b"2024-08-26T01:33:00+00:60 x"] {
+        assert_eq!(peek_time(no), None, "{}", String::from_utf8_lossy(no));
+    }
+    assert!(peek_time(b"2024-08-26T01:33:00+05:45 x").is_some());
+}
+
+/// A TAI64N label past 2^63 + 2^62 wrapped to a negative second count (an overflow in a debug
+/// build): it is no time.
+#[test]
+fn tai64n_labels_past_i64_are_no_time() {
+    assert_eq!(peek_time(b"@c000000000000000077a9e94 x"), None);
+    assert_eq!(peek_time(b"@ffffffffffffffff00000000 x"), None);
+    assert!(peek_time(b"@400000004c91b044077a9e94 x").is_some());
+}

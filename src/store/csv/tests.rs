@@ -108,6 +108,18 @@ fn cached_timestamps_match_a_full_format_across_hours_days_and_dst() {
     }
 }
 
+/// Found by the `csv_writer` fuzz target (fuzz/regressions/csv_writer/): the cached quarter hour
+/// rewrote the minutes and seconds where a four-digit year puts them, so the second timestamp
+/// of a quarter hour before year -999 came out as `-9943-12-08T11599599+00:00`.
+#[test]
+fn cached_timestamps_of_years_before_minus_999_are_whole() {
+    let mut cache = TimeText::default();
+    for t in [jiff::Timestamp::MIN.as_second() + 1_000, jiff::Timestamp::MIN.as_second() + 1_001] {
+        let ts = jiff::Timestamp::from_second(t).unwrap();
+        assert_eq!(cache.format(ts, &TimeZone::UTC).text(), rfc3339(ts, &TimeZone::UTC).as_bytes());
+    }
+}
+
 #[test]
 fn cells_are_encoded_as_the_csv_crate_would() {
     for text in ["plain", "a,b", "say \"hi\"", "", "=1+2", "x\\x0A"] {
