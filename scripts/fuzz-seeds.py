@@ -129,8 +129,10 @@ configs = [
     b'[email]\nto = ["a@example.org"]\nfrom = "MLS <m@example.org>"\ntransport = "smtp"\npassword = "x"\n'
     b'password_file = "/p"\n',
     b'[journal]\nenabled = true\nunits = ["postfix@*.service"]\n[blocklist]\nnever = ["192.0.2.0/24"]\n',
-    b'[[alerts.rules]]\nname = "burst"\nkind = "failures"\ncount = 10\nwindow = "5m"\nchannels = ["w"]\n'
-    b'[[alerts.channels]]\nname = "w"\nkind = "webhook"\nurl = "https://example.org/h"\n',
+    b'[alerts]\nquiet_period = "15m"\n[[alerts.rule]]\nname = "burst"\nkind = "threshold"\nper = "network"\n'
+    b'count = 10\nwindow = "5m"\nchannels = ["w"]\n[[alerts.rule]]\nname = "trap"\nkind = "honeypot"\n'
+    b'usernames = ["admin"]\nchannels = ["w"]\n[[alerts.channel]]\nname = "w"\nkind = "webhook"\n'
+    b'url = "https://example.org/h"\nformat = "slack"\n',
     b"timezone = \"../../etc/passwd\"\nlogs = []\nserver_name = \" \"\n",
     b"[scan]\ncorrelation_window_secs = -1\n[report]\nunknown = 1\n",
     b'data_dir = "\\u0000"\n[dns]\ncache_ttl = "99999999999999999999d"\n',
