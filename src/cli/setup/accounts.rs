@@ -115,64 +115,65 @@ mod nss {
     /// Largest buffer offered to the C library for one entry.
     const MAX_BUF: usize = 1 << 20;
 
+    /// Runs a `get*_r` lookup with a buffer that grows while the C library says it is too small
+    /// (`ERANGE`), up to [`MAX_BUF`]; `lookup` returns the call's code and what it made of the
+    /// entry (read while the buffer is alive), which counts only when the code is 0.
+    fn with_buffer<T>(mut lookup: impl FnMut(&mut [libc::c_char]) -> (libc::c_int, Option<T>)) -> Option<T> {
+        let mut buf = vec![0 as libc::c_char; 4096];
+        loop {
+            let (rc, found) = lookup(&mut buf);
+            if rc == libc::ERANGE && buf.len() < MAX_BUF {
+                buf.resize(buf.len() * 4, 0);
+                continue;
+            }
+            return if rc == 0 { found } else { None };
+        }
+    }
+
     /// The uid and primary gid of `name`.
     pub fn user(name: &str) -> Option<(u32, u32)> {
         let name = CString::new(name).ok()?;
-        let mut buf = vec![0 as libc::c_char; 4096];
-        loop {
+        with_buffer(|buf| {
             // SAFETY: zeroed `passwd` is a valid out-parameter (plain integers and null
             // pointers).
             let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
             let mut result: *mut libc::passwd = std::ptr::null_mut();
             // SAFETY: `name` is NUL-terminated, `buf` outlives the call and its length is
-            // passed; `result` is only read when the call succeeded.
+            // passed; `result` is only compared with null.
             let rc = unsafe { libc::getpwnam_r(name.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-            if rc == libc::ERANGE && buf.len() < MAX_BUF {
-                buf.resize(buf.len() * 4, 0);
-                continue;
-            }
-            return (rc == 0 && !result.is_null()).then_some((pwd.pw_uid, pwd.pw_gid));
-        }
+            (rc, (!result.is_null()).then_some((pwd.pw_uid, pwd.pw_gid)))
+        })
     }
 
     /// Whether group `name` exists.
     pub fn group_exists(name: &str) -> bool {
         let Ok(name) = CString::new(name) else { return false };
-        let mut buf = vec![0 as libc::c_char; 4096];
-        loop {
+        with_buffer(|buf| {
             // SAFETY: zeroed `group` is a valid out-parameter (an integer and null pointers).
             let mut grp: libc::group = unsafe { std::mem::zeroed() };
             let mut result: *mut libc::group = std::ptr::null_mut();
             // SAFETY: `name` is NUL-terminated, `buf` outlives the call and its length is
             // passed; `result` is only compared with null.
             let rc = unsafe { libc::getgrnam_r(name.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
-            if rc == libc::ERANGE && buf.len() < MAX_BUF {
-                buf.resize(buf.len() * 4, 0);
-                continue;
-            }
-            return rc == 0 && !result.is_null();
-        }
+            (rc, (!result.is_null()).then_some(()))
+        })
+        .is_some()
     }
 
     /// The name of group `gid`.
     pub fn group_name(gid: u32) -> Option<String> {
-        let mut buf = vec![0 as libc::c_char; 4096];
-        loop {
+        with_buffer(|buf| {
             // SAFETY: zeroed `group` is a valid out-parameter (an integer and null pointers).
             let mut grp: libc::group = unsafe { std::mem::zeroed() };
             let mut result: *mut libc::group = std::ptr::null_mut();
             // SAFETY: `buf` outlives the call and its length is passed; `gr_name` points into
-            // `buf`, which is alive while it is read.
+            // `buf`, which is alive while it is read below.
             let rc = unsafe { libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result) };
-            if rc == libc::ERANGE && buf.len() < MAX_BUF {
-                buf.resize(buf.len() * 4, 0);
-                continue;
-            }
             if rc != 0 || result.is_null() || grp.gr_name.is_null() {
-                return None;
+                return (rc, None);
             }
             // SAFETY: a successful call leaves `gr_name` pointing at a NUL-terminated string in `buf`.
-            return unsafe { CStr::from_ptr(grp.gr_name) }.to_str().ok().map(str::to_string);
-        }
+            (rc, unsafe { CStr::from_ptr(grp.gr_name) }.to_str().ok().map(str::to_string))
+        })
     }
 }
