@@ -83,11 +83,6 @@
 //!    and sessions held have come), and only against the *latest* time seen, so a scan moving
 //!    to an older file (time going backwards) neither panics nor loses pending events; records
 //!    of the older file are kept until the clock passes them.
-//! 9. **Limits**: at most [`MAX_RECORDS`] records and [`MAX_SESSIONS`] session counters are
-//!    held, whatever the traffic. Beyond them the oldest emitted records go first, then the
-//!    pending events waiting longest are output before their wait ends, and the session
-//!    counters untouched longest are forgotten; [`Correlator::limits`] counts each. Each can
-//!    make an attempt logged by several daemons count twice; none loses one.
 //! 7. **Determinism**: all state is in ordered maps and time-ordered lists; the same events in
 //!    the same order always give the same outputs.
 //! 8. **Persistence**: [`Correlator::changes`] gives what changed since it was last called (the
@@ -95,6 +90,11 @@
 //!    session touched or pruned, and the clocks and window), for the store to save with the
 //!    checkpoints, and [`Correlator::restore`] brings back what was saved, so a scan stopped
 //!    between two lines of one attempt still counts it once.
+//! 9. **Limits**: at most [`MAX_RECORDS`] records and [`MAX_SESSIONS`] session counters are
+//!    held, whatever the traffic. Beyond them the oldest emitted records go first, then the
+//!    pending events waiting longest are output before their wait ends, and the session
+//!    counters untouched longest are forgotten; [`Correlator::limits`] counts each. Each can
+//!    make an attempt logged by several daemons count twice; none loses one.
 //!
 //! Limits: lines are joined only when they arrive within the retention horizon of each other,
 //! so the files of one time span must be fed together, interleaved by time, rather than one whole
@@ -125,6 +125,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::model::event::{Event, EventKey, KeyedEvent, Kind, Layer, Reason};
+use crate::model::symbols::Sym;
 
 /// The default join window `W`.
 pub const DEFAULT_WINDOW: SignedDuration = SignedDuration::from_secs(10);
@@ -268,13 +269,6 @@ pub struct Limits {
     pub sessions_shed: u64,
 }
 
-impl Limits {
-    /// Whether a limit was reached.
-    pub fn any(&self) -> bool {
-        *self != Limits::default()
-    }
-}
-
 /// How many emptied record lists [`Correlator`] keeps for reuse.
 const SPARE_LISTS: usize = 4096;
 
@@ -330,7 +324,7 @@ impl Correlator {
     }
 
     /// Renumbers the texts of the held-back events (the scan starts a new table of texts).
-    pub fn map_pending_syms(&mut self, mut f: impl FnMut(crate::model::symbols::Sym) -> crate::model::symbols::Sym) {
+    pub fn map_pending_syms(&mut self, mut f: impl FnMut(Sym) -> Sym) {
         for event in self.ips.values_mut().flatten().filter_map(|r| r.pending.as_mut()) {
             event.map_syms(&mut f);
         }

@@ -28,6 +28,7 @@ use foldhash::fast::RandomState;
 use jiff::Timestamp;
 
 use crate::model::event::Event;
+use crate::model::symbols::Sym;
 
 /// Seconds of log time an identity is remembered after its last line: rsyslog writes a message
 /// to its files within moments of each other, and flushes a pending `message repeated` line
@@ -52,7 +53,7 @@ pub(super) struct Copies {
 
 impl Copies {
     /// Renumbers the texts of the identities remembered, when the scan starts a new table.
-    pub(super) fn map_syms(&mut self, mut f: impl FnMut(crate::model::symbols::Sym) -> crate::model::symbols::Sym) {
+    pub(super) fn map_syms(&mut self, mut f: impl FnMut(Sym) -> Sym) {
         self.seen = std::mem::take(&mut self.seen)
             .into_iter()
             .map(|(mut event, seen)| {

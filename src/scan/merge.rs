@@ -25,7 +25,7 @@ use super::journal::JournalStart;
 use super::plan::FilePlan;
 use super::reader::{Ended, FileReader, ReadEvent};
 use super::writer::{Sink, Writer};
-use super::{ScanOptions, Summary};
+use super::{MAX_TEXTS, ScanOptions, Summary};
 
 /// Events go to the store in batches of this many, which it stores as they come...
 const BATCH_EVENTS: usize = 16_384;
@@ -37,11 +37,7 @@ const COMMIT_EVENTS: usize = 65_536;
 /// See [`COMMIT_EVENTS`].
 const COMMIT_BYTES: u64 = 256 << 20;
 
-/// Texts the scan's table holds before it starts a new one, at a commit (see
-/// [`Scanner::maybe_new_table`]): user names are the attacker's, and one who tries a new one
-/// with every attempt would otherwise grow it for the whole scan.
-const MAX_TEXTS: usize = 1 << 14;
-/// [`Reading::remap`] of a text not yet mapped onto the scan's new table.
+/// [`ReaderTexts::remap`] of a text not yet mapped onto the scan's new table.
 const UNMAPPED: Sym = Sym::MAX;
 
 /// The scan thread's side of a scan: the correlator, the texts of every event, and the batch

@@ -47,6 +47,12 @@ use self::plan::{PlanError, Skip, YearHint, family_paths, plan_file};
 use self::problems::{NOT_RECORDED, cannot_read, store_advice};
 use self::writer::Sink;
 
+/// Texts a table of texts (each reading thread's, and the scan's) holds before it starts a new
+/// one: user names are the attacker's, and one who tries a new one with every attempt would
+/// otherwise grow them for the whole scan, by about 200 bytes a name. A reading thread starts
+/// again before a piece, the scan after a commit (`Scanner::maybe_new_table`).
+const MAX_TEXTS: usize = 1 << 14;
+
 /// Where the CSV lives inside the data directory.
 pub const CSV_PATH: &str = "reports/intrusions.csv";
 

@@ -14,6 +14,7 @@ use crate::model::event::{Event, Kind, Parsed, RawTime, session_hash};
 use crate::model::symbols::Symbols;
 use crate::parse::time::TimeResolver;
 use crate::parse::{self, same};
+use crate::scan::MAX_TEXTS;
 use crate::scan::problems::{Problem, listed};
 use crate::source::lines::MAX_LINE;
 
@@ -22,11 +23,6 @@ use crate::source::lines::MAX_LINE;
 /// in the wrong zone, or written by a host whose clock is a little ahead, is not taken for a
 /// wrong year; a wrong `--year` or a year inferred wrongly puts events months ahead.
 const FUTURE_TOLERANCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(26);
-
-/// Texts a parse thread's table holds before it starts a new one: an attacker who tries a new
-/// user name with every attempt would otherwise grow it (and the scan thread's) for the whole
-/// scan, by about 200 bytes a name.
-const MAX_TEXTS: usize = 1 << 14;
 
 /// The parse thread's state.
 pub(super) struct Parser {
