@@ -89,7 +89,7 @@ pub fn plan_file(
 ) -> Result<Result<FilePlan, Skip>, PlanError> {
     let io = |source| PlanError::Io { path: path.to_path_buf(), source };
     let file = open::open_regular(path).map_err(io)?;
-    let (head, compression, meta) = open::read_head_of(file.try_clone().map_err(io)?, HEAD_BYTES).map_err(io)?;
+    let (head, compression, meta) = open::read_head(file.try_clone().map_err(io)?, HEAD_BYTES).map_err(io)?;
     if head.is_empty() {
         return Ok(Err(Skip::Empty));
     }
@@ -160,7 +160,7 @@ fn initial_year(
         .to_zoned_datetime(tz.clone());
     let mtime = (modified.year(), modified.month(), modified.day());
     let last = match (compression, year) {
-        (Compression::None, _) => open::read_tail_of(file, TAIL_BYTES).ok().and_then(|t| last_month_day(&t)),
+        (Compression::None, _) => open::read_tail(file, TAIL_BYTES).ok().and_then(|t| last_month_day(&t)),
         // Only `--year` needs an archive's last line; otherwise its mtime is close enough.
         (_, Some(_)) => file.try_clone().ok().and_then(last_month_day_of_archive),
         (_, None) => None,

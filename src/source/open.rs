@@ -79,7 +79,7 @@ pub fn open_at(path: &Path, offset: u64) -> io::Result<Opened> {
     open_file_at(open_regular(path)?, offset)
 }
 
-/// Opens `path` if it is a regular file (see [`open_at`]), to be read with [`read_head_of`] and
+/// Opens `path` if it is a regular file (see [`open_at`]), to be read with [`read_head`] and
 /// [`open_file_at`].
 pub fn open_regular(path: &Path) -> io::Result<File> {
     if !std::fs::metadata(path)?.is_file() {
@@ -123,13 +123,9 @@ pub fn decoder<R: BufRead + Send + 'static>(compression: Compression, input: R) 
     })
 }
 
-/// Up to `n` bytes of the start of `path`'s content (decompressed), with its format and metadata.
-pub fn read_head(path: &Path, n: usize) -> io::Result<(Vec<u8>, Compression, Metadata)> {
-    read_head_of(open_regular(path)?, n)
-}
-
-/// [`read_head`] of a file already open, whatever its position.
-pub fn read_head_of(file: File, n: usize) -> io::Result<(Vec<u8>, Compression, Metadata)> {
+/// Up to `n` bytes of the start of `file`'s content (decompressed), with its format and metadata,
+/// whatever the file's position.
+pub fn read_head(file: File, n: usize) -> io::Result<(Vec<u8>, Compression, Metadata)> {
     let opened = open_file_at(file, 0)?;
     let mut head = Vec::with_capacity(n.min(1 << 20));
     // A truncated archive may still give its first bytes; an error with nothing read is an error.
@@ -141,13 +137,8 @@ pub fn read_head_of(file: File, n: usize) -> io::Result<(Vec<u8>, Compression, M
     Ok((head, opened.compression, opened.meta))
 }
 
-/// Up to the last `n` bytes of a plain file.
-pub fn read_tail(path: &Path, n: u64) -> io::Result<Vec<u8>> {
-    read_tail_of(&File::open(path)?, n)
-}
-
-/// [`read_tail`] of a file already open; its position is left alone.
-pub fn read_tail_of(file: &File, n: u64) -> io::Result<Vec<u8>> {
+/// Up to the last `n` bytes of a plain file; its position is left alone.
+pub fn read_tail(file: &File, n: u64) -> io::Result<Vec<u8>> {
     use std::os::unix::fs::FileExt;
     let len = file.metadata()?.len();
     let start = len.saturating_sub(n);

@@ -54,7 +54,7 @@ fn every_format_is_detected_by_content_and_read_from_an_offset() {
         let mut rest = String::new();
         opened.reader.read_to_string(&mut rest).unwrap();
         assert_eq!(rest, "line two\nline three\n", "{kind:?}");
-        let (head, c, _) = read_head(&path, 4).unwrap();
+        let (head, c, _) = read_head(open_regular(&path).unwrap(), 4).unwrap();
         assert_eq!((head.as_slice(), c), (&b"line"[..], kind));
     }
 }
@@ -91,6 +91,6 @@ fn tail_reads_the_end_of_a_plain_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a");
     std::fs::write(&path, TEXT).unwrap();
-    assert_eq!(read_tail(&path, 6).unwrap(), b"three\n");
-    assert_eq!(read_tail(&path, 1000).unwrap(), TEXT);
+    assert_eq!(read_tail(&File::open(&path).unwrap(), 6).unwrap(), b"three\n");
+    assert_eq!(read_tail(&File::open(&path).unwrap(), 1000).unwrap(), TEXT);
 }
