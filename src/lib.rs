@@ -4,7 +4,8 @@
 //! [`source`] (files, rotation, decompression) → [`parse`] (syslog header, Postfix, Dovecot) →
 //! [`correlate`] (one attempt logged by several daemons counts once) → [`enrich`] (country, AS,
 //! reverse DNS) → [`store`] (SQLite, CSV, checkpoints, history) → [`report`] (statistics, text,
-//! HTML, JSON) → [`export`] (blocklists for nftables and ipset, the Prometheus textfile) → [`alert`] (rules
+//! HTML, JSON), [`fleet`] (shipping to one PostgreSQL database for many servers, and its
+//! report) → [`export`] (blocklists for nftables and ipset, the Prometheus textfile) → [`alert`] (rules
 //! evaluated as events are stored, queued in the store's outbox) → [`deliver`] (SMTP, sendmail,
 //! webhooks), with [`cli`] and [`config`] at the edge.
 //! [`scan`] wires the scan stages together and [`watch`] keeps a scan going as the logs grow; [`model`] holds the types they share and [`text`] makes
@@ -20,6 +21,7 @@ pub mod correlate;
 pub mod deliver;
 pub mod enrich;
 pub mod export;
+pub mod fleet;
 pub mod model;
 pub mod parse;
 pub mod report;

@@ -27,6 +27,8 @@ const LAYERS: &[&[&str]] = &[
     &["enrich"],
     &["store"],
     &["report"],
+    // Many servers, one PostgreSQL database: shipping from the store, the report across them.
+    &["fleet"],
     // Files for other tools (the blocklist, the Prometheus textfile), from the store and the report's rules.
     &["export"],
     // Alert rules evaluated on the events of each commit, queued in the store's outbox.

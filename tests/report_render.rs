@@ -130,6 +130,7 @@ fn long_report() -> Report {
         alerts: vec![],
         last_scan: Some(ScanCoverage { finished: at("2026-11-25 00:05:00"), problems: 0, stale: false }),
         notes: vec![],
+        fleet: None,
     }
 }
 
@@ -156,6 +157,7 @@ fn empty_report(enrichment: bool) -> Report {
         alerts: vec![],
         last_scan: None,
         notes: vec![],
+        fleet: None,
     }
 }
 

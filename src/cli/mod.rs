@@ -15,6 +15,7 @@
 mod alerts;
 mod blocklist;
 pub mod docs;
+mod fleet;
 mod geo;
 pub mod package;
 mod report;
@@ -43,6 +44,9 @@ pub const EXIT_LOCKED: u8 = 5;
 pub const EXIT_SEND: u8 = 6;
 /// Exit code: the systemd journal cannot be read (no permission, no journalctl).
 pub const EXIT_JOURNAL: u8 = 7;
+/// Exit code: the fleet database cannot be reached, refused the connection or a statement, or is
+/// of another schema version (`fleet` commands, `report --fleet`).
+pub const EXIT_FLEET: u8 = 8;
 
 /// Finds password-guessing attacks in Postfix and Dovecot logs.
 #[derive(Debug, Parser)]
@@ -80,6 +84,9 @@ pub enum Command {
     Setup(setup::SetupArgs),
     /// Geolocation databases: `geo update` downloads them, `geo lookup IP...` queries them.
     Geo(geo::GeoArgs),
+    /// The fleet's PostgreSQL database: `fleet init` creates its tables, `fleet ship` ships this
+    /// server's events, `fleet status` shows the backlog, `fleet prune` drops old months.
+    Fleet(fleet::FleetArgs),
 }
 
 /// Runs the command line of this process and returns its exit code.
@@ -101,6 +108,8 @@ pub fn main() -> ExitCode {
     if let Some((file, mode, what)) = config.secret_readable_by_others() {
         let instead = if what.starts_with("[email]") {
             "move the password to a file named by [email] password_file"
+        } else if what.contains("[fleet]") {
+            "move the password to a file named by [fleet] password_file"
         } else {
             "keep tokens in a file named by the channel's token_file"
         };
@@ -126,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::Alerts(args) => alerts::run(args, &config),
         Command::Setup(args) => setup::run(args),
         Command::Geo(args) => geo::run(args, &config),
+        Command::Fleet(args) => fleet::run(args, &config),
     }
 }
 

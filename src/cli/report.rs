@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use jiff::ToSpan;
 
-use super::{EXIT_CONFIG, EXIT_SEND, EXIT_STORE};
+use super::{EXIT_CONFIG, EXIT_FLEET, EXIT_SEND, EXIT_STORE};
 use crate::config::{Config, Duration, DurationError, Zone};
 use crate::deliver;
 use crate::report::{self, Period, ReportError, ReportOptions};
@@ -56,6 +56,10 @@ pub struct ReportArgs {
     /// Time zone of the report (IANA name, `UTC`, or `system`). Default: `timezone` from the config.
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<Zone>,
+    /// Report on every server of the fleet, from the fleet database ([fleet] url), with each
+    /// server's numbers and the attackers seen on several servers.
+    #[arg(long, conflicts_with_all = ["send", "data_dir"])]
+    pub fleet: bool,
 }
 
 /// The longest `--since`: 5200 weeks (about a century), well inside the range of timestamps, so
@@ -91,6 +95,9 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(EXIT_CONFIG, &e.to_string()),
     };
+    if args.fleet {
+        return fleet(&args, config, period);
+    }
     let data_dir = args.data_dir.clone().unwrap_or_else(|| config.data_dir.clone());
     // Viewing only reads: a user who may read the store but not write it can still view.
     let opened = if args.send { report::open_store(&data_dir) } else { open_read_only(&data_dir) };
@@ -109,19 +116,8 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(EXIT_STORE, &store_err(e).to_string()),
     };
-    let rendered = match args.format {
-        Format::Text => report::text::render(&report),
-        Format::Html => report::html::render(&report),
-        Format::Json => report::json::render(&report),
-    };
-    match &args.output {
-        Some(path) => {
-            if let Err(e) = std::fs::write(path, &rendered) {
-                return fail(EXIT_STORE, &format!("--output {}: {e}", path.display()));
-            }
-        }
-        None if !args.send => print!("{rendered}"),
-        None => {}
+    if let Err(code) = output(&args, &report) {
+        return code;
     }
     if !args.send {
         return ExitCode::SUCCESS;
@@ -201,6 +197,48 @@ fn already_sent(store: &Store, period: &Period, trigger: Trigger) -> Result<Opti
         "report {label} was already sent on {}{to}; not sent again (--resend sends it again)",
         period.format_ts(sent.at)
     )))
+}
+
+/// Renders `report` as asked and writes it to `--output` or (unless it is sent) standard output.
+fn output(args: &ReportArgs, report: &report::Report) -> Result<(), ExitCode> {
+    let rendered = match args.format {
+        Format::Text => report::text::render(report),
+        Format::Html => report::html::render(report),
+        Format::Json => report::json::render(report),
+    };
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &rendered) {
+                return Err(fail(EXIT_STORE, &format!("--output {}: {e}", path.display())));
+            }
+        }
+        None if !args.send => print!("{rendered}"),
+        None => {}
+    }
+    Ok(())
+}
+
+/// `report --fleet`: the report of every server, from the fleet database.
+fn fleet(args: &ReportArgs, config: &Config, period: Period) -> ExitCode {
+    use crate::store::postgres::{FleetDb, FleetError};
+    let db = match FleetDb::connect(&config.fleet) {
+        Ok(db) => db,
+        Err(e @ FleetError::Config(_)) => return fail(EXIT_CONFIG, &e.to_string()),
+        Err(e) => return fail(EXIT_FLEET, &e.to_string()),
+    };
+    let opts = ReportOptions {
+        period,
+        top: args.top.map_or(config.report.top, |t| t as usize),
+        server: config.server_name.clone(),
+        probes_count: config.scan.invalid_mechanism_is_intrusion,
+    };
+    match report::build_fleet(&db, &opts) {
+        Ok(report) => match output(args, &report) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
+        },
+        Err(e) => fail(EXIT_FLEET, &e.to_string()),
+    }
 }
 
 /// The store of `data_dir`, opened for reading only.

@@ -84,6 +84,7 @@ impl Sources {
                 email: config.email.clone(),
                 timezone: config.timezone.clone(),
             }),
+            fleet: config.fleet.clone(),
         }
     }
 }
@@ -183,6 +184,9 @@ pub fn summary_line(s: &Summary) -> String {
         if d.dropped > 0 {
             line.push_str(&format!(", {} dropped", thousands(d.dropped)));
         }
+    }
+    if let Some(shipped) = &s.shipped {
+        line.push_str(&format!(", {} shipped to the fleet", counted(shipped.inserted, "event")));
     }
     if !s.problems.is_empty() {
         line.push_str(&format!(", {} (see above)", counted(s.problems.len() as u64, "problem")));

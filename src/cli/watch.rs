@@ -103,4 +103,8 @@ impl Observer for Printer {
             }
         })
     }
+
+    fn shipping(&self) -> Box<dyn Fn(&str) + Send> {
+        Box::new(|message: &str| eprintln!("maillogsentinel: warning: {message}"))
+    }
 }

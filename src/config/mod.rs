@@ -14,6 +14,7 @@
 pub mod alerts;
 pub mod duration;
 pub mod email;
+pub mod fleet;
 pub mod geo;
 pub mod values;
 
@@ -26,6 +27,7 @@ use serde::Deserialize;
 pub use self::alerts::AlertsConfig;
 pub use self::duration::{Duration, DurationError};
 pub use self::email::{AddressError, EmailConfig, EmailTransport, SmtpSecurity};
+pub use self::fleet::{FleetConfig, FleetUrl, SslMode};
 pub use self::geo::{DEFAULT_ASN_URLS, DEFAULT_COUNTRY_URLS, DEFAULT_GEO_DIR, GeoConfig, OneOrMany};
 pub use self::values::{NameServerError, Zone, ZoneError, parse_nameserver, parse_net};
 
@@ -71,6 +73,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[alerts]` settings: rules and channels of alerts.
     pub alerts: AlertsConfig,
+    /// `[fleet]`: the shared PostgreSQL database (none: not part of a fleet).
+    pub fleet: FleetConfig,
     /// Whether `logs` was set in the file (rather than defaulted): with the journal enabled and
     /// no `logs`, only the journal is read.
     pub logs_set: bool,
@@ -207,6 +211,8 @@ struct FileConfig {
     metrics: MetricsConfig,
     #[serde(default)]
     alerts: AlertsConfig,
+    #[serde(default)]
+    fleet: FleetConfig,
 }
 
 /// A configuration that cannot be used; the message names the file and, when it can, the line
@@ -311,6 +317,8 @@ impl Config {
             "[email] password"
         } else if self.alerts.channels.iter().any(|c| c.url.is_some()) {
             "the URLs and headers of alert webhooks"
+        } else if self.fleet.url.as_ref().is_some_and(|u| u.has_password()) {
+            "a password in [fleet] url"
         } else {
             return None;
         };
@@ -347,6 +355,7 @@ impl Config {
             ));
         }
         file.alerts.check().map_err(|(key, message)| value_error(key, message))?;
+        file.fleet.check().map_err(|(key, message)| value_error(key, message))?;
         Ok(Config {
             file: path.map(Path::to_path_buf),
             data_dir,
@@ -363,6 +372,7 @@ impl Config {
             blocklist: file.blocklist,
             metrics: file.metrics,
             alerts: file.alerts,
+            fleet: file.fleet,
             logs_set,
         })
     }

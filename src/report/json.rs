@@ -45,6 +45,28 @@ struct Json<'a> {
     alerts: &'a [AlertRow],
     last_scan: &'a Option<ScanCoverage>,
     notes: &'a [String],
+    /// `report --fleet` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    servers: Option<Vec<Server<'a>>>,
+    /// `report --fleet` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_attackers: Option<Shared<'a>>,
+}
+
+#[derive(Serialize)]
+struct Server<'a> {
+    server: &'a str,
+    failed_attempts: u64,
+    unique_ips: u64,
+    successful_logins: u64,
+    backend_errors: u64,
+    last_shipment: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Shared<'a> {
+    count: u64,
+    top: &'a [crate::store::postgres::SharedAttacker],
 }
 
 #[derive(Serialize)]
@@ -105,6 +127,7 @@ pub fn render(r: &Report) -> String {
         alerts,
         last_scan,
         notes,
+        fleet,
     } = r;
     let BackendOutages { events, first: _, last: _, first_seen, last_seen, services: outage_services } =
         backend_outages;
@@ -148,6 +171,20 @@ pub fn render(r: &Report) -> String {
         alerts,
         last_scan,
         notes,
+        servers: fleet.as_ref().map(|f| {
+            f.servers
+                .iter()
+                .map(|s| Server {
+                    server: &s.server,
+                    failed_attempts: s.failed_attempts,
+                    unique_ips: s.unique_ips,
+                    successful_logins: s.successful_logins,
+                    backend_errors: s.backend_errors,
+                    last_shipment: s.last_shipment.as_ref().map(|w| w.rfc3339.as_str()),
+                })
+                .collect()
+        }),
+        shared_attackers: fleet.as_ref().map(|f| Shared { count: f.shared_count, top: &f.shared }),
     };
     // Serialising plain structs of strings and numbers cannot fail; keep a message just in case.
     serde_json::to_string_pretty(&json).unwrap_or_else(|e| format!("{{\"error\": \"cannot serialise report: {e}\"}}"))

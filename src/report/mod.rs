@@ -23,6 +23,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, ZonedDateTime};
 use serde::Serialize;
 
+use crate::store::postgres::FleetDb;
 use crate::store::{STORE_FILE, Store, StoreError};
 
 /// The tool's version, shown in every report.
@@ -373,6 +374,36 @@ pub struct Report {
     /// What the reader should know about how the numbers were made, one sentence each (e.g. no
     /// geolocation database: countries and AS are unknown).
     pub notes: Vec<String>,
+    /// `report --fleet`: each server's numbers and the attackers several servers saw.
+    pub fleet: Option<FleetSection>,
+}
+
+/// One server of a fleet, over the period.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerRow {
+    /// Its `server_name`.
+    pub server: String,
+    /// Counted failed attempts.
+    pub failed_attempts: u64,
+    /// Distinct addresses with counted failures.
+    pub unique_ips: u64,
+    /// Successful logins.
+    pub successful_logins: u64,
+    /// Authentication backend errors.
+    pub backend_errors: u64,
+    /// Its last shipment, whatever the period.
+    pub last_shipment: Option<When>,
+}
+
+/// What only a fleet's report has.
+#[derive(Clone, Debug, Serialize)]
+pub struct FleetSection {
+    /// Every server that ever shipped, by name, with its numbers over the period.
+    pub servers: Vec<ServerRow>,
+    /// How many addresses failed on two servers or more.
+    pub shared_count: u64,
+    /// The busiest of them.
+    pub shared: Vec<crate::store::postgres::SharedAttacker>,
 }
 
 /// The note of a report made while the scans find no geolocation database.
@@ -680,12 +711,7 @@ pub fn open_store(data_dir: &Path) -> Result<Store, ReportError> {
 
 /// Builds the report from an open store.
 pub fn build(store: &Store, opts: &ReportOptions) -> Result<Report, StoreError> {
-    let mut report = stats::collect(store, &opts.period, opts.top, opts.probes_count)?;
-    report.server = opts.server.clone();
-    report.version = VERSION.to_string();
-    let outages = &mut report.backend_outages;
-    outages.first_seen = outages.first.map(|t| opts.period.when(t));
-    outages.last_seen = outages.last.map(|t| opts.period.when(t));
+    let mut report = collect(store, opts)?;
     report.last_scan = store.last_scan()?.map(|scan| ScanCoverage {
         finished: opts.period.when(scan.at),
         problems: scan.problems,
@@ -695,6 +721,42 @@ pub fn build(store: &Store, opts: &ReportOptions) -> Result<Report, StoreError> 
         report.notes.push(GEO_MISSING_NOTE.to_string());
     }
     report.alerts = alert_rows(store, &opts.period)?;
+    Ok(report)
+}
+
+/// The statistics of `source` over the options' period, with the header's facts.
+fn collect(source: &impl stats::Source, opts: &ReportOptions) -> Result<Report, StoreError> {
+    let mut report = stats::collect(source, &opts.period, opts.top, opts.probes_count)?;
+    report.server = opts.server.clone();
+    report.version = VERSION.to_string();
+    let outages = &mut report.backend_outages;
+    outages.first_seen = outages.first.map(|t| opts.period.when(t));
+    outages.last_seen = outages.last.map(|t| opts.period.when(t));
+    Ok(report)
+}
+
+/// Builds the report of the whole fleet from its database (`report --fleet`): every section over
+/// all servers, each server's numbers, and the attackers several servers saw. Compromises are
+/// found across servers: a login on one after failures on another.
+pub fn build_fleet(db: &FleetDb, opts: &ReportOptions) -> Result<Report, StoreError> {
+    db.check_version()?;
+    let mut report = collect(db, opts)?;
+    let (start, end) = (opts.period.start.as_second(), opts.period.end.as_second());
+    let servers: Vec<ServerRow> = db
+        .server_rows(start, end, opts.probes_count)?
+        .into_iter()
+        .map(|s| ServerRow {
+            server: s.server,
+            failed_attempts: s.failed_attempts,
+            unique_ips: s.unique_ips,
+            successful_logins: s.successful_logins,
+            backend_errors: s.backend_errors,
+            last_shipment: s.last_shipment.map(|t| opts.period.when(t)),
+        })
+        .collect();
+    let (shared_count, shared) = db.shared_attackers(start, end, opts.probes_count, opts.top)?;
+    report.server = format!("fleet of {} server{}", servers.len(), if servers.len() == 1 { "" } else { "s" });
+    report.fleet = Some(FleetSection { servers, shared_count, shared });
     Ok(report)
 }
 

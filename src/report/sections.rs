@@ -13,7 +13,7 @@
 //! own medium (HTML escaping, visible control characters in text).
 
 use super::format::{change, thousands};
-use super::{Bucket, BucketRow, CompromiseWhy, IpRow, Report};
+use super::{Bucket, BucketRow, CompromiseWhy, FleetSection, IpRow, Report};
 
 /// A text, with a shorter wording for the narrow (80-column text) rendering when it needs one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -261,6 +261,9 @@ pub fn sections(r: &Report) -> Vec<Section<'_>> {
     }
     out.push(summary(r));
     out.push(compromises(r));
+    if let Some(fleet) = &r.fleet {
+        out.extend(fleet_sections(fleet));
+    }
     if r.backend_outages.events > 0 {
         out.push(backend_outages(r));
     }
@@ -341,6 +344,49 @@ pub fn sections(r: &Report) -> Vec<Section<'_>> {
         counts(Column::text("Service"), r.services.iter().map(|x| (x.service.clone(), x.attempts, x.ips)).collect()),
     ));
     out
+}
+
+/// Each server's numbers, and the attackers several servers saw (`report --fleet`).
+fn fleet_sections(f: &FleetSection) -> Vec<Section<'_>> {
+    let mut t = Table::new(vec![
+        Column::whole("Server"),
+        Column::number(Wording::two("Failed attempts", "Failed")),
+        Column::number(Wording::two("Attacker IPs", "IPs")),
+        Column::number(Wording::two("Successful logins", "Logins")),
+        Column::number(Wording::two("Backend errors", "Backend")).wide_only(),
+        Column::text("Last shipment").wide_only(),
+    ]);
+    for s in &f.servers {
+        t.row(vec![
+            s.server.clone().into(),
+            thousands(s.failed_attempts).into(),
+            thousands(s.unique_ips).into(),
+            thousands(s.successful_logins).into(),
+            thousands(s.backend_errors).into(),
+            s.last_shipment.as_ref().map_or_else(|| "never".to_string(), |w| w.shown.clone()).into(),
+        ]);
+    }
+    let mut shared = Table::new(vec![
+        Column::whole("IP"),
+        Column::whole("Servers"),
+        Column::number("Attempts"),
+        Column::number("Accounts"),
+    ]);
+    for a in &f.shared {
+        shared.row(vec![
+            a.ip.to_string().into(),
+            a.servers.join(", ").into(),
+            thousands(a.attempts).into(),
+            thousands(a.accounts).into(),
+        ]);
+    }
+    vec![
+        Section::new("Servers", vec![t.or_none()]),
+        Section::new(
+            format!("Attackers seen on several servers: {}", thousands(f.shared_count)),
+            vec![shared.or_none()],
+        ),
+    ]
 }
 
 fn summary(r: &Report) -> Section<'_> {

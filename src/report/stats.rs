@@ -25,7 +25,85 @@ use super::{
     Period, Report, ServiceRow, Totals, UserRow,
 };
 use crate::model::ipinfo::IpInfo;
-use crate::store::{IpKey, Result, Store, TextId};
+use crate::store::postgres::FleetDb;
+use crate::store::{EventRecord, IpKey, Result, Store, TextId};
+
+/// Where a report's events and history come from: one server's store, or the fleet database
+/// (`report --fleet`), which answers the same questions for every server at once.
+pub trait Source {
+    /// A read transaction held while the report is made, if the source has them.
+    fn hold(&self) -> Result<Option<crate::store::Snapshot<'_>>>;
+    /// Calls `f` on every event with `start <= ts < end`.
+    fn events_in(&self, start: i64, end: i64, f: impl FnMut(&EventRecord)) -> Result<()>;
+    /// The text of an id the events carry.
+    fn text(&self, id: TextId) -> Result<String>;
+    /// Whether any address has enrichment.
+    fn has_enrichment(&self) -> Result<bool>;
+    /// When each address was first seen.
+    fn first_seen(&self, ips: &[IpKey]) -> Result<Vec<Option<i64>>>;
+    /// The enrichment of each address.
+    fn ip_infos(&self, ips: &[IpKey]) -> Result<Vec<Option<IpInfo>>>;
+    /// The enrichment of one address.
+    fn ip_info(&self, ip: IpAddr) -> Result<Option<IpInfo>>;
+    /// The addresses an account first logged in from before `before`.
+    fn earlier_login_ips(&self, user: TextId, before: i64) -> Result<Vec<IpAddr>>;
+}
+
+impl Source for Store {
+    fn hold(&self) -> Result<Option<crate::store::Snapshot<'_>>> {
+        Ok(Some(self.snapshot()?))
+    }
+    fn events_in(&self, start: i64, end: i64, f: impl FnMut(&EventRecord)) -> Result<()> {
+        Store::events_in(self, start, end, f)
+    }
+    fn text(&self, id: TextId) -> Result<String> {
+        Store::text(self, id)
+    }
+    fn has_enrichment(&self) -> Result<bool> {
+        Store::has_enrichment(self)
+    }
+    fn first_seen(&self, ips: &[IpKey]) -> Result<Vec<Option<i64>>> {
+        Store::first_seen(self, ips)
+    }
+    fn ip_infos(&self, ips: &[IpKey]) -> Result<Vec<Option<IpInfo>>> {
+        Store::ip_infos(self, ips)
+    }
+    fn ip_info(&self, ip: IpAddr) -> Result<Option<IpInfo>> {
+        Store::ip_info(self, ip)
+    }
+    fn earlier_login_ips(&self, user: TextId, before: i64) -> Result<Vec<IpAddr>> {
+        Store::earlier_login_ips(self, user, before)
+    }
+}
+
+/// The fleet database's reads are not in one transaction: shipments committed while a report is
+/// made may show in its later reads.
+impl Source for FleetDb {
+    fn hold(&self) -> Result<Option<crate::store::Snapshot<'_>>> {
+        Ok(None)
+    }
+    fn events_in(&self, start: i64, end: i64, f: impl FnMut(&EventRecord)) -> Result<()> {
+        Ok(FleetDb::events_in(self, start, end, f)?)
+    }
+    fn text(&self, id: TextId) -> Result<String> {
+        Ok(FleetDb::text(self, id))
+    }
+    fn has_enrichment(&self) -> Result<bool> {
+        Ok(FleetDb::has_enrichment(self)?)
+    }
+    fn first_seen(&self, ips: &[IpKey]) -> Result<Vec<Option<i64>>> {
+        Ok(FleetDb::first_seen(self, ips)?)
+    }
+    fn ip_infos(&self, ips: &[IpKey]) -> Result<Vec<Option<IpInfo>>> {
+        Ok(FleetDb::ip_infos(self, ips)?)
+    }
+    fn ip_info(&self, ip: IpAddr) -> Result<Option<IpInfo>> {
+        Ok(FleetDb::ip_info(self, ip)?)
+    }
+    fn earlier_login_ips(&self, user: TextId, before: i64) -> Result<Vec<IpAddr>> {
+        Ok(FleetDb::earlier_login_ips(self, user, before)?)
+    }
+}
 
 /// How far back a failure makes a later successful login from the same IP suspicious.
 pub const COMPROMISE_LOOKBACK_SECS: i64 = 7 * 86_400;
@@ -124,8 +202,8 @@ impl From<Option<IpInfo>> for Shown {
 
 /// Builds the report for `period`; `top` rows per table, mechanism probes counted when
 /// `probes_count` (the `[scan]` setting).
-pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -> Result<Report> {
-    let _snapshot = store.snapshot()?;
+pub fn collect(store: &impl Source, period: &Period, top: usize, probes_count: bool) -> Result<Report> {
+    let _snapshot = store.hold()?;
     let (start, end) = (period.start.as_second(), period.end.as_second());
     let enrichment = store.has_enrichment()?;
     let bucket = period.bucket();
@@ -289,13 +367,14 @@ pub fn collect(store: &Store, period: &Period, top: usize, probes_count: bool) -
         alerts: Vec::new(),
         last_scan: None,
         notes: Vec::new(),
+        fleet: None,
     })
 }
 
 /// The addresses of the period's possible compromises (the logins the report lists first), each
 /// once: for the blocklist, which never lists an address that logged in unless this rule flags it.
-pub fn compromise_ips(store: &Store, period: &Period, probes_count: bool) -> Result<Vec<IpAddr>> {
-    let _snapshot = store.snapshot()?;
+pub fn compromise_ips(store: &impl Source, period: &Period, probes_count: bool) -> Result<Vec<IpAddr>> {
+    let _snapshot = store.hold()?;
     let (start, end) = (period.start.as_second(), period.end.as_second());
     let p = pass::read(store, start, end, &[], probes_count)?;
     let details = pass::details(store, (start, end), [], [], &p.successes, probes_count)?;
@@ -307,7 +386,7 @@ pub fn compromise_ips(store: &Store, period: &Period, probes_count: bool) -> Res
 /// Successful logins that look like a guessed password: from an IP that failed (for any
 /// account) in the 7 days before, or from a country the account never logged in from before.
 fn compromises(
-    store: &Store,
+    store: &impl Source,
     period: &Period,
     successes: &Map<(Option<TextId>, IpKey), pass::SuccessGroup>,
     failures: &Map<IpKey, Vec<pass::LookBack>>,

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use jiff::tz::TimeZone;
 
-use crate::config::ScanConfig;
+use crate::config::{FleetConfig, ScanConfig};
 use crate::correlate::Correlator;
 use crate::deliver::outbox::Channels;
 use crate::enrich::{EnrichOptions, Enricher};
@@ -84,6 +84,8 @@ pub struct ScanOptions {
     /// The alert rules and their channels (`[alerts]`, with `[email]` for email channels);
     /// without rules, nothing is evaluated.
     pub alerts: Arc<Channels>,
+    /// `[fleet]`: with a URL, `scan` ships its events at its end (`watch` on its own thread).
+    pub fleet: FleetConfig,
 }
 
 /// What a scan did.
@@ -116,6 +118,8 @@ pub struct Summary {
     pub alerts_queued: u64,
     /// What the deliveries of a `scan` did (`watch` delivers on a thread of its own).
     pub delivered: Option<crate::deliver::outbox::Round>,
+    /// What a `scan` shipped to the fleet database (`watch` ships on a thread of its own).
+    pub shipped: Option<crate::fleet::Shipped>,
 }
 
 /// Problems that stop the whole scan. Everything committed before stays committed.
@@ -156,6 +160,7 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     let mut session = Session::open(opts.clone(), None, &mut summary)?;
     session.pass(&mut summary)?;
     session.deliver(&mut summary);
+    session.ship(&mut summary);
     session.close(&summary)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -414,6 +419,19 @@ impl Session {
                 summary.delivered = Some(round);
             }
             Err(e) => summary.warnings.push(format!("alerts not delivered: cannot read the outbox: {e}")),
+        }
+    }
+
+    /// Ships what the store holds and the fleet database does not, for `scan`, when `[fleet]`
+    /// names one. A failure is one warning with the backlog: the events are stored, and wait.
+    pub fn ship(&mut self, summary: &mut Summary) {
+        let Some(sink) = &self.sink else { return };
+        if self.opts.fleet.url.is_none() {
+            return;
+        }
+        match crate::fleet::connect_and_ship(&sink.store, &self.opts.fleet, &self.opts.server_name) {
+            Ok(shipped) => summary.shipped = Some(shipped),
+            Err(e) => summary.warnings.push(crate::fleet::warning(&sink.store, &e)),
         }
     }
 

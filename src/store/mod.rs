@@ -30,9 +30,11 @@ pub mod ipinfo;
 pub mod journal;
 pub mod lock;
 pub mod meta;
+pub mod postgres;
 mod query;
 mod schema;
 pub mod sends;
+mod shipping;
 mod sources;
 #[cfg(test)]
 mod tests;
@@ -40,6 +42,7 @@ mod totals;
 
 pub use commit::{Added, Batch, CommitError};
 pub use query::{EventRecord, IpKey, Snapshot, StoredEvent, TextId};
+pub use shipping::{ShipEvent, Shipment};
 pub use sources::{Progress, SourceRecord};
 pub use totals::Total;
 
@@ -69,6 +72,9 @@ pub enum StoreError {
     /// not know.
     #[error("the store is corrupt: {0}")]
     Corrupt(String),
+    /// The fleet database, read by `report --fleet` as a store.
+    #[error(transparent)]
+    Fleet(#[from] postgres::FleetError),
 }
 
 impl From<blocks::CorruptBlock> for StoreError {
@@ -167,6 +173,7 @@ impl Store {
         conn.execute_batch(correlation::SCHEMA)?;
         conn.execute_batch(journal::SCHEMA)?;
         conn.execute_batch(alerts::SCHEMA)?;
+        conn.execute_batch(shipping::SCHEMA)?;
         let version: Option<i64> = meta_get(&conn, "schema_version")?;
         match version {
             None => meta_set(&conn, "schema_version", schema::SCHEMA_VERSION)?,

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
 
 use crate::deliver::outbox::{Dispatcher, Round};
+use crate::fleet::Shipper;
 use crate::scan::{ScanError, ScanOptions, Session, Summary};
 
 /// How often the logs are looked at when nothing woke the loop.
@@ -44,6 +45,12 @@ pub trait Observer {
                 tracing::warn!("{e}");
             }
         })
+    }
+
+    /// What tells how shipping to the fleet database goes (a failure, then its recovery); it
+    /// runs on a thread of its own.
+    fn shipping(&self) -> Box<dyn Fn(&str) + Send> {
+        Box::new(|message: &str| tracing::warn!("{message}"))
     }
 }
 
@@ -80,6 +87,22 @@ pub fn run(
                 }
             }
         };
+        // Shipping to the fleet database, likewise: a database that is slow or down must not
+        // hold back the reading of the logs. Its first wake-up ships what earlier runs left.
+        let shipper = match &opts.fleet.url {
+            None => None,
+            Some(_) => {
+                let report = observer.shipping();
+                match Shipper::start(session.store_path(), opts.fleet.clone(), opts.server_name.clone(), report) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        tracing::warn!("events are not shipped to the fleet database: cannot start its thread: {e}");
+                        None
+                    }
+                }
+            }
+        };
+        let mut first = true;
         let mut shown = Shown::default();
         let next = loop {
             let started = Instant::now();
@@ -90,6 +113,13 @@ pub fn run(
             {
                 d.kick();
             }
+            let a = &summary.added;
+            if let Some(s) = &shipper
+                && (first || a.failures + a.uncounted + a.successes + a.backend_errors > 0)
+            {
+                s.wake();
+            }
+            first = false;
             shown.filter(&mut summary);
             observer.pass(&summary);
             summary = Summary::default();
@@ -104,6 +134,7 @@ pub fn run(
         };
         drop(watcher);
         drop(dispatcher);
+        drop(shipper);
         session.close(&summary)?;
         match next {
             None => return Ok(()),

@@ -66,6 +66,7 @@ fn report(enrichment: bool) -> Report {
         alerts: vec![],
         last_scan: Some(ScanCoverage { finished: at("2026-11-24 01:00:00"), problems: 3, stale: true }),
         notes: Vec::new(),
+        fleet: None,
     }
 }
 

@@ -15,9 +15,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use foldhash::fast::RandomState;
 
+use super::Source;
 use super::{COMPROMISE_LOOKBACK_SECS, SERVICE_CLASSES, class_of};
 use crate::model::event::Kind;
-use crate::store::{IpKey, Result, Store, StoreError, TextId};
+use crate::store::{IpKey, Result, StoreError, TextId};
 
 /// A hash map with the fast hash.
 pub(super) type Map<K, V> = HashMap<K, V, RandomState>;
@@ -229,7 +230,7 @@ impl Buckets<'_> {
 
 /// Reads `[start, end)`, and before it the previous period of the same length; failures are
 /// counted per bucket of `bounds` (sorted starts, then the end of the last).
-pub(super) fn read(store: &Store, start: i64, end: i64, bounds: &[i64], probes_count: bool) -> Result<Period> {
+pub(super) fn read(store: &impl Source, start: i64, end: i64, bounds: &[i64], probes_count: bool) -> Result<Period> {
     let previous = start - (end - start);
     let mut buckets = Buckets { bounds, last: 0 };
     let mut p = Period { per_bucket: vec![0; bounds.len().saturating_sub(1)], ..Period::default() };
@@ -326,7 +327,7 @@ pub(super) struct Details {
 /// `[start, end)`, and the counted failures of the addresses of `logins` in their windows: a
 /// pass per login would read the same week again for each of thousands of logins.
 pub(super) fn details(
-    store: &Store,
+    store: &impl Source,
     (start, end): (i64, i64),
     ips: impl IntoIterator<Item = IpKey>,
     users: impl IntoIterator<Item = TextId>,
