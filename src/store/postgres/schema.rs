@@ -6,7 +6,19 @@
 use super::{FleetDb, FleetError, Result};
 
 /// The migrations, in order: the database is at version `n` when the first `n` are applied.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_events", include_str!("migrations/0001_events.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_events", include_str!("migrations/0001_events.sql")),
+    ("0002_names", include_str!("migrations/0002_names.sql")),
+];
+
+/// A migration's SQL for `schema`, with the tables of names this build knows filled in.
+fn sql(migration: &str, schema: &str) -> String {
+    let reasons: Vec<String> = crate::model::event::Reason::ALL
+        .iter()
+        .map(|r| format!("({}, '{}')", r.code(), r.as_str().replace('\'', "''")))
+        .collect();
+    migration.replace("@SCHEMA@", schema).replace("@REASONS@", &reasons.join(", "))
+}
 
 /// The schema version this build writes and reads.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -86,8 +98,8 @@ impl FleetDb {
                     ),
                 });
             }
-            for (_, sql) in MIGRATIONS.iter().skip(from as usize) {
-                tx.batch_execute(&sql.replace("@SCHEMA@", &schema))
+            for (_, migration) in MIGRATIONS.iter().skip(from as usize) {
+                tx.batch_execute(&sql(migration, &schema))
                     .await
                     .map_err(|e| err("applying a migration", &e))?;
             }
@@ -122,5 +134,5 @@ impl FleetDb {
 /// The SQL of migration `version` (from 1), with the schema it is applied into: for tests that
 /// build a database of an older version.
 pub fn migration_sql(version: usize, schema: &str) -> Option<String> {
-    MIGRATIONS.get(version.checked_sub(1)?).map(|(_, sql)| sql.replace("@SCHEMA@", schema))
+    MIGRATIONS.get(version.checked_sub(1)?).map(|(_, migration)| sql(migration, schema))
 }
