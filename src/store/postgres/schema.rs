@@ -99,9 +99,7 @@ impl FleetDb {
                 });
             }
             for (_, migration) in MIGRATIONS.iter().skip(from as usize) {
-                tx.batch_execute(&sql(migration, &schema))
-                    .await
-                    .map_err(|e| err("applying a migration", &e))?;
+                tx.batch_execute(&sql(migration, &schema)).await.map_err(|e| err("applying a migration", &e))?;
             }
             tx.execute(
                 "INSERT INTO mls_meta (key, value) VALUES ('schema_version', $1)
