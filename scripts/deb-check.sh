@@ -22,7 +22,7 @@ units=(maillogsentinel-scan.service maillogsentinel-scan.timer maillogsentinel-r
 # The man pages every command must have; the package holds one per command of the generated set
 # (scripts/build-deb.sh writes them into target/deb-build/man), these at least.
 pages=(maillogsentinel maillogsentinel-scan maillogsentinel-watch maillogsentinel-report maillogsentinel-blocklist
-    maillogsentinel-geo maillogsentinel-geo-update maillogsentinel-geo-lookup maillogsentinel-setup)
+    maillogsentinel-geo maillogsentinel-geo-update maillogsentinel-geo-lookup maillogsentinel-setup maillogsentinel-fleet)
 
 check="setup"
 failed=false

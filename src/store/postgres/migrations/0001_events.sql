@@ -23,7 +23,9 @@ CREATE TABLE mls_servers (
 
 -- One row per event, keyed fleet-wide by the server, the content identity of the file (or
 -- journal) it was read from and the line's offset in it. `ts` is in the key because a
--- partitioned table's keys must hold its partition key; an event's time never changes.
+-- partitioned table's keys must hold its partition key (an event's time never changes), and
+-- first, so that the key is also the index by time that reports read a period through: one
+-- index to maintain per event instead of two.
 -- kind: 1 failure, 2 success, 3 auth backend error. reason: the codes of README's table.
 CREATE TABLE mls_events (
     server integer NOT NULL,
@@ -39,11 +41,8 @@ CREATE TABLE mls_events (
     username text,
     mechanism text,
     logged_hostname text,
-    PRIMARY KEY (server, source, "offset", ts)
+    PRIMARY KEY (ts, server, source, "offset")
 ) PARTITION BY RANGE (ts);
-
--- Reports read a period: each month's partition is searched by time.
-CREATE INDEX mls_events_ts ON mls_events (ts);
 
 -- The first time any server stored an event of each address.
 CREATE TABLE mls_ip_history (
@@ -127,12 +126,21 @@ $$;
 CREATE FUNCTION mls_events_history() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = @SCHEMA@, pg_temp AS $$
 BEGIN
+    -- Most addresses of a shipment are known, from an earlier time: they are left out before
+    -- the upsert, which would lock (and so write) their rows even when it changes nothing.
     INSERT INTO mls_ip_history AS h (ip, first_seen)
-        SELECT ip, min(ts) FROM new_events GROUP BY ip ORDER BY ip
+        SELECT n.ip, n.first FROM (SELECT ip, min(ts) AS first FROM new_events GROUP BY ip) n
+        LEFT JOIN mls_ip_history o ON o.ip = n.ip
+        WHERE o.ip IS NULL OR n.first < o.first_seen
+        ORDER BY n.ip
         ON CONFLICT (ip) DO UPDATE SET first_seen = excluded.first_seen WHERE excluded.first_seen < h.first_seen;
     INSERT INTO mls_logins AS l (username, ip, first_login)
-        SELECT username, ip, min(ts) FROM new_events WHERE kind = 2 AND username IS NOT NULL
-        GROUP BY username, ip ORDER BY username, ip
+        SELECT n.username, n.ip, n.first
+        FROM (SELECT username, ip, min(ts) AS first FROM new_events WHERE kind = 2 AND username IS NOT NULL
+              GROUP BY username, ip) n
+        LEFT JOIN mls_logins o ON o.username = n.username AND o.ip = n.ip
+        WHERE o.ip IS NULL OR n.first < o.first_login
+        ORDER BY n.username, n.ip
         ON CONFLICT (username, ip) DO UPDATE SET first_login = excluded.first_login
         WHERE excluded.first_login < l.first_login;
     RETURN NULL;
