@@ -265,6 +265,45 @@ fn a_database_down_during_a_scan_loses_nothing_and_ships_later() {
     assert_eq!(s["backlog_events"], 0);
     assert_eq!(s["shipped_events"], 500);
     assert_eq!(s["schema_version"], s["build_schema_version"]);
+
+    // Stopped while a scan ships, in shipments of 100: what the database committed stays, the
+    // rest waits, and nothing is doubled when it ships.
+    let big = dir.join("big.log");
+    let mut text = String::new();
+    for i in 0..200_000u32 {
+        text.push_str(&failure(
+            &format!("{:02}:{:02}:{:02}", 12 + i / 3600 % 12, i / 60 % 60, i % 60),
+            &format!("10.1.{}.{}", (i >> 8) & 255, i & 255),
+            "info",
+        ));
+    }
+    std::fs::write(&big, text).unwrap();
+    let config = f.config("mx1", "ship", "batch = 100\n");
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(["scan", "--no-dns", "--no-geo", "--year", "2026", "--log"])
+        .arg(&big)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while f.count("SELECT count(*) FROM mls_events") <= 1_000 {
+        assert!(std::time::Instant::now() < deadline, "the scan never shipped");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    f.pg.pg_ctl("stop");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("events wait in the local store"), "{}", stderr(&out));
+    f.pg.pg_ctl("start");
+    let partial = f.count("SELECT count(*) FROM mls_events");
+    assert!(partial > 1_000 && partial < 200_500, "{partial}");
+    let out = f.run("ship", &["fleet", "ship"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(f.count("SELECT count(*) FROM mls_events"), 200_500);
+    assert_eq!(f.count("SELECT sum(attempts) FROM mls_events"), 200_500);
 }
 
 #[test]
@@ -466,6 +505,14 @@ fn watch_ships_as_it_stores_and_prune_drops_whole_months() {
     let mut more = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
     std::io::Write::write_all(&mut more, failure("10:00:05", "192.0.2.9", "admin").as_bytes()).unwrap();
     wait_for(2);
+    // The database stops while `watch` runs: the pass that cannot ship keeps its events, and
+    // the first pass after the database is back ships them with its own.
+    f.pg.pg_ctl("stop");
+    std::io::Write::write_all(&mut more, failure("10:00:10", "192.0.2.10", "admin").as_bytes()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    f.pg.pg_ctl("start");
+    std::io::Write::write_all(&mut more, failure("10:00:15", "192.0.2.11", "admin").as_bytes()).unwrap();
+    wait_for(4);
     // SAFETY: kill with a pid this test spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();

@@ -35,6 +35,19 @@ pub trait Source {
     fn hold(&self) -> Result<Option<crate::store::Snapshot<'_>>>;
     /// Calls `f` on every event with `start <= ts < end`.
     fn events_in(&self, start: i64, end: i64, f: impl FnMut(&EventRecord)) -> Result<()>;
+    /// Calls `f` on the failures with `start <= ts < end` from one of `ips` or for one of
+    /// `users`, and maybe on other events: a source that can only read whole periods (the local
+    /// store, which decodes blocks) calls it on all of them, as [`Source::events_in`].
+    fn failures_of(
+        &self,
+        start: i64,
+        end: i64,
+        _ips: &[IpKey],
+        _users: &[TextId],
+        f: impl FnMut(&EventRecord),
+    ) -> Result<()> {
+        self.events_in(start, end, f)
+    }
     /// The text of an id the events carry.
     fn text(&self, id: TextId) -> Result<String>;
     /// Whether any address has enrichment.
@@ -84,6 +97,18 @@ impl Source for FleetDb {
     }
     fn events_in(&self, start: i64, end: i64, f: impl FnMut(&EventRecord)) -> Result<()> {
         Ok(FleetDb::events_in(self, start, end, f)?)
+    }
+    /// Filtered by the database: the look-back of a day's logins is a week of the whole fleet's
+    /// events, of which only the logins' addresses are wanted.
+    fn failures_of(
+        &self,
+        start: i64,
+        end: i64,
+        ips: &[IpKey],
+        users: &[TextId],
+        f: impl FnMut(&EventRecord),
+    ) -> Result<()> {
+        Ok(FleetDb::failures_of(self, start, end, ips, users, f)?)
     }
     fn text(&self, id: TextId) -> Result<String> {
         Ok(FleetDb::text(self, id))

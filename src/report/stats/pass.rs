@@ -380,7 +380,9 @@ pub(super) fn details(
         Ok(n) if n < DENSE_IDS as usize => wanted_users.get(n).copied().unwrap_or(false),
         _ => far_users.contains(&u),
     };
-    store.events_in(lo, hi, |e| {
+    let users: Vec<TextId> = d.user_ips.keys().copied().collect();
+    let ips: Vec<IpKey> = wanted_ips.iter().copied().collect();
+    store.failures_of(lo, hi, &ips, &users, |e| {
         if !e.is_counted_failure(probes_count) || !(e.username.is_some_and(user_wanted) || ip_wanted(e.ip)) {
             return;
         }

@@ -81,6 +81,32 @@ pub struct SharedAttacker {
     pub accounts: u64,
 }
 
+/// A row of events, streamed in binary or returned by a query.
+trait Columns {
+    fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+        &'a self,
+        i: usize,
+    ) -> std::result::Result<T, tokio_postgres::Error>;
+}
+
+impl Columns for BinaryCopyOutRow {
+    fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+        &'a self,
+        i: usize,
+    ) -> std::result::Result<T, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+}
+
+impl Columns for tokio_postgres::Row {
+    fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+        &'a self,
+        i: usize,
+    ) -> std::result::Result<T, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+}
+
 /// The columns of [`EVENTS`].
 const EVENT_COLUMNS: [Type; 11] = [
     Type::INT8,
@@ -139,7 +165,7 @@ impl FleetDb {
     }
 
     /// The record of one streamed row.
-    fn record(&self, row: &BinaryCopyOutRow, texts: &mut Texts) -> Result<EventRecord> {
+    fn record(&self, row: &impl Columns, texts: &mut Texts) -> Result<EventRecord> {
         let corrupt = |what: String| FleetError::Query {
             url: self.url.clone(),
             what: "reading the period's events",
@@ -147,28 +173,61 @@ impl FleetDb {
             transient: false,
         };
         let get = |e: tokio_postgres::Error| corrupt(format!("a row that cannot be read: {e}"));
-        let (kind, reason): (i16, i16) = (row.try_get(1).map_err(get)?, row.try_get(2).map_err(get)?);
+        let (kind, reason): (i16, i16) = (row.col(1).map_err(get)?, row.col(2).map_err(get)?);
         let reason = Reason::ALL.iter().copied().find(|r| i16::from(r.code()) == reason);
         let (Some(kind), Some(reason)) = (u8::try_from(kind).ok().and_then(Kind::from_code), reason) else {
             return Err(corrupt(format!("an event of an unknown kind or reason ({kind})")));
         };
-        let mut text = |i: usize| -> Result<Option<TextId>> {
-            Ok(row.try_get::<Option<&str>>(i).map_err(get)?.map(|t| texts.id(t)))
-        };
-        let server: i32 = row.try_get(10).map_err(get)?;
+        let mut text =
+            |i: usize| -> Result<Option<TextId>> { Ok(row.col::<Option<&str>>(i).map_err(get)?.map(|t| texts.id(t))) };
+        let server: i32 = row.col(10).map_err(get)?;
         Ok(EventRecord {
             key: EventKey { source: server as u32, offset: 0 },
-            ts: row.try_get(0).map_err(get)?,
+            ts: row.col(0).map_err(get)?,
             kind,
             reason,
-            count: u32::try_from(row.try_get::<i32>(3).map_err(get)?).unwrap_or(0).max(1),
-            ip: IpKey::of(row.try_get(4).map_err(get)?),
+            count: u32::try_from(row.col::<i32>(3).map_err(get)?).unwrap_or(0).max(1),
+            ip: IpKey::of(row.col(4).map_err(get)?),
             server: text(5)?.unwrap_or(TextId(0)),
             service: text(6)?.unwrap_or(TextId(0)),
             username: text(7)?,
             mechanism: text(8)?,
             logged_hostname: text(9)?,
         })
+    }
+
+    /// Calls `f` on the failures with `start <= ts < end` from one of `ips` or for one of `users`.
+    pub fn failures_of(
+        &self,
+        start: i64,
+        end: i64,
+        ips: &[IpKey],
+        users: &[TextId],
+        mut f: impl FnMut(&EventRecord),
+    ) -> Result<()> {
+        if start >= end || (ips.is_empty() && users.is_empty()) {
+            return Ok(());
+        }
+        let addrs: Vec<IpAddr> = ips.iter().map(|k| k.addr()).collect();
+        let names: Vec<String> = users.iter().map(|&u| self.text(u)).collect();
+        let rows = self.rt.block_on(async {
+            self.client
+                .query(
+                    "SELECT extract(epoch FROM ts)::bigint, kind, reason, attempts, ip, host, service, username,
+                            mechanism, logged_hostname, server
+                     FROM mls_events
+                     WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) AND kind = 1
+                       AND (ip = ANY($3) OR username = ANY($4))",
+                    &[&seconds(start), &seconds(end), &addrs, &names],
+                )
+                .await
+                .map_err(|e| self.error("reading the failures of the shown addresses and accounts", &e))
+        })?;
+        for row in &rows {
+            let record = self.record(row, &mut self.texts.borrow_mut())?;
+            f(&record);
+        }
+        Ok(())
     }
 
     /// The text of an id handed out by [`FleetDb::events_in`].

@@ -73,16 +73,13 @@ fn client_config(mode: SslMode, ca_file: Option<&Path>) -> std::result::Result<C
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?;
     let config = match mode {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(Unchecked(provider()))).with_no_client_auth()
+        SslMode::Disable | SslMode::Prefer | SslMode::Require | SslMode::VerifyCa => {
+            let roots = if mode == SslMode::VerifyCa { Some(Arc::new(roots(ca_file)?)) } else { None };
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(ChainOnly { roots, provider: provider() }))
+                .with_no_client_auth()
         }
-        SslMode::VerifyCa => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyName {
-                roots: Arc::new(roots(ca_file)?),
-                provider: provider(),
-            }))
-            .with_no_client_auth(),
         SslMode::VerifyFull => {
             let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(ca_file)?), provider())
                 .build()
@@ -121,54 +118,16 @@ fn roots(ca_file: Option<&Path>) -> std::result::Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// `prefer` and `require`: encryption without a check of whom it is with (libpq's meaning).
+/// `prefer` and `require` (no roots: encryption without a check of whom it is with, libpq's
+/// meaning) and `verify-ca` (the chain must lead to one of `roots`; the name in the certificate
+/// is not compared with the host).
 #[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must lead to a trusted authority; the name in the certificate is not
-/// compared with the host.
-#[derive(Debug)]
-struct AnyName {
-    roots: Arc<RootCertStore>,
+struct ChainOnly {
+    roots: Option<Arc<RootCertStore>>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for AnyName {
+impl ServerCertVerifier for ChainOnly {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -177,14 +136,16 @@ impl ServerCertVerifier for AnyName {
         _ocsp: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.provider.signature_verification_algorithms.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.provider.signature_verification_algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
