@@ -304,6 +304,29 @@ fn the_example_alerts_parse_uncommented() {
 }
 
 #[test]
+fn the_example_fleet_parses_uncommented_and_its_mistakes_name_the_key() {
+    let example = include_str!("../../maillogsentinel.example.toml");
+    let start = example.find("# [fleet]").unwrap();
+    let text: String = example[start..]
+        .lines()
+        .take_while(|l| l.starts_with("# "))
+        .map(|l| format!("{}\n", l.trim_start_matches("# ")))
+        .collect();
+    let c = parse(&text).unwrap();
+    let url = c.fleet.url.as_ref().unwrap();
+    assert_eq!(url.sslmode, crate::config::SslMode::VerifyFull);
+    assert_eq!(url.redacted(), "postgresql://mls_ship@db.example.org:5432/mls?sslmode=verify-full");
+    assert_eq!(c.fleet.batch, 50_000);
+    assert!(c.fleet.password_file.is_some() && c.fleet.ca_file.is_some());
+    let e = parse("[fleet]\nurl = \"postgresql://u@h/d?sslmode=sometimes\"\n").unwrap_err().to_string();
+    assert!(e.contains("fleet.url") && e.contains("line 2") && e.contains("verify-full"), "{e}");
+    let e = parse("[fleet]\nurl = \"postgresql://u:pw@h/d\"\npassword_file = \"/p\"\n").unwrap_err().to_string();
+    assert!(e.contains("fleet.password_file") && !e.contains("pw@"), "{e}");
+    let e = parse("[fleet]\nbatch = 0\n").unwrap_err().to_string();
+    assert!(e.contains("fleet.batch"), "{e}");
+}
+
+#[test]
 fn bad_alert_settings_name_the_key() {
     let hook = "[[alerts.channel]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"https://h.example/x\"\n";
     for (text, key, words) in [
