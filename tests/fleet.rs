@@ -9,6 +9,8 @@
 
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/smtp.rs"]
+mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -225,6 +227,31 @@ fn two_servers_ship_at_once_and_the_fleet_report_adds_up() {
         .output()
         .unwrap();
     assert!(stdout(&text).contains("Attackers seen on several servers: 1"), "{}", stdout(&text));
+    // Emailed, from the machine that sends it, to a real SMTP server on loopback (aiosmtpd,
+    // which .ci/run installs).
+    let server = smtp::start(dir, &[]);
+    let mail = f.config(
+        "mx1",
+        "read",
+        &format!("[email]\nto = [\"noc@example.org\"]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {}\n", server.port),
+    );
+    let sent = Command::new(BIN)
+        .arg("--config")
+        .arg(&mail)
+        .args(["report", "--fleet", "--day", "2026-11-24", "--send"])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    assert!(stdout(&sent).contains("fleet report 2026-11-24 sent to noc@example.org"), "{}", stdout(&sent));
+    let messages = server.messages(1);
+    assert_eq!(messages.len(), 1);
+    let subject = messages[0]["subject"].as_str().unwrap();
+    let compromises = fleet["compromises"].as_array().unwrap().len();
+    assert!(
+        subject.contains("fleet of 2 servers") && subject.contains(&format!("{compromises} possible")),
+        "{subject}"
+    );
+    assert_eq!(messages[0]["mail_from"], "maillogsentinel@mx1");
     // The shipper may insert, not read, change or drop.
     for sql in ["SELECT count(*) FROM mls_events", "DELETE FROM mls_events", "SELECT mls_prune(now())"] {
         let err = f.pg.psql_as("mls_ship", "mls", sql).unwrap_err();

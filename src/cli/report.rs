@@ -57,8 +57,9 @@ pub struct ReportArgs {
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<Zone>,
     /// Report on every server of the fleet, from the fleet database ([fleet] url), with each
-    /// server's numbers and the attackers seen on several servers.
-    #[arg(long, conflicts_with_all = ["send", "data_dir"])]
+    /// server's numbers and the attackers seen on several servers. With --send, the period is
+    /// sent once, without the CSV, catch-up or the record of days sent.
+    #[arg(long, conflicts_with_all = ["data_dir", "resend"])]
     pub fleet: bool,
 }
 
@@ -232,12 +233,27 @@ fn fleet(args: &ReportArgs, config: &Config, period: Period) -> ExitCode {
         server: config.server_name.clone(),
         probes_count: config.scan.invalid_mechanism_is_intrusion,
     };
-    match report::build_fleet(&db, &opts) {
-        Ok(report) => match output(args, &report) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(code) => code,
-        },
-        Err(e) => fail(EXIT_FLEET, &e.to_string()),
+    let report = match report::build_fleet(&db, &opts) {
+        Ok(report) => report,
+        Err(e) => return fail(EXIT_FLEET, &e.to_string()),
+    };
+    if let Err(code) = output(args, &report) {
+        return code;
+    }
+    if !args.send {
+        return ExitCode::SUCCESS;
+    }
+    let email = &config.email;
+    let (text, html) = (report::text::render(&report), report::html::render(&report));
+    let sent = deliver::compose(email, &config.server_name, &report, text, html, None)
+        .and_then(|message| deliver::send(email, &message));
+    match sent {
+        Ok(()) => {
+            let to: Vec<String> = email.to.iter().map(ToString::to_string).collect();
+            println!("fleet report {} sent to {}", report.period.label, to.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(EXIT_SEND, &format!("fleet report {} not sent: {e}", report.period.label)),
     }
 }
 
@@ -463,8 +479,14 @@ impl Sending<'_> {
         } else {
             None
         };
-        let message =
-            deliver::compose(email, &report, report::text::render(&report), report::html::render(&report), csv)?;
+        let message = deliver::compose(
+            email,
+            &opts.server,
+            &report,
+            report::text::render(&report),
+            report::html::render(&report),
+            csv,
+        )?;
         let log = store.sent_log().map_err(db)?;
         let label = report.period.label.clone();
         let file = unsent_file(data_dir, &label);

@@ -114,9 +114,11 @@ pub(crate) fn message_id(from: &Mailbox) -> String {
 }
 
 /// Builds the message: `multipart/mixed` of `multipart/alternative` (text, HTML) and, when
-/// given, the CSV attachment, with `Date` and `Message-ID`.
+/// given, the CSV attachment, with `Date` and `Message-ID`. Without `from`, it is sent as
+/// `maillogsentinel@host` (the `server_name` of the machine sending it).
 pub fn compose(
     cfg: &EmailConfig,
+    host: &str,
     report: &Report,
     text: String,
     html: String,
@@ -125,7 +127,7 @@ pub fn compose(
     if cfg.to.is_empty() {
         return Err(DeliverError::Config("`to` is empty: list at least one recipient".into()));
     }
-    let from = sender(cfg, &report.server)?;
+    let from = sender(cfg, host)?;
     let mut builder = Message::builder()
         .message_id(Some(message_id(&from)))
         .date_now()
