@@ -10,8 +10,8 @@
 use std::net::IpAddr;
 
 use super::{
-    BACKEND_PLAIN, BACKEND_SESSION, Correlator, LOGIN, MAX_RECORDS, MAX_SESSIONS, PAM, RECORD_HORIZON_MS, Record,
-    SESSION_HOLD_MS, SESSION_HORIZON_MS, SHORT_HORIZON_MS, SMTP, SPARE_LISTS,
+    BACKEND_PLAIN, BACKEND_SESSION, Correlator, LOGIN, MAX_RECORDS, MAX_SESSION_EVENTS, MAX_SESSIONS, PAM,
+    RECORD_HORIZON_MS, Record, SESSION_HOLD_MS, SESSION_HORIZON_MS, SHORT_HORIZON_MS, SMTP, SPARE_LISTS,
 };
 use crate::model::event::{Event, EventKey, KeyedEvent, Kind, Layer, Reason};
 
@@ -80,6 +80,7 @@ impl Correlator {
                 event.count = r.count;
                 out.push(KeyedEvent { key: r.key, event: *event });
                 self.dirty.insert(seq, (ip, time));
+                self.session_events -= usize::from(r.origin == BACKEND_SESSION);
                 released += 1;
             }
         }
@@ -170,6 +171,42 @@ impl Correlator {
         }
     }
 
+    /// Brings the events of Dovecot sessions waiting for their login line under
+    /// [`MAX_SESSION_EVENTS`] (to three quarters of it): those waiting longest are output as if
+    /// their wait had ended, and counted in [`Correlator::limits`]. Their records stay, emitted,
+    /// for a PAM line of the same attempt to join.
+    pub(super) fn shed_session_events(&mut self, out: &mut Vec<KeyedEvent>) {
+        let excess = self.session_events.saturating_sub(MAX_SESSION_EVENTS / 4 * 3);
+        let mut waiting: Vec<(i64, u64, IpAddr)> = self
+            .ips
+            .iter()
+            .flat_map(|(ip, records)| records.iter().map(move |r| (ip, r)))
+            .filter(|(_, r)| r.origin == BACKEND_SESSION && r.pending.is_some())
+            .map(|(ip, r)| (r.time, r.seq, *ip))
+            .collect();
+        let Some(last) = excess.min(waiting.len()).checked_sub(1) else { return };
+        // Every session event waits as long: those waiting longest are the oldest.
+        waiting.select_nth_unstable(last);
+        waiting.truncate(last + 1);
+        waiting.sort_unstable();
+        for (time, seq, ip) in waiting {
+            let Some(r) = self.ips.get_mut(&ip).and_then(|records| {
+                let i = records.binary_search_by_key(&(time, seq), |r| (r.time, r.seq)).ok()?;
+                records.get_mut(i)
+            }) else {
+                continue;
+            };
+            if let Some(mut event) = r.pending.take() {
+                event.count = r.count;
+                out.push(KeyedEvent { key: r.key, event: *event });
+                self.pending.remove(&(due(BACKEND_SESSION, time, self.window_ms), seq));
+                self.dirty.insert(seq, (ip, time));
+                self.session_events -= 1;
+                self.limits.session_events_early += 1;
+            }
+        }
+    }
+
     /// Brings the session counters held back under [`MAX_SESSIONS`] (to three quarters of it):
     /// those untouched longest are forgotten, and counted in [`Correlator::limits`].
     pub(super) fn shed_sessions(&mut self) {
@@ -207,6 +244,7 @@ impl Correlator {
         has[origin] = count;
         if pending.is_some() {
             self.pending.insert((due(origin, time, self.window_ms), seq), (ip, time));
+            self.session_events += usize::from(origin == BACKEND_SESSION);
         }
         self.dirty.insert(seq, (ip, time));
         // Most addresses of a burst hold one record: a fresh list takes room for one, not four.
@@ -305,6 +343,7 @@ impl Correlator {
                 event.count = r.count;
                 out.push(KeyedEvent { key: r.key, event: *event });
                 self.pending.remove(&(due(r.origin, r.time, self.window_ms), r.seq));
+                self.session_events -= usize::from(r.origin == BACKEND_SESSION);
             }
         }
         claimed
