@@ -36,8 +36,9 @@
 //!    claimed by a Backend or front line (if that record is pending, the Backend event replaces
 //!    the Pam event in it; if it was emitted, the attempt is already counted). Attempts left
 //!    become a **pending** record that waits for the session's login line, which Dovecot writes
-//!    when the connection ends: up to `SESSION_HOLD_MS` (5 min) instead of `W`. The first
-//!    login line of `s`, failed or successful, gives the session's pending events its service
+//!    when the connection ends: up to `SESSION_HOLD_MS` (5 min) instead of `W` (less when
+//!    more than [`MAX_SESSION_EVENTS`] wait, rule 9). The first login line of `s`, failed or
+//!    successful, gives the session's pending events its service
 //!    (the login process, `dovecot/imap-login` or `dovecot/pop3-login`, says which protocol was
 //!    attacked; the auth process does not) and outputs them at once, each at its own time.
 //! 2. **LoginFront** (`N` attempts, session `s`, duration `S`, default 300 s):
