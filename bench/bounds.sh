@@ -67,5 +67,6 @@ for name in line-1G sessions sessions-u; do
     rss=$(sed -nE 's/.*Maximum resident set size \(kbytes\): ([0-9]+)/\1/p' "$BENCH_DIR/time.txt")
     rows=$(($(wc -l <"$data/reports/intrusions.csv") - 1))
     printf '  %-11s %7.2f s %6.0f MB  %8d rows\n' "$name" "$wall" "$(awk -v m="$rss" 'BEGIN { print m / 1024 }')" "$rows"
-    grep -h "correlator's limits\|over the 16 MiB limit" "$BENCH_DIR/time.txt" | cut -c1-160 | sed 's/^/      /' || true
+    grep -h "correlator's limits\|over the 16 MiB limit" "$BENCH_DIR/time.txt" | sed -E 's/.*"Resource bounds"\): //; s/\. Nothing was lost.*//' |
+        cut -c1-240 | sed 's/^/      /' || true
 done

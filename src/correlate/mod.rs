@@ -36,8 +36,9 @@
 //!    claimed by a Backend or front line (if that record is pending, the Backend event replaces
 //!    the Pam event in it; if it was emitted, the attempt is already counted). Attempts left
 //!    become a **pending** record that waits for the session's login line, which Dovecot writes
-//!    when the connection ends: up to `SESSION_HOLD_MS` (5 min) instead of `W`. The first
-//!    login line of `s`, failed or successful, gives the session's pending events its service
+//!    when the connection ends: up to `SESSION_HOLD_MS` (5 min) instead of `W` (less when
+//!    more than [`MAX_SESSION_EVENTS`] wait, rule 9). The first login line of `s`, failed or
+//!    successful, gives the session's pending events its service
 //!    (the login process, `dovecot/imap-login` or `dovecot/pop3-login`, says which protocol was
 //!    attacked; the auth process does not) and outputs them at once, each at its own time.
 //! 2. **LoginFront** (`N` attempts, session `s`, duration `S`, default 300 s):
@@ -147,6 +148,14 @@ pub const MAX_RECORDS: usize = 50_000;
 /// At most this many Dovecot session counters are held (about 100 bytes each): beyond it,
 /// those untouched longest are forgotten, and counted.
 pub const MAX_SESSIONS: usize = 50_000;
+/// At most this many events of Dovecot sessions wait for their session's login line (rule 1),
+/// within [`MAX_RECORDS`]: beyond it, [`Correlator::push`] outputs those waiting longest at once,
+/// and counts them ([`Correlator::limits`]). Such an event keeps the auth process's service
+/// rather than the login process's, and no mechanism; the session's counters are kept, so its
+/// login line counts none of its attempts again. Lower than the records' limit: each costs
+/// about twice an emitted record, and its texts keep the scan's table of texts from starting
+/// again, while a server's attackers rarely keep thousands of connections open at once.
+pub const MAX_SESSION_EVENTS: usize = 10_000;
 /// How long session counters are kept after their last line (at least `W`).
 const SESSION_HORIZON_MS: i64 = 3_600_000;
 /// The connection duration a login line without `in S secs` is assumed to cover.
@@ -249,13 +258,16 @@ pub struct Correlator {
     /// How many records `ips` holds.
     #[serde(skip)]
     held: usize,
+    /// How many of them are pending events of a Dovecot session, waiting for its login line.
+    #[serde(skip)]
+    session_events: usize,
     /// What the limits cost since this correlator was made or restored.
     #[serde(skip)]
     limits: Limits,
 }
 
-/// What [`MAX_RECORDS`] and [`MAX_SESSIONS`] cost: each may make an attempt logged by several
-/// daemons count more than once, never less.
+/// What [`MAX_RECORDS`], [`MAX_SESSIONS`] and [`MAX_SESSION_EVENTS`] cost: the first two may
+/// make an attempt logged by several daemons count more than once, never less.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
     /// Emitted records let go before their horizon: a later line of the same attempt counts
@@ -267,6 +279,9 @@ pub struct Limits {
     /// Session counters forgotten: the session's login line counts attempts its Backend lines
     /// counted already.
     pub sessions_shed: u64,
+    /// Events of Dovecot sessions output before their login line came ([`MAX_SESSION_EVENTS`]):
+    /// each keeps the auth process's service, and no attempt counts twice.
+    pub session_events_early: u64,
 }
 
 /// How many emptied record lists [`Correlator`] keeps for reuse.
@@ -303,6 +318,7 @@ impl Correlator {
             dirty_sessions: HashSet::default(),
             rewrite: true,
             held: 0,
+            session_events: 0,
             limits: Limits::default(),
         }
     }
@@ -378,6 +394,9 @@ impl Correlator {
             (Layer::Backend, Some(session)) => self.on_backend_session(key, event, session, t),
             (Layer::Backend, None) => self.on_backend_plain(key, event, t, out),
             (Layer::Pam, _) => self.on_pam(key, event, t),
+        }
+        if self.session_events > MAX_SESSION_EVENTS {
+            self.shed_session_events(out);
         }
         if self.held > MAX_RECORDS {
             self.shed_records(out);

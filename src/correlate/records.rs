@@ -10,8 +10,8 @@
 use std::net::IpAddr;
 
 use super::{
-    BACKEND_PLAIN, BACKEND_SESSION, Correlator, LOGIN, MAX_RECORDS, MAX_SESSIONS, PAM, RECORD_HORIZON_MS, Record,
-    SESSION_HOLD_MS, SESSION_HORIZON_MS, SHORT_HORIZON_MS, SMTP, SPARE_LISTS,
+    BACKEND_PLAIN, BACKEND_SESSION, Correlator, LOGIN, MAX_RECORDS, MAX_SESSION_EVENTS, MAX_SESSIONS, PAM,
+    RECORD_HORIZON_MS, Record, SESSION_HOLD_MS, SESSION_HORIZON_MS, SHORT_HORIZON_MS, SMTP, SPARE_LISTS,
 };
 use crate::model::event::{Event, EventKey, KeyedEvent, Kind, Layer, Reason};
 
@@ -80,6 +80,7 @@ impl Correlator {
                 event.count = r.count;
                 out.push(KeyedEvent { key: r.key, event: *event });
                 self.dirty.insert(seq, (ip, time));
+                self.session_events -= usize::from(r.origin == BACKEND_SESSION);
                 released += 1;
             }
         }
@@ -170,6 +171,47 @@ impl Correlator {
         }
     }
 
+    /// Brings the events of Dovecot sessions waiting for their login line under
+    /// [`MAX_SESSION_EVENTS`] (to three quarters of it): those waiting longest are output as if
+    /// their wait had ended, and counted in [`Correlator::limits`]. Their records stay, emitted,
+    /// for a PAM line of the same attempt to join.
+    pub(super) fn shed_session_events(&mut self, out: &mut Vec<KeyedEvent>) {
+        let excess = self.session_events.saturating_sub(MAX_SESSION_EVENTS / 4 * 3);
+        // The index is in order of the end of the wait: the first session events in it are
+        // those waiting longest. (Visiting every record instead made a session flood slower.)
+        let ips = &self.ips;
+        let is_session = |ip: &IpAddr, time: i64, seq: u64| {
+            ips.get(ip).is_some_and(|records| {
+                records
+                    .binary_search_by_key(&(time, seq), |r| (r.time, r.seq))
+                    .is_ok_and(|i| records[i].origin == BACKEND_SESSION)
+            })
+        };
+        let waiting: Vec<(i64, u64, IpAddr, i64)> = self
+            .pending
+            .iter()
+            .filter(|&(&(_, seq), &(ip, time))| is_session(&ip, time, seq))
+            .take(excess)
+            .map(|(&(due, seq), &(ip, time))| (due, seq, ip, time))
+            .collect();
+        for (due, seq, ip, time) in waiting {
+            let Some(r) = self.ips.get_mut(&ip).and_then(|records| {
+                let i = records.binary_search_by_key(&(time, seq), |r| (r.time, r.seq)).ok()?;
+                records.get_mut(i)
+            }) else {
+                continue;
+            };
+            if let Some(mut event) = r.pending.take() {
+                event.count = r.count;
+                out.push(KeyedEvent { key: r.key, event: *event });
+                self.pending.remove(&(due, seq));
+                self.dirty.insert(seq, (ip, time));
+                self.session_events -= 1;
+                self.limits.session_events_early += 1;
+            }
+        }
+    }
+
     /// Brings the session counters held back under [`MAX_SESSIONS`] (to three quarters of it):
     /// those untouched longest are forgotten, and counted in [`Correlator::limits`].
     pub(super) fn shed_sessions(&mut self) {
@@ -207,6 +249,7 @@ impl Correlator {
         has[origin] = count;
         if pending.is_some() {
             self.pending.insert((due(origin, time, self.window_ms), seq), (ip, time));
+            self.session_events += usize::from(origin == BACKEND_SESSION);
         }
         self.dirty.insert(seq, (ip, time));
         // Most addresses of a burst hold one record: a fresh list takes room for one, not four.
@@ -305,6 +348,7 @@ impl Correlator {
                 event.count = r.count;
                 out.push(KeyedEvent { key: r.key, event: *event });
                 self.pending.remove(&(due(r.origin, r.time, self.window_ms), r.seq));
+                self.session_events -= usize::from(r.origin == BACKEND_SESSION);
             }
         }
         claimed

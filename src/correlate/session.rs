@@ -29,6 +29,7 @@ impl Correlator {
             event.count = r.count;
             out.push(KeyedEvent { key: r.key, event: **event });
             r.pending = None;
+            self.session_events -= 1;
             self.pending.remove(&(due(BACKEND_SESSION, r.time, window_ms), r.seq));
             self.dirty.insert(r.seq, (login.client_ip, r.time));
         }

@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::records::due;
-use super::{Correlator, Record, Session};
+use super::{BACKEND_SESSION, Correlator, Record, Session};
 use crate::model::event::{Event, EventKey, Kind, Layer, Reason};
 use crate::model::symbols::{Sym, Symbols};
 
@@ -132,6 +132,7 @@ impl Correlator {
             records.sort_by_key(|r| (r.time, r.seq));
             for r in records.iter().filter(|r| r.pending.is_some()) {
                 self.pending.insert((due(r.origin, r.time, self.window_ms), r.seq), (*ip, r.time));
+                self.session_events += usize::from(r.origin == BACKEND_SESSION);
             }
             if let Some(last) = records.iter().map(|r| r.seq).max() {
                 self.next_seq = self.next_seq.max(last.saturating_add(1));

@@ -685,10 +685,11 @@ fn a_million_dovecot_sessions_that_never_end_stay_within_the_limits() {
         c.push(EventKey { source: 1, offset: u64::from(i) }, burst_line(&base, i, 2000), &mut out);
         if i % 1000 == 0 {
             assert!(c.len() <= MAX_RECORDS && c.sessions_len() <= MAX_SESSIONS, "line {i}");
+            assert!(c.session_events <= MAX_SESSION_EVENTS, "line {i}");
         }
     }
     let limits = c.limits();
-    assert!(limits.released_early > 0 && limits.sessions_shed > 0, "{limits:?}");
+    assert!(limits.session_events_early > 0 && limits.sessions_shed > 0, "{limits:?}");
     c.flush_before(far_future(), &mut out);
     check(&out);
     assert_eq!(total(&out), n, "every attempt once, however early it was released");
@@ -719,4 +720,56 @@ fn records_only_a_near_line_can_join_go_after_the_short_horizon() {
     let ip1: IpAddr = IP1.parse().unwrap();
     assert_eq!(out.iter().filter(|o| o.event.client_ip == ip1).map(|o| o.event.count).sum::<u32>(), 1);
     assert_eq!(c.limits(), Limits::default());
+}
+
+/// How many pending records wait for their session's login line, counted afresh.
+fn session_events(c: &Correlator) -> usize {
+    c.ips.values().flatten().filter(|r| r.origin == BACKEND_SESSION && r.pending.is_some()).count()
+}
+
+#[test]
+fn session_events_beyond_their_limit_are_stored_early_and_counted_never_twice() {
+    // Sessions that stay open: their auth lines wait for login lines, 1,000 a second, each from
+    // an address and a session of its own; within the records' and the sessions' limits.
+    let (mut c, mut out) = (Correlator::new(), Vec::new());
+    let base = backend_s(0.0, IP1, "s");
+    let n = MAX_SESSION_EVENTS as u32 + 2000;
+    let mut saved = SavedState::default();
+    let at = |e: Event, i: u32| Event { time: burst_line(&base, i, 1000).time, ..e };
+    let mut extra = 0;
+    for i in 0..n {
+        c.push(EventKey { source: 1, offset: u64::from(i) }, burst_line(&base, i, 1000), &mut out);
+        assert!(session_events(&c) <= MAX_SESSION_EVENTS, "line {i}");
+        if i == MAX_SESSION_EVENTS as u32 + 100 {
+            // Line 2,000 went early, 8 s ago: a PAM line of its attempt still joins it...
+            let ip = burst_line(&base, 2000, 1000).client_ip.to_string();
+            let lines = [
+                at(pam(0.0, &ip), i),
+                // ...its session's login line counts nothing again...
+                at(burst_line(&login(0.0, IP1, "s", 1), 2000, 1000), i),
+                // ...and a session still waiting gets the login process's service.
+                at(burst_line(&login(0.0, IP1, "s", 1), 9000, 1000), i),
+            ];
+            for e in lines {
+                extra += 1;
+                c.push(EventKey { source: 2, offset: extra }, e, &mut out);
+            }
+            save(&mut c, &mut saved);
+        }
+    }
+    assert_eq!(c.session_events, session_events(&c));
+    save(&mut c, &mut saved);
+    assert_eq!(saved, whole(&c));
+    assert_eq!(restore(&saved).unwrap().session_events, c.session_events, "counted again on restore");
+    let limits = c.limits();
+    assert!(limits.session_events_early > 2000, "{limits:?}");
+    assert_eq!(Limits { session_events_early: 0, ..limits }, Limits::default(), "no other limit reached");
+    c.flush_before(far_future(), &mut out);
+    assert_eq!(c.session_events, 0);
+    check(&out);
+    assert_eq!(total(&out), n, "every attempt once");
+    let service =
+        |i: u64| out.iter().find(|o| o.key == EventKey { source: 1, offset: i }).map(|o| text(o.event.service));
+    assert_eq!(service(2000).as_deref(), Some("dovecot/auth"), "stored early");
+    assert_eq!(service(9000).as_deref(), Some("dovecot/imap-login"));
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::correlate::{Correlator, Limits, MAX_RECORDS, MAX_SESSIONS};
+use crate::correlate::{Correlator, Limits, MAX_RECORDS, MAX_SESSION_EVENTS, MAX_SESSIONS};
 use crate::enrich::Enricher;
 use crate::model::event::{Event, EventKey};
 use crate::model::symbols::{Sym, Symbols};
@@ -440,18 +440,23 @@ fn progress_bar(wanted: bool, total: u64) -> indicatif::ProgressBar {
 /// What the correlator's limits cost since `told`: said once per scan or pass, with the counts.
 fn limits_notice(now: &Limits, told: &Limits) -> String {
     use crate::text::thousands;
-    let (records, early, sessions) = (
+    let (records, early, sessions, session_events) = (
         now.records_shed.saturating_sub(told.records_shed),
         now.released_early.saturating_sub(told.released_early),
         now.sessions_shed.saturating_sub(told.sessions_shed),
+        now.session_events_early.saturating_sub(told.session_events_early),
     );
     format!(
-        "a burst reached the correlator's limits (at most {} attempt records and {} Dovecot sessions held; README, \
-         \"Resource bounds\"): {} records let go before their horizon, {} held-back events stored before their \
-         partner line could come, {} Dovecot sessions forgotten. Nothing was lost, but an attempt that several \
-         daemons logged may have been counted more than once",
+        "a burst reached the correlator's limits (at most {} attempt records, {} of them Dovecot session events \
+         waiting for their login line, and {} Dovecot sessions held; README, \"Resource bounds\"): {} session \
+         events stored before their login line came (with the auth process's service), {} records let go before \
+         their horizon, {} held-back events stored before their partner line could come, {} Dovecot sessions \
+         forgotten. Nothing was lost, but an attempt that several daemons logged may have been counted more than \
+         once",
         thousands(MAX_RECORDS as u64),
+        thousands(MAX_SESSION_EVENTS as u64),
         thousands(MAX_SESSIONS as u64),
+        thousands(session_events),
         thousands(records),
         thousands(early),
         thousands(sessions),

@@ -160,8 +160,10 @@ impl Store {
         // last one, which is then re-read (the CSV is cut back to match).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // A first scan of a big log inserts hundreds of thousands of rows: a larger page cache
-        // keeps the B-tree pages being appended to in memory between commits.
-        conn.pragma_update(None, "cache_size", -32768)?;
+        // keeps the B-tree pages being appended to in memory between commits. Those are the
+        // tables' last pages: 16 MB scans into a store of millions of events as fast as 32 MB
+        // did, and its peak memory is a scan's largest single item (bench/README.md).
+        conn.pragma_update(None, "cache_size", -16384)?;
         // Each checkpoint syncs the WAL and the database: the default (every 1,000 pages) makes a
         // first scan of a big log wait on dozens of syncs. Much larger leaves all the copying to
         // the checkpoint at close, after the last line was parsed, where nothing runs beside it.

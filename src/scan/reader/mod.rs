@@ -262,6 +262,73 @@ fn take_repeats(
     }
 }
 
+/// A block holds the candidates of at most this many lines, besides at most a chunk's worth of
+/// log: a log of nothing but candidates (a flood of short Dovecot auth lines) puts about 20,000
+/// in a chunk, against 2,000 in an ordinary log, and the events of the pieces ahead of the scan
+/// thread, and their lines, grew with them (about 45 MB of a scan's peak memory).
+const BLOCK_CANDIDATES: usize = 4096;
+
+/// The block the chunk thread is filling: the candidates of a chunk's lines from `start` on.
+struct Filling {
+    /// Content offset of the chunk, and lines before it.
+    offset: u64,
+    lines_before: u64,
+    /// Where the block starts in the chunk, and the chunk's lines before there.
+    start: usize,
+    start_lines: u64,
+    /// The chunk's lines up to the end of the last candidate taken.
+    taken_lines: u64,
+    text: Vec<u8>,
+    candidates: Vec<Candidate>,
+}
+
+impl Filling {
+    /// A block from the start of the chunk at content `offset`, after `lines_before` lines.
+    fn new(offset: u64, lines_before: u64, recycled: &Receiver<Buffers>) -> Filling {
+        let (text, candidates) = buffers(recycled);
+        Filling { offset, lines_before, start: 0, start_lines: 0, taken_lines: 0, text, candidates }
+    }
+
+    /// Copies out the candidate `line` of `data` (the chunk), after `lines_before` of its lines.
+    fn take(&mut self, data: &[u8], line: Range<usize>, lines_before: u64) {
+        let at = self.text.len();
+        self.text.extend_from_slice(&data[line.clone()]);
+        self.candidates.push(Candidate {
+            text: at..self.text.len(),
+            offset: line.start - self.start,
+            lines_before: self.lines_before + lines_before,
+        });
+        self.taken_lines = lines_before + 1;
+    }
+
+    /// The block of the chunk's lines up to `end`, the chunk's first `lines` lines; the next
+    /// block starts there.
+    fn cut(&mut self, end: usize, lines: u64, recycled: &Receiver<Buffers>) -> Block {
+        let next = Filling { start: end, start_lines: lines, ..Filling::new(self.offset, self.lines_before, recycled) };
+        std::mem::replace(self, next).finish(end, lines)
+    }
+
+    /// The block of the chunk's lines up to `end`, the chunk's first `lines` lines.
+    fn finish(self, end: usize, lines: u64) -> Block {
+        Block::Lines {
+            offset: self.offset + self.start as u64,
+            len: (end - self.start) as u64,
+            lines_before: self.lines_before + self.start_lines,
+            lines: lines - self.start_lines,
+            text: self.text,
+            candidates: self.candidates,
+        }
+    }
+}
+
+/// Emptied lists for a block, given back by the parse thread if it has some.
+fn buffers(recycled: &Receiver<Buffers>) -> Buffers {
+    let (mut text, mut candidates) = recycled.try_recv().unwrap_or_default();
+    text.clear();
+    candidates.clear();
+    (text, candidates)
+}
+
 /// The chunk thread: reads `lines` (after `line_count` lines, the last a candidate when
 /// `after_candidate`) and sends [`Block`]s until the end
 /// or until the parse thread is gone.
@@ -279,34 +346,36 @@ fn chunk(
     loop {
         let block = match lines.next_chunk() {
             Ok(Some(Chunk::Lines { offset, data })) => {
-                let (mut text, mut candidates) = recycled.try_recv().unwrap_or_default();
-                text.clear();
-                candidates.clear();
-                let mut take = |line: Range<usize>, lines_before: u64| {
-                    let at = text.len();
-                    text.extend_from_slice(&data[line.clone()]);
-                    candidates.push(Candidate {
-                        text: at..text.len(),
-                        offset: line.start,
-                        lines_before: line_count + lines_before,
-                    });
-                };
+                let mut filling = Filling::new(offset, line_count, recycled);
+                let mut gone = false;
                 // Lines before this were taken already, as repeat lines.
                 let mut taken_to = 0;
                 if last_was_candidate {
-                    (taken_to, last_was_candidate) = take_repeats(data, 0, 0, &mut take);
+                    (taken_to, last_was_candidate) =
+                        take_repeats(data, 0, 0, &mut |line, before| filling.take(data, line, before));
                 }
                 let newlines = prefilter.scan(data, |line, lines_before| {
-                    if line.start < taken_to {
+                    if line.start < taken_to || gone {
                         return;
                     }
                     let start = line.end + 1;
-                    take(line, lines_before);
-                    (taken_to, last_was_candidate) = take_repeats(data, start, lines_before + 1, &mut take);
+                    filling.take(data, line, lines_before);
+                    (taken_to, last_was_candidate) =
+                        take_repeats(data, start, lines_before + 1, &mut |line, before| {
+                            filling.take(data, line, before)
+                        });
+                    // Cut after the candidate's repeat lines, so that a repeat line never
+                    // starts a block: only where a chunk ends does the next one look for them.
+                    if filling.candidates.len() >= BLOCK_CANDIDATES && taken_to < data.len() {
+                        let block = filling.cut(taken_to, filling.taken_lines, recycled);
+                        gone = blocks.send(block).is_err();
+                    }
                 });
-                let (len, lines_before) = (data.len() as u64, line_count);
+                if gone {
+                    return;
+                }
                 line_count += newlines;
-                Block::Lines { offset, len, lines_before, lines: newlines, text, candidates }
+                filling.finish(data.len(), newlines)
             }
             Ok(Some(Chunk::Overlong { offset, len })) => {
                 last_was_candidate = false;
