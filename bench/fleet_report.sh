@@ -42,7 +42,7 @@ url = "postgresql://mls_admin@127.0.0.1:$PORT/mls?sslmode=disable"
 TOML
 "$BIN" --config "$BENCH_DIR/c.toml" fleet init >/dev/null
 t0=$(date +%s)
-psql -d mls <<SQL
+psql -d mls >/dev/null <<SQL
 ALTER TABLE mls_events DISABLE TRIGGER mls_events_history;
 SELECT mls_ship_begin('mx' || s, ARRAY(SELECT generate_series(now() - interval '401 days', now() + interval '31 days', interval '1 month')))
 FROM generate_series(1, 10) s;
