@@ -17,19 +17,10 @@ if [[ -z $BIN ]]; then
     (cd "$ROOT" && cargo build --release --bin maillogsentinel) >&2
     BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/maillogsentinel
 fi
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-rm -rf "$BENCH_DIR" && mkdir -p "$BENCH_DIR/data"
-as_pg=()
-if [[ $(id -u) == 0 ]]; then
-    chown postgres "$BENCH_DIR"
-    as_pg=(runuser -u postgres --)
-fi
-PORT=$((20000 + RANDOM % 20000))
-"${as_pg[@]}" "$PGBIN/initdb" -D "$BENCH_DIR/pg" -U mls_admin -A trust --no-sync >/dev/null
-"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$BENCH_DIR/pg" -w -l "$BENCH_DIR/pg.log" \
-    -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$BENCH_DIR -c shared_buffers=512MB -c max_wal_size=4GB ${PGOPTS:-}" start >/dev/null
-trap '"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$BENCH_DIR/pg" -m fast stop >/dev/null' EXIT
-"$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PORT" -U mls_admin -d postgres -c "CREATE DATABASE mls"
+# shellcheck source=bench/pg.sh
+source "$ROOT/bench/pg.sh"
+bench_postgres -c shared_buffers=512MB -c max_wal_size=4GB
+mkdir -p "$BENCH_DIR/data"
 
 python3 - "$BENCH_DIR/mail.log" "$EVENTS" <<'PY'
 import sys

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use super::scan::counted;
 use super::{EXIT_CONFIG, EXIT_FLEET, EXIT_STORE, thousands};
 use crate::config::{Config, Duration};
 use crate::fleet::{self, ShipError};
@@ -123,10 +124,6 @@ fn ship(config: &Config, data_dir: Option<PathBuf>) -> Outcome {
         Err(ShipError::Store(e)) => Err((EXIT_STORE, format!("cannot read the store: {e}"))),
         Err(e @ ShipError::Fleet(_)) => Err((EXIT_FLEET, fleet::warning(&store, &e))),
     }
-}
-
-fn counted(n: u64, what: &str) -> String {
-    format!("{} {what}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
 /// `fleet status` as JSON.

@@ -96,8 +96,14 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(EXIT_CONFIG, &e.to_string()),
     };
+    let opts = ReportOptions {
+        period: period.clone(),
+        top: args.top.map_or(config.report.top, |t| t as usize),
+        server: config.server_name.clone(),
+        probes_count: config.scan.invalid_mechanism_is_intrusion,
+    };
     if args.fleet {
-        return fleet(&args, config, period);
+        return fleet(&args, config, &opts);
     }
     let data_dir = args.data_dir.clone().unwrap_or_else(|| config.data_dir.clone());
     // Viewing only reads: a user who may read the store but not write it can still view.
@@ -105,12 +111,6 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
     let store = match opened {
         Ok(s) => s,
         Err(e) => return fail(EXIT_STORE, &e.to_string()),
-    };
-    let opts = ReportOptions {
-        period: period.clone(),
-        top: args.top.map_or(config.report.top, |t| t as usize),
-        server: config.server_name.clone(),
-        probes_count: config.scan.invalid_mechanism_is_intrusion,
     };
     let store_err = |source| ReportError::Query { path: data_dir.join(crate::store::STORE_FILE), source };
     let report = match report::build(&store, &opts) {
@@ -220,20 +220,14 @@ fn output(args: &ReportArgs, report: &report::Report) -> Result<(), ExitCode> {
 }
 
 /// `report --fleet`: the report of every server, from the fleet database.
-fn fleet(args: &ReportArgs, config: &Config, period: Period) -> ExitCode {
+fn fleet(args: &ReportArgs, config: &Config, opts: &ReportOptions) -> ExitCode {
     use crate::store::postgres::{FleetDb, FleetError};
     let db = match FleetDb::connect(&config.fleet) {
         Ok(db) => db,
         Err(e @ FleetError::Config(_)) => return fail(EXIT_CONFIG, &e.to_string()),
         Err(e) => return fail(EXIT_FLEET, &e.to_string()),
     };
-    let opts = ReportOptions {
-        period,
-        top: args.top.map_or(config.report.top, |t| t as usize),
-        server: config.server_name.clone(),
-        probes_count: config.scan.invalid_mechanism_is_intrusion,
-    };
-    let report = match report::build_fleet(&db, &opts) {
+    let report = match report::build_fleet(&db, opts) {
         Ok(report) => report,
         Err(e) => return fail(EXIT_FLEET, &e.to_string()),
     };

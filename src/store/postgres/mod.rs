@@ -65,15 +65,6 @@ pub enum FleetError {
     },
 }
 
-impl FleetError {
-    /// The database could not be reached (or the connection was lost): the events wait in the
-    /// local store for the next try.
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, FleetError::Connect { .. })
-            || matches!(self, FleetError::Query { message, .. } if message.starts_with("connection lost"))
-    }
-}
-
 /// Fleet results.
 pub type Result<T> = std::result::Result<T, FleetError>;
 

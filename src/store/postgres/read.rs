@@ -174,9 +174,11 @@ impl FleetDb {
         };
         let get = |e: tokio_postgres::Error| corrupt(format!("a row that cannot be read: {e}"));
         let (kind, reason): (i16, i16) = (row.col(1).map_err(get)?, row.col(2).map_err(get)?);
-        let reason = Reason::ALL.iter().copied().find(|r| i16::from(r.code()) == reason);
-        let (Some(kind), Some(reason)) = (u8::try_from(kind).ok().and_then(Kind::from_code), reason) else {
-            return Err(corrupt(format!("an event of an unknown kind or reason ({kind})")));
+        let code = |c: i16| u8::try_from(c).ok();
+        let (Some(kind), Some(reason)) =
+            (code(kind).and_then(Kind::from_code), code(reason).and_then(Reason::from_code))
+        else {
+            return Err(corrupt(format!("an event of an unknown kind or reason ({kind}, {reason})")));
         };
         let mut text =
             |i: usize| -> Result<Option<TextId>> { Ok(row.col::<Option<&str>>(i).map_err(get)?.map(|t| texts.id(t))) };
