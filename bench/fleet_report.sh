@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # `report --fleet` over a fleet database of 50 million events (README, "A fleet of servers"):
-# 10 servers, the last 400 days up to now, 200,000 attacker addresses, 50,000 accounts, one
-# login in a thousand. The events are generated inside PostgreSQL (generate_series; shipping
+# 10 servers, the last 400 days up to now, 200,000 attacker addresses each seen on every server
+# (a slow botnet: an address comes back every 1.6 days, never twice in a day), 50,000 accounts,
+# one login in a thousand. The events are generated inside PostgreSQL (generate_series; shipping
 # them would take minutes and is measured by bench/fleet.sh), the insert trigger off and the
 # history tables filled after, as the trigger would have. Then times `report --fleet` (yesterday,
-# the default), `--since 7d` and `--since 30d`, three times each.
+# the default), `--since 7d`, `--since 30d` and `--since 400d` (every event), three rounds each;
+# with OLD set, each round runs that build first, then BINARY (the machine drifts: compare
+# alternating runs).
 #
-#   bash bench/fleet_report.sh [BINARY] [EVENTS]
+#   [OLD=BINARY] bash bench/fleet_report.sh [BINARY] [EVENTS]
 #
 # Needs about 12 GB in BENCH_DIR (default /tmp/mls-fleet-report) and a quarter of an hour.
 set -euo pipefail
@@ -40,10 +43,10 @@ CHUNK=5000000
 for ((lo = 0; lo < EVENTS; lo += CHUNK)); do
     psql -d mls -c "
     INSERT INTO mls_events (server, source, \"offset\", ts, kind, reason, attempts, ip, host, service, username)
-    SELECT 1 + i % 10, 7, i,
+    SELECT 1 + (i / 3) % 10, 7, i,
            now() - interval '400 days' + (i::float8 / $EVENTS) * interval '400 days',
            CASE WHEN i % 1000 = 0 THEN 2 ELSE 1 END, CASE WHEN i % 1000 = 0 THEN 11 ELSE 2 END, 1,
-           '10.0.0.0'::inet + (i::bigint * 7919) % 200000, 'mx' || (1 + i % 10),
+           '10.0.0.0'::inet + (i::bigint * 7919) % 200000, 'mx' || (1 + (i / 3) % 10),
            (ARRAY['postfix/submission/smtpd', 'dovecot/imap-login', 'dovecot/pop3-login'])[1 + i % 3],
            'user' || (i::bigint * 31) % 50000
     FROM generate_series($lo, least($lo + $CHUNK, $EVENTS) - 1) i"
@@ -56,13 +59,18 @@ VACUUM ANALYZE;
 SQL
 echo "generated $(psql -d mls -c 'SELECT count(*) FROM mls_events') events in $(($(date +%s) - t0)) s; database $(psql -d mls -c "SELECT pg_size_pretty(pg_database_size('mls'))")"
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cpu; PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'); $BIN"
-for args in "" "--since 7d" "--since 30d"; do
+for args in "" "--since 7d" "--since 30d" "--since 400d"; do
     for round in 1 2 3; do
-        start=$(date +%s.%N)
-        # shellcheck disable=SC2086
-        "$BIN" --config "$BENCH_DIR/c.toml" report --fleet $args --format json >"$BENCH_DIR/report.json" 2>/dev/null
-        end=$(date +%s.%N)
-        awk -v s="$start" -v e="$end" -v a="${args:-(yesterday)}" -v r="$round" -v n="$(python3 -c "import json; print(json.load(open('$BENCH_DIR/report.json'))['totals']['failed_attempts'])")" \
-            'BEGIN { printf "  report --fleet %-12s round %d: %.2f s (%d failed attempts in the period)\n", a, r, e - s, n }'
+        for bin in ${OLD:+"$OLD"} "$BIN"; do
+            start=$(date +%s.%N)
+            # shellcheck disable=SC2086
+            /usr/bin/time -f %M -o "$BENCH_DIR/rss" "$bin" --config "$BENCH_DIR/c.toml" report --fleet $args --format json \
+                >"$BENCH_DIR/report.json" 2>/dev/null
+            end=$(date +%s.%N)
+            awk -v s="$start" -v e="$end" -v a="${args:-(yesterday)}" -v r="$round" -v b="$([[ $bin == "${OLD:-}" ]] && echo old || echo new)" \
+                -v m="$(cat "$BENCH_DIR/rss")" \
+                -v n="$(python3 -c "import json; r = json.load(open('$BENCH_DIR/report.json')); print(r['totals']['failed_attempts'], r['shared_attackers']['count'])")" \
+                'BEGIN { printf "  report --fleet %-12s round %d %s: %.2f s, %d MB (failed attempts, shared attackers: %s)\n", a, r, b, e - s, m / 1024, n }'
+        done
     done
 done

@@ -199,7 +199,11 @@ fn two_servers_ship_at_once_and_the_fleet_report_adds_up() {
         assert_eq!(s["failed_attempts"], own["totals"]["failed_attempts"], "{s}");
         assert_eq!(s["unique_ips"], own["totals"]["unique_ips"], "{s}");
         assert_eq!(s["successful_logins"], own["totals"]["successful_logins"], "{s}");
+        assert_eq!(s["backend_errors"], own["backend_outages"]["events"], "{s}");
     }
+    // The example log's "Connection lost to authentication server", on mx1.
+    assert_eq!(servers[0]["backend_errors"], 1);
+    assert_eq!(fleet["backend_outages"]["events"], 1);
     assert_eq!(servers[0]["server"], "mx1");
     let shared = &fleet["shared_attackers"];
     assert_eq!(shared["count"], 1, "{shared}");
@@ -227,6 +231,7 @@ fn two_servers_ship_at_once_and_the_fleet_report_adds_up() {
         .output()
         .unwrap();
     assert!(stdout(&text).contains("Attackers seen on several servers: 1"), "{}", stdout(&text));
+    assert!(stdout(&text).contains("operational problem on the servers that logged them"), "{}", stdout(&text));
     // Emailed, from the machine that sends it, to a real SMTP server on loopback (aiosmtpd,
     // which .ci/run installs).
     let server = smtp::start(dir, &[]);
@@ -549,4 +554,37 @@ fn watch_ships_as_it_stores_and_prune_drops_whole_months() {
     assert!(stdout(&out).contains("mls_events_2026_11"), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(f.count("SELECT count(*) FROM mls_events"), 0);
     assert_eq!(f.pg.psql("mls", "SELECT to_regclass('mls_events_2026_11') IS NULL"), "t");
+}
+
+#[test]
+fn a_fleet_report_reads_one_state_of_the_database_while_servers_ship() {
+    use maillogsentinel::report::stats::Source;
+    use maillogsentinel::store::postgres::FleetDb;
+    let f = Fleet::new();
+    let dir = f.dir.path();
+    let ship = |name: &str, ips: &[&str]| {
+        let log = dir.join(format!("{name}.log"));
+        let lines: String = ips.iter().map(|ip| failure("10:00:00", ip, "root")).collect();
+        std::fs::write(&log, lines).unwrap();
+        let out = scan(&f.config(name, "ship", ""), &log);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    ship("mx1", &["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+    let config = maillogsentinel::config::Config::load(Some(&f.config("mx1", "read", ""))).unwrap();
+    let db = FleetDb::connect(&config.fleet).unwrap();
+    let count = || {
+        let mut n = 0;
+        db.events_in(0, 4_000_000_000, |_| n += 1).unwrap();
+        n
+    };
+    let held = db.hold().unwrap();
+    assert_eq!(count(), 3);
+    // A second hold within the first (a report inside another) keeps the first's state.
+    drop(db.hold().unwrap());
+    ship("mx2", &["198.51.100.1", "198.51.100.2"]);
+    assert_eq!(f.count("SELECT count(*) FROM mls_events"), 5);
+    assert_eq!(count(), 3, "the shipment committed after the hold began is not seen");
+    drop(held);
+    assert_eq!(count(), 5);
+    assert_eq!(db.servers().unwrap().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["mx1", "mx2"]);
 }

@@ -66,7 +66,7 @@ struct Server<'a> {
 #[derive(Serialize)]
 struct Shared<'a> {
     count: u64,
-    top: &'a [crate::store::postgres::SharedAttacker],
+    top: &'a [super::SharedAttacker],
 }
 
 #[derive(Serialize)]

@@ -403,7 +403,20 @@ pub struct FleetSection {
     /// How many addresses failed on two servers or more.
     pub shared_count: u64,
     /// The busiest of them.
-    pub shared: Vec<crate::store::postgres::SharedAttacker>,
+    pub shared: Vec<SharedAttacker>,
+}
+
+/// An address with counted failures on several servers of a fleet in the period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SharedAttacker {
+    /// The address.
+    pub ip: String,
+    /// The servers, by name.
+    pub servers: Vec<String>,
+    /// Counted failed attempts on all of them.
+    pub attempts: u64,
+    /// Distinct accounts tried.
+    pub accounts: u64,
 }
 
 /// The note of a report made while the scans find no geolocation database.
@@ -741,22 +754,8 @@ fn collect(source: &impl stats::Source, opts: &ReportOptions) -> Result<Report, 
 pub fn build_fleet(db: &FleetDb, opts: &ReportOptions) -> Result<Report, StoreError> {
     db.check_version()?;
     let mut report = collect(db, opts)?;
-    let (start, end) = (opts.period.start.as_second(), opts.period.end.as_second());
-    let servers: Vec<ServerRow> = db
-        .server_rows(start, end, opts.probes_count)?
-        .into_iter()
-        .map(|s| ServerRow {
-            server: s.server,
-            failed_attempts: s.failed_attempts,
-            unique_ips: s.unique_ips,
-            successful_logins: s.successful_logins,
-            backend_errors: s.backend_errors,
-            last_shipment: s.last_shipment.map(|t| opts.period.when(t)),
-        })
-        .collect();
-    let (shared_count, shared) = db.shared_attackers(start, end, opts.probes_count, opts.top)?;
-    report.server = format!("fleet of {} server{}", servers.len(), if servers.len() == 1 { "" } else { "s" });
-    report.fleet = Some(FleetSection { servers, shared_count, shared });
+    let servers = report.fleet.as_ref().map_or(0, |f| f.servers.len());
+    report.server = format!("fleet of {servers} server{}", if servers == 1 { "" } else { "s" });
     Ok(report)
 }
 

@@ -498,14 +498,16 @@ fn backend_outages(r: &Report) -> Section<'_> {
     let b = &r.backend_outages;
     let (events, first, last) = (thousands(b.events), opt(&b.first_seen), opt(&b.last_seen));
     let noun = if b.events == 1 { "event" } else { "events" };
+    // A fleet's report adds up several servers: its Servers table says which.
+    let place = if r.fleet.is_some() { "on the servers that logged them" } else { "on this server" };
     let said = Wording::two(
         format!(
             "{events} {noun} (e.g. \"Connection lost to authentication server\") from {first} to {last}. This is an \
-             operational problem on this server, not an attack; logins may have failed."
+             operational problem {place}, not an attack; logins may have failed."
         ),
         format!(
             "{events} {noun} such as \"Connection lost to authentication server\"\nfrom {first} to {last}.\n\
-             This is an operational problem on this server, not an attack;\nlogins may have failed."
+             This is an operational problem {place}, not an attack;\nlogins may have failed."
         ),
     );
     let mut t = Table::new(vec![Column::text("Service"), Column::number("Events")]);

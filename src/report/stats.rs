@@ -10,6 +10,10 @@
 //! The questions about history ("seen before?", "where did this account log in from before?")
 //! are answered from the small history tables the scan keeps, so their cost does not grow with
 //! the size of the store.
+//!
+//! A [`Source`] of several servers (the fleet database) gives each event its server's number, and
+//! the same pass counts per server and finds the addresses that failed on several: the fleet's
+//! own section comes from the read every section needs, not from more scans of the database.
 
 mod pass;
 #[cfg(test)]
@@ -21,20 +25,29 @@ use std::net::IpAddr;
 use pass::{Map, Set};
 
 use super::{
-    AsnRow, BackendOutages, BucketRow, Compromise, CompromiseWhy, CountryRow, DnsRow, IpRow, NetworkRow, NewIps,
-    Period, Report, ServiceRow, Totals, UserRow,
+    AsnRow, BackendOutages, BucketRow, Compromise, CompromiseWhy, CountryRow, DnsRow, FleetSection, IpRow, NetworkRow,
+    NewIps, Period, Report, ServerRow, ServiceRow, SharedAttacker, Totals, UserRow,
 };
 use crate::model::ipinfo::IpInfo;
-use crate::store::postgres::FleetDb;
+use crate::store::postgres::{FleetDb, ServerInfo};
 use crate::store::{EventRecord, IpKey, Result, Store, TextId};
 
 /// Where a report's events and history come from: one server's store, or the fleet database
 /// (`report --fleet`), which answers the same questions for every server at once.
 pub trait Source {
-    /// A read transaction held while the report is made, if the source has them.
-    fn hold(&self) -> Result<Option<crate::store::Snapshot<'_>>>;
+    /// What keeps the reads of one report in one state of the source while it lives.
+    fn hold(&self) -> Result<Box<dyn Held + '_>>;
     /// Calls `f` on every event with `start <= ts < end`.
     fn events_in(&self, start: i64, end: i64, f: impl FnMut(&EventRecord)) -> Result<()>;
+    /// Calls `f` with the address and attempts of the counted failures with `start <= ts < end`:
+    /// of each failure, or of each address once with their sum.
+    fn previous_failures(&self, start: i64, end: i64, probes_count: bool, mut f: impl FnMut(IpKey, u64)) -> Result<()> {
+        self.events_in(start, end, |e| {
+            if e.is_counted_failure(probes_count) {
+                f(e.ip, u64::from(e.count));
+            }
+        })
+    }
     /// Calls `f` on the failures with `start <= ts < end` from one of `ips` or for one of
     /// `users`, and maybe on other events: a source that can only read whole periods (the local
     /// store, which decodes blocks) calls it on all of them, as [`Source::events_in`].
@@ -47,6 +60,11 @@ pub trait Source {
         f: impl FnMut(&EventRecord),
     ) -> Result<()> {
         self.events_in(start, end, f)
+    }
+    /// The servers of a source that holds several (a fleet), by name, whose events carry their
+    /// server's number as `key.source`; `None` for one server's store.
+    fn servers(&self) -> Result<Option<Vec<ServerInfo>>> {
+        Ok(None)
     }
     /// The text of an id the events carry.
     fn text(&self, id: TextId) -> Result<String>;
@@ -62,9 +80,13 @@ pub trait Source {
     fn earlier_login_ips(&self, user: TextId, before: i64) -> Result<Vec<IpAddr>>;
 }
 
+/// Anything held for its effect while it lives ([`Source::hold`]).
+pub trait Held {}
+impl<T> Held for T {}
+
 impl Source for Store {
-    fn hold(&self) -> Result<Option<crate::store::Snapshot<'_>>> {
-        Ok(Some(self.snapshot()?))
+    fn hold(&self) -> Result<Box<dyn Held + '_>> {
+        Ok(Box::new(self.snapshot()?))
     }
     fn events_in(&self, start: i64, end: i64, f: impl FnMut(&EventRecord)) -> Result<()> {
         Store::events_in(self, start, end, f)
@@ -89,14 +111,16 @@ impl Source for Store {
     }
 }
 
-/// The fleet database's reads are not in one transaction: shipments committed while a report is
-/// made may show in its later reads.
 impl Source for FleetDb {
-    fn hold(&self) -> Result<Option<crate::store::Snapshot<'_>>> {
-        Ok(None)
+    fn hold(&self) -> Result<Box<dyn Held + '_>> {
+        Ok(Box::new(FleetDb::snapshot(self)?))
     }
     fn events_in(&self, start: i64, end: i64, f: impl FnMut(&EventRecord)) -> Result<()> {
         Ok(FleetDb::events_in(self, start, end, f)?)
+    }
+    /// Summed by the database, per address: a month of the fleet is millions of failures.
+    fn previous_failures(&self, start: i64, end: i64, probes_count: bool, f: impl FnMut(IpKey, u64)) -> Result<()> {
+        Ok(FleetDb::failures_per_ip(self, start, end, probes_count, f)?)
     }
     /// Filtered by the database: the look-back of a day's logins is a week of the whole fleet's
     /// events, of which only the logins' addresses are wanted.
@@ -109,6 +133,9 @@ impl Source for FleetDb {
         f: impl FnMut(&EventRecord),
     ) -> Result<()> {
         Ok(FleetDb::failures_of(self, start, end, ips, users, f)?)
+    }
+    fn servers(&self) -> Result<Option<Vec<ServerInfo>>> {
+        Ok(Some(FleetDb::servers(self)?))
     }
     fn text(&self, id: TextId) -> Result<String> {
         Ok(FleetDb::text(self, id))
@@ -233,7 +260,9 @@ pub fn collect(store: &impl Source, period: &Period, top: usize, probes_count: b
     let enrichment = store.has_enrichment()?;
     let bucket = period.bucket();
     let bounds = period.bucket_bounds();
-    let p = pass::read(store, start, end, &bounds, probes_count)?;
+    let servers = store.servers()?;
+    let ids = servers.as_ref().map(|list| list.iter().map(|s| s.id).collect());
+    let p = pass::read(store, start, end, &bounds, probes_count, ids)?;
 
     // The period's addresses ranked by attempts, then address for a stable order.
     let mut ranked: Vec<(IpKey, pass::IpStats)> =
@@ -263,7 +292,11 @@ pub fn collect(store: &impl Source, period: &Period, top: usize, probes_count: b
             }
         }
     }
-    let shown_ips = (0..ranked.len().min(top)).chain(new_top.iter().copied()).map(|i| ranked[i].0);
+    let shared = p.servers.as_ref().map(shared_attackers).unwrap_or_default();
+    let shown_ips = (0..ranked.len().min(top))
+        .chain(new_top.iter().copied())
+        .map(|i| ranked[i].0)
+        .chain(shared.iter().take(top).map(|s| s.0));
 
     let users = p.user_attempts.iter().enumerate().filter(|(_, n)| **n > 0);
     let top_users = top_groups(users.map(|(u, &n)| (u as u32, Group { attempts: n, ips: 0 })), top, |&u| {
@@ -365,6 +398,10 @@ pub fn collect(store: &impl Source, period: &Period, top: usize, probes_count: b
     };
 
     let compromises = compromises(store, period, &p.successes, &details.look_back, enrichment)?;
+    let fleet = match (&servers, &p.servers) {
+        (Some(servers), Some(tally)) => Some(fleet_section(servers, tally, shared, top, &details, period)),
+        _ => None,
+    };
     let per_hour = p
         .per_bucket
         .iter()
@@ -392,8 +429,63 @@ pub fn collect(store: &impl Source, period: &Period, top: usize, probes_count: b
         alerts: Vec::new(),
         last_scan: None,
         notes: Vec::new(),
-        fleet: None,
+        fleet,
     })
+}
+
+/// The addresses that failed on several servers with their attempts on all of them, the most
+/// attempts first.
+fn shared_attackers(tally: &pass::Servers) -> Vec<(IpKey, u64)> {
+    let mut shared: Vec<(IpKey, u64)> = tally.shared().collect();
+    shared.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    shared
+}
+
+/// A fleet's own section: every server's numbers over the period, and the `top` of the
+/// addresses that failed on several servers.
+fn fleet_section(
+    servers: &[ServerInfo],
+    tally: &pass::Servers,
+    shared: Vec<(IpKey, u64)>,
+    top: usize,
+    details: &pass::Details,
+    period: &Period,
+) -> FleetSection {
+    let unique = tally.unique_ips();
+    let rows = servers
+        .iter()
+        .map(|s| {
+            let [failed, logins, backend] = tally.sums_of(s.id);
+            ServerRow {
+                server: s.name.clone(),
+                failed_attempts: failed,
+                unique_ips: unique.iter().find(|u| u.0 == s.id).map_or(0, |u| u.1),
+                successful_logins: logins,
+                backend_errors: backend,
+                last_shipment: s.last_shipment.map(|t| period.when(t)),
+            }
+        })
+        .collect();
+    let shared_count = shared.len() as u64;
+    let shared = shared
+        .into_iter()
+        .take(top)
+        .map(|(ip, attempts)| {
+            let mut names: Vec<String> = tally
+                .servers_of(ip)
+                .into_iter()
+                .filter_map(|id| servers.iter().find(|s| s.id == id).map(|s| s.name.clone()))
+                .collect();
+            names.sort();
+            SharedAttacker {
+                ip: ip.addr().to_string(),
+                servers: names,
+                attempts,
+                accounts: details.ip_users.get(&ip).map_or(0, |u| u.len() as u64),
+            }
+        })
+        .collect();
+    FleetSection { servers: rows, shared_count, shared }
 }
 
 /// The addresses of the period's possible compromises (the logins the report lists first), each
@@ -401,7 +493,7 @@ pub fn collect(store: &impl Source, period: &Period, top: usize, probes_count: b
 pub fn compromise_ips(store: &impl Source, period: &Period, probes_count: bool) -> Result<Vec<IpAddr>> {
     let _snapshot = store.hold()?;
     let (start, end) = (period.start.as_second(), period.end.as_second());
-    let p = pass::read(store, start, end, &[], probes_count)?;
+    let p = pass::read(store, start, end, &[], probes_count, None)?;
     let details = pass::details(store, (start, end), [], [], &p.successes, probes_count)?;
     let found = compromises(store, period, &p.successes, &details.look_back, store.has_enrichment()?)?;
     let ips: BTreeSet<IpAddr> = found.iter().filter_map(|c| c.ip.parse().ok()).collect();

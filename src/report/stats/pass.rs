@@ -201,6 +201,104 @@ pub(super) struct Period {
     pub backend_first: Option<i64>,
     pub backend_last: Option<i64>,
     pub backend_services: Map<TextId, u64>,
+    /// Per server, when the source has several ([`Source::servers`]).
+    pub servers: Option<Servers>,
+}
+
+/// The period's numbers of each server of a fleet.
+///
+/// The servers an address failed on are a row of bits, one per server, beside its attempts: a
+/// botnet of a million addresses on a hundred servers is a hundred million (server, address)
+/// pairs, but 24 bytes of bits and attempts per address here.
+#[derive(Debug)]
+pub(super) struct Servers {
+    /// The servers' numbers as their events carry them, in the order of the bits.
+    ids: Vec<u32>,
+    /// Counted failures, successful logins and backend errors, per server in the order of `ids`.
+    pub sums: Vec<[u64; 3]>,
+    /// Each address's row in `cells`.
+    rows: Map<IpKey, u32>,
+    /// Per address: its counted attempts, then its servers' bits.
+    cells: Vec<u64>,
+}
+
+impl Servers {
+    /// Numbers for the servers whose events carry `ids`.
+    pub fn new(ids: Vec<u32>) -> Servers {
+        Servers { sums: vec![[0; 3]; ids.len()], ids, rows: Map::default(), cells: Vec::new() }
+    }
+
+    /// The bits of a row: one per server, in words.
+    fn words(&self) -> usize {
+        self.ids.len().div_ceil(64)
+    }
+
+    /// The place of server `id` in `ids`; servers are few, and their events come in runs.
+    fn index(&self, id: u32) -> Option<usize> {
+        self.ids.iter().position(|&s| s == id)
+    }
+
+    /// Adds `count` to column `what` (0: counted failures, 1: logins, 2: backend errors) of
+    /// server `id`, and for failures, to address `ip` on that server.
+    fn add(&mut self, id: u32, what: usize, count: u64, ip: IpKey) {
+        // Events of a server unknown to the list read with them cannot be: both come from one
+        // transaction's view of the database.
+        let Some(server) = self.index(id) else { return };
+        self.sums[server][what] += count;
+        if what != 0 {
+            return;
+        }
+        let width = 1 + self.words();
+        let next = (self.cells.len() / width) as u32;
+        let row = *self.rows.entry(ip).or_insert(next) as usize * width;
+        if row == self.cells.len() {
+            self.cells.resize(row + width, 0);
+        }
+        self.cells[row] += count;
+        self.cells[row + 1 + server / 64] |= 1 << (server % 64);
+    }
+
+    /// The servers' numbers (in `ids`) and, for each, how many addresses failed on it.
+    pub fn unique_ips(&self) -> Vec<(u32, u64)> {
+        let mut unique = vec![0u64; self.ids.len()];
+        for row in self.cells.chunks(1 + self.words()) {
+            for (w, &bits) in row[1..].iter().enumerate() {
+                let mut bits = bits;
+                while bits != 0 {
+                    if let Some(n) = unique.get_mut(w * 64 + bits.trailing_zeros() as usize) {
+                        *n += 1;
+                    }
+                    bits &= bits - 1;
+                }
+            }
+        }
+        self.ids.iter().copied().zip(unique).collect()
+    }
+
+    /// The addresses that failed on several servers, each with its attempts on all of them.
+    pub fn shared(&self) -> impl Iterator<Item = (IpKey, u64)> + '_ {
+        let width = 1 + self.words();
+        self.rows.iter().filter_map(move |(&ip, &row)| {
+            let row = self.cells.get(row as usize * width..(row as usize + 1) * width)?;
+            let servers: u32 = row[1..].iter().map(|w| w.count_ones()).sum();
+            (servers > 1).then_some((ip, row[0]))
+        })
+    }
+
+    /// The servers' numbers (as in `ids`) that `ip` failed on.
+    pub fn servers_of(&self, ip: IpKey) -> Vec<u32> {
+        let width = 1 + self.words();
+        let Some(row) = self.rows.get(&ip).and_then(|&r| self.cells.get(r as usize * width..(r as usize + 1) * width))
+        else {
+            return Vec::new();
+        };
+        self.ids.iter().enumerate().filter(|(i, _)| row[1 + i / 64] >> (i % 64) & 1 == 1).map(|(_, &id)| id).collect()
+    }
+
+    /// The numbers of server `id`: counted failures, logins, backend errors.
+    pub fn sums_of(&self, id: u32) -> [u64; 3] {
+        self.index(id).map_or([0; 3], |i| self.sums[i])
+    }
 }
 
 /// Bit of [`IpStats::flags`]: a counted failure in the previous period.
@@ -228,30 +326,35 @@ impl Buckets<'_> {
     }
 }
 
-/// Reads `[start, end)`, and before it the previous period of the same length; failures are
-/// counted per bucket of `bounds` (sorted starts, then the end of the last).
-pub(super) fn read(store: &impl Source, start: i64, end: i64, bounds: &[i64], probes_count: bool) -> Result<Period> {
-    let previous = start - (end - start);
+/// Reads `[start, end)`, and the counted failures of the previous period of the same length;
+/// failures are counted per bucket of `bounds` (sorted starts, then the end of the last).
+pub(super) fn read(
+    store: &impl Source,
+    start: i64,
+    end: i64,
+    bounds: &[i64],
+    probes_count: bool,
+    servers: Option<Vec<u32>>,
+) -> Result<Period> {
     let mut buckets = Buckets { bounds, last: 0 };
-    let mut p = Period { per_bucket: vec![0; bounds.len().saturating_sub(1)], ..Period::default() };
+    let mut p = Period {
+        per_bucket: vec![0; bounds.len().saturating_sub(1)],
+        servers: servers.map(Servers::new),
+        ..Period::default()
+    };
+    store.previous_failures(start - (end - start), start, probes_count, |ip, count| {
+        p.previous_failed += count;
+        p.ips.add(ip, i64::MIN, 0, PREVIOUS);
+    })?;
     // Few services: each is classified once, by its text.
     let mut classes: Vec<(TextId, u8)> = Vec::new();
     let mut failed: Option<StoreError> = None;
-    store.events_in(previous, end, |e| {
+    store.events_in(start, end, |e| {
         let count = u64::from(e.count);
-        let in_period = e.ts >= start;
+        let server = e.key.source;
         match e.kind {
-            Kind::Failure if !e.is_counted_failure(probes_count) => {
-                if in_period {
-                    p.probes += count;
-                }
-            }
+            Kind::Failure if !e.is_counted_failure(probes_count) => p.probes += count,
             Kind::Failure => {
-                if !in_period {
-                    p.previous_failed += count;
-                    p.ips.add(e.ip, i64::MIN, 0, PREVIOUS);
-                    return;
-                }
                 let user = p.users.intern(e.username);
                 p.failed += count;
                 let class = match classes.iter().find(|c| c.0 == e.service) {
@@ -280,8 +383,10 @@ pub(super) fn read(store: &impl Source, start: i64, end: i64, bounds: &[i64], pr
                 if let Some(slot) = buckets.find(e.ts).and_then(|i| p.per_bucket.get_mut(i)) {
                     *slot += count;
                 }
+                if let Some(s) = &mut p.servers {
+                    s.add(server, 0, count, e.ip);
+                }
             }
-            _ if !in_period => {}
             Kind::Success => {
                 p.successful += count;
                 let g = p.successes.entry((e.username, e.ip)).or_insert(SuccessGroup {
@@ -293,12 +398,18 @@ pub(super) fn read(store: &impl Source, start: i64, end: i64, bounds: &[i64], pr
                 g.first = g.first.min(e.ts);
                 g.last = g.last.max(e.ts);
                 g.logins += count;
+                if let Some(s) = &mut p.servers {
+                    s.add(server, 1, count, e.ip);
+                }
             }
             Kind::BackendError => {
                 p.backend_events += count;
                 p.backend_first = Some(p.backend_first.map_or(e.ts, |f| f.min(e.ts)));
                 p.backend_last = Some(p.backend_last.map_or(e.ts, |l| l.max(e.ts)));
                 *p.backend_services.entry(e.service).or_default() += count;
+                if let Some(s) = &mut p.servers {
+                    s.add(server, 2, count, e.ip);
+                }
             }
         }
     })?;
@@ -427,5 +538,32 @@ mod tests {
         let got: std::collections::BTreeMap<IpKey, IpStats> = table.iter().map(|(k, s)| (k, *s)).collect();
         assert_eq!(got.len(), 5_000 + 300);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn servers_count_each_address_once_per_server_past_a_word_of_bits() {
+        // 70 servers (two words of bits), numbered with gaps as a database's identity may be.
+        let ids: Vec<u32> = (0..70).map(|i| 3 + 2 * i).collect();
+        let mut s = Servers::new(ids.clone());
+        let ip = |n: u32| IpKey::of(IpAddr::V4(Ipv4Addr::from(0xc000_0200 + n)));
+        // Address 1 on the first and the last server (bits in both words), twice on the last;
+        // address 2 on one server only; address 3 only logged in.
+        s.add(ids[0], 0, 1, ip(1));
+        s.add(ids[69], 0, 2, ip(1));
+        s.add(ids[69], 0, 5, ip(1));
+        s.add(ids[5], 0, 4, ip(2));
+        s.add(ids[5], 1, 1, ip(3));
+        s.add(ids[5], 2, 3, ip(3));
+        // A number no server has: ignored.
+        s.add(1_000, 0, 9, ip(4));
+        assert_eq!(s.shared().collect::<Vec<_>>(), [(ip(1), 8)]);
+        assert_eq!(s.servers_of(ip(1)), [ids[0], ids[69]]);
+        assert_eq!(s.servers_of(ip(2)), [ids[5]]);
+        assert!(s.servers_of(ip(4)).is_empty());
+        let unique: std::collections::BTreeMap<u32, u64> = s.unique_ips().into_iter().collect();
+        assert_eq!((unique[&ids[0]], unique[&ids[5]], unique[&ids[69]], unique[&ids[1]]), (1, 1, 1, 0));
+        assert_eq!(s.sums_of(ids[69]), [7, 0, 0]);
+        assert_eq!(s.sums_of(ids[5]), [4, 1, 3]);
+        assert_eq!(s.sums_of(1_000), [0; 3]);
     }
 }

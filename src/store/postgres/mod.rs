@@ -18,13 +18,13 @@ pub mod schema;
 mod ship;
 mod tls;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
-pub use read::{FleetServerRow, ServerStatus, SharedAttacker};
+pub use read::{FleetSnapshot, ServerInfo, ServerStatus};
 pub use ship::Shipped;
 
 use crate::config::FleetConfig;
@@ -75,6 +75,8 @@ pub struct FleetDb {
     url: String,
     /// Texts read by reports, numbered as [`super::TextId`]s.
     texts: RefCell<read::Texts>,
+    /// A [`FleetSnapshot`] is held.
+    in_snapshot: Cell<bool>,
 }
 
 /// How long a connection may take before the database counts as unreachable, unless the URL sets
@@ -104,7 +106,13 @@ impl FleetDb {
             .build()
             .map_err(|e| FleetError::Config(format!("cannot start the fleet database's client: {e}")))?;
         let client = rt.block_on(tls::connect(pg, url, config.ca_file.as_deref()))?;
-        Ok(FleetDb { rt, client, url: url.redacted().to_string(), texts: RefCell::default() })
+        Ok(FleetDb {
+            rt,
+            client,
+            url: url.redacted().to_string(),
+            texts: RefCell::default(),
+            in_snapshot: Cell::new(false),
+        })
     }
 
     /// The URL as messages show it.

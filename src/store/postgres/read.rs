@@ -1,11 +1,13 @@
 //! What reports ask of the fleet database, answered as the local store's read API answers it
-//! ([`EventRecord`]s with texts as [`TextId`]s, addresses as [`IpKey`]s), so that the report's
-//! own code builds the fleet's report; and the two questions only a fleet has: each server's
-//! numbers, and the attackers several servers saw.
+//! ([`EventRecord`]s with texts as [`TextId`]s, addresses as [`IpKey`]s, and the server's number
+//! as the record's `key.source`), so that the report's own code builds the fleet's report, with
+//! each server's numbers and the attackers several servers saw.
 //!
 //! A period's events are streamed in binary (`COPY (SELECT …) TO STDOUT`), found through the
-//! time index of each month's partition; the history questions are lookups in the small tables
-//! the insert trigger keeps (`mls_ip_history`, `mls_logins`).
+//! time index of each month's partition, with only the columns reports read; the previous
+//! period, of which a report only needs each address's attempts, is summed by the database. The
+//! history questions are lookups in the small tables the insert trigger keeps (`mls_ip_history`,
+//! `mls_logins`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -40,20 +42,14 @@ impl Texts {
     }
 }
 
-/// One server's numbers over a period.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FleetServerRow {
+/// A server of the fleet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// The number its events carry (`key.source` of their records).
+    pub id: u32,
     /// Its `server_name`.
-    pub server: String,
-    /// Counted failed attempts.
-    pub failed_attempts: u64,
-    /// Distinct addresses with counted failures.
-    pub unique_ips: u64,
-    /// Successful logins.
-    pub successful_logins: u64,
-    /// Authentication backend errors.
-    pub backend_errors: u64,
-    /// Its last shipment (Unix seconds), whatever the period.
+    pub name: String,
+    /// Its last shipment (Unix seconds).
     pub last_shipment: Option<i64>,
 }
 
@@ -66,19 +62,6 @@ pub struct ServerStatus {
     pub last_shipment: Option<i64>,
     /// Events it shipped that the database did not hold yet.
     pub shipped_events: u64,
-}
-
-/// An address with counted failures on several servers in a period.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct SharedAttacker {
-    /// The address.
-    pub ip: IpAddr,
-    /// The servers, by name.
-    pub servers: Vec<String>,
-    /// Counted failed attempts on all of them.
-    pub attempts: u64,
-    /// Distinct accounts tried.
-    pub accounts: u64,
 }
 
 /// A row of events, streamed in binary or returned by a query.
@@ -107,27 +90,28 @@ impl Columns for tokio_postgres::Row {
     }
 }
 
-/// The columns of [`EVENTS`].
-const EVENT_COLUMNS: [Type; 11] = [
-    Type::INT8,
-    Type::INT2,
-    Type::INT2,
-    Type::INT4,
-    Type::INET,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::INT4,
-];
+/// The columns of [`EVENT_SELECT`].
+const EVENT_COLUMNS: [Type; 8] =
+    [Type::TIMESTAMPTZ, Type::INT2, Type::INT2, Type::INT4, Type::INET, Type::TEXT, Type::TEXT, Type::INT4];
 
-/// The events of a period; `{start}` and `{end}` are replaced by Unix seconds (COPY takes no
-/// parameters; they are numbers this program formats).
-const EVENTS: &str = "COPY (SELECT extract(epoch FROM ts)::bigint, kind, reason, attempts, ip, host, service, username,
-                              mechanism, logged_hostname, server
-                       FROM mls_events WHERE ts >= to_timestamp({start}) AND ts < to_timestamp({end}))
-                  TO STDOUT (FORMAT binary)";
+/// The columns of an event that reports read (not the host, mechanism and client name: a month of
+/// the fleet is millions of rows, each column a cost of the database's).
+const EVENT_SELECT: &str = "SELECT ts, kind, reason, attempts, ip, service, username, server FROM mls_events";
+
+/// A `timestamptz` as Unix seconds, decoded from its binary form (microseconds since
+/// 2000-01-01 UTC) rather than computed by the database for every row.
+struct PgSeconds(i64);
+
+/// 2000-01-01T00:00:00Z in Unix seconds.
+const PG_EPOCH: i64 = 946_684_800;
+
+impl<'a> tokio_postgres::types::FromSql<'a> for PgSeconds {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<PgSeconds, Box<dyn std::error::Error + Sync + Send>> {
+        let micros = i64::from_be_bytes(raw.try_into().map_err(|_| "a timestamp that is not 8 bytes")?);
+        Ok(PgSeconds(micros.div_euclid(1_000_000).saturating_add(PG_EPOCH)))
+    }
+    tokio_postgres::types::accepts!(TIMESTAMPTZ);
+}
 
 /// The condition on an event of `mls_events` that it is a counted failure.
 fn counted_failure(probes_count: bool) -> String {
@@ -143,58 +127,101 @@ fn seconds(ts: i64) -> f64 {
 }
 
 impl FleetDb {
-    /// Calls `f` on every event of the fleet with `start <= ts < end` (Unix seconds).
+    /// Calls `f` on every event of the fleet with `start <= ts < end` (Unix seconds). The
+    /// records carry the server's number as `key.source`, and no host, mechanism or client name.
     pub fn events_in(&self, start: i64, end: i64, mut f: impl FnMut(&EventRecord)) -> Result<()> {
         if start >= end {
             return Ok(());
         }
-        let sql = EVENTS.replace("{start}", &start.to_string()).replace("{end}", &end.to_string());
-        let url = self.url.clone();
-        let bad = |e: tokio_postgres::Error| super::query_error(&url, "reading the period's events", &e);
+        // COPY takes no parameters; the bounds are numbers this program formats.
+        let sql = format!(
+            "COPY ({EVENT_SELECT} WHERE ts >= to_timestamp({start}) AND ts < to_timestamp({end})) TO STDOUT (FORMAT binary)"
+        );
+        self.copy_out(&sql, &EVENT_COLUMNS, "reading the period's events", |row| {
+            // Not borrowed across `f`, which may ask for texts.
+            let record = self.record(row, &mut self.texts.borrow_mut())?;
+            f(&record);
+            Ok(())
+        })
+    }
+
+    /// The counted failures with `start <= ts < end` of each address: `f` is called once per
+    /// address with their attempts, summed by the database.
+    pub fn failures_per_ip(
+        &self,
+        start: i64,
+        end: i64,
+        probes_count: bool,
+        mut f: impl FnMut(IpKey, u64),
+    ) -> Result<()> {
+        if start >= end {
+            return Ok(());
+        }
+        let sql = format!(
+            "COPY (SELECT ip, sum(attempts)::bigint FROM mls_events
+                   WHERE ts >= to_timestamp({start}) AND ts < to_timestamp({end}) AND {c} GROUP BY ip)
+             TO STDOUT (FORMAT binary)",
+            c = counted_failure(probes_count)
+        );
+        let what = "reading the previous period's failures";
+        let get = |e: tokio_postgres::Error| self.corrupt(what, format!("a row that cannot be read: {e}"));
+        self.copy_out(&sql, &[Type::INET, Type::INT8], what, |row| {
+            let ip: IpAddr = row.try_get(0).map_err(get)?;
+            let attempts: i64 = row.try_get(1).map_err(get)?;
+            f(IpKey::of(ip), u64::try_from(attempts).unwrap_or(0));
+            Ok(())
+        })
+    }
+
+    /// Streams the rows of `COPY (…) TO STDOUT (FORMAT binary)` of `types` to `f`.
+    fn copy_out(
+        &self,
+        sql: &str,
+        types: &[Type],
+        what: &'static str,
+        mut f: impl FnMut(&BinaryCopyOutRow) -> Result<()>,
+    ) -> Result<()> {
         self.rt.block_on(async {
-            let stream = self.client.copy_out(sql.as_str()).await.map_err(bad)?;
-            let mut rows = pin!(BinaryCopyOutStream::new(stream, &EVENT_COLUMNS));
+            let stream = self.client.copy_out(sql).await.map_err(|e| self.error(what, &e))?;
+            let mut rows = pin!(BinaryCopyOutStream::new(stream, types));
             while let Some(row) = rows.next().await {
-                let row = row.map_err(bad)?;
-                // Not borrowed across `f`, which may ask for texts.
-                let record = self.record(&row, &mut self.texts.borrow_mut())?;
-                f(&record);
+                f(&row.map_err(|e| self.error(what, &e))?)?;
             }
             Ok(())
         })
     }
 
+    /// The error of a row the database sent that this build cannot use.
+    fn corrupt(&self, what: &'static str, message: String) -> FleetError {
+        FleetError::Query { url: self.url.clone(), what, message, transient: false }
+    }
+
     /// The record of one streamed row.
     fn record(&self, row: &impl Columns, texts: &mut Texts) -> Result<EventRecord> {
-        let corrupt = |what: String| FleetError::Query {
-            url: self.url.clone(),
-            what: "reading the period's events",
-            message: what,
-            transient: false,
-        };
-        let get = |e: tokio_postgres::Error| corrupt(format!("a row that cannot be read: {e}"));
+        let what = "reading the period's events";
+        let get = |e: tokio_postgres::Error| self.corrupt(what, format!("a row that cannot be read: {e}"));
         let (kind, reason): (i16, i16) = (row.col(1).map_err(get)?, row.col(2).map_err(get)?);
         let code = |c: i16| u8::try_from(c).ok();
         let (Some(kind), Some(reason)) =
             (code(kind).and_then(Kind::from_code), code(reason).and_then(Reason::from_code))
         else {
-            return Err(corrupt(format!("an event of an unknown kind or reason ({kind}, {reason})")));
+            return Err(self.corrupt(what, format!("an event of an unknown kind or reason ({kind}, {reason})")));
         };
         let mut text =
             |i: usize| -> Result<Option<TextId>> { Ok(row.col::<Option<&str>>(i).map_err(get)?.map(|t| texts.id(t))) };
-        let server: i32 = row.col(10).map_err(get)?;
+        let server: i32 = row.col(7).map_err(get)?;
         Ok(EventRecord {
             key: EventKey { source: server as u32, offset: 0 },
-            ts: row.col(0).map_err(get)?,
+            ts: row.col::<PgSeconds>(0).map_err(get)?.0,
             kind,
             reason,
             count: u32::try_from(row.col::<i32>(3).map_err(get)?).unwrap_or(0).max(1),
             ip: IpKey::of(row.col(4).map_err(get)?),
-            server: text(5)?.unwrap_or(TextId(0)),
-            service: text(6)?.unwrap_or(TextId(0)),
-            username: text(7)?,
-            mechanism: text(8)?,
-            logged_hostname: text(9)?,
+            server: TextId(0),
+            service: text(5)?.unwrap_or(TextId(0)),
+            username: text(6)?,
+            mechanism: None,
+            logged_hostname: None,
         })
     }
 
@@ -215,11 +242,10 @@ impl FleetDb {
         let rows = self.rt.block_on(async {
             self.client
                 .query(
-                    "SELECT extract(epoch FROM ts)::bigint, kind, reason, attempts, ip, host, service, username,
-                            mechanism, logged_hostname, server
-                     FROM mls_events
-                     WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) AND kind = 1
-                       AND (ip = ANY($3) OR username = ANY($4))",
+                    &format!(
+                        "{EVENT_SELECT} WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) AND kind = 1
+                           AND (ip = ANY($3) OR username = ANY($4))"
+                    ),
                     &[&seconds(start), &seconds(end), &addrs, &names],
                 )
                 .await
@@ -334,87 +360,57 @@ impl FleetDb {
         })
     }
 
-    /// Each server's numbers over `[start, end)`; every server that ever shipped has a row.
-    pub fn server_rows(&self, start: i64, end: i64, probes_count: bool) -> Result<Vec<FleetServerRow>> {
-        let sql = format!(
-            "SELECT s.name,
-                    coalesce(e.failed, 0)::bigint, coalesce(e.ips, 0)::bigint, coalesce(e.logins, 0)::bigint,
-                    coalesce(e.backend, 0)::bigint, extract(epoch FROM s.last_shipment)::bigint
-             FROM mls_servers s LEFT JOIN (
-                 SELECT server,
-                        sum(attempts) FILTER (WHERE {c}) AS failed,
-                        count(DISTINCT ip) FILTER (WHERE {c}) AS ips,
-                        sum(attempts) FILTER (WHERE kind = 2) AS logins,
-                        sum(attempts) FILTER (WHERE kind = 3) AS backend
-                 FROM mls_events WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) GROUP BY server
-             ) e ON e.server = s.id
-             ORDER BY s.name",
-            c = counted_failure(probes_count)
-        );
+    /// Every server that ever shipped, by name.
+    pub fn servers(&self) -> Result<Vec<ServerInfo>> {
         self.rt.block_on(async {
             let rows = self
                 .client
-                .query(&sql, &[&seconds(start), &seconds(end)])
+                .query("SELECT id, name, extract(epoch FROM last_shipment)::bigint FROM mls_servers ORDER BY name", &[])
                 .await
-                .map_err(|e| self.error("reading the servers' numbers", &e))?;
+                .map_err(|e| self.error("reading the servers", &e))?;
             Ok(rows
                 .iter()
-                .map(|r| FleetServerRow {
-                    server: r.get(0),
-                    failed_attempts: r.get::<_, i64>(1) as u64,
-                    unique_ips: r.get::<_, i64>(2) as u64,
-                    successful_logins: r.get::<_, i64>(3) as u64,
-                    backend_errors: r.get::<_, i64>(4) as u64,
-                    last_shipment: r.get(5),
-                })
+                .map(|r| ServerInfo { id: r.get::<_, i32>(0) as u32, name: r.get(1), last_shipment: r.get(2) })
                 .collect())
         })
     }
 
-    /// The addresses with counted failures on two servers or more in `[start, end)`: how many
-    /// there are, and the `top` with the most attempts.
-    pub fn shared_attackers(
-        &self,
-        start: i64,
-        end: i64,
-        probes_count: bool,
-        top: usize,
-    ) -> Result<(u64, Vec<SharedAttacker>)> {
-        let sql = format!(
-            "WITH shared AS (
-                 SELECT ip, array_agg(DISTINCT s.name ORDER BY s.name) AS servers, sum(attempts)::bigint AS attempts,
-                        count(DISTINCT username)::bigint AS accounts
-                 FROM mls_events e JOIN mls_servers s ON s.id = e.server
-                 WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) AND {c}
-                 GROUP BY ip HAVING count(DISTINCT e.server) > 1
-             )
-             SELECT ip, servers, attempts, accounts, count(*) OVER ()
-             FROM shared ORDER BY attempts DESC, ip LIMIT $3",
-            c = counted_failure(probes_count)
-        );
-        self.rt.block_on(async {
-            let rows = self
-                .client
-                .query(&sql, &[&seconds(start), &seconds(end), &(top.min(i64::MAX as usize) as i64)])
-                .await
-                .map_err(|e| self.error("reading the attackers seen on several servers", &e))?;
-            let total = rows.first().map_or(0, |r| r.get::<_, i64>(4) as u64);
-            Ok((
-                total,
-                rows.iter()
-                    .map(|r| SharedAttacker {
-                        ip: r.get(0),
-                        servers: r.get(1),
-                        attempts: r.get::<_, i64>(2) as u64,
-                        accounts: r.get::<_, i64>(3) as u64,
-                    })
-                    .collect(),
-            ))
-        })
+    /// Holds one read-only transaction on the connection while the guard lives, so that the
+    /// reads of a report see one state of the database while servers ship.
+    pub fn snapshot(&self) -> Result<FleetSnapshot<'_>> {
+        if self.in_snapshot.replace(true) {
+            return Ok(FleetSnapshot { db: None });
+        }
+        self.rt
+            .block_on(async {
+                self.client
+                    .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await
+                    .map_err(|e| self.error("starting the report's transaction", &e))
+            })
+            .inspect_err(|_| self.in_snapshot.set(false))?;
+        Ok(FleetSnapshot { db: Some(self) })
     }
 
     /// What the servers' enrichment found of `ip`.
     pub fn ip_info(&self, ip: IpAddr) -> Result<Option<IpInfo>> {
         Ok(self.ip_infos(&[IpKey::of(ip)])?.pop().flatten())
+    }
+}
+
+/// A read-only transaction of the fleet database, ended when dropped ([`FleetDb::snapshot`]);
+/// within one already held, nothing.
+pub struct FleetSnapshot<'a> {
+    db: Option<&'a FleetDb>,
+}
+
+impl Drop for FleetSnapshot<'_> {
+    fn drop(&mut self) {
+        if let Some(db) = self.db {
+            // It only read: its end cannot lose anything, and a broken connection fails the
+            // next statement with its own message.
+            let _ = db.rt.block_on(db.client.batch_execute("COMMIT"));
+            db.in_snapshot.set(false);
+        }
     }
 }
