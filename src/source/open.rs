@@ -117,10 +117,39 @@ pub fn decoder<R: BufRead + Send + 'static>(compression: Compression, input: R) 
     Ok(match compression {
         Compression::None => Box::new(input),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-        Compression::Xz => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(input)),
+        Compression::Xz => {
+            let stream = liblzma::stream::Stream::new_stream_decoder(XZ_MEMORY_LIMIT, liblzma::stream::CONCATENATED)
+                .map_err(io::Error::from)?;
+            Box::new(XzLimited(liblzma::bufread::XzDecoder::new_stream(input, stream)))
+        }
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(input)),
     })
+}
+
+/// The most memory an xz archive may take to decompress. logrotate's `xz` (preset 6) needs 9 MiB
+/// and the largest preset 65 MiB; a header can ask for a dictionary of 4 GiB, which is refused
+/// rather than allocated.
+const XZ_MEMORY_LIMIT: u64 = 256 << 20;
+
+/// An xz decoder whose refusal of [`XZ_MEMORY_LIMIT`] says what it is and what to do.
+struct XzLimited<R>(liblzma::bufread::XzDecoder<R>);
+
+impl<R: BufRead> Read for XzLimited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            let limit = e.get_ref().and_then(|i| i.downcast_ref::<liblzma::stream::Error>());
+            if matches!(limit, Some(liblzma::stream::Error::MemLimit)) {
+                io::Error::other(format!(
+                    "it needs more than {} MiB of memory to decompress (its dictionary is that large); \
+                     decompress it with `xz -d` and scan the result if it is genuine",
+                    XZ_MEMORY_LIMIT >> 20
+                ))
+            } else {
+                e
+            }
+        })
+    }
 }
 
 /// Up to `n` bytes of the start of `file`'s content (decompressed), with its format and metadata,

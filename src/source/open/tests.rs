@@ -87,6 +87,31 @@ fn a_truncated_archive_gives_an_error_not_a_panic() {
 }
 
 #[test]
+fn an_xz_archive_asking_for_a_huge_dictionary_is_refused_not_allocated() {
+    let mut xz = compressed(Compression::Xz);
+    // The block header after the 12-byte stream header: its size, flags, the LZMA2 filter (id
+    // 0x21, one byte of properties: the dictionary size), padding, then its CRC32. Property 40
+    // is a dictionary of 4 GiB - 1.
+    let header = 12;
+    let len = (usize::from(xz[header]) + 1) * 4;
+    assert_eq!(&xz[header + 2..header + 4], &[0x21, 0x01], "an LZMA2 filter with one property byte");
+    xz[header + 4] = 40;
+    let mut crc = flate2::Crc::new();
+    crc.update(&xz[header..header + len - 4]);
+    xz[header + len - 4..header + len].copy_from_slice(&crc.sum().to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mail.log.2.xz");
+    std::fs::write(&path, &xz).unwrap();
+    let mut opened = open_at(&path, 0).unwrap();
+    let err = opened.reader.read_to_end(&mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("needs more than 256 MiB of memory to decompress"), "{err}");
+    // The same archive with its real dictionary reads.
+    let mut plain = String::new();
+    decoder(Compression::Xz, io::Cursor::new(compressed(Compression::Xz))).unwrap().read_to_string(&mut plain).unwrap();
+    assert_eq!(plain.as_bytes(), TEXT);
+}
+
+#[test]
 fn tail_reads_the_end_of_a_plain_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a");
