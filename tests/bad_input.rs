@@ -413,3 +413,40 @@ fn sysklogd_repeat_lines_count_the_line_before_once_more_each() {
     let rows = rows_per_user(&data);
     assert_eq!((rows.get("user1"), rows.get("user2")), (Some(&6), Some(&5)), "{rows:?}");
 }
+
+#[test]
+fn more_archives_than_the_default_limit_of_open_files_are_all_read() {
+    // A log kept for years with daily archives: 1,500 files, each held open from planning to
+    // reading, under the 1,024 open files a shell or a systemd service starts with.
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, data) = (dir.path().join("log"), dir.path().join("data"));
+    std::fs::create_dir(&logs).unwrap();
+    const ARCHIVES: u64 = 1_500;
+    for i in 1..=ARCHIVES {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(failure(ARCHIVES - i).as_bytes()).unwrap();
+        std::fs::write(logs.join(format!("mail.log.{i}.gz")), gz.finish().unwrap()).unwrap();
+    }
+    let live = logs.join("mail.log");
+    append(&live, &failure(ARCHIVES));
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct it is given.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+    assert!(limit.rlim_max >= 4096, "this test needs a hard limit of open files of 4,096 or more: {}", limit.rlim_max);
+    let mut cmd = scan_command(&data, &[&live], &[]);
+    // SAFETY: between fork and exec the child only calls setrlimit, which is async-signal-safe,
+    // on a struct of its own stack.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            let low = libc::rlimit { rlim_cur: 1024, rlim_max: limit.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &low) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("Too many open files"), "{stderr}");
+    assert_exactly_once(&data, 0..=ARCHIVES);
+}

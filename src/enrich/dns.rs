@@ -106,7 +106,7 @@ impl ReverseResolver {
         ropts.max_active_requests = opts.concurrency.saturating_mul(3).max(32);
         ropts.cache_size = 0;
         ropts.try_tcp_on_error = false;
-        let open_files = raise_open_files_limit(sockets_needed(opts.concurrency));
+        let open_files = crate::source::limits::raise_open_files(sockets_needed(opts.concurrency));
         let slots = slots_within(opts.concurrency, open_files);
         if slots < opts.concurrency {
             tracing::warn!(
@@ -205,28 +205,6 @@ impl ReverseResolver {
 /// answered: PTR and forward slots, three sockets each, and some room for the rest of the scan.
 fn sockets_needed(concurrency: usize) -> u64 {
     u64::try_from(concurrency).unwrap_or(u64::MAX).saturating_mul(6).saturating_add(256)
-}
-
-/// Raises the soft limit of open files towards `wanted`, up to the hard limit. A systemd service
-/// gets 1,024 (soft) by default and 524,288 (hard): with the default concurrency, a slow server's
-/// first round of queries and their resends would run out of the former, and every query that
-/// cannot get a socket costs its address an `error`. Returns the soft limit now in force
-/// (`u64::MAX` when unknown).
-fn raise_open_files_limit(wanted: u64) -> u64 {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit only writes the struct it is given, which is valid and ours.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return u64::MAX;
-    }
-    if limit.rlim_cur >= wanted {
-        return limit.rlim_cur;
-    }
-    let raised = libc::rlimit { rlim_cur: wanted.min(limit.rlim_max), rlim_max: limit.rlim_max };
-    // SAFETY: setrlimit only reads the struct it is given.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-        return limit.rlim_cur;
-    }
-    raised.rlim_cur
 }
 
 /// The slots that fit in `open_files`: fewer than configured when the limit cannot be raised

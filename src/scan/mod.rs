@@ -300,7 +300,12 @@ impl Session {
         // One stream of files per log, its rotated family oldest first: the merge loop reads the
         // streams side by side, each in time order.
         let mut streams = Vec::new();
-        for family in family_paths(&self.opts.logs, &mut summary.problems) {
+        let families = family_paths(&self.opts.logs, &mut summary.problems);
+        // Every planned file stays open until it is read; room beside them for the store,
+        // the CSV and the resolver's first sockets.
+        let files: usize = families.iter().map(Vec::len).sum();
+        crate::source::limits::raise_open_files(u64::try_from(files).unwrap_or(u64::MAX).saturating_add(256));
+        for family in families {
             let mut plans = VecDeque::new();
             // Newest first, so that `--year` is carried from each file to the one before it.
             let mut year = self.opts.year.map(YearHint::newest);

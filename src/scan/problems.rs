@@ -70,6 +70,11 @@ pub(super) fn cannot_read(e: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => {
             " (run as root, or as a member of the group that may read the logs: adm on Debian and Ubuntu)"
         }
+        // The scan raised its soft limit as far as the hard limit lets it.
+        _ if e.raw_os_error() == Some(libc::EMFILE) => {
+            " (more files than the hard limit of open files lets one process hold: raise it, with LimitNOFILE= \
+             in the unit or `ulimit -Hn`, or keep fewer archives)"
+        }
         _ => "",
     };
     format!("cannot read: {e}; this file was skipped, the others were scanned{hint}")
@@ -101,7 +106,9 @@ mod tests {
         assert!(denied.starts_with("cannot read: permission denied; this file was skipped"), "{denied}");
         assert!(denied.contains("adm on Debian"), "{denied}");
         let other = cannot_read(&Error::from(ErrorKind::InvalidData));
-        assert!(!other.contains("adm"), "{other}");
+        assert!(!other.contains("adm") && !other.contains("LimitNOFILE"), "{other}");
+        let too_many = cannot_read(&Error::from_raw_os_error(libc::EMFILE));
+        assert!(too_many.contains("Too many open files") && too_many.contains("LimitNOFILE="), "{too_many}");
     }
 
     #[test]

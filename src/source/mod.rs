@@ -7,13 +7,14 @@
 //! file from a memory map, which [`guard`] keeps from killing the process when the file shrinks
 //! under it. The guard is a process-wide signal handler: the program installs it
 //! ([`guard::install`]; the binary does at startup), the library never does, and plain files are
-//! read rather than mapped until it is.
+//! read rather than mapped until it is. [`limits`] raises the limit of open files a plan needs.
 
 pub mod chunk;
 pub mod discover;
 pub mod fingerprint;
 pub mod guard;
 pub mod journal;
+pub mod limits;
 pub mod lines;
 pub mod mapped;
 pub mod open;
