@@ -214,8 +214,10 @@ pub(super) struct Period {
 pub(super) struct Servers {
     /// The servers' numbers as their events carry them, in the order of the bits.
     ids: Vec<u32>,
+    /// The place in `ids` of each number (a database's identity column: small and dense).
+    places: Map<u32, usize>,
     /// Counted failures, successful logins and backend errors, per server in the order of `ids`.
-    pub sums: Vec<[u64; 3]>,
+    sums: Vec<[u64; 3]>,
     /// Each address's row in `cells`.
     rows: Map<IpKey, u32>,
     /// Per address: its counted attempts, then its servers' bits.
@@ -225,7 +227,8 @@ pub(super) struct Servers {
 impl Servers {
     /// Numbers for the servers whose events carry `ids`.
     pub fn new(ids: Vec<u32>) -> Servers {
-        Servers { sums: vec![[0; 3]; ids.len()], ids, rows: Map::default(), cells: Vec::new() }
+        let places = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        Servers { sums: vec![[0; 3]; ids.len()], ids, places, rows: Map::default(), cells: Vec::new() }
     }
 
     /// The bits of a row: one per server, in words.
@@ -233,9 +236,9 @@ impl Servers {
         self.ids.len().div_ceil(64)
     }
 
-    /// The place of server `id` in `ids`; servers are few, and their events come in runs.
+    /// The place of server `id` in `ids`.
     fn index(&self, id: u32) -> Option<usize> {
-        self.ids.iter().position(|&s| s == id)
+        self.places.get(&id).copied()
     }
 
     /// Adds `count` to column `what` (0: counted failures, 1: logins, 2: backend errors) of
