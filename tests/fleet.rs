@@ -357,11 +357,16 @@ fn a_crash_between_the_database_commit_and_the_local_mark_stores_nothing_twice()
     std::fs::write(&plain, format!("data_dir = \"{}\"\ntimezone = \"UTC\"\n", dir.join("data-mx1").display())).unwrap();
     std::fs::create_dir_all(dir.join("data-mx1")).unwrap();
     assert!(scan(&plain, &log).status.success());
-    // kill -9 at random moments of shipments of 500 events.
+    // kill -9 at random moments of shipments of 500 events; the first kill waits for a first
+    // commit, which a loaded machine may not reach within the others' delays.
     let config = f.config("mx1", "ship", "batch = 500\n");
     for round in 0..6u64 {
         let mut child = Command::new(BIN).arg("--config").arg(&config).args(["fleet", "ship"]).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(40 + round * 37));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while round == 0 && f.count("SELECT count(*) FROM mls_events") == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -505,6 +510,68 @@ fn verify_full_checks_the_database_certificate() {
     for out in [&ok, &wrong, &plain] {
         assert!(!stdout(out).contains("ship-secret") && !stderr(out).contains("ship-secret"));
     }
+}
+
+#[test]
+fn the_fleet_report_is_sent_as_a_servers_own_report_is() {
+    let f = Fleet::new();
+    let dir = f.dir.path();
+    let email =
+        |port: u16| format!("[email]\nto = [\"noc@example.org\"]\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\n");
+    let run = |config: &Path, args: &[&str]| Command::new(BIN).arg("--config").arg(config).args(args).output().unwrap();
+    let day = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::UTC).date().yesterday().unwrap();
+    let (day, before) = (day.to_string(), day.checked_sub(jiff::ToSpan::days(2)).unwrap().to_string());
+    // A machine that only sends the fleet's report: its data directory has no store yet.
+    let refusing = smtp::start(dir, &["--reject", "451"]);
+    let config = f.config("reporter", "read", &email(refusing.port));
+    let data = dir.join("data-reporter");
+    let out = run(&config, &["report", "--fleet", "--send", "--day", &before]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("fleet report {before} not sent")), "{err}");
+    assert!(err.contains("the next scheduled `report --fleet --send` (without --day/--since) sends it again"), "{err}");
+    let kept = data.join(format!("reports/unsent/fleet-report-{before}.eml"));
+    assert!(kept.exists(), "the message is kept");
+    assert!(data.join("maillogsentinel.sqlite3").exists(), "the record of sends is kept in a new store");
+    drop(refusing);
+    // The scheduled run sends the failed day, then yesterday; the days between were never due.
+    let server = smtp::start(dir, &[]);
+    let config = f.config("reporter", "read", &email(server.port));
+    let out = run(&config, &["report", "--fleet", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("fleet report {before} sent to noc@example.org")), "{}", stdout(&out));
+    assert!(stdout(&out).contains(&format!("fleet report {day} sent to noc@example.org")), "{}", stdout(&out));
+    assert!(!kept.exists(), "sent, so no longer kept");
+    let subjects = |n: usize| -> Vec<String> {
+        server.messages(n).iter().map(|m| m["subject"].as_str().unwrap().to_string()).collect()
+    };
+    let sent = subjects(2);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].contains(&before) && sent[1].contains(&day) && sent[1].contains("fleet of 0 servers"), "{sent:?}");
+    // Sent once: the next scheduled run says so, --resend sends it again.
+    let out = run(&config, &["report", "--fleet", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("fleet report {day} was already sent on")), "{}", stdout(&out));
+    let out = run(&config, &["report", "--fleet", "--send", "--resend", "--day", &day]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(subjects(3).len(), 3, "one more message, for --resend only");
+    // The machine's own report keeps its own record: its yesterday was never sent.
+    let out = run(&config, &["report", "--send"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("report {day} sent to")), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("fleet"), "{}", stdout(&out));
+    // Without a data directory there is nowhere to keep that record: refused before any work.
+    let text = std::fs::read_to_string(&config).unwrap().replace("data-reporter", "missing");
+    let missing = dir.join("missing.toml");
+    std::fs::write(&missing, text).unwrap();
+    let out = run(&missing, &["report", "--fleet", "--send"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not exist: it keeps which fleet reports this machine sent"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(subjects(4).len(), 4);
 }
 
 #[test]

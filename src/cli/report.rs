@@ -10,7 +10,7 @@ use super::{EXIT_CONFIG, EXIT_FLEET, EXIT_SEND, EXIT_STORE};
 use crate::config::{Config, Duration, DurationError, Zone};
 use crate::deliver;
 use crate::report::{self, Period, ReportError, ReportOptions};
-use crate::store::sends::{SendState, Trigger};
+use crate::store::sends::{SendState, SentLog, Trigger};
 use crate::store::{Store, StoreError};
 
 /// Output formats.
@@ -57,9 +57,10 @@ pub struct ReportArgs {
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<Zone>,
     /// Report on every server of the fleet, from the fleet database ([fleet] url), with each
-    /// server's numbers and the attackers seen on several servers. With --send, the period is
-    /// sent once, without the CSV, catch-up or the record of days sent.
-    #[arg(long, conflicts_with_all = ["data_dir", "resend"])]
+    /// server's numbers and the attackers seen on several servers. With --send, it is sent as
+    /// the local report is (catch-up, days already sent, --resend), without the CSV; which fleet
+    /// reports were sent is kept in this machine's store, apart from the local reports.
+    #[arg(long)]
     pub fleet: bool,
 }
 
@@ -102,10 +103,10 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
         server: config.server_name.clone(),
         probes_count: config.scan.invalid_mechanism_is_intrusion,
     };
-    if args.fleet {
-        return fleet(&args, config, &opts);
-    }
     let data_dir = args.data_dir.clone().unwrap_or_else(|| config.data_dir.clone());
+    if args.fleet {
+        return fleet(&args, config, &opts, &data_dir);
+    }
     // Viewing only reads: a user who may read the store but not write it can still view.
     let opened = if args.send { report::open_store(&data_dir) } else { open_read_only(&data_dir) };
     let store = match opened {
@@ -123,24 +124,91 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
     if !args.send {
         return ExitCode::SUCCESS;
     }
-    // The scheduled run (no explicit period) also catches up days whose send failed or was
-    // missed; a period asked for by hand (--day, --since) is sent alone.
+    send(&args, config, Origin::Local(&store), &store, &data_dir, &opts, report)
+}
+
+/// Where a report's numbers come from.
+#[derive(Clone, Copy)]
+enum Origin<'a> {
+    /// This server's store.
+    Local(&'a Store),
+    /// The fleet's database.
+    Fleet(&'a crate::store::postgres::FleetDb),
+}
+
+impl Origin<'_> {
+    /// The report of `opts`.
+    fn build(self, opts: &ReportOptions) -> Result<report::Report, StoreError> {
+        match self {
+            Origin::Local(store) => report::build(store, opts),
+            Origin::Fleet(db) => report::build_fleet(db, opts),
+        }
+    }
+
+    /// The log of this origin's sends, in the sending machine's `store`.
+    fn sent_log(self, store: &Store) -> Result<SentLog<'_>, StoreError> {
+        match self {
+            Origin::Local(_) => store.sent_log(),
+            Origin::Fleet(_) => store.fleet_sent_log(),
+        }
+    }
+
+    /// What messages call its report.
+    fn noun(self) -> &'static str {
+        match self {
+            Origin::Local(_) => "report",
+            Origin::Fleet(_) => "fleet report",
+        }
+    }
+
+    /// The scheduled command, which catches up the days not sent.
+    fn scheduled(self) -> &'static str {
+        match self {
+            Origin::Local(_) => "report --send",
+            Origin::Fleet(_) => "report --fleet --send",
+        }
+    }
+}
+
+/// Sends `report`, the period asked for, and records it in `store`'s log of `origin`'s sends.
+/// The scheduled run (no explicit period) first catches up the days whose send failed or was
+/// missed; a period asked for by hand (--day, --since) is sent alone.
+fn send(
+    args: &ReportArgs,
+    config: &Config,
+    origin: Origin<'_>,
+    store: &Store,
+    data_dir: &Path,
+    opts: &ReportOptions,
+    report: report::Report,
+) -> ExitCode {
+    let store_err = |source| ReportError::Query { path: data_dir.join(crate::store::STORE_FILE), source };
+    let log = match origin.sent_log(store) {
+        Ok(log) => log,
+        Err(e) => return fail(EXIT_STORE, &store_err(e).to_string()),
+    };
+    let period = &opts.period;
     let scheduled = args.since.is_none() && args.day.is_none();
     let mut periods = Vec::new();
     if scheduled {
-        match pending_days(&store, &period, config.report.catch_up_days) {
+        match pending_days(&log, period, config.report.catch_up_days) {
             Ok(days) => periods.extend(days.into_iter().map(|p| (p, Trigger::CatchUp))),
             Err(e) => return fail(EXIT_STORE, &store_err(e).to_string()),
         }
     }
-    periods.push((period, if scheduled { Trigger::Scheduled } else { Trigger::Manual }));
-    let today = now.to_zoned_datetime(tz.clone()).date();
-    let sending = Sending { store: &store, config, data_dir: &data_dir, opts: &opts, today };
+    periods.push((period.clone(), if scheduled { Trigger::Scheduled } else { Trigger::Manual }));
+    let today = jiff::Timestamp::now().to_zoned_datetime(period.tz.clone()).date();
+    let sending = Sending { origin, log: &log, config, data_dir, opts, today };
+    let mut built = Some(report);
+    let mut code = ExitCode::SUCCESS;
     let mut failed = false;
+    let noun = origin.noun();
     for (p, trigger) in periods {
+        // The run's own period is last, and already built.
+        let report = if trigger == Trigger::CatchUp { None } else { built.take() };
         // Before the failure branch: a day already sent must not be recorded as failed.
         if trigger != Trigger::CatchUp && !args.resend {
-            match already_sent(&store, &p, trigger) {
+            match already_sent(&log, noun, &p, trigger) {
                 Ok(Some(line)) => {
                     println!("{line}");
                     continue;
@@ -149,6 +217,7 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
                 Err(e) => {
                     eprintln!("maillogsentinel: error: {}", store_err(e));
                     failed = true;
+                    code = ExitCode::from(EXIT_SEND);
                     continue;
                 }
             }
@@ -157,25 +226,30 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
             // The server is likely down: trying the other days now would only fail the same way.
             // They are recorded as failed, so that the next scheduled run tries them.
             let label = p.label();
-            let not_tried = SendState::Failed("not tried: an earlier report of the same run was not sent".into());
-            match store.sent_log().and_then(|log| log.record(&label, &not_tried, trigger)) {
+            let not_tried = SendState::Failed(format!("not tried: an earlier {noun} of the same run was not sent"));
+            match log.record(&label, &not_tried, trigger) {
                 Ok(()) => eprintln!(
-                    "maillogsentinel: report {label} not tried after that failure; the next scheduled \
-                     `report --send` (without --day/--since) sends it"
+                    "maillogsentinel: {noun} {label} not tried after that failure; the next scheduled \
+                     `{}` (without --day/--since) sends it",
+                    origin.scheduled()
                 ),
                 Err(e) => eprintln!("maillogsentinel: error: {}", store_err(e)),
             }
             continue;
         }
-        match sending.send_period(p, trigger) {
+        match sending.send_period(p, trigger, report) {
             Ok(line) => println!("{line}"),
-            Err(message) => {
-                eprintln!("maillogsentinel: error: {message}");
+            Err(e) => {
+                eprintln!("maillogsentinel: error: {e}");
                 failed = true;
+                code = ExitCode::from(match (&e, origin) {
+                    (SendError::Build { .. }, Origin::Fleet(_)) => EXIT_FLEET,
+                    _ => EXIT_SEND,
+                });
             }
         }
     }
-    if failed { ExitCode::from(EXIT_SEND) } else { ExitCode::SUCCESS }
+    code
 }
 
 /// What to say instead of sending `period` when it is a day already sent, `None` when it must
@@ -183,11 +257,15 @@ pub fn run(args: ReportArgs, config: &Config) -> ExitCode {
 /// is never "already sent". A day is the same period however it was asked for (`--day` or the
 /// scheduled run's yesterday), as its label is. A scheduled run that skips its day still marks
 /// it scheduled, as catch-up starts from the first day the schedule was running.
-fn already_sent(store: &Store, period: &Period, trigger: Trigger) -> Result<Option<String>, StoreError> {
+fn already_sent(
+    log: &SentLog<'_>,
+    noun: &str,
+    period: &Period,
+    trigger: Trigger,
+) -> Result<Option<String>, StoreError> {
     if period.day.is_none() {
         return Ok(None);
     }
-    let log = store.sent_log()?;
     let label = period.label();
     let Some(sent) = log.sent(&label)? else { return Ok(None) };
     if trigger == Trigger::Scheduled {
@@ -195,7 +273,7 @@ fn already_sent(store: &Store, period: &Period, trigger: Trigger) -> Result<Opti
     }
     let to = sent.to.map(|to| format!(" to {to}")).unwrap_or_default();
     Ok(Some(format!(
-        "report {label} was already sent on {}{to}; not sent again (--resend sends it again)",
+        "{noun} {label} was already sent on {}{to}; not sent again (--resend sends it again)",
         period.format_ts(sent.at)
     )))
 }
@@ -220,8 +298,13 @@ fn output(args: &ReportArgs, report: &report::Report) -> Result<(), ExitCode> {
 }
 
 /// `report --fleet`: the report of every server, from the fleet database.
-fn fleet(args: &ReportArgs, config: &Config, opts: &ReportOptions) -> ExitCode {
+fn fleet(args: &ReportArgs, config: &Config, opts: &ReportOptions, data_dir: &Path) -> ExitCode {
     use crate::store::postgres::{FleetDb, FleetError};
+    // Before the database: a send whose record cannot be kept is refused before any work.
+    let store = match args.send.then(|| open_send_log(data_dir)).transpose() {
+        Ok(store) => store,
+        Err(e) => return fail(EXIT_STORE, &e.to_string()),
+    };
     let db = match FleetDb::connect(&config.fleet) {
         Ok(db) => db,
         Err(e @ FleetError::Config(_)) => return fail(EXIT_CONFIG, &e.to_string()),
@@ -234,21 +317,27 @@ fn fleet(args: &ReportArgs, config: &Config, opts: &ReportOptions) -> ExitCode {
     if let Err(code) = output(args, &report) {
         return code;
     }
-    if !args.send {
-        return ExitCode::SUCCESS;
+    match &store {
+        Some(store) => send(args, config, Origin::Fleet(&db), store, data_dir, opts, report),
+        None => ExitCode::SUCCESS,
     }
-    let email = &config.email;
-    let (text, html) = (report::text::render(&report), report::html::render(&report));
-    let sent = deliver::compose(email, &config.server_name, &report, text, html, None)
-        .and_then(|message| deliver::send(email, &message));
-    match sent {
-        Ok(()) => {
-            let to: Vec<String> = email.to.iter().map(ToString::to_string).collect();
-            println!("fleet report {} sent to {}", report.period.label, to.join(", "));
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(EXIT_SEND, &format!("fleet report {} not sent: {e}", report.period.label)),
+}
+
+/// The store that keeps which fleet reports this machine sent: the local store, created when
+/// this machine does not scan (a machine that only sends the fleet's report), in a data
+/// directory that must exist.
+fn open_send_log(data_dir: &Path) -> Result<Store, ReportError> {
+    let path = data_dir.join(crate::store::STORE_FILE);
+    if !path.exists() && !data_dir.is_dir() {
+        return Err(ReportError::NoDataDir(data_dir.to_path_buf()));
     }
+    // Created empty with the data directory's owner before SQLite opens it, which gives its
+    // `-wal` and `-shm` files the database's owner: a run as root leaves the service user a
+    // store it can still write.
+    if crate::store::files::options().write(true).create_new(true).open(&path).is_ok() {
+        warn_owner(&path, data_dir);
+    }
+    Store::open(&path).map_err(|source| ReportError::Store { path, source })
 }
 
 /// The store of `data_dir`, opened for reading only.
@@ -268,8 +357,7 @@ fn fail(code: u8, message: &str) -> ExitCode {
 /// Days before `current` (at most `max` back) to send again: those whose last send failed, and
 /// those never sent although a scheduled run was already sending then (after the first day a
 /// scheduled run tried). Days sent by hand (`--day`) do not make the days after them due.
-fn pending_days(store: &Store, current: &Period, max: u32) -> Result<Vec<Period>, StoreError> {
-    let log = store.sent_log()?;
+fn pending_days(log: &SentLog<'_>, current: &Period, max: u32) -> Result<Vec<Period>, StoreError> {
     let Some(day) = current.day else { return Ok(vec![]) };
     if !log.any()? {
         return Ok(vec![]);
@@ -300,12 +388,24 @@ enum SendError {
     /// The store could not be read or the send recorded.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The report could not be made (its store or the fleet database failed).
+    #[error("{noun} {label} not made: {source}")]
+    Build {
+        /// "report" or "fleet report".
+        noun: &'static str,
+        /// The period.
+        label: String,
+        /// Why.
+        source: StoreError,
+    },
     /// The message could not be built (`[email]` settings, attachment).
     #[error(transparent)]
     Compose(#[from] deliver::DeliverError),
     /// The transport refused it; it was kept (or not) for the next run.
-    #[error("report {label} not sent: {error}; {kept}; {retry}")]
+    #[error("{noun} {label} not sent: {error}; {kept}; {retry}")]
     NotSent {
+        /// "report" or "fleet report".
+        noun: &'static str,
         /// The period.
         label: String,
         /// The transport's error, with the server's reply.
@@ -313,7 +413,7 @@ enum SendError {
         /// Where the message was kept.
         kept: Box<Kept>,
         /// Whether a later run sends it.
-        retry: Retry,
+        retry: Box<Retry>,
     },
 }
 
@@ -321,13 +421,18 @@ enum SendError {
 #[derive(Debug)]
 enum Retry {
     /// The day is within the next scheduled run's catch-up window (or is still to come).
-    Scheduled,
+    Scheduled {
+        /// The scheduled command.
+        command: &'static str,
+    },
     /// The day is older than the window.
     OutsideWindow {
         /// The day.
         day: jiff::civil::Date,
         /// `[report] catch_up_days`.
         max: u32,
+        /// The scheduled command.
+        command: &'static str,
     },
     /// A `--since` period: catch-up only knows days.
     NotADay,
@@ -336,21 +441,23 @@ enum Retry {
 impl Retry {
     /// Whether the scheduled run of the day after `today` will send `period` again: it sends its
     /// own day (`today`) and catches up the `max` days before it.
-    fn of(period: &Period, today: jiff::civil::Date, max: u32) -> Retry {
+    fn of(period: &Period, today: jiff::civil::Date, max: u32, command: &'static str) -> Retry {
         let Some(day) = period.day else { return Retry::NotADay };
         let oldest = today.checked_sub(i64::from(max).days()).unwrap_or(today);
-        if day >= oldest { Retry::Scheduled } else { Retry::OutsideWindow { day, max } }
+        if day >= oldest { Retry::Scheduled { command } } else { Retry::OutsideWindow { day, max, command } }
     }
 }
 
 impl std::fmt::Display for Retry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Retry::Scheduled => f.write_str("the next scheduled `report --send` (without --day/--since) sends it again"),
-            Retry::OutsideWindow { day, max } => write!(
+            Retry::Scheduled { command } => {
+                write!(f, "the next scheduled `{command}` (without --day/--since) sends it again")
+            }
+            Retry::OutsideWindow { day, max, command } => write!(
                 f,
                 "it is older than the catch-up window ([report] catch_up_days = {max}) and will not be sent \
-                 again automatically: send it with `maillogsentinel report --send --day {day}`"
+                 again automatically: send it with `maillogsentinel {command} --day {day}`"
             ),
             Retry::NotADay => f.write_str(
                 "a --since period is not sent again automatically: run the same command again once the server accepts mail",
@@ -380,9 +487,11 @@ impl std::fmt::Display for Kept {
 /// The directory of messages not sent, inside the data directory.
 const UNSENT_DIR: &str = "reports/unsent";
 
-/// The file keeping the message of the period labelled `label`.
-fn unsent_file(data_dir: &Path, label: &str) -> PathBuf {
-    data_dir.join(UNSENT_DIR).join(format!("report-{}.eml", label.replace([' ', ':', '–'], "_")))
+/// The file keeping the message of the `noun` ("report", "fleet report") of the period
+/// labelled `label`.
+fn unsent_file(data_dir: &Path, noun: &str, label: &str) -> PathBuf {
+    let name = format!("{}-{}.eml", noun.replace(' ', "-"), label.replace([' ', ':', '–'], "_"));
+    data_dir.join(UNSENT_DIR).join(name)
 }
 
 /// What to run when a file of `dir` inside the data directory cannot be written or removed
@@ -448,7 +557,9 @@ fn warn_owner(path: &Path, data_dir: &Path) {
 
 /// What sending needs, the same for each period of a run.
 struct Sending<'a> {
-    store: &'a Store,
+    origin: Origin<'a>,
+    /// The origin's log of sends.
+    log: &'a SentLog<'a>,
     config: &'a Config,
     data_dir: &'a Path,
     opts: &'a ReportOptions,
@@ -457,21 +568,33 @@ struct Sending<'a> {
 }
 
 impl Sending<'_> {
-    /// Builds, sends and records the report of one period. On failure the message is kept in
-    /// the data directory and the error (with the server's reply) returned; on success the
-    /// message kept by an earlier failure is removed.
-    fn send_period(&self, period: Period, trigger: Trigger) -> Result<String, SendError> {
-        let (store, config, data_dir) = (self.store, self.config, self.data_dir);
+    /// Builds (unless `built` is its report already), sends and records the report of one
+    /// period. On failure the message is kept in the data directory and the error (with the
+    /// server's reply) returned; on success the message kept by an earlier failure is removed.
+    fn send_period(
+        &self,
+        period: Period,
+        trigger: Trigger,
+        built: Option<report::Report>,
+    ) -> Result<String, SendError> {
+        let (config, data_dir, log, noun) = (self.config, self.data_dir, self.log, self.origin.noun());
         let opts = ReportOptions { period: period.clone(), ..self.opts.clone() };
         let db = SendError::Store;
-        let report = report::build(store, &opts).map_err(db)?;
+        let report = match built {
+            Some(report) => report,
+            None => {
+                self.origin.build(&opts).map_err(|source| SendError::Build { noun, label: period.label(), source })?
+            }
+        };
         let email = &config.email;
-        let csv = if email.attach_csv {
-            let (start, end) = (period.start.as_second(), period.end.as_second());
-            let rows = store.intrusion_rows(start, end, &period.tz, opts.probes_count).map_err(db)?;
-            Some(deliver::csv_attachment(rows, email.gzip_over_bytes, &report.period.label)?)
-        } else {
-            None
+        // The fleet's report has no CSV: its rows are the servers' own.
+        let csv = match self.origin {
+            Origin::Local(store) if email.attach_csv => {
+                let (start, end) = (period.start.as_second(), period.end.as_second());
+                let rows = store.intrusion_rows(start, end, &period.tz, opts.probes_count).map_err(db)?;
+                Some(deliver::csv_attachment(rows, email.gzip_over_bytes, &report.period.label)?)
+            }
+            _ => None,
         };
         let message = deliver::compose(
             email,
@@ -481,22 +604,21 @@ impl Sending<'_> {
             report::html::render(&report),
             csv,
         )?;
-        let log = store.sent_log().map_err(db)?;
         let label = report.period.label.clone();
-        let file = unsent_file(data_dir, &label);
+        let file = unsent_file(data_dir, noun, &label);
         match deliver::send(email, &message) {
             Ok(()) => {
                 let to: Vec<String> = email.to.iter().map(ToString::to_string).collect();
                 log.record_to(&label, &SendState::Sent, trigger, Some(&to.join(", "))).map_err(db)?;
                 match std::fs::remove_file(&file) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => eprintln!(
-                        "maillogsentinel: warning: report {label} was sent but {} could not be removed: {e}{}",
+                        "maillogsentinel: warning: {noun} {label} was sent but {} could not be removed: {e}{}",
                         file.display(),
                         permission_fix(&e, data_dir, &data_dir.join(UNSENT_DIR))
                     ),
                     _ => {}
                 }
-                Ok(format!("report {label} sent to {}", to.join(", ")))
+                Ok(format!("{noun} {label} sent to {}", to.join(", ")))
             }
             Err(e) => {
                 log.record(&label, &SendState::Failed(e.to_string()), trigger).map_err(db)?;
@@ -507,8 +629,8 @@ impl Sending<'_> {
                         Kept::Lost(file, k, fix)
                     }
                 };
-                let retry = Retry::of(&period, self.today, config.report.catch_up_days);
-                Err(SendError::NotSent { label, error: e, kept: Box::new(kept), retry })
+                let retry = Retry::of(&period, self.today, config.report.catch_up_days, self.origin.scheduled());
+                Err(SendError::NotSent { noun, label, error: e, kept: Box::new(kept), retry: Box::new(retry) })
             }
         }
     }

@@ -682,6 +682,12 @@ pub enum ReportError {
     /// No store yet.
     #[error("no store at {0}: run `maillogsentinel scan` first (or pass --data-dir)")]
     NoStore(PathBuf),
+    /// No data directory to keep the record of the fleet's reports sent.
+    #[error(
+        "the data directory {0} does not exist: it keeps which fleet reports this machine sent; \
+         create it, owned by the user that sends (or set data_dir / pass --data-dir)"
+    )]
+    NoDataDir(PathBuf),
     /// The store cannot be opened.
     #[error("store {path}: {source}")]
     Store {

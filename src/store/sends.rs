@@ -24,10 +24,20 @@ CREATE TABLE IF NOT EXISTS report_sends (
     recipients TEXT
 )";
 
-/// Which report periods were sent.
+/// Which report periods were sent, of the local reports or of the fleet's.
 pub struct SentLog<'a> {
     conn: &'a Connection,
+    /// Put before each period's label: the fleet's reports (`report --fleet --send`) share the
+    /// table with the local ones, and a day sent of one is not sent of the other.
+    prefix: &'static str,
 }
+
+/// The prefix of the fleet's periods in `report_sends`; a local label starts with a date.
+const FLEET_PREFIX: &str = "fleet ";
+
+/// Rows of the log's own reports: `?1` is its prefix.
+const OWN_ROWS: &str =
+    "(CASE WHEN ?1 = '' THEN substr(period, 1, 6) <> 'fleet ' ELSE substr(period, 1, length(?1)) = ?1 END)";
 
 /// Why a period is being sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,9 +73,18 @@ pub struct Sent {
 impl Store {
     /// The log of report sends (its table created if needed).
     pub fn sent_log(&self) -> Result<SentLog<'_>> {
+        self.log_of("")
+    }
+
+    /// The log of the fleet's report sends (`report --fleet --send`) kept by this machine.
+    pub fn fleet_sent_log(&self) -> Result<SentLog<'_>> {
+        self.log_of(FLEET_PREFIX)
+    }
+
+    fn log_of(&self, prefix: &'static str) -> Result<SentLog<'_>> {
         self.conn.execute_batch(SCHEMA)?;
         super::schema::add_send_columns(&self.conn)?;
-        Ok(SentLog { conn: &self.conn })
+        Ok(SentLog { conn: &self.conn, prefix })
     }
 }
 
@@ -88,7 +107,7 @@ impl SentLog<'_> {
                  VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6)
              ON CONFLICT (period) DO UPDATE SET status = ?2, error = ?3, tries = tries + 1, updated = ?4,
                  scheduled = max(scheduled, ?5), recipients = ?6",
-            params![period, status, error, super::now(), scheduled, to],
+            params![self.key(period), status, error, super::now(), scheduled, to],
         )?;
         Ok(())
     }
@@ -99,7 +118,7 @@ impl SentLog<'_> {
             .conn
             .query_row(
                 "SELECT updated, recipients FROM report_sends WHERE period = ?1 AND status = 'sent'",
-                [period],
+                [self.key(period)],
                 |r| Ok(Sent { at: r.get(0)?, to: r.get(1)? }),
             )
             .optional()?)
@@ -108,7 +127,7 @@ impl SentLog<'_> {
     /// Marks `period` as tried by a scheduled run without sending it (it was already sent), so
     /// that catch-up knows the schedule was running that day.
     pub fn mark_scheduled(&self, period: &str) -> Result<()> {
-        self.conn.execute("UPDATE report_sends SET scheduled = 1 WHERE period = ?1", [period])?;
+        self.conn.execute("UPDATE report_sends SET scheduled = 1 WHERE period = ?1", [self.key(period)])?;
         Ok(())
     }
 
@@ -116,7 +135,7 @@ impl SentLog<'_> {
     pub fn state(&self, period: &str) -> Result<Option<SendState>> {
         let row: Option<(String, Option<String>)> = self
             .conn
-            .query_row("SELECT status, error FROM report_sends WHERE period = ?1", [period], |r| {
+            .query_row("SELECT status, error FROM report_sends WHERE period = ?1", [self.key(period)], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
@@ -128,17 +147,23 @@ impl SentLog<'_> {
 
     /// True when some period was ever recorded (before that, there is nothing to catch up).
     pub fn any(&self) -> Result<bool> {
-        Ok(self.conn.query_row("SELECT EXISTS (SELECT 1 FROM report_sends)", [], |r| r.get(0))?)
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM report_sends WHERE {OWN_ROWS})");
+        Ok(self.conn.query_row(&sql, [self.prefix], |r| r.get(0))?)
     }
 
     /// The first day (`YYYY-MM-DD`) a scheduled run tried to send, if any: days before it
     /// predate the schedule, and a day sent by hand does not make the days after it due.
     pub fn first_scheduled_day(&self) -> Result<Option<String>> {
-        Ok(self.conn.query_row(
-            "SELECT min(period) FROM report_sends WHERE length(period) = 10 AND scheduled = 1",
-            [],
-            |r| r.get(0),
-        )?)
+        let sql = format!(
+            "SELECT min(substr(period, length(?1) + 1)) FROM report_sends
+             WHERE {OWN_ROWS} AND length(period) = length(?1) + 10 AND scheduled = 1"
+        );
+        Ok(self.conn.query_row(&sql, [self.prefix], |r| r.get(0))?)
+    }
+
+    /// The row's key of `period`'s label.
+    fn key(&self, period: &str) -> String {
+        format!("{}{period}", self.prefix)
     }
 }
 
@@ -167,6 +192,26 @@ mod tests {
             Some("2026-11-22"),
             "days only, and only those a scheduled run tried"
         );
+    }
+
+    #[test]
+    fn the_fleets_sends_and_the_local_ones_are_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(super::super::STORE_FILE)).unwrap();
+        let (local, fleet) = (store.sent_log().unwrap(), store.fleet_sent_log().unwrap());
+        fleet.record("2026-11-22", &SendState::Failed("451".into()), Trigger::Scheduled).unwrap();
+        assert!(fleet.any().unwrap());
+        assert!(!local.any().unwrap(), "the fleet's row is not a local one");
+        assert_eq!(local.state("2026-11-22").unwrap(), None);
+        assert_eq!(local.first_scheduled_day().unwrap(), None);
+        assert_eq!(fleet.first_scheduled_day().unwrap().as_deref(), Some("2026-11-22"));
+        local.record("2026-11-21", &SendState::Sent, Trigger::Scheduled).unwrap();
+        assert_eq!(fleet.sent("2026-11-21").unwrap(), None, "a day sent locally is not sent of the fleet");
+        assert_eq!(local.first_scheduled_day().unwrap().as_deref(), Some("2026-11-21"));
+        assert_eq!(fleet.first_scheduled_day().unwrap().as_deref(), Some("2026-11-22"));
+        fleet.record("2026-11-22", &SendState::Sent, Trigger::CatchUp).unwrap();
+        assert_eq!(fleet.state("2026-11-22").unwrap(), Some(SendState::Sent));
+        assert_eq!(local.state("2026-11-22").unwrap(), None);
     }
 
     #[test]
