@@ -9,10 +9,7 @@
 //! Channels are served side by side, so that a receiver that hangs until the timeout does not
 //! hold back the others.
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use crossbeam_channel::{Receiver, Sender};
 
 use super::alert::{Outcome, send};
 use crate::config::EmailConfig;
@@ -157,84 +154,6 @@ pub fn deliver_for_scan(store: &Store, channels: &Channels, budget: Duration) ->
     // Counted, not read: every pending message's JSON would be decoded only to be counted.
     total.retrying = store.alert_counts()?.iter().map(|c| c.pending).sum();
     Ok(total)
-}
-
-/// The delivery thread of `watch`: delivers what is due whenever a pass queued something
-/// ([`Dispatcher::kick`]) or a retry falls due, on a connection of its own to the store.
-pub struct Dispatcher {
-    kick: Option<Sender<()>>,
-    /// Disconnected when the thread ends.
-    finished: Receiver<()>,
-}
-
-/// How long stopping waits for a delivery under way: `watch` must stop within 2 s of SIGTERM,
-/// and a receiver may hang until the channel's timeout. A delivery cut short stays pending and is
-/// sent again, with its idempotency key, by the next run.
-const STOP_WAIT: Duration = Duration::from_secs(1);
-
-impl Dispatcher {
-    /// Starts delivering from the store at `path`; failures are told through `report`.
-    pub fn start(
-        path: &std::path::Path,
-        channels: Arc<Channels>,
-        report: impl Fn(&Round) + Send + 'static,
-    ) -> std::io::Result<Dispatcher> {
-        let (kick, kicks): (Sender<()>, Receiver<()>) = crossbeam_channel::bounded(1);
-        let (finish, finished) = crossbeam_channel::bounded::<()>(0);
-        let path = path.to_path_buf();
-        std::thread::Builder::new().name("alerts".into()).spawn(move || {
-            let _finish = finish;
-            let store = match Store::open(&path) {
-                Ok(s) => s,
-                Err(e) => {
-                    report(&Round {
-                        errors: vec![format!("alerts not delivered: cannot open the store: {e}")],
-                        ..Round::default()
-                    });
-                    return;
-                }
-            };
-            loop {
-                let now = jiff::Timestamp::now().as_second();
-                match deliver_due(&store, &channels, now) {
-                    Ok(round) => {
-                        if round != Round::default() {
-                            report(&round);
-                        }
-                    }
-                    Err(e) => report(&Round {
-                        errors: vec![format!("alerts: the outbox cannot be read: {e}")],
-                        ..Round::default()
-                    }),
-                }
-                let wait = match store.next_alert_due() {
-                    Ok(Some(next)) => Duration::from_secs(u64::try_from(next - now).unwrap_or(0).clamp(1, 60)),
-                    _ => Duration::from_secs(60),
-                };
-                match kicks.recv_timeout(wait) {
-                    Ok(()) | Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
-                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
-                }
-            }
-        })?;
-        Ok(Dispatcher { kick: Some(kick), finished })
-    }
-
-    /// Asks for a round now (something was queued).
-    pub fn kick(&self) {
-        if let Some(k) = &self.kick {
-            let _ = k.try_send(());
-        }
-    }
-}
-
-impl Drop for Dispatcher {
-    /// Stops the thread: at once when it waits, after [`STOP_WAIT`] at most when it delivers
-    /// (it is then left to end with the process).
-    fn drop(&mut self) {
-        drop(self.kick.take());
-        let _ = self.finished.recv_timeout(STOP_WAIT);
-    }
 }
 
 #[cfg(test)]

@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
 
-use crate::deliver::outbox::{Dispatcher, Round};
-use crate::fleet::Shipper;
+use crate::deliver::outbox::Round;
 use crate::scan::{ScanError, ScanOptions, Session, Summary};
+use worker::Worker;
+
+mod worker;
 
 /// How often the logs are looked at when nothing woke the loop.
 pub const POLL: Duration = Duration::from_secs(2);
@@ -79,7 +81,7 @@ pub fn run(
         let dispatcher = if opts.alerts.alerts.channels.is_empty() {
             None
         } else {
-            match Dispatcher::start(session.store_path(), Arc::clone(&opts.alerts), observer.deliveries()) {
+            match Worker::alerts(session.store_path(), Arc::clone(&opts.alerts), observer.deliveries()) {
                 Ok(d) => Some(d),
                 Err(e) => {
                     tracing::warn!("alerts are not delivered: cannot start their thread: {e}");
@@ -93,7 +95,7 @@ pub fn run(
             None => None,
             Some(_) => {
                 let report = observer.shipping();
-                match Shipper::start(session.store_path(), opts.fleet.clone(), opts.server_name.clone(), report) {
+                match Worker::shipping(session.store_path(), opts.fleet.clone(), opts.server_name.clone(), report) {
                     Ok(s) => Some(s),
                     Err(e) => {
                         tracing::warn!("events are not shipped to the fleet database: cannot start its thread: {e}");
@@ -111,7 +113,7 @@ pub fn run(
             if summary.alerts_queued > 0
                 && let Some(d) = &dispatcher
             {
-                d.kick();
+                d.wake();
             }
             let a = &summary.added;
             if let Some(s) = &shipper
