@@ -3,9 +3,9 @@
 //!
 //! A report may cover a day (thousands to a few hundred thousand events) or a year (millions),
 //! and must take well under a second for either. So the events are read once for every total
-//! and ranking ([`pass::read`]) and aggregated by number: addresses as [`IpKey`]s, accounts and
+//! and ranking (`pass::read`) and aggregated by number: addresses as [`IpKey`]s, accounts and
 //! services as [`TextId`]s, never as text. Only the rows a report shows are turned into text,
-//! and what only they need is read by a second pass filtered by small sets ([`pass::details`]).
+//! and what only they need is read by a second pass filtered by small sets (`pass::details`).
 //!
 //! The questions about history ("seen before?", "where did this account log in from before?")
 //! are answered from the small history tables the scan keeps, so their cost does not grow with

@@ -123,7 +123,7 @@ impl IntrusionCsv {
 ///
 /// A first scan of a big log writes close to a million rows, so rows are assembled from cells
 /// encoded once, each with the comma before it: each text of the scan's
-/// [`Symbols`](crate::model::event::Symbols) is neutralised and quoted when it is first learnt
+/// [`Symbols`](crate::model::symbols::Symbols) is neutralised and quoted when it is first learnt
 /// ([`RowFormatter::learn`]), each address's cell once per scan, and its five enrichment columns
 /// again only when its enrichment changes.
 pub struct RowFormatter {

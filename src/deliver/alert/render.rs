@@ -1,7 +1,7 @@
 //! An alert as each channel shows it: JSON, Slack/Mattermost Markdown, ntfy, Gotify, and an
 //! email's subject, text and HTML.
 //!
-//! The wording is built once, as a [`Doc`] of lines whose pieces are either our own text or a
+//! The wording is built once, as a `Doc` of lines whose pieces are either our own text or a
 //! value (a rule or server name from the configuration, an address, an account, a host name from
 //! the logs). Each format then writes the values its own safe way: JSON escaping, HTML escaping,
 //! a code span in Markdown, nothing at all in an HTTP header. [`guard`] runs on every output at

@@ -421,7 +421,7 @@ fn family(ip: IpAddr) -> &'static str {
 }
 
 /// Checks a downloaded file on its own: what no `--force` overrides fails here; the check
-/// addresses it misses are returned for [`doubts`] to judge.
+/// addresses it misses are returned for `doubts` to judge.
 pub fn check(path: &Path, kind: DbKind, checks: &Checks) -> Result<Checked, CheckError> {
     if mmdb::looks_like_mmdb(path) {
         let bytes = std::fs::read(path).map_err(CheckError::Read)?;

@@ -4,11 +4,11 @@
 //! Each server's SQLite store stays its local truth and outbox ([`super::Shipment`]); this
 //! module only speaks to PostgreSQL:
 //! - [`schema`]: the versioned migrations `fleet init` applies;
-//! - [`ship`]: a shipment in one transaction: the events copied (binary `COPY`) into a temporary
+//! - `ship`: a shipment in one transaction: the events copied (binary `COPY`) into a temporary
 //!   table, then inserted with `ON CONFLICT DO NOTHING`, so that a shipment repeated after a crash
 //!   stores nothing twice;
-//! - [`read`]: what reports ask, as the local store's read API answers it;
-//! - [`tls`]: the connection's encryption, by the URL's `sslmode`.
+//! - `read`: what reports ask, as the local store's read API answers it;
+//! - `tls`: the connection's encryption, by the URL's `sslmode`.
 //!
 //! The client library is asynchronous; a [`FleetDb`] owns a small runtime of its own and offers
 //! blocking calls, like the rest of the store.
