@@ -274,10 +274,20 @@ fn a_database_down_during_a_scan_loses_nothing_and_ships_later() {
         (0..500).map(|i| failure(&format!("10:{:02}:{:02}", i / 60, i % 60), "192.0.2.7", "root")).collect::<String>(),
     )
     .unwrap();
-    let config = f.config("mx1", "ship", "");
+    let prom = dir.join("mls.prom");
+    // A copy: `f.run` writes mx1's configuration again, without the textfile.
+    let config = dir.join("mx1-metrics.toml");
+    std::fs::copy(f.config("mx1", "ship", &format!("[metrics]\ntextfile = {prom:?}\n")), &config).unwrap();
+    // The textfile's shipping gauges, by name.
+    let gauge = |name: &str| -> Option<i64> {
+        let text = std::fs::read_to_string(&prom).unwrap();
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
     f.pg.pg_ctl("stop");
     let out = scan(&config, &log);
     assert!(out.status.success(), "the scan succeeds: {}", stderr(&out));
+    assert_eq!(gauge("maillogsentinel_fleet_backlog_events"), Some(500));
+    assert_eq!(gauge("maillogsentinel_fleet_synced_timestamp_seconds"), None, "never synced");
     let warnings: Vec<&str> =
         std::str::from_utf8(&out.stderr).unwrap().lines().filter(|l| l.contains("not shipped")).collect();
     assert_eq!(warnings.len(), 1, "{}", stderr(&out));
@@ -290,9 +300,13 @@ fn a_database_down_during_a_scan_loses_nothing_and_ships_later() {
     assert_eq!(s["reachable"], false);
     f.pg.pg_ctl("start");
     // The next run ships what waited, although it reads nothing new.
+    let before = jiff::Timestamp::now().as_second();
     let out = scan(&config, &log);
     assert!(out.status.success() && !stderr(&out).contains("not shipped"), "{}", stderr(&out));
     assert_eq!(f.count("SELECT sum(attempts) FROM mls_events"), 500);
+    assert_eq!(gauge("maillogsentinel_fleet_backlog_events"), Some(0), "written again after the shipment");
+    let synced = gauge("maillogsentinel_fleet_synced_timestamp_seconds").expect("synced");
+    assert!((before..=jiff::Timestamp::now().as_second()).contains(&synced), "{synced}");
     let s = json(&f.run("ship", &["fleet", "status", "--format", "json"]));
     assert_eq!(s["backlog_events"], 0);
     assert_eq!(s["shipped_events"], 500);

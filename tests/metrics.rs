@@ -306,3 +306,48 @@ fn an_unknown_metrics_key_is_an_error() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("metrics.text_file"), "{out:?}");
 }
+
+/// README's alerting rule for a fleet database that is down, evaluated by Prometheus's own rule
+/// engine (`promtool test rules`) over four servers' gauges: one whose last sync is old, one
+/// that syncs every minute, one with nothing waiting, one never synced.
+#[test]
+fn the_readmes_fleet_alert_fires_when_events_wait_since_an_old_sync_or_none() {
+    if !fixture::require("promtool", have_promtool(), "apt-get install prometheus") {
+        return;
+    }
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let at = readme.find("<!-- fleet-alert-rule").expect("README's fleet alerting rule");
+    let start = readme[at..].find("```yaml\n").unwrap() + at + 8;
+    let rule = &readme[start..start + readme[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let indented: String = rule.lines().map(|l| format!("      {l}\n")).collect();
+    std::fs::write(dir.path().join("rules.yml"), format!("groups:\n  - name: maillogsentinel\n    rules:\n{indented}"))
+        .unwrap();
+    // Evaluation starts at Unix time 0; at 30 minutes, time() is 1800.
+    let series = |instance: &str, backlog: &str, synced: Option<&str>| {
+        let mut s = format!(
+            "      - series: 'maillogsentinel_fleet_backlog_events{{instance=\"{instance}\"}}'\n        values: '{backlog}'\n"
+        );
+        if let Some(synced) = synced {
+            s += &format!(
+                "      - series: 'maillogsentinel_fleet_synced_timestamp_seconds{{instance=\"{instance}\"}}'\n        values: '{synced}'\n"
+            );
+        }
+        s
+    };
+    let tests = format!(
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{}{}{}{}    alert_rule_test:\n      - eval_time: 30m\n        alertname: MailLogSentinelFleetBacklog\n        exp_alerts:\n          - exp_labels: {{instance: down}}\n          - exp_labels: {{instance: never}}\n",
+        series("down", "5x40", Some("0x40")),
+        series("busy", "5x40", Some("0+60x40")),
+        series("quiet", "0x40", Some("0x40")),
+        series("never", "5x40", None),
+    );
+    std::fs::write(dir.path().join("tests.yml"), tests).unwrap();
+    let out = Command::new("promtool").args(["test", "rules", "tests.yml"]).current_dir(dir.path()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}\nthe rule:\n{rule}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

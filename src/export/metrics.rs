@@ -30,11 +30,29 @@ pub struct Metrics {
     pub store_bytes: u64,
     /// The alerts' outbox, per channel.
     pub alerts: Vec<crate::store::alerts::ChannelCounts>,
+    /// Shipping to the fleet database, when `[fleet]` names one.
+    pub fleet: Option<FleetMetrics>,
+}
+
+/// Where shipping to the fleet database stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FleetMetrics {
+    /// Events stored and not shipped yet.
+    pub backlog_events: u64,
+    /// When the database last held every stored event (Unix seconds), if ever.
+    pub synced_at: Option<i64>,
 }
 
 /// Gathers the metrics of the store at `store_path` (open as `store`) and of `logs`, at `now`
-/// (Unix seconds). A log that cannot be examined (missing) is left out.
-pub fn gather(store: &Store, store_path: &Path, logs: &[PathBuf], now: i64) -> Result<Metrics, StoreError> {
+/// (Unix seconds), with those of shipping when the store ships to a `fleet` database. A log
+/// that cannot be examined (missing) is left out.
+pub fn gather(
+    store: &Store,
+    store_path: &Path,
+    logs: &[PathBuf],
+    fleet: bool,
+    now: i64,
+) -> Result<Metrics, StoreError> {
     use std::os::unix::fs::MetadataExt;
     let mut unread = Vec::new();
     for log in logs {
@@ -57,6 +75,11 @@ pub fn gather(store: &Store, store_path: &Path, logs: &[PathBuf], now: i64) -> R
         unread,
         store_bytes,
         alerts: store.alert_counts()?,
+        fleet: if fleet {
+            Some(FleetMetrics { backlog_events: store.ship_backlog()?.0, synced_at: store.synced_at()? })
+        } else {
+            None
+        },
     })
 }
 
@@ -163,6 +186,25 @@ pub fn render(m: &Metrics) -> String {
             let _ = writeln!(out, "{name}{{channel=\"{}\"}} {}", escape(&c.channel), of(c));
         }
     }
+    if let Some(fleet) = &m.fleet {
+        header(
+            &mut out,
+            "maillogsentinel_fleet_backlog_events",
+            "Events stored and not shipped to the fleet database yet.",
+            "gauge",
+        );
+        let _ = writeln!(out, "maillogsentinel_fleet_backlog_events {}", fleet.backlog_events);
+        // Absent until a first shipment ended with nothing left: 0 would read as 1970.
+        if let Some(at) = fleet.synced_at {
+            header(
+                &mut out,
+                "maillogsentinel_fleet_synced_timestamp_seconds",
+                "When the fleet database last held every event stored here (Unix seconds).",
+                "gauge",
+            );
+            let _ = writeln!(out, "maillogsentinel_fleet_synced_timestamp_seconds {at}");
+        }
+    }
     out
 }
 
@@ -258,6 +300,17 @@ mod tests {
         );
         assert!(text.contains("maillogsentinel_mechanism_probes_total{service=\"dovecot\"} 2\n"));
         assert!(text.contains("maillogsentinel_backend_errors_total{service=\"dovecot\"} 5\n"));
+    }
+
+    #[test]
+    fn shipping_shows_only_with_a_fleet_and_its_sync_once_there_was_one() {
+        let text = |fleet| render(&Metrics { fleet, ..Metrics::default() });
+        assert!(!text(None).contains("fleet"));
+        let waiting = text(Some(FleetMetrics { backlog_events: 42, synced_at: None }));
+        assert!(waiting.contains("\nmaillogsentinel_fleet_backlog_events 42\n"), "{waiting}");
+        assert!(!waiting.contains("synced"), "{waiting}");
+        let synced = text(Some(FleetMetrics { backlog_events: 0, synced_at: Some(1_765_000_000) }));
+        assert!(synced.contains("\nmaillogsentinel_fleet_synced_timestamp_seconds 1765000000\n"), "{synced}");
     }
 
     #[test]

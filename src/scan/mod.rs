@@ -438,6 +438,8 @@ impl Session {
             Ok(shipped) => summary.shipped = Some(shipped),
             Err(e) => summary.warnings.push(crate::fleet::warning(&sink.store, &e)),
         }
+        // The pass wrote the textfile before this shipment: its backlog was the pass's events.
+        self.write_metrics(summary);
     }
 
     /// Rewrites the Prometheus textfile, if one is configured. Also after a quiet pass: its
@@ -447,7 +449,8 @@ impl Session {
     fn write_metrics(&self, summary: &mut Summary) {
         let (Some(path), Some(sink)) = (&self.opts.metrics, &self.sink) else { return };
         let now = jiff::Timestamp::now().as_second();
-        match crate::export::metrics::gather(&sink.store, &self.store_path, &self.opts.logs, now) {
+        let fleet = self.opts.fleet.url.is_some();
+        match crate::export::metrics::gather(&sink.store, &self.store_path, &self.opts.logs, fleet, now) {
             Ok(metrics) => {
                 if let Err(e) = crate::export::metrics::write_atomic(path, &crate::export::metrics::render(&metrics)) {
                     summary.warnings.push(e.to_string());

@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS fleet_sources (source INTEGER PRIMARY KEY, fleet_id I
 
 /// `meta` key of the highest block id shipped.
 const SHIPPED: &str = "fleet_shipped_block";
+/// `meta` key: when the fleet database last held every event of the store (Unix seconds).
+const SYNCED: &str = "fleet_synced_at";
 
 /// One event as shipped: its fleet-wide key, what it says, and its texts as indexes in
 /// [`Shipment::texts`].
@@ -83,13 +85,29 @@ impl Store {
     /// Records that every block up to `block` is in the fleet database. Never moves the mark
     /// back: a `fleet ship` beside a `watch` may finish after it.
     pub fn mark_shipped(&self, block: i64) -> Result<()> {
+        self.raise_meta(SHIPPED, block)
+    }
+
+    /// Records that at `at` (Unix seconds) the fleet database held every event of the store:
+    /// shipping ended with nothing left. Never moves back.
+    pub fn mark_synced(&self, at: i64) -> Result<()> {
+        self.raise_meta(SYNCED, at)
+    }
+
+    /// Sets `meta` `key` to `value` unless it holds more.
+    fn raise_meta(&self, key: &str, value: i64) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
             )?
-            .execute(params![SHIPPED, block])?;
+            .execute(params![key, value])?;
         Ok(())
+    }
+
+    /// When the fleet database last held every event of the store, if ever.
+    pub fn synced_at(&self) -> Result<Option<i64>> {
+        Ok(meta_get::<i64>(&self.conn, SYNCED)?)
     }
 
     /// Events and blocks stored but not shipped.
