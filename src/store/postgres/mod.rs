@@ -124,6 +124,16 @@ impl FleetDb {
     fn error(&self, what: &'static str, e: &tokio_postgres::Error) -> FleetError {
         query_error(&self.url, what, e)
     }
+
+    /// The rows of `sql` with `params`; a failure is an error of `what`.
+    fn query(
+        &self,
+        what: &'static str,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        self.rt.block_on(self.client.query(sql, params)).map_err(|e| self.error(what, &e))
+    }
 }
 
 /// The password in `file`: its first line.

@@ -239,18 +239,14 @@ impl FleetDb {
         }
         let addrs: Vec<IpAddr> = ips.iter().map(|k| k.addr()).collect();
         let names: Vec<String> = users.iter().map(|&u| self.text(u)).collect();
-        let rows = self.rt.block_on(async {
-            self.client
-                .query(
-                    &format!(
-                        "{EVENT_SELECT} WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) AND kind = 1
-                           AND (ip = ANY($3) OR username = ANY($4))"
-                    ),
-                    &[&seconds(start), &seconds(end), &addrs, &names],
-                )
-                .await
-                .map_err(|e| self.error("reading the failures of the shown addresses and accounts", &e))
-        })?;
+        let rows = self.query(
+            "reading the failures of the shown addresses and accounts",
+            &format!(
+                "{EVENT_SELECT} WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) AND kind = 1
+                   AND (ip = ANY($3) OR username = ANY($4))"
+            ),
+            &[&seconds(start), &seconds(end), &addrs, &names],
+        )?;
         for row in &rows {
             let record = self.record(row, &mut self.texts.borrow_mut())?;
             f(&record);
@@ -266,113 +262,83 @@ impl FleetDb {
 
     /// Whether any server shipped enrichment.
     pub fn has_enrichment(&self) -> Result<bool> {
-        self.rt.block_on(async {
-            let row = self
-                .client
-                .query_one("SELECT EXISTS (SELECT 1 FROM mls_ip_info)", &[])
-                .await
-                .map_err(|e| self.error("reading the enrichment", &e))?;
-            Ok(row.get(0))
-        })
+        let rows = self.query("reading the enrichment", "SELECT EXISTS (SELECT 1 FROM mls_ip_info)", &[])?;
+        Ok(rows.first().is_some_and(|r| r.get(0)))
     }
 
     /// When each of `ips` was first seen by any server (Unix seconds).
     pub fn first_seen(&self, ips: &[IpKey]) -> Result<Vec<Option<i64>>> {
         let addrs: Vec<IpAddr> = ips.iter().map(|k| k.addr()).collect();
-        let found: HashMap<IpAddr, i64> = self.rt.block_on(async {
-            let rows = self
-                .client
-                .query(
-                    "SELECT ip, extract(epoch FROM first_seen)::bigint FROM mls_ip_history WHERE ip = ANY($1)",
-                    &[&addrs],
-                )
-                .await
-                .map_err(|e| self.error("reading when addresses were first seen", &e))?;
-            Ok::<_, FleetError>(rows.iter().map(|r| (r.get::<_, IpAddr>(0), r.get::<_, i64>(1))).collect())
-        })?;
+        let rows = self.query(
+            "reading when addresses were first seen",
+            "SELECT ip, extract(epoch FROM first_seen)::bigint FROM mls_ip_history WHERE ip = ANY($1)",
+            &[&addrs],
+        )?;
+        let found: HashMap<IpAddr, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         Ok(addrs.iter().map(|ip| found.get(ip).copied()).collect())
     }
 
     /// What the servers' enrichment found of each of `ips`.
     pub fn ip_infos(&self, ips: &[IpKey]) -> Result<Vec<Option<IpInfo>>> {
         let addrs: Vec<IpAddr> = ips.iter().map(|k| k.addr()).collect();
-        let mut found: HashMap<IpAddr, IpInfo> = self.rt.block_on(async {
-            let rows = self
-                .client
-                .query(
-                    "SELECT ip, hostname, rdns_status, country_code, asn, aso FROM mls_ip_info WHERE ip = ANY($1)",
-                    &[&addrs],
-                )
-                .await
-                .map_err(|e| self.error("reading the enrichment", &e))?;
-            Ok::<_, FleetError>(
-                rows.iter()
-                    .map(|r| {
-                        let info = IpInfo {
-                            hostname: r.get(1),
-                            rdns_status: r.get::<_, Option<&str>>(2).and_then(RdnsStatus::parse),
-                            country_code: r.get(3),
-                            asn: r.get::<_, Option<i64>>(4).and_then(|a| u32::try_from(a).ok()),
-                            aso: r.get(5),
-                            resolved_at: None,
-                        };
-                        (r.get::<_, IpAddr>(0), info)
-                    })
-                    .collect(),
-            )
-        })?;
+        let rows = self.query(
+            "reading the enrichment",
+            "SELECT ip, hostname, rdns_status, country_code, asn, aso FROM mls_ip_info WHERE ip = ANY($1)",
+            &[&addrs],
+        )?;
+        let mut found: HashMap<IpAddr, IpInfo> = rows
+            .iter()
+            .map(|r| {
+                let info = IpInfo {
+                    hostname: r.get(1),
+                    rdns_status: r.get::<_, Option<&str>>(2).and_then(RdnsStatus::parse),
+                    country_code: r.get(3),
+                    asn: r.get::<_, Option<i64>>(4).and_then(|a| u32::try_from(a).ok()),
+                    aso: r.get(5),
+                    resolved_at: None,
+                };
+                (r.get(0), info)
+            })
+            .collect();
         Ok(addrs.iter().map(|ip| found.remove(ip)).collect())
     }
 
     /// The addresses account `user` first logged in from before `before`, on any server.
     pub fn earlier_login_ips(&self, user: TextId, before: i64) -> Result<Vec<IpAddr>> {
-        let name = self.text(user);
-        self.rt.block_on(async {
-            let rows = self
-                .client
-                .query(
-                    "SELECT ip FROM mls_logins WHERE username = $1 AND first_login < to_timestamp($2)",
-                    &[&name, &seconds(before)],
-                )
-                .await
-                .map_err(|e| self.error("reading the account's earlier logins", &e))?;
-            Ok(rows.iter().map(|r| r.get(0)).collect())
-        })
+        let rows = self.query(
+            "reading the account's earlier logins",
+            "SELECT ip FROM mls_logins WHERE username = $1 AND first_login < to_timestamp($2)",
+            &[&self.text(user), &seconds(before)],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     /// What the database knows of server `name`; `None` before its first shipment.
     pub fn server_status(&self, name: &str) -> Result<Option<ServerStatus>> {
-        self.rt.block_on(async {
-            let row = self
-                .client
-                .query_opt(
-                    "SELECT extract(epoch FROM first_shipment)::bigint, extract(epoch FROM last_shipment)::bigint,
-                            shipped_events FROM mls_servers WHERE name = $1",
-                    &[&name],
-                )
-                .await
-                .map_err(|e| self.error("reading the server's shipments", &e))?;
-            Ok(row.map(|r| ServerStatus {
-                first_shipment: r.get(0),
-                last_shipment: r.get(1),
-                shipped_events: r.get::<_, i64>(2) as u64,
-            }))
-        })
+        let rows = self.query(
+            "reading the server's shipments",
+            "SELECT extract(epoch FROM first_shipment)::bigint, extract(epoch FROM last_shipment)::bigint,
+                    shipped_events FROM mls_servers WHERE name = $1",
+            &[&name],
+        )?;
+        Ok(rows.first().map(|r| ServerStatus {
+            first_shipment: r.get(0),
+            last_shipment: r.get(1),
+            shipped_events: r.get::<_, i64>(2) as u64,
+        }))
     }
 
     /// Every server that ever shipped, by name.
     pub fn servers(&self) -> Result<Vec<ServerInfo>> {
-        self.rt.block_on(async {
-            let rows = self
-                .client
-                .query("SELECT id, name, extract(epoch FROM last_shipment)::bigint FROM mls_servers ORDER BY name", &[])
-                .await
-                .map_err(|e| self.error("reading the servers", &e))?;
-            Ok(rows
-                .iter()
-                .map(|r| ServerInfo { id: r.get::<_, i32>(0) as u32, name: r.get(1), last_shipment: r.get(2) })
-                .collect())
-        })
+        let rows = self.query(
+            "reading the servers",
+            "SELECT id, name, extract(epoch FROM last_shipment)::bigint FROM mls_servers ORDER BY name",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| ServerInfo { id: r.get::<_, i32>(0) as u32, name: r.get(1), last_shipment: r.get(2) })
+            .collect())
     }
 
     /// Holds one read-only transaction on the connection while the guard lives, so that the

@@ -118,14 +118,8 @@ impl FleetDb {
     /// Drops the month partitions of events that end at or before `before` (Unix seconds): whole
     /// months, so that nothing is deleted row by row. Returns the partitions' names.
     pub fn prune(&mut self, before: i64) -> Result<Vec<String>> {
-        self.rt.block_on(async {
-            let rows = self
-                .client
-                .query("SELECT mls_prune(to_timestamp($1))", &[&(before as f64)])
-                .await
-                .map_err(|e| self.error("dropping old partitions", &e))?;
-            Ok(rows.iter().map(|r| r.get(0)).collect())
-        })
+        let rows = self.query("dropping old partitions", "SELECT mls_prune(to_timestamp($1))", &[&(before as f64)])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 }
 
