@@ -31,16 +31,11 @@ pub(super) async fn connect(mut pg: tokio_postgres::Config, url: &FleetUrl, ca_f
         (SslMode::Require, Some(_)) => SslMode::VerifyCa,
         (mode, _) => mode,
     };
-    if mode == SslMode::Disable {
-        pg.ssl_mode(tokio_postgres::config::SslMode::Disable);
-        let (client, connection) = pg.connect(tokio_postgres::NoTls).await.map_err(|e| failed(e.to_string()))?;
-        tokio::spawn(connection);
-        return Ok(client);
-    }
-    pg.ssl_mode(if mode == SslMode::Prefer {
-        tokio_postgres::config::SslMode::Prefer
-    } else {
-        tokio_postgres::config::SslMode::Require
+    // The client library negotiates TLS by its own mode; `disable` never uses the settings.
+    pg.ssl_mode(match mode {
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
     });
     let config = client_config(mode, ca_file).map_err(FleetError::Config)?;
     let (client, connection) =
