@@ -84,8 +84,7 @@ struct Printer;
 impl Observer for Printer {
     fn pass(&mut self, summary: &Summary) {
         print_findings(summary);
-        let a = &summary.added;
-        if a.failures + a.successes + a.backend_errors + a.uncounted > 0 {
+        if !summary.added.is_empty() {
             eprintln!("maillogsentinel: {}", summary_counts(summary));
         }
         if summary.alerts_queued > 0 {

@@ -161,6 +161,8 @@ pub fn run(opts: &ScanOptions) -> Result<Summary, ScanError> {
     session.pass(&mut summary)?;
     session.deliver(&mut summary);
     session.ship(&mut summary);
+    // Once, after the shipment: written after the pass, its backlog would be the pass's events.
+    session.write_metrics(&mut summary);
     session.close(&summary)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
@@ -363,7 +365,6 @@ impl Session {
             // Nothing changed and nothing waits for its release: a quiet watch commits nothing.
             self.sink = Some(sink);
             self.flush_alerts(summary)?;
-            self.write_metrics(summary);
             return Ok(());
         }
         let checkpoint_thread = self.seen.is_none();
@@ -389,7 +390,6 @@ impl Session {
         summary.added += added;
         self.sink = Some(sink);
         self.flush_alerts(summary)?;
-        self.write_metrics(summary);
         Ok(())
     }
 
@@ -438,15 +438,13 @@ impl Session {
             Ok(shipped) => summary.shipped = Some(shipped),
             Err(e) => summary.warnings.push(crate::fleet::warning(&sink.store, &e)),
         }
-        // The pass wrote the textfile before this shipment: its backlog was the pass's events.
-        self.write_metrics(summary);
     }
 
-    /// Rewrites the Prometheus textfile, if one is configured. Also after a quiet pass: its
-    /// `last_pass` gauge tells a monitor that the logs are still watched. A textfile that
-    /// cannot be written is a warning: what the pass stored is committed, and the scan's exit
-    /// code stays that of its reading.
-    fn write_metrics(&self, summary: &mut Summary) {
+    /// Rewrites the Prometheus textfile, if one is configured: at the end of a `scan`, after each
+    /// `watch` pass, a quiet one included (its `last_pass` gauge tells a monitor that the logs
+    /// are still watched). A textfile that cannot be written is a warning: what the pass stored
+    /// is committed, and the scan's exit code stays that of its reading.
+    pub fn write_metrics(&self, summary: &mut Summary) {
         let (Some(path), Some(sink)) = (&self.opts.metrics, &self.sink) else { return };
         let now = jiff::Timestamp::now().as_second();
         let fleet = self.opts.fleet.url.is_some();

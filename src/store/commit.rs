@@ -62,6 +62,13 @@ pub struct Added {
     pub backend_errors: u64,
 }
 
+impl Added {
+    /// Nothing was added.
+    pub fn is_empty(&self) -> bool {
+        *self == Added::default()
+    }
+}
+
 impl std::ops::AddAssign for Added {
     fn add_assign(&mut self, o: Added) {
         self.failures += o.failures;

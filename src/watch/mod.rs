@@ -109,15 +109,15 @@ pub fn run(
         let next = loop {
             let started = Instant::now();
             session.pass(&mut summary)?;
+            session.write_metrics(&mut summary);
             summary.elapsed = started.elapsed();
             if summary.alerts_queued > 0
                 && let Some(d) = &dispatcher
             {
                 d.wake();
             }
-            let a = &summary.added;
             if let Some(s) = &shipper
-                && (first || a.failures + a.uncounted + a.successes + a.backend_errors > 0)
+                && (first || !summary.added.is_empty())
             {
                 s.wake();
             }
