@@ -236,6 +236,12 @@ impl Servers {
         self.ids.len().div_ceil(64)
     }
 
+    /// Row `row` of `cells`: its attempts, then its bits.
+    fn row(&self, row: u32) -> Option<&[u64]> {
+        let width = 1 + self.words();
+        self.cells.get(row as usize * width..(row as usize + 1) * width)
+    }
+
     /// The place of server `id` in `ids`.
     fn index(&self, id: u32) -> Option<usize> {
         self.places.get(&id).copied()
@@ -280,9 +286,8 @@ impl Servers {
 
     /// The addresses that failed on several servers, each with its attempts on all of them.
     pub fn shared(&self) -> impl Iterator<Item = (IpKey, u64)> + '_ {
-        let width = 1 + self.words();
-        self.rows.iter().filter_map(move |(&ip, &row)| {
-            let row = self.cells.get(row as usize * width..(row as usize + 1) * width)?;
+        self.rows.iter().filter_map(|(&ip, &row)| {
+            let row = self.row(row)?;
             let servers: u32 = row[1..].iter().map(|w| w.count_ones()).sum();
             (servers > 1).then_some((ip, row[0]))
         })
@@ -290,11 +295,7 @@ impl Servers {
 
     /// The servers' numbers (as in `ids`) that `ip` failed on.
     pub fn servers_of(&self, ip: IpKey) -> Vec<u32> {
-        let width = 1 + self.words();
-        let Some(row) = self.rows.get(&ip).and_then(|&r| self.cells.get(r as usize * width..(r as usize + 1) * width))
-        else {
-            return Vec::new();
-        };
+        let Some(row) = self.rows.get(&ip).and_then(|&r| self.row(r)) else { return Vec::new() };
         self.ids.iter().enumerate().filter(|(i, _)| row[1 + i / 64] >> (i % 64) & 1 == 1).map(|(_, &id)| id).collect()
     }
 
